@@ -1,0 +1,30 @@
+// gemm.h — the matrix products every layer uses, each beside a plain reference version that the
+// tests compare against on awkward shapes.
+//
+// All matrices are row-major. Weights are stored out x in (y = W·x):
+//   forward          out[N x O]  = in[N x I] · W[O x I]ᵀ
+//   backward input   din[N x I] += dout[N x O] · W[O x I]
+//   backward weight  dW[O x I]  += dout[N x O]ᵀ · in[N x I]
+// Each output element is summed over its inner index in increasing order, whatever the thread
+// count (threads own whole output rows), so results are deterministic.
+#ifndef MOESIM_GEMM_H
+#define MOESIM_GEMM_H
+
+#include <stddef.h>
+#include "nn.h"
+
+// General kernel: C[M x Nc] (=, or += when accumulate) A·B, where A(m,k) = A[m*a_rs + k*a_cs]
+// (a_cs = 1: plain; a_rs = 1: A is stored transposed), B[k][n] = B[k*ldb + n], C[m][n] = C[m*ldc + n].
+void gemm(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B, size_t ldb,
+          int M, int Nc, int Kd, int accumulate);
+void gemm_ref(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B, size_t ldb,
+              int M, int Nc, int Kd, int accumulate);
+
+// out = in·Wᵀ. wt is scratch of I*O reals (W transposed so the kernel streams rows).
+void matmul_forward(real *out, const real *in, const real *W, int N, int I, int O, real *wt);
+// din += dout·W
+void matmul_backward_input(real *din, const real *dout, const real *W, int N, int I, int O);
+// dW += doutᵀ·in
+void matmul_backward_weight(real *dW, const real *dout, const real *in, int N, int I, int O);
+
+#endif

@@ -1,0 +1,449 @@
+// model.c — assembles the blocks: the parameter table, the activation slab, and the forward and
+// backward passes over the whole model (decoder or router-only). Equations: docs/MODEL.md.
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "model.h"
+#include "balance.h"
+#include "gemm.h"
+#include "layers.h"
+#include "moe.h"
+
+#define PARAM(m, i) ((m)->params + (m)->table.info[i].offset)
+#define GRAD(m, i) ((m)->grads + (m)->table.info[i].offset)
+
+static int fail(char *err, size_t errlen, const char *msg) {
+    snprintf(err, errlen, "%s", msg);
+    return -1;
+}
+
+// ---- parameter table --------------------------------------------------------------------------
+
+static int add(Model *m, const char *name, ParamKind kind, int count, int rows, int cols) {
+    return param_add(&m->table, name, kind, count, rows, cols);
+}
+
+static int build_table(Model *m) {
+    const ModelSpec *sp = &m->spec;
+    int D = sp->D, E = sp->E, F = sp->F, S = sp->S;
+    char name[PARAM_NAME_MAX];
+    m->i_wte = m->i_wpe = m->i_final_norm = m->i_head = -1;
+    if (sp->kind == MODEL_DECODER) {
+        m->i_wte = add(m, "wte", PARAM_EMBED, 1, sp->V, D);
+        if (sp->attention) m->i_wpe = add(m, "wpe", PARAM_POS, 1, sp->T, D);
+    }
+    for (int l = 0; l < sp->L; l++) {
+        BlockParams *bp = &m->bp[l];
+        bp->att_norm = bp->wqkv = bp->wo = bp->moe_norm = bp->w1 = bp->w2 = bp->shared_w1 = bp->shared_w2 = -1;
+#define ADD(field, suffix, kind, count, rows, cols) \
+        do { snprintf(name, sizeof name, "blocks.%d." suffix, l); bp->field = add(m, name, kind, count, rows, cols); } while (0)
+        if (sp->kind == MODEL_DECODER) {
+            if (sp->attention) {
+                ADD(att_norm, "att_norm", PARAM_GAIN, 1, 1, D);
+                ADD(wqkv, "wqkv", PARAM_ATTN, 1, 3 * D, D);
+                ADD(wo, "wo", PARAM_ATTN, 1, D, D);
+            }
+            ADD(moe_norm, "moe_norm", PARAM_GAIN, 1, 1, D);
+        }
+        ADD(router, "router", PARAM_ROUTER, 1, E, D);
+        if (sp->kind == MODEL_DECODER) {
+            ADD(w1, "w1", PARAM_EXPERT, E, F, D);
+            ADD(w2, "w2", PARAM_EXPERT, E, D, F);
+            if (S > 0) {
+                ADD(shared_w1, "shared_w1", PARAM_EXPERT, S, F, D);
+                ADD(shared_w2, "shared_w2", PARAM_EXPERT, S, D, F);
+            }
+        }
+#undef ADD
+    }
+    if (sp->kind == MODEL_DECODER) {
+        m->i_final_norm = add(m, "final_norm", PARAM_GAIN, 1, 1, D);
+        m->i_head = add(m, "head", PARAM_HEAD, 1, sp->V, D);
+    }
+    for (int i = 0; i < m->table.n; i++)
+        if (m->table.info[i].rows <= 0) return -1;
+    return m->table.n > 0 && m->i_head >= -1 ? 0 : -1;
+}
+
+// ---- activation slab: one measuring pass, one allocation, one carving pass --------------------
+
+typedef struct { real *r; int32_t *i; double *d; size_t nr, ni, nd; } Carver;
+
+static real *take_r(Carver *c, size_t n) { real *p = c->r ? c->r + c->nr : NULL; c->nr += n; return p; }
+static int32_t *take_i(Carver *c, size_t n) { int32_t *p = c->i ? c->i + c->ni : NULL; c->ni += n; return p; }
+static double *take_d(Carver *c, size_t n) { double *p = c->d ? c->d + c->nd : NULL; c->nd += n; return p; }
+
+static void carve(Model *m, Carver *c) {
+    const ModelSpec *sp = &m->spec;
+    size_t B = sp->max_batch, T = sp->T, N = B * T, D = sp->D, E = sp->E, K = sp->K, F = sp->F, S = sp->S;
+    size_t H = sp->H, V = sp->V, NK = N * K;
+    int dec = sp->kind == MODEL_DECODER;
+    for (int l = 0; l < sp->L; l++) {
+        BlockActs *a = &m->blocks[l];
+        if (dec) {
+            a->h_in = take_r(c, N * D);
+            if (sp->attention) {
+                a->att_a = take_r(c, N * D);
+                a->att_rstd = take_r(c, N);
+                a->qkv = take_r(c, N * 3 * D);
+                a->att_p = take_r(c, B * H * T * T);
+                a->att_o = take_r(c, N * D);
+                a->h_mid = take_r(c, N * D);
+            } else {
+                a->h_mid = a->h_in;
+            }
+            a->moe_rstd = take_r(c, N);
+            a->hpre = take_r(c, NK * F);
+            a->hact = take_r(c, NK * F);
+            a->y = take_r(c, NK * D);
+            a->sh_hpre = take_r(c, S * N * F);
+            a->sh_hact = take_r(c, S * N * F);
+        }
+        a->u = take_r(c, N * D);
+        a->z = take_r(c, N * E);
+        a->s = take_r(c, N * E);
+        a->p = take_r(c, N * E);
+        a->pb = sp->p_source == PSRC_TOPK ? take_r(c, N * E) : a->p;
+        a->gate = take_r(c, N * K);
+        a->topk = take_i(c, N * K);
+        a->expert_start = take_i(c, E + 1);
+        a->row_token = take_i(c, NK);
+        a->token_row = take_i(c, NK);
+        a->load = take_i(c, E);
+        a->bal_f = take_d(c, B * E);
+        a->bal_P = take_d(c, B * E);
+        a->seq_f = take_d(c, B * E);
+        a->seq_P = take_d(c, B * E);
+    }
+    size_t C = dec ? V : E;   // classes of the model's cross-entropy
+    m->targets = take_i(c, N);
+    m->perm = take_i(c, N);
+    if (dec) {
+        m->h_final = take_r(c, N * D);
+        m->f_norm = take_r(c, N * D);
+        m->f_rstd = take_r(c, N);
+    }
+    m->logits = dec ? take_r(c, N * C) : NULL;
+    m->probs = take_r(c, N * C);
+    size_t wmax = E * D;
+    if (dec) {
+        size_t cand[] = {3 * D * D, F * D, V * D};
+        for (size_t i = 0; i < 3; i++) wmax = cand[i] > wmax ? cand[i] : wmax;
+    }
+    m->wt = take_r(c, wmax);
+    m->tmp = take_r(c, N * D);
+    m->dh = take_r(c, N * D);
+    m->du = take_r(c, N * D);
+    m->da = dec ? take_r(c, N * D) : NULL;
+    m->dqkv = dec && sp->attention ? take_r(c, N * 3 * D) : NULL;
+    m->dp_row = dec && sp->attention ? take_r(c, B * H * T) : NULL;
+    m->dz = take_r(c, N * E);
+    m->ds = take_r(c, N * E);
+    m->dp = take_r(c, N * E);
+    m->dpb = take_r(c, N * E);
+    m->dgate = take_r(c, N * K);
+    if (dec) {
+        m->x_rows = take_r(c, NK * D);
+        m->dy_rows = take_r(c, NK * D);
+        m->dx_rows = take_r(c, NK * D);
+        m->dhid = take_r(c, (NK > N ? NK : N) * F);
+    }
+}
+
+int model_build(Model *m, const ModelSpec *spec, char *err, size_t errlen) {
+    memset(m, 0, sizeof *m);
+    m->spec = *spec;
+    ModelSpec *sp = &m->spec;
+    if (sp->kind == MODEL_ROUTER) { sp->L = 1; sp->attention = 0; sp->S = 0; }
+    if (sp->D <= 0 || sp->E <= 0 || sp->K <= 0 || sp->T <= 0 || sp->L <= 0 || sp->max_batch <= 0)
+        return fail(err, errlen, "model: every size must be positive");
+    if (sp->K > sp->E) return fail(err, errlen, "model: top_k must not exceed experts");
+    if (sp->kind == MODEL_DECODER) {
+        if (sp->V <= 1 || sp->F <= 0) return fail(err, errlen, "model: vocab and d_ff must be positive");
+        if (sp->attention && (sp->H <= 0 || sp->D % sp->H)) return fail(err, errlen, "model: heads must divide d_model");
+    }
+    m->bp = calloc((size_t)sp->L, sizeof *m->bp);
+    m->blocks = calloc((size_t)sp->L, sizeof *m->blocks);
+    if (!m->bp || !m->blocks) { model_free(m); return fail(err, errlen, "model: out of memory"); }
+    if (build_table(m) != 0) { model_free(m); return fail(err, errlen, "model: parameter table overflow"); }
+    Carver c = {0};
+    carve(m, &c);                               // measuring pass
+    m->slab_len = c.nr; m->islab_len = c.ni; m->dslab_len = c.nd;
+    m->params = calloc(m->table.total, sizeof(real));
+    m->grads = calloc(m->table.total, sizeof(real));
+    m->bias = calloc((size_t)sp->L * sp->E, sizeof(real));
+    m->slab = calloc(c.nr, sizeof(real));
+    m->islab = calloc(c.ni, sizeof(int32_t));
+    m->dslab = calloc(c.nd, sizeof(double));
+    if (!m->params || !m->grads || !m->bias || !m->slab || !m->islab || !m->dslab) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "model: out of memory (needed %zu MiB of activations)",
+                 (c.nr * sizeof(real) + c.ni * 4 + c.nd * 8) >> 20);
+        model_free(m);
+        return fail(err, errlen, msg);
+    }
+    Carver real_c = {m->slab, m->islab, m->dslab, 0, 0, 0};
+    carve(m, &real_c);                          // carving pass
+    return 0;
+}
+
+void model_free(Model *m) {
+    free(m->params); free(m->grads); free(m->bias); free(m->slab); free(m->islab); free(m->dslab);
+    free(m->bp); free(m->blocks);
+    memset(m, 0, sizeof *m);
+}
+
+// ---- initialization ---------------------------------------------------------------------------
+
+void model_init_params(Model *m, uint64_t seed, double init_std, double embed_shared) {
+    Rng rng;
+    rng_seed(&rng, seed, 1);  // stream 1: initialization
+    // Output projections into the residual stream are scaled by 1/sqrt(2L) (GPT-2), so the
+    // stream's variance does not grow with depth at initialization.
+    double resid_std = init_std / sqrt(2.0 * m->spec.L);
+    for (int i = 0; i < m->table.n; i++) {
+        const ParamInfo *p = &m->table.info[i];
+        real *w = m->params + p->offset;
+        size_t n = param_numel(p);
+        int is_out = strstr(p->name, ".wo") || strstr(p->name, "w2");
+        double std = is_out ? resid_std : init_std;
+        for (size_t j = 0; j < n; j++) w[j] = p->kind == PARAM_GAIN ? 1 : (real)(std * rng_normal(&rng));
+    }
+    if (embed_shared > 0 && m->i_wte >= 0) {
+        // one common random direction of norm embed_shared added to every token embedding
+        int D = m->spec.D;
+        double dir[4096], norm = 0;
+        for (int i = 0; i < D; i++) { dir[i] = rng_normal(&rng); norm += dir[i] * dir[i]; }
+        norm = sqrt(norm);
+        real *wte = PARAM(m, m->i_wte);
+        for (int v = 0; v < m->spec.V; v++)
+            for (int i = 0; i < D; i++) wte[(size_t)v * D + i] += (real)(embed_shared * dir[i] / norm);
+    }
+    memset(m->bias, 0, sizeof(real) * (size_t)m->spec.L * m->spec.E);
+}
+
+void model_zero_grads(Model *m) { memset(m->grads, 0, sizeof(real) * m->table.total); }
+
+// ---- routing and balancing (shared by both model kinds) ---------------------------------------
+
+// Tokens per group of the switch/l2 statistics, and where f is counted.
+static void balance_groups(const ModelSpec *sp, int B, int micro, int *gsize, int *f_from) {
+    int T = sp->T, N = B * T;
+    switch (sp->bal_scope) {
+    case SCOPE_SEQUENCE: *gsize = T; *f_from = F_FROM_GROUP; break;
+    case SCOPE_GLOBAL:
+        // switch: P per micro-batch, f over the whole batch (Qiu et al.); l2 has no f: one group
+        *gsize = sp->bal_method == BAL_L2 ? N : micro * T; *f_from = F_FROM_BATCH; break;
+    case SCOPE_SHUFFLE: *gsize = micro * T; *f_from = F_FROM_SHUFFLE; break;
+    default: *gsize = micro * T; *f_from = F_FROM_GROUP; break;
+    }
+}
+
+static void route_forward(Model *m, int l, const Batch *b) {
+    const ModelSpec *sp = &m->spec;
+    BlockActs *a = &m->blocks[l];
+    int N = b->B * sp->T, D = sp->D, E = sp->E, K = sp->K;
+    const real *P = PARAM(m, m->bp[l].router);
+    matmul_forward(a->z, a->u, P, N, D, E, m->wt);             // z[N x E] = u·Pᵀ
+    router_scores_forward(a->s, a->p, a->z, N, E, sp->score);
+    const real *bias = sp->bal_method == BAL_AUXFREE ? m->bias + (size_t)l * E : NULL;
+    if (!m->freeze_selection) router_topk(a->topk, a->s, bias, N, E, K);
+    int normalize = sp->score == SCORE_SIGMOID || sp->gate_norm;
+    router_gates_forward(a->gate, a->s, a->topk, N, E, K, normalize);
+    expert_load(a->load, a->topk, N, E, K);
+    a->maxvio = load_maxvio(a->load, E, N * K);
+    a->aux = a->zl = a->seq_aux = 0;
+    int gsize, f_from;
+    balance_groups(sp, b->B, b->micro, &gsize, &f_from);
+    if (sp->bal_method == BAL_SWITCH) {
+        if (sp->p_source == PSRC_TOPK) topk_probs_forward(a->pb, a->s, a->topk, N, E, K);
+        a->aux = switch_loss_forward(a->bal_f, a->bal_P, a->pb, a->topk, N, E, K, gsize, f_from,
+                                     b->shuffle_seed, m->perm);
+    } else if (sp->bal_method == BAL_L2) {
+        a->aux = l2_loss_forward(a->bal_P, a->p, N, E, gsize);
+    }
+    if (sp->z_alpha > 0) a->zl = zloss_forward(a->z, N, E);
+    if (sp->seq_alpha > 0)
+        a->seq_aux = switch_loss_forward(a->seq_f, a->seq_P, a->p, a->topk, N, E, K, sp->T, F_FROM_GROUP, 0, NULL);
+}
+
+// dz of the router from the gate gradient (m->dgate, decoder only) and the balancing terms, then
+// the router's weight gradient and du += dz·P.
+static void route_backward(Model *m, int l, const Batch *b, int has_gates) {
+    const ModelSpec *sp = &m->spec;
+    BlockActs *a = &m->blocks[l];
+    int N = b->B * sp->T, D = sp->D, E = sp->E, K = sp->K;
+    size_t NE = (size_t)N * E;
+    memset(m->ds, 0, sizeof(real) * NE);
+    memset(m->dp, 0, sizeof(real) * NE);
+    if (has_gates) {
+        int normalize = sp->score == SCORE_SIGMOID || sp->gate_norm;
+        router_gates_backward(m->ds, m->dgate, a->s, a->gate, a->topk, N, E, K, normalize);
+    }
+    int gsize, f_from;
+    balance_groups(sp, b->B, b->micro, &gsize, &f_from);
+    if (sp->bal_method == BAL_SWITCH && sp->alpha > 0) {
+        if (sp->p_source == PSRC_TOPK) {
+            memset(m->dpb, 0, sizeof(real) * NE);
+            switch_loss_backward(m->dpb, a->bal_f, N, E, gsize, sp->alpha);
+            topk_probs_backward(m->ds, m->dpb, a->s, a->pb, a->topk, N, E, K);
+        } else {
+            switch_loss_backward(m->dp, a->bal_f, N, E, gsize, sp->alpha);
+        }
+    } else if (sp->bal_method == BAL_L2 && sp->alpha > 0) {
+        l2_loss_backward(m->dp, a->bal_P, N, E, gsize, sp->alpha);
+    }
+    if (sp->seq_alpha > 0) switch_loss_backward(m->dp, a->seq_f, N, E, sp->T, sp->seq_alpha);
+    memset(m->dz, 0, sizeof(real) * NE);
+    router_scores_backward(m->dz, m->ds, m->dp, a->s, a->p, N, E, sp->score);
+    if (sp->z_alpha > 0) zloss_backward(m->dz, a->z, N, E, sp->z_alpha);
+    if (sp->kind == MODEL_ROUTER && b->target)
+        crossentropy_backward(m->dz, m->probs, m->targets, N, E, (real)(1.0 / N));
+    matmul_backward_weight(GRAD(m, m->bp[l].router), m->dz, a->u, N, D, E);   // dP[E x D] += dzᵀ·u
+    matmul_backward_input(m->du, m->dz, PARAM(m, m->bp[l].router), N, D, E);  // du[N x D] += dz·P
+}
+
+// ---- forward ----------------------------------------------------------------------------------
+
+static void sum_losses(Model *m, Losses *out, double ce) {
+    const ModelSpec *sp = &m->spec;
+    out->ce = ce;
+    out->aux = out->z = out->seq_aux = 0;
+    for (int l = 0; l < sp->L; l++) {
+        out->aux += m->blocks[l].aux;
+        out->z += m->blocks[l].zl;
+        out->seq_aux += m->blocks[l].seq_aux;
+    }
+    double aux_coef = sp->bal_method == BAL_SWITCH || sp->bal_method == BAL_L2 ? sp->alpha : 0;
+    out->loss = ce + aux_coef * out->aux + sp->z_alpha * out->z + sp->seq_alpha * out->seq_aux;
+}
+
+static int forward_router(Model *m, const Batch *b, Losses *out) {
+    const ModelSpec *sp = &m->spec;
+    int N = b->B * sp->T, E = sp->E;
+    if (!b->hidden) return -1;
+    memcpy(m->blocks[0].u, b->hidden, sizeof(real) * (size_t)N * sp->D);
+    route_forward(m, 0, b);
+    double ce = 0;
+    if (b->target) {
+        for (int n = 0; n < N; n++) {
+            if (b->target[n] >= E) return -1;
+            m->targets[n] = b->target[n];
+        }
+        ce = crossentropy_forward(m->probs, m->blocks[0].z, m->targets, N, E) / N;
+    }
+    sum_losses(m, out, ce);
+    return 0;
+}
+
+int model_forward(Model *m, const Batch *b, Losses *out) {
+    const ModelSpec *sp = &m->spec;
+    if (b->B <= 0 || b->B > sp->max_batch || b->micro <= 0 || b->B % b->micro) return -1;
+    m->B = b->B;
+    if (sp->kind == MODEL_ROUTER) return forward_router(m, b, out);
+    if (!b->tokens) return -1;
+    int B = b->B, T = sp->T, N = B * T, D = sp->D, E = sp->E, K = sp->K, F = sp->F, V = sp->V;
+    for (int i = 0; i < B * (T + 1); i++)
+        if (b->tokens[i] < 0 || b->tokens[i] >= V) return -1;
+    for (int bb = 0; bb < B; bb++)
+        for (int t = 0; t < T; t++) m->targets[bb * T + t] = b->tokens[(size_t)bb * (T + 1) + t + 1];
+
+    embed_forward(m->blocks[0].h_in, b->tokens, PARAM(m, m->i_wte), m->i_wpe >= 0 ? PARAM(m, m->i_wpe) : NULL, B, T, D);
+    for (int l = 0; l < sp->L; l++) {
+        BlockActs *a = &m->blocks[l];
+        const BlockParams *bp = &m->bp[l];
+        size_t ND = (size_t)N * D;
+        if (sp->attention) {
+            rmsnorm_forward(a->att_a, a->att_rstd, a->h_in, PARAM(m, bp->att_norm), N, D);
+            matmul_forward(a->qkv, a->att_a, PARAM(m, bp->wqkv), N, D, 3 * D, m->wt);  // [N x 3D]
+            attention_forward(a->att_o, a->att_p, a->qkv, B, T, D, sp->H);
+            matmul_forward(m->tmp, a->att_o, PARAM(m, bp->wo), N, D, D, m->wt);         // [N x D]
+            for (size_t i = 0; i < ND; i++) a->h_mid[i] = a->h_in[i] + m->tmp[i];
+        }
+        rmsnorm_forward(a->u, a->moe_rstd, a->h_mid, PARAM(m, bp->moe_norm), N, D);
+        route_forward(m, l, b);
+        moe_dispatch(a->expert_start, a->row_token, a->token_row, a->topk, N, E, K);
+        real *next = l + 1 < sp->L ? m->blocks[l + 1].h_in : m->h_final;
+        memcpy(next, a->h_mid, sizeof(real) * ND);
+        experts_forward(a->y, a->hpre, a->hact, m->x_rows, a->u, PARAM(m, bp->w1), PARAM(m, bp->w2),
+                        a->expert_start, a->row_token, E, D, F, m->wt);
+        moe_combine_forward(next, a->y, a->gate, a->token_row, N, D, K);
+        for (int s = 0; s < sp->S; s++) {
+            size_t off = (size_t)s * N * F;
+            ffn_forward(m->tmp, a->sh_hpre + off, a->sh_hact + off, a->u, PARAM(m, bp->shared_w1) + (size_t)s * F * D,
+                        PARAM(m, bp->shared_w2) + (size_t)s * D * F, N, D, F, m->wt);
+            for (size_t i = 0; i < ND; i++) next[i] += m->tmp[i];
+        }
+    }
+    rmsnorm_forward(m->f_norm, m->f_rstd, m->h_final, PARAM(m, m->i_final_norm), N, D);
+    matmul_forward(m->logits, m->f_norm, PARAM(m, m->i_head), N, D, V, m->wt);          // [N x V]
+    double ce = crossentropy_forward(m->probs, m->logits, m->targets, N, V) / N;
+    sum_losses(m, out, ce);
+    return 0;
+}
+
+// ---- backward ---------------------------------------------------------------------------------
+
+void model_backward(Model *m, const Batch *b) {
+    const ModelSpec *sp = &m->spec;
+    int B = b->B, T = sp->T, N = B * T, D = sp->D, E = sp->E, K = sp->K, F = sp->F, V = sp->V;
+    size_t ND = (size_t)N * D;
+    if (sp->kind == MODEL_ROUTER) {
+        memset(m->du, 0, sizeof(real) * ND);  // the given hidden states take no gradient
+        route_backward(m, 0, b, 0);
+        return;
+    }
+    // head and final norm: dlogits overwrites the logits
+    memset(m->logits, 0, sizeof(real) * (size_t)N * V);
+    crossentropy_backward(m->logits, m->probs, m->targets, N, V, (real)(1.0 / N));
+    matmul_backward_weight(GRAD(m, m->i_head), m->logits, m->f_norm, N, D, V);   // dhead[V x D]
+    memset(m->tmp, 0, sizeof(real) * ND);
+    matmul_backward_input(m->tmp, m->logits, PARAM(m, m->i_head), N, D, V);      // df_norm[N x D]
+    memset(m->dh, 0, sizeof(real) * ND);
+    rmsnorm_backward(m->dh, GRAD(m, m->i_final_norm), m->tmp, m->h_final, PARAM(m, m->i_final_norm), m->f_rstd, N, D);
+
+    for (int l = sp->L - 1; l >= 0; l--) {
+        BlockActs *a = &m->blocks[l];
+        const BlockParams *bp = &m->bp[l];
+        // m->dh holds dL/d(block output); the residual passes it to h_mid unchanged.
+        moe_combine_backward(m->dy_rows, m->dgate, m->dh, a->y, a->gate, a->token_row, N, D, K);
+        int rows = a->expert_start[E];
+        for (int r = 0; r < rows; r++)  // the gathered inputs again (cheaper than caching per block)
+            memcpy(m->x_rows + (size_t)r * D, a->u + (size_t)a->row_token[r] * D, sizeof(real) * D);
+        experts_backward(m->dx_rows, GRAD(m, bp->w1), GRAD(m, bp->w2), m->dy_rows, m->x_rows, a->hpre, a->hact,
+                         PARAM(m, bp->w1), PARAM(m, bp->w2), a->expert_start, E, D, F, m->dhid);
+        memset(m->du, 0, sizeof(real) * ND);
+        moe_gather_backward(m->du, m->dx_rows, a->token_row, N, D, K);
+        for (int s = 0; s < sp->S; s++) {
+            size_t off = (size_t)s * N * F;
+            ffn_backward(m->du, GRAD(m, bp->shared_w1) + (size_t)s * F * D, GRAD(m, bp->shared_w2) + (size_t)s * D * F,
+                         m->dh, a->u, a->sh_hpre + off, a->sh_hact + off, PARAM(m, bp->shared_w1) + (size_t)s * F * D,
+                         PARAM(m, bp->shared_w2) + (size_t)s * D * F, N, D, F, m->dhid);
+        }
+        route_backward(m, l, b, 1);
+        // through the router-input norm: dh becomes dL/dh_mid
+        rmsnorm_backward(m->dh, GRAD(m, bp->moe_norm), m->du, a->h_mid, PARAM(m, bp->moe_norm), a->moe_rstd, N, D);
+        if (sp->attention) {
+            memset(m->tmp, 0, sizeof(real) * ND);
+            matmul_backward_weight(GRAD(m, bp->wo), m->dh, a->att_o, N, D, D);     // dWo[D x D]
+            matmul_backward_input(m->tmp, m->dh, PARAM(m, bp->wo), N, D, D);       // datt_o[N x D]
+            memset(m->dqkv, 0, sizeof(real) * ND * 3);
+            attention_backward(m->dqkv, m->tmp, a->qkv, a->att_p, m->dp_row, B, T, D, sp->H);
+            matmul_backward_weight(GRAD(m, bp->wqkv), m->dqkv, a->att_a, N, D, 3 * D);  // dWqkv[3D x D]
+            memset(m->da, 0, sizeof(real) * ND);
+            matmul_backward_input(m->da, m->dqkv, PARAM(m, bp->wqkv), N, D, 3 * D);    // da[N x D]
+            rmsnorm_backward(m->dh, GRAD(m, bp->att_norm), m->da, a->h_in, PARAM(m, bp->att_norm), a->att_rstd, N, D);
+        }
+    }
+    embed_backward(GRAD(m, m->i_wte), m->i_wpe >= 0 ? GRAD(m, m->i_wpe) : NULL, m->dh, b->tokens, B, T, D);
+}
+
+void model_update_bias(Model *m) {
+    const ModelSpec *sp = &m->spec;
+    if (sp->bal_method != BAL_AUXFREE) return;
+    int NK = m->B * sp->T * sp->K;
+    for (int l = 0; l < sp->L; l++)
+        auxfree_update(m->bias + (size_t)l * sp->E, m->blocks[l].load, sp->E, NK, sp->bias_rate,
+                       sp->bias_update, sp->bias_center);
+}

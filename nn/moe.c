@@ -1,0 +1,229 @@
+// moe.c — router, top-K, gates, dispatch, experts and combine (see moe.h for the data flow).
+#include <math.h>
+#include <string.h>
+#include "moe.h"
+#include "gemm.h"
+#include "layers.h"
+#include "model.h"
+
+// ---- router scores ----------------------------------------------------------------------------
+
+void router_scores_forward(real *s, real *p, const real *z, int N, int E, int score) {
+    // z, s, p: N x E
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (N > 1024)
+#endif
+    for (int n = 0; n < N; n++) {
+        const real *zr = z + (size_t)n * E;
+        real *sr = s + (size_t)n * E, *pr = p + (size_t)n * E;
+        if (score == SCORE_SOFTMAX) {
+            real mx = zr[0];
+            for (int e = 1; e < E; e++) mx = zr[e] > mx ? zr[e] : mx;
+            real sum = 0;
+            for (int e = 0; e < E; e++) { sr[e] = rexp(zr[e] - mx); sum += sr[e]; }
+            for (int e = 0; e < E; e++) { sr[e] /= sum; pr[e] = sr[e]; }
+        } else {
+            real sum = 0;
+            for (int e = 0; e < E; e++) { sr[e] = 1 / (1 + rexp(-zr[e])); sum += sr[e]; }
+            for (int e = 0; e < E; e++) pr[e] = sr[e] / sum;
+        }
+    }
+}
+
+void router_scores_backward(real *dz, const real *ds, const real *dp, const real *s, const real *p,
+                            int N, int E, int score) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (N > 1024)
+#endif
+    for (int n = 0; n < N; n++) {
+        const real *sr = s + (size_t)n * E, *pr = p + (size_t)n * E, *dsr = ds + (size_t)n * E;
+        const real *dpr = dp ? dp + (size_t)n * E : NULL;
+        real *dzr = dz + (size_t)n * E;
+        if (score == SCORE_SOFTMAX) {
+            // p = s: one softmax Jacobian for both: dz = s ⊙ (g − Σ g⊙s)
+            real dot = 0;
+            for (int e = 0; e < E; e++) dot += (dsr[e] + (dpr ? dpr[e] : 0)) * sr[e];
+            for (int e = 0; e < E; e++) dzr[e] += sr[e] * (dsr[e] + (dpr ? dpr[e] : 0) - dot);
+        } else {
+            // p = s / Σs: ∂L/∂s_j += (dp_j − Σ_i dp_i p_i) / Σs; then σ' = s(1 − s)
+            real sum = 0, dot = 0;
+            for (int e = 0; e < E; e++) sum += sr[e];
+            if (dpr) for (int e = 0; e < E; e++) dot += dpr[e] * pr[e];
+            for (int e = 0; e < E; e++) {
+                real g = dsr[e] + (dpr ? (dpr[e] - dot) / sum : 0);
+                dzr[e] += g * sr[e] * (1 - sr[e]);
+            }
+        }
+    }
+}
+
+// ---- top-K ------------------------------------------------------------------------------------
+
+void router_topk(int32_t *topk, const real *s, const real *bias, int N, int E, int K) {
+    // K passes of an argmax; a strict '>' keeps the lower index on ties.
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (N > 1024)
+#endif
+    for (int n = 0; n < N; n++) {
+        const real *sr = s + (size_t)n * E;
+        int32_t *out = topk + (size_t)n * K;
+        for (int k = 0; k < K; k++) {
+            int best = -1;
+            real bv = 0;
+            for (int e = 0; e < E; e++) {
+                int taken = 0;
+                for (int j = 0; j < k; j++) taken |= out[j] == e;
+                if (taken) continue;
+                real v = sr[e] + (bias ? bias[e] : 0);
+                if (best < 0 || v > bv) { best = e; bv = v; }
+            }
+            out[k] = best;
+        }
+    }
+}
+
+// ---- gates ------------------------------------------------------------------------------------
+
+void router_gates_forward(real *gate, const real *s, const int32_t *topk, int N, int E, int K, int normalize) {
+    for (int n = 0; n < N; n++) {
+        const real *sr = s + (size_t)n * E;
+        const int32_t *tk = topk + (size_t)n * K;
+        real *g = gate + (size_t)n * K, sum = 0;
+        for (int k = 0; k < K; k++) { g[k] = sr[tk[k]]; sum += g[k]; }
+        if (normalize) for (int k = 0; k < K; k++) g[k] /= sum;
+    }
+}
+
+void router_gates_backward(real *ds, const real *dgate, const real *s, const real *gate, const int32_t *topk,
+                           int N, int E, int K, int normalize) {
+    for (int n = 0; n < N; n++) {
+        const real *sr = s + (size_t)n * E, *dg = dgate + (size_t)n * K, *g = gate + (size_t)n * K;
+        const int32_t *tk = topk + (size_t)n * K;
+        real *dsr = ds + (size_t)n * E;
+        if (!normalize) {
+            for (int k = 0; k < K; k++) dsr[tk[k]] += dg[k];
+        } else {
+            // g_k = s_k / Σ: ∂L/∂s_j = (dg_j − Σ_k dg_k g_k) / Σ
+            real sum = 0, dot = 0;
+            for (int k = 0; k < K; k++) { sum += sr[tk[k]]; dot += dg[k] * g[k]; }
+            for (int k = 0; k < K; k++) dsr[tk[k]] += (dg[k] - dot) / sum;
+        }
+    }
+}
+
+// ---- dispatch ---------------------------------------------------------------------------------
+
+void moe_dispatch(int32_t *expert_start, int32_t *row_token, int32_t *token_row, const int32_t *topk,
+                  int N, int E, int K) {
+    // expert_start[e+1] counts expert e's rows, then the prefix sum turns counts into starts
+    for (int e = 0; e <= E; e++) expert_start[e] = 0;
+    for (size_t i = 0; i < (size_t)N * K; i++) expert_start[topk[i] + 1]++;
+    for (int e = 0; e < E; e++) expert_start[e + 1] += expert_start[e];
+    // fill in token order with expert_start[e] as expert e's cursor; afterwards each cursor sits
+    // at the next expert's start, so shifting by one restores the starts
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) {
+            int32_t row = expert_start[topk[(size_t)n * K + k]]++;
+            row_token[row] = n;
+            token_row[(size_t)n * K + k] = row;
+        }
+    for (int e = E; e > 0; e--) expert_start[e] = expert_start[e - 1];
+    expert_start[0] = 0;
+}
+
+// ---- experts ----------------------------------------------------------------------------------
+
+void ffn_forward(real *y, real *hpre, real *hact, const real *x, const real *w1, const real *w2,
+                 int n, int D, int F, real *wt) {
+    if (n == 0) return;
+    matmul_forward(hpre, x, w1, n, D, F, wt);      // [n x F] = x[n x D]·W1[F x D]ᵀ
+    gelu_forward(hact, hpre, (size_t)n * F);
+    matmul_forward(y, hact, w2, n, F, D, wt);      // [n x D] = hact[n x F]·W2[D x F]ᵀ
+}
+
+void ffn_backward(real *dx, real *dw1, real *dw2, const real *dy, const real *x, const real *hpre,
+                  const real *hact, const real *w1, const real *w2, int n, int D, int F, real *dhid) {
+    if (n == 0) return;
+    matmul_backward_weight(dw2, dy, hact, n, F, D);          // dW2[D x F] += dyᵀ·hact
+    memset(dhid, 0, sizeof(real) * (size_t)n * F);
+    matmul_backward_input(dhid, dy, w2, n, F, D);            // dhact[n x F] = dy·W2
+    gelu_backward_inplace(dhid, hpre, (size_t)n * F);        // dhpre = dhact ⊙ gelu'(hpre)
+    matmul_backward_weight(dw1, dhid, x, n, D, F);           // dW1[F x D] += dhpreᵀ·x
+    matmul_backward_input(dx, dhid, w1, n, D, F);            // dx[n x D] += dhpre·W1
+}
+
+void experts_forward(real *y, real *hpre, real *hact, real *x_rows, const real *u, const real *w1,
+                     const real *w2, const int32_t *expert_start, const int32_t *row_token,
+                     int E, int D, int F, real *wt) {
+    int rows = expert_start[E];
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (rows > 256)
+#endif
+    for (int r = 0; r < rows; r++)
+        memcpy(x_rows + (size_t)r * D, u + (size_t)row_token[r] * D, sizeof(real) * D);
+    for (int e = 0; e < E; e++) {
+        size_t r0 = (size_t)expert_start[e];
+        int n = expert_start[e + 1] - expert_start[e];
+        ffn_forward(y + r0 * D, hpre + r0 * F, hact + r0 * F, x_rows + r0 * D,
+                    w1 + (size_t)e * F * D, w2 + (size_t)e * D * F, n, D, F, wt);
+    }
+}
+
+void experts_backward(real *dx_rows, real *dw1, real *dw2, const real *dy_rows, const real *x_rows,
+                      const real *hpre, const real *hact, const real *w1, const real *w2,
+                      const int32_t *expert_start, int E, int D, int F, real *dhid) {
+    memset(dx_rows, 0, sizeof(real) * (size_t)expert_start[E] * D);
+    for (int e = 0; e < E; e++) {
+        size_t r0 = (size_t)expert_start[e];
+        int n = expert_start[e + 1] - expert_start[e];
+        ffn_backward(dx_rows + r0 * D, dw1 + (size_t)e * F * D, dw2 + (size_t)e * D * F, dy_rows + r0 * D,
+                     x_rows + r0 * D, hpre + r0 * F, hact + r0 * F, w1 + (size_t)e * F * D,
+                     w2 + (size_t)e * D * F, n, D, F, dhid);
+    }
+}
+
+// ---- combine ----------------------------------------------------------------------------------
+
+void moe_combine_forward(real *h, const real *y, const real *gate, const int32_t *token_row, int N, int D, int K) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (N > 256)
+#endif
+    for (int n = 0; n < N; n++) {
+        real *hr = h + (size_t)n * D;
+        for (int k = 0; k < K; k++) {
+            real g = gate[(size_t)n * K + k];
+            const real *yr = y + (size_t)token_row[(size_t)n * K + k] * D;
+            for (int i = 0; i < D; i++) hr[i] += g * yr[i];
+        }
+    }
+}
+
+void moe_combine_backward(real *dy_rows, real *dgate, const real *dh, const real *y, const real *gate,
+                          const int32_t *token_row, int N, int D, int K) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (N > 256)
+#endif
+    for (int n = 0; n < N; n++) {
+        const real *dhr = dh + (size_t)n * D;
+        for (int k = 0; k < K; k++) {
+            size_t row = (size_t)token_row[(size_t)n * K + k];
+            const real *yr = y + row * D;
+            real *dyr = dy_rows + row * D;
+            real g = gate[(size_t)n * K + k], dot = 0;
+            for (int i = 0; i < D; i++) { dot += dhr[i] * yr[i]; dyr[i] = g * dhr[i]; }
+            dgate[(size_t)n * K + k] = dot;
+        }
+    }
+}
+
+void moe_gather_backward(real *du, const real *dx_rows, const int32_t *token_row, int N, int D, int K) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (N > 256)
+#endif
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++) {
+            const real *src = dx_rows + (size_t)token_row[(size_t)n * K + k] * D;
+            real *dst = du + (size_t)n * D;
+            for (int i = 0; i < D; i++) dst[i] += src[i];
+        }
+}

@@ -1,0 +1,84 @@
+// optim.h — optimizers over the parameter table and flat arrays (init / step / free).
+// An optimizer knows nothing of the model beyond the table: kinds decide groups.
+#ifndef MOESIM_OPTIM_H
+#define MOESIM_OPTIM_H
+
+#include <stddef.h>
+#include "../nn/params.h"
+
+enum { OPTIM_ADAMW = 0, OPTIM_MUON = 1 };
+enum { MUON_SCALE_MOONLIGHT = 0, MUON_SCALE_KJ = 1 };
+enum { SCHEDULE_CONSTANT = 0, SCHEDULE_COSINE = 1 };
+
+typedef struct {
+    int name;             // OPTIM_ADAMW | OPTIM_MUON
+    double beta1, beta2;  // AdamW moments (also Muon's inner AdamW)
+    double eps;
+    double weight_decay;  // decoupled, applied as w *= 1 - lr*wd to params with decay = 1
+    double momentum;      // Muon momentum (0.95)
+    int nesterov;         // Muon Nesterov (1)
+    int ns_steps;         // Newton–Schulz iterations (5)
+    int muon_scale;       // MUON_SCALE_MOONLIGHT: 0.2*sqrt(max(r,c)); MUON_SCALE_KJ: max(1,r/c)^0.5
+    int muon_router;      // 1: the router joins the Muon group
+} OptimConfig;
+
+typedef struct {
+    OptimConfig cfg;
+    ParamTable *table;
+    size_t n;             // elements
+    float *m, *v;         // AdamW first/second moments (n each; only AdamW-group entries used)
+    float *mom;           // Muon momentum buffers (n; only Muon-group entries used)
+    float *scratch;       // Newton–Schulz workspace sized at init from the largest matrix
+    size_t scratch_len;
+    long t;               // steps taken (AdamW bias correction)
+} Optimizer;
+
+// Assigns every table entry to exactly one group (written into info[i].group), allocates state.
+// Returns 0, or -1 with a message in err (e.g. Muon with no matrix parameter).
+int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *err, size_t errlen);
+// One update with learning rate lr (the schedule's value for this step). No allocation.
+void optim_step(Optimizer *o, float *params, const float *grads, double lr);
+void optim_free(Optimizer *o);
+
+// Muon's orthogonalization of one rows x cols matrix in place (transposes tall matrices):
+// X = G/(‖G‖_F + 1e-7), then `steps` quintic iterations with (3.4445, -4.7750, 2.0315).
+// scratch needs newton_schulz_scratch(rows, cols) floats.
+size_t newton_schulz_scratch(int rows, int cols);
+void newton_schulz(float *G, int rows, int cols, int steps, float *scratch);
+
+// Learning rate at step (0-based) of `steps`: constant, or linear warm-up over `warmup` steps
+// then cosine decay from lr to lr*min_ratio at the last step.
+double schedule_lr(int schedule, double lr, int step, int steps, int warmup, double min_ratio);
+
+// Global gradient L2 norm computed in a fixed order (deterministic for any thread count).
+double grad_norm(const float *g, size_t n);
+// Scales g so its norm is at most max_norm (no-op when max_norm <= 0 or norm <= max_norm).
+// Returns the factor applied.
+double clip_grad(float *g, size_t n, double norm, double max_norm);
+
+// ---- Building blocks: pure functions of arrays. optim_step calls them; tests call them alone. ----
+
+// The group an entry of this kind joins under cfg: OPT_GROUP_MUON or OPT_GROUP_ADAMW, or
+// OPT_GROUP_NONE for a kind no rule covers (optim_init turns that into an error).
+int optim_group_of(const OptimConfig *cfg, ParamKind kind);
+
+// AdamW on n elements at 1-based step t (bias correction 1 - beta^t): w *= 1 - lr*wd when
+// decay, then w -= lr * m̂ / (sqrt(v̂) + eps). Uses cfg's beta1, beta2, eps, weight_decay.
+void adamw_update(float *w, const float *g, float *m, float *v, size_t n,
+                  const OptimConfig *cfg, double lr, long t, int decay);
+
+// Muon's update scale for one rows x cols matrix (MUON_SCALE_MOONLIGHT or MUON_SCALE_KJ).
+double muon_scale(int which, int rows, int cols);
+// Floats of scratch muon_update needs for one rows x cols matrix (the update u, then NS space).
+size_t muon_scratch(int rows, int cols);
+// Muon on one table entry (p->count matrices of p->rows x p->cols, each orthogonalized alone):
+// buf = mom*buf + g;  u = nesterov ? g + mom*buf : buf;  O = NS(u);
+// W *= 1 - lr*wd (when p->decay);  W -= lr*scale*O. w, g, buf point at the entry's first element.
+void muon_update(float *w, const float *g, float *buf, const ParamInfo *p,
+                 const OptimConfig *cfg, double lr, float *scratch);
+
+// The plain reference Newton–Schulz (full triple loops, no symmetry shortcuts), kept beside the
+// fast one so the tests can compare the two. Same scratch size, same results up to rounding.
+void newton_schulz_ref(float *G, int rows, int cols, int steps, float *scratch);
+
+#endif

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Builds and runs every unit test in three builds (normal, OpenMP off, ASan+UBSan) and prints the
+# total as "N passed, M failed". Exits non-zero if a build fails or any check fails.
+# Each test binary prints "<name>: N passed, M failed" as its last line; scripts tests/*.sh
+# (end-to-end checks of the program) do the same.
+set -u
+MAKE=${MAKE:-make}
+total_pass=0
+total_fail=0
+status=0
+for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
+    name=${cfg%%:*}
+    flags=${cfg#*:}
+    dir=build/$name
+    echo "== build $name ${flags}"
+    if ! $MAKE -s BUILD=$dir $flags testbins >build-$name.log 2>&1; then
+        cat build-$name.log
+        echo "build $name failed"
+        total_fail=$((total_fail + 1)); status=1
+        continue
+    fi
+    rm -f build-$name.log
+    for t in $dir/tests/test_* $dir/tests/dtest_* tests/e2e_*.sh; do
+        [ -e "$t" ] || continue
+        case $t in *.d|*.o) continue ;; esac
+        case $t in
+            *.sh) out=$(MOESIM=$dir/moesim BUILD_DIR=$dir sh "$t" 2>&1); rc=$? ;;
+            *) out=$(ASAN_OPTIONS=detect_leaks=1 "$t" 2>&1); rc=$? ;;
+        esac
+        line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+        p=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1/p')
+        f=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\2/p')
+        p=${p:-0}; f=${f:-0}
+        if [ $rc -ne 0 ] || [ -z "$line" ]; then
+            printf '%s\n' "$out" | tail -n 30
+            [ "$f" -eq 0 ] && f=1
+            status=1
+        fi
+        printf '  [%s] %-28s %s\n' "$name" "$(basename $t)" "${line#*: }"
+        total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+    done
+done
+echo "$total_pass passed, $total_fail failed"
+[ $status -eq 0 ] && [ $total_fail -eq 0 ]
