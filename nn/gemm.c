@@ -1,21 +1,16 @@
 // gemm.c — a register-blocked matrix product in portable C (GCC/Clang vector extensions), beside
-// its plain reference. The blocked kernel keeps an MR x NR tile of C in vector registers and
-// streams k: for each k it broadcasts MR values of A and loads NR values of B's row k. Every C
-// element is accumulated over k in increasing order, exactly like the reference, so the two
-// agree to rounding of FMA contraction only.
+// its plain reference. The kernel keeps an MR x NR tile of C in vector registers and streams k:
+// for each k it broadcasts MR values of A and loads NR values of B's row k. Every C element is
+// accumulated over k in increasing order, like the reference, so the two differ only by the
+// rounding of fused multiply-adds.
+//
+// One kernel body is compiled for three vector widths: 16 bytes (SSE2, every x86-64 and the
+// portable fallback), 32 bytes with FMA (AVX2) and 64 bytes (AVX-512). gemm() picks the widest
+// the CPU supports, once; the choice never depends on the thread count, so results stay
+// bitwise reproducible on a machine. MOESIM_GEMM=sse|avx2|avx512 forces a path (tests, bench).
+#include <stdlib.h>
+#include <string.h>
 #include "gemm.h"
-
-#define VBYTES 32
-#define VL ((int)(VBYTES / sizeof(real)))   // lanes per vector: 8 floats or 4 doubles
-typedef real vreal __attribute__((vector_size(VBYTES)));
-// The same vector, readable at any real-aligned address (unaligned loads and stores).
-typedef real vreal_u __attribute__((vector_size(VBYTES), aligned(sizeof(real)), may_alias));
-
-#define MR 4            // rows of C per tile
-#define NV 2            // vectors of C per tile row: NR = NV*VL columns
-
-#define VLOAD(p) ((vreal)*(const vreal_u *)(p))
-#define VSTORE(p, v) (*(vreal_u *)(p) = (v))
 
 void gemm_ref(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B, size_t ldb,
               int M, int Nc, int Kd, int accumulate) {
@@ -27,63 +22,122 @@ void gemm_ref(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, cons
         }
 }
 
-// One MR x (NV*VL) tile of C at rows m0.., columns n0.. (all in range).
-static inline void tile_full(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs,
-                             const real *B, size_t ldb, int m0, int n0, int Kd, int accumulate) {
-    vreal acc[MR][NV];
-    for (int r = 0; r < MR; r++)
-        for (int v = 0; v < NV; v++)
-            acc[r][v] = accumulate ? VLOAD(C + (size_t)(m0 + r) * ldc + n0 + v * VL) : (vreal){0};
-    const real *a = A + (size_t)m0 * a_rs;
-    for (int k = 0; k < Kd; k++) {
-        const real *b = B + (size_t)k * ldb + n0;
-        vreal bv[NV];
-        for (int v = 0; v < NV; v++) bv[v] = VLOAD(b + v * VL);
-        for (int r = 0; r < MR; r++) {
-            real av = a[r * a_rs + k * a_cs];
-            for (int v = 0; v < NV; v++) acc[r][v] += av * bv[v];
-        }
+typedef void (*BlockFn)(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B,
+                        size_t ldb, int m0, int m1, int Nc, int Kd, int accumulate);
+
+// KERNEL(NAME, VB, MR, ATTR): rows [m0, m1) of C (m1 - m0 <= MR), all Nc columns.
+// Full tiles are MR rows x 2 vectors; then single vectors; then scalars.
+#define KERNEL(NAME, VB, MR_, ATTR)                                                                 \
+    typedef real NAME##_v __attribute__((vector_size(VB)));                                        \
+    typedef real NAME##_vu __attribute__((vector_size(VB), aligned(sizeof(real)), may_alias));     \
+    ATTR static void NAME(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs,            \
+                          const real *B, size_t ldb, int m0, int m1, int Nc, int Kd, int accumulate) { \
+        enum { L = (int)(VB / sizeof(real)), MR = MR_ };                                           \
+        int rows = m1 - m0, n = 0;                                                                 \
+        const real *a = A + (size_t)m0 * a_rs;                                                     \
+        if (rows == MR) {                                                                          \
+            for (; n + 2 * L <= Nc; n += 2 * L) {                                                  \
+                NAME##_v acc0[MR], acc1[MR];                                                       \
+                _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                             \
+                    real *c = C + (size_t)(m0 + r) * ldc + n;                                      \
+                    acc0[r] = accumulate ? (NAME##_v)*(const NAME##_vu *)c : (NAME##_v){0};        \
+                    acc1[r] = accumulate ? (NAME##_v)*(const NAME##_vu *)(c + L) : (NAME##_v){0};  \
+                }                                                                                  \
+                for (int k = 0; k < Kd; k++) {                                                     \
+                    const real *b = B + (size_t)k * ldb + n;                                       \
+                    NAME##_v b0 = *(const NAME##_vu *)b, b1 = *(const NAME##_vu *)(b + L);         \
+                    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                         \
+                        real av = a[r * a_rs + k * a_cs];                                          \
+                        acc0[r] += av * b0;                                                        \
+                        acc1[r] += av * b1;                                                        \
+                    }                                                                              \
+                }                                                                                  \
+                _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                             \
+                    real *c = C + (size_t)(m0 + r) * ldc + n;                                      \
+                    *(NAME##_vu *)c = acc0[r];                                                     \
+                    *(NAME##_vu *)(c + L) = acc1[r];                                               \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        for (int m = 0; m < rows; m++) {                                                           \
+            const real *ar = a + (size_t)m * a_rs;                                                 \
+            real *cr = C + (size_t)(m0 + m) * ldc;                                                 \
+            int j = n;                                                                             \
+            for (; j + L <= Nc; j += L) {                                                          \
+                NAME##_v acc = accumulate ? (NAME##_v)*(const NAME##_vu *)(cr + j) : (NAME##_v){0}; \
+                for (int k = 0; k < Kd; k++) acc += ar[k * a_cs] * *(const NAME##_vu *)(B + (size_t)k * ldb + j); \
+                *(NAME##_vu *)(cr + j) = acc;                                                      \
+            }                                                                                      \
+            for (; j < Nc; j++) {                                                                  \
+                real acc = accumulate ? cr[j] : 0;                                                 \
+                for (int k = 0; k < Kd; k++) acc += ar[k * a_cs] * B[(size_t)k * ldb + j];         \
+                cr[j] = acc;                                                                       \
+            }                                                                                      \
+        }                                                                                          \
     }
-    for (int r = 0; r < MR; r++)
-        for (int v = 0; v < NV; v++) VSTORE(C + (size_t)(m0 + r) * ldc + n0 + v * VL, acc[r][v]);
+
+// GCC's note that 32/64-byte vectors change the ABI is moot: the vectors never cross a call.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+#define MR_SSE 4
+#define MR_WIDE 6
+KERNEL(block_sse, 16, MR_SSE, )
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_WIDE 1
+KERNEL(block_avx2, 32, MR_WIDE, __attribute__((target("avx2,fma"))))
+KERNEL(block_avx512, 64, MR_WIDE, __attribute__((target("avx512f,fma"))))
+#else
+#define HAVE_WIDE 0
+#endif
+
+// The kernels this CPU runs, widest first; MOESIM_GEMM=sse|avx2 caps the width.
+typedef struct { BlockFn fn; int mr, lanes; const char *name; } Kernel;
+static Kernel kernels[3];
+static int nkernels;
+
+static void pick_kernels(void) {
+    const char *force = getenv("MOESIM_GEMM");
+    int n = 0;
+#if HAVE_WIDE
+    __builtin_cpu_init();
+    int avx512 = __builtin_cpu_supports("avx512f");
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (force && strcmp(force, "sse") == 0) avx512 = avx2 = 0;
+    if (force && strcmp(force, "avx2") == 0) avx512 = 0;
+    if (avx512) kernels[n++] = (Kernel){block_avx512, MR_WIDE, (int)(64 / sizeof(real)), "avx512"};
+    if (avx2) kernels[n++] = (Kernel){block_avx2, MR_WIDE, (int)(32 / sizeof(real)), "avx2+fma"};
+#else
+    (void)force;
+#endif
+    kernels[n++] = (Kernel){block_sse, MR_SSE, (int)(16 / sizeof(real)), "sse2"};
+    nkernels = n;
 }
 
-// Any rows [m0, m1) x columns [n0, n1): vector columns where a full vector fits, scalars after.
-static void tile_edge(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs,
-                      const real *B, size_t ldb, int m0, int m1, int n0, int n1, int Kd, int accumulate) {
-    for (int m = m0; m < m1; m++) {
-        int n = n0;
-        for (; n + VL <= n1; n += VL) {
-            vreal acc = accumulate ? VLOAD(C + (size_t)m * ldc + n) : (vreal){0};
-            for (int k = 0; k < Kd; k++) acc += A[m * a_rs + k * a_cs] * VLOAD(B + (size_t)k * ldb + n);
-            VSTORE(C + (size_t)m * ldc + n, acc);
-        }
-        for (; n < n1; n++) {
-            real acc = accumulate ? C[(size_t)m * ldc + n] : 0;
-            for (int k = 0; k < Kd; k++) acc += A[m * a_rs + k * a_cs] * B[(size_t)k * ldb + n];
-            C[(size_t)m * ldc + n] = acc;
-        }
-    }
+const char *gemm_path(void) {
+    if (!nkernels) pick_kernels();
+    return kernels[0].name;
 }
 
 void gemm(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B, size_t ldb,
           int M, int Nc, int Kd, int accumulate) {
-    const int NR = NV * VL;
-    int mblocks = (M + MR - 1) / MR;
-    int nfull = Nc / NR * NR;
+    if (!nkernels) pick_kernels();  // the first call comes before any parallel region
+    // the widest kernel whose full tile (2 vectors) fits the row; the choice depends on the
+    // shape only, so it is the same for every thread count
+    const Kernel *kn = &kernels[nkernels - 1];
+    for (int i = 0; i < nkernels; i++)
+        if (Nc >= 2 * kernels[i].lanes) { kn = &kernels[i]; break; }
+    BlockFn fn = kn->fn;
+    int mr = kn->mr, mblocks = (M + mr - 1) / mr;
     double work = (double)M * Nc * Kd;
     (void)work;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (work > 65536.0)
+#pragma omp parallel for schedule(static) if (work > 65536.0 && mblocks > 1)
 #endif
     for (int mb = 0; mb < mblocks; mb++) {
-        int m0 = mb * MR, m1 = m0 + MR < M ? m0 + MR : M;
-        if (m1 - m0 == MR) {
-            for (int n0 = 0; n0 < nfull; n0 += NR) tile_full(C, ldc, A, a_rs, a_cs, B, ldb, m0, n0, Kd, accumulate);
-            if (nfull < Nc) tile_edge(C, ldc, A, a_rs, a_cs, B, ldb, m0, m1, nfull, Nc, Kd, accumulate);
-        } else {
-            tile_edge(C, ldc, A, a_rs, a_cs, B, ldb, m0, m1, 0, Nc, Kd, accumulate);
-        }
+        int m0 = mb * mr, m1 = m0 + mr < M ? m0 + mr : M;
+        fn(C, ldc, A, a_rs, a_cs, B, ldb, m0, m1, Nc, Kd, accumulate);
     }
 }
 

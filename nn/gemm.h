@@ -21,6 +21,9 @@ void gemm_ref(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, cons
               int M, int Nc, int Kd, int accumulate);
 
 // out = in·Wᵀ. wt is scratch of I*O reals (W transposed so the kernel streams rows).
+// The kernel gemm() uses on this CPU: "sse2", "avx2+fma" or "avx512".
+const char *gemm_path(void);
+
 void matmul_forward(real *out, const real *in, const real *W, int N, int I, int O, real *wt);
 // din += dout·W
 void matmul_backward_input(real *din, const real *dout, const real *W, int N, int I, int O);

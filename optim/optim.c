@@ -1,0 +1,137 @@
+// optim.c — the optimizer as the trainer sees it: optim_init assigns every table entry to exactly
+// one group by kind and allocates all state once; optim_step walks the table and hands each entry
+// to AdamW (adamw.c) or Muon (muon.c); optim_free releases it all.
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "optim.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+// The whole rule: Muon takes the hidden matrices (attention, experts, and the router when
+// muon_router), the inner AdamW takes embeddings, gains and the head. AdamW alone takes all.
+int optim_group_of(const OptimConfig *cfg, ParamKind kind) {
+    if (kind < 0 || kind >= PARAM_KIND_COUNT) return OPT_GROUP_NONE;
+    if (cfg->name == OPTIM_ADAMW) return OPT_GROUP_ADAMW;
+    if (cfg->name != OPTIM_MUON) return OPT_GROUP_NONE;
+    switch (kind) {
+    case PARAM_ATTN:
+    case PARAM_EXPERT: return OPT_GROUP_MUON;
+    case PARAM_ROUTER: return cfg->muon_router ? OPT_GROUP_MUON : OPT_GROUP_ADAMW;
+    case PARAM_EMBED:
+    case PARAM_POS:
+    case PARAM_GAIN:
+    case PARAM_HEAD: return OPT_GROUP_ADAMW;
+    default: return OPT_GROUP_NONE;
+    }
+}
+
+// Settings the update formulas cannot survive; the config validator should have caught them
+// already, but the optimizer must not depend on that.
+static int check_config(const OptimConfig *c, char *err, size_t errlen) {
+    if (c->name != OPTIM_ADAMW && c->name != OPTIM_MUON)
+        return fail(err, errlen, "optimizer: unknown optimizer %d (adamw = %d, muon = %d)",
+                    c->name, OPTIM_ADAMW, OPTIM_MUON);
+    if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
+        return fail(err, errlen, "optimizer: AdamW betas must be in [0, 1), got beta1 = %g, beta2 = %g",
+                    c->beta1, c->beta2);
+    if (!(c->eps > 0))
+        return fail(err, errlen, "optimizer: AdamW eps must be > 0, got %g", c->eps);
+    if (!(c->weight_decay >= 0))
+        return fail(err, errlen, "optimizer: weight_decay must be >= 0, got %g", c->weight_decay);
+    if (c->name == OPTIM_MUON) {
+        if (!(c->momentum >= 0 && c->momentum < 1))
+            return fail(err, errlen, "optimizer: Muon momentum must be in [0, 1), got %g", c->momentum);
+        if (c->ns_steps < 1)
+            return fail(err, errlen, "optimizer: Muon needs ns_steps >= 1, got %d", c->ns_steps);
+        if (c->muon_scale != MUON_SCALE_MOONLIGHT && c->muon_scale != MUON_SCALE_KJ)
+            return fail(err, errlen, "optimizer: unknown muon_scale %d (moonlight = %d, kj = %d)",
+                        c->muon_scale, MUON_SCALE_MOONLIGHT, MUON_SCALE_KJ);
+    }
+    return 0;
+}
+
+int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *err, size_t errlen) {
+    memset(o, 0, sizeof *o);
+    if (check_config(cfg, err, errlen)) return -1;
+    if (table->n <= 0 || table->total == 0)
+        return fail(err, errlen, "optimizer: the parameter table is empty");
+
+    // Every element of the flat array belongs to exactly one entry (the entries tile it in
+    // order), and every entry to exactly one group; so every element is updated exactly once.
+    size_t expect = 0, scratch = 0;
+    int n_muon = 0;
+    for (int i = 0; i < table->n; i++) {
+        ParamInfo *p = &table->info[i];
+        if (p->count < 1 || p->rows < 1 || p->cols < 1)
+            return fail(err, errlen, "optimizer: parameter %s has shape %d x %d x %d; every size must be >= 1",
+                        p->name, p->count, p->rows, p->cols);
+        if (p->offset != expect)
+            return fail(err, errlen, "optimizer: parameter %s starts at element %zu, expected %zu "
+                        "(entries must tile the flat array in order)", p->name, p->offset, expect);
+        expect += param_numel(p);
+        p->group = optim_group_of(cfg, p->kind);
+        if (p->group != OPT_GROUP_ADAMW && p->group != OPT_GROUP_MUON)
+            return fail(err, errlen, "optimizer: parameter %s (kind %d = %s) belongs to no optimizer group",
+                        p->name, (int)p->kind, param_kind_name(p->kind));
+        if (p->group == OPT_GROUP_MUON) {
+            n_muon++;
+            size_t s = muon_scratch(p->rows, p->cols);
+            if (s > scratch) scratch = s;
+        }
+    }
+    if (expect != table->total)
+        return fail(err, errlen, "optimizer: the entries cover %zu elements but the table says %zu",
+                    expect, table->total);
+    if (cfg->name == OPTIM_MUON && n_muon == 0)
+        return fail(err, errlen, "optimizer: Muon has no matrix parameter to update (no attn, expert%s entry); "
+                    "use optim.name = \"adamw\"", cfg->muon_router ? " or router" : "");
+
+    o->cfg = *cfg;
+    o->table = table;
+    o->n = table->total;
+    // One allocation each, same offsets as the parameters; zero is the right start for all.
+    o->m = calloc(o->n, sizeof *o->m);
+    o->v = calloc(o->n, sizeof *o->v);
+    if (n_muon) {
+        o->mom = calloc(o->n, sizeof *o->mom);
+        o->scratch = calloc(scratch, sizeof *o->scratch);
+        o->scratch_len = scratch;
+    }
+    if (!o->m || !o->v || (n_muon && (!o->mom || !o->scratch))) {
+        optim_free(o);
+        return fail(err, errlen, "optimizer: out of memory for the state of %zu parameters", table->total);
+    }
+    return 0;
+}
+
+void optim_step(Optimizer *o, float *params, const float *grads, double lr) {
+    o->t++;
+    const ParamTable *tb = o->table;
+    for (int i = 0; i < tb->n; i++) {
+        const ParamInfo *p = &tb->info[i];
+        const size_t off = p->offset;
+        if (p->group == OPT_GROUP_MUON)
+            muon_update(params + off, grads + off, o->mom + off, p, &o->cfg, lr, o->scratch);
+        else
+            adamw_update(params + off, grads + off, o->m + off, o->v + off, param_numel(p),
+                         &o->cfg, lr, o->t, p->decay);
+    }
+}
+
+void optim_free(Optimizer *o) {
+    free(o->m);
+    free(o->v);
+    free(o->mom);
+    free(o->scratch);
+    memset(o, 0, sizeof *o);
+}

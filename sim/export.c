@@ -1,0 +1,128 @@
+// export.c — one forward/backward at initialization, written out for analysis in numpy.
+#include <stdlib.h>
+#include <string.h>
+#include "export.h"
+#include "config.h"
+#include "io.h"
+#include "train.h"
+#include "../nn/model.h"
+
+static int fail(char *err, size_t errlen, const char *what, const char *path) {
+    snprintf(err, errlen, "%s %s", what, path);
+    return -1;
+}
+
+// Shape of a table entry as numpy sees it: [count,] rows, cols; gains are vectors.
+static int entry_shape(const ParamInfo *p, size_t *shape) {
+    if (p->kind == PARAM_GAIN) { shape[0] = (size_t)p->cols; return 1; }
+    if (p->count > 1 || p->kind == PARAM_EXPERT) {
+        shape[0] = (size_t)p->count; shape[1] = (size_t)p->rows; shape[2] = (size_t)p->cols;
+        return 3;
+    }
+    shape[0] = (size_t)p->rows; shape[1] = (size_t)p->cols;
+    return 2;
+}
+
+int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
+    char p[1200], sub[1100];
+    const char *subs[] = {"params", "grads", "acts", "state"};
+    for (int i = 0; i < 4; i++)
+        if (mkdir_p(path_join(sub, sizeof sub, dir, subs[i])) != 0) return fail(err, errlen, "cannot create", sub);
+    WorldSpec ws;
+    World w;
+    world_spec_from_config(&ws, c);
+    if (world_build(&w, &ws, err, errlen) != 0) return -1;
+    ModelSpec ms;
+    Model m;
+    model_spec_from_config(&ms, c);
+    if (model_build(&m, &ms, err, errlen) != 0) { world_free(&w); return -1; }
+    model_init_params(&m, (uint64_t)c->train_seed, c->model_init_std, c->model_embed_shared);
+    // the first training batch, drawn exactly as the training loop draws it
+    int B = c->train_batch, T = c->model_seq_len, N = B * T, D = c->model_d_model;
+    int micro = c->train_micro_batch ? c->train_micro_batch : B;
+    Rng rng;
+    rng_seed(&rng, (uint64_t)c->train_seed, 2);
+    uint64_t shuffle_base = rng_next(&rng);
+    int router = c->model_kind == MODEL_ROUTER;
+    int32_t *tokens = calloc((size_t)B * (T + 1), sizeof(int32_t)), *dom = calloc((size_t)B, sizeof(int32_t));
+    float *hidden = router ? calloc((size_t)N * D, sizeof(float)) : NULL;
+    int32_t *target = router ? calloc((size_t)N, sizeof(int32_t)) : NULL, *cluster = router ? calloc((size_t)N, sizeof(int32_t)) : NULL;
+    Batch b = {.B = B, .micro = micro, .shuffle_seed = shuffle_base};
+    if (router) {
+        world_train_hidden(&w, &rng, N, hidden, target, cluster);
+        b.hidden = hidden;
+        b.target = c->data_task == TASK_CLUSTER ? target : NULL;
+    } else {
+        world_train_batch(&w, &rng, B, micro, tokens, dom);
+        b.tokens = tokens;
+    }
+    Losses l;
+    model_zero_grads(&m);
+    int rc = model_forward(&m, &b, &l);
+    if (rc == 0) model_backward(&m, &b);
+    int bad = rc != 0;
+    size_t shape[3];
+    for (int i = 0; i < m.table.n && !bad; i++) {
+        const ParamInfo *pi = &m.table.info[i];
+        int nd = entry_shape(pi, shape);
+        snprintf(sub, sizeof sub, "params/%s.npy", pi->name);
+        bad |= npy_write(path_join(p, sizeof p, dir, sub), "<f4", m.params + pi->offset, nd, shape) != 0;
+        snprintf(sub, sizeof sub, "grads/%s.npy", pi->name);
+        bad |= npy_write(path_join(p, sizeof p, dir, sub), "<f4", m.grads + pi->offset, nd, shape) != 0;
+    }
+    if (router) {
+        size_t sh[2] = {(size_t)N, (size_t)D};
+        bad |= npy_write(path_join(p, sizeof p, dir, "hidden.npy"), "<f4", hidden, 2, sh) != 0;
+    } else {
+        size_t sh[2] = {(size_t)B, (size_t)T + 1};
+        bad |= npy_write(path_join(p, sizeof p, dir, "tokens.npy"), "<i4", tokens, 2, sh) != 0;
+    }
+    for (int layer = 0; layer < m.spec.L && !bad; layer++) {
+        const BlockActs *a = &m.blocks[layer];
+        size_t su[2] = {(size_t)N, (size_t)D}, sz[2] = {(size_t)N, (size_t)m.spec.E}, sk[2] = {(size_t)N, (size_t)m.spec.K};
+        size_t sb[1] = {(size_t)m.spec.E};
+        snprintf(sub, sizeof sub, "acts/blocks.%d.router_in.npy", layer);
+        bad |= npy_write(path_join(p, sizeof p, dir, sub), "<f4", a->u, 2, su) != 0;
+        snprintf(sub, sizeof sub, "acts/blocks.%d.router_logits.npy", layer);
+        bad |= npy_write(path_join(p, sizeof p, dir, sub), "<f4", a->z, 2, sz) != 0;
+        snprintf(sub, sizeof sub, "acts/blocks.%d.topk.npy", layer);
+        bad |= npy_write(path_join(p, sizeof p, dir, sub), "<i4", a->topk, 2, sk) != 0;
+        snprintf(sub, sizeof sub, "state/blocks.%d.bias.npy", layer);
+        bad |= npy_write(path_join(p, sizeof p, dir, sub), "<f4", m.bias + (size_t)layer * m.spec.E, 1, sb) != 0;
+    }
+    // the manifest last: config, parameter names and shapes, the step-0 loss in pieces
+    AtomicFile af;
+    FILE *f = bad ? NULL : afile_open(&af, path_join(p, sizeof p, dir, "manifest.json"));
+    if (f) {
+        fprintf(f, "{\n  \"config\": ");
+        config_write_json(f, c, 2);
+        fprintf(f, ",\n  \"parameters\": [\n");
+        for (int i = 0; i < m.table.n; i++) {
+            const ParamInfo *pi = &m.table.info[i];
+            int nd = entry_shape(pi, shape);
+            fprintf(f, "    {\"name\": \"%s\", \"kind\": \"%s\", \"shape\": [", pi->name, param_kind_name(pi->kind));
+            for (int k = 0; k < nd; k++) fprintf(f, "%s%zu", k ? ", " : "", shape[k]);
+            fprintf(f, "]}%s\n", i + 1 < m.table.n ? "," : "");
+        }
+        fprintf(f, "  ],\n  \"batch\": {\"sequences\": %d, \"micro_batch\": %d, \"tokens\": %d},\n", B, micro, N);
+        fprintf(f, "  \"step0_loss\": {\"loss\": ");
+        json_number(f, l.loss);
+        fprintf(f, ", \"ce\": ");
+        json_number(f, l.ce);
+        fprintf(f, ", \"aux\": ");
+        json_number(f, l.aux);
+        fprintf(f, ", \"z\": ");
+        json_number(f, l.z);
+        fprintf(f, ", \"seq_aux\": ");
+        json_number(f, l.seq_aux);
+        fprintf(f, "}\n}\n");
+        bad |= afile_commit(&af) != 0;
+    } else {
+        bad = 1;
+    }
+    free(tokens); free(dom); free(hidden); free(target); free(cluster);
+    model_free(&m);
+    world_free(&w);
+    if (bad) return fail(err, errlen, "cannot write the export into", dir);
+    return 0;
+}

@@ -1,0 +1,192 @@
+// io.c — atomic result files, directories, .npy and JSON helpers.
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "io.h"
+
+FILE *afile_open(AtomicFile *a, const char *path) {
+    snprintf(a->path, sizeof a->path, "%s", path);
+    snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
+    a->f = fopen(a->tmp, "wb");
+    return a->f;
+}
+
+int afile_commit(AtomicFile *a) {
+    if (!a->f) return -1;
+    int bad = fflush(a->f) != 0 || ferror(a->f);
+    if (fclose(a->f) != 0) bad = 1;
+    a->f = NULL;
+    if (bad || rename(a->tmp, a->path) != 0) { remove(a->tmp); return -1; }
+    return 0;
+}
+
+void afile_abort(AtomicFile *a) {
+    if (a->f) fclose(a->f);
+    a->f = NULL;
+    remove(a->tmp);
+}
+
+int mkdir_p(const char *path) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    size_t n = strlen(buf);
+    if (n == 0) return 0;
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char keep = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        buf[i] = keep;
+    }
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+char *path_join(char *path, size_t len, const char *dir, const char *name) {
+    snprintf(path, len, "%s/%s", dir, name);
+    return path;
+}
+
+// ---- .npy -------------------------------------------------------------------------------------
+
+int npy_write(const char *path, const char *dtype, const void *data, int ndim, const size_t *shape) {
+    char header[256];
+    int n = snprintf(header, sizeof header, "{'descr': '%s', 'fortran_order': False, 'shape': (", dtype);
+    size_t count = 1;
+    for (int i = 0; i < ndim; i++) {
+        n += snprintf(header + n, sizeof header - n, "%zu%s", shape[i], ndim == 1 ? "," : (i + 1 < ndim ? ", " : ""));
+        count *= shape[i];
+    }
+    n += snprintf(header + n, sizeof header - n, "), }");
+    // magic (6) + version (2) + header length (2) + header, padded with spaces and '\n' to 64 bytes
+    int total = 10 + n + 1;
+    int pad = (64 - total % 64) % 64;
+    AtomicFile a;
+    FILE *f = afile_open(&a, path);
+    if (!f) return -1;
+    unsigned short hlen = (unsigned short)(n + pad + 1);
+    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
+    fwrite(pre, 1, 10, f);
+    fwrite(header, 1, (size_t)n, f);
+    for (int i = 0; i < pad; i++) fputc(' ', f);
+    fputc('\n', f);
+    size_t elem = dtype[2] == '8' ? 8 : 4;
+    if (count && fwrite(data, elem, count, f) != count) { afile_abort(&a); return -1; }
+    return afile_commit(&a);
+}
+
+// Parses the header: dtype letter+size, shape. Returns the data offset or -1.
+static long npy_header(FILE *f, char *dtype, int *ndim, size_t shape[2]) {
+    unsigned char pre[10];
+    if (fread(pre, 1, 10, f) != 10 || pre[0] != 0x93 || memcmp(pre + 1, "NUMPY", 5) != 0) return -1;
+    long hlen, off;
+    if (pre[6] == 1) { hlen = pre[8] | (pre[9] << 8); off = 10; }
+    else {
+        unsigned char ext[2];
+        if (fread(ext, 1, 2, f) != 2) return -1;
+        hlen = pre[8] | (pre[9] << 8) | ((long)ext[0] << 16) | ((long)ext[1] << 24);
+        off = 12;
+    }
+    if (hlen <= 0 || hlen > 65536) return -1;
+    char *h = malloc((size_t)hlen + 1);
+    if (!h || fread(h, 1, (size_t)hlen, f) != (size_t)hlen) { free(h); return -1; }
+    h[hlen] = '\0';
+    long result = -1;
+    char *d = strstr(h, "'descr':"), *fo = strstr(h, "'fortran_order':"), *sh = strstr(h, "'shape':");
+    if (d && fo && sh && !strstr(fo, "True")) {
+        char *q = strchr(d + 8, '\'');
+        if (q && sscanf(q + 1, "%3s", dtype) == 1) {
+            char *p = strchr(sh, '(');
+            *ndim = 0;
+            if (p) {
+                p++;
+                while (*ndim < 3) {
+                    while (*p == ' ') p++;
+                    if (*p == ')') break;
+                    char *end;
+                    unsigned long v = strtoul(p, &end, 10);
+                    if (end == p) { *ndim = -1; break; }
+                    if (*ndim < 2) shape[*ndim] = v;
+                    (*ndim)++;
+                    p = end;
+                    while (*p == ' ') p++;
+                    if (*p == ',') p++;
+                }
+                if (*ndim >= 1 && *ndim <= 2) result = off + hlen;
+            }
+        }
+    }
+    free(h);
+    return result;
+}
+
+static int npy_read(const char *path, int want_int, void **out, int *ndim, size_t shape[2], char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    char dtype[4] = {0};
+    if (npy_header(f, dtype, ndim, shape) < 0) {
+        fclose(f);
+        snprintf(err, errlen, "%s: not a 1-D or 2-D C-order .npy file", path);
+        return -1;
+    }
+    size_t count = shape[0] * (*ndim == 2 ? shape[1] : 1);
+    int ok_float = !want_int && (strcmp(dtype, "<f4") == 0 || strcmp(dtype, "<f8") == 0);
+    int ok_int = want_int && strcmp(dtype, "<i4") == 0;
+    if (!ok_float && !ok_int) {
+        fclose(f);
+        snprintf(err, errlen, "%s: dtype %s, expected %s", path, dtype, want_int ? "int32 (<i4)" : "float32 or float64 (<f4, <f8)");
+        return -1;
+    }
+    size_t elem = dtype[2] == '8' ? 8 : 4;
+    void *raw = malloc(count * elem + 1);
+    if (!raw || fread(raw, elem, count, f) != count) {
+        free(raw); fclose(f);
+        snprintf(err, errlen, "%s: file shorter than its shape says", path);
+        return -1;
+    }
+    fclose(f);
+    if (elem == 8) {  // float64 → float
+        float *conv = malloc(count * sizeof(float) + 1);
+        for (size_t i = 0; conv && i < count; i++) conv[i] = (float)((double *)raw)[i];
+        free(raw);
+        raw = conv;
+    }
+    *out = raw;
+    return raw ? 0 : -1;
+}
+
+int npy_read_float(const char *path, float **data, int *ndim, size_t shape[2], char *err, size_t errlen) {
+    return npy_read(path, 0, (void **)data, ndim, shape, err, errlen);
+}
+
+int npy_read_int32(const char *path, int32_t **data, int *ndim, size_t shape[2], char *err, size_t errlen) {
+    return npy_read(path, 1, (void **)data, ndim, shape, err, errlen);
+}
+
+// ---- JSON -------------------------------------------------------------------------------------
+
+void json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c == '\n') fputs("\\n", f);
+        else if (c == '\t') fputs("\\t", f);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+void json_number(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.17g", v);
+    else fputs("null", f);
+}

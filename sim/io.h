@@ -1,0 +1,41 @@
+// io.h — result files that are never half-written: every file goes to "<path>.tmp.<pid>" and is
+// renamed over <path> only when complete. Also mkdir -p, .npy (format 1.0) and JSON strings.
+#ifndef MOESIM_IO_H
+#define MOESIM_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    FILE *f;
+    char path[1024];
+    char tmp[1100];
+} AtomicFile;
+
+// Opens the temporary file; returns its FILE*, or NULL with errno set.
+FILE *afile_open(AtomicFile *a, const char *path);
+// Flushes, closes and renames into place. Returns 0, or -1 (the temporary file is removed).
+int afile_commit(AtomicFile *a);
+// Closes and removes the temporary file.
+void afile_abort(AtomicFile *a);
+
+// mkdir -p. Returns 0, or -1 with errno set.
+int mkdir_p(const char *path);
+int file_exists(const char *path);
+// path = dir + "/" + name (truncated safely); returns path.
+char *path_join(char *path, size_t len, const char *dir, const char *name);
+
+// .npy format 1.0, C order, little-endian. dtype "<f4", "<f8" or "<i4".
+int npy_write(const char *path, const char *dtype, const void *data, int ndim, const size_t *shape);
+// Reads a 1-D or 2-D array of float32/float64 (converted to float) or int32. *data is malloc'ed.
+// Returns 0, or -1 with a message naming the file in err.
+int npy_read_float(const char *path, float **data, int *ndim, size_t shape[2], char *err, size_t errlen);
+int npy_read_int32(const char *path, int32_t **data, int *ndim, size_t shape[2], char *err, size_t errlen);
+
+// Writes s as a JSON string literal (quotes and escapes included).
+void json_string(FILE *f, const char *s);
+// Writes a number as JSON (%.17g; NaN and Inf become null).
+void json_number(FILE *f, double v);
+
+#endif

@@ -1,0 +1,242 @@
+// linalg.c — cyclic Jacobi eigen-solver, Gram-based SVD, spectral norms. See linalg.h.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "linalg.h"
+
+// ---- vector helpers ---------------------------------------------------------------------------
+
+double linalg_dot(const double *a, const double *b, int n) {
+    double s = 0.0;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+double linalg_norm(const double *a, int n) { return sqrt(linalg_dot(a, a, n)); }
+
+void linalg_matvec(double *y, const double *A, const double *x, int m, int n) {
+    for (int i = 0; i < m; i++) y[i] = linalg_dot(A + (size_t)i * n, x, n);  // row i · x
+}
+
+// ---- Jacobi -----------------------------------------------------------------------------------
+
+// Squared Frobenius norm and absolute sum of the strict upper triangle (what Jacobi drives to 0).
+static void off_diag(double *sq, double *abs_sum, const double *A, int n) {
+    double s = 0.0, a = 0.0;
+    for (int p = 0; p < n; p++)
+        for (int q = p + 1; q < n; q++) { double x = A[(size_t)p * n + q]; s += x * x; a += fabs(x); }
+    *sq = s;
+    *abs_sum = a;
+}
+
+// Sorts eigenvalues w descending (stable insertion sort: ties keep the lower index first) and
+// writes V's column j = row order[j] of Vt (eigenvectors stored as rows). Returns 0 or -2.
+static int sort_eigen(double *w, double *V, const double *Vt, int n) {
+    int *order = malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
+    if (!order) return -2;
+    for (int i = 0; i < n; i++) {
+        double d = w[i];
+        int j = i;
+        while (j > 0 && w[j - 1] < d) { w[j] = w[j - 1]; order[j] = order[j - 1]; j--; }
+        w[j] = d;
+        order[j] = i;
+    }
+    for (int k = 0; k < n; k++)
+        for (int j = 0; j < n; j++) V[(size_t)k * n + j] = Vt[(size_t)order[j] * n + k];
+    free(order);
+    return 0;
+}
+
+int linalg_eig_sym(double *w, double *V, double *A, int n) {
+    // Eigenvectors are accumulated as ROWS of Vt (row j = eigenvector j) so a rotation updates
+    // two contiguous rows; they are transposed into V's columns at the end. Vt starts as I and
+    // each rotation J does A <- Jᵀ A J, Vt <- Jᵀ Vt.
+    double *Vt = malloc((size_t)n * n * sizeof(double));
+    if (!Vt) return -2;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) Vt[(size_t)i * n + j] = (i == j) ? 1.0 : 0.0;
+    double fro_sq = 0.0;
+    for (size_t i = 0; i < (size_t)n * n; i++) fro_sq += A[i] * A[i];
+    const double fro = sqrt(fro_sq);
+
+    int sweeps = 0, converged = (n <= 1 || fro_sq == 0.0);
+    double prev_off = INFINITY;
+    while (!converged && sweeps < 100) {
+        double off_sq, off_abs;
+        off_diag(&off_sq, &off_abs, A, n);
+        double off = sqrt(off_sq);
+        if (off <= 1e-15 * fro) { converged = 1; break; }
+        // At the rounding floor a sweep no longer reduces the off-diagonal part much; stop rather
+        // than spin (quadratic convergence would otherwise cut it by orders of magnitude).
+        if (off <= 1e-12 * fro && off > 0.25 * prev_off) { converged = 1; break; }
+        prev_off = off;
+        sweeps++;
+        // Rutishauser's threshold: in the first three sweeps skip the small elements, rotating
+        // only those above a fifth of the mean off-diagonal magnitude (fewer, more useful
+        // rotations); afterwards rotate everything.
+        const double thresh = sweeps <= 3 ? 0.2 * off_abs / ((double)n * n) : 0.0;
+        for (int p = 0; p < n - 1; p++) {             // one cyclic sweep over pairs p < q
+            double *ap = A + (size_t)p * n;           // row p of A: n
+            for (int q = p + 1; q < n; q++) {
+                double *aq = A + (size_t)q * n;       // row q of A: n
+                double apq = ap[q];
+                if (fabs(apq) <= thresh) continue;
+                double app = ap[p], aqq = aq[q];
+                // After the early sweeps an element below the last bits of both diagonal entries
+                // changes nothing: zero it instead of rotating.
+                if (sweeps > 3 && fabs(app) + 100.0 * fabs(apq) == fabs(app)
+                    && fabs(aqq) + 100.0 * fabs(apq) == fabs(aqq)) {
+                    ap[q] = aq[p] = 0.0;
+                    continue;
+                }
+                // Rotation angle that zeroes A[p][q]; t = tan(phi) is the smaller root, so the
+                // rotation is at most 45 degrees (the stable choice).
+                double theta = (aqq - app) / (2.0 * apq);
+                double t = fabs(theta) > 1e150 ? 0.5 / fabs(theta)   // theta² would overflow
+                                               : 1.0 / (fabs(theta) + sqrt(theta * theta + 1.0));
+                if (theta < 0.0) t = -t;
+                double c = 1.0 / sqrt(t * t + 1.0), s = t * c;
+                // Rows p and q (contiguous), then the same values into columns p and q: for
+                // k != p, q the new A[k][p] equals the new A[p][k] by symmetry.
+                for (int k = 0; k < n; k++) {
+                    double akp = ap[k], akq = aq[k];
+                    ap[k] = c * akp - s * akq;
+                    aq[k] = s * akp + c * akq;
+                }
+                for (int k = 0; k < n; k++) {
+                    if (k == p || k == q) continue;
+                    A[(size_t)k * n + p] = ap[k];
+                    A[(size_t)k * n + q] = aq[k];
+                }
+                ap[p] = app - t * apq;
+                aq[q] = aqq + t * apq;
+                ap[q] = aq[p] = 0.0;
+                double *vp = Vt + (size_t)p * n, *vq = Vt + (size_t)q * n;
+                for (int k = 0; k < n; k++) {
+                    double x = vp[k], y = vq[k];
+                    vp[k] = c * x - s * y;
+                    vq[k] = s * x + c * y;
+                }
+            }
+        }
+    }
+    if (!converged) {  // the loop ran out of sweeps; check the last one once more
+        double off_sq, off_abs;
+        off_diag(&off_sq, &off_abs, A, n);
+        converged = sqrt(off_sq) <= 1e-12 * fro;
+    }
+
+    for (int i = 0; i < n; i++) w[i] = A[(size_t)i * n + i];   // eigenvalues: the diagonal
+    int rc = sort_eigen(w, V, Vt, n);
+    free(Vt);
+    return rc ? rc : converged ? sweeps : -1;
+}
+
+int linalg_eig_psd(double *w, double *V, double *A, int n) {
+    // One-sided (Hestenes) Jacobi: rotate pairs of rows of W = Vt A (W starts as A, Vt as I)
+    // until all rows of W are mutually orthogonal. Then W Wᵀ = Vt A² Vtᵀ is diagonal, so the rows
+    // of Vt are eigenvectors of A² and, A being positive semi-definite, of A; the eigenvalue of
+    // row j is the Rayleigh quotient v_j·(A v_j) = v_j·w_j. Every rotation reads and writes four
+    // contiguous rows, so unlike the two-sided sweep it never walks a column.
+    double *Vt = malloc((size_t)n * n * sizeof(double));
+    double *nrm = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
+    if (!Vt || !nrm) { free(Vt); free(nrm); return -2; }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) Vt[(size_t)i * n + j] = (i == j) ? 1.0 : 0.0;
+    double fro_sq = 0.0;
+    for (size_t i = 0; i < (size_t)n * n; i++) fro_sq += A[i] * A[i];
+    double *W = A;                                      // n x n, row j = (A v_j)ᵀ
+
+    int sweeps = 0, rotating = 0, converged = (n <= 1 || fro_sq == 0.0);
+    while (!converged && sweeps < 100) {
+        sweeps++;
+        long rotations = 0;
+        for (int i = 0; i < n; i++) nrm[i] = linalg_dot(W + (size_t)i * n, W + (size_t)i * n, n);
+        for (int p = 0; p < n - 1; p++) {
+            double *wp = W + (size_t)p * n, *vp = Vt + (size_t)p * n;   // rows p: n each
+            for (int q = p + 1; q < n; q++) {
+                double *wq = W + (size_t)q * n, *vq = Vt + (size_t)q * n;
+                double a = nrm[p], b = nrm[q], g = linalg_dot(wp, wq, n);
+                // Orthogonal to working precision, or a coupling far below anything that could
+                // move an eigenvector (rows of the null space are rounding noise; without the
+                // absolute floor they would rotate among themselves forever).
+                if (fabs(g) <= 1e-15 * sqrt(a * b) || fabs(g) <= 1e-30 * fro_sq) continue;
+                rotations++;
+                double zeta = (b - a) / (2.0 * g);
+                double t = fabs(zeta) > 1e150 ? 0.5 / fabs(zeta)
+                                              : 1.0 / (fabs(zeta) + sqrt(zeta * zeta + 1.0));
+                if (zeta < 0.0) t = -t;
+                double c = 1.0 / sqrt(t * t + 1.0), s = t * c;
+                for (int k = 0; k < n; k++) {
+                    double x = wp[k], y = wq[k];
+                    wp[k] = c * x - s * y;
+                    wq[k] = s * x + c * y;
+                }
+                for (int k = 0; k < n; k++) {
+                    double x = vp[k], y = vq[k];
+                    vp[k] = c * x - s * y;
+                    vq[k] = s * x + c * y;
+                }
+                nrm[p] = a - t * g;                     // exact for this t; refreshed every sweep
+                nrm[q] = b + t * g;
+            }
+        }
+        if (rotations == 0) converged = 1;
+        else rotating++;
+    }
+    for (int j = 0; j < n; j++) w[j] = linalg_dot(Vt + (size_t)j * n, W + (size_t)j * n, n);
+    int rc = sort_eigen(w, V, Vt, n);
+    free(Vt); free(nrm);
+    return rc ? rc : converged ? rotating : -1;
+}
+
+// ---- Gram, SVD, spectral norm -------------------------------------------------------------
+
+void linalg_gram(double *G, const float *X, size_t N, int D) {
+    memset(G, 0, (size_t)D * D * sizeof(double));
+    for (size_t i = 0; i < N; i++) {                   // rows in order: fixed summation order
+        const float *x = X + i * (size_t)D;            // x: D
+        for (int a = 0; a < D; a++) {
+            double xa = x[a];
+            if (xa == 0.0) continue;                   // adds exact zeros only; order unchanged
+            double *g = G + (size_t)a * D;
+            for (int b = a; b < D; b++) g[b] += xa * (double)x[b];   // upper triangle
+        }
+    }
+    for (int a = 0; a < D; a++)                        // mirror to the lower triangle
+        for (int b = 0; b < a; b++) G[(size_t)a * D + b] = G[(size_t)b * D + a];
+}
+
+int linalg_svd_right(double *s, double *V, double *G, const float *X, size_t N, int D) {
+    double *A = malloc((size_t)D * D * sizeof(double));   // D x D Gram, destroyed by Jacobi
+    if (!A) return -2;
+    linalg_gram(A, X, N, D);
+    if (G) memcpy(G, A, (size_t)D * D * sizeof(double));
+    int rc = linalg_eig_psd(s, V, A, D);
+    for (int k = 0; k < D; k++) s[k] = sqrt(s[k] > 0.0 ? s[k] : 0.0);  // λ = σ² (clip rounding)
+    free(A);
+    return rc;
+}
+
+double linalg_spectral_norm(const double *A, int m, int n) {
+    if (m <= 0 || n <= 0) return 0.0;
+    int k = m <= n ? m : n;                            // side of the smaller Gram matrix
+    double *B = malloc((size_t)k * k * sizeof(double)), *V = malloc((size_t)k * k * sizeof(double));
+    double *w = malloc((size_t)k * sizeof(double));
+    if (!B || !V || !w) { free(B); free(V); free(w); return -1.0; }
+    if (m <= n) {                                      // B = A Aᵀ (m x m): row dot products
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < m; j++)
+                B[(size_t)i * m + j] = linalg_dot(A + (size_t)i * n, A + (size_t)j * n, n);
+    } else {                                           // B = AᵀA (n x n): sum over rows in order
+        memset(B, 0, (size_t)n * n * sizeof(double));
+        for (int r = 0; r < m; r++)
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    B[(size_t)i * n + j] += A[(size_t)r * n + i] * A[(size_t)r * n + j];
+    }
+    // An unconverged result (-1) still has σ1² to rounding; only a failed allocation is fatal.
+    double top = linalg_eig_psd(w, V, B, k) == -2 ? -1.0 : w[0] > 0.0 ? sqrt(w[0]) : 0.0;
+    free(B); free(V); free(w);
+    return top;
+}

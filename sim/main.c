@@ -1,0 +1,259 @@
+// main.c — the moesim command line: run, export, analyze, report, help.
+// Every input problem is reported (all of a file's errors at once) and exits with status 2
+// before any output folder is created or any work starts.
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "analyze.h"
+#include "config.h"
+#include "export.h"
+#include "report.h"
+#include "sweep.h"
+
+#ifndef MOESIM_VERSION
+#define MOESIM_VERSION "0.1.0"
+#endif
+
+static const char *usage_main =
+    "moesim " MOESIM_VERSION " — a Mixture-of-Experts training simulator\n"
+    "\n"
+    "usage: moesim <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run FILE       train every point of an experiment file; results in results/<name>/\n"
+    "  export FILE    write the model at initialization, one batch and its gradients as .npy\n"
+    "  analyze        the paper's measurements on your own hidden states and router (.npy)\n"
+    "  report DIR     rebuild summary plots and report.html of a results folder\n"
+    "  help [TOPIC]   help on a command (run, export, analyze, report) or `keys` (every config key)\n"
+    "\n"
+    "Start with `make run` (the classroom demo) and docs/EXPERIMENTS.md.\n";
+
+static const char *usage_run =
+    "usage: moesim run FILE [options]\n"
+    "\n"
+    "Trains every point of the experiment (the grid of its [sweep] table) and writes\n"
+    "results/<experiment.name>/<run-id>/ per run, then summary.csv, plots/ and report.html.\n"
+    "Finished runs (manifest.json status \"ok\") are skipped, so an interrupted sweep resumes.\n"
+    "\n"
+    "options:\n"
+    "  --out DIR        write the experiment's results into DIR\n"
+    "  --set KEY=VALUE  override a key (same checks as the file; repeatable), e.g. --set train.steps=50\n"
+    "  -j N             run N points in parallel processes (OpenMP threads are divided among them)\n"
+    "  --shard I/N      run only the I-th of N disjoint slices of the points (cluster job arrays)\n"
+    "  --dry-run        list the points and their folders; run nothing\n"
+    "  --force          redo finished runs too\n"
+    "  --quiet          no progress output\n";
+
+static const char *usage_export =
+    "usage: moesim export FILE --out DIR [--set KEY=VALUE]...\n"
+    "\n"
+    "Builds the model of FILE (its first sweep point) at initialization, draws the first training\n"
+    "batch, runs one forward/backward pass and writes, for numpy:\n"
+    "  DIR/manifest.json                 config, parameter names and shapes, the step-0 loss\n"
+    "  DIR/params/<name>.npy             every parameter (float32, C order)\n"
+    "  DIR/grads/<name>.npy              its gradient\n"
+    "  DIR/tokens.npy                    the batch, int32 B x (T+1) (router kind: hidden.npy)\n"
+    "  DIR/acts/blocks.<l>.router_in.npy, router_logits.npy, topk.npy   the router's view\n"
+    "  DIR/state/blocks.<l>.bias.npy     the aux-free selection bias\n";
+
+static const char *usage_analyze =
+    "usage: moesim analyze --hidden H.npy --router P.npy --top-k K [options] --out DIR\n"
+    "\n"
+    "Computes the measurements of docs/METRICS.md on an N x D hidden-state matrix (float32 or\n"
+    "float64) and an E x D router, e.g. dumped from a pre-trained MoE, and writes DIR/analysis.json.\n"
+    "\n"
+    "options:\n"
+    "  --seq-len T      rows per sequence (default: all rows are one sequence)\n"
+    "  --domains D.npy  int32 domain label per row (enables the cross-domain measurements)\n"
+    "  --pairs N        token pairs sampled for Eq. 5 and Proposition 1 (default 2048)\n"
+    "  --top-p P        mass of the top-P expert sets (default 0.8)\n";
+
+static const char *usage_report =
+    "usage: moesim report DIR\n"
+    "\n"
+    "Rebuilds DIR/plots/*.svg and DIR/report.html from the CSV files of a results folder\n"
+    "(summary.csv, and each run's metrics.csv, eval.csv, experts.csv, pairs.csv).\n";
+
+static int die_usage(const char *msg, const char *usage) {
+    fprintf(stderr, "moesim: %s\n\n%s", msg, usage);
+    return 2;
+}
+
+static int parse_int(const char *s, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < 1 || v > 1000000) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int load_experiment(Experiment *ex, const char *file, const char **sets, int nsets) {
+    static CfgErrors errs;
+    memset(&errs, 0, sizeof errs);
+    int n = experiment_load(ex, file, sets, nsets, &errs);
+    if (n > 0) {
+        cfg_errors_print(&errs, stderr);
+        fprintf(stderr, "moesim: %d error%s; nothing was run\n", n, n == 1 ? "" : "s");
+        return -1;
+    }
+    return 0;
+}
+
+// The settings that differ from the defaults, as a table (llm.c prints its settings at start).
+static void print_settings(const Experiment *ex) {
+    Config def;
+    config_defaults(&def);
+    char a[300], b[300];
+    fprintf(stderr, "moesim: experiment %s (%s), %ld point%s\n", ex->base.experiment_name, ex->path, ex->npoints,
+            ex->npoints == 1 ? "" : "s");
+    for (int k = 0; k < CFG_NKEYS; k++) {
+        if (k <= CFGK_experiment_expect) continue;
+        config_format_value(&ex->base, k, 1, a, sizeof a);
+        config_format_value(&def, k, 1, b, sizeof b);
+        int swept = 0;
+        for (int i = 0; i < ex->naxes; i++) swept |= ex->axes[i].key == k;
+        if (strcmp(a, b) != 0 || swept) fprintf(stderr, "  %-24s %s%s\n", cfg_keys[k].key, swept ? "(swept) " : "", swept ? "" : a);
+    }
+}
+
+static int cmd_run(int argc, char **argv) {
+    const char *file = NULL;
+    const char *sets[64];
+    int nsets = 0;
+    SweepOptions o = {0};
+    o.jobs = 1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--out") == 0 && i + 1 < argc) o.out_dir = argv[++i];
+        else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
+            if (nsets == 64) return die_usage("too many --set options (64 at most)", usage_run);
+            sets[nsets++] = argv[++i];
+        } else if (strcmp(a, "-j") == 0 && i + 1 < argc) {
+            if (parse_int(argv[++i], &o.jobs) != 0) return die_usage("-j: expected a positive integer", usage_run);
+        } else if (strncmp(a, "-j", 2) == 0 && a[2]) {
+            if (parse_int(a + 2, &o.jobs) != 0) return die_usage("-j: expected a positive integer", usage_run);
+        } else if (strcmp(a, "--shard") == 0 && i + 1 < argc) {
+            char err[200];
+            if (experiment_shard_parse(argv[++i], &o.shard_index, &o.shard_count, err, sizeof err) != 0) {
+                fprintf(stderr, "moesim: --shard: %s\n", err);
+                return 2;
+            }
+        } else if (strcmp(a, "--dry-run") == 0) o.dry_run = 1;
+        else if (strcmp(a, "--force") == 0) o.force = 1;
+        else if (strcmp(a, "--quiet") == 0) o.quiet = 1;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(usage_run, stdout); return 0; }
+        else if (a[0] == '-') {
+            char msg[300];
+            snprintf(msg, sizeof msg, "run: unknown or incomplete option '%s'", a);
+            return die_usage(msg, usage_run);
+        } else if (!file) file = a;
+        else return die_usage("run: only one experiment file at a time", usage_run);
+    }
+    if (!file) return die_usage("run: no experiment file given", usage_run);
+    static Experiment ex;
+    if (load_experiment(&ex, file, sets, nsets) != 0) return 2;
+    if (!o.quiet && !o.dry_run) print_settings(&ex);
+    int rc = sweep_run(&ex, &o);
+    if (!o.quiet && !o.dry_run) {
+        char dir[1024], err[512];
+        sweep_out_dir(&ex, &o, dir, sizeof dir);
+        const char *metric = ex.base.data_world == WORLD_GEOMETRY ? "suppression_rho" : "freqsim_cross_domain";
+        fputc('\n', stdout);
+        if (report_print_terminal(stdout, dir, metric, err, sizeof err) != 0) fprintf(stderr, "moesim: %s\n", err);
+        printf("\nreport: %s/report.html\n", dir);
+    }
+    return rc;
+}
+
+static int cmd_export(int argc, char **argv) {
+    const char *file = NULL, *out = NULL;
+    const char *sets[64];
+    int nsets = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) out = argv[++i];
+        else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && nsets < 64) sets[nsets++] = argv[++i];
+        else if (strcmp(argv[i], "--help") == 0) { fputs(usage_export, stdout); return 0; }
+        else if (argv[i][0] == '-') return die_usage("export: unknown or incomplete option", usage_export);
+        else if (!file) file = argv[i];
+        else return die_usage("export: only one experiment file", usage_export);
+    }
+    if (!file || !out) return die_usage("export: needs FILE and --out DIR", usage_export);
+    static Experiment ex;
+    if (load_experiment(&ex, file, sets, nsets) != 0) return 2;
+    Config c;
+    experiment_point(&ex, 0, &c);
+    char err[512];
+    if (export_model(&c, out, err, sizeof err) != 0) {
+        fprintf(stderr, "moesim: export: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "moesim: exported to %s\n", out);
+    return 0;
+}
+
+static int cmd_analyze(int argc, char **argv) {
+    AnalyzeArgs a = {0};
+    for (int i = 0; i < argc; i++) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(k, "--help") == 0) { fputs(usage_analyze, stdout); return 0; }
+        if (!v) return die_usage("analyze: option without a value", usage_analyze);
+        i++;
+        if (strcmp(k, "--hidden") == 0) a.hidden = v;
+        else if (strcmp(k, "--router") == 0) a.router = v;
+        else if (strcmp(k, "--domains") == 0) a.domains = v;
+        else if (strcmp(k, "--out") == 0) a.out = v;
+        else if (strcmp(k, "--top-k") == 0) { if (parse_int(v, &a.top_k)) return die_usage("--top-k: expected a positive integer", usage_analyze); }
+        else if (strcmp(k, "--seq-len") == 0) { if (parse_int(v, &a.seq_len)) return die_usage("--seq-len: expected a positive integer", usage_analyze); }
+        else if (strcmp(k, "--pairs") == 0) { if (parse_int(v, &a.pairs)) return die_usage("--pairs: expected a positive integer", usage_analyze); }
+        else if (strcmp(k, "--top-p") == 0) {
+            char *end;
+            a.top_p = strtod(v, &end);
+            if (*end || !(a.top_p > 0 && a.top_p <= 1)) return die_usage("--top-p: expected a number in (0, 1]", usage_analyze);
+        } else return die_usage("analyze: unknown option", usage_analyze);
+    }
+    if (!a.hidden || !a.router || !a.top_k || !a.out) return die_usage("analyze: needs --hidden, --router, --top-k and --out", usage_analyze);
+    char err[512];
+    if (analyze_files(&a, err, sizeof err) != 0) {
+        fprintf(stderr, "moesim: analyze: %s\n", err);
+        return 2;
+    }
+    fprintf(stderr, "moesim: wrote %s/analysis.json\n", a.out);
+    return 0;
+}
+
+static int cmd_report(int argc, char **argv) {
+    if (argc != 1 || argv[0][0] == '-') return die_usage("report: needs one results folder", usage_report);
+    char err[512];
+    if (report_build(argv[0], err, sizeof err) != 0) {
+        fprintf(stderr, "moesim: report: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "moesim: wrote %s/report.html\n", argv[0]);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv) {
+    const char *t = argc > 0 ? argv[0] : "";
+    if (strcmp(t, "run") == 0) fputs(usage_run, stdout);
+    else if (strcmp(t, "export") == 0) fputs(usage_export, stdout);
+    else if (strcmp(t, "analyze") == 0) fputs(usage_analyze, stdout);
+    else if (strcmp(t, "report") == 0) fputs(usage_report, stdout);
+    else if (strcmp(t, "keys") == 0 || strcmp(t, "config") == 0) config_print_help(stdout);
+    else if (!*t) { fputs(usage_main, stdout); printf("\nconfiguration keys (moesim help keys):\n\n"); config_print_help(stdout); }
+    else { fprintf(stderr, "moesim: no help on '%s'\n\n%s", t, usage_main); return 2; }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { fputs(usage_main, stderr); return 2; }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) { fputs(usage_main, stdout); return 0; }
+    if (strcmp(cmd, "--version") == 0) { puts("moesim " MOESIM_VERSION); return 0; }
+    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "export") == 0) return cmd_export(argc - 2, argv + 2);
+    if (strcmp(cmd, "analyze") == 0) return cmd_analyze(argc - 2, argv + 2);
+    if (strcmp(cmd, "report") == 0) return cmd_report(argc - 2, argv + 2);
+    if (strcmp(cmd, "help") == 0) return cmd_help(argc - 2, argv + 2);
+    fprintf(stderr, "moesim: unknown command '%s'\n\n%s", cmd, usage_main);
+    return 2;
+}

@@ -1,0 +1,265 @@
+// sweep.c — the grid of an experiment, run point by point (or in parallel processes), resumable.
+// A run is done only when its manifest.json says "ok"; anything else is redone from scratch, so
+// killing the process at any moment and running again gives the results of an uninterrupted run.
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "sweep.h"
+#include "io.h"
+#include "metrics.h"
+#include "report.h"
+#include "train.h"
+
+void sweep_out_dir(const Experiment *ex, const SweepOptions *o, char *buf, size_t cap) {
+    if (o->out_dir) snprintf(buf, cap, "%s", o->out_dir);
+    else snprintf(buf, cap, "results/%s", ex->base.experiment_name);
+}
+
+// Reads the text of a small file (manifest.json); returns malloc'ed text or NULL.
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
+    if (buf) buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+// The value of a top-level "key": in our own manifest (a string or a number), or NULL.
+static const char *manifest_field(const char *json, const char *key, char *out, size_t cap) {
+    char pat[80];
+    snprintf(pat, sizeof pat, "\n  \"%s\": ", key);
+    const char *p = strstr(json, pat);
+    if (!p) return NULL;
+    p += strlen(pat);
+    size_t n = 0;
+    if (*p == '"') {
+        for (p++; *p && *p != '"' && n + 1 < cap; p++) {
+            if (*p == '\\' && p[1]) p++;
+            out[n++] = *p;
+        }
+    } else {
+        while (*p && *p != ',' && *p != '\n' && n + 1 < cap) out[n++] = *p++;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+int run_is_done(const char *run_dir) {
+    char p[1100], status[64];
+    char *json = slurp(path_join(p, sizeof p, run_dir, "manifest.json"));
+    int ok = json && manifest_field(json, "status", status, sizeof status) && strcmp(status, "ok") == 0;
+    free(json);
+    return ok;
+}
+
+// Removes what an interrupted run left behind: temporary files and the old manifest.
+static void clean_run_dir(const char *run_dir) {
+    char p[1100];
+    remove(path_join(p, sizeof p, run_dir, "manifest.json"));
+    DIR *d = opendir(run_dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (strstr(de->d_name, ".tmp.")) remove(path_join(p, sizeof p, run_dir, de->d_name));
+    closedir(d);
+}
+
+// ---- summary.csv ------------------------------------------------------------------------------
+
+// The last evaluation's rows of eval.csv: values[layer][column] (columns after step,layer).
+static int read_final_eval(const char *run_dir, int L, double *vals /* L x (1 + NS) */) {
+    char p[1100];
+    FILE *f = fopen(path_join(p, sizeof p, run_dir, "eval.csv"), "r");
+    if (!f) return -1;
+    char line[8192];
+    int ncol = 1 + METRICS_NSCALARS;
+    if (!fgets(line, sizeof line, f)) { fclose(f); return -1; }
+    while (fgets(line, sizeof line, f)) {
+        char *s = line, *end;
+        strtol(s, &end, 10);             // step: the last rows win
+        if (*end != ',') continue;
+        long layer = strtol(end + 1, &end, 10);
+        if (layer < 0 || layer >= L) continue;
+        for (int c = 0; c < ncol && *end == ','; c++) vals[layer * ncol + c] = strtod(end + 1, &end);
+    }
+    fclose(f);
+    return 0;
+}
+
+int sweep_write_summary(const Experiment *ex, const char *dir) {
+    char p[1100], id[CFG_RUN_ID_MAX + 1], run_dir[1100], buf[600];
+    const char *names[METRICS_NSCALARS];
+    LayerMetrics dummy = {0};
+    metrics_list(names, NULL, NULL, &dummy);
+    int L = ex->base.model_kind == MODEL_ROUTER ? 1 : ex->base.model_layers;
+    for (int a = 0; a < ex->naxes; a++)
+        if (ex->axes[a].key == CFGK_model_layers)
+            for (int v = 0; v < ex->axes[a].n; v++) L = (int)fmax(L, ex->axes[a].v[v]);
+    AtomicFile af;
+    FILE *f = afile_open(&af, path_join(p, sizeof p, dir, "summary.csv"));
+    if (!f) return -1;
+    fprintf(f, "run");
+    for (int a = 0; a < ex->naxes; a++) fprintf(f, ",%s", cfg_keys[ex->axes[a].key].key);
+    fprintf(f, ",status,steps_done,loss,ce,eval_ce,tokens_per_s,wall_s");
+    for (int i = 0; i < METRICS_NSCALARS; i++) fprintf(f, ",%s", names[i]);
+    for (int l = 0; l < L; l++)
+        for (int i = 0; i < METRICS_NSCALARS; i++) fprintf(f, ",l%d.%s", l, names[i]);
+    fputc('\n', f);
+    int ncol = 1 + METRICS_NSCALARS;
+    double *vals = malloc(sizeof(double) * (size_t)L * ncol);
+    for (long i = 0; vals && i < ex->npoints; i++) {
+        experiment_run_id(ex, i, id, sizeof id);
+        path_join(run_dir, sizeof run_dir, dir, id);
+        char *json = slurp(path_join(p, sizeof p, run_dir, "manifest.json"));
+        if (!json) continue;
+        Config c;
+        experiment_point(ex, i, &c);
+        int Lr = c.model_kind == MODEL_ROUTER ? 1 : c.model_layers;
+        fprintf(f, "%s", id);
+        for (int a = 0; a < ex->naxes; a++) {
+            config_format_value(&c, ex->axes[a].key, 0, buf, sizeof buf);
+            fprintf(f, ",%s", buf);
+        }
+        const char *fields[] = {"status", "steps_done", "final_loss", "final_ce", "eval_ce", "tokens_per_s", "wall_s"};
+        for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+            if (!manifest_field(json, fields[k], buf, sizeof buf) || strcmp(buf, "null") == 0) snprintf(buf, sizeof buf, "nan");
+            for (char *q = buf; *q; q++) if (*q == ',' || *q == '\n') *q = ';';  // keep the CSV cell whole
+            fprintf(f, ",%s", buf);
+        }
+        free(json);
+        for (size_t k = 0; k < (size_t)L * ncol; k++) vals[k] = NAN;
+        read_final_eval(run_dir, Lr, vals);
+        // the plain names are the last layer's; then every layer (nan beyond this run's depth)
+        for (int k = 1; k < ncol; k++) fprintf(f, ",%.9g", vals[(Lr - 1) * ncol + k]);
+        for (int l = 0; l < L; l++)
+            for (int k = 1; k < ncol; k++) fprintf(f, ",%.9g", vals[l * ncol + k]);
+        fputc('\n', f);
+    }
+    free(vals);
+    return afile_commit(&af);
+}
+
+// ---- running ----------------------------------------------------------------------------------
+
+static int write_experiment_toml(const Experiment *ex, const char *dir) {
+    char p[1100];
+    AtomicFile a;
+    FILE *f = afile_open(&a, path_join(p, sizeof p, dir, "experiment.toml"));
+    if (!f) return -1;
+    fprintf(f, "# The resolved base configuration of %s (swept keys at their base values).\n", ex->path);
+    config_write_toml(f, &ex->base);
+    return afile_commit(&a);
+}
+
+// One point in this process. Returns 0 ok, 1 failed, 2 diverged.
+static int run_point(const Experiment *ex, long i, const char *dir, int threads, int quiet, long nth, long total) {
+    char id[CFG_RUN_ID_MAX + 1], run_dir[1100];
+    experiment_run_id(ex, i, id, sizeof id);
+    path_join(run_dir, sizeof run_dir, dir, id);
+    if (mkdir_p(run_dir) != 0) {
+        fprintf(stderr, "moesim: cannot create %s: %s\n", run_dir, strerror(errno));
+        return 1;
+    }
+    clean_run_dir(run_dir);
+    Config c;
+    experiment_point(ex, i, &c);
+    if (!quiet) fprintf(stderr, "[%ld/%ld] %s → %s\n", nth, total, id, run_dir);
+    TrainOptions to = {.run_id = id, .threads = threads, .quiet = quiet};
+    RunResult r;
+    train_run(&c, run_dir, &to, &r);
+    if (!quiet) {
+        if (r.status == RUN_OK)
+            fprintf(stderr, "[%ld/%ld] %s: ok in %.1fs (loss %.4f, ce %.4f)\n", nth, total, id, r.wall_s, r.loss, r.ce);
+        else
+            fprintf(stderr, "[%ld/%ld] %s: %s: %s\n", nth, total, id, r.status == RUN_DIVERGED ? "diverged" : "failed", r.reason);
+    }
+    return r.status == RUN_OK ? 0 : r.status == RUN_FAILED ? 1 : 2;
+}
+
+int sweep_run(const Experiment *ex, const SweepOptions *o) {
+    char dir[1024], id[CFG_RUN_ID_MAX + 1], run_dir[1100];
+    sweep_out_dir(ex, o, dir, sizeof dir);
+    int si = o->shard_count > 0 ? o->shard_index : 1, sn = o->shard_count > 0 ? o->shard_count : 1;
+    // the work list: this shard's points that are not done (or all of them with --force)
+    long *todo = malloc(sizeof(long) * (size_t)(ex->npoints > 0 ? ex->npoints : 1));
+    long ntodo = 0, nmine = 0;
+    if (!todo) return 1;
+    for (long i = 0; i < ex->npoints; i++) {
+        if (!experiment_in_shard(i, si, sn)) continue;
+        nmine++;
+        experiment_run_id(ex, i, id, sizeof id);
+        path_join(run_dir, sizeof run_dir, dir, id);
+        int done = run_is_done(run_dir);
+        if (o->dry_run) printf("%-40s %s  %s\n", id, run_dir, done && !o->force ? "done" : "to run");
+        if (!done || o->force) todo[ntodo++] = i;
+    }
+    if (o->dry_run) {
+        printf("%ld points (%ld in this shard), %ld to run, results in %s\n", ex->npoints, nmine, ntodo, dir);
+        free(todo);
+        return 0;
+    }
+    if (mkdir_p(dir) != 0 || write_experiment_toml(ex, dir) != 0) {
+        fprintf(stderr, "moesim: cannot write into %s: %s\n", dir, strerror(errno));
+        free(todo);
+        return 1;
+    }
+    if (!o->quiet && ntodo < nmine)
+        fprintf(stderr, "moesim: %ld of %ld runs already done in %s (use --force to redo them)\n", nmine - ntodo, nmine, dir);
+    int jobs = o->jobs > 1 ? o->jobs : 1;
+    int threads = 0;
+#ifdef _OPENMP
+    if (jobs > 1) { threads = omp_get_max_threads() / jobs; if (threads < 1) threads = 1; }
+#endif
+    int failed = 0, diverged = 0;
+    if (jobs == 1) {
+        for (long k = 0; k < ntodo; k++) {
+            int rc = run_point(ex, todo[k], dir, threads, o->quiet, k + 1, ntodo);
+            failed += rc == 1;
+            diverged += rc == 2;
+        }
+    } else {
+        // at most `jobs` child processes at a time, each running one point
+        long next = 0;
+        int running = 0;
+        fflush(NULL);
+        while (next < ntodo || running > 0) {
+            if (next < ntodo && running < jobs) {
+                pid_t pid = fork();
+                if (pid == 0) _exit(run_point(ex, todo[next], dir, threads, o->quiet, next + 1, ntodo));
+                if (pid < 0) { fprintf(stderr, "moesim: fork failed: %s\n", strerror(errno)); failed++; break; }
+                next++;
+                running++;
+                continue;
+            }
+            int st;
+            if (wait(&st) < 0) break;
+            running--;
+            int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+            failed += rc == 1;
+            diverged += rc == 2;
+        }
+        while (running > 0 && wait(NULL) > 0) running--;
+    }
+    free(todo);
+    if (sweep_write_summary(ex, dir) != 0) { fprintf(stderr, "moesim: cannot write %s/summary.csv\n", dir); failed++; }
+    char err[512];
+    if (report_build(dir, err, sizeof err) != 0) { fprintf(stderr, "moesim: report: %s\n", err); failed++; }
+    if (!o->quiet) {
+        fprintf(stderr, "moesim: %ld run%s in this call: %ld ok, %d diverged, %d failed\n", ntodo, ntodo == 1 ? "" : "s",
+                ntodo - failed - diverged, diverged, failed);
+        fprintf(stderr, "moesim: results in %s (summary.csv, report.html)\n", dir);
+    }
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,516 @@
+// train.c — one training run, top to bottom: build the world, the model and the optimizer (all
+// memory allocated here, before the first step), then per step: batch → zero grads → forward →
+// NaN check → backward → gradient norm → NaN check → clip → optimizer step → aux-free bias →
+// log; evaluations at step 0, every eval.every steps and at the end. Files are written
+// atomically; manifest.json comes last and is what marks a run as done.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "train.h"
+#include "config.h"
+#include "io.h"
+#include "metrics.h"
+#include "../optim/optim.h"
+
+#ifndef MOESIM_VERSION
+#define MOESIM_VERSION "0.1.0"
+#endif
+#ifndef MOESIM_BUILD_FLAGS
+#define MOESIM_BUILD_FLAGS "unknown"
+#endif
+
+// ---- config → lower layers --------------------------------------------------------------------
+
+void model_spec_from_config(ModelSpec *s, const Config *c) {
+    memset(s, 0, sizeof *s);
+    s->kind = c->model_kind;
+    s->V = c->model_vocab; s->D = c->model_d_model; s->L = c->model_layers; s->H = c->model_heads;
+    s->attention = c->model_attention; s->T = c->model_seq_len;
+    s->E = c->model_experts; s->K = c->model_top_k; s->F = c->model_d_ff; s->S = c->model_shared_experts;
+    s->score = c->model_score; s->gate_norm = c->model_gate_norm;
+    s->max_batch = c->train_batch;
+    s->bal_method = c->balance_method; s->bal_scope = c->balance_scope; s->p_source = c->balance_p_source;
+    s->alpha = c->balance_alpha; s->z_alpha = c->balance_z_alpha; s->seq_alpha = c->balance_seq_alpha;
+    s->bias_rate = c->balance_bias_rate; s->bias_update = c->balance_bias_update; s->bias_center = c->balance_bias_center;
+}
+
+void world_spec_from_config(WorldSpec *w, const Config *c) {
+    memset(w, 0, sizeof *w);
+    w->kind = c->data_world; w->V = c->model_vocab; w->T = c->model_seq_len; w->domains = c->data_domains;
+    w->mix = c->data_mix; w->seed = (uint64_t)c->data_seed;
+    w->shared_vocab = c->data_shared_vocab; w->shared_prob = c->data_shared_prob; w->branching = c->data_branching;
+    w->zipf = c->data_zipf; w->order = c->data_order;
+    w->D = c->model_d_model; w->shared_norm = c->data_shared_norm; w->cluster_norm = c->data_cluster_norm;
+    w->noise = c->data_noise; w->task = c->data_task; w->E = c->model_experts;
+    w->eval_sequences = c->eval_sequences; w->eval_duplicate = c->eval_duplicate; w->eval_transform = c->eval_transform;
+}
+
+static void optim_config_from_config(OptimConfig *o, const Config *c) {
+    memset(o, 0, sizeof *o);
+    o->name = c->optim_name; o->beta1 = c->optim_beta1; o->beta2 = c->optim_beta2; o->eps = c->optim_eps;
+    o->weight_decay = c->optim_weight_decay; o->momentum = c->optim_momentum; o->nesterov = c->optim_nesterov;
+    o->ns_steps = c->optim_ns_steps; o->muon_scale = c->optim_muon_scale; o->muon_router = c->optim_muon_router;
+}
+
+// ---- the run's state: everything allocated once in run_setup ------------------------------------
+
+typedef struct {
+    const Config *c;
+    const TrainOptions *opt;
+    ModelSpec ms;
+    World world;
+    Model model;
+    Optimizer optim;
+    int world_ok, model_ok, optim_ok;
+    int router;                 // model.kind = router
+    int B, T, N, L, D, E, K;
+    // one training batch
+    int32_t *tokens, *seq_domain;   // B x (T+1), B
+    float *hidden;                  // N x D (router kind)
+    int32_t *target, *cluster;      // N
+    // the evaluation set and what one evaluation pass caches, per layer
+    int ev_seqs;                    // sequences (router kind: chunks of T points)
+    size_t ev_n;                    // tokens (points)
+    int32_t *ev_tokens, *ev_seq_domain;
+    float *ev_hidden; int32_t *ev_target, *ev_cluster;
+    int32_t *ev_tok_domain, *ev_tok_id;      // ev_n
+    float *ev_u, *ev_z;                      // L x ev_n x D, L x ev_n x E
+    int32_t *ev_topk;                        // L x ev_n x K
+    float *chunk_hidden;                     // N x D padded chunk (router kind)
+    LayerMetrics *lm;                        // L
+    double *domain_freq;                     // L x Dom x E
+    MetricsArrays arrays;                    // token pairs of the last layer evaluated (final)
+    double ev_ce;
+    // files
+    AtomicFile f_metrics, f_layers, f_eval, f_experts;
+    char dir[1024];
+} Run;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void iso_time(char *buf, size_t n) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int setfail(RunResult *r, const char *what, const char *msg) {
+    r->status = RUN_FAILED;
+    snprintf(r->reason, sizeof r->reason, "%s: %s", what, msg);
+    return -1;
+}
+
+static void *xcalloc(size_t n, size_t size, int *bad) {
+    void *p = calloc(n ? n : 1, size);
+    if (!p) *bad = 1;
+    return p;
+}
+
+static int run_setup(Run *R, RunResult *res) {
+    const Config *c = R->c;
+    char err[256];
+    WorldSpec ws;
+    world_spec_from_config(&ws, c);
+    if (world_build(&R->world, &ws, err, sizeof err) != 0) return setfail(res, "world", err);
+    R->world_ok = 1;
+    model_spec_from_config(&R->ms, c);
+    if (model_build(&R->model, &R->ms, err, sizeof err) != 0) return setfail(res, "model", err);
+    R->model_ok = 1;
+    model_init_params(&R->model, (uint64_t)c->train_seed, c->model_init_std, c->model_embed_shared);
+    OptimConfig oc;
+    optim_config_from_config(&oc, c);
+    if (optim_init(&R->optim, &oc, &R->model.table, err, sizeof err) != 0) return setfail(res, "optim", err);
+    R->optim_ok = 1;
+
+    R->router = c->model_kind == MODEL_ROUTER;
+    R->B = c->train_batch; R->T = c->model_seq_len; R->N = R->B * R->T;
+    R->L = R->model.spec.L; R->D = c->model_d_model; R->E = c->model_experts; R->K = c->model_top_k;
+    int bad = 0, L = R->L, D = R->D, E = R->E, K = R->K, T = R->T;
+    R->tokens = xcalloc((size_t)R->B * (T + 1), sizeof(int32_t), &bad);
+    R->seq_domain = xcalloc((size_t)R->B, sizeof(int32_t), &bad);
+    if (R->router) {
+        R->hidden = xcalloc((size_t)R->N * D, sizeof(float), &bad);
+        R->target = xcalloc((size_t)R->N, sizeof(int32_t), &bad);
+        R->cluster = xcalloc((size_t)R->N, sizeof(int32_t), &bad);
+        R->chunk_hidden = xcalloc((size_t)R->N * D, sizeof(float), &bad);
+    }
+    int M = world_eval_count(&R->world);
+    if (R->router) {
+        R->ev_n = (size_t)M;
+        R->ev_seqs = (M + T - 1) / T;
+        R->ev_hidden = xcalloc((size_t)M * D, sizeof(float), &bad);
+        R->ev_target = xcalloc((size_t)M, sizeof(int32_t), &bad);
+        R->ev_cluster = xcalloc((size_t)M, sizeof(int32_t), &bad);
+    } else {
+        R->ev_seqs = M;
+        R->ev_n = (size_t)M * T;
+        R->ev_tokens = xcalloc((size_t)M * (T + 1), sizeof(int32_t), &bad);
+        R->ev_seq_domain = xcalloc((size_t)M, sizeof(int32_t), &bad);
+    }
+    R->ev_tok_domain = xcalloc(R->ev_n, sizeof(int32_t), &bad);
+    R->ev_tok_id = xcalloc(R->ev_n, sizeof(int32_t), &bad);
+    R->ev_u = xcalloc((size_t)L * R->ev_n * D, sizeof(float), &bad);
+    R->ev_z = xcalloc((size_t)L * R->ev_n * E, sizeof(float), &bad);
+    R->ev_topk = xcalloc((size_t)L * R->ev_n * K, sizeof(int32_t), &bad);
+    R->lm = xcalloc((size_t)L, sizeof(LayerMetrics), &bad);
+    R->domain_freq = xcalloc((size_t)L * R->world.domains * E, sizeof(double), &bad);
+    int P = c->eval_pairs;
+    R->arrays.pairs = xcalloc((size_t)P * 2, sizeof(int32_t), &bad);
+    R->arrays.rms_hidden = xcalloc((size_t)P, sizeof(double), &bad);
+    R->arrays.rms_logits = xcalloc((size_t)P, sizeof(double), &bad);
+    R->arrays.prop1_lhs = xcalloc((size_t)P, sizeof(double), &bad);
+    R->arrays.prop1_rhs = xcalloc((size_t)P, sizeof(double), &bad);
+    if (bad) return setfail(res, "memory", "cannot allocate the run's buffers");
+    // the evaluation set, fixed by data.seed
+    if (R->router) {
+        world_eval_hidden(&R->world, R->ev_hidden, R->ev_target, R->ev_cluster);
+        for (size_t i = 0; i < R->ev_n; i++) { R->ev_tok_domain[i] = R->ev_cluster[i]; R->ev_tok_id[i] = -1; }
+    } else {
+        world_eval_set(&R->world, R->ev_tokens, R->ev_seq_domain);
+        for (int s = 0; s < M; s++)
+            for (int t = 0; t < T; t++) {
+                R->ev_tok_domain[(size_t)s * T + t] = R->ev_seq_domain[s];
+                R->ev_tok_id[(size_t)s * T + t] = R->ev_tokens[(size_t)s * (T + 1) + t];
+            }
+    }
+    return 0;
+}
+
+static void run_teardown(Run *R) {
+    if (R->optim_ok) optim_free(&R->optim);
+    if (R->model_ok) model_free(&R->model);
+    if (R->world_ok) world_free(&R->world);
+    free(R->tokens); free(R->seq_domain); free(R->hidden); free(R->target); free(R->cluster); free(R->chunk_hidden);
+    free(R->ev_tokens); free(R->ev_seq_domain); free(R->ev_hidden); free(R->ev_target); free(R->ev_cluster);
+    free(R->ev_tok_domain); free(R->ev_tok_id); free(R->ev_u); free(R->ev_z); free(R->ev_topk);
+    free(R->lm); free(R->domain_freq);
+    free(R->arrays.pairs); free(R->arrays.rms_hidden); free(R->arrays.rms_logits);
+    free(R->arrays.prop1_lhs); free(R->arrays.prop1_rhs);
+}
+
+// ---- evaluation -------------------------------------------------------------------------------
+
+// One forward pass over the evaluation set in chunks of at most train.batch sequences, copying
+// each layer's router input, logits and choices out of the model's caches.
+static void eval_forward(Run *R) {
+    Model *m = &R->model;
+    int T = R->T, D = R->D, E = R->E, K = R->K;
+    double ce_sum = 0;
+    size_t done = 0;
+    for (int s0 = 0; s0 < R->ev_seqs; s0 += R->B) {
+        int nb = R->ev_seqs - s0 < R->B ? R->ev_seqs - s0 : R->B;
+        Batch b = {.B = nb, .micro = nb, .shuffle_seed = 1};
+        size_t rows = (size_t)nb * T;
+        if (R->router) {
+            // points beyond the set (the last chunk's padding) are zeros and are not copied out
+            size_t have = R->ev_n - done < rows ? R->ev_n - done : rows;
+            memset(R->chunk_hidden, 0, sizeof(float) * rows * D);
+            memcpy(R->chunk_hidden, R->ev_hidden + done * D, sizeof(float) * have * D);
+            b.hidden = R->chunk_hidden;
+            rows = have;
+        } else {
+            b.tokens = R->ev_tokens + (size_t)s0 * (T + 1);
+        }
+        Losses l;
+        model_forward(m, &b, &l);
+        ce_sum += l.ce * rows;
+        for (int layer = 0; layer < R->L; layer++) {
+            const BlockActs *a = &m->blocks[layer];
+            memcpy(R->ev_u + ((size_t)layer * R->ev_n + done) * D, a->u, sizeof(float) * rows * D);
+            memcpy(R->ev_z + ((size_t)layer * R->ev_n + done) * E, a->z, sizeof(float) * rows * E);
+            memcpy(R->ev_topk + ((size_t)layer * R->ev_n + done) * K, a->topk, sizeof(int32_t) * rows * K);
+        }
+        done += rows;
+    }
+    R->ev_ce = ce_sum / (double)R->ev_n;
+}
+
+static LayerData layer_data(const Run *R, int l) {
+    LayerData d = {0};
+    d.N = R->ev_n; d.D = R->D; d.E = R->E; d.K = R->K; d.T = R->T;
+    d.H = R->ev_u + (size_t)l * R->ev_n * R->D;
+    d.P = R->model.params + R->model.table.info[R->model.bp[l].router].offset;
+    d.Z = R->ev_z + (size_t)l * R->ev_n * R->E;
+    d.topk = R->ev_topk + (size_t)l * R->ev_n * R->K;
+    d.domain = R->ev_tok_domain;
+    d.n_domains = R->world.domains;
+    d.token = R->router ? NULL : R->ev_tok_id;
+    return d;
+}
+
+static void eval_measure(Run *R, int step, int final) {
+    eval_forward(R);
+    MetricsOptions mo;
+    metrics_default_options(&mo);
+    mo.pairs = R->c->eval_pairs;
+    mo.top_p = R->c->eval_top_p;
+    FILE *f = R->f_eval.f, *fx = R->f_experts.f;
+    const char *names[METRICS_NSCALARS];
+    double values[METRICS_NSCALARS];
+    for (int l = 0; l < R->L; l++) {
+        LayerData d = layer_data(R, l);
+        Rng rng;
+        rng_seed(&rng, (uint64_t)R->c->data_seed, 0xE7A1 + l);  // same pairs at every evaluation
+        double *dfreq = R->domain_freq + (size_t)l * R->world.domains * R->E;
+        MetricsArrays arr = {0};
+        arr.domain_freq = dfreq;
+        if (final && l == R->L - 1) { arr = R->arrays; arr.domain_freq = dfreq; }
+        char err[256];
+        if (metrics_layer(&R->lm[l], &arr, &d, &mo, &rng, err, sizeof err) != 0)
+            fprintf(stderr, "moesim: evaluation at step %d, layer %d: %s\n", step, l, err);
+        int n = metrics_list(names, NULL, values, &R->lm[l]);
+        fprintf(f, "%d,%d,%.9g", step, l, R->ev_ce);
+        for (int i = 0; i < n; i++) fprintf(f, ",%.9g", values[i]);
+        fputc('\n', f);
+        for (int dom = 0; dom < R->world.domains; dom++)
+            for (int e = 0; e < R->E; e++) fprintf(fx, "%d,%d,%d,%d,%.6g\n", step, l, dom, e, dfreq[(size_t)dom * R->E + e]);
+    }
+}
+
+// ---- files ------------------------------------------------------------------------------------
+
+static int open_outputs(Run *R, RunResult *res) {
+    char p[1100];
+    struct { AtomicFile *a; const char *name; } files[] = {
+        {&R->f_metrics, "metrics.csv"}, {&R->f_layers, "layers.csv"}, {&R->f_eval, "eval.csv"}, {&R->f_experts, "experts.csv"}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (!afile_open(files[i].a, path_join(p, sizeof p, R->dir, files[i].name)))
+            return setfail(res, "output", "cannot create the result files");
+    const Config *c = R->c;
+    fprintf(R->f_metrics.f, "step,loss,ce");
+    if (c->balance_method == BAL_SWITCH || c->balance_method == BAL_L2) fprintf(R->f_metrics.f, ",aux");
+    if (c->balance_z_alpha > 0) fprintf(R->f_metrics.f, ",z");
+    if (c->balance_seq_alpha > 0) fprintf(R->f_metrics.f, ",seq_aux");
+    fprintf(R->f_metrics.f, ",lr,grad_norm,maxvio_batch,tokens_per_s\n");
+    fprintf(R->f_layers.f, "step,layer,aux,z,seq_aux,maxvio_batch,bias_min,bias_max");
+    for (int e = 0; e < R->E; e++) fprintf(R->f_layers.f, ",load_%d", e);
+    fputc('\n', R->f_layers.f);
+    const char *names[METRICS_NSCALARS];
+    LayerMetrics dummy = {0};
+    int n = metrics_list(names, NULL, NULL, &dummy);
+    fprintf(R->f_eval.f, "step,layer,eval_ce");
+    for (int i = 0; i < n; i++) fprintf(R->f_eval.f, ",%s", names[i]);
+    fputc('\n', R->f_eval.f);
+    fprintf(R->f_experts.f, "step,layer,domain,expert,frequency\n");
+    return 0;
+}
+
+static int write_pairs(const Run *R) {
+    char p[1100];
+    AtomicFile a;
+    FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "pairs.csv"));
+    if (!f) return -1;
+    fprintf(f, "layer,i,j,rms_hidden,rms_logits,prop1_lhs,prop1_rhs\n");
+    for (int i = 0; i < R->c->eval_pairs; i++)
+        fprintf(f, "%d,%d,%d,%.6g,%.6g,%.6g,%.6g\n", R->L - 1, R->arrays.pairs[2 * i], R->arrays.pairs[2 * i + 1],
+                R->arrays.rms_hidden[i], R->arrays.rms_logits[i], R->arrays.prop1_lhs[i], R->arrays.prop1_rhs[i]);
+    return afile_commit(&a);
+}
+
+static int write_config(const Run *R) {
+    char p[1100];
+    AtomicFile a;
+    FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "config.toml"));
+    if (!f) return -1;
+    config_write_toml(f, R->c);
+    return afile_commit(&a);
+}
+
+static int write_dumps(const Run *R) {
+    char p[1100], name[128];
+    snprintf(p, sizeof p, "%s/dump", R->dir);
+    if (mkdir_p(p) != 0) return -1;
+    int bad = 0;
+    for (int l = 0; l < R->L; l++) {
+        LayerData d = layer_data(R, l);
+        size_t sh[2] = {R->ev_n, (size_t)R->D};
+        snprintf(name, sizeof name, "dump/blocks.%d.hidden.npy", l);
+        bad |= npy_write(path_join(p, sizeof p, R->dir, name), "<f4", d.H, 2, sh);
+        size_t shp[2] = {(size_t)R->E, (size_t)R->D};
+        snprintf(name, sizeof name, "dump/blocks.%d.router.npy", l);
+        bad |= npy_write(path_join(p, sizeof p, R->dir, name), "<f4", d.P, 2, shp);
+    }
+    size_t sh1[1] = {R->ev_n};
+    bad |= npy_write(path_join(p, sizeof p, R->dir, "dump/domains.npy"), "<i4", R->ev_tok_domain, 1, sh1);
+    return bad ? -1 : 0;
+}
+
+static int write_manifest(const Run *R, const RunResult *res, const char *start, double wall) {
+    char p[1100], end[64];
+    iso_time(end, sizeof end);
+    AtomicFile a;
+    FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "manifest.json"));
+    if (!f) return -1;
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    fprintf(f, "{\n  \"run\": ");
+    json_string(f, R->opt->run_id ? R->opt->run_id : "run");
+    fprintf(f, ",\n  \"status\": ");
+    char status[600];
+    if (res->status == RUN_OK) snprintf(status, sizeof status, "ok");
+    else if (res->status == RUN_DIVERGED) snprintf(status, sizeof status, "diverged");
+    else snprintf(status, sizeof status, "failed: %s", res->reason);
+    json_string(f, status);
+    fprintf(f, ",\n  \"reason\": ");
+    json_string(f, res->reason);
+    fprintf(f, ",\n  \"seed\": %d,\n  \"data_seed\": %d,\n  \"version\": ", R->c->train_seed, R->c->data_seed);
+    json_string(f, MOESIM_VERSION);
+    fprintf(f, ",\n  \"build_flags\": ");
+    json_string(f, MOESIM_BUILD_FLAGS);
+#ifdef _OPENMP
+    fprintf(f, ",\n  \"openmp\": true");
+#else
+    fprintf(f, ",\n  \"openmp\": false");
+#endif
+    fprintf(f, ",\n  \"threads\": %d,\n  \"start\": ", threads);
+    json_string(f, start);
+    fprintf(f, ",\n  \"end\": ");
+    json_string(f, end);
+    fprintf(f, ",\n  \"wall_s\": %.3f,\n  \"steps_done\": %d,\n  \"final_loss\": ", wall, res->steps_done);
+    json_number(f, res->loss);
+    fprintf(f, ",\n  \"final_ce\": ");
+    json_number(f, res->ce);
+    fprintf(f, ",\n  \"eval_ce\": ");
+    json_number(f, R->ev_ce);
+    fprintf(f, ",\n  \"tokens_per_s\": %.1f,\n  \"parameters\": %zu,\n  \"final_eval\": [\n", res->tokens_per_s, R->model.table.total);
+    for (int l = 0; l < R->L; l++) {
+        fprintf(f, "    {\n      \"layer\": %d,\n", l);
+        metrics_write_json(f, &R->lm[l], "      ");
+        fprintf(f, "\n    }%s\n", l + 1 < R->L ? "," : "");
+    }
+    fprintf(f, "  ],\n  \"config\": ");
+    config_write_json(f, R->c, 2);
+    fprintf(f, "\n}\n");
+    return afile_commit(&a);
+}
+
+// ---- the loop ---------------------------------------------------------------------------------
+
+static void progress_line(const Run *R, int step, int steps, const Losses *l, double tps, double eta) {
+    if (R->opt->quiet) return;
+    FILE *out = R->opt->progress ? R->opt->progress : stderr;
+    fprintf(out, "%s step %d/%d  loss %.4f  ce %.4f", R->opt->run_id ? R->opt->run_id : "run", step, steps, l->loss, l->ce);
+    if (R->c->balance_method == BAL_SWITCH || R->c->balance_method == BAL_L2) fprintf(out, "  aux %.4f", l->aux);
+    fprintf(out, "  %.0f tok/s  ETA %.0fs\n", tps, eta);
+    fflush(out);
+}
+
+int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResult *res) {
+    Run R_, *R = &R_;
+    memset(R, 0, sizeof *R);
+    memset(res, 0, sizeof *res);
+    R->c = c;
+    R->opt = opt;
+    snprintf(R->dir, sizeof R->dir, "%s", dir);
+#ifdef _OPENMP
+    if (opt->threads > 0) omp_set_num_threads(opt->threads);
+#endif
+    char start[64];
+    iso_time(start, sizeof start);
+    double t0 = now_s();
+    if (run_setup(R, res) != 0 || open_outputs(R, res) != 0) {
+        write_manifest(R, res, start, now_s() - t0);
+        afile_abort(&R->f_metrics); afile_abort(&R->f_layers); afile_abort(&R->f_eval); afile_abort(&R->f_experts);
+        run_teardown(R);
+        return -1;
+    }
+    Model *m = &R->model;
+    Rng data_rng;
+    rng_seed(&data_rng, (uint64_t)c->train_seed, 2);          // stream 2: training batches
+    uint64_t shuffle_base = rng_next(&data_rng);
+    int steps = c->train_steps, micro = c->train_micro_batch ? c->train_micro_batch : c->train_batch;
+    int eval_every = c->eval_every;
+    double t_log = now_s(), tps = 0;
+    int tokens_since_log = 0;
+    Losses l = {0};
+    res->status = RUN_OK;
+    eval_measure(R, 0, steps == 0);
+    for (int step = 0; step < steps; step++) {
+        // batch
+        Batch b = {.B = R->B, .micro = micro, .shuffle_seed = shuffle_base + (uint64_t)step};
+        if (R->router) {
+            world_train_hidden(&R->world, &data_rng, R->N, R->hidden, R->target, R->cluster);
+            b.hidden = R->hidden;
+            b.target = c->data_task == TASK_CLUSTER ? R->target : NULL;
+        } else {
+            world_train_batch(&R->world, &data_rng, R->B, micro, R->tokens, R->seq_domain);
+            b.tokens = R->tokens;
+        }
+        double lr = schedule_lr(c->train_schedule, c->train_lr, step, steps, c->train_warmup, c->train_min_lr_ratio);
+        // forward, backward, step
+        model_zero_grads(m);
+        if (model_forward(m, &b, &l) != 0) { setfail(res, "batch", "invalid batch"); break; }
+        if (!isfinite(l.loss)) {
+            res->status = RUN_DIVERGED;
+            snprintf(res->reason, sizeof res->reason, "step %d: loss is %g (ce %g)", step + 1, l.loss, l.ce);
+            break;
+        }
+        model_backward(m, &b);
+        double gn = grad_norm(m->grads, m->table.total);
+        if (!isfinite(gn)) {
+            res->status = RUN_DIVERGED;
+            snprintf(res->reason, sizeof res->reason, "step %d: gradient norm is %g", step + 1, gn);
+            break;
+        }
+        clip_grad(m->grads, m->table.total, gn, c->train_clip);
+        optim_step(&R->optim, m->params, m->grads, lr);
+        model_update_bias(m);
+        res->steps_done = step + 1;
+        res->loss = l.loss;
+        res->ce = l.ce;
+        tokens_since_log += R->N;
+        // log
+        int done = step + 1;
+        if (done % c->train_log_every == 0 || done == steps) {
+            double t = now_s();
+            tps = tokens_since_log / (t - t_log > 1e-9 ? t - t_log : 1e-9);
+            t_log = t;
+            tokens_since_log = 0;
+            double maxvio = 0;
+            for (int i = 0; i < R->L; i++) maxvio += m->blocks[i].maxvio / R->L;
+            FILE *f = R->f_metrics.f;
+            fprintf(f, "%d,%.9g,%.9g", done, l.loss, l.ce);
+            if (c->balance_method == BAL_SWITCH || c->balance_method == BAL_L2) fprintf(f, ",%.9g", l.aux);
+            if (c->balance_z_alpha > 0) fprintf(f, ",%.9g", l.z);
+            if (c->balance_seq_alpha > 0) fprintf(f, ",%.9g", l.seq_aux);
+            fprintf(f, ",%.6g,%.9g,%.6g,%.1f\n", lr, gn, maxvio, tps);
+            for (int i = 0; i < R->L; i++) {
+                const BlockActs *a = &m->blocks[i];
+                const real *bias = m->bias + (size_t)i * R->E;
+                real bmin = bias[0], bmax = bias[0];
+                for (int e = 1; e < R->E; e++) { bmin = bias[e] < bmin ? bias[e] : bmin; bmax = bias[e] > bmax ? bias[e] : bmax; }
+                fprintf(R->f_layers.f, "%d,%d,%.9g,%.9g,%.9g,%.6g,%.6g,%.6g", done, i, a->aux, a->zl, a->seq_aux, a->maxvio, bmin, bmax);
+                for (int e = 0; e < R->E; e++) fprintf(R->f_layers.f, ",%d", a->load[e]);
+                fputc('\n', R->f_layers.f);
+            }
+            double elapsed = t - t0, eta = elapsed / done * (steps - done);
+            progress_line(R, done, steps, &l, tps, eta);
+        }
+        if ((eval_every > 0 && done % eval_every == 0) || done == steps) eval_measure(R, done, done == steps);
+    }
+    double wall = now_s() - t0;
+    res->wall_s = wall;
+    res->tokens_per_s = res->steps_done ? (double)res->steps_done * R->N / wall : 0;
+    if (res->status == RUN_DIVERGED && !opt->quiet)
+        fprintf(opt->progress ? opt->progress : stderr, "%s: diverged at %s\n", opt->run_id ? opt->run_id : "run", res->reason);
+    int bad = afile_commit(&R->f_metrics) | afile_commit(&R->f_layers) | afile_commit(&R->f_eval) | afile_commit(&R->f_experts);
+    if (res->status == RUN_OK) bad |= write_pairs(R);
+    bad |= write_config(R);
+    if (res->status == RUN_OK && c->eval_dump) bad |= write_dumps(R);
+    if (bad && res->status != RUN_FAILED) setfail(res, "output", "cannot write the result files");
+    if (write_manifest(R, res, start, wall) != 0 && res->status != RUN_FAILED) setfail(res, "output", "cannot write manifest.json");
+    run_teardown(R);
+    return res->status == RUN_FAILED ? -1 : 0;
+}

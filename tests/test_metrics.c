@@ -1,0 +1,832 @@
+// test_metrics.c — the measurements (sim/metrics.c) and the linear algebra under them
+// (sim/linalg.c). Every measurement is checked against a tiny case whose value is worked out by
+// hand in the comments (the expected numbers are written as closed-form expressions, never by
+// calling the code under test), plus the invariants the issue names and the Jacobi/SVD routines
+// against matrices built from chosen orthonormal vectors and spectra.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "harness.h"
+#include "../sim/linalg.h"
+#include "../sim/metrics.h"
+
+// Householder reflector Q = I - 2 u uᵀ / (uᵀu): symmetric and orthogonal, so its columns are a
+// known orthonormal basis.
+static void householder(double *Q, const double *u, int n) {
+    double uu = 0.0;
+    for (int i = 0; i < n; i++) uu += u[i] * u[i];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) Q[i * n + j] = (i == j) - 2.0 * u[i] * u[j] / uu;
+}
+
+// |cosine| between column a of X (n x n) and column b of Y (n x n).
+static double col_abs_cos(const double *X, int a, const double *Y, int b, int n) {
+    double xy = 0, xx = 0, yy = 0;
+    for (int i = 0; i < n; i++) {
+        xy += X[i * n + a] * Y[i * n + b]; xx += X[i * n + a] * X[i * n + a]; yy += Y[i * n + b] * Y[i * n + b];
+    }
+    return fabs(xy) / sqrt(xx * yy);
+}
+
+// ---- linear algebra ----------------------------------------------------------------------------
+
+static void test_jacobi_2x2(void) {
+    // [[2,1],[1,2]]: eigenvalues 3 and 1, eigenvectors (1,1)/√2 and (1,-1)/√2.
+    double A[4] = {2, 1, 1, 2}, w[2], V[4];
+    CHECK(linalg_eig_sym(w, V, A, 2) >= 0);
+    CHECK_NEAR(w[0], 3.0, 1e-14, 0);
+    CHECK_NEAR(w[1], 1.0, 1e-14, 0);
+    CHECK_NEAR(fabs(V[0 * 2 + 0]), 1 / sqrt(2.0), 1e-14, 0);
+    CHECK_NEAR(V[0 * 2 + 0] * V[1 * 2 + 0], 0.5, 1e-14, 0);    // same sign: (1,1) direction
+    CHECK_NEAR(V[0 * 2 + 1] * V[1 * 2 + 1], -0.5, 1e-14, 0);   // opposite signs: (1,-1)
+    // The identity needs no rotation at all.
+    double I[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, w3[3], V3[9];
+    CHECK(linalg_eig_sym(w3, V3, I, 3) == 0);
+    CHECK(w3[0] == 1.0 && w3[1] == 1.0 && w3[2] == 1.0);
+}
+
+static void test_jacobi_known_spectrum(void) {
+    // A = Q diag(λ) Qᵀ with Q a Householder reflector and λ chosen (one negative, unsorted): the
+    // solver must return λ sorted descending and Q's columns (up to sign) as eigenvectors.
+    enum { n = 5 };
+    const double u[n] = {1, 2, 3, 4, 5}, lam[n] = {2, 5, -1, 0.5, 3};
+    const int order[n] = {1, 4, 0, 3, 2};                  // indices of λ sorted descending
+    double Q[n * n], A[n * n], A0[n * n], w[n], V[n * n];
+    householder(Q, u, n);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int k = 0; k < n; k++) s += Q[i * n + k] * lam[k] * Q[j * n + k];
+            A[i * n + j] = A0[i * n + j] = s;
+        }
+    int sweeps = linalg_eig_sym(w, V, A, n);
+    CHECK(sweeps >= 1 && sweeps < 20);
+    for (int j = 0; j < n; j++) {
+        CHECK_NEAR(w[j], lam[order[j]], 1e-12, 0);
+        CHECK_NEAR(col_abs_cos(V, j, Q, order[j], n), 1.0, 1e-12, 0);
+    }
+    // Reconstruction A0 = V diag(w) Vᵀ and orthonormality VᵀV = I.
+    double err = 0, orth = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0, o = 0;
+            for (int k = 0; k < n; k++) { s += V[i * n + k] * w[k] * V[j * n + k]; o += V[k * n + i] * V[k * n + j]; }
+            err = fmax(err, fabs(s - A0[i * n + j]));
+            orth = fmax(orth, fabs(o - (i == j)));
+        }
+    CHECK(err < 1e-12);
+    CHECK(orth < 1e-12);
+}
+
+static void test_jacobi_random(void) {
+    // A random symmetric 64 x 64 matrix: reconstruction, orthonormality, trace, descending order.
+    enum { n = 64 };
+    static double A[n * n], A0[n * n], V[n * n], w[n];
+    Rng r;
+    rng_seed(&r, 7, 0);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++) A[i * n + j] = A[j * n + i] = A0[i * n + j] = A0[j * n + i] = rng_normal(&r);
+    double tr = 0;
+    for (int i = 0; i < n; i++) tr += A0[i * n + i];
+    CHECK(linalg_eig_sym(w, V, A, n) >= 0);
+    double err = 0, orth = 0, sw = 0;
+    int sorted = 1;
+    for (int k = 0; k < n; k++) { sw += w[k]; if (k && w[k] > w[k - 1]) sorted = 0; }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0, o = 0;
+            for (int k = 0; k < n; k++) { s += V[i * n + k] * w[k] * V[j * n + k]; o += V[k * n + i] * V[k * n + j]; }
+            err = fmax(err, fabs(s - A0[i * n + j]));
+            orth = fmax(orth, fabs(o - (i == j)));
+        }
+    CHECK(sorted);
+    CHECK_NEAR(sw, tr, 1e-10, 0);
+    CHECK_MSG(err < 1e-11, "reconstruction error %g", err);
+    CHECK_MSG(orth < 1e-12, "orthonormality error %g", orth);
+}
+
+static void test_eig_psd(void) {
+    // Known PSD spectrum with a repeated and a zero eigenvalue: λ = (2, 4, 0, 2, 1) on a
+    // Householder basis. Sorted: 4, 2, 2, 1, 0. The repeated pair only defines a plane, so check
+    // the distinct ones' vectors and that A v = λ v for all.
+    enum { n = 5 };
+    const double u[n] = {2, -1, 1, 3, 1}, lam[n] = {2, 4, 0, 2, 1};
+    double Q[n * n], A[n * n], A0[n * n], w[n], V[n * n];
+    householder(Q, u, n);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int k = 0; k < n; k++) s += Q[i * n + k] * lam[k] * Q[j * n + k];
+            A[i * n + j] = A0[i * n + j] = s;
+        }
+    CHECK(linalg_eig_psd(w, V, A, n) >= 1);
+    const double want[n] = {4, 2, 2, 1, 0};
+    for (int j = 0; j < n; j++) CHECK_NEAR(w[j], want[j], 1e-12, 0);
+    CHECK_NEAR(col_abs_cos(V, 0, Q, 1, n), 1.0, 1e-12, 0);   // λ = 4 is Q's column 1
+    CHECK_NEAR(col_abs_cos(V, 3, Q, 4, n), 1.0, 1e-12, 0);   // λ = 1 is Q's column 4
+    CHECK_NEAR(col_abs_cos(V, 4, Q, 2, n), 1.0, 1e-12, 0);   // λ = 0 is Q's column 2
+    double res = 0;
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < n; i++) {
+            double s = 0;
+            for (int k = 0; k < n; k++) s += A0[i * n + k] * V[k * n + j];
+            res = fmax(res, fabs(s - w[j] * V[i * n + j]));
+        }
+    CHECK_MSG(res < 1e-12, "residual %g", res);
+    // The identity and the zero matrix need no rotation.
+    double I[4] = {1, 0, 0, 1}, Z0[4] = {0, 0, 0, 0}, w2[2], V2[4];
+    CHECK(linalg_eig_psd(w2, V2, I, 2) == 0 && w2[0] == 1.0 && w2[1] == 1.0);
+    CHECK(linalg_eig_psd(w2, V2, Z0, 2) == 0 && w2[0] == 0.0 && w2[1] == 0.0);
+
+    // A random Gram matrix of rank 5 in 40 dimensions (N = 5 < D): converges, and agrees with
+    // the two-sided solver on the spectrum and the leading eigenvectors.
+    enum { N = 5, D = 40 };
+    static float X[N * D];
+    static double G1[D * D], G2[D * D], wa[D], wb[D], Va[D * D], Vb[D * D];
+    Rng r;
+    rng_seed(&r, 13, 0);
+    for (int i = 0; i < N * D; i++) X[i] = (float)rng_normal(&r);
+    linalg_gram(G1, X, N, D);
+    memcpy(G2, G1, sizeof G1);
+    CHECK(linalg_eig_psd(wa, Va, G1, D) >= 0);
+    CHECK(linalg_eig_sym(wb, Vb, G2, D) >= 0);
+    double werr = 0;
+    for (int j = 0; j < D; j++) werr = fmax(werr, fabs(wa[j] - wb[j]));
+    CHECK_MSG(werr < 1e-10 * wb[0], "eigenvalue mismatch %g", werr);
+    CHECK(wa[4] > 1.0 && fabs(wa[5]) < 1e-10 * wa[0]);     // five nonzero eigenvalues
+    for (int j = 0; j < N; j++) CHECK_NEAR(col_abs_cos(Va, j, Vb, j, D), 1.0, 1e-10, 0);
+}
+
+static void test_svd_known(void) {
+    // X = U diag(4,3,2,1) Vᵀ (8 x 4) from Householder bases; in float, so tolerances ~1e-6.
+    enum { N = 8, D = 4 };
+    const double u8[N] = {1, -1, 2, 0.5, 3, -2, 1, 1}, u4[D] = {1, 2, -1, 3}, sig[D] = {4, 3, 2, 1};
+    double U[N * N], Vt[D * D], s[D], V[D * D], G[D * D];
+    float X[N * D];
+    householder(U, u8, N);
+    householder(Vt, u4, D);                                // columns: the true right vectors
+    for (int i = 0; i < N; i++)
+        for (int a = 0; a < D; a++) {
+            double t = 0;
+            for (int k = 0; k < D; k++) t += U[i * N + k] * sig[k] * Vt[a * D + k];
+            X[i * D + a] = (float)t;
+        }
+    CHECK(linalg_svd_right(s, V, G, X, N, D) >= 0);
+    for (int k = 0; k < D; k++) {
+        CHECK_NEAR(s[k], sig[k], 1e-5, 1e-6);
+        CHECK_NEAR(col_abs_cos(V, k, Vt, k, D), 1.0, 1e-6, 0);
+    }
+    // G is XᵀX: its trace is the sum of squared singular values, 16 + 9 + 4 + 1 = 30.
+    CHECK_NEAR(G[0] + G[5] + G[10] + G[15], 30.0, 1e-4, 0);
+    // Rank 2: singular values (3, 1, 0, 0).
+    const double sig2[D] = {3, 1, 0, 0};
+    for (int i = 0; i < N; i++)
+        for (int a = 0; a < D; a++) {
+            double t = 0;
+            for (int k = 0; k < D; k++) t += U[i * N + k] * sig2[k] * Vt[a * D + k];
+            X[i * D + a] = (float)t;
+        }
+    CHECK(linalg_svd_right(s, V, NULL, X, N, D) >= 0);
+    CHECK_NEAR(s[0], 3.0, 1e-5, 0);
+    CHECK_NEAR(s[1], 1.0, 1e-5, 0);
+    CHECK(s[2] < 1e-3 && s[3] < 1e-3 && s[3] >= 0.0);
+}
+
+static void test_spectral_norm(void) {
+    const double a[6] = {3, 0, 0, 4, 0, 0};                // 3 x 2: diag(3, 4) over a zero row
+    CHECK_NEAR(linalg_spectral_norm(a, 3, 2), 4.0, 1e-14, 0);
+    const double b[4] = {1, 1, 1, 1};                       // rank 1, σ = |(1,1)|·|(1,1)| = 2
+    CHECK_NEAR(linalg_spectral_norm(b, 2, 2), 2.0, 1e-14, 0);
+    const double c[3] = {1, 2, 2};                          // a row vector: its length 3
+    CHECK_NEAR(linalg_spectral_norm(c, 1, 3), 3.0, 1e-14, 0);
+    CHECK_NEAR(linalg_spectral_norm(c, 3, 1), 3.0, 1e-14, 0);
+}
+
+// ---- single measurements -----------------------------------------------------------------------
+
+static void test_rms_and_pairs(void) {
+    // Eq. 5: a - b = (0, 2, 3) -> sqrt((0 + 4 + 9) / 3).
+    const float a[3] = {1, 2, 3}, b[3] = {1, 0, 0};
+    CHECK_NEAR(metrics_rms(a, b, 3), sqrt(13.0 / 3.0), 1e-15, 0);
+    CHECK(metrics_rms(a, a, 3) == 0.0);
+    // Pairs: in range, i != j, every ordered pair of 5 reachable, reproducible from the seed.
+    enum { M = 1000 };
+    static int32_t p1[2 * M], p2[2 * M];
+    Rng r1, r2;
+    rng_seed(&r1, 3, 1); rng_seed(&r2, 3, 1);
+    metrics_sample_pairs(p1, M, 5, &r1);
+    metrics_sample_pairs(p2, M, 5, &r2);
+    int ok = 1, seen[25] = {0}, nseen = 0;
+    for (int m = 0; m < M; m++) {
+        int i = p1[2 * m], j = p1[2 * m + 1];
+        if (i < 0 || i >= 5 || j < 0 || j >= 5 || i == j) ok = 0;
+        else if (!seen[i * 5 + j]++) nseen++;
+    }
+    CHECK(ok);
+    CHECK(nseen == 20);
+    CHECK(memcmp(p1, p2, sizeof p1) == 0);
+}
+
+static void test_energy(void) {
+    // H rows (3,0), (0,4): G = diag(9, 16), total energy 25. v1 = e2 -> 16/25. The unit mean
+    // direction (1.5, 2)/2.5 = (0.6, 0.8): (3·0.6)² + (4·0.8)² = 3.24 + 10.24 = 13.48 -> 0.5392.
+    const float H[4] = {3, 0, 0, 4};
+    double G[4], e2[2] = {0, 1}, m[2] = {0.6, 0.8};
+    linalg_gram(G, H, 2, 2);
+    CHECK(G[0] == 9 && G[1] == 0 && G[2] == 0 && G[3] == 16);
+    CHECK_NEAR(metrics_directional_energy(G, e2, 2), 0.64, 1e-15, 0);
+    CHECK_NEAR(metrics_directional_energy(G, m, 2), 0.5392, 1e-15, 0);
+    // Eq. 8 with P = [[1,0],[-1,1]]: column means (0, 0.5), so Pi_E P = [[1,-0.5],[-1,0.5]].
+    // Pi_E P e2 = (-0.5, 0.5), |.|² = 0.5; v1 energy 16. Logit energy: h1 = (3,0) -> (3,-3): 18;
+    // h2 = (0,4) -> (-2,2): 8; total 26. Retained = 16 · 0.5 / 26.
+    const float P[4] = {1, 0, -1, 1};
+    double B[4];
+    metrics_center_rows(B, P, 2, 2);
+    CHECK(B[0] == 1 && B[1] == -0.5 && B[2] == -1 && B[3] == 0.5);
+    CHECK_NEAR(metrics_retained_energy(G, B, e2, 2, 2), 8.0 / 26.0, 1e-15, 0);
+}
+
+static void test_suppression_hand(void) {
+    // P = [[1,0],[-1,0]] is already centred; |Pi_E P|_2 = √2 (rank 1). v = e1: |(1,-1)| = √2 ->
+    // rho = 1. v = (2,1)/√5 (the mean direction of H rows (2,0),(0,1)): Pi_E P v = (2,-2)/√5,
+    // |.| = 2√2/√5 -> rho = 2/√5. v = e2: 0.
+    const float P[4] = {1, 0, -1, 0};
+    double B[4], e1[2] = {1, 0}, e2[2] = {0, 1}, m[2] = {2 / sqrt(5.0), 1 / sqrt(5.0)};
+    metrics_center_rows(B, P, 2, 2);
+    CHECK_NEAR(metrics_suppression(B, e1, 2, 2), 1.0, 1e-14, 0);
+    CHECK_NEAR(metrics_suppression(B, m, 2, 2), 2 / sqrt(5.0), 1e-14, 0);
+    CHECK_NEAR(metrics_suppression(B, e2, 2, 2), 0.0, 1e-15, 0);
+    // All rows equal: softmax ignores the router entirely; rho is undefined (NaN).
+    const float Q[4] = {1, 2, 1, 2};
+    metrics_center_rows(B, Q, 2, 2);
+    CHECK(isnan(metrics_suppression(B, e1, 2, 2)));
+}
+
+static void test_suppression_shared_direction(void) {
+    // H = U diag(σ) Vᵀ with a known v1 = V[:,0]. A router P = P0 + c 1 v1ᵀ with P0 v1 = 0: every
+    // row carries the same component c along v1, which Pi_E removes, so rho(v1) = 0. With
+    // different constants per row (c_e) the rows differ along v1 and rho must be clearly > 0.
+    enum { N = 12, D = 6, E = 5 };
+    const double un[N] = {1, 2, -1, 0.5, 3, 1, -2, 1, 0.3, 2, -1, 1}, ud[D] = {2, -1, 1, 3, 0.5, 1};
+    const double sig[D] = {10, 4, 3, 2, 1, 0.5};
+    double U[N * N], Vt[D * D], s[D], V[D * D], v1[D], B[E * D], P0[E * D];
+    float H[N * D], P[E * D];
+    householder(U, un, N);
+    householder(Vt, ud, D);
+    for (int i = 0; i < N; i++)
+        for (int a = 0; a < D; a++) {
+            double t = 0;
+            for (int k = 0; k < D; k++) t += U[i * N + k] * sig[k] * Vt[a * D + k];
+            H[i * D + a] = (float)t;
+        }
+    CHECK(linalg_svd_right(s, V, NULL, H, N, D) >= 0);
+    for (int a = 0; a < D; a++) v1[a] = V[a * D];
+    CHECK_NEAR(col_abs_cos(V, 0, Vt, 0, D), 1.0, 1e-6, 0);  // the SVD found the built v1
+    Rng r;
+    rng_seed(&r, 11, 0);
+    for (int e = 0; e < E; e++) {                            // P0 rows orthogonal to the true v1
+        double *p = P0 + e * D, t = 0;
+        for (int a = 0; a < D; a++) p[a] = rng_normal(&r);
+        for (int a = 0; a < D; a++) t += p[a] * Vt[a * D];
+        for (int a = 0; a < D; a++) p[a] -= t * Vt[a * D];
+    }
+    for (int e = 0; e < E; e++)
+        for (int a = 0; a < D; a++) P[e * D + a] = (float)(P0[e * D + a] + 2.5 * Vt[a * D]);
+    metrics_center_rows(B, P, E, D);
+    double rho = metrics_suppression(B, v1, E, D);
+    CHECK_MSG(rho >= 0.0 && rho < 1e-5, "rho = %g", rho);
+    for (int e = 0; e < E; e++)                              // now c_e = 0.5 e differs per row
+        for (int a = 0; a < D; a++) P[e * D + a] = (float)(P0[e * D + a] + 0.5 * e * Vt[a * D]);
+    metrics_center_rows(B, P, E, D);
+    rho = metrics_suppression(B, v1, E, D);
+    CHECK_MSG(rho > 0.05, "rho = %g", rho);
+}
+
+// Plain O(T²) reference for Eq. 10 on one sequence of n rows (doubles, written independently).
+static double naive_seq_cos(const float *X, int n, int d) {
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            double xy = 0, xx = 0, yy = 0;
+            for (int k = 0; k < d; k++) {
+                double x = X[i * d + k], y = X[j * d + k];
+                xy += x * y; xx += x * x; yy += y * y;
+            }
+            s += (xx > 0 && yy > 0) ? xy / sqrt(xx * yy) : 0.0;
+        }
+    return s / (0.5 * n * (n - 1));
+}
+
+static void test_seq_cosine(void) {
+    // Sequence 1: (1,0), (0,1), (1,1): cosines 0, 1/√2, 1/√2 -> mean √2/3.
+    // Sequence 2: (1,0), (2,0), (-1,0): cosines 1, -1, -1 -> mean -1/3.
+    // A 7th row forms a sequence of one and is skipped.
+    const float X[14] = {1, 0, 0, 1, 1, 1, 1, 0, 2, 0, -1, 0, 5, 5};
+    CHECK_NEAR(metrics_seq_cosine(X, 7, 2, 3), (sqrt(2.0) / 3 - 1.0 / 3) / 2, 1e-15, 0);
+    // A zero row is orthogonal to everything: (0,0), (1,0), (1,0) -> cosines 0, 0, 1 -> 1/3.
+    const float Y[6] = {0, 0, 1, 0, 1, 0};
+    CHECK_NEAR(metrics_seq_cosine(Y, 3, 2, 3), 1.0 / 3, 1e-15, 0);
+    // Random rows against the O(T²) reference, with a short last sequence (50 = 3·16 + 2).
+    enum { N = 50, d = 7, T = 16 };
+    static float R[N * d];
+    Rng r;
+    rng_seed(&r, 5, 0);
+    for (int i = 0; i < N * d; i++) R[i] = (float)(rng_normal(&r) + 0.3);
+    double ref = (naive_seq_cos(R, 16, d) + naive_seq_cos(R + 16 * d, 16, d) + naive_seq_cos(R + 32 * d, 16, d)
+                  + naive_seq_cos(R + 48 * d, 2, d)) / 4;
+    CHECK_NEAR(metrics_seq_cosine(R, N, d, T), ref, 1e-13, 0);
+}
+
+static void test_seq_hamming(void) {
+    // E = 4, K = 2. Sequence 1: {0,1}, {0,2}, {1,0}: masks 1100/1010 differ in 2 bits -> 1 - 2/4
+    // = 0.5; 1100/1100 -> 1; 1010/1100 -> 0.5: mean 2/3. Sequence 2: {2,3}, {0,1}, {3,2}: 0, 1, 0
+    // -> 1/3. Mean over sequences 0.5.
+    const int32_t t[12] = {0, 1, 0, 2, 1, 0, 2, 3, 0, 1, 3, 2};
+    CHECK_NEAR(metrics_seq_hamming(t, 6, 2, 4, 3), 0.5, 1e-15, 0);
+    CHECK_NEAR(metrics_seq_hamming(t, 3, 2, 4, 3), 2.0 / 3, 1e-15, 0);
+    // One sequence of identical choices: similarity 1.
+    const int32_t u[6] = {1, 3, 3, 1, 1, 3};
+    CHECK_NEAR(metrics_seq_hamming(u, 3, 2, 4, 3), 1.0, 0, 0);
+}
+
+static void test_softmax_stats(void) {
+    // Row 1: logits (0, ln2, ln3) -> p = (1/6, 1/3, 1/2): max 1/2, top-2 sum 5/6, entropy
+    // (1/6)ln6 + (1/3)ln3 + (1/2)ln2. Row 2: (0,0,0) -> uniform: max 1/3, top-2 2/3, entropy ln3.
+    const float Z[6] = {0, (float)log(2.0), (float)log(3.0), 0, 0, 0};
+    double conf, tk, ent;
+    metrics_softmax_stats(&conf, &tk, &ent, Z, 2, 3, 2);
+    double h1 = log(6.0) / 6 + log(3.0) / 3 + log(2.0) / 2;
+    CHECK_NEAR(conf, (0.5 + 1.0 / 3) / 2, 1e-7, 0);          // float logits: ~1e-8 error
+    CHECK_NEAR(tk, (5.0 / 6 + 2.0 / 3) / 2, 1e-7, 0);
+    CHECK_NEAR(ent, (h1 + log(3.0)) / 2, 1e-7, 0);
+    // Large logits do not overflow: (1000, 0) -> p ≈ (1, e^-1000).
+    const float W[2] = {1000, 0};
+    metrics_softmax_stats(&conf, NULL, &ent, W, 1, 2, 1);
+    CHECK(conf == 1.0 && ent >= 0.0 && ent < 1e-300);
+}
+
+static void test_balance(void) {
+    // N = 2, K = 2, E = 4: {0,1}, {0,2} -> loads (2,1,1,0), mean 1 -> MaxVio 1; q = (1/2, 1/4,
+    // 1/4, 0) -> entropy (1/2)ln2 + (1/2)ln4 = 1.5 ln2.
+    const int32_t a[4] = {0, 1, 0, 2};
+    double mv, h;
+    metrics_balance(&mv, &h, a, 2, 2, 4);
+    CHECK_NEAR(mv, 1.0, 1e-15, 0);
+    CHECK_NEAR(h, 1.5 * log(2.0), 1e-15, 0);
+    // Perfect balance: MaxVio 0, entropy ln E.
+    const int32_t b[4] = {3, 1, 0, 2};
+    metrics_balance(&mv, &h, b, 2, 2, 4);
+    CHECK(mv == 0.0);
+    CHECK_NEAR(h, log(4.0), 1e-15, 0);
+}
+
+static void test_freq_freqsim(void) {
+    // Eq. 13: {0,1}, {0,2} -> counts (2,1,1,0) / (2·2) = (1/2, 1/4, 1/4, 0).
+    const int32_t t[4] = {0, 1, 0, 2};
+    double f[4], g[4];
+    metrics_freq(f, t, 2, 2, 4);
+    CHECK(f[0] == 0.5 && f[1] == 0.25 && f[2] == 0.25 && f[3] == 0.0);
+    // FreqSim of identical usage is 1, also for a different ordering of the same choices.
+    const int32_t u[4] = {2, 0, 1, 0};
+    metrics_freq(g, u, 2, 2, 4);
+    CHECK_NEAR(metrics_cosine(f, g, 4), 1.0, 1e-15, 0);
+    // (1/2,1/2,0,0) vs (1/2,0,1/2,0): dot 1/4, norms 1/√2 each -> 1/2.
+    const double a[4] = {0.5, 0.5, 0, 0}, b[4] = {0.5, 0, 0.5, 0}, z[4] = {0, 0, 0, 0};
+    CHECK_NEAR(metrics_cosine(a, b, 4), 0.5, 1e-15, 0);
+    CHECK(metrics_cosine(a, z, 4) == 0.0);
+}
+
+static void test_top_p_jaccard(void) {
+    uint8_t s[4];
+    // (0.5, 0.35, 0.1, 0.05) at P = 0.8: 0.5 < 0.8, 0.85 >= 0.8 -> {0, 1}.
+    const double a[4] = {0.5, 0.35, 0.1, 0.05}, b[4] = {0.1, 0.5, 0.35, 0.05};
+    CHECK(metrics_top_p_set(s, a, 4, 0.8) == 2 && s[0] && s[1] && !s[2] && !s[3]);
+    // b: {1, 2}. Jaccard({0,1}, {1,2}) = 1/3; identical sets 1.
+    CHECK_NEAR(metrics_jaccard(a, b, 4, 0.8), 1.0 / 3, 1e-15, 0);
+    CHECK(metrics_jaccard(a, a, 4, 0.8) == 1.0);
+    // A prefix whose exact sum is P counts as reaching it, even when the double sum rounds
+    // below: 0.7 + 0.1 = 0.7999999999999999 in double -> {0, 1}, not three experts.
+    const double c[4] = {0.7, 0.1, 0.1, 0.1};
+    CHECK(0.7 + 0.1 < 0.8);
+    CHECK(metrics_top_p_set(s, c, 4, 0.8) == 2);
+    // Ties go to the lower index; zero-frequency experts never join, even at P = 1.
+    const double e[4] = {0.25, 0.25, 0.25, 0.25}, h[4] = {0.5, 0, 0.5, 0};
+    CHECK(metrics_top_p_set(s, e, 4, 0.5) == 2 && s[0] && s[1]);
+    CHECK(metrics_top_p_set(s, h, 4, 1.0) == 2 && s[0] && s[2]);
+    // Jaccard stays in [0, 1] on random frequency vectors, and reaches 0 on disjoint supports.
+    Rng r;
+    rng_seed(&r, 9, 0);
+    int inrange = 1;
+    for (int trial = 0; trial < 200; trial++) {
+        double x[8], y[8], sx = 0, sy = 0;
+        for (int k = 0; k < 8; k++) { x[k] = rng_uniform(&r); y[k] = rng_uniform(&r); sx += x[k]; sy += y[k]; }
+        for (int k = 0; k < 8; k++) { x[k] /= sx; y[k] /= sy; }
+        double j = metrics_jaccard(x, y, 8, 0.1 + 0.9 * rng_uniform(&r));
+        if (!(j >= 0.0 && j <= 1.0)) inrange = 0;
+    }
+    CHECK(inrange);
+    const double d1[4] = {1, 0, 0, 0}, d2[4] = {0, 0, 0, 1};
+    CHECK(metrics_jaccard(d1, d2, 4, 0.8) == 0.0);
+}
+
+static void test_domains(void) {
+    // NMI, K = 1. Independent: each domain uses experts 0 and 1 equally -> I = 0.
+    const int32_t ti[4] = {0, 1, 0, 1}, di[4] = {0, 0, 1, 1};
+    CHECK_NEAR(metrics_nmi(ti, di, 4, 1, 2, 2), 0.0, 1e-15, 0);
+    // One-to-one, K = 2: domain 0 -> {0,1}, domain 1 -> {2,3}. I = H(domain) = ln2, H(expert) =
+    // ln4, so I / min = 1.
+    const int32_t to[8] = {0, 1, 1, 0, 2, 3, 3, 2}, dd[4] = {0, 0, 1, 1};
+    CHECK_NEAR(metrics_nmi(to, dd, 4, 2, 4, 2), 1.0, 1e-15, 0);
+    // By hand, (domain, expert) samples (0,0), (0,0), (0,1), (1,1):
+    //   p(d) = (3/4, 1/4), p(e) = (1/2, 1/2), p(0,0) = 1/2, p(0,1) = 1/4, p(1,1) = 1/4,
+    //   I = 1/2 ln(4/3) + 1/4 ln(2/3) + 1/4 ln 2, H(d) = -(3/4 ln 3/4 + 1/4 ln 1/4) < ln 2 = H(e).
+    const int32_t th[4] = {0, 0, 1, 1}, dh[4] = {0, 0, 0, 1};
+    double I = 0.5 * log(4.0 / 3) + 0.25 * log(2.0 / 3) + 0.25 * log(2.0);
+    double Hd = -(0.75 * log(0.75) + 0.25 * log(0.25));
+    CHECK_NEAR(metrics_nmi(th, dh, 4, 1, 2, 2), I / Hd, 1e-14, 0);
+    // One domain: no information, 0 by convention.
+    const int32_t d0[4] = {0, 0, 0, 0};
+    CHECK(metrics_nmi(th, d0, 4, 1, 2, 1) == 0.0);
+
+    // Domain x expert frequency (K = 2, E = 4, 3 domains, domain 2 empty):
+    //   domain 0 rows {0,1}, {0,2} -> (1, 1/2, 1/2, 0); domain 1 row {3,0} -> (1, 0, 0, 1).
+    const int32_t tk[6] = {0, 1, 0, 2, 3, 0}, dm[3] = {0, 0, 1};
+    double M[12];
+    size_t cnt[3];
+    metrics_domain_freq(M, cnt, tk, dm, 3, 2, 4, 3);
+    const double want[12] = {1, 0.5, 0.5, 0, 1, 0, 0, 1, 0, 0, 0, 0};
+    int same = 1;
+    for (int i = 0; i < 12; i++) same &= M[i] == want[i];
+    CHECK(same);
+    CHECK(cnt[0] == 2 && cnt[1] == 1 && cnt[2] == 0);
+    // Cross-domain over the one pair with tokens: f0 = (1/2, 1/4, 1/4, 0), f1 = (1/2, 0, 0, 1/2):
+    // cosine (1/4) / (√(3/8) · √(1/2)) = 1/√3. Top-0.8: f0 -> {0, 1, 2} (0.5, 0.75, 1.0);
+    // f1 -> {0, 3}; Jaccard 1/4.
+    double fs, jc;
+    metrics_cross_domain(&fs, &jc, M, cnt, 3, 4, 2, 0.8);
+    CHECK_NEAR(fs, 1 / sqrt(3.0), 1e-15, 0);
+    CHECK_NEAR(jc, 0.25, 1e-15, 0);
+    // Identical usage in two domains: FreqSim 1, Jaccard 1.
+    const int32_t ts[4] = {0, 1, 1, 0}, ds[2] = {0, 1};
+    metrics_domain_freq(M, cnt, ts, ds, 2, 2, 4, 2);
+    metrics_cross_domain(&fs, &jc, M, cnt, 2, 4, 2, 0.8);
+    CHECK_NEAR(fs, 1.0, 1e-15, 0);
+    CHECK(jc == 1.0);
+    // Only one domain with tokens: not applicable.
+    metrics_domain_freq(M, cnt, ts, d0, 2, 2, 4, 2);
+    metrics_cross_domain(&fs, &jc, M, cnt, 2, 4, 2, 0.8);
+    CHECK(isnan(fs) && isnan(jc));
+}
+
+static void test_token_specialization(void) {
+    // K = 1: id 5 at rows 0,1,2 picks experts 0,0,1 -> its top expert takes 2 of 3; id 7 once ->
+    // 1 of 1. Count-weighted: (3·2/3 + 1·1) / 4 = 3/4.
+    const int32_t t1[4] = {0, 0, 1, 2}, id1[4] = {5, 5, 5, 7};
+    CHECK_NEAR(metrics_token_specialization(t1, id1, 4, 1, 3), 0.75, 1e-15, 0);
+    // K = 2: id 5 twice with {0,1}, {0,2}: expert 0 is among the choices both times -> 1.
+    const int32_t t2[4] = {0, 1, 0, 2}, id2[2] = {5, 5};
+    CHECK_NEAR(metrics_token_specialization(t2, id2, 2, 2, 3), 1.0, 1e-15, 0);
+    // Interleaved ids (order must not matter): ids 7,8,7,8,7,8 with experts 0,0,1,1,0,1:
+    // id 7 -> 0,1,0 (2 of 3); id 8 -> 0,1,1 (2 of 3) -> 2/3.
+    const int32_t t3[6] = {0, 0, 1, 1, 0, 1}, id3[6] = {7, 8, 7, 8, 7, 8};
+    CHECK_NEAR(metrics_token_specialization(t3, id3, 6, 1, 2), 2.0 / 3, 1e-15, 0);
+}
+
+static void test_mask_topk(void) {
+    // Scores (5,4,3,2,1,0), r = 1/3 of E = 6 -> mask the top 2 {0,1}; re-pick K = 2 -> (2, 3).
+    const float z[6] = {5, 4, 3, 2, 1, 0};
+    int32_t out[2];
+    uint8_t mk[6];
+    CHECK(metrics_mask_topk(out, mk, z, 1, 6, 2, 1.0 / 3) == 0);
+    CHECK(out[0] == 2 && out[1] == 3);
+    CHECK(mk[0] && mk[1] && !mk[2] && !mk[3] && !mk[4] && !mk[5]);
+    // r = 0: the plain top-K. Ties: lower index first, masked and chosen alike.
+    CHECK(metrics_mask_topk(out, NULL, z, 1, 6, 2, 0.0) == 0 && out[0] == 0 && out[1] == 1);
+    const float t[4] = {1, 1, 1, 1};
+    CHECK(metrics_mask_topk(out, mk, t, 1, 4, 2, 0.25) == 0);
+    CHECK(mk[0] && !mk[1] && out[0] == 1 && out[1] == 2);
+    // Not enough experts left (round(0.9·6) = 5, 5 + 2 > 6) or r out of range: refused.
+    CHECK(metrics_mask_topk(out, NULL, z, 1, 6, 2, 0.9) == -1);
+    CHECK(metrics_mask_topk(out, NULL, z, 1, 6, 2, -0.1) == -1);
+}
+
+static void test_prop1(void) {
+    enum { N = 64, D = 8, E = 5, M = 500 };
+    static float H[N * D], P[E * D];
+    static double V[D * D], s[D], lhs[M], rhs[M];
+    static int32_t pairs[2 * M];
+    Rng r;
+    rng_seed(&r, 21, 0);
+    for (int i = 0; i < N * D; i++) H[i] = (float)(rng_normal(&r) + (i % D == 0 ? 3.0 : 0.0));
+    for (int i = 0; i < E * D; i++) P[i] = (float)rng_normal(&r);
+    CHECK(linalg_svd_right(s, V, NULL, H, N, D) >= 0);
+    metrics_sample_pairs(pairs, M, N, &r);
+    // The inequality holds on random data for every rank, and is not an identity (tightness < 1).
+    for (int rank = 1; rank <= D; rank++) {
+        double holds, tight;
+        CHECK(metrics_prop1(&holds, &tight, lhs, rhs, H, P, V, pairs, M, D, E, rank, 1e-5) == 0);
+        CHECK_MSG(holds == 1.0, "rank %d: holds %g", rank, holds);
+        CHECK_MSG(tight > 0.1 && tight < 0.999, "rank %d: tightness %g", rank, tight);
+    }
+    // lhs is |P (h_i - h_j)|, recomputed here directly for a few pairs.
+    for (int m = 0; m < 5; m++) {
+        double y2 = 0;
+        for (int e = 0; e < E; e++) {
+            double t = 0;
+            for (int a = 0; a < D; a++) t += P[e * D + a] * ((double)H[pairs[2 * m] * D + a] - H[pairs[2 * m + 1] * D + a]);
+            y2 += t * t;
+        }
+        CHECK_NEAR(lhs[m], sqrt(y2), 1e-12, 1e-12);
+    }
+    // Rank-one states h_i = a_i (3, 4, 0, ...): every difference lies along v1 = (0.6, 0.8, 0...),
+    // (I - Pi_1) d = 0 and |P Pi_1 d| = |P v1| |d|, so the bound is an equality: tightness 1.
+    for (int i = 0; i < N; i++) {
+        for (int a = 0; a < D; a++) H[i * D + a] = 0;
+        H[i * D] = (float)(3 * (i % 7 - 3)); H[i * D + 1] = (float)(4 * (i % 7 - 3));
+    }
+    CHECK(linalg_svd_right(s, V, NULL, H, N, D) >= 0);
+    double holds, tight;
+    CHECK(metrics_prop1(&holds, &tight, NULL, NULL, H, P, V, pairs, M, D, E, 1, 1e-5) == 0);
+    CHECK(holds == 1.0);
+    CHECK_NEAR(tight, 1.0, 1e-9, 0);
+}
+
+// ---- one layer, end to end ---------------------------------------------------------------------
+
+static void test_layer_hand(void) {
+    // N = 6, T = 2 (3 sequences), D = E = 2, K = 1, P = I so Z = H.
+    //   seq 0: h (1,0), (3,0), experts 0, 0, domain 0, token ids 7, 8
+    //   seq 1: h (0,1), (0,3), experts 1, 1, domain 1, ids 7, 8
+    //   seq 2: h (1,1), (1,1), experts 0, 1, domain 2, ids 7, 8
+    const float H[12] = {1, 0, 3, 0, 0, 1, 0, 3, 1, 1, 1, 1}, P[4] = {1, 0, 0, 1};
+    const int32_t topk[6] = {0, 0, 1, 1, 0, 1}, dom[6] = {0, 0, 1, 1, 2, 2}, tok[6] = {7, 8, 7, 8, 7, 8};
+    LayerData in = {.N = 6, .D = 2, .E = 2, .K = 1, .T = 2, .H = H, .P = P, .Z = H, .topk = topk,
+                    .domain = dom, .n_domains = 3, .token = tok};
+    MetricsOptions opt;
+    metrics_default_options(&opt);
+    opt.pairs = 64;
+    enum { SP = 3 };
+    double sfs[SP], spc[SP], sjc[SP], dfreq[6], rh[64], rz[64];
+    int32_t sp[2 * SP];
+    MetricsArrays arr = {.rms_hidden = rh, .rms_logits = rz, .seq_pairs = sp, .seq_freqsim = sfs,
+                         .seq_pooled_cos = spc, .seq_jaccard = sjc, .domain_freq = dfreq};
+    CHECK(metrics_seq_pair_count(6, 2, &opt) == SP);
+    LayerMetrics m;
+    Rng r;
+    rng_seed(&r, 1, 0);
+    char err[200] = "";
+    CHECK_MSG(metrics_layer(&m, &arr, &in, &opt, &r, err, sizeof err) == 0, "%s", err);
+
+    // Gram = [[12,2],[2,12]]: λ = 14, 10 with v1 = (1,1)/√2 -> energy_first = 14/24. The mean
+    // direction is also (1,1)/√2.
+    CHECK_NEAR(m.energy_first, 14.0 / 24, 1e-14, 0);
+    CHECK_NEAR(m.energy_mean_dir, 14.0 / 24, 1e-14, 0);
+    // P = I: Pi_E P = [[1/2,-1/2],[-1/2,1/2]] annihilates (1,1): rows differ by nothing along v1.
+    CHECK_NEAR(m.suppression_rho, 0.0, 1e-14, 0);
+    CHECK_NEAR(m.suppression_rho_mean, 0.0, 1e-14, 0);
+    CHECK_NEAR(m.retained_energy_first, 0.0, 1e-14, 0);
+    // Eq. 10: all three sequences consist of parallel rows -> 1 for states and logits.
+    CHECK_NEAR(m.cosine_hidden, 1.0, 1e-15, 0);
+    CHECK_NEAR(m.cosine_logits, 1.0, 1e-15, 0);
+    // Eq. 11: sequences 0 and 1 repeat their expert (1), sequence 2 does not (1 - 2/2 = 0): 2/3.
+    CHECK_NEAR(m.hamming_similarity, 2.0 / 3, 1e-15, 0);
+    // Softmax of two logits: p_max = σ(gap). Gaps 1, 3, 1, 3, 0, 0.
+    double s1 = 1 / (1 + exp(-1.0)), s3 = 1 / (1 + exp(-3.0));
+    double hb1 = -(s1 * log(s1) + (1 - s1) * log(1 - s1)), hb3 = -(s3 * log(s3) + (1 - s3) * log(1 - s3));
+    CHECK_NEAR(m.router_confidence, (2 * s1 + 2 * s3 + 1) / 6, 1e-12, 0);
+    CHECK_NEAR(m.topk_score_sum, (2 * s1 + 2 * s3 + 1) / 6, 1e-12, 0);   // K = 1: the same
+    CHECK_NEAR(m.router_entropy, (2 * hb1 + 2 * hb3 + 2 * log(2.0)) / 6, 1e-12, 0);
+    // Loads (3, 3): balanced.
+    CHECK(m.maxvio == 0.0);
+    CHECK_NEAR(m.load_entropy, log(2.0), 1e-15, 0);
+    // Sequence pairs (0,1), (0,2), (1,2). Pooled states (2,0), (0,2), (1,1): cosines 0, 1/√2,
+    // 1/√2. Frequencies (1,0), (0,1), (1/2,1/2): the same cosines. Top-0.8 sets {0}, {1}, {0,1}:
+    // Jaccard 0, 1/2, 1/2.
+    CHECK(sp[0] == 0 && sp[1] == 1 && sp[2] == 0 && sp[3] == 2 && sp[4] == 1 && sp[5] == 2);
+    CHECK_NEAR(spc[0], 0.0, 1e-15, 0);
+    CHECK_NEAR(spc[1], 1 / sqrt(2.0), 1e-15, 0);
+    CHECK_NEAR(sfs[2], 1 / sqrt(2.0), 1e-15, 0);
+    CHECK(sjc[0] == 0.0 && sjc[1] == 0.5 && sjc[2] == 0.5);
+    CHECK_NEAR(m.pooled_cosine_seq, sqrt(2.0) / 3, 1e-15, 0);
+    CHECK_NEAR(m.freqsim_seq, sqrt(2.0) / 3, 1e-15, 0);
+    CHECK_NEAR(m.jaccard_seq, 1.0 / 3, 1e-15, 0);
+    CHECK_NEAR(m.freqsim_pooled_corr, 1.0, 1e-12, 0);
+    // Domains coincide with sequences here: the same cross-domain values. NMI: p(d) = 1/3 each,
+    // p(e) = 1/2 each, joint (0,0) 1/3, (1,1) 1/3, (2,0) 1/6, (2,1) 1/6 -> I = (2/3) ln2; min
+    // entropy is H(e) = ln2 -> 2/3.
+    CHECK_NEAR(m.freqsim_cross_domain, sqrt(2.0) / 3, 1e-15, 0);
+    CHECK_NEAR(m.jaccard_cross_domain, 1.0 / 3, 1e-15, 0);
+    CHECK_NEAR(m.nmi_domain_expert, 2.0 / 3, 1e-14, 0);
+    CHECK(dfreq[0] == 1 && dfreq[1] == 0 && dfreq[2] == 0 && dfreq[3] == 1 && dfreq[4] == 0.5 && dfreq[5] == 0.5);
+    // Token ids: 7 -> experts 0, 1, 0; 8 -> 0, 1, 1: 2/3 each.
+    CHECK_NEAR(m.token_specialization, 2.0 / 3, 1e-15, 0);
+    // Z = H: the two RMS distances agree on every pair, correlation 1; Proposition 1 holds.
+    int same = 1;
+    for (int i = 0; i < 64; i++) same &= rh[i] == rz[i];
+    CHECK(same);
+    CHECK_NEAR(m.rms_corr, 1.0, 1e-12, 0);
+    CHECK(m.prop1_holds_fraction == 1.0);
+}
+
+static void fill_random_layer(float *H, float *P, float *Z, int32_t *topk, int32_t *dom, int32_t *tok,
+                              size_t N, int D, int E, int K, int Dom, Rng *r) {
+    // States with a shared direction (component 0 offset), a random router, logits Z = P h, the
+    // top-K of the logits, domains in blocks of 64 tokens, token ids in [0, 50).
+    for (size_t i = 0; i < N * D; i++) H[i] = (float)(rng_normal(r) + (i % D == 0 ? 2.0 : 0.0));
+    for (int i = 0; i < E * D; i++) P[i] = (float)(0.3 * rng_normal(r));
+    for (size_t i = 0; i < N; i++) {
+        for (int e = 0; e < E; e++) {
+            double t = 0;
+            for (int a = 0; a < D; a++) t += (double)P[e * D + a] * H[i * D + a];
+            Z[i * E + e] = (float)t;
+        }
+        if (dom) dom[i] = (int32_t)((i / 64) % Dom);
+        if (tok) tok[i] = (int32_t)rng_below(r, 50);
+    }
+    CHECK(metrics_mask_topk(topk, NULL, Z, N, E, K, 0.0) == 0);
+}
+
+static void test_layer_random(void) {
+    enum { N = 512, D = 16, E = 8, K = 2, T = 32, Dom = 3 };
+    static float H[N * D], P[E * D], Z[N * E];
+    static int32_t topk[N * K], dom[N], tok[N];
+    Rng r;
+    rng_seed(&r, 4, 0);
+    fill_random_layer(H, P, Z, topk, dom, tok, N, D, E, K, Dom, &r);
+    LayerData in = {.N = N, .D = D, .E = E, .K = K, .T = T, .H = H, .P = P, .Z = Z, .topk = topk,
+                    .domain = dom, .n_domains = Dom, .token = tok};
+    MetricsOptions opt;
+    metrics_default_options(&opt);
+    opt.prop1_rank = 2;
+    LayerMetrics a, b, c;
+    Rng r1, r2, r3;
+    rng_seed(&r1, 99, 0); rng_seed(&r2, 99, 0); rng_seed(&r3, 100, 0);
+    CHECK(metrics_layer(&a, NULL, &in, &opt, &r1, NULL, 0) == 0);
+    CHECK(metrics_layer(&b, NULL, &in, &opt, &r2, NULL, 0) == 0);
+    CHECK(metrics_layer(&c, NULL, &in, &opt, &r3, NULL, 0) == 0);
+    CHECK(memcmp(&a, &b, sizeof a) == 0);                    // same seed: bitwise identical
+    CHECK(a.rms_hidden_mean != c.rms_hidden_mean);           // the pairs do come from the Rng
+    CHECK(a.energy_first == c.energy_first);                 // ... and nothing else does
+    // Every scalar is finite here (domains and token ids given, 16 sequences), and in range.
+    double v[METRICS_NSCALARS];
+    const char *names[METRICS_NSCALARS];
+    CHECK(metrics_list(names, NULL, v, &a) == METRICS_NSCALARS);
+    for (int i = 0; i < METRICS_NSCALARS; i++) CHECK_MSG(isfinite(v[i]), "%s = %g", names[i], v[i]);
+    CHECK(a.prop1_holds_fraction == 1.0);
+    CHECK(a.energy_first > a.energy_mean_dir - 1e-12 && a.energy_first <= 1.0);  // v1 maximizes Eq. 7
+    CHECK(a.suppression_rho >= 0.0 && a.suppression_rho <= 1.0 + 1e-12);
+    CHECK(a.nmi_domain_expert >= 0.0 && a.nmi_domain_expert <= 1.0);
+    CHECK(a.router_confidence >= 1.0 / E && a.topk_score_sum >= a.router_confidence);
+    CHECK(a.token_specialization >= (double)K / E && a.token_specialization <= 1.0);
+    // The individual functions agree with the struct.
+    double mv, h;
+    metrics_balance(&mv, &h, topk, N, K, E);
+    CHECK(mv == a.maxvio && h == a.load_entropy);
+    CHECK(metrics_seq_cosine(H, N, D, T) == a.cosine_hidden);
+
+    // Sampled sequence pairs: T = 1 gives one-hot frequency vectors (K = 1 below), so each
+    // pair's FreqSim is 1 if both tokens chose the same expert and 0 otherwise.
+    int32_t top1[N];
+    CHECK(metrics_mask_topk(top1, NULL, Z, N, E, 1, 0.0) == 0);
+    LayerData in1 = in;
+    in1.K = 1; in1.T = 1; in1.topk = top1;
+    opt.seq_pairs = 100;
+    CHECK(metrics_seq_pair_count(N, 1, &opt) == 100);
+    int32_t sp[200];
+    double fs[100];
+    MetricsArrays arr = {.seq_pairs = sp, .seq_freqsim = fs};
+    CHECK(metrics_layer(&a, &arr, &in1, &opt, &r1, NULL, 0) == 0);
+    int ok = 1;
+    for (int n = 0; n < 100; n++) ok &= sp[2 * n] != sp[2 * n + 1] && fs[n] == (top1[sp[2 * n]] == top1[sp[2 * n + 1]]);
+    CHECK(ok);
+    // One sequence, no domains, no ids: those scalars do not apply.
+    LayerData in2 = in;
+    in2.T = N; in2.domain = NULL; in2.token = NULL;
+    CHECK(metrics_layer(&a, NULL, &in2, &opt, &r1, NULL, 0) == 0);
+    CHECK(isnan(a.freqsim_seq) && isnan(a.nmi_domain_expert) && isnan(a.token_specialization));
+    CHECK(isfinite(a.cosine_hidden) && isfinite(a.hamming_similarity));
+}
+
+static void test_check_errors(void) {
+    const float H[4] = {1, 0, 0, 1}, P[4] = {1, 0, 0, 1};
+    int32_t topk[2] = {0, 2};
+    int32_t dom[2] = {0, 3};
+    LayerData in = {.N = 2, .D = 2, .E = 2, .K = 1, .T = 2, .H = H, .P = P, .Z = H, .topk = topk};
+    MetricsOptions opt;
+    metrics_default_options(&opt);
+    char err[200] = "";
+    LayerMetrics m;
+    Rng r;
+    rng_seed(&r, 1, 0);
+    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "topk[1][0] = 2") != NULL, "message: %s", err);
+    CHECK(isnan(m.router_confidence));
+    topk[1] = 1;
+    in.domain = dom; in.n_domains = 2;
+    CHECK(metrics_check(&in, &opt, err, sizeof err) == -1 && strstr(err, "domain[1] = 3") != NULL);
+    in.domain = NULL;
+    CHECK(metrics_check(&in, &opt, err, sizeof err) == 0);
+    const float Hn[4] = {1, NAN, 0, 1};
+    in.H = Hn;
+    CHECK(metrics_check(&in, &opt, err, sizeof err) == -1 && strstr(err, "H[0][1]") != NULL);
+    in.H = H;
+    opt.top_p = 0.0;
+    CHECK(metrics_check(&in, &opt, err, sizeof err) == -1 && strstr(err, "top_p") != NULL);
+}
+
+static void test_list_json(void) {
+    // The first fifteen names are read by other tools: exact names, fixed order.
+    static const char *fixed[15] = {"router_confidence", "hamming_similarity", "cosine_hidden",
+        "cosine_logits", "energy_first", "retained_energy_first", "maxvio", "load_entropy",
+        "suppression_rho", "prop1_holds_fraction", "topk_score_sum", "router_entropy",
+        "freqsim_cross_domain", "jaccard_cross_domain", "nmi_domain_expert"};
+    const char *names[METRICS_NSCALARS], *help[METRICS_NSCALARS];
+    CHECK(metrics_list(names, help, NULL, NULL) == METRICS_NSCALARS);
+    for (int i = 0; i < 15; i++) CHECK_MSG(strcmp(names[i], fixed[i]) == 0, "name %d: %s", i, names[i]);
+    int unique = 1;
+    for (int i = 0; i < METRICS_NSCALARS; i++) {
+        for (int j = 0; j < i; j++) unique &= strcmp(names[i], names[j]) != 0;
+        unique &= help[i] && help[i][0];
+    }
+    CHECK(unique);
+    // JSON: one member per line, round-trip precision, null for not-applicable, no trailing comma.
+    LayerMetrics m;
+    double v[METRICS_NSCALARS];
+    for (int i = 0; i < METRICS_NSCALARS; i++) v[i] = 0.1 * i;
+    memcpy(&m, v, sizeof m);                                 // LayerMetrics is METRICS_NSCALARS doubles
+    CHECK(sizeof m == sizeof v);
+    m.nmi_domain_expert = NAN;
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    if (!f) return;
+    CHECK(metrics_write_json(f, &m, "  ") == 0);
+    rewind(f);
+    char line[256];
+    int n = 0, ok = 1;
+    while (fgets(line, sizeof line, f)) {
+        char want[256];
+        const char *end = n + 1 < METRICS_NSCALARS ? ",\n" : "\n";
+        if (n == 14) snprintf(want, sizeof want, "  \"%s\": null%s", names[n], end);
+        else snprintf(want, sizeof want, "  \"%s\": %.17g%s", names[n], 0.1 * n, end);
+        if (strcmp(line, want) != 0) { ok = 0; fprintf(stderr, "json line %d: %s", n, line); }
+        n++;
+    }
+    fclose(f);
+    CHECK(ok);
+    CHECK(n == METRICS_NSCALARS);
+}
+
+static void test_speed(void) {
+    // The brief's size: N = 8192, D = 128, E = 64, K = 8, T = 256. Must finish in seconds.
+    enum { N = 8192, D = 128, E = 64, K = 8, T = 256, Dom = 4 };
+    float *H = malloc(sizeof(float) * N * D), *P = malloc(sizeof(float) * E * D), *Z = malloc(sizeof(float) * N * E);
+    int32_t *topk = malloc(sizeof(int32_t) * N * K), *dom = malloc(sizeof(int32_t) * N), *tok = malloc(sizeof(int32_t) * N);
+    CHECK(H && P && Z && topk && dom && tok);
+    if (H && P && Z && topk && dom && tok) {
+        Rng r;
+        rng_seed(&r, 8, 0);
+        fill_random_layer(H, P, Z, topk, dom, tok, N, D, E, K, Dom, &r);
+        LayerData in = {.N = N, .D = D, .E = E, .K = K, .T = T, .H = H, .P = P, .Z = Z, .topk = topk,
+                        .domain = dom, .n_domains = Dom, .token = tok};
+        MetricsOptions opt;
+        metrics_default_options(&opt);
+        LayerMetrics m;
+        clock_t t0 = clock();
+        CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+        double sec = (double)(clock() - t0) / CLOCKS_PER_SEC;
+        printf("metrics_layer N=%d D=%d E=%d K=%d: %.2f s\n", N, D, E, K, sec);
+        CHECK(m.prop1_holds_fraction == 1.0);
+        CHECK(isfinite(m.nmi_domain_expert));
+    }
+    free(H); free(P); free(Z); free(topk); free(dom); free(tok);
+}
+
+int main(void) {
+    test_jacobi_2x2();
+    test_jacobi_known_spectrum();
+    test_jacobi_random();
+    test_eig_psd();
+    test_svd_known();
+    test_spectral_norm();
+    test_rms_and_pairs();
+    test_energy();
+    test_suppression_hand();
+    test_suppression_shared_direction();
+    test_seq_cosine();
+    test_seq_hamming();
+    test_softmax_stats();
+    test_balance();
+    test_freq_freqsim();
+    test_top_p_jaccard();
+    test_domains();
+    test_token_specialization();
+    test_mask_topk();
+    test_prop1();
+    test_layer_hand();
+    test_layer_random();
+    test_check_errors();
+    test_list_json();
+    test_speed();
+    return test_summary("test_metrics");
+}

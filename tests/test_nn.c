@@ -1,0 +1,285 @@
+// test_nn.c — the nn layer in its float build: the blocked matrix kernel against the plain one,
+// routing and balancing against the independent reference values (shared/reference/
+// golden-values.md, copied here), dispatch invariants, aux-free behaviour, thread determinism.
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "../nn/balance.h"
+#include "../nn/gemm.h"
+#include "../nn/model.h"
+#include "../nn/moe.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static Rng rng;
+
+static void fill(real *v, size_t n) { for (size_t i = 0; i < n; i++) v[i] = (real)rng_normal(&rng); }
+
+// ---- kernels: blocked vs reference on awkward shapes ----
+static void test_gemm_shapes(void) {
+    const int dims[] = {1, 2, 3, 5, 7, 8, 13, 16, 17, 31, 33, 64, 67};
+    const int nd = sizeof dims / sizeof dims[0];
+    int cases = 0, bad = 0;
+    for (int a = 0; a < nd; a++)
+        for (int b = 0; b < nd; b += 2)
+            for (int c = 0; c < nd; c += 3)
+                for (int trans = 0; trans < 2; trans++)
+                    for (int acc = 0; acc < 2; acc++) {
+                        int M = dims[a], Nc = dims[b], Kd = dims[c];
+                        real *A = malloc(sizeof(real) * M * Kd), *B = malloc(sizeof(real) * Kd * Nc);
+                        real *C1 = malloc(sizeof(real) * M * Nc), *C2 = malloc(sizeof(real) * M * Nc);
+                        fill(A, (size_t)M * Kd); fill(B, (size_t)Kd * Nc); fill(C1, (size_t)M * Nc);
+                        memcpy(C2, C1, sizeof(real) * M * Nc);
+                        size_t rs = trans ? 1 : (size_t)Kd, cs = trans ? (size_t)M : 1;
+                        gemm(C1, Nc, A, rs, cs, B, Nc, M, Nc, Kd, acc);
+                        gemm_ref(C2, Nc, A, rs, cs, B, Nc, M, Nc, Kd, acc);
+                        for (int i = 0; i < M * Nc; i++)
+                            if (fabs(C1[i] - C2[i]) > 1e-5 * (1 + fabs(C2[i])) * sqrt((double)Kd)) { bad++; break; }
+                        cases++;
+                        free(A); free(B); free(C1); free(C2);
+                    }
+    CHECK_MSG(bad == 0, "%d of %d shapes differ between gemm and gemm_ref", bad, cases);
+    // the three wrappers against loops written here
+    int N = 7, I = 5, O = 3;
+    real in[35], W[15], out[21], wt[15], dout[21], din[35] = {0}, dW[15] = {0};
+    fill(in, 35); fill(W, 15); fill(dout, 21);
+    matmul_forward(out, in, W, N, I, O, wt);
+    matmul_backward_input(din, dout, W, N, I, O);
+    matmul_backward_weight(dW, dout, in, N, I, O);
+    double e1 = 0, e2 = 0, e3 = 0;
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++) {
+            double s = 0;
+            for (int i = 0; i < I; i++) s += in[n * I + i] * W[o * I + i];
+            e1 = fmax(e1, fabs(s - out[n * O + o]));
+        }
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < I; i++) {
+            double s = 0;
+            for (int o = 0; o < O; o++) s += dout[n * O + o] * W[o * I + i];
+            e2 = fmax(e2, fabs(s - din[n * I + i]));
+        }
+    for (int o = 0; o < O; o++)
+        for (int i = 0; i < I; i++) {
+            double s = 0;
+            for (int n = 0; n < N; n++) s += dout[n * O + o] * in[n * I + i];
+            e3 = fmax(e3, fabs(s - dW[o * I + i]));
+        }
+    CHECK_NEAR(e1, 0, 1e-5, 0);
+    CHECK_NEAR(e2, 0, 1e-5, 0);
+    CHECK_NEAR(e3, 0, 1e-5, 0);
+}
+
+// ---- golden routing and balancing values ----
+enum { GN = 6, GE = 4, GK = 2 };
+static void golden_logits(real *z) {
+    for (int t = 0; t < GN; t++)
+        for (int e = 0; e < GE; e++) z[t * GE + e] = (real)(2 * sin(0.9 * (t + 1) * (e + 2) + 0.3 * t));
+}
+
+static void test_golden_routing(void) {
+    real z[GN * GE], s[GN * GE], p[GN * GE], gate[GN * GK];
+    int32_t topk[GN * GK], load[GE];
+    golden_logits(z);
+    router_scores_forward(s, p, z, GN, GE, SCORE_SOFTMAX);
+    router_topk(topk, s, NULL, GN, GE, GK);
+    router_gates_forward(gate, s, topk, GN, GE, GK, 0);
+    const int32_t want_topk[GN * GK] = {0, 1, 2, 3, 3, 1, 0, 2, 1, 2, 3, 0};
+    const double want_gate[GN * GK] = {0.707079, 0.237035, 0.777519, 0.152783, 0.621352, 0.3171,
+                                       0.663082, 0.210735, 0.695917, 0.254771, 0.410282, 0.379135};
+    CHECK(memcmp(topk, want_topk, sizeof want_topk) == 0);
+    for (int i = 0; i < GN * GK; i++) CHECK_NEAR(gate[i], want_gate[i], 2e-6, 0);
+    const double want_P[GE] = {0.309863, 0.235645, 0.234192, 0.220299};
+    double P[GN * GE], f[GN * GE];
+    for (int e = 0; e < GE; e++) {
+        double m = 0;
+        for (int t = 0; t < GN; t++) m += p[t * GE + e];
+        CHECK_NEAR(m / GN, want_P[e], 2e-6, 0);
+    }
+    expert_load(load, topk, GN, GE, GK);
+    for (int e = 0; e < GE; e++) CHECK(load[e] == 3);
+    CHECK_NEAR(switch_loss_forward(f, P, p, topk, GN, GE, GK, GN, F_FROM_GROUP, 0, NULL), 1.000000, 2e-6, 0);
+    CHECK_NEAR(switch_loss_forward(f, P, p, topk, GN, GE, GK, 3, F_FROM_GROUP, 0, NULL), 1.003179, 2e-6, 0);
+    CHECK_NEAR(l2_loss_forward(P, p, GN, GE, GN), 0.00492168, 2e-8, 0);
+    real bias[GE] = {0};
+    auxfree_update(bias, load, GE, GN * GK, 1e-3, BIAS_SIGN, 0);
+    for (int e = 0; e < GE; e++) CHECK(bias[e] == 0);
+    CHECK_NEAR(load_maxvio(load, GE, GN * GK), 0, 0, 0);
+}
+
+// ---- balancing losses: exact values on hand cases ----
+static void test_balance_hand(void) {
+    // uniform routing: p = 1/E everywhere and every expert chosen equally often → switch = 1, l2 = 0
+    enum { N = 4, E = 4, K = 2 };
+    real p[N * E];
+    int32_t topk[N * K] = {0, 1, 2, 3, 1, 0, 3, 2};
+    for (int i = 0; i < N * E; i++) p[i] = (real)0.25;
+    double f[N * E], P[N * E];
+    CHECK(switch_loss_forward(f, P, p, topk, N, E, K, N, F_FROM_GROUP, 0, NULL) == 1.0);
+    CHECK(l2_loss_forward(P, p, N, E, N) == 0.0);
+    // skewed, by hand: tokens all choose {0,1}; p rows (0.4, 0.3, 0.2, 0.1)
+    int32_t tk2[N * K] = {0, 1, 0, 1, 0, 1, 0, 1};
+    for (int t = 0; t < N; t++) { p[t * E] = 0.4f; p[t * E + 1] = 0.3f; p[t * E + 2] = 0.2f; p[t * E + 3] = 0.1f; }
+    // f = (0.5, 0.5, 0, 0); switch = 4·(0.5·0.4 + 0.5·0.3) = 1.4
+    CHECK_NEAR(switch_loss_forward(f, P, p, tk2, N, E, K, N, F_FROM_GROUP, 0, NULL), 1.4, 1e-6, 0);
+    // l2 = 0.15² + 0.05² + 0.05² + 0.15² = 0.05
+    CHECK_NEAR(l2_loss_forward(P, p, N, E, N), 0.05, 1e-6, 0);
+    // z-loss of logits (0, ln 3) for one token: lse = ln 4 → (ln 4)² 
+    real zz[2] = {0, (real)log(3.0)};
+    CHECK_NEAR(zloss_forward(zz, 1, 2), log(4.0) * log(4.0), 1e-6, 0);
+    // global f: two groups of 2 tokens; group 0 chose {0,1}, group 1 chose {2,3}
+    int32_t tk3[N * K] = {0, 1, 0, 1, 2, 3, 2, 3};
+    for (int i = 0; i < N * E; i++) p[i] = (real)(i < 2 * E ? (i % E < 2 ? 0.5 : 0) : (i % E < 2 ? 0 : 0.5));
+    // micro: each group f = (.5,.5,0,0) P = (.5,.5,0,0) → 4·0.5 = 2; global: f = .25 each → 4·(.25·.5·2) = 1
+    CHECK_NEAR(switch_loss_forward(f, P, p, tk3, N, E, K, 2, F_FROM_GROUP, 0, NULL), 2.0, 1e-6, 0);
+    CHECK_NEAR(switch_loss_forward(f, P, p, tk3, N, E, K, 2, F_FROM_BATCH, 0, NULL), 1.0, 1e-6, 0);
+    // top-K renormalized probabilities: s = (0.5, 0.3, 0.2) with {0, 1} chosen → (0.625, 0.375, 0)
+    real s3[3] = {0.5f, 0.3f, 0.2f}, pb3[3];
+    int32_t tk4[2] = {0, 1};
+    topk_probs_forward(pb3, s3, tk4, 1, 3, 2);
+    CHECK_NEAR(pb3[0], 0.625, 1e-7, 0);
+    CHECK_NEAR(pb3[1], 0.375, 1e-7, 0);
+    CHECK(pb3[2] == 0);
+}
+
+// ---- aux-free bias ----
+static void test_auxfree(void) {
+    int32_t load[4] = {10, 2, 4, 0};  // mean = 4
+    real b[4] = {0.5f, 0.5f, 0.5f, 0.5f};
+    auxfree_update(b, load, 4, 16, 0.25, BIAS_SIGN, 0);
+    CHECK(b[0] == 0.25f && b[1] == 0.75f && b[2] == 0.5f && b[3] == 0.75f);  // exactly ±u, 0 at the mean
+    real c[4] = {0};
+    auxfree_update(c, load, 4, 16, 1.0, BIAS_LINEAR, 1);
+    CHECK_NEAR(c[0], -1.5 - (-1.5 + 0.5 + 0 + 1) / 4, 1e-7, 0);
+    CHECK_NEAR(c[0] + c[1] + c[2] + c[3], 0, 1e-6, 0);
+    // gates ignore the bias whenever the selection is the same
+    enum { N = 3, E = 4, K = 2 };
+    real z[N * E], s[N * E], p[N * E], g1[N * K], g2[N * K];
+    int32_t t1[N * K], t2[N * K];
+    for (int i = 0; i < N * E; i++) z[i] = (real)(0.3 * i - 0.1 * (i % 3));
+    router_scores_forward(s, p, z, N, E, SCORE_SOFTMAX);
+    real small[E] = {0.001f, -0.002f, 0.0005f, 0};
+    router_topk(t1, s, NULL, N, E, K);
+    router_topk(t2, s, small, N, E, K);
+    CHECK(memcmp(t1, t2, sizeof t1) == 0);
+    router_gates_forward(g1, s, t1, N, E, K, 1);
+    router_gates_forward(g2, s, t2, N, E, K, 1);
+    CHECK(memcmp(g1, g2, sizeof g1) == 0);
+    // a large bias changes the selection but the gate is still the score, never score + bias
+    real big[E] = {10, 0, 0, 0};
+    router_topk(t2, s, big, N, E, K);
+    router_gates_forward(g2, s, t2, N, E, K, 0);
+    CHECK(t2[0] == 0 && g2[0] == s[0]);
+}
+
+// ---- dispatch ----
+static void test_dispatch(void) {
+    enum { N = 50, E = 7, K = 3, D = 5 };
+    real s[N * E], u[N * D], gate[N * K], y[N * K * D], h[N * D];
+    int32_t topk[N * K], start[E + 1], row_token[N * K], token_row[N * K];
+    fill(s, N * E); fill(u, N * D); fill(gate, N * K);
+    router_topk(topk, s, NULL, N, E, K);
+    moe_dispatch(start, row_token, token_row, topk, N, E, K);
+    CHECK(start[0] == 0 && start[E] == N * K);  // tokens per expert sum to N·K
+    int sorted = 1, consistent = 1;
+    for (int e = 0; e < E; e++)
+        for (int r = start[e]; r < start[e + 1]; r++) {
+            if (r > start[e] && row_token[r] <= row_token[r - 1]) sorted = 0;
+            int t = row_token[r], found = 0;
+            for (int k = 0; k < K; k++) found |= topk[t * K + k] == e && token_row[t * K + k] == r;
+            consistent &= found;
+        }
+    CHECK_MSG(sorted, "an expert's rows are not in token order");
+    CHECK_MSG(consistent, "row_token / token_row / topk disagree");
+    // identity experts: y = the gathered input, so the combine returns u times the gate sum
+    for (int r = 0; r < N * K; r++) memcpy(y + (size_t)r * D, u + (size_t)row_token[r] * D, sizeof(real) * D);
+    memset(h, 0, sizeof h);
+    moe_combine_forward(h, y, gate, token_row, N, D, K);
+    double worst = 0;
+    for (int t = 0; t < N; t++) {
+        real gs = 0;
+        for (int k = 0; k < K; k++) gs += gate[t * K + k];
+        for (int i = 0; i < D; i++) worst = fmax(worst, fabs(h[t * D + i] - gs * u[t * D + i]));
+    }
+    CHECK_NEAR(worst, 0, 1e-5, 0);
+}
+
+// ---- determinism: 1 and 2 threads give bitwise-identical losses and gradients ----
+static void run_model(int threads, double *loss, real **grads, size_t *n) {
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+    ModelSpec sp = {0};
+    sp.kind = MODEL_DECODER; sp.V = 37; sp.D = 24; sp.L = 2; sp.H = 2; sp.attention = 1; sp.T = 16;
+    sp.E = 8; sp.K = 2; sp.F = 20; sp.S = 1; sp.max_batch = 8; sp.bal_method = BAL_SWITCH;
+    sp.bal_scope = SCOPE_GLOBAL; sp.alpha = 0.01; sp.z_alpha = 0.001;
+    Model m;
+    char err[100];
+    CHECK(model_build(&m, &sp, err, sizeof err) == 0);
+    model_init_params(&m, 3, 0.1, 0);
+    int32_t tok[8 * 17];
+    Rng r;
+    rng_seed(&r, 5, 0);
+    for (int i = 0; i < 8 * 17; i++) tok[i] = (int32_t)rng_below(&r, 37);
+    Batch b = {.B = 8, .micro = 2, .tokens = tok};
+    Losses l;
+    model_zero_grads(&m);
+    CHECK(model_forward(&m, &b, &l) == 0);
+    model_backward(&m, &b);
+    *loss = l.loss;
+    *n = m.table.total;
+    *grads = malloc(sizeof(real) * *n);
+    memcpy(*grads, m.grads, sizeof(real) * *n);
+    model_free(&m);
+}
+
+static void test_thread_determinism(void) {
+    double l1, l2;
+    real *g1, *g2;
+    size_t n1, n2;
+    run_model(1, &l1, &g1, &n1);
+    run_model(2, &l2, &g2, &n2);
+    CHECK(n1 == n2);
+    CHECK_MSG(memcmp(&l1, &l2, sizeof l1) == 0, "loss differs: %.17g vs %.17g", l1, l2);
+    CHECK_MSG(memcmp(g1, g2, sizeof(real) * n1) == 0, "gradients differ between 1 and 2 threads");
+    free(g1); free(g2);
+}
+
+// ---- model sizes: expert compute is sparse ----
+static void test_model_table(void) {
+    ModelSpec sp = {0};
+    sp.kind = MODEL_DECODER; sp.V = 10; sp.D = 8; sp.L = 2; sp.H = 2; sp.attention = 1; sp.T = 4;
+    sp.E = 3; sp.K = 2; sp.F = 5; sp.S = 1; sp.max_batch = 2;
+    Model m;
+    char err[100];
+    CHECK(model_build(&m, &sp, err, sizeof err) == 0);
+    const char *names[] = {"wte", "wpe", "blocks.0.att_norm", "blocks.0.wqkv", "blocks.0.wo", "blocks.0.moe_norm",
+                           "blocks.0.router", "blocks.0.w1", "blocks.0.w2", "blocks.0.shared_w1", "blocks.0.shared_w2",
+                           "blocks.1.w2", "final_norm", "head"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) CHECK_MSG(param_find(&m.table, names[i]), "%s missing", names[i]);
+    const ParamInfo *w1 = param_find(&m.table, "blocks.0.w1"), *qkv = param_find(&m.table, "blocks.0.wqkv");
+    CHECK(w1 && w1->count == 3 && w1->rows == 5 && w1->cols == 8 && w1->kind == PARAM_EXPERT);
+    CHECK(qkv && qkv->rows == 24 && qkv->cols == 8);
+    // offsets tile the flat array exactly
+    size_t next = 0;
+    for (int i = 0; i < m.table.n; i++) { CHECK(m.table.info[i].offset == next); next += param_numel(&m.table.info[i]); }
+    CHECK(next == m.table.total);
+    model_free(&m);
+    sp.K = 4;
+    CHECK(model_build(&m, &sp, err, sizeof err) != 0);  // top_k > experts is refused
+}
+
+int main(void) {
+    rng_seed(&rng, 2024, 0);
+    test_gemm_shapes();
+    test_golden_routing();
+    test_balance_hand();
+    test_auxfree();
+    test_dispatch();
+    test_thread_determinism();
+    test_model_table();
+    return test_summary("test_nn");
+}

@@ -1,0 +1,608 @@
+// test_optim.c — the optimizer layer: AdamW against hand-computed numbers, Newton–Schulz and one
+// Muon step against the golden values of an independent implementation (copied here from the
+// shared reference; the project never reads that file), the singular-value band, per-expert
+// orthogonalization, group assignment, the update scales, the schedule, and gradient clipping.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "../optim/optim.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+// ---- helpers --------------------------------------------------------------------------------
+
+// The golden inputs: mat(R, C, s, o)[i][j] = sin(s·(i+1)·(j+2) + o·i), R x C row-major.
+static void fill_mat(float *m, int R, int C, double s, double o) {
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < C; j++) m[(size_t)i * C + j] = (float)sin(s * (i + 1) * (j + 2) + o * i);
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n) {
+    double d = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - (double)b[i]);
+        if (!(e <= d)) d = e;  // a NaN propagates as the maximum
+    }
+    return d;
+}
+
+// Eigenvalues of a symmetric n x n matrix (double, destroyed) by cyclic Jacobi rotations;
+// written here so the test does not trust any code it is testing.
+static void jacobi_eigenvalues(double *a, int n, double *ev) {
+    for (int sweep = 0; sweep < 100; sweep++) {
+        double off = 0;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) off += a[p * n + q] * a[p * n + q];
+        if (off < 1e-26) break;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) {
+                double apq = a[p * n + q];
+                if (fabs(apq) < 1e-300) continue;
+                double theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+                double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
+                double c = 1 / sqrt(t * t + 1), s = t * c;
+                for (int k = 0; k < n; k++) {  // columns p, q
+                    double akp = a[k * n + p], akq = a[k * n + q];
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for (int k = 0; k < n; k++) {  // rows p, q
+                    double apk = a[p * n + k], aqk = a[q * n + k];
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+            }
+    }
+    for (int i = 0; i < n; i++) ev[i] = a[i * n + i];
+}
+
+static int cmp_desc(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a < b) - (a > b);
+}
+
+// Singular values (descending) of an R x C float matrix: square roots of the eigenvalues of the
+// small Gram matrix (min(R,C) square) in double. Returns how many (min(R, C) <= 16).
+static int singular_values(const float *m, int R, int C, double *sv) {
+    int wide = R <= C, n = wide ? R : C, k = wide ? C : R;
+    double g[16 * 16];
+    for (int p = 0; p < n; p++)
+        for (int q = 0; q < n; q++) {
+            double s = 0;
+            for (int t = 0; t < k; t++)
+                s += wide ? (double)m[p * C + t] * m[q * C + t] : (double)m[t * C + p] * m[t * C + q];
+            g[p * n + q] = s;
+        }
+    jacobi_eigenvalues(g, n, sv);
+    for (int i = 0; i < n; i++) sv[i] = sqrt(sv[i] > 0 ? sv[i] : 0);
+    qsort(sv, (size_t)n, sizeof *sv, cmp_desc);
+    return n;
+}
+
+static OptimConfig muon_cfg(void) {
+    OptimConfig c = {.name = OPTIM_MUON, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8,
+                     .weight_decay = 0.1, .momentum = 0.95, .nesterov = 1, .ns_steps = 5,
+                     .muon_scale = MUON_SCALE_MOONLIGHT, .muon_router = 1};
+    return c;
+}
+
+// ---- Jacobi self-check: the test's own tool must be right before it judges anything ------------
+
+static void test_jacobi(void) {
+    // diag(3, 2, 1) rotated by a known orthogonal matrix has eigenvalues exactly 3, 2, 1.
+    float m[3 * 4] = {3, 0, 0, 0,  0, 2, 0, 0,  0, 0, 1, 0};  // 3 x 4, singular values 3, 2, 1
+    double sv[3];
+    // Mix the columns with a rotation (orthogonal: singular values unchanged).
+    double c = cos(0.7), s = sin(0.7);
+    for (int i = 0; i < 3; i++) {
+        float a = m[i * 4 + 0], b = m[i * 4 + 3];
+        m[i * 4 + 0] = (float)(c * a - s * b);
+        m[i * 4 + 3] = (float)(s * a + c * b);
+    }
+    CHECK(singular_values(m, 3, 4, sv) == 3);
+    CHECK_NEAR(sv[0], 3.0, 1e-6, 0);
+    CHECK_NEAR(sv[1], 2.0, 1e-6, 0);
+    CHECK_NEAR(sv[2], 1.0, 1e-6, 0);
+}
+
+// ---- Newton–Schulz ---------------------------------------------------------------------------
+
+// The quintic's scalar map on one singular value: the iteration applies exactly this to each σ.
+static double ns_poly(double x) { return 3.4445 * x - 4.7750 * x * x * x + 2.0315 * x * x * x * x * x; }
+
+// Checks one golden shape: every entry, the golden singular values, the values the scalar map
+// predicts from the input's singular values, and the band.
+static void check_ns_golden(int R, int C, const float *golden, const double *golden_sv) {
+    float G[24], X[24], scratch[256];
+    CHECK(newton_schulz_scratch(R, C) <= 256);
+    fill_mat(G, R, C, 0.37, 0.1);
+    memcpy(X, G, sizeof G);
+    newton_schulz(X, R, C, 5, scratch);
+    for (int i = 0; i < R * C; i++) CHECK_NEAR(X[i], golden[i], 1e-5, 0);
+
+    int n = R < C ? R : C;
+    double sv[4], sv0[4], pred[4], fro = 0;
+    singular_values(X, R, C, sv);
+    for (int i = 0; i < n; i++) CHECK_NEAR(sv[i], golden_sv[i], 2e-5, 0);
+
+    // Prediction: σ0 = σ(G)/(‖G‖_F + 1e-7), then five times σ ← p(σ), sorted again (p is not
+    // monotone, so the order can change).
+    singular_values(G, R, C, sv0);
+    for (int i = 0; i < R * C; i++) fro += (double)G[i] * G[i];
+    for (int i = 0; i < n; i++) {
+        double x = sv0[i] / (sqrt(fro) + 1e-7);
+        for (int s = 0; s < 5; s++) x = ns_poly(x);
+        pred[i] = x;
+    }
+    qsort(pred, (size_t)n, sizeof *pred, cmp_desc);
+    for (int i = 0; i < n; i++) CHECK_NEAR(sv[i], pred[i], 1e-4, 0);
+
+    // The band. p(σ) = 3.4445σ − 4.7750σ³ + 2.0315σ⁵ has its minimum on [0.55, 1.2] at σ = 1.0501,
+    // p = 0.68183, and p(0.68183) = 1.13439 (its maximum on the band); so p maps
+    // [0.6818, 1.1344] into itself. Scanning σ0 on a 1e-5 grid shows every σ0 in [0.0052, 1] lands
+    // in that band after 5 steps (tiny σ0 only grow ~3.44x per step and would stay below it).
+    // A Frobenius-normalized start has every σ0 <= 1; check here it is not below 0.0052 either,
+    // then every output σ must be in the band (with 1e-4 of float slack). The golden values
+    // agree: 0.682093 .. 1.100842.
+    for (int i = 0; i < n; i++) CHECK(sv0[i] / sqrt(fro) >= 0.0052 && sv0[i] / sqrt(fro) <= 1.0);
+    for (int i = 0; i < n; i++) CHECK_MSG(sv[i] >= 0.6818 - 1e-4 && sv[i] <= 1.1344 + 1e-4,
+                                          "sigma %d = %.6f outside [0.6818, 1.1344]", i, sv[i]);
+}
+
+static void test_ns_golden(void) {
+    static const float g46[24] = {
+        +0.371406f, +0.256127f, +0.277869f, +0.356375f, +0.290317f, +0.127634f,
+        +0.616100f, +0.157124f, -0.069833f, -0.114426f, -0.266352f, -0.371266f,
+        +0.567439f, -0.228348f, -0.458261f, -0.074311f, +0.255242f, +0.231987f,
+        +0.336646f, -0.452057f, -0.152927f, +0.444303f, +0.153256f, -0.447325f};
+    static const double sv46[4] = {1.100842, 0.683675, 0.682262, 0.682123};
+    static const float g64[24] = {
+        +0.205699f, +0.335512f, +0.288946f, +0.357798f,
+        +0.409836f, +0.141671f, +0.140035f, -0.298259f,
+        +0.249778f, -0.163458f, -0.291674f, -0.200539f,
+        -0.045499f, -0.320093f, -0.038040f, +0.344236f,
+        -0.160911f, -0.276806f, +0.518625f, -0.238728f,
+        -0.406364f, +0.357991f, -0.093240f, -0.184906f};
+    static const double sv64[4] = {0.683853, 0.683570, 0.682895, 0.682093};
+    check_ns_golden(4, 6, g46, sv46);
+    check_ns_golden(6, 4, g64, sv64);
+}
+
+// The fast kernel (symmetric Gram products, transposed copy, i-k-j) against the plain one, on
+// shapes wide, tall and square, and with 1, 2 and 5 steps.
+static void test_ns_vs_reference(void) {
+    static const int shapes[][2] = {{40, 24}, {24, 40}, {17, 17}, {1, 9}, {9, 1}, {96, 64}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int R = shapes[s][0], C = shapes[s][1];
+        size_t n = (size_t)R * C, ns = newton_schulz_scratch(R, C);
+        float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *w = malloc(ns * sizeof *w);
+        for (int steps = 1; steps <= 5; steps += 2) {
+            fill_mat(a, R, C, 0.731, 0.05 * steps);
+            memcpy(b, a, n * sizeof *a);
+            newton_schulz(a, R, C, steps, w);
+            newton_schulz_ref(b, R, C, steps, w);
+            CHECK_MSG(max_abs_diff(a, b, n) <= 1e-6, "%dx%d, %d steps: max diff %g", R, C, steps,
+                      max_abs_diff(a, b, n));
+        }
+        // Non-vacuity: the kernel changed the matrix.
+        float *c = malloc(n * sizeof *c);
+        fill_mat(c, R, C, 0.731, 0.25);
+        CHECK(max_abs_diff(a, c, n) > 1e-3);
+        free(a); free(b); free(c); free(w);
+    }
+}
+
+// A zero matrix stays zero (the 1e-7 keeps the normalization finite).
+static void test_ns_zero(void) {
+    float z[6] = {0}, w[64];
+    CHECK(newton_schulz_scratch(2, 3) <= 64);
+    newton_schulz(z, 2, 3, 5, w);
+    for (int i = 0; i < 6; i++) CHECK(z[i] == 0.0f);
+}
+
+// Bitwise the same for any thread count, on Muon's largest shape (256 x 128).
+static void test_ns_threads(void) {
+#ifdef _OPENMP
+    const int R = 256, C = 128;
+    size_t n = (size_t)R * C, ns = newton_schulz_scratch(R, C);
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *w = malloc(ns * sizeof *w);
+    fill_mat(a, R, C, 0.0123, 0.7);
+    memcpy(b, a, n * sizeof *a);
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    newton_schulz(a, R, C, 5, w);
+    omp_set_num_threads(3);
+    newton_schulz(b, R, C, 5, w);
+    omp_set_num_threads(saved);
+    CHECK(memcmp(a, b, n * sizeof *a) == 0);
+    free(a); free(b); free(w);
+#endif
+}
+
+// ---- AdamW -----------------------------------------------------------------------------------
+
+static void test_adamw(void) {
+    // A 2 x 2 attention matrix (decay 1) and a 3-element gain (decay 0).
+    static ParamTable tb;
+    memset(&tb, 0, sizeof tb);
+    int ia = param_add(&tb, "w", PARAM_ATTN, 1, 2, 2), ig = param_add(&tb, "g", PARAM_GAIN, 1, 1, 3);
+    CHECK(ia == 0 && ig == 1 && tb.total == 7);
+    CHECK(tb.info[0].decay == 1 && tb.info[1].decay == 0);
+    OptimConfig cfg = {.name = OPTIM_ADAMW, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8,
+                       .weight_decay = 0.1};
+    Optimizer o;
+    char err[256] = "";
+    CHECK(optim_init(&o, &cfg, &tb, err, sizeof err) == 0);
+
+    const double lr = 0.1, b1 = 0.9, b2 = 0.95, eps = 1e-8, wd = 0.1;
+    float w[7] = {0.5f, -1.0f, 2.0f, 0.25f, 1.0f, 0.5f, -0.75f};
+    const float g1[7] = {0.2f, 0.03f, 0.0f, -1.5f, 0.2f, 1e-8f, 0.0f};
+    const float g2[7] = {-0.1f, 0.05f, 0.3f, -1.0f, -0.1f, 0.1f, 2.0f};
+    double we[7], m[7] = {0}, v[7] = {0};
+    for (int i = 0; i < 7; i++) we[i] = w[i];
+
+    // Step 1 by hand: m = 0.1·g, v = 0.05·g², m̂ = g, v̂ = g², so the step is lr·g/(|g| + eps):
+    // w[0] = 0.5·(1 − 0.1·0.1) − 0.1·0.2/(0.2 + 1e-8) = 0.495 − 0.1 + 5e-9 = 0.395000005.
+    // The gain w[4] = 1.0 with the same gradient has no decay: 1.0 − 0.1 + 5e-9 = 0.900000005.
+    // g = 0 gives m = v = 0 and a zero step: w[2] only decays, 2.0·0.99 = 1.98; w[6] stays.
+    // A gradient the size of eps shows eps: w[5] = 0.5 − 0.1·1e-8/(1e-8 + 1e-8) = 0.45.
+    optim_step(&o, w, g1, lr);
+    CHECK(o.t == 1);
+    CHECK_NEAR(w[0], 0.395000005, 1e-7, 0);
+    CHECK_NEAR(w[4], 0.900000005, 1e-7, 0);
+    CHECK_NEAR(w[2], 1.98, 1e-7, 0);
+    CHECK(w[6] == -0.75f);
+    CHECK_NEAR(w[5], 0.45, 1e-7, 0);
+    CHECK_NEAR(o.m[0], 0.02, 1e-9, 0);   // (1 − β1)·g
+    CHECK_NEAR(o.v[0], 0.002, 1e-10, 0); // (1 − β2)·g²
+
+    // Step 2 of w[0] by hand with g = −0.1: m = 0.9·0.02 − 0.01 = 0.008,
+    // v = 0.95·0.002 + 0.05·0.01 = 0.0024, m̂ = 0.008/0.19, v̂ = 0.0024/0.0975,
+    // w = 0.395000005·0.99 − 0.1·0.0421052632/(0.1568929081 + 1e-8) = 0.3642130619.
+    optim_step(&o, w, g2, lr);
+    CHECK_NEAR(w[0], 0.3642130619, 2e-7, 0);
+
+    // Every element from the formulas, in double, both steps.
+    const float *gs[2] = {g1, g2};
+    for (int t = 1; t <= 2; t++)
+        for (int i = 0; i < 7; i++) {
+            double g = gs[t - 1][i], keep = i < 4 ? 1 - lr * wd : 1.0;
+            m[i] = b1 * m[i] + (1 - b1) * g;
+            v[i] = b2 * v[i] + (1 - b2) * g * g;
+            double mh = m[i] / (1 - pow(b1, t)), vh = v[i] / (1 - pow(b2, t));
+            we[i] = we[i] * keep - lr * mh / (sqrt(vh) + eps);
+        }
+    for (int i = 0; i < 7; i++) CHECK_NEAR(w[i], we[i], 2e-7, 1e-6);
+    for (int i = 0; i < 7; i++) CHECK_NEAR(o.m[i], m[i], 1e-8, 1e-6);
+    for (int i = 0; i < 7; i++) CHECK_NEAR(o.v[i], v[i], 1e-9, 1e-6);
+    CHECK(o.mom == NULL && o.scratch == NULL);  // AdamW alone needs no Muon state
+    optim_free(&o);
+    CHECK(o.m == NULL && o.v == NULL);
+}
+
+// ---- Muon ------------------------------------------------------------------------------------
+
+static void test_muon_golden(void) {
+    static const float golden[24] = {
+        +0.671311f, +0.893369f, +0.992682f, +0.959118f, +0.795412f, +0.524155f,
+        +0.996432f, +0.732378f, +0.082421f, -0.609039f, -0.984151f, -0.844467f,
+        +0.659805f, -0.375180f, -0.997751f, -0.509791f, +0.544593f, +0.994174f,
+        -0.116159f, -0.998463f, -0.065245f, +0.989462f, +0.241943f, -0.945533f};
+    // The matrix, plus a gain, so the inner AdamW runs beside Muon in the same step.
+    static ParamTable tb;
+    memset(&tb, 0, sizeof tb);
+    param_add(&tb, "wo", PARAM_ATTN, 1, 4, 6);
+    param_add(&tb, "norm", PARAM_GAIN, 1, 1, 2);
+    OptimConfig cfg = muon_cfg();
+    Optimizer o;
+    char err[256] = "";
+    CHECK(optim_init(&o, &cfg, &tb, err, sizeof err) == 0);
+    CHECK(tb.info[0].group == OPT_GROUP_MUON && tb.info[1].group == OPT_GROUP_ADAMW);
+    CHECK(o.scratch_len >= muon_scratch(4, 6));
+
+    float w[26], g[26], w0[24];
+    fill_mat(w, 4, 6, 0.37, 0.1);
+    fill_mat(g, 4, 6, 0.5, 0.2);
+    memcpy(w0, w, sizeof w0);
+    w[24] = 1.0f; w[25] = 1.0f;
+    g[24] = 0.5f; g[25] = -2.0f;
+    optim_step(&o, w, g, 0.01);
+    for (int i = 0; i < 24; i++) CHECK_NEAR(w[i], golden[i], 1e-5, 0);
+    for (int i = 0; i < 24; i++) CHECK(o.mom[i] == g[i]);  // buf = 0.95·0 + g
+    // Non-vacuity: the step moved W by more than the tolerance.
+    CHECK(max_abs_diff(w, w0, 24) > 1e-3);
+    // The gain took an AdamW step (≈ lr·sign(g), no decay): 1 − 0.01, 1 + 0.01.
+    CHECK_NEAR(w[24], 0.99, 1e-6, 0);
+    CHECK_NEAR(w[25], 1.01, 1e-6, 0);
+
+    // Step 2 from the test's own formulas: buf = 0.95·g1 + g2, u = g2 + 0.95·buf (Nesterov),
+    // W = W·(1 − lr·wd) − lr·0.2·√6·NS(u), NS itself checked against the golden values above.
+    float g2[26], u[24], expect[24], ns[256];
+    fill_mat(g2, 4, 6, 0.23, 0.3);
+    g2[24] = g2[25] = 0;
+    for (int i = 0; i < 24; i++) u[i] = g2[i] + 0.95f * (0.95f * g[i] + g2[i]);
+    newton_schulz(u, 4, 6, 5, ns);
+    for (int i = 0; i < 24; i++)
+        expect[i] = (float)(w[i] * (1 - 0.01 * 0.1) - 0.01 * 0.2 * sqrt(6.0) * u[i]);
+    optim_step(&o, w, g2, 0.01);
+    CHECK(max_abs_diff(w, expect, 24) <= 1e-6);
+    optim_free(&o);
+
+    // Without Nesterov, step 2 uses u = buf; without decay (decay = 0) W is not shrunk. From the
+    // golden W after step 1, so both changes show: a Nesterov or decay bug moves W by ~1e-3.
+    cfg.nesterov = 0;
+    tb.info[0].decay = 0;
+    CHECK(optim_init(&o, &cfg, &tb, err, sizeof err) == 0);
+    fill_mat(w, 4, 6, 0.37, 0.1);
+    optim_step(&o, w, g, 0.01);
+    float w1[24];
+    memcpy(w1, w, sizeof w1);
+    for (int i = 0; i < 24; i++) u[i] = 0.95f * g[i] + g2[i];
+    newton_schulz(u, 4, 6, 5, ns);
+    for (int i = 0; i < 24; i++) expect[i] = (float)(w1[i] - 0.01 * 0.2 * sqrt(6.0) * u[i]);
+    optim_step(&o, w, g2, 0.01);
+    CHECK(max_abs_diff(w, expect, 24) <= 1e-6);
+    optim_free(&o);
+}
+
+// An expert stack is orthogonalized one expert at a time: a 2-expert stack ends exactly where
+// each expert alone does, and not where orthogonalizing the stacked 8 x 6 matrix would.
+static void test_muon_per_expert(void) {
+    OptimConfig cfg = muon_cfg();
+    cfg.weight_decay = 0;
+    const double lr = 0.01;
+    float w[48] = {0}, g[48];
+    fill_mat(g, 4, 6, 0.37, 0.1);           // expert 0
+    fill_mat(g + 24, 4, 6, 0.5, 0.2);       // expert 1
+    for (int i = 0; i < 24; i++) g[24 + i] *= 5.0f;  // different norms: a joint NS would mix them
+
+    static ParamTable stack;
+    memset(&stack, 0, sizeof stack);
+    param_add(&stack, "blocks.0.w1", PARAM_EXPERT, 2, 4, 6);
+    Optimizer o;
+    char err[256] = "";
+    CHECK(optim_init(&o, &cfg, &stack, err, sizeof err) == 0);
+    optim_step(&o, w, g, lr);
+    optim_free(&o);
+
+    // Each expert alone as a 1-expert table.
+    float alone[48] = {0};
+    for (int e = 0; e < 2; e++) {
+        static ParamTable one;
+        memset(&one, 0, sizeof one);
+        param_add(&one, "w", PARAM_EXPERT, 1, 4, 6);
+        CHECK(optim_init(&o, &cfg, &one, err, sizeof err) == 0);
+        optim_step(&o, alone + 24 * e, g + 24 * e, lr);
+        optim_free(&o);
+    }
+    CHECK(memcmp(w, alone, sizeof w) == 0);
+
+    // The stacked matrix orthogonalized as one 8 x 6 (u = 1.95·g from zero momentum).
+    float joint[48], ns[512];
+    CHECK(newton_schulz_scratch(8, 6) <= 512);
+    for (int i = 0; i < 48; i++) joint[i] = 1.95f * g[i];
+    newton_schulz(joint, 8, 6, 5, ns);
+    for (int i = 0; i < 48; i++) joint[i] = (float)(-lr * 0.2 * sqrt(6.0) * joint[i]);
+    CHECK_MSG(max_abs_diff(w, joint, 48) > 1e-3, "per-expert equals joint: max diff %g",
+              max_abs_diff(w, joint, 48));
+    // And each expert's own singular values are in the Newton–Schulz band (scaled by lr·scale).
+    double sv[4], scale = lr * 0.2 * sqrt(6.0);
+    for (int e = 0; e < 2; e++) {
+        singular_values(w + 24 * e, 4, 6, sv);
+        for (int i = 0; i < 4; i++) CHECK(sv[i] / scale > 0.68 && sv[i] / scale < 1.135);
+    }
+}
+
+static void test_muon_scale(void) {
+    CHECK_NEAR(muon_scale(MUON_SCALE_MOONLIGHT, 4, 6), 0.2 * sqrt(6.0), 1e-15, 0);
+    CHECK_NEAR(muon_scale(MUON_SCALE_MOONLIGHT, 256, 128), 0.2 * 16.0, 1e-15, 0);
+    CHECK_NEAR(muon_scale(MUON_SCALE_KJ, 4, 6), 1.0, 1e-15, 0);       // wide: max(1, 2/3)
+    CHECK_NEAR(muon_scale(MUON_SCALE_KJ, 6, 4), sqrt(1.5), 1e-15, 0);  // tall: real division
+    CHECK_NEAR(muon_scale(MUON_SCALE_KJ, 8, 2), 2.0, 1e-15, 0);
+    CHECK_NEAR(muon_scale(MUON_SCALE_KJ, 5, 5), 1.0, 1e-15, 0);
+
+    // Through a whole step: with no decay and the same state, the kj and moonlight steps differ
+    // only by their scales, 2 / (0.2·√8) on an 8 x 2 matrix.
+    static ParamTable tb;
+    memset(&tb, 0, sizeof tb);
+    param_add(&tb, "wqkv", PARAM_ATTN, 1, 8, 2);
+    float g[16], wm[16] = {0}, wk[16] = {0};
+    fill_mat(g, 8, 2, 0.37, 0.1);
+    OptimConfig cfg = muon_cfg();
+    cfg.weight_decay = 0;
+    Optimizer o;
+    char err[256] = "";
+    CHECK(optim_init(&o, &cfg, &tb, err, sizeof err) == 0);
+    optim_step(&o, wm, g, 0.01);
+    optim_free(&o);
+    cfg.muon_scale = MUON_SCALE_KJ;
+    CHECK(optim_init(&o, &cfg, &tb, err, sizeof err) == 0);
+    optim_step(&o, wk, g, 0.01);
+    optim_free(&o);
+    double ratio = 2.0 / (0.2 * sqrt(8.0));
+    for (int i = 0; i < 16; i++) CHECK_NEAR(wk[i], ratio * wm[i], 1e-8, 1e-5);
+    CHECK(fabs(wm[0]) > 1e-4);  // non-vacuity: the step did something
+}
+
+// ---- groups ----------------------------------------------------------------------------------
+
+static void build_all_kinds(ParamTable *tb) {
+    memset(tb, 0, sizeof *tb);
+    param_add(tb, "wte", PARAM_EMBED, 1, 16, 8);
+    param_add(tb, "wpe", PARAM_POS, 1, 4, 8);
+    param_add(tb, "blocks.0.att_norm", PARAM_GAIN, 1, 1, 8);
+    param_add(tb, "blocks.0.wqkv", PARAM_ATTN, 1, 24, 8);
+    param_add(tb, "blocks.0.wo", PARAM_ATTN, 1, 8, 8);
+    param_add(tb, "blocks.0.moe_norm", PARAM_GAIN, 1, 1, 8);
+    param_add(tb, "blocks.0.router", PARAM_ROUTER, 1, 4, 8);
+    param_add(tb, "blocks.0.w1", PARAM_EXPERT, 4, 12, 8);
+    param_add(tb, "blocks.0.w2", PARAM_EXPERT, 4, 8, 12);
+    param_add(tb, "final_norm", PARAM_GAIN, 1, 1, 8);
+    param_add(tb, "head", PARAM_HEAD, 1, 16, 8);
+}
+
+static void test_groups(void) {
+    static ParamTable tb;
+    build_all_kinds(&tb);
+    // Every kind appears, so a rule missing for one kind shows up.
+    int seen[PARAM_KIND_COUNT] = {0};
+    for (int i = 0; i < tb.n; i++) seen[tb.info[i].kind] = 1;
+    for (int k = 0; k < PARAM_KIND_COUNT; k++) CHECK(seen[k]);
+
+    // Expected group per entry, in table order: Muon with router, Muon without, AdamW alone.
+    static const int with_router[] = {0, 0, 0, 1, 1, 0, 1, 1, 1, 0, 0};
+    static const int no_router[] = {0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0};
+    OptimConfig cfg = muon_cfg();
+    Optimizer o;
+    char err[256] = "";
+    for (int pass = 0; pass < 3; pass++) {
+        cfg.name = pass == 2 ? OPTIM_ADAMW : OPTIM_MUON;
+        cfg.muon_router = pass == 0;
+        for (int i = 0; i < tb.n; i++) tb.info[i].group = OPT_GROUP_NONE;
+        CHECK(optim_init(&o, &cfg, &tb, err, sizeof err) == 0);
+        for (int i = 0; i < tb.n; i++) {
+            int want = pass == 2 ? OPT_GROUP_ADAMW
+                     : (pass == 0 ? with_router[i] : no_router[i]) ? OPT_GROUP_MUON : OPT_GROUP_ADAMW;
+            CHECK_MSG(tb.info[i].group == want, "pass %d, %s: group %d, want %d", pass,
+                      tb.info[i].name, tb.info[i].group, want);
+        }
+        // Muon's scratch is sized from its largest matrix (the 24 x 8 wqkv), none for AdamW.
+        if (pass < 2) CHECK(o.scratch_len == muon_scratch(24, 8) && o.mom != NULL);
+        else CHECK(o.scratch_len == 0 && o.mom == NULL);
+        optim_free(&o);
+    }
+
+    // Muon with no matrix to take: embeddings, gains and head only.
+    static ParamTable flat;
+    memset(&flat, 0, sizeof flat);
+    param_add(&flat, "wte", PARAM_EMBED, 1, 16, 8);
+    param_add(&flat, "final_norm", PARAM_GAIN, 1, 1, 8);
+    param_add(&flat, "head", PARAM_HEAD, 1, 16, 8);
+    cfg.name = OPTIM_MUON;
+    err[0] = 0;
+    CHECK(optim_init(&o, &cfg, &flat, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "Muon has no matrix") != NULL, "message: %s", err);
+    CHECK(o.m == NULL);  // a failed init leaves nothing to free
+    optim_free(&o);      // and freeing it anyway is safe
+    // The same table is fine under AdamW.
+    cfg.name = OPTIM_ADAMW;
+    CHECK(optim_init(&o, &cfg, &flat, err, sizeof err) == 0);
+    optim_free(&o);
+    // Router only under Muon without muon_router: still nothing for Muon.
+    memset(&flat, 0, sizeof flat);
+    param_add(&flat, "blocks.0.router", PARAM_ROUTER, 1, 4, 8);
+    cfg.name = OPTIM_MUON;
+    cfg.muon_router = 0;
+    CHECK(optim_init(&o, &cfg, &flat, err, sizeof err) == -1);
+    cfg.muon_router = 1;
+    CHECK(optim_init(&o, &cfg, &flat, err, sizeof err) == 0);
+    optim_free(&o);
+
+    // An entry of no known kind belongs to no group: init names it and fails.
+    build_all_kinds(&tb);
+    tb.info[5].kind = PARAM_KIND_COUNT;
+    err[0] = 0;
+    CHECK(optim_init(&o, &cfg, &tb, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "blocks.0.moe_norm") && strstr(err, "no optimizer group"), "message: %s", err);
+    // Entries that do not tile the flat array (an overlap) are refused too.
+    build_all_kinds(&tb);
+    tb.info[3].offset -= 1;
+    err[0] = 0;
+    CHECK(optim_init(&o, &cfg, &tb, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "blocks.0.wqkv") != NULL, "message: %s", err);
+    // And a bad config value.
+    build_all_kinds(&tb);
+    cfg.ns_steps = 0;
+    CHECK(optim_init(&o, &cfg, &tb, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "ns_steps") != NULL, "message: %s", err);
+}
+
+// ---- schedule, norm, clipping ----------------------------------------------------------------
+
+static void test_schedule(void) {
+    for (int s = 0; s < 20; s += 7) CHECK(schedule_lr(SCHEDULE_CONSTANT, 0.003, s, 20, 5, 0.1) == 0.003);
+    // 11 steps, 2 warm-up, floor 0.1: warm-up 0.5, 1.0; cosine over steps 2..10 (span 8).
+    const double lr = 1.0;
+    CHECK_NEAR(schedule_lr(SCHEDULE_COSINE, lr, 0, 11, 2, 0.1), 0.5, 1e-15, 0);
+    CHECK_NEAR(schedule_lr(SCHEDULE_COSINE, lr, 1, 11, 2, 0.1), 1.0, 1e-15, 0);
+    CHECK_NEAR(schedule_lr(SCHEDULE_COSINE, lr, 2, 11, 2, 0.1), 1.0, 1e-15, 0);
+    // Step 4: progress 2/8, 0.1 + 0.45·(1 + cos(π/4)) = 0.868198052.
+    CHECK_NEAR(schedule_lr(SCHEDULE_COSINE, lr, 4, 11, 2, 0.1), 0.1 + 0.45 * (1 + sqrt(0.5)), 1e-12, 0);
+    CHECK_NEAR(schedule_lr(SCHEDULE_COSINE, lr, 6, 11, 2, 0.1), 0.55, 1e-12, 0);  // halfway
+    CHECK_NEAR(schedule_lr(SCHEDULE_COSINE, lr, 10, 11, 2, 0.1), 0.1, 1e-12, 0);  // the floor, last step
+    CHECK_NEAR(schedule_lr(SCHEDULE_COSINE, lr, 15, 11, 2, 0.1), 0.1, 1e-12, 0);  // past the end
+    // Falls monotonically after warm-up.
+    for (int s = 2; s < 10; s++)
+        CHECK(schedule_lr(SCHEDULE_COSINE, lr, s + 1, 11, 2, 0.1) < schedule_lr(SCHEDULE_COSINE, lr, s, 11, 2, 0.1));
+    // No warm-up: the first step is the peak; scaled lr; floor 0 reaches 0.
+    CHECK_NEAR(schedule_lr(SCHEDULE_COSINE, 0.02, 0, 5, 0, 0.0), 0.02, 1e-15, 0);
+    CHECK_NEAR(schedule_lr(SCHEDULE_COSINE, 0.02, 2, 5, 0, 0.0), 0.01, 1e-15, 0);
+    CHECK_NEAR(schedule_lr(SCHEDULE_COSINE, 0.02, 4, 5, 0, 0.0), 0.0, 1e-15, 0);
+    // An unknown schedule is NaN, never a silent guess.
+    CHECK(isnan(schedule_lr(7, 0.02, 0, 5, 0, 0.0)));
+}
+
+static void test_grad_norm(void) {
+    float g34[2] = {3, 4};
+    CHECK(grad_norm(g34, 2) == 5.0);
+    CHECK(grad_norm(g34, 0) == 0.0);
+    // 600001 ones (several chunk batches and a ragged tail): exactly sqrt(600001).
+    size_t n = 600001;
+    float *g = malloc(n * sizeof *g);
+    for (size_t i = 0; i < n; i++) g[i] = 1.0f;
+    CHECK(grad_norm(g, n) == sqrt((double)n));
+    // A varied vector against a plain double sum.
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) {
+        g[i] = (float)sin(0.001 * (double)i * (double)(i % 97));
+        ss += (double)g[i] * g[i];
+    }
+    double gn = grad_norm(g, n);
+    CHECK_NEAR(gn, sqrt(ss), 0, 1e-12);
+#ifdef _OPENMP
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    double g1 = grad_norm(g, n);
+    omp_set_num_threads(3);
+    double g3 = grad_norm(g, n);
+    omp_set_num_threads(saved);
+    CHECK(memcmp(&g1, &g3, sizeof g1) == 0 && g1 == gn);
+#endif
+    free(g);
+}
+
+static void test_clip(void) {
+    float g[2] = {3, 4};
+    // Off when max_norm <= 0, and a no-op at or under the threshold.
+    CHECK(clip_grad(g, 2, 5.0, 0.0) == 1.0 && g[0] == 3 && g[1] == 4);
+    CHECK(clip_grad(g, 2, 5.0, 5.0) == 1.0 && g[0] == 3 && g[1] == 4);
+    CHECK(clip_grad(g, 2, 5.0, 10.0) == 1.0 && g[0] == 3 && g[1] == 4);
+    // Norm 5 clipped to 1: factor 1/(5 + 1e-6), g ≈ (0.6, 0.8), new norm <= 1.
+    double f = clip_grad(g, 2, 5.0, 1.0);
+    CHECK_NEAR(f, 1.0 / (5.0 + 1e-6), 1e-15, 0);
+    CHECK_NEAR(g[0], 0.6, 1e-6, 0);
+    CHECK_NEAR(g[1], 0.8, 1e-6, 0);
+    CHECK(grad_norm(g, 2) <= 1.0);
+    // A NaN norm is left for the trainer's guard: nothing is scaled.
+    float h[2] = {1, 2};
+    CHECK(clip_grad(h, 2, NAN, 1.0) == 1.0 && h[0] == 1 && h[1] == 2);
+}
+
+int main(void) {
+    test_jacobi();
+    test_ns_golden();
+    test_ns_vs_reference();
+    test_ns_zero();
+    test_ns_threads();
+    test_adamw();
+    test_muon_golden();
+    test_muon_per_expert();
+    test_muon_scale();
+    test_groups();
+    test_schedule();
+    test_grad_norm();
+    test_clip();
+    return test_summary("test_optim");
+}
