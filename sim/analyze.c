@@ -9,7 +9,7 @@ int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen) {
     float *H = NULL, *P = NULL, *Z = NULL;
     int32_t *dom = NULL, *topk = NULL;
     int ndh, ndp, ndd, rc = -1;
-    size_t sh[2] = {0, 0}, sp[2] = {0, 0}, sd[2] = {0, 0};
+    size_t sh[3] = {0, 0, 0}, sp[3] = {0, 0, 0}, sd[3] = {0, 0, 0};
     if (npy_read_float(a->hidden, &H, &ndh, sh, err, errlen) != 0) goto done;
     if (npy_read_float(a->router, &P, &ndp, sp, err, errlen) != 0) goto done;
     if (ndh != 2 || ndp != 2 || sh[1] != sp[1]) {

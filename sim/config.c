@@ -5,10 +5,7 @@
 #include "toml.h"
 #include "world.h"  // WORLD_MAX_SLOTS: the domains world's limit, checked before any work
 
-#include <limits.h>
-#include <math.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -100,8 +97,8 @@ int config_choice_index(int k, const char *name) {
 #define FIELD(c, k, T) ((T *)((char *)(c) + cfg_keys[k].offset))
 #define CFIELD(c, k, T) ((const T *)((const char *)(c) + cfg_keys[k].offset))
 
-// The shortest %g form that reads back as the same double.
-// Prefers the plain form when it is barely longer (10 rather than 1e+01).
+// The shortest %g form that reads back as the same double, or the plain form when it is barely
+// longer (10 rather than 1e+01).
 static void fmt_real(double v, char *buf, size_t cap) {
     int p = 1;
     for (; p <= 17; p++) {
@@ -1089,7 +1086,7 @@ typedef struct {
     long i;
     char id[CFG_RUN_ID_MAX + 1];
     int nfails;
-    PointFail fails[CFG_ERRORS_MAX];
+    PointFail *fails;  // CFG_ERRORS_MAX, allocated at the first failure
 } PointCtx;
 
 // A failed check on one point: located at the latest assignment among its keys. A failure that
@@ -1111,7 +1108,11 @@ static void point_fail(void *u, const int *keys, int nkeys, const char *msg) {
     }
     for (int j = 0; j < pc->nfails; j++)
         if (!strcmp(pc->fails[j].msg, msg)) { pc->fails[j].count++; return; }
-    if (pc->nfails == CFG_ERRORS_MAX) { lerr(x, at.src, at.line, "point '%s': %s", pc->id, msg); return; }
+    if (!pc->fails) pc->fails = malloc(CFG_ERRORS_MAX * sizeof *pc->fails);
+    if (!pc->fails || pc->nfails == CFG_ERRORS_MAX) {
+        lerr(x, at.src, at.line, "point '%s': %s", pc->id, msg);
+        return;
+    }
     PointFail *pf = &pc->fails[pc->nfails++];
     snprintf(pf->msg, sizeof pf->msg, "%s", msg);
     memcpy(pf->id, pc->id, sizeof pf->id);
@@ -1122,22 +1123,22 @@ static void point_fail(void *u, const int *keys, int nkeys, const char *msg) {
 // Cross-field checks on every point, before any work.
 static void check_points(Ctx *x) {
     Experiment *ex = x->ex;
-    PointCtx *pc = malloc(sizeof *pc);
-    if (!pc) { lerr(x, CFG_SRC_DEFAULT, 0, "out of memory"); return; }
-    pc->x = x;
-    pc->nfails = 0;
-    for (pc->i = 0; pc->i < ex->npoints; pc->i++) {
+    PointCtx pc;
+    pc.x = x;
+    pc.nfails = 0;
+    pc.fails = NULL;
+    for (pc.i = 0; pc.i < ex->npoints; pc.i++) {
         Config c;
-        experiment_point(ex, pc->i, &c);
-        experiment_run_id(ex, pc->i, pc->id, sizeof pc->id);
-        run_checks(&c, point_fail, pc);
+        experiment_point(ex, pc.i, &c);
+        experiment_run_id(ex, pc.i, pc.id, sizeof pc.id);
+        run_checks(&c, point_fail, &pc);
     }
-    for (int j = 0; j < pc->nfails; j++) {
-        const PointFail *pf = &pc->fails[j];
+    for (int j = 0; j < pc.nfails; j++) {
+        const PointFail *pf = &pc.fails[j];
         if (pf->count == 1) lerr(x, pf->at.src, pf->at.line, "point '%s': %s", pf->id, pf->msg);
         else lerr(x, pf->at.src, pf->at.line, "point '%s' and %ld more: %s", pf->id, pf->count - 1, pf->msg);
     }
-    free(pc);
+    free(pc.fails);
 }
 
 static int load(Experiment *ex, const char *path, const char *buf, size_t len, const char *const *sets,
@@ -1191,7 +1192,7 @@ int experiment_load(Experiment *ex, const char *path, const char *const *sets, i
 
 int experiment_load_buffer(Experiment *ex, const char *name, const char *buf, size_t len,
                            const char *const *sets, int nsets, CfgErrors *e) {
-    return load(ex, name, buf ? buf : "", buf ? len : 0, sets, nsets, e);
+    return load(ex, name ? name : "(memory)", buf ? buf : "", buf ? len : 0, sets, nsets, e);
 }
 
 // ---- shards -----------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ int npy_write(const char *path, const char *dtype, const void *data, int ndim, c
 }
 
 // Parses the header: dtype letter+size, shape. Returns the data offset or -1.
-static long npy_header(FILE *f, char *dtype, int *ndim, size_t shape[2]) {
+static long npy_header(FILE *f, char *dtype, int *ndim, size_t shape[3]) {
     unsigned char pre[10];
     if (fread(pre, 1, 10, f) != 10 || pre[0] != 0x93 || memcmp(pre + 1, "NUMPY", 5) != 0) return -1;
     long hlen, off;
@@ -108,19 +108,20 @@ static long npy_header(FILE *f, char *dtype, int *ndim, size_t shape[2]) {
             *ndim = 0;
             if (p) {
                 p++;
-                while (*ndim < 3) {
+                shape[0] = shape[1] = shape[2] = 1;
+                while (*ndim < 4) {
                     while (*p == ' ') p++;
                     if (*p == ')') break;
                     char *end;
                     unsigned long v = strtoul(p, &end, 10);
                     if (end == p) { *ndim = -1; break; }
-                    if (*ndim < 2) shape[*ndim] = v;
+                    if (*ndim < 3) shape[*ndim] = v;
                     (*ndim)++;
                     p = end;
                     while (*p == ' ') p++;
                     if (*p == ',') p++;
                 }
-                if (*ndim >= 1 && *ndim <= 2) result = off + hlen;
+                if (*ndim >= 1 && *ndim <= 3) result = off + hlen;
             }
         }
     }
@@ -128,16 +129,16 @@ static long npy_header(FILE *f, char *dtype, int *ndim, size_t shape[2]) {
     return result;
 }
 
-static int npy_read(const char *path, int want_int, void **out, int *ndim, size_t shape[2], char *err, size_t errlen) {
+static int npy_read(const char *path, int want_int, void **out, int *ndim, size_t shape[3], char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     char dtype[4] = {0};
     if (npy_header(f, dtype, ndim, shape) < 0) {
         fclose(f);
-        snprintf(err, errlen, "%s: not a 1-D or 2-D C-order .npy file", path);
+        snprintf(err, errlen, "%s: not a 1-D to 3-D C-order .npy file", path);
         return -1;
     }
-    size_t count = shape[0] * (*ndim == 2 ? shape[1] : 1);
+    size_t count = shape[0] * shape[1] * shape[2];
     int ok_float = !want_int && (strcmp(dtype, "<f4") == 0 || strcmp(dtype, "<f8") == 0);
     int ok_int = want_int && strcmp(dtype, "<i4") == 0;
     if (!ok_float && !ok_int) {
@@ -163,11 +164,11 @@ static int npy_read(const char *path, int want_int, void **out, int *ndim, size_
     return raw ? 0 : -1;
 }
 
-int npy_read_float(const char *path, float **data, int *ndim, size_t shape[2], char *err, size_t errlen) {
+int npy_read_float(const char *path, float **data, int *ndim, size_t shape[3], char *err, size_t errlen) {
     return npy_read(path, 0, (void **)data, ndim, shape, err, errlen);
 }
 
-int npy_read_int32(const char *path, int32_t **data, int *ndim, size_t shape[2], char *err, size_t errlen) {
+int npy_read_int32(const char *path, int32_t **data, int *ndim, size_t shape[3], char *err, size_t errlen) {
     return npy_read(path, 1, (void **)data, ndim, shape, err, errlen);
 }
 

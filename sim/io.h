@@ -28,10 +28,10 @@ char *path_join(char *path, size_t len, const char *dir, const char *name);
 
 // .npy format 1.0, C order, little-endian. dtype "<f4", "<f8" or "<i4".
 int npy_write(const char *path, const char *dtype, const void *data, int ndim, const size_t *shape);
-// Reads a 1-D or 2-D array of float32/float64 (converted to float) or int32. *data is malloc'ed.
-// Returns 0, or -1 with a message naming the file in err.
-int npy_read_float(const char *path, float **data, int *ndim, size_t shape[2], char *err, size_t errlen);
-int npy_read_int32(const char *path, int32_t **data, int *ndim, size_t shape[2], char *err, size_t errlen);
+// Reads a 1-D to 3-D array of float32/float64 (converted to float) or int32. *data is malloc'ed;
+// shape[ndim..2] are set to 1. Returns 0, or -1 with a message naming the file in err.
+int npy_read_float(const char *path, float **data, int *ndim, size_t shape[3], char *err, size_t errlen);
+int npy_read_int32(const char *path, int32_t **data, int *ndim, size_t shape[3], char *err, size_t errlen);
 
 // Writes s as a JSON string literal (quotes and escapes included).
 void json_string(FILE *f, const char *s);

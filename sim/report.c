@@ -447,6 +447,7 @@ static int plot_loss(Report *R) {
     int np = has_terms ? 2 : 1;
     SvgPanel panels[2];
     memset(panels, 0, sizeof panels);
+    int log_y = 0;
     for (int k = 0; k < np; k++) {
         SvgSeries *S = ralloc(R, (size_t)R->nvars * sizeof *S);
         if (!S) return fail(R, "out of memory");
@@ -456,8 +457,17 @@ static int plot_loss(Report *R) {
             S[v] = (SvgSeries){.name = R->vars[v].label, .color = R->vars[v].color, .style = SVG_LINE,
                                .n = c.n, .x = c.x, .y = c.y, .sd = c.sd, .count = c.count};
         }
-        panels[k] = (SvgPanel){.kind = SVG_PANEL_XY, .title = titles[k], .xlabel = "step", .ylabel = "nats",
-                               .nseries = R->nvars, .series = S, .robust_y = 1};
+        // Losses spanning more than 30x (a run blowing up) go on a log axis; else a linear one,
+        // cut at a robust upper limit.
+        double lo = INFINITY, hi = 0;
+        for (int v = 0; v < R->nvars; v++)
+            for (size_t i = 0; i < S[v].n; i++)
+                if (isfinite(S[v].y[i]) && S[v].y[i] > 0) { lo = fmin(lo, S[v].y[i]); hi = fmax(hi, S[v].y[i]); }
+        int lg = hi > 30 * lo;
+        log_y |= lg;
+        panels[k] = (SvgPanel){.kind = SVG_PANEL_XY, .title = titles[k], .xlabel = "step",
+                               .ylabel = lg ? "nats (log scale)" : "nats", .nseries = R->nvars, .series = S,
+                               .robust_y = !lg, .log_y = lg};
     }
     SvgFigure fig = {.title = "Training loss", .subtitle = "mean over seeds; band: \xc2\xb1 1 sd",
                      .npanels = np, .panels = panels, .cols = np, .panel_w = np == 2 ? 400 : 620,
@@ -465,9 +475,10 @@ static int plot_loss(Report *R) {
     variant_legend(R, &fig, SVG_LINE);
     return emit(R, "loss", &fig,
                 "Training cross-entropy%s against the optimizer step, one line per variant: the mean over "
-                "its seeds (ok runs only when it has any), with a band of \xc2\xb1 1 standard deviation. "
-                "Curves that diverge are cut at the top of the range.",
-                has_terms ? " and the total loss (cross-entropy plus the active balancing terms)" : "");
+                "its seeds (ok runs only when it has any), with a band of \xc2\xb1 1 standard deviation.%s",
+                has_terms ? " and the total loss (cross-entropy plus the active balancing terms)" : "",
+                log_y ? " The losses span more than a factor of 30, so the y axis is logarithmic."
+                      : " A curve that diverges is cut at the top of the range.");
 }
 
 // Final measurements against one swept key (k >= 0) or against the variants (k < 0, no key).
@@ -665,13 +676,15 @@ static int plot_heatmaps(Report *R) {
     // One scale for all: 0 up to the largest frequency, rounded up to a tenth.
     vmax = fmin(1, fmax(0.1, ceil(vmax * 10 - 1e-9) / 10));
     for (int i = 0; i < np; i++) panels[i].vmax = vmax;
-    double cell = floor(fmin(fmin(250.0 / maxE, 170.0 / maxD), 24));
+    // Up to 3 panels a row (4 when they are narrow), cells as large as that allows.
+    int cols = np < 3 ? np : 3;
+    if (np >= 4 && maxE <= 8) cols = 4;
+    double cell = floor(fmin(fmin(((PAGE_W - 24) / cols - 70) / maxE, 220.0 / maxD), 28));
     if (cell < 4) cell = 4;
     double pw = cell * maxE, ph = cell * maxD;
-    int cols = (int)((PAGE_W - 24) / (pw + 60));
     SvgFigure fig = {.title = "Domain \xc3\x97 expert selection frequency",
                      .subtitle = "first seed of each variant, final evaluation, last layer",
-                     .npanels = np, .panels = panels, .cols = grid_cols(np, cols < 1 ? 1 : cols),
+                     .npanels = np, .panels = panels, .cols = cols,
                      .panel_w = pw, .panel_h = ph, .colorbar_label = "frequency", .vmin = 0, .vmax = vmax};
     return emit(R, "heatmaps", &fig,
                 "For each variant, the share of each domain's evaluation tokens whose top-k choices include "
@@ -772,10 +785,10 @@ static int plot_layers(Report *R) {
                 cnt[l] = var_stat(R, &R->vars[v], cols[l], &y[l], &sd[l]);
             }
             S[v] = (SvgSeries){.name = R->vars[v].label, .color = R->vars[v].color, .style = SVG_LINE_MARKERS,
-                               .n = (size_t)L, .x = x, .y = y, .sd = sd, .count = cnt};
+                               .n = (size_t)L, .x = x, .y = y, .sd = sd, .count = cnt, .slot = v};
         }
         panels[np++] = (SvgPanel){.kind = SVG_PANEL_XY, .title = LAYER_MEAS[m], .xlabel = "layer",
-                                  .nseries = R->nvars, .series = S, .integer_x = 1};
+                                  .nseries = R->nvars, .series = S, .integer_x = 1, .dodge = R->nvars};
     }
     if (np == 0) return 0;
     SvgFigure fig = {.title = "Measurements by layer", .subtitle = "final evaluation; mean \xc2\xb1 1 sd over seeds",
@@ -939,7 +952,7 @@ static void write_tables(FILE *f, const Report *R) {
         const Variant *V = &R->vars[v];
         int ok = 0;
         for (int i = 0; i < V->nruns; i++) ok += R->runs[V->runs[i]].ok;
-        fprintf(f, "<tr%s><td><span class=\"sw\" style=\"background:%s\"></span>", ok ? "" : " class=\"bad\"", V->color);
+        fprintf(f, "<tr%s><td class=\"id\"><span class=\"sw\" style=\"background:%s\"></span>", ok ? "" : " class=\"bad\"", V->color);
         esc(f, V->label);
         fprintf(f, "</td><td class=\"n\">%d / %d</td>", ok, V->nruns);
         for (int m = 0; m < COUNT(TABLE_MEAS); m++) {
@@ -1275,15 +1288,20 @@ static int terminal(Report *R, FILE *f, const char *metric) {
             if (isnan(a) && isnan(b)) break;
             int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t;
         }
+    // Each variant's "label value±sd" is kept on one line where it fits: its spaces are written as
+    // '\1' while wrapping and printed as spaces.
     char line[4096];
-    snprintf(line, sizeof line, "%s, highest first: ", metric);
+    snprintf(line, sizeof line, "%.60s, highest first: ", metric);
     for (int i = 0; i < R->nvars; i++) {
         int v = order[i];
-        char a[40], b[40];
+        char a[40], b[40], item[600];
         svg_num(a, sizeof a, mean[v], 3);
         svg_num(b, sizeof b, sdv[v], 2);
-        lput(line, sizeof line, "%s%s %s%s%s", i ? " > " : "", R->vars[v].label, a, cnt[v] > 1 && isfinite(sdv[v]) ? "\xc2\xb1" : "",
-             cnt[v] > 1 && isfinite(sdv[v]) ? b : "");
+        snprintf(item, sizeof item, "%.400s %s%s%s", R->vars[v].label, a,
+                 cnt[v] > 1 && isfinite(sdv[v]) ? "\xc2\xb1" : "", cnt[v] > 1 && isfinite(sdv[v]) ? b : "");
+        for (char *q = item; *q; q++)
+            if (*q == ' ') *q = '\1';
+        lput(line, sizeof line, "%s%s", i ? " > " : "", item);
     }
     // Wrap at spaces so no printed line exceeds TERM_W columns.
     const char *s = line;
@@ -1298,7 +1316,9 @@ static int terminal(Report *R, FILE *f, const char *metric) {
         }
         while (*q && ((unsigned char)*q & 0xc0) == 0x80) q++;
         const char *end = !*q ? q : (brk && brk > s ? brk : q);
-        fprintf(f, "%*s%.*s\n", indent, "", (int)(end - s), s);
+        fprintf(f, "%*s", indent, "");
+        for (const char *c = s; c < end; c++) fputc(*c == '\1' ? ' ' : *c, f);
+        fputc('\n', f);
         s = end;
         while (*s == ' ') s++;
         first = 0;

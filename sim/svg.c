@@ -110,7 +110,8 @@ double svg_text_width(const char *s, double size) {
         unsigned char c = (unsigned char)*s;
         if ((c & 0xc0) == 0x80) continue;  // UTF-8 continuation byte
         // Narrow and wide glyphs of a typical sans-serif, roughly.
-        if (strchr("il.,:;|'!1 ()[]tfj", c)) w += 0.34;
+        if (c >= '0' && c <= '9') w += 0.64;  // digits are tabular
+        else if (strchr("il.,:;|'!()[]tfj ", c)) w += 0.34;
         else if (strchr("mwMW@%", c)) w += 0.86;
         else if (c >= 'A' && c <= 'Z') w += 0.68;
         else w += 0.57;
@@ -134,6 +135,7 @@ double svg_text_width(const char *s, double size) {
 // Axis ranges and ticks of one panel, computed before layout.
 typedef struct {
     int empty;                    // no finite point to draw
+    int log_y;                    // y0, y1 are log10 of the range; ticks are values
     double x0, x1, y0, y1;
     int nxt, nyt;
     double xt[TICKS_MAX], yt[TICKS_MAX], xstep, ystep;
@@ -181,6 +183,13 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+// A y tick label: by the tick spacing, or on a log axis by the value (1000, 2, 0.05).
+static void y_tick_label(char *buf, size_t cap, const Axes *ax, double v) {
+    if (!ax->log_y) svg_tick_label(buf, cap, v, ax->ystep);
+    else if (v >= 1 && v < 1e6) snprintf(buf, cap, "%.0f", v);
+    else snprintf(buf, cap, "%g", v);
+}
+
 static void axes_xy(Axes *ax, const SvgPanel *p, double pw, double ph) {
     memset(ax, 0, sizeof *ax);
     ax->pw = pw;
@@ -197,13 +206,14 @@ static void axes_xy(Axes *ax, const SvgPanel *p, double pw, double ph) {
             double x = S->x[i], y = S->y[i];
             // x spans every point with a finite x, so panels of one figure share their steps.
             if (isfinite(x)) { xmin = fmin(xmin, x); xmax = fmax(xmax, x); }
-            if (!isfinite(x) || !isfinite(y)) continue;
+            if (!isfinite(x) || !isfinite(y) || (p->log_y && y <= 0)) continue;
             double lo = y, hi = y;
             if (S->sd && isfinite(S->sd[i])) { lo = y - S->sd[i]; hi = y + S->sd[i]; }
             else if (!S->sd && S->lo && S->hi && isfinite(S->lo[i]) && isfinite(S->hi[i])) {
                 lo = fmin(y, S->lo[i]);
                 hi = fmax(y, S->hi[i]);
             }
+            if (p->log_y && lo <= 0) lo = y;  // a band reaching zero runs off the bottom
             ymin = fmin(ymin, lo);
             ymax = fmax(ymax, hi);
             if (first) { firstmax = fmax(firstmax, y); first = 0; }
@@ -232,11 +242,30 @@ static void axes_xy(Axes *ax, const SvgPanel *p, double pw, double ph) {
         if (ymax > cap_y && cap_y > ymin) ymax = cap_y;
     }
     free(ys);
-    if (p->zero_y) { ymin = fmin(ymin, 0); ymax = fmax(ymax, 0); }
+    if (p->zero_y && !p->log_y) { ymin = fmin(ymin, 0); ymax = fmax(ymax, 0); }
     if (p->zero_x) { xmin = fmin(xmin, 0); xmax = fmax(xmax, 0); }
-    // A margin of 6% above and below (none below a zero baseline), so no mark sits on the frame.
-    padded_axis(ymin, ymax, p->zero_y && ymin == 0 ? 0 : 0.06, 0.06, ph >= 200 ? 6 : 5, &ax->y0, &ax->y1,
-                ax->yt, &ax->nyt, &ax->ystep);
+    if (p->log_y && !ax->empty) {
+        // Log axis: the range in decades with a 4% margin, ticks at 1, 2 and 5 times powers of
+        // ten (powers alone when the range spans more than three decades).
+        ax->log_y = 1;
+        double a = log10(ymin), b = log10(ymax);
+        if (b - a < 0.3) { a -= 0.15; b += 0.15; }
+        double pad = 0.04 * (b - a);
+        ax->y0 = a - pad;
+        ax->y1 = b + pad;
+        static const double mult[3] = {1, 2, 5};
+        int nm = ax->y1 - ax->y0 > 3 ? 1 : 3;
+        for (double k = floor(ax->y0); k <= ceil(ax->y1) && ax->nyt < TICKS_MAX; k++)
+            for (int m = 0; m < nm && ax->nyt < TICKS_MAX; m++) {
+                double v = mult[m] * pow(10, k), lv = log10(v);
+                if (lv >= ax->y0 && lv <= ax->y1) ax->yt[ax->nyt++] = v;
+            }
+        ax->ystep = 0;  // labels by value (y_tick_label)
+    } else {
+        // A margin of 6% above and below (none below a zero baseline), so no mark sits on the frame.
+        padded_axis(ymin, ymax, p->zero_y && ymin == 0 ? 0 : 0.06, 0.06, ph >= 200 ? 6 : 5, &ax->y0, &ax->y1,
+                    ax->yt, &ax->nyt, &ax->ystep);
+    }
     if (p->ncat > 0) {
         ax->x0 = -0.5;
         ax->x1 = p->ncat - 0.5;
@@ -257,7 +286,7 @@ static void axes_xy(Axes *ax, const SvgPanel *p, double pw, double ph) {
     }
     char buf[64];
     for (int i = 0; i < ax->nyt; i++) {
-        svg_tick_label(buf, sizeof buf, ax->yt[i], ax->ystep);
+        y_tick_label(buf, sizeof buf, ax, ax->yt[i]);
         ax->ylab_w = fmax(ax->ylab_w, svg_text_width(buf, TICK_FONT));
     }
     ax->left = ax->ylab_w + 8 + (p->ylabel ? 20 : 0);
@@ -313,10 +342,15 @@ static void text(FILE *f, double x, double y, double size, const char *anchor, c
 typedef struct {
     double px, py, pw, ph;  // plotting area
     double x0, x1, y0, y1;
+    int log_y;              // y0, y1 in log10 units
 } Frame;
+
+// 1 if y can be drawn (finite; positive on a log axis).
+static int yok(const Frame *F, double y) { return isfinite(y) && (!F->log_y || y > 0); }
 
 static double fx(const Frame *F, double x) { return F->px + (x - F->x0) / (F->x1 - F->x0) * F->pw; }
 static double fy(const Frame *F, double y) {
+    if (F->log_y) y = y > 0 ? log10(y) : F->y0 - 1;  // zero or less: the bottom edge
     double v = F->py + F->ph - (y - F->y0) / (F->y1 - F->y0) * F->ph;
     // Values beyond the range (the robust cap) are drawn at the edge.
     if (v < F->py) v = F->py;
@@ -324,14 +358,12 @@ static double fy(const Frame *F, double y) {
     return v;
 }
 
-// The x position of point i of a series, dodged on a categorical axis.
-static double series_x(const SvgPanel *p, const SvgSeries *S, size_t i) {
-    double x = S->x[i];
-    if (p->ncat > 0 && p->dodge > 1) {
-        double w = fmin(0.16, 0.7 / p->dodge);
-        x += (S->slot - (p->dodge - 1) / 2.0) * w;
-    }
-    return x;
+// The pixel x of point i of a series, dodged sideways by its slot (10 px apart, closer when
+// there are many) on a categorical or integer axis.
+static double series_px(const Frame *F, const SvgPanel *p, const SvgSeries *S, size_t i) {
+    double X = fx(F, S->x[i]);
+    if ((p->ncat > 0 || p->integer_x) && p->dodge > 1) X += (S->slot - (p->dodge - 1) / 2.0) * fmin(10, 40.0 / p->dodge);
+    return X;
 }
 
 static void x_name(char *buf, size_t cap, const SvgPanel *p, double x) {
@@ -355,18 +387,18 @@ static void draw_series(FILE *f, const SvgPanel *p, const SvgSeries *S, const Fr
                     double y = S->y[j], lo, hi;
                     if (S->sd) { lo = y - S->sd[j]; hi = y + S->sd[j]; }
                     else { lo = S->lo[j]; hi = S->hi[j]; }
-                    if (!isfinite(S->x[j]) || !isfinite(y) || !isfinite(lo) || !isfinite(hi)) break;
+                    if (!isfinite(S->x[j]) || !yok(F, y) || !isfinite(lo) || !isfinite(hi)) break;
                     j++;
                 }
                 if (j - i >= 2) {
                     fprintf(f, "<path fill=\"%s\" fill-opacity=\"0.15\" stroke=\"none\" d=\"", S->color);
                     for (size_t k = i; k < j; k++) {
                         double hi = S->sd ? S->y[k] + S->sd[k] : S->hi[k];
-                        fprintf(f, "%c%.1f %.1f", k == i ? 'M' : 'L', fx(F, series_x(p, S, k)), fy(F, hi));
+                        fprintf(f, "%c%.1f %.1f", k == i ? 'M' : 'L', series_px(F, p, S, k), fy(F, hi));
                     }
                     for (size_t k = j; k-- > i;) {
                         double lo = S->sd ? S->y[k] - S->sd[k] : S->lo[k];
-                        fprintf(f, "L%.1f %.1f", fx(F, series_x(p, S, k)), fy(F, lo));
+                        fprintf(f, "L%.1f %.1f", series_px(F, p, S, k), fy(F, lo));
                     }
                     fputs("Z\"/>\n", f);
                 }
@@ -377,8 +409,8 @@ static void draw_series(FILE *f, const SvgPanel *p, const SvgSeries *S, const Fr
                 S->color, dash);
         int pen = 0, any = 0;
         for (size_t i = 0; i < n; i++) {
-            if (!isfinite(S->x[i]) || !isfinite(S->y[i])) { pen = 0; continue; }
-            fprintf(f, "%c%.1f %.1f", pen ? 'L' : 'M', fx(F, series_x(p, S, i)), fy(F, S->y[i]));
+            if (!isfinite(S->x[i]) || !yok(F, S->y[i])) { pen = 0; continue; }
+            fprintf(f, "%c%.1f %.1f", pen ? 'L' : 'M', series_px(F, p, S, i), fy(F, S->y[i]));
             pen = 1;
             any = 1;
         }
@@ -388,8 +420,8 @@ static void draw_series(FILE *f, const SvgPanel *p, const SvgSeries *S, const Fr
     if (S->style == SVG_MARKERS || S->style == SVG_LINE_MARKERS) {
         for (size_t i = 0; i < n; i++) {
             double x = S->x[i], y = S->y[i];
-            if (!isfinite(x) || !isfinite(y)) continue;
-            double X = fx(F, series_x(p, S, i)), Y = fy(F, y);
+            if (!isfinite(x) || !yok(F, y)) continue;
+            double X = series_px(F, p, S, i), Y = fy(F, y);
             double sd = S->sd ? S->sd[i] : NAN;
             char xs[160], m[40], d[40];
             x_name(xs, sizeof xs, p, x);
@@ -421,9 +453,9 @@ static void draw_series(FILE *f, const SvgPanel *p, const SvgSeries *S, const Fr
     }
     if (S->style == SVG_HOLLOW) {
         for (size_t i = 0; i < n; i++) {
-            if (!isfinite(S->x[i]) || !isfinite(S->y[i])) continue;
+            if (!isfinite(S->x[i]) || !yok(F, S->y[i])) continue;
             fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"none\" stroke=\"%s\" stroke-opacity=\"0.6\"/>\n",
-                    fx(F, series_x(p, S, i)) + 8, fy(F, S->y[i]), S->color);
+                    series_px(F, p, S, i) + 8, fy(F, S->y[i]), S->color);
         }
     }
     if (S->style == SVG_DOTS) {
@@ -432,7 +464,7 @@ static void draw_series(FILE *f, const SvgPanel *p, const SvgSeries *S, const Fr
                 S->color, S->n > 200 ? "4.5" : "6", S->n > 200 ? "0.45" : "0.7");
         int any = 0;
         for (size_t i = 0; i < n; i++) {
-            if (!isfinite(S->x[i]) || !isfinite(S->y[i])) continue;
+            if (!isfinite(S->x[i]) || !yok(F, S->y[i])) continue;
             fprintf(f, "M%.1f %.1fh0", fx(F, S->x[i]), fy(F, S->y[i]));
             any = 1;
         }
@@ -442,7 +474,7 @@ static void draw_series(FILE *f, const SvgPanel *p, const SvgSeries *S, const Fr
 }
 
 static void draw_xy(FILE *f, const SvgPanel *p, const Axes *ax, double px, double py) {
-    Frame F = {px, py, ax->pw, ax->ph, ax->x0, ax->x1, ax->y0, ax->y1};
+    Frame F = {px, py, ax->pw, ax->ph, ax->x0, ax->x1, ax->y0, ax->y1, ax->log_y};
     char buf[160];
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fcfcfc\" stroke=\"none\"/>\n",
             px, py, ax->pw, ax->ph);
@@ -450,7 +482,7 @@ static void draw_xy(FILE *f, const SvgPanel *p, const Axes *ax, double px, doubl
     for (int i = 0; i < ax->nyt; i++) {
         double Y = fy(&F, ax->yt[i]);
         fprintf(f, "<path stroke=\"#e3e3e3\" d=\"M%.1f %.1fH%.1f\"/>\n", px, Y, px + ax->pw);
-        svg_tick_label(buf, sizeof buf, ax->yt[i], ax->ystep);
+        y_tick_label(buf, sizeof buf, ax, ax->yt[i]);
         text(f, px - 6, Y + 4, TICK_FONT, "end", "fill=\"#333\"", buf);
     }
     if (p->ncat > 0) {

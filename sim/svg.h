@@ -67,11 +67,12 @@ typedef struct {
     const SvgSeries *series;
     int ncat;                  // > 0: categorical x axis with these labels
     const char *const *cat;
-    int dodge;                 // categorical axis: number of side-by-side slots per category
-                               // (series.slot picks one) so error bars do not overlap; 0: none
+    int dodge;                 // categorical or integer x axis: number of side-by-side slots per
+                               // position (series.slot picks one) so error bars do not overlap
     int robust_y;              // cap the y range at a robust upper limit (diverging curves);
                                // values beyond it are drawn at the edge
     int zero_x, zero_y;        // include 0 in the x / y range
+    int log_y;                 // logarithmic y axis (values <= 0 are not drawn)
     int integer_x;             // x ticks at integers only
     // Heatmap panels: rows x cols values, row-major, coloured on [vmin, vmax].
     int rows, cols;

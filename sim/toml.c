@@ -12,6 +12,8 @@
 
 #define TOML_POOL (64 * 1024)  // bytes of key parts held by the trie
 
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+
 // A node of the trie of defined keys and tables; the root (the top-level table) is index -1.
 enum {
     N_VALUE = 1,     // a key = value
@@ -38,21 +40,25 @@ typedef struct {
     int resync;           // after an error the cursor already sits at the start of a line
     // current [table]: ntable < 0 after a broken header (its keys get no callbacks)
     int ntable, table_node;
-    char table[TOML_PARTS_MAX][TOML_PART_MAX + 1];
+    const char *table[TOML_PARTS_MAX];
+    char tablebuf[TOML_KEY_MAX];
     // key being parsed (the parts written on its line)
     int nkey;
-    char key[TOML_PARTS_MAX][TOML_PART_MAX + 1];
+    const char *key[TOML_PARTS_MAX];
+    char keybuf[TOML_KEY_MAX];  // the parts, NUL-terminated one after the other
+    size_t keyused;
     const char *partp[2 * TOML_PARTS_MAX];
-    char name[TOML_PARTS_MAX * (2 * TOML_PART_MAX + 4)];  // display name for messages
-    // the current value's decoded strings and source texts
-    char arena[TOML_VALUE_MAX];
-    size_t used;
-    TomlScalar items[TOML_ARRAY_MAX];
-    // defined keys and tables
-    Node nodes[TOML_NODES_MAX];
-    int nnodes;
-    char pool[TOML_POOL];
-    size_t pool_used;
+    char name[2 * TOML_KEY_MAX + 2 * TOML_PARTS_MAX + 8];  // display name for messages
+    // The arrays below live in the same allocation, sized from the text's length (a value cannot
+    // hold more elements, nor a file more keys, than it has characters) and capped by the limits.
+    char *arena;          // the current value's decoded strings and source texts
+    size_t arena_cap, used;
+    TomlScalar *items;    // the current array's elements
+    int items_cap;
+    Node *nodes;          // defined keys and tables (none for a standalone value)
+    int nodes_cap, nnodes;
+    char *pool;           // their part names
+    size_t pool_cap, pool_used;
 } Parser;
 
 // ---- errors and small helpers ----------------------------------------------------------------
@@ -285,30 +291,31 @@ static int scan_string(Parser *P, char *out, size_t cap, size_t *outlen, const c
 
 // ---- keys -------------------------------------------------------------------------------------
 
-// Parses a (dotted) key into P->key[]; P->nkey parts. Returns 0 or -1 (reported).
+// Parses a (dotted) key into P->key[] (stored in P->keybuf); P->nkey parts. Returns 0 or -1.
 static int parse_key(Parser *P) {
     char d[64];
     P->nkey = 0;
+    P->keyused = 0;
     for (;;) {
         skip_ws(P);
         if (P->nkey == TOML_PARTS_MAX) {
             perr(P, P->line, "key has more than %d parts", TOML_PARTS_MAX);
             return -1;
         }
-        char *part = P->key[P->nkey];
+        char *part = P->keybuf + P->keyused;
+        const size_t cap = TOML_KEY_MAX - P->keyused;
+        size_t len = 0;
         if (P->p < P->end && (*P->p == '"' || *P->p == '\'')) {
-            size_t len;
-            if (scan_string(P, part, TOML_PART_MAX + 1, &len, "quoted key")) return -1;
+            if (scan_string(P, part, cap, &len, "quoted key")) return -1;
             for (size_t k = 0; k < len; k++)
                 if (is_ctrl((unsigned char)part[k])) {
                     perr(P, P->line, "quoted key: control characters in keys are not supported");
                     return -1;
                 }
         } else if (P->p < P->end && is_bare(*P->p)) {
-            size_t len = 0;
             while (P->p < P->end && is_bare(*P->p)) {
-                if (len == TOML_PART_MAX) {
-                    perr(P, P->line, "key part longer than %d bytes", TOML_PART_MAX);
+                if (len + 1 >= cap) {
+                    perr(P, P->line, "key longer than %d bytes", TOML_KEY_MAX - 1);
                     return -1;
                 }
                 part[len++] = *P->p++;
@@ -318,7 +325,8 @@ static int parse_key(Parser *P) {
             perr(P, P->line, "expected a key, found %s", describe(P, d, sizeof d));
             return -1;
         }
-        P->nkey++;
+        P->key[P->nkey++] = part;
+        P->keyused += len + 1;
         skip_ws(P);
         if (P->p < P->end && *P->p == '.') { P->p++; continue; }
         return 0;
@@ -326,7 +334,7 @@ static int parse_key(Parser *P) {
 }
 
 // Joins parts for messages into P->name.
-static void make_name(Parser *P, char (*a)[TOML_PART_MAX + 1], int na, char (*b)[TOML_PART_MAX + 1], int nb) {
+static void make_name(Parser *P, const char *const *a, int na, const char *const *b, int nb) {
     size_t o = 0, cap = sizeof P->name;
     P->name[0] = '\0';
     for (int k = 0; k < na + nb && o < cap; k++) {
@@ -349,7 +357,7 @@ static int node_find(const Parser *P, int parent, const char *part) {
 
 static int node_add(Parser *P, int parent, const char *part, int flags, int line) {
     size_t len = strlen(part);
-    if (P->nnodes == TOML_NODES_MAX || P->pool_used + len > TOML_POOL) {
+    if (P->nnodes == P->nodes_cap || P->pool_used + len > P->pool_cap) {
         perr(P, line, "too many keys and tables (at most %d per file); stopping", TOML_NODES_MAX);
         P->fatal = 1;
         return -1;
@@ -485,7 +493,7 @@ static const char *convert_number(const char *t, size_t n, int is_float, TomlSca
 
 // Copies n bytes into the value arena, NUL-terminated. Returns NULL if the arena is full.
 static char *arena_put(Parser *P, const char *s, size_t n) {
-    if (P->used + n + 1 > TOML_VALUE_MAX) return NULL;
+    if (P->used + n + 1 > P->arena_cap) return NULL;
     char *o = P->arena + P->used;
     memcpy(o, s, n);
     o[n] = '\0';
@@ -500,7 +508,7 @@ static int parse_scalar(Parser *P, TomlScalar *s) {
     memset(s, 0, sizeof *s);
     s->line = P->line;
     if (*P->p == '"' || *P->p == '\'') {
-        size_t len, cap = TOML_VALUE_MAX - P->used;
+        size_t len, cap = P->arena_cap - P->used;
         char *out = P->arena + P->used;
         if (cap < 2) { perr(P, P->line, "%s: value too long (at most %d bytes)", P->name, TOML_VALUE_MAX); return -1; }
         if (scan_string(P, out, cap, &len, P->name)) return -1;
@@ -654,7 +662,7 @@ static int parse_array(Parser *P, TomlValue *v) {
             recover_array(P);
             return -1;
         }
-        if (v->n == TOML_ARRAY_MAX) {
+        if (v->n == P->items_cap) {
             perr(P, P->line, "%s: array with more than %d elements", P->name, TOML_ARRAY_MAX);
             recover_array(P);
             return -1;
@@ -782,7 +790,8 @@ static int parse_header(Parser *P) {
     // is clear, and their own mistakes are worth reporting in the same run).
     P->ntable = P->nkey;
     P->table_node = parent;
-    for (int i = 0; i < P->nkey; i++) memcpy(P->table[i], P->key[i], TOML_PART_MAX + 1);
+    memcpy(P->tablebuf, P->keybuf, P->keyused);
+    for (int i = 0; i < P->nkey; i++) P->table[i] = P->tablebuf + (P->key[i] - P->keybuf);
     if (P->h->on_table) {
         TomlKey k;
         fill_key(P, &k, line, 0);
@@ -850,9 +859,25 @@ static int parse_keyvalue(Parser *P) {
     return 0;
 }
 
-static Parser *parser_new(const char *buf, size_t len, const TomlHandler *h) {
-    Parser *P = malloc(sizeof *P);
-    if (!P) return NULL;
+// The Parser and its arrays in one block, the arrays sized from the text's length `len`.
+static size_t parser_size(size_t len, int with_keys, size_t caps[4]) {
+    caps[0] = MIN((size_t)TOML_ARRAY_MAX, len / 2 + 1);                 // items
+    caps[1] = with_keys ? MIN((size_t)TOML_NODES_MAX, len / 2 + 2) : 0;  // nodes
+    caps[2] = MIN((size_t)TOML_VALUE_MAX, 3 * len + 256);               // arena
+    caps[3] = with_keys ? MIN((size_t)TOML_POOL, len + 1) : 0;           // pool
+    return sizeof(Parser) + caps[0] * sizeof(TomlScalar) + caps[1] * sizeof(Node) + caps[2] + caps[3];
+}
+
+static Parser *parser_init(void *mem, const size_t caps[4], const char *buf, size_t len, const TomlHandler *h) {
+    Parser *P = mem;
+    P->items = (TomlScalar *)(P + 1);
+    P->items_cap = (int)caps[0];
+    P->nodes = (Node *)(P->items + caps[0]);
+    P->nodes_cap = (int)caps[1];
+    P->arena = (char *)(P->nodes + caps[1]);
+    P->arena_cap = caps[2];
+    P->pool = P->arena + caps[2];
+    P->pool_cap = caps[3];
     P->p = buf;
     P->end = buf + len;
     P->line = 1;
@@ -861,6 +886,7 @@ static Parser *parser_new(const char *buf, size_t len, const TomlHandler *h) {
     P->ntable = 0;
     P->table_node = -1;
     P->nkey = 0;
+    P->keyused = 0;
     P->name[0] = '\0';
     P->used = 0;
     P->nnodes = 0;
@@ -869,11 +895,13 @@ static Parser *parser_new(const char *buf, size_t len, const TomlHandler *h) {
 }
 
 int toml_parse_buffer(const char *buf, size_t len, const TomlHandler *h) {
-    Parser *P = parser_new(buf, len, h);
-    if (!P) {
+    size_t caps[4];
+    void *mem = malloc(parser_size(len, 1, caps));
+    if (!mem) {
         if (h->on_error) h->on_error(h->user, 0, "out of memory");
         return 1;
     }
+    Parser *P = parser_init(mem, caps, buf, len, h);
     while (P->p < P->end && !P->fatal) {
         skip_ws(P);
         int rc = 0;
@@ -910,13 +938,18 @@ int toml_parse_buffer(const char *buf, size_t len, const TomlHandler *h) {
 }
 
 int toml_parse_value(const char *text, const char *name, const TomlHandler *h) {
-    Parser *P = parser_new(text, strlen(text), h);
-    if (!P) {
+    // Short values (every schema default) parse in a block on the stack: no allocation.
+    _Alignas(max_align_t) unsigned char local[8192];
+    size_t caps[4], len = strlen(text), need = parser_size(len, 0, caps);
+    void *mem = need <= sizeof local ? (void *)local : malloc(need);
+    if (!mem) {
         if (h->on_error) h->on_error(h->user, 0, "out of memory");
         return 1;
     }
+    Parser *P = parser_init(mem, caps, text, len, h);
     snprintf(P->name, sizeof P->name, "%s", name);
-    snprintf(P->key[0], sizeof P->key[0], "%s", name);
+    snprintf(P->keybuf, sizeof P->keybuf, "%s", name);
+    P->key[0] = P->keybuf;
     P->nkey = 1;
     skip_ws(P);
     TomlValue v;
@@ -933,7 +966,7 @@ int toml_parse_value(const char *text, const char *name, const TomlHandler *h) {
         }
     }
     int n = P->nerr;
-    free(P);
+    if (mem != local) free(mem);
     return n;
 }
 

@@ -16,9 +16,10 @@
 // Not accepted: inline tables, arrays of tables [[...]], nested arrays, multi-line strings,
 //   dates and times.
 //
-// Memory: each parse allocates one bounded block (freed before returning). Limits: a value's
-// text (strings and arrays together) TOML_VALUE_MAX bytes, TOML_ARRAY_MAX array elements,
-// TOML_PARTS_MAX key parts, TOML_NODES_MAX keys and tables per file; exceeding one is an error.
+// Memory: each parse allocates one block, sized from the text's length and freed before it
+// returns. Limits: a value's text (strings and arrays together) TOML_VALUE_MAX bytes,
+// TOML_ARRAY_MAX array elements, TOML_PARTS_MAX key parts in TOML_KEY_MAX bytes, TOML_NODES_MAX
+// keys and tables per file; exceeding one is an error.
 #ifndef MOESIM_TOML_H
 #define MOESIM_TOML_H
 
@@ -26,7 +27,7 @@
 #include <stdint.h>
 
 #define TOML_PARTS_MAX 16          // parts of a key, table parts included
-#define TOML_PART_MAX 255          // bytes of one key part
+#define TOML_KEY_MAX 512           // bytes of a key's parts (and of a [table] name's)
 #define TOML_ARRAY_MAX 256         // elements of one array
 #define TOML_VALUE_MAX (64 * 1024) // bytes of one value's decoded strings and source text
 #define TOML_NODES_MAX 4096        // keys and tables one file may define

@@ -437,7 +437,12 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
     Losses l = {0};
     res->status = RUN_OK;
     eval_measure(R, 0, steps == 0);
+    // Fault injection for the tests (docs/EXPERIMENTS.md): MOESIM_INJECT_NAN=k puts a NaN into a
+    // parameter before step k, so the real divergence path below is exercised end to end.
+    const char *inject = getenv("MOESIM_INJECT_NAN");
+    int inject_step = inject ? atoi(inject) : 0;
     for (int step = 0; step < steps; step++) {
+        if (inject_step > 0 && step + 1 == inject_step) m->params[0] = NAN;
         // batch
         Batch b = {.B = R->B, .micro = micro, .shuffle_seed = shuffle_base + (uint64_t)step};
         if (R->router) {

@@ -733,7 +733,7 @@ static void test_tomllib(void) {
         "    except Exception as e: print(f, \"tomllib:\", e); bad += 1\n"
         "for t, j in zip(a[s+1::2], a[s+2::2]):\n"
         "    if tomllib.load(open(t, \"rb\")) != json.load(open(j)): print(t, \"and\", j, \"differ\"); bad += 1\n"
-        "print(len(a) - 1, \"files\")\nsys.exit(1 if bad else 0)\n'");
+        "print(\"test_config: tomllib read\", s, \"files; TOML and JSON dumps agree for\", (len(a) - s - 1) // 2)\nsys.exit(1 if bad else 0)\n'");
     const char *dirs[] = {GOOD_DIR, GOOD_DIR "/inc", "experiments"};
     const char *sufs[] = {".toml", ".expected"};
     int nfiles = 0;

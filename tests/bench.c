@@ -1,0 +1,937 @@
+// bench.c — the performance benchmark of issue 7 (`make bench`). It prints one table and writes
+// the same rows to results/bench/bench.csv (atomically):
+//   std      V=256 D=128 L=4 H=4 E=16 K=2 F=256 T=64, batch 32 (2,048 tokens/step), attention,
+//            switch balancing (alpha 0.01, scope global), clip 1.0; AdamW and Muon, 1 and 2 threads:
+//            step time, tokens/s, a per-phase breakdown, and the 2-thread speed-up
+//   experts  std with E = 8, 16, 64 (2 threads): tokens/s and the ratio E=64 / E=8
+//   topk     std with K = 1, 2, 4 (2 threads): tokens/s
+//   kernels  gemm GFLOP/s at the model's shapes (forward and both backward products), 1 and 2
+//            threads, and Newton–Schulz (5 steps) on one 256 x 128 expert matrix
+//   router   the router-only model (N = 4,096 hidden states, D = 64, E = 8, K = 2): steps/s
+// and the peak resident memory of every configuration.
+//
+// Method. A step is exactly what sim/train.c's loop does (batch → zero grads → forward → NaN check
+// → backward → grad norm → NaN check → clip → optimizer step → aux-free bias), without files or
+// evaluations. Each configuration runs a few warm-up steps, then the timed ones; figures are the
+// median with the interquartile range (p25–p75) as spread, since these machines are noisy and
+// shared. Every configuration runs in a child process of its own (fork; results come back through
+// a pipe), so its peak RSS (ru_maxrss from wait4) is its own and not the largest so far. The parent
+// never enters an OpenMP region: libgomp's thread pool does not survive fork, so every thread
+// count is set inside the child.
+//
+// Targets (issue 7, 2 threads on a 2-core machine) appear as a PASS/MISS column: std AdamW
+// >= 20,000 tok/s; std Muon >= 12,000 tok/s; E=64 >= 0.8 x E=8; 2 threads >= 1.7 x 1 thread;
+// matrix products >= 70 GFLOP/s per core; peak memory of std <= 64 MiB. A missed target is not
+// an error; the exit status is 1 only when a measurement could not run (child failure, bad
+// config, divergence), 2 on a bad command line.
+//
+// Usage: bench [--quick] [--only NAME[,NAME...]] [--steps N] [--csv PATH]
+//   --quick   1 warm-up and 3 timed steps, fewer kernel samples: a smoke run, not a measurement
+//   --only    run only these groups: std, experts, topk, kernels, router (repeatable)
+//   --steps   timed steps per training configuration (default 30, at least 1)
+//   --csv     where to write the CSV (default results/bench/bench.csv)
+#define _DEFAULT_SOURCE  // wait4 and getloadavg (per-child resource usage)
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "../nn/gemm.h"
+#include "../nn/model.h"
+#include "../optim/optim.h"
+#include "../sim/config.h"
+#include "../sim/io.h"
+#include "../sim/train.h"
+#include "../sim/world.h"
+
+// ---- settings ---------------------------------------------------------------------------------
+
+enum { G_STD = 1, G_EXPERTS = 2, G_TOPK = 4, G_KERNELS = 8, G_ROUTER = 16, G_ALL = 31 };
+static const struct { const char *name; int bit; } groups[] = {
+    {"std", G_STD}, {"experts", G_EXPERTS}, {"topk", G_TOPK}, {"kernels", G_KERNELS}, {"router", G_ROUTER}};
+
+typedef struct {
+    int quick;
+    int only;          // G_* mask of the groups to run
+    int warmup, steps; // training configurations: untimed, then timed steps
+    int router_mult;   // the router model's steps are this many times more (each is ~1 ms)
+    int kern_samples;  // samples per gemm shape / Newton–Schulz
+    double kern_min_s; // each gemm sample repeats the product until it lasts this long
+    const char *csv;
+    int tmax;          // the largest thread count measured: 2 with OpenMP, else 1
+} Opts;
+
+// Issue 7's targets.
+#define TARGET_ADAMW_TPS 20000.0
+#define TARGET_MUON_TPS 12000.0
+#define TARGET_EXPERT_RATIO 0.8
+#define TARGET_SPEEDUP 1.7
+#define TARGET_GFLOPS_PER_CORE 70.0
+#define TARGET_STD_MIB 64.0
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+// ---- statistics -------------------------------------------------------------------------------
+
+typedef struct { double med, p25, p75, min, max; int n; } Stats;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+// Quantile q of sorted v[0..n) by linear interpolation between order statistics.
+static double quantile(const double *v, int n, double q) {
+    double pos = q * (n - 1);
+    int i = (int)pos;
+    if (i >= n - 1) return v[n - 1];
+    return v[i] + (pos - i) * (v[i + 1] - v[i]);
+}
+
+static Stats stats_of(const double *x, int n) {
+    Stats s = {NAN, NAN, NAN, NAN, NAN, n};
+    if (n <= 0) return s;
+    double *v = malloc(sizeof(double) * (size_t)n);
+    if (!v) return s;
+    memcpy(v, x, sizeof(double) * (size_t)n);
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    s.med = quantile(v, n, 0.5); s.p25 = quantile(v, n, 0.25); s.p75 = quantile(v, n, 0.75);
+    s.min = v[0]; s.max = v[n - 1];
+    free(v);
+    return s;
+}
+
+// ---- child processes --------------------------------------------------------------------------
+// A child fills one ChildOut (fixed size, no pointers) and writes it to a pipe; the parent reads it
+// whole, then reaps the child with wait4 for its peak RSS.
+
+#define MAX_SAMPLES 512
+#define MAX_SERIES 24
+
+typedef struct {
+    char name[48];
+    double flops;              // per sample (kernels), 0 for times
+    int weight;                // products of this shape per training step (kernels)
+    int n;
+    double v[MAX_SAMPLES];     // seconds
+} Series;
+
+typedef struct {
+    int ok;
+    char err[256];
+    double loss;               // last training loss (a sanity check that the run trained)
+    int nseries;
+    Series s[MAX_SERIES];
+} ChildOut;
+
+typedef int (*ChildFn)(const void *arg, const Opts *o, ChildOut *out);
+
+static Series *add_series(ChildOut *out, const char *name) {
+    if (out->nseries >= MAX_SERIES) return NULL;
+    Series *s = &out->s[out->nseries++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    return s;
+}
+
+// Copies s into d[n], truncated (snprintf("%s") would draw GCC's truncation warning).
+static void scopy(char *d, size_t n, const char *s) {
+    size_t k = strnlen(s, n - 1);
+    memcpy(d, s, k);
+    d[k] = '\0';
+}
+
+static int child_fail(ChildOut *out, const char *what, const char *msg) {
+    size_t n = sizeof out->err, k;
+    scopy(out->err, n, what);
+    k = strlen(out->err);
+    scopy(out->err + k, n - k, ": ");
+    k = strlen(out->err);
+    scopy(out->err + k, n - k, msg);
+    return -1;
+}
+
+static void set_threads(int threads) {
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+}
+
+// Runs fn in a child; fills *out and *rss_mib (the child's peak RSS). Returns 0, or -1 with
+// out->err set (the child failed or died).
+static int run_child(ChildFn fn, const void *arg, const Opts *o, ChildOut *out, double *rss_mib) {
+    memset(out, 0, sizeof *out);
+    *rss_mib = NAN;
+    int fd[2];
+    if (pipe(fd) != 0) return child_fail(out, "pipe", strerror(errno));
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]); close(fd[1]);
+        return child_fail(out, "fork", strerror(errno));
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        ChildOut *res = calloc(1, sizeof *res);
+        if (!res) _exit(3);
+        res->ok = fn(arg, o, res) == 0;
+        const char *p = (const char *)res;
+        size_t left = sizeof *res;
+        while (left > 0) {
+            ssize_t w = write(fd[1], p, left);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) _exit(4);
+            p += w; left -= (size_t)w;
+        }
+        close(fd[1]);
+        _exit(0);  // not exit(): the parent's stdio buffers must not be flushed twice
+    }
+    close(fd[1]);
+    char *p = (char *)out;
+    size_t got = 0;
+    while (got < sizeof *out) {
+        ssize_t r = read(fd[0], p + got, sizeof *out - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd[0]);
+    int status = 0;
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    while (wait4(pid, &status, 0, &ru) < 0)
+        if (errno != EINTR) return child_fail(out, "wait4", strerror(errno));
+    *rss_mib = (double)ru.ru_maxrss / 1024.0;  // Linux reports KiB
+    if (WIFSIGNALED(status)) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "killed by signal %d", WTERMSIG(status));
+        memset(out, 0, sizeof *out);
+        return child_fail(out, "child", msg);
+    }
+    if (got != sizeof *out || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "exited with status %d after sending %zu of %zu bytes",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, got, sizeof *out);
+        memset(out, 0, sizeof *out);
+        return child_fail(out, "child", msg);
+    }
+    return out->ok ? 0 : -1;
+}
+
+// ---- training configurations -------------------------------------------------------------------
+
+typedef struct {
+    int router;    // 0: the std decoder family; 1: the router-only model
+    int muon;
+    int E, K;      // decoder only
+    int threads;
+} TrainCase;
+
+// The phases of one step, in loop order (series 1.. of a training child; series 0 is the step).
+enum { PH_BATCH, PH_FORWARD, PH_BACKWARD, PH_NORM, PH_OPTIM, PH_COUNT };
+static const char *phase_names[PH_COUNT] = {"batch", "forward", "backward", "norm+clip", "optimizer"};
+
+// The configuration of a case as config keys, through the same setter a file uses.
+static int case_config(const TrainCase *tc, Config *c, char *err, size_t errlen) {
+    char e[16], k[16];
+    snprintf(e, sizeof e, "%d", tc->E);
+    snprintf(k, sizeof k, "%d", tc->K);
+    const char *common[][2] = {
+        {"balance.method", "\"switch\""}, {"balance.alpha", "0.01"}, {"balance.scope", "\"global\""},
+        {"train.clip", "1.0"}, {"optim.name", tc->muon ? "\"muon\"" : "\"adamw\""}};
+    const char *decoder[][2] = {
+        {"model.vocab", "256"}, {"model.d_model", "128"}, {"model.layers", "4"}, {"model.heads", "4"},
+        {"model.experts", e}, {"model.top_k", k}, {"model.d_ff", "256"}, {"model.seq_len", "64"},
+        {"model.attention", "true"}, {"train.batch", "32"}, {"data.world", "\"domains\""}};
+    const char *router[][2] = {
+        {"model.kind", "\"router\""}, {"model.d_model", "64"}, {"model.experts", "8"}, {"model.top_k", "2"},
+        {"model.seq_len", "64"}, {"train.batch", "64"}, {"data.world", "\"geometry\""}};
+    if (config_defaults(c) != 0) { snprintf(err, errlen, "config: the schema's defaults do not parse"); return -1; }
+    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
+        if (config_set(c, common[i][0], common[i][1], err, errlen) != 0) return -1;
+    if (tc->router) {
+        for (size_t i = 0; i < sizeof router / sizeof router[0]; i++)
+            if (config_set(c, router[i][0], router[i][1], err, errlen) != 0) return -1;
+    } else {
+        for (size_t i = 0; i < sizeof decoder / sizeof decoder[0]; i++)
+            if (config_set(c, decoder[i][0], decoder[i][1], err, errlen) != 0) return -1;
+    }
+    CfgErrors *ce = calloc(1, sizeof *ce);
+    if (!ce) { snprintf(err, errlen, "config: out of memory"); return -1; }
+    int bad = config_validate(c, NULL, ce);
+    if (bad) snprintf(err, errlen, "%s", ce->msg[0]);
+    free(ce);
+    return bad ? -1 : 0;
+}
+
+// The same mapping as optim_config_from_config in sim/train.c (static there); keep them in step.
+static void optim_config_of(OptimConfig *o, const Config *c) {
+    memset(o, 0, sizeof *o);
+    o->name = c->optim_name; o->beta1 = c->optim_beta1; o->beta2 = c->optim_beta2; o->eps = c->optim_eps;
+    o->weight_decay = c->optim_weight_decay; o->momentum = c->optim_momentum; o->nesterov = c->optim_nesterov;
+    o->ns_steps = c->optim_ns_steps; o->muon_scale = c->optim_muon_scale; o->muon_router = c->optim_muon_router;
+}
+
+// Child: build everything (as train.c's run_setup, minus the evaluation set), then warm-up and
+// timed steps of train.c's loop. Series 0: step seconds; 1..PH_COUNT: the phases.
+static int train_child(const void *arg, const Opts *o, ChildOut *out) {
+    const TrainCase *tc = arg;
+    set_threads(tc->threads);
+    char err[CFG_ERROR_LEN];
+    Config *c = calloc(1, sizeof *c);
+    if (!c) return child_fail(out, "config", "out of memory");
+    if (case_config(tc, c, err, sizeof err) != 0) { free(c); return child_fail(out, "config", err); }
+
+    World world;
+    Model model, *m = &model;
+    Optimizer opt;
+    WorldSpec ws;
+    world_spec_from_config(&ws, c);
+    if (world_build(&world, &ws, err, sizeof err) != 0) { free(c); return child_fail(out, "world", err); }
+    ModelSpec ms;
+    model_spec_from_config(&ms, c);
+    if (model_build(m, &ms, err, sizeof err) != 0) { world_free(&world); free(c); return child_fail(out, "model", err); }
+    model_init_params(m, (uint64_t)c->train_seed, c->model_init_std, c->model_embed_shared);
+    OptimConfig oc;
+    optim_config_of(&oc, c);
+    if (optim_init(&opt, &oc, &m->table, err, sizeof err) != 0) {
+        model_free(m); world_free(&world); free(c);
+        return child_fail(out, "optim", err);
+    }
+    int B = c->train_batch, T = c->model_seq_len, N = B * T, D = c->model_d_model;
+    int router = c->model_kind == MODEL_ROUTER;
+    int32_t *tokens = calloc((size_t)B * (T + 1), sizeof(int32_t));
+    int32_t *seq_domain = calloc((size_t)B, sizeof(int32_t));
+    float *hidden = router ? calloc((size_t)N * D, sizeof(float)) : NULL;
+    int32_t *target = router ? calloc((size_t)N, sizeof(int32_t)) : NULL;
+    int32_t *cluster = router ? calloc((size_t)N, sizeof(int32_t)) : NULL;
+    int rc = 0;
+    if (!tokens || !seq_domain || (router && (!hidden || !target || !cluster))) rc = child_fail(out, "memory", "batch buffers");
+
+    Series *ss[1 + PH_COUNT];
+    ss[0] = add_series(out, "step");
+    for (int p = 0; p < PH_COUNT; p++) ss[1 + p] = add_series(out, phase_names[p]);
+    int mult = router ? o->router_mult : 1;
+    int warmup = o->warmup * mult, timed = o->steps * mult;
+    if (timed > MAX_SAMPLES) timed = MAX_SAMPLES;
+    int steps = warmup + timed;
+
+    // ---- the loop of sim/train.c, step for step ----
+    Rng data_rng;
+    rng_seed(&data_rng, (uint64_t)c->train_seed, 2);          // stream 2: training batches
+    uint64_t shuffle_base = rng_next(&data_rng);
+    int micro = c->train_micro_batch ? c->train_micro_batch : c->train_batch;
+    Losses l = {0};
+    for (int step = 0; step < steps && rc == 0; step++) {
+        double t[PH_COUNT + 1];
+        t[0] = now_s();
+        Batch b = {.B = B, .micro = micro, .shuffle_seed = shuffle_base + (uint64_t)step};
+        if (router) {
+            world_train_hidden(&world, &data_rng, N, hidden, target, cluster);
+            b.hidden = hidden;
+            b.target = c->data_task == TASK_CLUSTER ? target : NULL;
+        } else {
+            world_train_batch(&world, &data_rng, B, micro, tokens, seq_domain);
+            b.tokens = tokens;
+        }
+        double lr = schedule_lr(c->train_schedule, c->train_lr, step, steps, c->train_warmup, c->train_min_lr_ratio);
+        t[1] = now_s();
+        model_zero_grads(m);
+        if (model_forward(m, &b, &l) != 0) { rc = child_fail(out, "batch", "invalid batch"); break; }
+        if (!isfinite(l.loss)) {
+            snprintf(err, sizeof err, "step %d: loss is %g", step + 1, l.loss);
+            rc = child_fail(out, "diverged", err);
+            break;
+        }
+        t[2] = now_s();
+        model_backward(m, &b);
+        t[3] = now_s();
+        double gn = grad_norm(m->grads, m->table.total);
+        if (!isfinite(gn)) {
+            snprintf(err, sizeof err, "step %d: gradient norm is %g", step + 1, gn);
+            rc = child_fail(out, "diverged", err);
+            break;
+        }
+        clip_grad(m->grads, m->table.total, gn, c->train_clip);
+        t[4] = now_s();
+        optim_step(&opt, m->params, m->grads, lr);
+        model_update_bias(m);
+        t[5] = now_s();
+        if (step >= warmup) {
+            ss[0]->v[ss[0]->n++] = t[PH_COUNT] - t[0];
+            for (int p = 0; p < PH_COUNT; p++) ss[1 + p]->v[ss[1 + p]->n++] = t[p + 1] - t[p];
+        }
+    }
+    out->loss = l.loss;
+    free(tokens); free(seq_domain); free(hidden); free(target); free(cluster);
+    optim_free(&opt);
+    model_free(m);
+    world_free(&world);
+    free(c);
+    return rc;
+}
+
+// ---- kernels ----------------------------------------------------------------------------------
+// gemm called exactly as nn/gemm.c's matmul_* call it for the std model's layers:
+//   forward          gemm(out, in[M x Kd], Wᵀ[Kd x Nc])           M = rows, Nc = out, Kd = in
+//   backward input   gemm(din += dout[M x Kd] · W[Kd x Nc])        M = rows, Nc = in,  Kd = out
+//   backward weight  gemm(dW += doutᵀ[M x Kd] · in[Kd x Nc])       M = out,  Nc = in,  Kd = rows
+// Expert products see N*K/E rows on average (256 in std); qkv and the head see all N = 2,048.
+
+typedef struct { const char *name; int M, Nc, Kd, trans_a, acc, weight; } Shape;
+
+#define STD_N 2048
+#define STD_D 128
+#define STD_F 256
+#define STD_V 256
+#define STD_L 4
+#define STD_E 16
+#define STD_K 2
+#define STD_NE (STD_N * STD_K / STD_E)
+
+static const Shape shapes[] = {
+    {"qkv fwd    N x D -> 3D", STD_N, 3 * STD_D, STD_D, 0, 0, STD_L},
+    {"qkv bwd-in",             STD_N, STD_D, 3 * STD_D, 0, 1, STD_L},
+    {"qkv bwd-w",              3 * STD_D, STD_D, STD_N, 1, 1, STD_L},
+    {"w1 fwd     n x D -> F",  STD_NE, STD_F, STD_D, 0, 0, STD_L * STD_E},
+    {"w1 bwd-in",              STD_NE, STD_D, STD_F, 0, 1, STD_L * STD_E},
+    {"w1 bwd-w",               STD_F, STD_D, STD_NE, 1, 1, STD_L * STD_E},
+    {"w2 fwd     n x F -> D",  STD_NE, STD_D, STD_F, 0, 0, STD_L * STD_E},
+    {"w2 bwd-in",              STD_NE, STD_F, STD_D, 0, 1, STD_L * STD_E},
+    {"w2 bwd-w",               STD_D, STD_F, STD_NE, 1, 1, STD_L * STD_E},
+    {"head fwd   N x D -> V",  STD_N, STD_V, STD_D, 0, 0, 1},
+    {"head bwd-in",            STD_N, STD_D, STD_V, 0, 1, 1},
+    {"head bwd-w",             STD_V, STD_D, STD_N, 1, 1, 1},
+};
+#define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+
+static void fill_uniform(float *x, size_t n, Rng *r) {
+    for (size_t i = 0; i < n; i++) x[i] = (float)(2.0 * rng_uniform(r) - 1.0);
+}
+
+// Child: series i = shape i, each sample the time of `reps` products (flops counts all of them).
+static int kernels_child(const void *arg, const Opts *o, ChildOut *out) {
+    int threads = *(const int *)arg;
+    set_threads(threads);
+    size_t amax = 0, bmax = 0, cmax = 0;
+    for (int i = 0; i < NSHAPES; i++) {
+        const Shape *s = &shapes[i];
+        size_t a = (size_t)s->M * s->Kd, b = (size_t)s->Kd * s->Nc, c = (size_t)s->M * s->Nc;
+        amax = a > amax ? a : amax; bmax = b > bmax ? b : bmax; cmax = c > cmax ? c : cmax;
+    }
+    float *A = malloc(sizeof(float) * amax), *Bm = malloc(sizeof(float) * bmax), *C = malloc(sizeof(float) * cmax);
+    if (!A || !Bm || !C) { free(A); free(Bm); free(C); return child_fail(out, "memory", "kernel buffers"); }
+    Rng rng;
+    rng_seed(&rng, 7, 0xBE4C);
+    fill_uniform(A, amax, &rng);
+    fill_uniform(Bm, bmax, &rng);
+    memset(C, 0, sizeof(float) * cmax);
+    for (int i = 0; i < NSHAPES; i++) {
+        const Shape *s = &shapes[i];
+        Series *se = add_series(out, s->name);
+        // A(m, k) = A[m*a_rs + k*a_cs]: plain (a_rs = Kd) or stored transposed (a_cs = M)
+        size_t a_rs = s->trans_a ? 1 : (size_t)s->Kd, a_cs = s->trans_a ? (size_t)s->M : 1;
+        double f1 = 2.0 * s->M * s->Nc * s->Kd;
+        // calibrate: repetitions per sample so one sample lasts about kern_min_s
+        int reps = 1;
+        for (;;) {
+            double t0 = now_s();
+            for (int r = 0; r < reps; r++) gemm(C, (size_t)s->Nc, A, a_rs, a_cs, Bm, (size_t)s->Nc, s->M, s->Nc, s->Kd, s->acc);
+            double dt = now_s() - t0;
+            if (dt >= o->kern_min_s || reps >= (1 << 20)) break;
+            reps = dt <= 0 ? reps * 16 : (int)(reps * (o->kern_min_s / dt) * 1.2) + 1;
+        }
+        se->flops = f1 * reps;
+        se->weight = s->weight;
+        for (int k = 0; k < o->kern_samples && k < MAX_SAMPLES; k++) {
+            double t0 = now_s();
+            for (int r = 0; r < reps; r++) gemm(C, (size_t)s->Nc, A, a_rs, a_cs, Bm, (size_t)s->Nc, s->M, s->Nc, s->Kd, s->acc);
+            se->v[se->n++] = now_s() - t0;
+        }
+    }
+    double cs = 0;  // keep the products observable
+    for (size_t i = 0; i < cmax; i++) cs += C[i];
+    out->loss = cs;
+    free(A); free(Bm); free(C);
+    return 0;
+}
+
+// Newton–Schulz on the std expert matrix w1 (F x D = 256 x 128; tall, so it runs on the 128 x 256
+// transpose). Flops are the nominal ones of 5 full iterations, r = 128, c = 256:
+// A = X·Xᵀ (2r²c) + A·A (2r³) + B·X (2r²c). The kernel exploits A's symmetry, so this is an
+// effective rate.
+#define NS_ROWS STD_F
+#define NS_COLS STD_D
+#define NS_STEPS 5
+
+static double ns_flops(void) {
+    double r = NS_ROWS < NS_COLS ? NS_ROWS : NS_COLS, c = NS_ROWS < NS_COLS ? NS_COLS : NS_ROWS;
+    return NS_STEPS * (4.0 * r * r * c + 2.0 * r * r * r);
+}
+
+static int ns_child(const void *arg, const Opts *o, ChildOut *out) {
+    int threads = *(const int *)arg;
+    set_threads(threads);
+    size_t n = (size_t)NS_ROWS * NS_COLS;
+    float *G0 = malloc(sizeof(float) * n), *G = malloc(sizeof(float) * n);
+    float *scratch = malloc(sizeof(float) * newton_schulz_scratch(NS_ROWS, NS_COLS));
+    if (!G0 || !G || !scratch) { free(G0); free(G); free(scratch); return child_fail(out, "memory", "NS buffers"); }
+    Rng rng;
+    rng_seed(&rng, 11, 0x45);
+    fill_uniform(G0, n, &rng);
+    Series *se = add_series(out, "newton-schulz 256x128");
+    se->flops = ns_flops();
+    int samples = o->kern_samples * 2;
+    for (int k = -2; k < samples && se->n < MAX_SAMPLES; k++) {  // two untimed warm-up calls
+        memcpy(G, G0, sizeof(float) * n);
+        double t0 = now_s();
+        newton_schulz(G, NS_ROWS, NS_COLS, NS_STEPS, scratch);
+        double dt = now_s() - t0;
+        if (k >= 0) se->v[se->n++] = dt;
+    }
+    out->loss = G[0];
+    free(G0); free(G); free(scratch);
+    return 0;
+}
+
+static int empty_child(const void *arg, const Opts *o, ChildOut *out) {
+    (void)arg; (void)o; (void)out;
+    return 0;
+}
+
+// ---- the table --------------------------------------------------------------------------------
+
+typedef struct {
+    char name[48];
+    int threads;
+    char metric[24];
+    double value, lo, hi;  // lo, hi: the spread (p25–p75 unless noted); NaN when not measured
+    char unit[12];
+    char target[24];
+    char status[8];        // PASS | MISS | - (no target) | ERROR
+} Row;
+
+static Row *rows;
+static int nrows, caprows;
+static int nerrors;
+
+static Row *add_row(const char *name, int threads, const char *metric, double value, double lo, double hi,
+                    const char *unit) {
+    if (nrows == caprows) {
+        int cap = caprows ? 2 * caprows : 64;
+        Row *r = realloc(rows, sizeof(Row) * (size_t)cap);
+        if (!r) { fprintf(stderr, "bench: out of memory\n"); exit(1); }
+        rows = r; caprows = cap;
+    }
+    Row *r = &rows[nrows++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    r->threads = threads;
+    snprintf(r->metric, sizeof r->metric, "%s", metric);
+    r->value = value; r->lo = lo; r->hi = hi;
+    snprintf(r->unit, sizeof r->unit, "%s", unit);
+    snprintf(r->status, sizeof r->status, "%s", isfinite(value) ? "-" : "ERROR");
+    return r;
+}
+
+// Attaches a target "value >= goal" (ge = 1) or "value <= goal" (ge = 0) to a row.
+static void set_target(Row *r, int ge, double goal) {
+    snprintf(r->target, sizeof r->target, "%s%g", ge ? ">=" : "<=", goal);
+    if (!isfinite(r->value)) return;
+    int pass = ge ? r->value >= goal : r->value <= goal;
+    snprintf(r->status, sizeof r->status, "%s", pass ? "PASS" : "MISS");
+}
+
+static void error_row(const char *name, int threads, const char *metric, const char *err) {
+    add_row(name, threads, metric, NAN, NAN, NAN, "");
+    fprintf(stderr, "bench: %s (%d thread%s): %s\n", name, threads, threads == 1 ? "" : "s", err);
+    nerrors++;
+}
+
+static void fmt_num(char *buf, size_t n, double v) {
+    if (!isfinite(v)) snprintf(buf, n, "-");
+    else if (fabs(v) >= 1e5) snprintf(buf, n, "%.0f", v);
+    else if (fabs(v) >= 100) snprintf(buf, n, "%.1f", v);
+    else snprintf(buf, n, "%.3g", v);
+}
+
+static void print_table(void) {
+    printf("\n%-30s %3s  %-13s %11s  %-23s %-8s %-9s %s\n", "name", "thr", "metric", "median", "spread (p25-p75)",
+           "unit", "target", "status");
+    for (int i = 0; i < 30 + 4 + 15 + 12 + 25 + 9 + 10 + 6; i++) putchar('-');
+    putchar('\n');
+    const char *last = "";
+    for (int i = 0; i < nrows; i++) {
+        const Row *r = &rows[i];
+        char v[32], lo[32], hi[32], spread[80];
+        fmt_num(v, sizeof v, r->value);
+        fmt_num(lo, sizeof lo, r->lo);
+        fmt_num(hi, sizeof hi, r->hi);
+        if (isfinite(r->lo) && isfinite(r->hi) && (r->lo != r->value || r->hi != r->value))
+            snprintf(spread, sizeof spread, "%s - %s", lo, hi);
+        else
+            spread[0] = '\0';
+        // the first word of the name is the group: a blank line between groups
+        size_t g = strcspn(r->name, " ");
+        if (i > 0 && (strncmp(r->name, last, g) != 0 || last[g] != ' ')) putchar('\n');
+        last = r->name;
+        printf("%-30s %3d  %-13s %11s  %-23s %-8s %-9s %s\n", r->name, r->threads, r->metric, v, spread, r->unit,
+               r->target[0] ? r->target : "-", r->status);
+    }
+}
+
+static void csv_num(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.6g", v);
+}
+
+static int write_csv(const char *path) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (mkdir_p(dir) != 0) { fprintf(stderr, "bench: cannot create %s: %s\n", dir, strerror(errno)); return -1; }
+    }
+    AtomicFile a;
+    FILE *f = afile_open(&a, path);
+    if (!f) { fprintf(stderr, "bench: cannot write %s: %s\n", path, strerror(errno)); return -1; }
+    fprintf(f, "name,threads,metric,value,unit,spread_lo,spread_hi,target,status\n");
+    for (int i = 0; i < nrows; i++) {
+        const Row *r = &rows[i];
+        fprintf(f, "%s,%d,%s,", r->name, r->threads, r->metric);
+        csv_num(f, r->value);
+        fprintf(f, ",%s,", r->unit);
+        csv_num(f, r->lo);
+        fputc(',', f);
+        csv_num(f, r->hi);
+        fprintf(f, ",%s,%s\n", r->target, r->status);
+    }
+    if (afile_commit(&a) != 0) { fprintf(stderr, "bench: cannot write %s\n", path); return -1; }
+    return 0;
+}
+
+// ---- training measurements, memoized (E=16 and K=2 are std itself) ----------------------------
+
+typedef struct {
+    TrainCase tc;
+    int ok;
+    char err[256];
+    Stats step;              // seconds
+    Stats phase[PH_COUNT];   // seconds
+    double rss_mib, loss;
+    int tokens;              // per step
+} TrainResult;
+
+static TrainResult memo[32];
+static int nmemo;
+static ChildOut child_buf;  // large: one, reused
+
+static const TrainResult *measure_train(const TrainCase *tc, const Opts *o) {
+    for (int i = 0; i < nmemo; i++)
+        if (memcmp(&memo[i].tc, tc, sizeof *tc) == 0) return &memo[i];
+    TrainResult *r = &memo[nmemo < 31 ? nmemo++ : 31];
+    memset(r, 0, sizeof *r);
+    r->tc = *tc;
+    r->tokens = tc->router ? 64 * 64 : 32 * 64;
+    ChildOut *out = &child_buf;
+    double t0 = now_s();
+    int rc = run_child(train_child, tc, o, out, &r->rss_mib);
+    if (rc != 0 || out->nseries < 1 + PH_COUNT || out->s[0].n == 0) {
+        scopy(r->err, sizeof r->err, out->err[0] ? out->err : "no samples");
+        return r;
+    }
+    r->ok = 1;
+    r->loss = out->loss;
+    r->step = stats_of(out->s[0].v, out->s[0].n);
+    for (int p = 0; p < PH_COUNT; p++) r->phase[p] = stats_of(out->s[1 + p].v, out->s[1 + p].n);
+    fprintf(stderr, "bench: %-6s %s E=%d K=%d %d thread%s: %.1f ms/step (%d steps, %.1f s, loss %.3f)\n",
+            tc->router ? "router" : "std", tc->muon ? "muon " : "adamw", tc->router ? 8 : tc->E,
+            tc->router ? 2 : tc->K, tc->threads, tc->threads == 1 ? "" : "s", r->step.med * 1e3, r->step.n,
+            now_s() - t0, r->loss);
+    return r;
+}
+
+// Rows for one training result: tokens/s (median, spread from the step-time quartiles), step
+// time and peak memory. Returns the tokens/s row (NULL on error) for a target.
+static Row *train_rows(const char *name, const TrainResult *r, int with_time) {
+    int th = r->tc.threads;
+    if (!r->ok) { error_row(name, th, "tokens_per_s", r->err); return NULL; }
+    Row *tps = add_row(name, th, "tokens_per_s", r->tokens / r->step.med, r->tokens / r->step.p75,
+                       r->tokens / r->step.p25, "tok/s");
+    if (with_time) add_row(name, th, "step_time", r->step.med * 1e3, r->step.p25 * 1e3, r->step.p75 * 1e3, "ms");
+    add_row(name, th, "peak_rss", r->rss_mib, r->rss_mib, r->rss_mib, "MiB");
+    return tps;
+}
+
+static Row *find_row(const char *name, int threads, const char *metric) {
+    for (int i = 0; i < nrows; i++)
+        if (strcmp(rows[i].name, name) == 0 && rows[i].threads == threads && strcmp(rows[i].metric, metric) == 0)
+            return &rows[i];
+    return NULL;
+}
+
+// Ratio a/b of two step-time medians as a throughput ratio: tps(a)/tps(b) = step(b)/step(a). The
+// spread pairs the quartiles conservatively: [b.p25/a.p75, b.p75/a.p25]. goal <= 0: no target.
+static void ratio_row(const char *name, int threads, const char *metric, const TrainResult *a, const TrainResult *b,
+                      double goal) {
+    if (!a->ok || !b->ok) { error_row(name, threads, metric, "a configuration it compares failed"); return; }
+    // throughput ratio tps(a)/tps(b) with tokens per step possibly differing (they do not here)
+    double ka = a->tokens, kb = b->tokens;
+    Row *r = add_row(name, threads, metric, (ka / a->step.med) / (kb / b->step.med), (ka / a->step.p75) / (kb / b->step.p25),
+                     (ka / a->step.p25) / (kb / b->step.p75), "x");
+    if (goal > 0) set_target(r, 1, goal);
+}
+
+// ---- groups -----------------------------------------------------------------------------------
+
+static void group_std(const Opts *o) {
+    const char *names[2] = {"std adamw", "std muon"};
+    const TrainResult *res[2][3] = {{0}};
+    for (int mu = 0; mu < 2; mu++)
+        for (int th = 1; th <= o->tmax; th++) {
+            TrainCase tc = {0, mu, STD_E, STD_K, th};
+            res[mu][th] = measure_train(&tc, o);
+            Row *tps = train_rows(names[mu], res[mu][th], 1);
+            if (tps && th == o->tmax) set_target(tps, 1, mu ? TARGET_MUON_TPS : TARGET_ADAMW_TPS);
+            if (!mu) {
+                Row *mem = find_row(names[mu], th, "peak_rss");
+                if (mem) set_target(mem, 0, TARGET_STD_MIB);
+            }
+        }
+    for (int mu = 0; mu < 2; mu++) {
+        char nm[48];
+        snprintf(nm, sizeof nm, "%s speed-up 2/1", mu ? "std muon" : "std adamw");
+        if (o->tmax >= 2) {
+            ratio_row(nm, 2, "speedup", res[mu][2], res[mu][1], mu ? 0 : TARGET_SPEEDUP);  // the target is std's
+        } else {
+            Row *r = add_row(nm, 1, "speedup", NAN, NAN, NAN, "x");
+            snprintf(r->target, sizeof r->target, mu ? "" : ">=%g", TARGET_SPEEDUP);
+            snprintf(r->status, sizeof r->status, "-");  // no OpenMP: not measurable, not an error
+        }
+    }
+    // where a step's time goes (median ms per phase)
+    for (int mu = 0; mu < 2; mu++)
+        for (int th = 1; th <= o->tmax; th++) {
+            const TrainResult *r = res[mu][th];
+            if (!r || !r->ok) continue;
+            char nm[48];
+            snprintf(nm, sizeof nm, "%s phase", names[mu]);
+            for (int p = 0; p < PH_COUNT; p++) {
+                char metric[24];
+                snprintf(metric, sizeof metric, "%s", phase_names[p]);
+                add_row(nm, th, metric, r->phase[p].med * 1e3, r->phase[p].p25 * 1e3, r->phase[p].p75 * 1e3, "ms");
+            }
+        }
+}
+
+static void group_experts(const Opts *o) {
+    static const int Es[] = {8, 16, 64};
+    const TrainResult *res[3];
+    for (int i = 0; i < 3; i++) {
+        TrainCase tc = {0, 0, Es[i], STD_K, o->tmax};
+        res[i] = measure_train(&tc, o);
+        char nm[48];
+        snprintf(nm, sizeof nm, "experts E=%d", Es[i]);
+        train_rows(nm, res[i], 0);
+    }
+    ratio_row("experts E=64/E=8", o->tmax, "tps_ratio", res[2], res[0], TARGET_EXPERT_RATIO);
+}
+
+static void group_topk(const Opts *o) {
+    static const int Ks[] = {1, 2, 4};
+    for (int i = 0; i < 3; i++) {
+        TrainCase tc = {0, 0, STD_E, Ks[i], o->tmax};
+        const TrainResult *r = measure_train(&tc, o);
+        char nm[48];
+        snprintf(nm, sizeof nm, "topk K=%d", Ks[i]);
+        train_rows(nm, r, 0);
+    }
+}
+
+static void group_router(const Opts *o) {
+    for (int th = 1; th <= o->tmax; th++) {
+        TrainCase tc = {1, 0, 8, 2, th};
+        const TrainResult *r = measure_train(&tc, o);
+        if (!r->ok) { error_row("router N=4096 D=64 E=8", th, "steps_per_s", r->err); continue; }
+        add_row("router N=4096 D=64 E=8", th, "steps_per_s", 1.0 / r->step.med, 1.0 / r->step.p75, 1.0 / r->step.p25, "step/s");
+        add_row("router N=4096 D=64 E=8", th, "step_time", r->step.med * 1e3, r->step.p25 * 1e3, r->step.p75 * 1e3, "ms");
+        add_row("router N=4096 D=64 E=8", th, "peak_rss", r->rss_mib, r->rss_mib, r->rss_mib, "MiB");
+    }
+}
+
+static void group_kernels(const Opts *o) {
+    ChildOut *out = &child_buf;
+    for (int th = 1; th <= o->tmax; th++) {
+        double rss;
+        double goal = TARGET_GFLOPS_PER_CORE * th;  // per core: the 2-thread figure counts two cores
+        if (run_child(kernels_child, &th, o, out, &rss) != 0 || out->nseries != NSHAPES) {
+            error_row("kernels gemm", th, "gflops", out->err[0] ? out->err : "no samples");
+        } else {
+            // the step mix: every sample's total over the shapes, each weighted by how many such
+            // products one std training step makes (forward and backward, all layers and experts)
+            int n = out->s[0].n;
+            double *mix = calloc((size_t)n, sizeof(double));
+            double mix_flops = 0;
+            for (int i = 0; i < NSHAPES; i++) mix_flops += out->s[i].weight * out->s[i].flops;
+            for (int i = 0; i < NSHAPES; i++) {
+                const Series *se = &out->s[i];
+                Stats st = stats_of(se->v, se->n);
+                char nm[48];
+                snprintf(nm, sizeof nm, "kernels gemm %s", se->name);
+                Row *r = add_row(nm, th, "gflops", se->flops / st.med * 1e-9, se->flops / st.p75 * 1e-9,
+                                 se->flops / st.p25 * 1e-9, "GFLOP/s");
+                set_target(r, 1, goal);
+                for (int k = 0; k < n && k < se->n && mix; k++) mix[k] += se->weight * se->v[k];
+            }
+            if (mix) {
+                Stats st = stats_of(mix, n);
+                Row *r = add_row("kernels gemm std step mix", th, "gflops", mix_flops / st.med * 1e-9,
+                                 mix_flops / st.p75 * 1e-9, mix_flops / st.p25 * 1e-9, "GFLOP/s");
+                set_target(r, 1, goal);
+                free(mix);
+            }
+            add_row("kernels gemm (process)", th, "peak_rss", rss, rss, rss, "MiB");
+        }
+        if (run_child(ns_child, &th, o, out, &rss) != 0 || out->nseries != 1) {
+            error_row("kernels newton-schulz 256x128", th, "gflops", out->err[0] ? out->err : "no samples");
+        } else {
+            const Series *se = &out->s[0];
+            Stats st = stats_of(se->v, se->n);
+            add_row("kernels newton-schulz 256x128", th, "gflops", se->flops / st.med * 1e-9, se->flops / st.p75 * 1e-9,
+                    se->flops / st.p25 * 1e-9, "GFLOP/s");
+            add_row("kernels newton-schulz 256x128", th, "call_time", st.med * 1e3, st.p25 * 1e3, st.p75 * 1e3, "ms");
+            add_row("kernels newton-schulz (process)", th, "peak_rss", rss, rss, rss, "MiB");
+        }
+    }
+}
+
+// ---- main -------------------------------------------------------------------------------------
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: bench [--quick] [--only NAME[,NAME...]] [--steps N] [--csv PATH]\n"
+            "  --quick   1 warm-up and 3 timed steps, fewer kernel samples (a smoke run)\n"
+            "  --only    run only these groups: std, experts, topk, kernels, router (repeatable)\n"
+            "  --steps   timed steps per training configuration (default 30)\n"
+            "  --csv     output file (default results/bench/bench.csv)\n");
+}
+
+static int parse_only(const char *arg, int *mask) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", arg);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int found = 0;
+        for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+            if (strcmp(tok, groups[i].name) == 0) { *mask |= groups[i].bit; found = 1; }
+        if (!found) { fprintf(stderr, "bench: --only: unknown group '%s'\n", tok); return -1; }
+    }
+    return 0;
+}
+
+static void cpu_model(char *buf, size_t n) {
+    snprintf(buf, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "model name", 10) == 0) {
+            char *p = strchr(line, ':');
+            if (p) {
+                p++;
+                while (*p == ' ' || *p == '\t') p++;
+                p[strcspn(p, "\n")] = '\0';
+                snprintf(buf, n, "%s", p);
+            }
+            break;
+        }
+    fclose(f);
+}
+
+int main(int argc, char **argv) {
+    Opts o = {0};
+    o.warmup = 3; o.steps = 30; o.router_mult = 10; o.kern_samples = 15; o.kern_min_s = 0.02;
+    o.csv = "results/bench/bench.csv";
+    int steps_set = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) o.quick = 1;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) { if (parse_only(argv[++i], &o.only) != 0) return 2; }
+        else if (strncmp(argv[i], "--only=", 7) == 0) { if (parse_only(argv[i] + 7, &o.only) != 0) return 2; }
+        else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 1 || v > MAX_SAMPLES) { fprintf(stderr, "bench: --steps: expected 1..%d\n", MAX_SAMPLES); return 2; }
+            o.steps = (int)v; steps_set = 1;
+        } else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc) o.csv = argv[++i];
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) { usage(stdout); return 0; }
+        else { fprintf(stderr, "bench: unknown or incomplete option '%s'\n", argv[i]); usage(stderr); return 2; }
+    }
+    if (!o.only) o.only = G_ALL;
+    if (o.quick) {
+        o.warmup = 1; o.router_mult = 5; o.kern_samples = 5; o.kern_min_s = 0.005;
+        if (!steps_set) o.steps = 3;
+    }
+#ifdef _OPENMP
+    o.tmax = 2;
+#else
+    o.tmax = 1;
+#endif
+
+    char cpu[256];
+    cpu_model(cpu, sizeof cpu);
+    double load[3] = {NAN, NAN, NAN};
+    getloadavg(load, 3);
+    printf("moesim benchmark (issue 7)%s\n", o.quick ? "  [--quick: smoke run, not a measurement]" : "");
+    printf("  cpu: %s, %ld online; load average %.2f %.2f %.2f\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), load[0], load[1],
+           load[2]);
+#ifdef _OPENMP
+    printf("  OpenMP: on (threads 1 and 2, set per configuration)\n");
+#else
+    printf("  OpenMP: off (1 thread only)\n");
+#endif
+    const char *force = getenv("MOESIM_GEMM");
+    printf("  gemm path: %s", gemm_path());
+    if (force) printf("  (MOESIM_GEMM=%s)", force);
+    printf("\n");
+    printf("  training: %d warm-up + %d timed steps (router x%d); kernels: %d samples of >= %.0f ms\n", o.warmup,
+           o.steps, o.router_mult, o.kern_samples, o.kern_min_s * 1e3);
+    printf("  std: V=256 D=128 L=4 H=4 E=16 K=2 F=256 T=64 batch 32 (2,048 tok/step), switch alpha 0.01 global, clip 1\n");
+    printf("  figures: median over steps/samples; spread p25-p75; peak RSS per configuration (own process)\n");
+    fflush(stdout);
+
+    // a child that does nothing: the floor every peak_rss below includes
+    {
+        double rss;
+        if (run_child(empty_child, NULL, &o, &child_buf, &rss) == 0) add_row("baseline empty child", 1, "peak_rss", rss, rss, rss, "MiB");
+    }
+    double t0 = now_s();
+    if (o.only & G_STD) group_std(&o);
+    if (o.only & G_EXPERTS) group_experts(&o);
+    if (o.only & G_TOPK) group_topk(&o);
+    if (o.only & G_KERNELS) group_kernels(&o);
+    if (o.only & G_ROUTER) group_router(&o);
+
+    print_table();
+    getloadavg(load, 3);
+    printf("\n  took %.0f s; load average at the end %.2f %.2f %.2f\n", now_s() - t0, load[0], load[1], load[2]);
+    int csv_bad = write_csv(o.csv) != 0;
+    if (!csv_bad) printf("  wrote %s (%d rows)\n", o.csv, nrows);
+    if (nerrors) printf("  %d measurement%s failed (see the messages above)\n", nerrors, nerrors == 1 ? "" : "s");
+    free(rows);
+    return nerrors || csv_bad ? 1 : 0;
+}

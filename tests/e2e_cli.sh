@@ -1,0 +1,124 @@
+#!/bin/sh
+# e2e_cli.sh — the program end to end: bad input exits 2 and leaves nothing behind; a sweep runs,
+# resumes after being killed to the same results, gives the same results with -j 2; shards are
+# disjoint and cover the points; a diverging run is recorded and the sweep goes on; export
+# writes .npy files whose gradients agree with a float64 finite-difference check; analyze
+# reproduces a run's measurements. Prints "e2e_cli: N passed, M failed".
+set -u
+MOESIM=${MOESIM:-./moesim}
+BUILD_DIR=${BUILD_DIR:-build/rel}
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "e2e_cli: FAILED: $*" >&2; }
+check() { if eval "$1"; then ok; else bad "$2"; fi; }
+T=$(mktemp -d /tmp/moesim_e2e.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+FX=tests/fixtures/e2e
+
+# 1. bad input: every error at once, exit 2, nothing created
+$MOESIM run $FX/bad.toml --out "$T/bad" >"$T/bad.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ]' "bad config exit status $rc, expected 2"
+check '[ ! -e "$T/bad" ]' "bad config created its output folder"
+check 'grep -q "bad.toml:4: unknown key" "$T/bad.out"' "unknown key not reported with file:line"
+check 'grep -q "top_k" "$T/bad.out" && grep -q "micro_batch" "$T/bad.out"' "cross-field errors not all reported"
+$MOESIM run $FX/tiny.toml --set model.experts=x --out "$T/bad2" >"$T/bad2.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && [ ! -e "$T/bad2" ] && grep -q -- "--set" "$T/bad2.out"' "bad --set not rejected cleanly"
+$MOESIM run /nonexistent.toml >"$T/bad3.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "nonexistent.toml" "$T/bad3.out"' "missing file not reported (exit $rc)"
+
+# 2. dry run lists 4 points and creates nothing
+$MOESIM run $FX/tiny.toml --out "$T/dry" --dry-run >"$T/dry.out" 2>&1
+check '[ $(grep -c "  to run$" "$T/dry.out") -eq 4 ] && [ ! -e "$T/dry" ]' "dry run did not list 4 points or created files"
+
+# 3. a full sweep, once uninterrupted
+$MOESIM run $FX/tiny.toml --out "$T/a" --quiet >"$T/a.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ]' "sweep exit status $rc"
+check '[ $(ls -d "$T"/a/*=*-seed=* | wc -l) -eq 4 ]' "expected 4 run folders"
+for f in summary.csv report.html experiment.toml; do check '[ -s "$T/a/$f" ]' "missing $f"; done
+check '[ $(wc -l <"$T/a/summary.csv") -eq 5 ]' "summary.csv should have a header and 4 rows"
+check 'head -1 "$T/a/scope=micro-seed=1/metrics.csv" | grep -q "^step,loss,ce,aux,lr,grad_norm,maxvio_batch,tokens_per_s$"' "metrics.csv columns"
+check 'head -1 "$T/a/scope=micro-seed=1/eval.csv" | grep -q "^step,layer,eval_ce,router_confidence,"' "eval.csv columns"
+check 'grep -q "\"status\": \"ok\"" "$T/a/scope=global-seed=2/manifest.json"' "manifest status ok"
+check '! ls "$T"/a/*/*.tmp.* >/dev/null 2>&1' "temporary files left behind"
+if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' "$T/a/report.html" 2>"$T/xml.err"
+    check '[ $? -eq 0 ]' "report.html is not well-formed XML: $(cat "$T/xml.err")"
+    python3 -c 'import sys, tomllib; tomllib.load(open(sys.argv[1], "rb"))' "$T/a/scope=micro-seed=1/config.toml"
+    check '[ $? -eq 0 ]' "config.toml is not valid TOML"
+fi
+# a second call has nothing to do
+$MOESIM run $FX/tiny.toml --out "$T/a" >"$T/a2.out" 2>&1
+check 'grep -q "4 of 4 runs already done" "$T/a2.out"' "re-running did not skip finished runs"
+
+# results without the timing columns (tokens_per_s, wall clock) must be identical
+strip() { for r in "$1"/*=*/; do n=$(basename "$r"); cut -d, -f1-7 "$r/metrics.csv"; cat "$r/eval.csv" "$r/experts.csv" "$r/pairs.csv"; done; }
+
+# 4. killed mid-sweep, then resumed: the same results
+$MOESIM run $FX/tiny.toml --out "$T/b" --quiet >/dev/null 2>&1 &
+pid=$!
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    [ -e "$T/b/scope=micro-seed=2/manifest.json" ] && break
+    sleep 0.1
+done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+$MOESIM run $FX/tiny.toml --out "$T/b" --quiet >/dev/null 2>&1
+check '[ "$(strip "$T/a" | md5sum)" = "$(strip "$T/b" | md5sum)" ]' "resumed sweep differs from the uninterrupted one"
+
+# 5. -j 2 gives the same results
+$MOESIM run $FX/tiny.toml --out "$T/c" -j 2 --quiet >/dev/null 2>&1
+check '[ "$(strip "$T/a" | md5sum)" = "$(strip "$T/c" | md5sum)" ]' "-j 2 differs from -j 1"
+
+# 6. shards: disjoint, and together the whole sweep
+$MOESIM run $FX/tiny.toml --out "$T/d" --shard 1/3 --quiet >/dev/null 2>&1
+n1=$(ls -d "$T"/d/*=*/ | wc -l)
+$MOESIM run $FX/tiny.toml --out "$T/d" --shard 2/3 --quiet >/dev/null 2>&1
+$MOESIM run $FX/tiny.toml --out "$T/d" --shard 3/3 --quiet >/dev/null 2>&1
+check '[ $n1 -eq 2 ] && [ $(ls -d "$T"/d/*=*/ | wc -l) -eq 4 ]' "shards: first had $n1 runs (expected 2), total should be 4"
+check '[ "$(strip "$T/a" | md5sum)" = "$(strip "$T/d" | md5sum)" ]' "sharded sweep differs"
+$MOESIM run $FX/tiny.toml --shard 4/3 --out "$T/e" >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 2 ] && [ ! -e "$T/e" ]' "--shard 4/3 not rejected"
+
+# 7. a diverging run is recorded and the sweep goes on
+MOESIM_INJECT_NAN=5 $MOESIM run $FX/tiny.toml --out "$T/f" --set train.steps=10 --quiet >"$T/f.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ]' "a diverged run is a result, not a failure (exit $rc)"
+check '[ $(grep -l "\"status\": \"diverged\"" "$T"/f/*/manifest.json | wc -l) -eq 4 ]' "diverged runs not recorded as diverged"
+check 'grep -q "step 5: loss is nan" "$T/f/scope=micro-seed=1/manifest.json"' "divergence message names the step"
+check 'grep -c ",diverged," "$T/f/summary.csv" | grep -q 4' "summary.csv does not mark diverged runs"
+
+# 8. export: .npy files, and their gradients against a float64 finite-difference check
+$MOESIM export $FX/tiny.toml --out "$T/x" --set train.seed=3 >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 0 ] && [ -s "$T/x/manifest.json" ] && [ -s "$T/x/params/blocks.1.w1.npy" ]' "export failed ($rc)"
+check '[ -s "$T/x/acts/blocks.0.topk.npy" ] && [ -s "$T/x/state/blocks.1.bias.npy" ] && [ -s "$T/x/tokens.npy" ]' "export files missing"
+if [ -x "$BUILD_DIR/tests/check_export" ]; then
+    out=$("$BUILD_DIR/tests/check_export" "$T/x" 2>&1); rc=$?
+    check '[ $rc -eq 0 ]' "exported gradients disagree with finite differences: $out"
+fi
+if command -v python3 >/dev/null 2>&1; then
+    python3 tests/check_npy.py "$T/x" >"$T/npy.out" 2>&1
+    check '[ $? -eq 0 ]' "the .npy files do not parse: $(tail -3 "$T/npy.out")"
+fi
+
+# 9. analyze reproduces a run's measurements from its dumped arrays
+$MOESIM run $FX/tiny.toml --out "$T/g" --set eval.dump=true --set 'balance.scope="micro"' --set train.seed=1 --quiet >/dev/null 2>&1
+r="$T/g/run"
+$MOESIM analyze --hidden "$r/dump/blocks.1.hidden.npy" --router "$r/dump/blocks.1.router.npy" --top-k 2 \
+    --seq-len 8 --domains "$r/dump/domains.npy" --pairs 200 --out "$T/an" >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 0 ] && [ -s "$T/an/analysis.json" ]' "analyze failed ($rc)"
+if command -v python3 >/dev/null 2>&1; then
+    python3 - "$T/an/analysis.json" "$r/eval.csv" <<'PY'
+import csv, json, math, sys
+a = json.load(open(sys.argv[1]))
+rows = [r for r in csv.DictReader(open(sys.argv[2])) if r["layer"] == "1"]
+last = rows[-1]
+for k in ["router_confidence", "hamming_similarity", "cosine_hidden", "energy_first", "maxvio",
+          "freqsim_cross_domain", "nmi_domain_expert", "suppression_rho", "topk_score_sum"]:
+    x, y = a[k], float(last[k])
+    assert math.isclose(x, y, rel_tol=1e-5, abs_tol=1e-7), (k, x, y)
+PY
+    check '[ $? -eq 0 ]' "analyze does not reproduce the run's eval.csv"
+fi
+$MOESIM analyze --hidden "$r/dump/blocks.1.hidden.npy" --router "$r/dump/domains.npy" --top-k 2 --out "$T/an2" >"$T/an2.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "domains.npy" "$T/an2.out"' "analyze with a wrong file not reported"
+
+echo "e2e_cli: $pass passed, $fail failed"
+[ $fail -eq 0 ]

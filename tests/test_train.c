@@ -1,0 +1,235 @@
+// test_train.c — the model learns, training is deterministic for any thread count, and aux-free
+// balancing balances. Runs go through the same code as `moesim run` (train_run) where files
+// matter, and through the library loop where bitwise state matters.
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "harness.h"
+#include "../nn/model.h"
+#include "../optim/optim.h"
+#include "../sim/config.h"
+#include "../sim/io.h"
+#include "../sim/sweep.h"
+#include "../sim/train.h"
+#include "../sim/world.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static void set(Config *c, const char *key, const char *value) {
+    char err[300];
+    int rc = config_set(c, key, value, err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+}
+
+// Last row's value of a column of a CSV file.
+static double last_value(const char *path, const char *column) {
+    FILE *f = fopen(path, "r");
+    if (!f) return NAN;
+    char header[4096], line[4096], last[4096] = "";
+    if (!fgets(header, sizeof header, f)) { fclose(f); return NAN; }
+    while (fgets(line, sizeof line, f)) strcpy(last, line);
+    fclose(f);
+    int col = 0;
+    for (char *tok = strtok(header, ",\n"); tok; tok = strtok(NULL, ",\n"), col++)
+        if (strcmp(tok, column) == 0) break;
+    char *p = last;
+    for (int i = 0; i < col && p; i++) { p = strchr(p, ','); if (p) p++; }
+    return p ? strtod(p, NULL) : NAN;
+}
+
+static char tmpdir[256];
+
+// The cyclic world is deterministic given the previous token: a model must drive the loss to ~0.
+static void test_learns(int optimizer) {
+    Config c;
+    CHECK(config_defaults(&c) == 0);
+    set(&c, "data.world", "\"cyclic\"");
+    set(&c, "data.domains", "4");
+    set(&c, "model.vocab", "32");
+    set(&c, "model.d_model", "32");
+    set(&c, "model.layers", "1");
+    set(&c, "model.seq_len", "16");
+    set(&c, "model.experts", "4");
+    set(&c, "model.d_ff", "32");
+    set(&c, "train.batch", "16");
+    set(&c, "train.steps", "150");
+    set(&c, "train.lr", "1e-2");
+    set(&c, "train.log_every", "50");
+    set(&c, "eval.every", "0");
+    set(&c, "eval.sequences", "4");
+    set(&c, "eval.pairs", "100");
+    if (optimizer == OPTIM_MUON) set(&c, "optim.name", "\"muon\"");
+    char dir[512], p[600];
+    snprintf(dir, sizeof dir, "%s/learn%d", tmpdir, optimizer);
+    CHECK(mkdir_p(dir) == 0);
+    TrainOptions o = {.run_id = "learn", .quiet = 1};
+    RunResult r;
+    CHECK(train_run(&c, dir, &o, &r) == 0);
+    CHECK(r.status == RUN_OK);
+    // the evaluation at step 0 (first row of eval.csv) is the untrained model
+    double first = NAN;
+    FILE *f = fopen(path_join(p, sizeof p, dir, "eval.csv"), "r");
+    char line[4096];
+    if (f && fgets(line, sizeof line, f) && fgets(line, sizeof line, f)) first = strtod(strchr(strchr(line, ',') + 1, ',') + 1, NULL);
+    if (f) fclose(f);
+    double last_ce = last_value(path_join(p, sizeof p, dir, "metrics.csv"), "ce");
+    // ln(32) = 3.47 at chance; a learnt cycle is below 0.05 nats
+    CHECK_MSG(last_ce < 0.05, "%s: final cross-entropy %.4f, expected < 0.05 (at step 0: %.4f)",
+              optimizer == OPTIM_MUON ? "muon" : "adamw", last_ce, first);
+    CHECK_MSG(first > 2.5, "evaluation cross-entropy at step 0 is %.4f: expected near ln 32 = 3.47", first);
+    CHECK(run_is_done(dir) == 1);
+    CHECK(file_exists(path_join(p, sizeof p, dir, "config.toml")));
+    CHECK(file_exists(path_join(p, sizeof p, dir, "eval.csv")));
+}
+
+// ---- library-level loop: bitwise state after a few steps at 1 and 2 threads ----
+typedef struct { World w; Model m; Optimizer o; } Trainer;
+
+static void trainer_build(Trainer *t, const Config *c) {
+    char err[300];
+    WorldSpec ws;
+    ModelSpec ms;
+    OptimConfig oc = {.name = c->optim_name, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1,
+                      .momentum = 0.95, .nesterov = 1, .ns_steps = 5, .muon_scale = 0, .muon_router = 1};
+    world_spec_from_config(&ws, c);
+    model_spec_from_config(&ms, c);
+    CHECK_MSG(world_build(&t->w, &ws, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(model_build(&t->m, &ms, err, sizeof err) == 0, "%s", err);
+    model_init_params(&t->m, (uint64_t)c->train_seed, c->model_init_std, 0);
+    CHECK_MSG(optim_init(&t->o, &oc, &t->m.table, err, sizeof err) == 0, "%s", err);
+}
+
+static void trainer_free(Trainer *t) { optim_free(&t->o); model_free(&t->m); world_free(&t->w); }
+
+static void run_steps(const Config *c, int threads, int steps, real **params, double *losses) {
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#else
+    (void)threads;
+#endif
+    Trainer t;
+    trainer_build(&t, c);
+    int B = c->train_batch, T = c->model_seq_len;
+    int32_t *tok = malloc(sizeof(int32_t) * B * (T + 1)), dom[64];
+    Rng rng;
+    rng_seed(&rng, 9, 2);
+    for (int s = 0; s < steps; s++) {
+        world_train_batch(&t.w, &rng, B, c->train_micro_batch, tok, dom);
+        Batch b = {.B = B, .micro = c->train_micro_batch, .tokens = tok, .shuffle_seed = (uint64_t)s};
+        Losses l;
+        model_zero_grads(&t.m);
+        model_forward(&t.m, &b, &l);
+        model_backward(&t.m, &b);
+        double gn = grad_norm(t.m.grads, t.m.table.total);
+        clip_grad(t.m.grads, t.m.table.total, gn, 0.5);
+        optim_step(&t.o, t.m.params, t.m.grads, 1e-2);
+        model_update_bias(&t.m);
+        losses[s] = l.loss;
+    }
+    *params = malloc(sizeof(real) * t.m.table.total);
+    memcpy(*params, t.m.params, sizeof(real) * t.m.table.total);
+    free(tok);
+    trainer_free(&t);
+}
+
+static void test_thread_determinism(int optimizer, int method) {
+    Config c;
+    config_defaults(&c);
+    set(&c, "model.d_model", "48");
+    set(&c, "model.heads", "2");
+    set(&c, "model.experts", "8");
+    set(&c, "model.shared_experts", "1");
+    set(&c, "train.batch", "16");
+    set(&c, "train.micro_batch", "4");
+    set(&c, "balance.scope", "\"shuffle\"");
+    set(&c, "data.mix", "\"homogeneous\"");
+    c.optim_name = optimizer;
+    c.balance_method = method;
+    real *p1, *p2;
+    double l1[5], l2[5];
+    run_steps(&c, 1, 5, &p1, l1);
+    run_steps(&c, 2, 5, &p2, l2);
+    Model probe;
+    ModelSpec ms;
+    char err[100];
+    model_spec_from_config(&ms, &c);
+    model_build(&probe, &ms, err, sizeof err);
+    size_t n = probe.table.total;
+    model_free(&probe);
+    CHECK_MSG(memcmp(l1, l2, sizeof l1) == 0, "losses differ between 1 and 2 threads (%.17g vs %.17g)", l1[4], l2[4]);
+    CHECK_MSG(memcmp(p1, p2, sizeof(real) * n) == 0, "parameters differ after 5 steps between 1 and 2 threads");
+    CHECK(l1[0] != l1[4]);  // the steps did change something
+    free(p1); free(p2);
+}
+
+// ---- aux-free balancing on a skewed router (router-only model, geometry world) ----
+// The router is initialized so that expert 0 wins every token: MaxVio_batch = E/K − 1 = 3.
+// With no balancing and no task the router gets no gradient and stays skewed. Aux-free moves the
+// bias by u per step toward balance. At balance each expert expects N·K/E = 512 choices per
+// batch; sampling alone spreads loads by about sqrt(512) ≈ 23, so the largest of 8 sits ~2 sd
+// high: MaxVio ≈ 46/512 ≈ 0.09, plus the ±u oscillation of sign updates. The threshold 0.3 is a
+// tenth of the starting value and three times that noise floor (mean over the last 50 steps).
+static double auxfree_maxvio(int method) {
+    Config c;
+    config_defaults(&c);
+    set(&c, "model.kind", "\"router\"");
+    set(&c, "data.world", "\"geometry\"");
+    set(&c, "model.d_model", "32");
+    set(&c, "model.experts", "8");
+    set(&c, "model.seq_len", "64");
+    set(&c, "train.batch", "32");
+    set(&c, "data.shared_norm", "4");
+    set(&c, "model.score", "\"sigmoid\"");   // DeepSeek-V3's setting, for which aux-free was designed
+    set(&c, "model.init_std", "0.2");          // a router with structure: logits differ by ~1
+    c.balance_method = method;
+    set(&c, "balance.bias_rate", "0.004");
+    Trainer t;
+    trainer_build(&t, &c);
+    int N = c.train_batch * c.model_seq_len, D = c.model_d_model, E = c.model_experts;
+    // skew: row 0 of P points along the shared direction mu, so expert 0 wins every token
+    real *P = t.m.params + param_find(&t.m.table, "blocks.0.router")->offset;
+    for (int i = 0; i < D; i++) P[i] += 2 * t.w.mu[i] / 4;
+    float *h = malloc(sizeof(float) * N * D);
+    int32_t *target = malloc(sizeof(int32_t) * N), *cluster = malloc(sizeof(int32_t) * N);
+    Rng rng;
+    rng_seed(&rng, 3, 2);
+    double first = 0, tail = 0;
+    int steps = 400;
+    for (int s = 0; s < steps; s++) {
+        world_train_hidden(&t.w, &rng, N, h, target, cluster);
+        Batch b = {.B = c.train_batch, .micro = c.train_batch, .hidden = h};
+        Losses l;
+        model_zero_grads(&t.m);
+        model_forward(&t.m, &b, &l);
+        model_backward(&t.m, &b);
+        optim_step(&t.o, t.m.params, t.m.grads, 1e-2);
+        model_update_bias(&t.m);
+        if (s == 0) first = t.m.blocks[0].maxvio;
+        if (s >= steps - 50) tail += t.m.blocks[0].maxvio / 50;
+    }
+    CHECK_MSG(first > 0.95 * ((double)E / c.model_top_k - 1), "skewed start: MaxVio_batch %.3f", first);  // expert 0 wins ~every token
+    free(h); free(target); free(cluster);
+    trainer_free(&t);
+    return tail;
+}
+
+static void test_auxfree_balances(void) {
+    double with = auxfree_maxvio(BAL_AUXFREE), without = auxfree_maxvio(BAL_NONE);
+    CHECK_MSG(with < 0.3, "aux-free: mean MaxVio_batch over the last 50 steps %.3f, expected < 0.3", with);
+    CHECK_MSG(without > 2.5, "no balancing: MaxVio_batch %.3f, expected to stay near 3", without);
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/moesim_test_train.XXXXXX");
+    if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
+    test_learns(OPTIM_ADAMW);
+    test_learns(OPTIM_MUON);
+    test_thread_determinism(OPTIM_ADAMW, BAL_SWITCH);
+    test_thread_determinism(OPTIM_MUON, BAL_AUXFREE);
+    test_auxfree_balances();
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    return test_summary("test_train");
+}
