@@ -62,7 +62,7 @@ all: moesim
 
 # The program at the repository root is always the normal build.
 moesim: $(BUILD)/moesim
-	cp $< $@
+	rm -f $@ && cp $< $@
 
 $(BUILD)/moesim: $(BUILD)/sim/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

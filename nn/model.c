@@ -159,6 +159,7 @@ int model_build(Model *m, const ModelSpec *spec, char *err, size_t errlen) {
     if (sp->D <= 0 || sp->E <= 0 || sp->K <= 0 || sp->T <= 0 || sp->L <= 0 || sp->max_batch <= 0)
         return fail(err, errlen, "model: every size must be positive");
     if (sp->K > sp->E) return fail(err, errlen, "model: top_k must not exceed experts");
+    if (sp->E > 1024) return fail(err, errlen, "model: at most 1024 experts");
     if (sp->kind == MODEL_DECODER) {
         if (sp->V <= 1 || sp->F <= 0) return fail(err, errlen, "model: vocab and d_ff must be positive");
         if (sp->attention && (sp->H <= 0 || sp->D % sp->H)) return fail(err, errlen, "model: heads must divide d_model");
@@ -248,7 +249,7 @@ static void route_forward(Model *m, int l, const Batch *b) {
     matmul_forward(a->z, a->u, P, N, D, E, m->wt);             // z[N x E] = u·Pᵀ
     router_scores_forward(a->s, a->p, a->z, N, E, sp->score);
     const real *bias = sp->bal_method == BAL_AUXFREE ? m->bias + (size_t)l * E : NULL;
-    if (!m->freeze_selection) router_topk(a->topk, a->s, bias, N, E, K);
+    if (!m->freeze_selection) router_topk(a->topk, a->s, bias, N, E, K, m->mask_top);
     int normalize = sp->score == SCORE_SIGMOID || sp->gate_norm;
     router_gates_forward(a->gate, a->s, a->topk, N, E, K, normalize);
     expert_load(a->load, a->topk, N, E, K);

@@ -118,6 +118,8 @@ typedef struct {
     real *dhid;            // max(N*K, N) x F
     int32_t *perm;         // N (shuffle scope)
     int freeze_selection;  // 1: forward keeps the cached top-K (gradient checks, frozen routing)
+    int mask_top;          // > 0: every token's mask_top best experts are removed before the top-K
+                           // (expert-removal sensitivity; evaluation only)
 } Model;
 
 // Builds the parameter table and allocates every array once. Returns 0, or -1 with err set.

@@ -59,25 +59,26 @@ void router_scores_backward(real *dz, const real *ds, const real *dp, const real
 
 // ---- top-K ------------------------------------------------------------------------------------
 
-void router_topk(int32_t *topk, const real *s, const real *bias, int N, int E, int K) {
-    // K passes of an argmax; a strict '>' keeps the lower index on ties.
+void router_topk(int32_t *topk, const real *s, const real *bias, int N, int E, int K, int skip) {
+    // skip+K passes of an argmax; a strict '>' keeps the lower index on ties. The first `skip`
+    // winners are only marked as taken (masked), the next K are the choice.
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (N > 1024)
 #endif
     for (int n = 0; n < N; n++) {
         const real *sr = s + (size_t)n * E;
         int32_t *out = topk + (size_t)n * K;
-        for (int k = 0; k < K; k++) {
+        uint64_t masked[16] = {0};  // up to 1024 experts
+        for (int k = 0; k < skip + K; k++) {
             int best = -1;
             real bv = 0;
             for (int e = 0; e < E; e++) {
-                int taken = 0;
-                for (int j = 0; j < k; j++) taken |= out[j] == e;
-                if (taken) continue;
+                if (masked[e >> 6] >> (e & 63) & 1) continue;
                 real v = sr[e] + (bias ? bias[e] : 0);
                 if (best < 0 || v > bv) { best = e; bv = v; }
             }
-            out[k] = best;
+            masked[best >> 6] |= 1ull << (best & 63);
+            if (k >= skip) out[k - skip] = best;
         }
     }
 }

@@ -19,7 +19,9 @@ void router_scores_backward(real *dz, const real *ds, const real *dp, const real
                             int N, int E, int score);
 
 // topk[N x K]: the K largest s + bias (bias: E, or NULL), decreasing, ties to the lower index.
-void router_topk(int32_t *topk, const real *s, const real *bias, int N, int E, int K);
+// skip > 0 masks each token's `skip` best experts first (expert-removal sensitivity, DeepSeekMoE):
+// the K chosen are then ranks skip+1 .. skip+K.
+void router_topk(int32_t *topk, const real *s, const real *bias, int N, int E, int K, int skip);
 
 // gate[N x K] = s[topk] (normalize = 0) or s[topk] / Σ_k s[topk] (normalize = 1).
 void router_gates_forward(real *gate, const real *s, const int32_t *topk, int N, int E, int K, int normalize);

@@ -388,11 +388,12 @@ void cfg_errors_print(const CfgErrors *e, FILE *f) {
 
 // ---- suggestions ("did you mean") -------------------------------------------------------------
 
-// Optimal string alignment distance (edits, with adjacent transpositions counting one).
-static int osa(const char *a, const char *b) {
+// Optimal string alignment distance (edits, with adjacent transpositions counting one), or 99
+// when it is surely above `limit` (the lengths alone differ by more).
+static int osa(const char *a, const char *b, int limit) {
     enum { M = 64 };
     size_t n = strlen(a), m = strlen(b);
-    if (n >= M || m >= M) return 99;
+    if (n >= M || m >= M || (n > m ? n - m : m - n) > (size_t)limit) return 99;
     int d[M][M];
     for (size_t i = 0; i <= n; i++) d[i][0] = (int)i;
     for (size_t j = 0; j <= m; j++) d[0][j] = (int)j;
@@ -417,8 +418,8 @@ static int suggest_key(const char *given) {
     int best = -1, best_d = 99;
     for (int k = 0; k < CFG_NKEYS; k++) {
         const char *key = cfg_keys[k].key;
-        int d = osa(given, key);
-        int dl = osa(glast, last_part(key));
+        int d = osa(given, key, best_d);
+        int dl = osa(glast, last_part(key), best_d);
         int same = gt == table_len(key) && !strncmp(given, key, gt);
         if (dl + !same < d) d = dl + !same;
         if (d < best_d) { best_d = d; best = k; }
@@ -437,7 +438,7 @@ static void suggest_table(const char *given, char *out, size_t cap) {
         char t[64];
         if (k < CFG_NKEYS) snprintf(t, sizeof t, "%.*s", (int)table_len(cfg_keys[k].key), cfg_keys[k].key);
         else snprintf(t, sizeof t, "sweep");
-        int d = osa(given, t);
+        int d = osa(given, t, best_d);
         if (d < best_d) { best_d = d; best = k; }
     }
     if (best >= 0 && best_d <= 2) {
@@ -639,7 +640,7 @@ static void join_parts(const TomlKey *k, int from, char *out, size_t cap) {
 }
 
 static void unknown_key(File *f, int line, const char *shown_name, const char *joined, const char *where) {
-    int s = suggest_key(joined);
+    int s = f->x->e->n < CFG_ERRORS_MAX ? suggest_key(joined) : -1;  // an error only counted needs none
     if (s >= 0) lerr(f->x, f->src, line, "unknown key '%s'%s (did you mean '%s'?)", shown_name, where, cfg_keys[s].key);
     else lerr(f->x, f->src, line, "unknown key '%s'%s (moesim help lists every key)", shown_name, where);
 }

@@ -360,6 +360,52 @@ double metrics_token_specialization(const int32_t *topk, const int32_t *token, s
     return sum_max / (double)N;
 }
 
+int metrics_token_context(double *freqsim, double *jaccard, const int32_t *topk, const int32_t *token,
+                          const int32_t *domain, size_t N, int K, int E, int Dom, double P) {
+    TokRow *tr = malloc(N * sizeof(TokRow));
+    double *c = calloc((size_t)Dom * E, sizeof(double));   // Dom x E usage counts of one token id
+    size_t *occ = calloc((size_t)Dom, sizeof(size_t));      // Dom occurrences of that id
+    if (!tr || !c || !occ) { free(tr); free(c); free(occ); return -1; }
+    for (size_t i = 0; i < N; i++) { tr[i].tok = token[i]; tr[i].row = (int32_t)i; }
+    qsort(tr, N, sizeof(TokRow), cmp_tokrow);
+    double fs_sum = 0, jc_sum = 0;
+    size_t ids = 0;
+    for (size_t lo = 0; lo < N;) {
+        size_t hi = lo;
+        while (hi < N && tr[hi].tok == tr[lo].tok) hi++;   // rows of one id: [lo, hi)
+        memset(c, 0, sizeof(double) * (size_t)Dom * E);
+        memset(occ, 0, sizeof(size_t) * (size_t)Dom);
+        for (size_t g = lo; g < hi; g++) {
+            int d = domain[tr[g].row];
+            occ[d]++;
+            for (int k = 0; k < K; k++) c[(size_t)d * E + topk[(size_t)tr[g].row * K + k]] += 1;
+        }
+        double fs = 0, jc = 0;
+        size_t pairs = 0;
+        for (int a = 0; a < Dom; a++) {
+            if (occ[a] < 2) continue;
+            for (int b = a + 1; b < Dom; b++) {
+                if (occ[b] < 2) continue;
+                double fa[1024], fb[1024];
+                if (E > 1024) continue;
+                for (int e = 0; e < E; e++) {   // usage shares (sum to 1) for the top-P sets
+                    fa[e] = c[(size_t)a * E + e] / ((double)occ[a] * K);
+                    fb[e] = c[(size_t)b * E + e] / ((double)occ[b] * K);
+                }
+                fs += metrics_cosine(fa, fb, E);
+                jc += metrics_jaccard(fa, fb, E, P);
+                pairs++;
+            }
+        }
+        if (pairs) { fs_sum += fs / pairs; jc_sum += jc / pairs; ids++; }
+        lo = hi;
+    }
+    free(tr); free(c); free(occ);
+    if (freqsim) *freqsim = ids ? fs_sum / ids : NAN;
+    if (jaccard) *jaccard = ids ? jc_sum / ids : NAN;
+    return 0;
+}
+
 // ---- expert removal ---------------------------------------------------------------------------
 
 int metrics_mask_topk(int32_t *topk_out, uint8_t *masked, const float *score, size_t N, int E,
@@ -619,6 +665,17 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
     if (in->token) {
         out->token_specialization = metrics_token_specialization(in->topk, in->token, N, K, E);
         if (out->token_specialization < 0.0) goto done;
+        if (in->domain && metrics_token_context(&out->token_context_freqsim, &out->token_context_jaccard,
+                                                in->topk, in->token, in->domain, N, K, E, in->n_domains, opt->top_p) != 0)
+            goto done;
+    }
+    if (in->resid_norm) {
+        // mean and coefficient of variation of the token norms, summed in double in row order
+        double s1 = 0, s2 = 0;
+        for (size_t i = 0; i < N; i++) { s1 += in->resid_norm[i]; s2 += (double)in->resid_norm[i] * in->resid_norm[i]; }
+        double mean = s1 / N, var = s2 / N - mean * mean;
+        out->resid_norm_mean = mean;
+        out->resid_norm_cv = mean > 0 ? sqrt(var > 0 ? var : 0) / mean : NAN;
     }
     rc = 0;
 

@@ -59,7 +59,11 @@
     X(pooled_cosine_seq, "Eqs. 15-17: mean cosine of mean-pooled hidden states over sequence pairs") \
     X(freqsim_pooled_corr, "Pearson correlation of FreqSim and pooled hidden-state cosine over sequence pairs") \
     X(jaccard_seq, "Eqs. 18-19: mean top-P Jaccard of frequency vectors over sequence pairs") \
-    X(token_specialization, "OLMoE vocabulary specialization: count-weighted mean over token ids of max_e N(x,e)/N(x)")
+    X(token_specialization, "OLMoE vocabulary specialization: count-weighted mean over token ids of max_e N(x,e)/N(x)") \
+    X(token_context_freqsim, "context dependence (paper Fig. 4): for token ids seen >= 2 times in each of >= 2 domains, mean over domain pairs of the cosine of their per-domain expert usage; averaged over ids") \
+    X(token_context_jaccard, "as token_context_freqsim with the top-P Jaccard (Eq. 19) of the per-domain usage") \
+    X(resid_norm_mean, "mean L2 norm of the residual-stream token vectors entering the router's RMSNorm") \
+    X(resid_norm_cv, "coefficient of variation (sd / mean) of those token norms (paper Fig. 11)")
 
 typedef struct {
 #define METRICS_FIELD_(name, help) double name;
@@ -83,6 +87,7 @@ typedef struct {
     const int32_t *domain;   // N, or NULL
     int n_domains;           // Dom (>= 1 when domain is given)
     const int32_t *token;    // N, or NULL
+    const float *resid_norm; // N norms of the residual stream before the router's norm, or NULL
 } LayerData;
 
 typedef struct {
@@ -216,6 +221,14 @@ void metrics_cross_domain(double *freqsim, double *jaccard, const double *M, con
 // whose K choices include e; averaged over ids weighted by occurrences. Returns -1 on allocation
 // failure.
 double metrics_token_specialization(const int32_t *topk, const int32_t *token, size_t N, int K, int E);
+
+// Context dependence of a token's routing (the paper's Fig. 4): for each token id, its expert
+// usage counted separately in each domain; ids that occur at least twice in at least two domains
+// contribute the mean over those domain pairs of the cosine (freqsim) and of the top-P Jaccard
+// (jaccard, Eq. 19) of the usage vectors; both are averaged over the contributing ids (NaN if
+// none). Returns -1 on allocation failure, 0 otherwise.
+int metrics_token_context(double *freqsim, double *jaccard, const int32_t *topk, const int32_t *token,
+                          const int32_t *domain, size_t N, int K, int E, int Dom, double P);
 
 // Expert removal (DeepSeekMoE): for each token, mask its top m = round(r E) experts by score
 // (decreasing score, ties: lower index) and re-pick the top K of the rest (same order). topk_out:

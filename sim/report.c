@@ -19,7 +19,7 @@
 
 #define MAX_KEYS CFG_SWEEP_KEYS_MAX
 #define MAX_PLOTS 24
-#define PAGE_W 1060.0  // figures are laid out for about this width (the page's column)
+#define PAGE_W 1036.0  // figures are laid out for this width (the page's column)
 
 // The measurements each figure and table shows (summary.csv / eval.csv column names). A name that
 // is NaN in every run is left out where it would be shown.
@@ -590,7 +590,7 @@ static int plot_by_key(Report *R, int k) {
     }
     SvgFigure fig = {.title = title,
                      .subtitle = "last layer, final evaluation; dot and bar: mean \xc2\xb1 1 sd over seeds; circles: single seeds",
-                     .npanels = np, .panels = panels, .cols = grid_cols(np, 3), .panel_w = 270, .panel_h = 170};
+                     .npanels = np, .panels = panels, .cols = grid_cols(np, 3), .panel_w = 255, .panel_h = 170};
     if (others) {
         fig.nlegend = ng;
         fig.legend_names = gname;
@@ -636,7 +636,7 @@ static int plot_training(Report *R) {
     }
     SvgFigure fig = {.title = "Measurements over training",
                      .subtitle = "last layer, at each evaluation; mean over seeds",
-                     .npanels = np, .panels = panels, .cols = grid_cols(np, 3), .panel_w = 270, .panel_h = 170};
+                     .npanels = np, .panels = panels, .cols = grid_cols(np, 3), .panel_w = 255, .panel_h = 170};
     variant_legend(R, &fig, SVG_LINE_MARKERS);
     return emit(R, "training", &fig,
                 "Measurements of the last MoE layer on the evaluation set at every evaluation (step 0, every "
@@ -736,7 +736,7 @@ static int plot_prop1(Report *R) {
     snprintf(lh, sizeof lh, bound ? "bound holds (%zu pair%s)" : "token pairs (%zu)", nh, nh == 1 ? "" : "s");
     snprintf(lv, sizeof lv, "bound violated (%zu pair%s)", nv, nv == 1 ? "" : "s");
     SvgSeries S[2] = {{.name = lh, .color = "#0072b2", .style = SVG_DOTS, .n = nh, .x = hx, .y = hy},
-                      {.name = lv, .color = "#d55e00", .style = SVG_DOTS, .n = nv, .x = vx, .y = vy}};
+                      {.name = lv, .color = "#d55e00", .style = SVG_DOTS, .n = nv, .x = vx, .y = vy, .emphasis = 1}};
     SvgPanel panel = {.kind = SVG_PANEL_XY, .title = "token pairs", .xlabel = "RMS distance of hidden states (Eq. 5)",
                       .ylabel = "RMS distance of router logits", .nseries = nv ? 2 : 1, .series = S,
                       .zero_x = 1, .zero_y = 1};
@@ -792,7 +792,7 @@ static int plot_layers(Report *R) {
     }
     if (np == 0) return 0;
     SvgFigure fig = {.title = "Measurements by layer", .subtitle = "final evaluation; mean \xc2\xb1 1 sd over seeds",
-                     .npanels = np, .panels = panels, .cols = grid_cols(np, 3), .panel_w = 270, .panel_h = 170};
+                     .npanels = np, .panels = panels, .cols = grid_cols(np, 3), .panel_w = 255, .panel_h = 170};
     variant_legend(R, &fig, SVG_LINE_MARKERS);
     return emit(R, "layers", &fig,
                 "Final measurements of every MoE layer (0 = first) against depth, one line per variant: the "

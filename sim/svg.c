@@ -461,7 +461,7 @@ static void draw_series(FILE *f, const SvgPanel *p, const SvgSeries *S, const Fr
     if (S->style == SVG_DOTS) {
         // One path of zero-length segments with round caps: a dot per point, ~12 bytes each.
         fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" stroke-linecap=\"round\" stroke-opacity=\"%s\" d=\"",
-                S->color, S->n > 200 ? "4.5" : "6", S->n > 200 ? "0.45" : "0.7");
+                S->color, S->emphasis ? "7" : S->n > 200 ? "4.5" : "6", S->emphasis ? "0.9" : S->n > 200 ? "0.45" : "0.7");
         int any = 0;
         for (size_t i = 0; i < n; i++) {
             if (!isfinite(S->x[i]) || !yok(F, S->y[i])) continue;

@@ -54,6 +54,7 @@ typedef struct {
     const int *count;        // optional: samples behind each mean (shown in tooltips)
     const double *lo, *hi;   // optional explicit band or bar ends (used when sd is NULL)
     int slot;                // categorical axis with dodge slots: which slot (0 .. dodge-1)
+    int emphasis;            // DOTS: larger, opaque dots (a few points that must stand out)
 } SvgSeries;
 
 typedef enum { SVG_PANEL_XY, SVG_PANEL_HEATMAP } SvgPanelKind;

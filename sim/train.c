@@ -80,6 +80,7 @@ typedef struct {
     float *ev_hidden; int32_t *ev_target, *ev_cluster;
     int32_t *ev_tok_domain, *ev_tok_id;      // ev_n
     float *ev_u, *ev_z;                      // L x ev_n x D, L x ev_n x E
+    float *ev_resid;                         // L x ev_n norms of the residual stream at the router
     int32_t *ev_topk;                        // L x ev_n x K
     float *chunk_hidden;                     // N x D padded chunk (router kind)
     LayerMetrics *lm;                        // L
@@ -161,6 +162,7 @@ static int run_setup(Run *R, RunResult *res) {
     R->ev_tok_id = xcalloc(R->ev_n, sizeof(int32_t), &bad);
     R->ev_u = xcalloc((size_t)L * R->ev_n * D, sizeof(float), &bad);
     R->ev_z = xcalloc((size_t)L * R->ev_n * E, sizeof(float), &bad);
+    R->ev_resid = xcalloc((size_t)L * R->ev_n, sizeof(float), &bad);
     R->ev_topk = xcalloc((size_t)L * R->ev_n * K, sizeof(int32_t), &bad);
     R->lm = xcalloc((size_t)L, sizeof(LayerMetrics), &bad);
     R->domain_freq = xcalloc((size_t)L * R->world.domains * E, sizeof(double), &bad);
@@ -192,7 +194,7 @@ static void run_teardown(Run *R) {
     if (R->world_ok) world_free(&R->world);
     free(R->tokens); free(R->seq_domain); free(R->hidden); free(R->target); free(R->cluster); free(R->chunk_hidden);
     free(R->ev_tokens); free(R->ev_seq_domain); free(R->ev_hidden); free(R->ev_target); free(R->ev_cluster);
-    free(R->ev_tok_domain); free(R->ev_tok_id); free(R->ev_u); free(R->ev_z); free(R->ev_topk);
+    free(R->ev_tok_domain); free(R->ev_tok_id); free(R->ev_u); free(R->ev_z); free(R->ev_resid); free(R->ev_topk);
     free(R->lm); free(R->domain_freq);
     free(R->arrays.pairs); free(R->arrays.rms_hidden); free(R->arrays.rms_logits);
     free(R->arrays.prop1_lhs); free(R->arrays.prop1_rhs);
@@ -229,6 +231,14 @@ static void eval_forward(Run *R) {
             memcpy(R->ev_u + ((size_t)layer * R->ev_n + done) * D, a->u, sizeof(float) * rows * D);
             memcpy(R->ev_z + ((size_t)layer * R->ev_n + done) * E, a->z, sizeof(float) * rows * E);
             memcpy(R->ev_topk + ((size_t)layer * R->ev_n + done) * K, a->topk, sizeof(int32_t) * rows * K);
+            // the residual stream the router's norm sees (router kind: the given hidden state)
+            const real *h = R->router ? a->u : a->h_mid;
+            float *rn = R->ev_resid + (size_t)layer * R->ev_n + done;
+            for (size_t i = 0; i < rows; i++) {
+                double ss = 0;
+                for (int j = 0; j < D; j++) ss += (double)h[i * D + j] * h[i * D + j];
+                rn[i] = (float)sqrt(ss);
+            }
         }
         done += rows;
     }
@@ -245,6 +255,7 @@ static LayerData layer_data(const Run *R, int l) {
     d.domain = R->ev_tok_domain;
     d.n_domains = R->world.domains;
     d.token = R->router ? NULL : R->ev_tok_id;
+    d.resid_norm = R->ev_resid + (size_t)l * R->ev_n;
     return d;
 }
 
@@ -314,6 +325,30 @@ static int write_pairs(const Run *R) {
     for (int i = 0; i < R->c->eval_pairs; i++)
         fprintf(f, "%d,%d,%d,%.6g,%.6g,%.6g,%.6g\n", R->L - 1, R->arrays.pairs[2 * i], R->arrays.pairs[2 * i + 1],
                 R->arrays.rms_hidden[i], R->arrays.rms_logits[i], R->arrays.prop1_lhs[i], R->arrays.prop1_rhs[i]);
+    return afile_commit(&a);
+}
+
+// Expert-removal sensitivity (DeepSeekMoE): the evaluation cross-entropy when every token's
+// round(r·E) best experts are masked in every layer and the top K re-picked, for each r of
+// eval.removal. Decoder only (the router kind has no language-model loss).
+static int write_removal(Run *R) {
+    char p[1100];
+    AtomicFile a;
+    FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "removal.csv"));
+    if (!f) return -1;
+    fprintf(f, "r,masked_experts,eval_ce,delta_ce\n");
+    double base = R->ev_ce;
+    fprintf(f, "0,0,%.9g,0\n", base);
+    for (int i = 0; i < R->c->eval_removal.n && !R->router; i++) {
+        double r = R->c->eval_removal.v[i];
+        int masked = (int)floor(r * R->E + 0.5);
+        if (masked < 1 || masked + R->K > R->E) continue;
+        R->model.mask_top = masked;
+        eval_forward(R);
+        fprintf(f, "%g,%d,%.9g,%.9g\n", r, masked, R->ev_ce, R->ev_ce - base);
+    }
+    R->model.mask_top = 0;
+    eval_forward(R);  // leave the caches as the unmasked model has them
     return afile_commit(&a);
 }
 
@@ -511,7 +546,7 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
     if (res->status == RUN_DIVERGED && !opt->quiet)
         fprintf(opt->progress ? opt->progress : stderr, "%s: diverged at %s\n", opt->run_id ? opt->run_id : "run", res->reason);
     int bad = afile_commit(&R->f_metrics) | afile_commit(&R->f_layers) | afile_commit(&R->f_eval) | afile_commit(&R->f_experts);
-    if (res->status == RUN_OK) bad |= write_pairs(R);
+    if (res->status == RUN_OK) bad |= write_pairs(R) | write_removal(R);
     bad |= write_config(R);
     if (res->status == RUN_OK && c->eval_dump) bad |= write_dumps(R);
     if (bad && res->status != RUN_FAILED) setfail(res, "output", "cannot write the result files");

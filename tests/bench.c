@@ -133,6 +133,7 @@ typedef struct {
     int ok;
     char err[256];
     double loss;               // last training loss (a sanity check that the run trained)
+    double alloc[4];           // training: bytes allocated for ALLOC_* (RSS counts touched pages)
     int nseries;
     Series s[MAX_SERIES];
 } ChildOut;
@@ -243,6 +244,10 @@ typedef struct {
     int threads;
 } TrainCase;
 
+// What a training configuration allocates, by owner (reported for std, to show where memory goes).
+enum { ALLOC_PARAMS, ALLOC_GRADS, ALLOC_OPTIM, ALLOC_ACTS, ALLOC_COUNT };
+static const char *alloc_names[ALLOC_COUNT] = {"params", "grads", "optim_state", "activations"};
+
 // The phases of one step, in loop order (series 1.. of a training child; series 0 is the step).
 enum { PH_BATCH, PH_FORWARD, PH_BACKWARD, PH_NORM, PH_OPTIM, PH_COUNT };
 static const char *phase_names[PH_COUNT] = {"batch", "forward", "backward", "norm+clip", "optimizer"};
@@ -314,6 +319,12 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
         model_free(m); world_free(&world); free(c);
         return child_fail(out, "optim", err);
     }
+    out->alloc[ALLOC_PARAMS] = (double)m->table.total * sizeof(real);
+    out->alloc[ALLOC_GRADS] = (double)m->table.total * sizeof(real);
+    out->alloc[ALLOC_OPTIM] = (double)sizeof(float) * ((opt.m ? opt.n : 0) + (opt.v ? opt.n : 0) +
+                                                       (opt.mom ? opt.n : 0) + opt.scratch_len);
+    out->alloc[ALLOC_ACTS] = (double)m->slab_len * sizeof(real) + (double)m->islab_len * sizeof(int32_t) +
+                             (double)m->dslab_len * sizeof(double);
     int B = c->train_batch, T = c->model_seq_len, N = B * T, D = c->model_d_model;
     int router = c->model_kind == MODEL_ROUTER;
     int32_t *tokens = calloc((size_t)B * (T + 1), sizeof(int32_t));
@@ -406,18 +417,18 @@ typedef struct { const char *name; int M, Nc, Kd, trans_a, acc, weight; } Shape;
 #define STD_NE (STD_N * STD_K / STD_E)
 
 static const Shape shapes[] = {
-    {"qkv fwd    N x D -> 3D", STD_N, 3 * STD_D, STD_D, 0, 0, STD_L},
-    {"qkv bwd-in",             STD_N, STD_D, 3 * STD_D, 0, 1, STD_L},
-    {"qkv bwd-w",              3 * STD_D, STD_D, STD_N, 1, 1, STD_L},
-    {"w1 fwd     n x D -> F",  STD_NE, STD_F, STD_D, 0, 0, STD_L * STD_E},
-    {"w1 bwd-in",              STD_NE, STD_D, STD_F, 0, 1, STD_L * STD_E},
-    {"w1 bwd-w",               STD_F, STD_D, STD_NE, 1, 1, STD_L * STD_E},
-    {"w2 fwd     n x F -> D",  STD_NE, STD_D, STD_F, 0, 0, STD_L * STD_E},
-    {"w2 bwd-in",              STD_NE, STD_F, STD_D, 0, 1, STD_L * STD_E},
-    {"w2 bwd-w",               STD_D, STD_F, STD_NE, 1, 1, STD_L * STD_E},
-    {"head fwd   N x D -> V",  STD_N, STD_V, STD_D, 0, 0, 1},
-    {"head bwd-in",            STD_N, STD_D, STD_V, 0, 1, 1},
-    {"head bwd-w",             STD_V, STD_D, STD_N, 1, 1, 1},
+    {"qkv fwd N x D -> 3D",  STD_N, 3 * STD_D, STD_D, 0, 0, STD_L},
+    {"qkv bwd-in",           STD_N, STD_D, 3 * STD_D, 0, 1, STD_L},
+    {"qkv bwd-w",            3 * STD_D, STD_D, STD_N, 1, 1, STD_L},
+    {"w1 fwd n x D -> F",    STD_NE, STD_F, STD_D, 0, 0, STD_L * STD_E},
+    {"w1 bwd-in",            STD_NE, STD_D, STD_F, 0, 1, STD_L * STD_E},
+    {"w1 bwd-w",             STD_F, STD_D, STD_NE, 1, 1, STD_L * STD_E},
+    {"w2 fwd n x F -> D",    STD_NE, STD_D, STD_F, 0, 0, STD_L * STD_E},
+    {"w2 bwd-in",            STD_NE, STD_F, STD_D, 0, 1, STD_L * STD_E},
+    {"w2 bwd-w",             STD_D, STD_F, STD_NE, 1, 1, STD_L * STD_E},
+    {"head fwd N x D -> V",  STD_N, STD_V, STD_D, 0, 0, 1},
+    {"head bwd-in",          STD_N, STD_D, STD_V, 0, 1, 1},
+    {"head bwd-w",           STD_V, STD_D, STD_N, 1, 1, 1},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
@@ -572,9 +583,9 @@ static void fmt_num(char *buf, size_t n, double v) {
 }
 
 static void print_table(void) {
-    printf("\n%-30s %3s  %-13s %11s  %-23s %-8s %-9s %s\n", "name", "thr", "metric", "median", "spread (p25-p75)",
+    printf("\n%-38s %3s  %-13s %11s  %-23s %-8s %-9s %s\n", "name", "thr", "metric", "median", "spread (p25-p75)",
            "unit", "target", "status");
-    for (int i = 0; i < 30 + 4 + 15 + 12 + 25 + 9 + 10 + 6; i++) putchar('-');
+    for (int i = 0; i < 38 + 4 + 15 + 12 + 25 + 9 + 10 + 6; i++) putchar('-');
     putchar('\n');
     const char *last = "";
     for (int i = 0; i < nrows; i++) {
@@ -591,7 +602,7 @@ static void print_table(void) {
         size_t g = strcspn(r->name, " ");
         if (i > 0 && (strncmp(r->name, last, g) != 0 || last[g] != ' ')) putchar('\n');
         last = r->name;
-        printf("%-30s %3d  %-13s %11s  %-23s %-8s %-9s %s\n", r->name, r->threads, r->metric, v, spread, r->unit,
+        printf("%-38s %3d  %-13s %11s  %-23s %-8s %-9s %s\n", r->name, r->threads, r->metric, v, spread, r->unit,
                r->target[0] ? r->target : "-", r->status);
     }
 }
@@ -635,6 +646,7 @@ typedef struct {
     Stats step;              // seconds
     Stats phase[PH_COUNT];   // seconds
     double rss_mib, loss;
+    double alloc[ALLOC_COUNT];  // bytes
     int tokens;              // per step
 } TrainResult;
 
@@ -658,6 +670,7 @@ static const TrainResult *measure_train(const TrainCase *tc, const Opts *o) {
     }
     r->ok = 1;
     r->loss = out->loss;
+    memcpy(r->alloc, out->alloc, sizeof r->alloc);
     r->step = stats_of(out->s[0].v, out->s[0].n);
     for (int p = 0; p < PH_COUNT; p++) r->phase[p] = stats_of(out->s[1 + p].v, out->s[1 + p].n);
     fprintf(stderr, "bench: %-6s %s E=%d K=%d %d thread%s: %.1f ms/step (%d steps, %.1f s, loss %.3f)\n",
@@ -723,6 +736,17 @@ static void group_std(const Opts *o) {
             Row *r = add_row(nm, 1, "speedup", NAN, NAN, NAN, "x");
             snprintf(r->target, sizeof r->target, mu ? "" : ">=%g", TARGET_SPEEDUP);
             snprintf(r->status, sizeof r->status, "-");  // no OpenMP: not measurable, not an error
+        }
+    }
+    // where the memory goes: what each owner allocates (the same at any thread count)
+    for (int mu = 0; mu < 2; mu++) {
+        const TrainResult *r = res[mu][1];
+        if (!r || !r->ok) continue;
+        char nm[48];
+        snprintf(nm, sizeof nm, "%s alloc", names[mu]);
+        for (int a = 0; a < ALLOC_COUNT; a++) {
+            double mib = r->alloc[a] / (1024.0 * 1024.0);
+            add_row(nm, 1, alloc_names[a], mib, mib, mib, "MiB");
         }
     }
     // where a step's time goes (median ms per phase)

@@ -133,7 +133,7 @@ static void test_router_scores(void) {
 static struct { real *s, *gate, *w; int32_t topk[RN * RK]; int normalize, reselect; } gt;
 static double gt_loss(void *c) {
     (void)c;
-    if (gt.reselect) router_topk(gt.topk, gt.s, NULL, RN, RE, RK);
+    if (gt.reselect) router_topk(gt.topk, gt.s, NULL, RN, RE, RK, 0);
     router_gates_forward(gt.gate, gt.s, gt.topk, RN, RE, RK, gt.normalize);
     return dotw(gt.gate, gt.w, RN * RK);
 }
@@ -147,7 +147,7 @@ static void test_gates(void) {
             // scores with a margin of >= 0.05 around the K-th: ±eps cannot flip the choice
             for (int n = 0; n < RN; n++)
                 for (int e = 0; e < RE; e++) gt.s[n * RE + e] = (real)(0.1 + 0.15 * ((e * 3 + n) % RE) + 0.01 * rng_uniform(&rng));
-            router_topk(gt.topk, gt.s, NULL, RN, RE, RK);
+            router_topk(gt.topk, gt.s, NULL, RN, RE, RK, 0);
             real *ds = zeros(RN * RE);
             gt_loss(NULL);
             router_gates_backward(ds, gt.w, gt.s, gt.gate, gt.topk, RN, RE, RK, normalize);
@@ -245,7 +245,7 @@ static double tp_loss(void *c) {
 static void test_topk_probs(void) {
     tp.s = zeros(BN * BE); tp.pb = zeros(BN * BE); tp.w = rand_vec(BN * BE, 1);
     for (int i = 0; i < BN * BE; i++) tp.s[i] = (real)(0.1 + rng_uniform(&rng));
-    router_topk(tp.topk, tp.s, NULL, BN, BE, BK);
+    router_topk(tp.topk, tp.s, NULL, BN, BE, BK, 0);
     tp_loss(NULL);
     real *ds = zeros(BN * BE);
     topk_probs_backward(ds, tp.w, tp.s, tp.pb, tp.topk, BN, BE, BK);

@@ -39,6 +39,7 @@ check '[ $(wc -l <"$T/a/summary.csv") -eq 5 ]' "summary.csv should have a header
 check 'head -1 "$T/a/scope=micro-seed=1/metrics.csv" | grep -q "^step,loss,ce,aux,lr,grad_norm,maxvio_batch,tokens_per_s$"' "metrics.csv columns"
 check 'head -1 "$T/a/scope=micro-seed=1/eval.csv" | grep -q "^step,layer,eval_ce,router_confidence,"' "eval.csv columns"
 check 'grep -q "\"status\": \"ok\"" "$T/a/scope=global-seed=2/manifest.json"' "manifest status ok"
+check '[ $(wc -l <"$T/a/scope=micro-seed=1/removal.csv") -ge 3 ] && head -1 "$T/a/scope=micro-seed=1/removal.csv" | grep -q "^r,masked_experts,eval_ce,delta_ce$"' "removal.csv missing or empty"
 check '! ls "$T"/a/*/*.tmp.* >/dev/null 2>&1' "temporary files left behind"
 if command -v python3 >/dev/null 2>&1; then
     python3 -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' "$T/a/report.html" 2>"$T/xml.err"

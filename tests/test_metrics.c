@@ -654,8 +654,10 @@ static void test_layer_random(void) {
     Rng r;
     rng_seed(&r, 4, 0);
     fill_random_layer(H, P, Z, topk, dom, tok, N, D, E, K, Dom, &r);
+    float *rn = malloc(sizeof(float) * N);
+    for (size_t i = 0; i < (size_t)N; i++) rn[i] = (float)(1 + i % 3);
     LayerData in = {.N = N, .D = D, .E = E, .K = K, .T = T, .H = H, .P = P, .Z = Z, .topk = topk,
-                    .domain = dom, .n_domains = Dom, .token = tok};
+                    .domain = dom, .n_domains = Dom, .token = tok, .resid_norm = rn};
     MetricsOptions opt;
     metrics_default_options(&opt);
     opt.prop1_rank = 2;
@@ -706,6 +708,7 @@ static void test_layer_random(void) {
     CHECK(metrics_layer(&a, NULL, &in2, &opt, &r1, NULL, 0) == 0);
     CHECK(isnan(a.freqsim_seq) && isnan(a.nmi_domain_expert) && isnan(a.token_specialization));
     CHECK(isfinite(a.cosine_hidden) && isfinite(a.hamming_similarity));
+    free(rn);
 }
 
 static void test_check_errors(void) {
@@ -802,7 +805,42 @@ static void test_speed(void) {
     free(H); free(P); free(Z); free(topk); free(dom); free(tok);
 }
 
+// Context dependence and residual norms on a hand case.
+static void test_token_context_hand(void) {
+    // id 5: domain 0 twice with {0,1}, domain 1 twice with {0,1}  -> cosine 1, Jaccard 1
+    // id 7: domain 0 twice with {0,1}, domain 1 twice with {2,3}  -> cosine 0, Jaccard 0
+    // id 9: only in domain 0 (does not count); id 11: once in each domain (does not count)
+    const int32_t token[] = {5, 5, 5, 5, 7, 7, 7, 7, 9, 9, 11, 11};
+    const int32_t domain[] = {0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1};
+    const int32_t topk[] = {0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 1, 0, 2, 3, 3, 2, 3, 2, 1, 3, 0, 2, 1, 3};
+    double fs, jc;
+    CHECK(metrics_token_context(&fs, &jc, topk, token, domain, 12, 2, 4, 2, 0.8) == 0);
+    CHECK_NEAR(fs, 0.5, 1e-12, 0);
+    CHECK_NEAR(jc, 0.5, 1e-12, 0);
+    const int32_t lone[] = {5, 5, 5, 5};
+    const int32_t one_domain[] = {0, 0, 0, 0};
+    CHECK(metrics_token_context(&fs, &jc, topk, lone, one_domain, 4, 2, 4, 2, 0.8) == 0);
+    CHECK(isnan(fs) && isnan(jc));  // no id in two domains: does not apply
+    // residual norms 1 and 3: mean 2, sd 1, CV 0.5
+    float H[4] = {1, 0, 0, 3}, P[4] = {1, 0, 0, 1}, Z[4] = {1, 0, 0, 3}, rn[2] = {1, 3};
+    int32_t tk[2] = {0, 1};
+    LayerData in = {.N = 2, .D = 2, .E = 2, .K = 1, .T = 2, .H = H, .P = P, .Z = Z, .topk = tk, .resid_norm = rn};
+    MetricsOptions opt;
+    metrics_default_options(&opt);
+    opt.pairs = 4;
+    LayerMetrics m;
+    Rng r;
+    rng_seed(&r, 1, 0);
+    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK_NEAR(m.resid_norm_mean, 2.0, 1e-12, 0);
+    CHECK_NEAR(m.resid_norm_cv, 0.5, 1e-12, 0);
+    in.resid_norm = NULL;
+    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK(isnan(m.resid_norm_mean));
+}
+
 int main(void) {
+    test_token_context_hand();
     test_jacobi_2x2();
     test_jacobi_known_spectrum();
     test_jacobi_random();

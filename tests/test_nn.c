@@ -8,6 +8,7 @@
 #include "../nn/gemm.h"
 #include "../nn/model.h"
 #include "../nn/moe.h"
+#include "../sim/metrics.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -83,7 +84,7 @@ static void test_golden_routing(void) {
     int32_t topk[GN * GK], load[GE];
     golden_logits(z);
     router_scores_forward(s, p, z, GN, GE, SCORE_SOFTMAX);
-    router_topk(topk, s, NULL, GN, GE, GK);
+    router_topk(topk, s, NULL, GN, GE, GK, 0);
     router_gates_forward(gate, s, topk, GN, GE, GK, 0);
     const int32_t want_topk[GN * GK] = {0, 1, 2, 3, 3, 1, 0, 2, 1, 2, 3, 0};
     const double want_gate[GN * GK] = {0.707079, 0.237035, 0.777519, 0.152783, 0.621352, 0.3171,
@@ -160,15 +161,15 @@ static void test_auxfree(void) {
     for (int i = 0; i < N * E; i++) z[i] = (real)(0.3 * i - 0.1 * (i % 3));
     router_scores_forward(s, p, z, N, E, SCORE_SOFTMAX);
     real small[E] = {0.001f, -0.002f, 0.0005f, 0};
-    router_topk(t1, s, NULL, N, E, K);
-    router_topk(t2, s, small, N, E, K);
+    router_topk(t1, s, NULL, N, E, K, 0);
+    router_topk(t2, s, small, N, E, K, 0);
     CHECK(memcmp(t1, t2, sizeof t1) == 0);
     router_gates_forward(g1, s, t1, N, E, K, 1);
     router_gates_forward(g2, s, t2, N, E, K, 1);
     CHECK(memcmp(g1, g2, sizeof g1) == 0);
     // a large bias changes the selection but the gate is still the score, never score + bias
     real big[E] = {10, 0, 0, 0};
-    router_topk(t2, s, big, N, E, K);
+    router_topk(t2, s, big, N, E, K, 0);
     router_gates_forward(g2, s, t2, N, E, K, 0);
     CHECK(t2[0] == 0 && g2[0] == s[0]);
 }
@@ -179,7 +180,7 @@ static void test_dispatch(void) {
     real s[N * E], u[N * D], gate[N * K], y[N * K * D], h[N * D];
     int32_t topk[N * K], start[E + 1], row_token[N * K], token_row[N * K];
     fill(s, N * E); fill(u, N * D); fill(gate, N * K);
-    router_topk(topk, s, NULL, N, E, K);
+    router_topk(topk, s, NULL, N, E, K, 0);
     moe_dispatch(start, row_token, token_row, topk, N, E, K);
     CHECK(start[0] == 0 && start[E] == N * K);  // tokens per expert sum to N·K
     int sorted = 1, consistent = 1;
@@ -203,6 +204,25 @@ static void test_dispatch(void) {
         for (int i = 0; i < D; i++) worst = fmax(worst, fabs(h[t * D + i] - gs * u[t * D + i]));
     }
     CHECK_NEAR(worst, 0, 1e-5, 0);
+}
+
+// ---- expert removal: masking the m best experts agrees with the measurement code's definition ----
+static void test_removal_topk(void) {
+    enum { N = 40, E = 9, K = 2 };
+    real s[N * E];
+    int32_t a[N * K], b[N * K];
+    fill(s, N * E);
+    for (int i = 0; i < 20; i++) s[i * E + (i % E)] = s[i * E + ((i + 3) % E)];  // some ties
+    for (int m = 0; m <= 3; m++) {
+        router_topk(a, s, NULL, N, E, K, m);
+        CHECK(metrics_mask_topk(b, NULL, s, N, E, K, (double)m / E) == 0);
+        CHECK_MSG(memcmp(a, b, sizeof a) == 0, "masking %d experts: nn and metrics disagree", m);
+    }
+    router_topk(a, s, NULL, N, E, K, 0);
+    router_topk(b, s, NULL, N, E, K, 2);
+    int overlap = 0;
+    for (int i = 0; i < N * K; i++) overlap += a[i] == b[i];
+    CHECK(overlap < N * K);  // masking does change the choice
 }
 
 // ---- determinism: 1 and 2 threads give bitwise-identical losses and gradients ----
@@ -279,6 +299,7 @@ int main(void) {
     test_balance_hand();
     test_auxfree();
     test_dispatch();
+    test_removal_topk();
     test_thread_determinism();
     test_model_table();
     return test_summary("test_nn");

@@ -406,6 +406,35 @@ static void test_helpers(void) {
     CHECK(xml_check("<a/><b/>", 8, &w) != NULL);
 }
 
+// svg_figure alone: a log axis, a heatmap with a missing cell, text that needs escaping.
+static void test_svg(const char *dir) {
+    double x[4] = {0, 10, 20, 30}, y[4] = {5000, 300, 12, 3}, sd[4] = {1, 2, NAN, 0.5};
+    double M[6] = {0.1, 0.9, NAN, 0.4, 0.0, 1.0};
+    SvgSeries S = {.name = "a<b & \"c\"", .color = "#0072b2", .style = SVG_LINE_MARKERS, .n = 4, .x = x, .y = y, .sd = sd};
+    SvgPanel P[2] = {{.kind = SVG_PANEL_XY, .title = "loss & co", .xlabel = "step", .ylabel = "nats", .nseries = 1,
+                      .series = &S, .log_y = 1},
+                     {.kind = SVG_PANEL_HEATMAP, .title = "map", .xlabel = "expert", .ylabel = "domain", .rows = 2,
+                      .cols = 3, .values = M, .row_prefix = "d", .col_prefix = "", .vmin = 0, .vmax = 1}};
+    const char *names[1] = {"a<b & \"c\""}, *colors[1] = {"#0072b2"};
+    SvgFigure fig = {.title = "T <1>", .npanels = 2, .panels = P, .cols = 2, .panel_w = 200, .panel_h = 150,
+                     .nlegend = 1, .legend_names = names, .legend_colors = colors, .colorbar_label = "freq",
+                     .vmin = 0, .vmax = 1};
+    char p[1024];
+    snprintf(p, sizeof p, "%s/fig.svg", dir);
+    FILE *f = fopen(p, "wb");
+    CHECK(svg_figure(f, &fig) == 0);
+    fclose(f);
+    CHECK(well_formed(p));
+    char *s = slurp(p, NULL);
+    if (!s) return;
+    CHECK(strstr(s, ">10</text>") && strstr(s, ">100</text>") && strstr(s, ">1000</text>"));  // decades
+    CHECK(strstr(s, "T &lt;1&gt;") && strstr(s, "a&lt;b &amp; &quot;c&quot;"));
+    CHECK(strstr(s, "fill=\"#dddddd\"><title>d0, 2: nan</title>") != NULL);   // the missing cell
+    CHECK(strstr(s, "fill=\"#fde725\"><title>d1, 2: 1</title>") != NULL);    // the top of the scale
+    CHECK(strstr(s, "data-mean=\"300\" data-sd=\"2\"") != NULL);
+    free(s);
+}
+
 static void test_report(const char *dir) {
     char err[1024], p[1200];
     make_results(dir);
@@ -582,6 +611,7 @@ int main(void) {
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
     test_csv();
     test_helpers();
+    test_svg(dir);
     test_report(dir);
     test_errors(dir);
     test_single(dir);
