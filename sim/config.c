@@ -230,7 +230,7 @@ static int scalar_number(int k, const TomlScalar *s, const char *kname, double *
     const char *hint = "";
     switch (K->type) {
     case CFG_INT:
-        if (s->type == TOML_INT && s->i >= K->lo && s->i <= K->hi) { *out = (double)s->i; return 0; }
+        if (s->type == TOML_INT && (double)s->i >= K->lo && (double)s->i <= K->hi) { *out = (double)s->i; return 0; }
         if (s->type == TOML_FLOAT) hint = " (an integer has no decimal point or exponent)";
         break;
     case CFG_REAL:
@@ -690,7 +690,8 @@ static void sweep_entry(File *f, const char *name, const TomlKey *key, const Tom
         return;
     }
     if (v->type != TOML_ARRAY) {
-        lerr(x, f->src, line, "%s: expected an array of values to sweep, found %s", kn, shown(v->text, got, sizeof got));
+        lerr(x, f->src, line, "%s: expected an array of values to sweep, found %s", kn,
+             shown(v->text, got, sizeof got));
         x->bad[k] = 1;
         return;
     }
@@ -1204,7 +1205,7 @@ int experiment_shard_parse(const char *s, int *index, int *count, char *err, siz
     int ok = 1;
     for (int part = 0; part < 2 && ok; part++) {
         int digits = 0;
-        while (*p >= '0' && *p <= '9' && digits < 8) v[part] = v[part] * 10 + (*p++ - '0'), digits++;
+        for (; *p >= '0' && *p <= '9' && digits < 8; p++, digits++) v[part] = v[part] * 10 + (*p - '0');
         ok = digits > 0 && (part == 0 ? *p++ == '/' : *p == '\0');
     }
     if (!ok || v[0] < 1 || v[0] > v[1] || v[1] > 1000000) {
@@ -1304,8 +1305,11 @@ void config_print_help(FILE *f) {
         if (first_of_table(k))
             fprintf(f, "\n[%.*s]\n", (int)table_len(cfg_keys[k].key), cfg_keys[k].key);
         allowed(k, al, sizeof al, "");
-        fprintf(f, "  %-22s %-8s default %-12s %s\n      %s\n", cfg_keys[k].key, type_name(cfg_keys[k].type),
-                cfg_keys[k].def, al, cfg_keys[k].help);
+        char line[512];
+        int n = snprintf(line, sizeof line, "  %-22s %-8s default %-12s %s", cfg_keys[k].key,
+                         type_name(cfg_keys[k].type), cfg_keys[k].def, al);
+        while (n > 0 && line[n - 1] == ' ') line[--n] = '\0';
+        fprintf(f, "%s\n      %s\n", line, cfg_keys[k].help);
     }
 }
 

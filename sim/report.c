@@ -6,6 +6,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L  // open_memstream
 #endif
+#include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 
 #define MAX_KEYS CFG_SWEEP_KEYS_MAX
 #define MAX_PLOTS 24
+#define MAX_NOTES 8
 #define PAGE_W 1036.0  // figures are laid out for this width (the page's column)
 
 // The measurements each figure and table shows (summary.csv / eval.csv column names). A name that
@@ -82,7 +84,7 @@ typedef struct {
     int nlayers;          // from the l<i>. columns of the summary
     int nplots;
     Plot plots[MAX_PLOTS];
-    char notes[4][300];   // figures left out, and why
+    char notes[MAX_NOTES][300];  // figures left out, and why
     int nnotes;
     void **mem;           // every allocation of the report, freed together
     size_t nmem, capmem;
@@ -469,6 +471,14 @@ static int plot_loss(Report *R) {
                                .ylabel = lg ? "nats (log scale)" : "nats", .nseries = R->nvars, .series = S,
                                .robust_y = !lg, .log_y = lg};
     }
+    int any = 0;
+    for (int k = 0; k < np; k++)
+        for (int v = 0; v < R->nvars; v++)
+            for (size_t i = 0; i < panels[k].series[v].n; i++) any |= isfinite(panels[k].series[v].y[i]);
+    if (!any) {
+        snprintf(R->notes[R->nnotes++ % MAX_NOTES], sizeof R->notes[0], "No training curves: no run has a metrics.csv with values.");
+        return 0;
+    }
     SvgFigure fig = {.title = "Training loss", .subtitle = "mean over seeds; band: \xc2\xb1 1 sd",
                      .npanels = np, .panels = panels, .cols = np, .panel_w = np == 2 ? 400 : 620,
                      .panel_h = 260};
@@ -574,7 +584,7 @@ static int plot_by_key(Report *R, int k) {
                                   .series = S, .ncat = ncat, .cat = cat, .dodge = others ? ng : 0};
     }
     if (np == 0) {
-        snprintf(R->notes[R->nnotes++ % 4], sizeof R->notes[0], "No final measurements to plot: every one is nan.");
+        snprintf(R->notes[R->nnotes++ % MAX_NOTES], sizeof R->notes[0], "No final measurements to plot: every one is nan.");
         return 0;
     }
     char title[200], name[120];
@@ -631,7 +641,7 @@ static int plot_training(Report *R) {
                                   .nseries = R->nvars, .series = S};
     }
     if (np == 0) {
-        snprintf(R->notes[R->nnotes++ % 4], sizeof R->notes[0], "No measurements over training: eval.csv has no finite values.");
+        snprintf(R->notes[R->nnotes++ % MAX_NOTES], sizeof R->notes[0], "No measurements over training: eval.csv has no finite values.");
         return 0;
     }
     SvgFigure fig = {.title = "Measurements over training",
@@ -670,7 +680,7 @@ static int plot_heatmaps(Report *R) {
         snprintf(runs + o, sizeof runs - o, "%s%s", o ? ", " : "", R->runs[r].id);
     }
     if (np == 0) {
-        snprintf(R->notes[R->nnotes++ % 4], sizeof R->notes[0], "No domain \xc3\x97 expert heatmaps: no run has an experts.csv with rows.");
+        snprintf(R->notes[R->nnotes++ % MAX_NOTES], sizeof R->notes[0], "No domain \xc3\x97 expert heatmaps: no run has an experts.csv with rows.");
         return 0;
     }
     // One scale for all: 0 up to the largest frequency, rounded up to a tenth.
@@ -709,7 +719,7 @@ static int plot_prop1(Report *R) {
         r = i;
     }
     if (r < 0) {
-        snprintf(R->notes[R->nnotes++ % 4], sizeof R->notes[0],
+        snprintf(R->notes[R->nnotes++ % MAX_NOTES], sizeof R->notes[0],
                  "No Proposition 1 scatter: no ok run has a pairs.csv.");
         return 0;
     }
@@ -1061,7 +1071,7 @@ static int write_html(Report *R) {
           "<a href=\"#settings\">Settings</a><a href=\"#glossary\">Measurements</a></nav>\n", f);
     write_tables(f, R);
     fputs("<h2 id=\"plots\">Plots</h2>\n", f);
-    for (int i = 0; i < R->nnotes && i < 4; i++) {
+    for (int i = 0; i < R->nnotes && i < MAX_NOTES; i++) {
         fputs("<p class=\"meta\">", f);
         esc(f, R->notes[i]);
         fputs("</p>\n", f);
@@ -1121,6 +1131,22 @@ static int build(Report *R) {
         fwrite(R->plots[i].svg, 1, R->plots[i].len, f);
         if (afile_commit(&a) != 0) return fail(R, "%s: cannot write", path);
     }
+    // plots/ belongs to the report: an .svg it did not write this time (a swept key renamed, a
+    // figure with no data any more) is stale and goes, so the folder shows exactly this report.
+    DIR *d = opendir(pd);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        size_t n = strlen(de->d_name);
+        if (n < 5 || strcmp(de->d_name + n - 4, ".svg") != 0) continue;
+        int ours = 0;
+        for (int i = 0; i < R->nplots && !ours; i++)
+            ours = n - 4 == strlen(R->plots[i].name) && !strncmp(de->d_name, R->plots[i].name, n - 4);
+        if (!ours) {
+            char path[1400];
+            remove(path_join(path, sizeof path, pd, de->d_name));
+        }
+    }
+    if (d) closedir(d);
     return write_html(R);
 }
 

@@ -15,6 +15,7 @@
 // ok), ignoring NaN values. Each variant keeps one colour in every plot.
 //
 // Output (each file written to a temporary name and renamed): DIR/plots/*.svg and DIR/report.html.
+// plots/ belongs to the report: other .svg files in it (left by an earlier build) are removed.
 // The output depends only on the input files (no dates, no absolute paths), so rebuilding a
 // report from the same CSVs gives identical bytes.
 //

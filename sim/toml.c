@@ -756,7 +756,8 @@ static int parse_header(Parser *P) {
     P->p++;
     // Dotted keys of the section that just ended close their tables (TOML: no reopening them).
     for (int k = 0; k < P->nnodes; k++)
-        if (P->nodes[k].flags & N_PENDING) P->nodes[k].flags = (unsigned char)((P->nodes[k].flags & ~N_PENDING) | N_EXPLICIT);
+        if (P->nodes[k].flags & N_PENDING)
+            P->nodes[k].flags = (unsigned char)((P->nodes[k].flags & ~N_PENDING) | N_EXPLICIT);
     int parent = -1, bad = 0;
     for (int i = 0; i < P->nkey; i++) {
         int idx = node_find(P, parent, P->key[i]);
@@ -912,7 +913,7 @@ int toml_parse_buffer(const char *buf, size_t len, const TomlHandler *h) {
         else if (c == '[') rc = parse_header(P);
         else if (is_bare((char)c) || c == '"' || c == '\'') rc = parse_keyvalue(P);
         else if (is_ctrl(c)) { perr(P, P->line, "control character 0x%02X", c); rc = -1; }
-        else if (c == 0xEF && len >= 3 && P->p == buf && (unsigned char)buf[1] == 0xBB && (unsigned char)buf[2] == 0xBF) {
+        else if (c == 0xEF && P->p == buf && len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) {
             perr(P, P->line, "byte-order mark at the start of the file (save it as plain UTF-8)");
             rc = -1;
         } else {

@@ -938,6 +938,8 @@ int main(int argc, char **argv) {
     printf("  figures: median over steps/samples; spread p25-p75; peak RSS per configuration (own process)\n");
     fflush(stdout);
 
+    // the machine's load when we start and end: the context for every figure (shared machines)
+    add_row("env load average", 0, "start_1min", load[0], load[0], load[0], "");
     // a child that does nothing: the floor every peak_rss below includes
     {
         double rss;
@@ -950,8 +952,9 @@ int main(int argc, char **argv) {
     if (o.only & G_KERNELS) group_kernels(&o);
     if (o.only & G_ROUTER) group_router(&o);
 
-    print_table();
     getloadavg(load, 3);
+    add_row("env load average", 0, "end_1min", load[0], load[0], load[0], "");
+    print_table();
     printf("\n  took %.0f s; load average at the end %.2f %.2f %.2f\n", now_s() - t0, load[0], load[1], load[2]);
     int csv_bad = write_csv(o.csv) != 0;
     if (!csv_bad) printf("  wrote %s (%d rows)\n", o.csv, nrows);

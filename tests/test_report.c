@@ -602,6 +602,23 @@ static void test_single(const char *dir) {
     FILE *f = fopen("/dev/null", "w");
     CHECK(report_print_terminal(f, p, "freqsim_cross_domain", err, sizeof err) == 0);
     fclose(f);
+    // Every run failed and left no files: still a report, with the failure shown.
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/run'", p);
+    CHECK(system(cmd) == 0);
+    put(p, "summary.csv",
+        "run,status,steps_done,loss,ce,eval_ce,tokens_per_s,wall_s,freqsim_cross_domain\n"
+        "run,\"failed: cannot allocate, 3 GB\",0,nan,nan,nan,nan,nan,nan\n");
+    CHECK_MSG(report_build(p, err, sizeof err) == 0, "%s", err);
+    snprintf(cmd, sizeof cmd, "%s/report.html", p);
+    CHECK(well_formed(cmd));
+    char *html = slurp(cmd, NULL);
+    CHECK(html && strstr(html, "class=\"bad-status\">failed: cannot allocate, 3 GB<") != NULL);
+    free(html);
+    // The plots of the earlier build are gone with their data.
+    snprintf(cmd, sizeof cmd, "%s/plots/measurements.svg", p);
+    CHECK(!file_exists(cmd));
+    snprintf(cmd, sizeof cmd, "%s/plots/loss.svg", p);
+    CHECK(!file_exists(cmd));
 }
 
 int main(void) {

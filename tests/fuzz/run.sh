@@ -18,8 +18,10 @@ mkdir -p "$out" "$corpus"
 if ! command -v "$cc" >/dev/null 2>&1; then
     echo "fuzz: $cc not found (Debian: apt-get install clang libclang-rt-14-dev)"; exit 1
 fi
-printf '#include <stdint.h>\n#include <stddef.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n' \
-    > "$out/probe.c"
+{
+    printf '#include <stdint.h>\n#include <stddef.h>\n'
+    printf 'int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }\n'
+} > "$out/probe.c"
 if ! "$cc" -fsanitize=fuzzer "$out/probe.c" -o "$out/probe" 2>/dev/null; then
     echo "fuzz: $cc cannot link -fsanitize=fuzzer (Debian: apt-get install libclang-rt-14-dev)"; exit 1
 fi
