@@ -164,7 +164,7 @@ static int write_experiment_toml(const Experiment *ex, const char *dir) {
 }
 
 // One point in this process. Returns 0 ok, 1 failed, 2 diverged.
-static int run_point(const Experiment *ex, long i, const char *dir, int threads, int quiet, long nth, long total) {
+static int run_point(const Experiment *ex, long i, const char *dir, int threads, int quiet, int tty, long nth, long total) {
     char id[CFG_RUN_ID_MAX + 1], run_dir[1100];
     experiment_run_id(ex, i, id, sizeof id);
     path_join(run_dir, sizeof run_dir, dir, id);
@@ -176,7 +176,7 @@ static int run_point(const Experiment *ex, long i, const char *dir, int threads,
     Config c;
     experiment_point(ex, i, &c);
     if (!quiet) fprintf(stderr, "[%ld/%ld] %s → %s\n", nth, total, id, run_dir);
-    TrainOptions to = {.run_id = id, .threads = threads, .quiet = quiet};
+    TrainOptions to = {.run_id = id, .threads = threads, .quiet = quiet, .tty = tty};
     RunResult r;
     train_run(&c, run_dir, &to, &r);
     if (!quiet) {
@@ -225,7 +225,7 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
     int failed = 0, diverged = 0;
     if (jobs == 1) {
         for (long k = 0; k < ntodo; k++) {
-            int rc = run_point(ex, todo[k], dir, threads, o->quiet, k + 1, ntodo);
+            int rc = run_point(ex, todo[k], dir, threads, o->quiet, isatty(STDERR_FILENO), k + 1, ntodo);
             failed += rc == 1;
             diverged += rc == 2;
         }
@@ -237,7 +237,8 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         while (next < ntodo || running > 0) {
             if (next < ntodo && running < jobs) {
                 pid_t pid = fork();
-                if (pid == 0) _exit(run_point(ex, todo[next], dir, threads, o->quiet, next + 1, ntodo));
+                // parallel runs print plain lines: in-place updates from several processes would clash
+                if (pid == 0) _exit(run_point(ex, todo[next], dir, threads, o->quiet, 0, next + 1, ntodo));
                 if (pid < 0) { fprintf(stderr, "moesim: fork failed: %s\n", strerror(errno)); failed++; break; }
                 next++;
                 running++;

@@ -436,9 +436,11 @@ static int write_manifest(const Run *R, const RunResult *res, const char *start,
 static void progress_line(const Run *R, int step, int steps, const Losses *l, double tps, double eta) {
     if (R->opt->quiet) return;
     FILE *out = R->opt->progress ? R->opt->progress : stderr;
+    if (R->opt->tty) fputs("\r\033[K", out);  // rewrite the line in place
     fprintf(out, "%s step %d/%d  loss %.4f  ce %.4f", R->opt->run_id ? R->opt->run_id : "run", step, steps, l->loss, l->ce);
     if (R->c->balance_method == BAL_SWITCH || R->c->balance_method == BAL_L2) fprintf(out, "  aux %.4f", l->aux);
-    fprintf(out, "  %.0f tok/s  ETA %.0fs\n", tps, eta);
+    fprintf(out, "  %.0f tok/s  ETA %.0fs", tps, eta);
+    fputs(R->opt->tty && step < steps ? "" : "\n", out);
     fflush(out);
 }
 

@@ -15,6 +15,7 @@ typedef struct {
     int threads;           // OpenMP threads for this run (0: leave the default)
     int quiet;             // no progress output
     FILE *progress;        // where progress lines go (NULL: stderr)
+    int tty;               // 1: one line updated in place (a terminal); 0: plain periodic lines
 } TrainOptions;
 
 typedef struct {
