@@ -39,23 +39,15 @@ int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
     model_init_params(&m, (uint64_t)c->train_seed, c->model_init_std, c->model_embed_shared);
     // the first training batch, drawn exactly as the training loop draws it
     int B = c->train_batch, T = c->model_seq_len, N = B * T, D = c->model_d_model;
-    int micro = c->train_micro_batch ? c->train_micro_batch : B;
-    Rng rng;
-    rng_seed(&rng, (uint64_t)c->train_seed, 2);
-    uint64_t shuffle_base = rng_next(&rng);
     int router = c->model_kind == MODEL_ROUTER;
-    int32_t *tokens = calloc((size_t)B * (T + 1), sizeof(int32_t)), *dom = calloc((size_t)B, sizeof(int32_t));
-    float *hidden = router ? calloc((size_t)N * D, sizeof(float)) : NULL;
-    int32_t *target = router ? calloc((size_t)N, sizeof(int32_t)) : NULL, *cluster = router ? calloc((size_t)N, sizeof(int32_t)) : NULL;
-    Batch b = {.B = B, .micro = micro, .shuffle_seed = shuffle_base};
-    if (router) {
-        world_train_hidden(&w, &rng, N, hidden, target, cluster);
-        b.hidden = hidden;
-        b.target = c->data_task == TASK_CLUSTER ? target : NULL;
-    } else {
-        world_train_batch(&w, &rng, B, micro, tokens, dom);
-        b.tokens = tokens;
+    BatchSource src;
+    Batch b;
+    if (batch_source_init(&src, c, &w) != 0) {
+        model_free(&m);
+        world_free(&w);
+        return fail(err, errlen, "out of memory exporting to", dir);
     }
+    batch_source_next(&src, 0, &b);
     Losses l;
     model_zero_grads(&m);
     int rc = model_forward(&m, &b, &l);
@@ -72,10 +64,10 @@ int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
     }
     if (router) {
         size_t sh[2] = {(size_t)N, (size_t)D};
-        bad |= npy_write(path_join(p, sizeof p, dir, "hidden.npy"), "<f4", hidden, 2, sh) != 0;
+        bad |= npy_write(path_join(p, sizeof p, dir, "hidden.npy"), "<f4", src.hidden, 2, sh) != 0;
     } else {
         size_t sh[2] = {(size_t)B, (size_t)T + 1};
-        bad |= npy_write(path_join(p, sizeof p, dir, "tokens.npy"), "<i4", tokens, 2, sh) != 0;
+        bad |= npy_write(path_join(p, sizeof p, dir, "tokens.npy"), "<i4", src.tokens, 2, sh) != 0;
     }
     for (int layer = 0; layer < m.spec.L && !bad; layer++) {
         const BlockActs *a = &m.blocks[layer];
@@ -104,7 +96,7 @@ int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
             for (int k = 0; k < nd; k++) fprintf(f, "%s%zu", k ? ", " : "", shape[k]);
             fprintf(f, "]}%s\n", i + 1 < m.table.n ? "," : "");
         }
-        fprintf(f, "  ],\n  \"batch\": {\"sequences\": %d, \"micro_batch\": %d, \"tokens\": %d},\n", B, micro, N);
+        fprintf(f, "  ],\n  \"batch\": {\"sequences\": %d, \"micro_batch\": %d, \"tokens\": %d},\n", B, src.micro, N);
         fprintf(f, "  \"step0_loss\": {\"loss\": ");
         json_number(f, l.loss);
         fprintf(f, ", \"ce\": ");
@@ -120,7 +112,7 @@ int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
     } else {
         bad = 1;
     }
-    free(tokens); free(dom); free(hidden); free(target); free(cluster);
+    batch_source_free(&src);
     model_free(&m);
     world_free(&w);
     if (bad) return fail(err, errlen, "cannot write the export into", dir);

@@ -50,6 +50,19 @@ int file_exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
+char *read_text_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
+        if (fread(buf, 1, (size_t)n, f) == (size_t)n) buf[n] = '\0';
+        else { free(buf); buf = NULL; }
+    }
+    fclose(f);
+    return buf;
+}
+
 char *path_join(char *path, size_t len, const char *dir, const char *name) {
     snprintf(path, len, "%s/%s", dir, name);
     return path;

@@ -23,6 +23,8 @@ void afile_abort(AtomicFile *a);
 // mkdir -p. Returns 0, or -1 with errno set.
 int mkdir_p(const char *path);
 int file_exists(const char *path);
+// The whole text of a file, NUL-terminated and malloc'ed; NULL if it cannot be read.
+char *read_text_file(const char *path);
 // path = dir + "/" + name (truncated safely); returns path.
 char *path_join(char *path, size_t len, const char *dir, const char *name);
 

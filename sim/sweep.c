@@ -22,20 +22,6 @@ void sweep_out_dir(const Experiment *ex, const SweepOptions *o, char *buf, size_
     else snprintf(buf, cap, "results/%s", ex->base.experiment_name);
 }
 
-// Reads the text of a small file (manifest.json); returns malloc'ed text or NULL.
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) { free(buf); buf = NULL; }
-    if (buf) buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 // The value of a top-level "key": in our own manifest (a string or a number), or NULL.
 static const char *manifest_field(const char *json, const char *key, char *out, size_t cap) {
     char pat[80];
@@ -58,7 +44,7 @@ static const char *manifest_field(const char *json, const char *key, char *out, 
 
 int run_is_done(const char *run_dir) {
     char p[1100], status[64];
-    char *json = slurp(path_join(p, sizeof p, run_dir, "manifest.json"));
+    char *json = read_text_file(path_join(p, sizeof p, run_dir, "manifest.json"));
     int ok = json && manifest_field(json, "status", status, sizeof status) && strcmp(status, "ok") == 0;
     free(json);
     return ok;
@@ -122,7 +108,7 @@ int sweep_write_summary(const Experiment *ex, const char *dir) {
     for (long i = 0; vals && i < ex->npoints; i++) {
         experiment_run_id(ex, i, id, sizeof id);
         path_join(run_dir, sizeof run_dir, dir, id);
-        char *json = slurp(path_join(p, sizeof p, run_dir, "manifest.json"));
+        char *json = read_text_file(path_join(p, sizeof p, run_dir, "manifest.json"));
         if (!json) continue;
         Config c;
         experiment_point(ex, i, &c);

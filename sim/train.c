@@ -50,6 +50,49 @@ void world_spec_from_config(WorldSpec *w, const Config *c) {
     w->eval_sequences = c->eval_sequences; w->eval_duplicate = c->eval_duplicate; w->eval_transform = c->eval_transform;
 }
 
+int batch_source_init(BatchSource *s, const Config *c, const World *w) {
+    memset(s, 0, sizeof *s);
+    s->world = w;
+    s->B = c->train_batch;
+    s->micro = c->train_micro_batch ? c->train_micro_batch : c->train_batch;
+    s->N = s->B * c->model_seq_len;
+    s->router = c->model_kind == MODEL_ROUTER;
+    s->task = c->data_task;
+    rng_seed(&s->rng, (uint64_t)c->train_seed, 2);          // stream 2: training batches
+    s->shuffle_base = rng_next(&s->rng);
+    s->tokens = calloc((size_t)s->B * (c->model_seq_len + 1), sizeof(int32_t));
+    s->seq_domain = calloc((size_t)s->B, sizeof(int32_t));
+    int bad = !s->tokens || !s->seq_domain;
+    if (s->router) {
+        s->hidden = calloc((size_t)s->N * c->model_d_model, sizeof(float));
+        s->target = calloc((size_t)s->N, sizeof(int32_t));
+        s->cluster = calloc((size_t)s->N, sizeof(int32_t));
+        bad |= !s->hidden || !s->target || !s->cluster;
+    }
+    if (bad) batch_source_free(s);
+    return bad ? -1 : 0;
+}
+
+void batch_source_next(BatchSource *s, int step, Batch *b) {
+    memset(b, 0, sizeof *b);
+    b->B = s->B;
+    b->micro = s->micro;
+    b->shuffle_seed = s->shuffle_base + (uint64_t)step;
+    if (s->router) {
+        world_train_hidden(s->world, &s->rng, s->N, s->hidden, s->target, s->cluster);
+        b->hidden = s->hidden;
+        b->target = s->task == TASK_CLUSTER ? s->target : NULL;
+    } else {
+        world_train_batch(s->world, &s->rng, s->B, s->micro, s->tokens, s->seq_domain);
+        b->tokens = s->tokens;
+    }
+}
+
+void batch_source_free(BatchSource *s) {
+    free(s->tokens); free(s->seq_domain); free(s->hidden); free(s->target); free(s->cluster);
+    memset(s, 0, sizeof *s);
+}
+
 static void optim_config_from_config(OptimConfig *o, const Config *c) {
     memset(o, 0, sizeof *o);
     o->name = c->optim_name; o->beta1 = c->optim_beta1; o->beta2 = c->optim_beta2; o->eps = c->optim_eps;
@@ -69,10 +112,8 @@ typedef struct {
     int world_ok, model_ok, optim_ok;
     int router;                 // model.kind = router
     int B, T, N, L, D, E, K;
-    // one training batch
-    int32_t *tokens, *seq_domain;   // B x (T+1), B
-    float *hidden;                  // N x D (router kind)
-    int32_t *target, *cluster;      // N
+    BatchSource batches;            // the training batches
+    int batches_ok;
     // the evaluation set and what one evaluation pass caches, per layer
     int ev_seqs;                    // sequences (router kind: chunks of T points)
     size_t ev_n;                    // tokens (points)
@@ -137,14 +178,9 @@ static int run_setup(Run *R, RunResult *res) {
     R->B = c->train_batch; R->T = c->model_seq_len; R->N = R->B * R->T;
     R->L = R->model.spec.L; R->D = c->model_d_model; R->E = c->model_experts; R->K = c->model_top_k;
     int bad = 0, L = R->L, D = R->D, E = R->E, K = R->K, T = R->T;
-    R->tokens = xcalloc((size_t)R->B * (T + 1), sizeof(int32_t), &bad);
-    R->seq_domain = xcalloc((size_t)R->B, sizeof(int32_t), &bad);
-    if (R->router) {
-        R->hidden = xcalloc((size_t)R->N * D, sizeof(float), &bad);
-        R->target = xcalloc((size_t)R->N, sizeof(int32_t), &bad);
-        R->cluster = xcalloc((size_t)R->N, sizeof(int32_t), &bad);
-        R->chunk_hidden = xcalloc((size_t)R->N * D, sizeof(float), &bad);
-    }
+    if (batch_source_init(&R->batches, c, &R->world) != 0) bad = 1;
+    else R->batches_ok = 1;
+    if (R->router) R->chunk_hidden = xcalloc((size_t)R->N * D, sizeof(float), &bad);
     int M = world_eval_count(&R->world);
     if (R->router) {
         R->ev_n = (size_t)M;
@@ -192,7 +228,8 @@ static void run_teardown(Run *R) {
     if (R->optim_ok) optim_free(&R->optim);
     if (R->model_ok) model_free(&R->model);
     if (R->world_ok) world_free(&R->world);
-    free(R->tokens); free(R->seq_domain); free(R->hidden); free(R->target); free(R->cluster); free(R->chunk_hidden);
+    if (R->batches_ok) batch_source_free(&R->batches);
+    free(R->chunk_hidden);
     free(R->ev_tokens); free(R->ev_seq_domain); free(R->ev_hidden); free(R->ev_target); free(R->ev_cluster);
     free(R->ev_tok_domain); free(R->ev_tok_id); free(R->ev_u); free(R->ev_z); free(R->ev_resid); free(R->ev_topk);
     free(R->lm); free(R->domain_freq);
@@ -464,10 +501,7 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
         return -1;
     }
     Model *m = &R->model;
-    Rng data_rng;
-    rng_seed(&data_rng, (uint64_t)c->train_seed, 2);          // stream 2: training batches
-    uint64_t shuffle_base = rng_next(&data_rng);
-    int steps = c->train_steps, micro = c->train_micro_batch ? c->train_micro_batch : c->train_batch;
+    int steps = c->train_steps;
     int eval_every = c->eval_every;
     double t_log = now_s(), tps = 0;
     int tokens_since_log = 0;
@@ -480,16 +514,8 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
     int inject_step = inject ? atoi(inject) : 0;
     for (int step = 0; step < steps; step++) {
         if (inject_step > 0 && step + 1 == inject_step) m->params[0] = NAN;
-        // batch
-        Batch b = {.B = R->B, .micro = micro, .shuffle_seed = shuffle_base + (uint64_t)step};
-        if (R->router) {
-            world_train_hidden(&R->world, &data_rng, R->N, R->hidden, R->target, R->cluster);
-            b.hidden = R->hidden;
-            b.target = c->data_task == TASK_CLUSTER ? R->target : NULL;
-        } else {
-            world_train_batch(&R->world, &data_rng, R->B, micro, R->tokens, R->seq_domain);
-            b.tokens = R->tokens;
-        }
+        Batch b;
+        batch_source_next(&R->batches, step, &b);
         double lr = schedule_lr(c->train_schedule, c->train_lr, step, steps, c->train_warmup, c->train_min_lr_ratio);
         // forward, backward, step
         model_zero_grads(m);

@@ -10,19 +10,6 @@
 #include "../nn/model.h"
 #include "../sim/io.h"
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-    s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
 // "key": value inside the object "table": {...} of the manifest's config.
 static const char *field(const char *json, const char *table, const char *key) {
     char pat[96];
@@ -61,7 +48,7 @@ int main(int argc, char **argv) {
     if (argc != 2) { fprintf(stderr, "usage: check_export DIR\n"); return 2; }
     const char *dir = argv[1];
     char p[1200], err[300];
-    char *js = slurp(path_join(p, sizeof p, dir, "manifest.json"));
+    char *js = read_text_file(path_join(p, sizeof p, dir, "manifest.json"));
     if (!js) { fprintf(stderr, "cannot read %s\n", p); return 2; }
     static const char *kinds[] = {"decoder", "router"}, *scores[] = {"softmax", "sigmoid"};
     static const char *methods[] = {"none", "switch", "l2", "auxfree"}, *scopes[] = {"sequence", "micro", "global", "shuffle"};
