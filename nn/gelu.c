@@ -1,4 +1,4 @@
-// gelu.c — GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+// gelu.c — GELU, tanh approximation (see layers.h for the formula and its evaluation).
 #include <math.h>
 #include "layers.h"
 
@@ -6,10 +6,7 @@ void gelu_forward(real *y, const real *x, size_t n) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (n > 65536)
 #endif
-    for (size_t i = 0; i < n; i++) {
-        real v = x[i];
-        y[i] = (real)0.5 * v * (1 + rtanh((real)GELU_C * (v + (real)0.044715 * v * v * v)));
-    }
+    for (size_t i = 0; i < n; i++) y[i] = gelu_value(x[i]);
 }
 
 void gelu_backward(real *dx, const real *dy, const real *x, size_t n) {

@@ -1,35 +1,42 @@
 // bench.c — the performance benchmark of issue 7 (`make bench`). It prints one table and writes
-// the same rows to results/bench/bench.csv (atomically):
+// the same rows to results/bench/bench.csv (atomically; columns name, threads, metric, value,
+// unit, spread_lo, spread_hi, target, status):
 //   std      V=256 D=128 L=4 H=4 E=16 K=2 F=256 T=64, batch 32 (2,048 tokens/step), attention,
 //            switch balancing (alpha 0.01, scope global), clip 1.0; AdamW and Muon, 1 and 2 threads:
-//            step time, tokens/s, a per-phase breakdown, and the 2-thread speed-up
+//            tokens/s, step time, the 2-thread speed-up, where the time goes (median ms per phase
+//            of the step) and where the memory goes (bytes allocated per owner)
 //   experts  std with E = 8, 16, 64 (2 threads): tokens/s and the ratio E=64 / E=8
 //   topk     std with K = 1, 2, 4 (2 threads): tokens/s
-//   kernels  gemm GFLOP/s at the model's shapes (forward and both backward products), 1 and 2
-//            threads, and Newton–Schulz (5 steps) on one 256 x 128 expert matrix
+//   kernels  gemm GFLOP/s at the model's shapes (forward and both backward products of qkv, the
+//            expert matrices and the head), 1 and 2 threads, their mix as one std step weights
+//            them, and Newton–Schulz (5 steps) on one 256 x 128 expert matrix
 //   router   the router-only model (N = 4,096 hidden states, D = 64, E = 8, K = 2): steps/s
-// and the peak resident memory of every configuration.
+// and, for every configuration, its peak resident memory, the CPU cores it actually got and how
+// often it was preempted (a busy machine shows there; the footer names the configurations hit).
+// E=16 in experts and K=2 in topk are the std AdamW 2-thread measurement itself (not rerun).
 //
 // Method. A step is exactly what sim/train.c's loop does (batch → zero grads → forward → NaN check
 // → backward → grad norm → NaN check → clip → optimizer step → aux-free bias), without files or
-// evaluations. Each configuration runs a few warm-up steps, then the timed ones; figures are the
-// median with the interquartile range (p25–p75) as spread, since these machines are noisy and
-// shared. Every configuration runs in a child process of its own (fork; results come back through
-// a pipe), so its peak RSS (ru_maxrss from wait4) is its own and not the largest so far. The parent
-// never enters an OpenMP region: libgomp's thread pool does not survive fork, so every thread
-// count is set inside the child.
+// evaluations; the training loss after the last step equals `moesim run` of the same config.
+// Each configuration runs a few warm-up steps, then the timed ones; figures are the median with
+// the interquartile range (p25–p75) as spread, since these machines are noisy and shared. Every
+// configuration runs in a child process of its own (fork; results come back through a pipe), so
+// its peak RSS (ru_maxrss from wait4) is its own and not the largest so far. The parent never
+// enters an OpenMP region: libgomp's thread pool does not survive fork, so every thread count is
+// set inside the child. Without OpenMP everything runs on 1 thread and the targets apply there.
 //
 // Targets (issue 7, 2 threads on a 2-core machine) appear as a PASS/MISS column: std AdamW
 // >= 20,000 tok/s; std Muon >= 12,000 tok/s; E=64 >= 0.8 x E=8; 2 threads >= 1.7 x 1 thread;
-// matrix products >= 70 GFLOP/s per core; peak memory of std <= 64 MiB. A missed target is not
-// an error; the exit status is 1 only when a measurement could not run (child failure, bad
-// config, divergence), 2 on a bad command line.
+// matrix products >= 70 GFLOP/s per core (so >= 140 with 2 threads); peak memory of std <= 64 MiB.
+// A missed target is not an error: the exit status is 1 only when a measurement could not run
+// (child failure, bad config, divergence) or the CSV could not be written, 2 on a bad command line.
 //
 // Usage: bench [--quick] [--only NAME[,NAME...]] [--steps N] [--csv PATH]
 //   --quick   1 warm-up and 3 timed steps, fewer kernel samples: a smoke run, not a measurement
 //   --only    run only these groups: std, experts, topk, kernels, router (repeatable)
-//   --steps   timed steps per training configuration (default 30, at least 1)
+//   --steps   timed steps per training configuration (default 30; the router runs 10x as many)
 //   --csv     where to write the CSV (default results/bench/bench.csv)
+// MOESIM_GEMM=sse|avx2 caps the gemm kernel (nn/gemm.c); the path used is printed at the top.
 #define _DEFAULT_SOURCE  // wait4 and getloadavg (per-child resource usage)
 #include <errno.h>
 #include <math.h>
@@ -173,11 +180,22 @@ static void set_threads(int threads) {
 #endif
 }
 
-// Runs fn in a child; fills *out and *rss_mib (the child's peak RSS). Returns 0, or -1 with
-// out->err set (the child failed or died).
-static int run_child(ChildFn fn, const void *arg, const Opts *o, ChildOut *out, double *rss_mib) {
+// What wait4 tells about a child: its peak RSS, and how much of its wall time it actually got a
+// CPU. On a shared machine the involuntary context switches (preemptions) show contention: every
+// OpenMP region must wait for both threads to be scheduled, so 2-thread figures suffer most.
+typedef struct {
+    double rss_mib;   // peak resident set
+    double cpu_s;     // user + system CPU seconds
+    double wall_s;    // fork to reap
+    double preempt;   // involuntary context switches
+} ChildStat;
+
+// Runs fn in a child; fills *out and *st. Returns 0, or -1 with out->err set (the child failed
+// or died).
+static int run_child(ChildFn fn, const void *arg, const Opts *o, ChildOut *out, ChildStat *st) {
     memset(out, 0, sizeof *out);
-    *rss_mib = NAN;
+    st->rss_mib = st->cpu_s = st->wall_s = st->preempt = NAN;
+    double t0 = now_s();
     int fd[2];
     if (pipe(fd) != 0) return child_fail(out, "pipe", strerror(errno));
     fflush(stdout);
@@ -218,7 +236,11 @@ static int run_child(ChildFn fn, const void *arg, const Opts *o, ChildOut *out, 
     memset(&ru, 0, sizeof ru);
     while (wait4(pid, &status, 0, &ru) < 0)
         if (errno != EINTR) return child_fail(out, "wait4", strerror(errno));
-    *rss_mib = (double)ru.ru_maxrss / 1024.0;  // Linux reports KiB
+    st->wall_s = now_s() - t0;
+    st->rss_mib = (double)ru.ru_maxrss / 1024.0;  // Linux reports KiB
+    st->cpu_s = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
+                ru.ru_stime.tv_usec * 1e-6;
+    st->preempt = (double)ru.ru_nivcsw;
     if (WIFSIGNALED(status)) {
         char msg[64];
         snprintf(msg, sizeof msg, "killed by signal %d", WTERMSIG(status));
@@ -325,15 +347,10 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
                                                        (opt.mom ? opt.n : 0) + opt.scratch_len);
     out->alloc[ALLOC_ACTS] = (double)m->slab_len * sizeof(real) + (double)m->islab_len * sizeof(int32_t) +
                              (double)m->dslab_len * sizeof(double);
-    int B = c->train_batch, T = c->model_seq_len, N = B * T, D = c->model_d_model;
     int router = c->model_kind == MODEL_ROUTER;
-    int32_t *tokens = calloc((size_t)B * (T + 1), sizeof(int32_t));
-    int32_t *seq_domain = calloc((size_t)B, sizeof(int32_t));
-    float *hidden = router ? calloc((size_t)N * D, sizeof(float)) : NULL;
-    int32_t *target = router ? calloc((size_t)N, sizeof(int32_t)) : NULL;
-    int32_t *cluster = router ? calloc((size_t)N, sizeof(int32_t)) : NULL;
-    int rc = 0;
-    if (!tokens || !seq_domain || (router && (!hidden || !target || !cluster))) rc = child_fail(out, "memory", "batch buffers");
+    BatchSource src;  // the training loop's own batches (stream 2 of train.seed)
+    int rc = 0, src_ok = batch_source_init(&src, c, &world) == 0;
+    if (!src_ok) rc = child_fail(out, "memory", "batch buffers");
 
     Series *ss[1 + PH_COUNT];
     ss[0] = add_series(out, "step");
@@ -343,24 +360,13 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
     if (timed > MAX_SAMPLES) timed = MAX_SAMPLES;
     int steps = warmup + timed;
 
-    // ---- the loop of sim/train.c, step for step ----
-    Rng data_rng;
-    rng_seed(&data_rng, (uint64_t)c->train_seed, 2);          // stream 2: training batches
-    uint64_t shuffle_base = rng_next(&data_rng);
-    int micro = c->train_micro_batch ? c->train_micro_batch : c->train_batch;
+    // ---- the loop of sim/train.c's train_run, step for step (no fault injection, no logging) ----
     Losses l = {0};
     for (int step = 0; step < steps && rc == 0; step++) {
         double t[PH_COUNT + 1];
         t[0] = now_s();
-        Batch b = {.B = B, .micro = micro, .shuffle_seed = shuffle_base + (uint64_t)step};
-        if (router) {
-            world_train_hidden(&world, &data_rng, N, hidden, target, cluster);
-            b.hidden = hidden;
-            b.target = c->data_task == TASK_CLUSTER ? target : NULL;
-        } else {
-            world_train_batch(&world, &data_rng, B, micro, tokens, seq_domain);
-            b.tokens = tokens;
-        }
+        Batch b;
+        batch_source_next(&src, step, &b);
         double lr = schedule_lr(c->train_schedule, c->train_lr, step, steps, c->train_warmup, c->train_min_lr_ratio);
         t[1] = now_s();
         model_zero_grads(m);
@@ -390,7 +396,7 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
         }
     }
     out->loss = l.loss;
-    free(tokens); free(seq_domain); free(hidden); free(target); free(cluster);
+    if (src_ok) batch_source_free(&src);
     optim_free(&opt);
     model_free(m);
     world_free(&world);
@@ -575,6 +581,24 @@ static void error_row(const char *name, int threads, const char *metric, const c
     nerrors++;
 }
 
+// Contention indicators of one child: CPU cores it got on average, and preemptions per second.
+// A configuration preempted often (CONTENDED_PER_S) ran on a busy machine; the footer names it.
+#define CONTENDED_PER_S 20.0
+static char contended[1024];
+
+static void stat_rows(const char *name, int threads, const ChildStat *st) {
+    if (!(st->wall_s > 0)) return;
+    double cores = st->cpu_s / st->wall_s, pps = st->preempt / st->wall_s;
+    add_row(name, threads, "cpu_cores", cores, cores, cores, "cores");
+    add_row(name, threads, "preempt_rate", pps, pps, pps, "1/s");
+    if (pps > CONTENDED_PER_S) {
+        char item[96];
+        snprintf(item, sizeof item, "%s%s (%d thr)", contended[0] ? ", " : "", name, threads);
+        size_t k = strlen(contended);
+        scopy(contended + k, sizeof contended - k, item);
+    }
+}
+
 static void fmt_num(char *buf, size_t n, double v) {
     if (!isfinite(v)) snprintf(buf, n, "-");
     else if (fabs(v) >= 1e5) snprintf(buf, n, "%.0f", v);
@@ -645,7 +669,8 @@ typedef struct {
     char err[256];
     Stats step;              // seconds
     Stats phase[PH_COUNT];   // seconds
-    double rss_mib, loss;
+    ChildStat st;
+    double loss;
     double alloc[ALLOC_COUNT];  // bytes
     int tokens;              // per step
 } TrainResult;
@@ -663,7 +688,7 @@ static const TrainResult *measure_train(const TrainCase *tc, const Opts *o) {
     r->tokens = tc->router ? 64 * 64 : 32 * 64;
     ChildOut *out = &child_buf;
     double t0 = now_s();
-    int rc = run_child(train_child, tc, o, out, &r->rss_mib);
+    int rc = run_child(train_child, tc, o, out, &r->st);
     if (rc != 0 || out->nseries < 1 + PH_COUNT || out->s[0].n == 0) {
         scopy(r->err, sizeof r->err, out->err[0] ? out->err : "no samples");
         return r;
@@ -688,7 +713,8 @@ static Row *train_rows(const char *name, const TrainResult *r, int with_time) {
     Row *tps = add_row(name, th, "tokens_per_s", r->tokens / r->step.med, r->tokens / r->step.p75,
                        r->tokens / r->step.p25, "tok/s");
     if (with_time) add_row(name, th, "step_time", r->step.med * 1e3, r->step.p25 * 1e3, r->step.p75 * 1e3, "ms");
-    add_row(name, th, "peak_rss", r->rss_mib, r->rss_mib, r->rss_mib, "MiB");
+    add_row(name, th, "peak_rss", r->st.rss_mib, r->st.rss_mib, r->st.rss_mib, "MiB");
+    stat_rows(name, th, &r->st);
     return tps;
 }
 
@@ -795,16 +821,17 @@ static void group_router(const Opts *o) {
         if (!r->ok) { error_row("router N=4096 D=64 E=8", th, "steps_per_s", r->err); continue; }
         add_row("router N=4096 D=64 E=8", th, "steps_per_s", 1.0 / r->step.med, 1.0 / r->step.p75, 1.0 / r->step.p25, "step/s");
         add_row("router N=4096 D=64 E=8", th, "step_time", r->step.med * 1e3, r->step.p25 * 1e3, r->step.p75 * 1e3, "ms");
-        add_row("router N=4096 D=64 E=8", th, "peak_rss", r->rss_mib, r->rss_mib, r->rss_mib, "MiB");
+        add_row("router N=4096 D=64 E=8", th, "peak_rss", r->st.rss_mib, r->st.rss_mib, r->st.rss_mib, "MiB");
+        stat_rows("router N=4096 D=64 E=8", th, &r->st);
     }
 }
 
 static void group_kernels(const Opts *o) {
     ChildOut *out = &child_buf;
     for (int th = 1; th <= o->tmax; th++) {
-        double rss;
+        ChildStat cs;
         double goal = TARGET_GFLOPS_PER_CORE * th;  // per core: the 2-thread figure counts two cores
-        if (run_child(kernels_child, &th, o, out, &rss) != 0 || out->nseries != NSHAPES) {
+        if (run_child(kernels_child, &th, o, out, &cs) != 0 || out->nseries != NSHAPES) {
             error_row("kernels gemm", th, "gflops", out->err[0] ? out->err : "no samples");
         } else {
             // the step mix: every sample's total over the shapes, each weighted by how many such
@@ -830,9 +857,10 @@ static void group_kernels(const Opts *o) {
                 set_target(r, 1, goal);
                 free(mix);
             }
-            add_row("kernels gemm (process)", th, "peak_rss", rss, rss, rss, "MiB");
+            add_row("kernels gemm (process)", th, "peak_rss", cs.rss_mib, cs.rss_mib, cs.rss_mib, "MiB");
+            stat_rows("kernels gemm (process)", th, &cs);
         }
-        if (run_child(ns_child, &th, o, out, &rss) != 0 || out->nseries != 1) {
+        if (run_child(ns_child, &th, o, out, &cs) != 0 || out->nseries != 1) {
             error_row("kernels newton-schulz 256x128", th, "gflops", out->err[0] ? out->err : "no samples");
         } else {
             const Series *se = &out->s[0];
@@ -840,7 +868,8 @@ static void group_kernels(const Opts *o) {
             add_row("kernels newton-schulz 256x128", th, "gflops", se->flops / st.med * 1e-9, se->flops / st.p75 * 1e-9,
                     se->flops / st.p25 * 1e-9, "GFLOP/s");
             add_row("kernels newton-schulz 256x128", th, "call_time", st.med * 1e3, st.p25 * 1e3, st.p75 * 1e3, "ms");
-            add_row("kernels newton-schulz (process)", th, "peak_rss", rss, rss, rss, "MiB");
+            add_row("kernels newton-schulz (process)", th, "peak_rss", cs.rss_mib, cs.rss_mib, cs.rss_mib, "MiB");
+            stat_rows("kernels newton-schulz (process)", th, &cs);
         }
     }
 }
@@ -942,8 +971,9 @@ int main(int argc, char **argv) {
     add_row("env load average", 0, "start_1min", load[0], load[0], load[0], "");
     // a child that does nothing: the floor every peak_rss below includes
     {
-        double rss;
-        if (run_child(empty_child, NULL, &o, &child_buf, &rss) == 0) add_row("baseline empty child", 1, "peak_rss", rss, rss, rss, "MiB");
+        ChildStat st;
+        if (run_child(empty_child, NULL, &o, &child_buf, &st) == 0)
+            add_row("baseline empty child", 1, "peak_rss", st.rss_mib, st.rss_mib, st.rss_mib, "MiB");
     }
     double t0 = now_s();
     if (o.only & G_STD) group_std(&o);
@@ -958,6 +988,9 @@ int main(int argc, char **argv) {
     printf("\n  took %.0f s; load average at the end %.2f %.2f %.2f\n", now_s() - t0, load[0], load[1], load[2]);
     int csv_bad = write_csv(o.csv) != 0;
     if (!csv_bad) printf("  wrote %s (%d rows)\n", o.csv, nrows);
+    if (contended[0])
+        printf("  NOTE: preempted more than %.0f times/s (the machine was busy; its figures are pessimistic):\n"
+               "        %s\n", CONTENDED_PER_S, contended);
     if (nerrors) printf("  %d measurement%s failed (see the messages above)\n", nerrors, nerrors == 1 ? "" : "s");
     free(rows);
     return nerrors || csv_bad ? 1 : 0;

@@ -6,6 +6,7 @@
 #include "harness.h"
 #include "../nn/balance.h"
 #include "../nn/gemm.h"
+#include "../nn/layers.h"
 #include "../nn/model.h"
 #include "../nn/moe.h"
 #include "../sim/metrics.h"
@@ -206,6 +207,29 @@ static void test_dispatch(void) {
     CHECK_NEAR(worst, 0, 1e-5, 0);
 }
 
+// ---- the float build's exp and GELU against libm ----
+static void test_exp_gelu(void) {
+    double worst = 0;
+    for (int i = 0; i <= 200000; i++) {
+        float x = -87.0f + 175.0f * (float)i / 200000;
+        double e = exp((double)x), a = exp_approx(x);
+        worst = fmax(worst, fabs(a - e) / e);
+    }
+    CHECK_MSG(worst < 5e-7, "exp_approx: worst relative error %.3g over [-87, 88]", worst);
+    CHECK(isnan(gelu_value(NAN)) && isnan(gelu_grad(NAN)));  // NaN goes on to the divergence check
+    double gworst = 0, dworst = 0;
+    for (int i = 0; i <= 20000; i++) {
+        double v = -10 + 20.0 * i / 20000;
+        double u = 0.7978845608028654 * (v + 0.044715 * v * v * v), th = tanh(u);
+        double g = 0.5 * v * (1 + th);
+        double dg = 0.5 * (1 + th) + 0.5 * v * (1 - th * th) * 0.7978845608028654 * (1 + 3 * 0.044715 * v * v);
+        gworst = fmax(gworst, fabs(gelu_value((real)v) - g) / (1 + fabs(g)));
+        dworst = fmax(dworst, fabs(gelu_grad((real)v) - dg) / (1 + fabs(dg)));
+    }
+    CHECK_MSG(gworst < 2e-6, "gelu_value vs the tanh formula: worst error %.3g", gworst);
+    CHECK_MSG(dworst < 2e-6, "gelu_grad vs the tanh formula: worst error %.3g", dworst);
+}
+
 // ---- expert removal: masking the m best experts agrees with the measurement code's definition ----
 static void test_removal_topk(void) {
     enum { N = 40, E = 9, K = 2 };
@@ -300,6 +324,7 @@ int main(void) {
     test_auxfree();
     test_dispatch();
     test_removal_topk();
+    test_exp_gelu();
     test_thread_determinism();
     test_model_table();
     return test_summary("test_nn");

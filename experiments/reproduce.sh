@@ -1,0 +1,161 @@
+#!/bin/sh
+# reproduce.sh — run every claim's experiment into results/ and rebuild results/README.md
+# (`make reproduce`), or run a fast subset and fail if a robust claim stops holding
+# (`make reproduce-check`, run by .ci/run after the tests).
+#
+#   sh experiments/reproduce.sh            every claim, from scratch, into results/<name>/, then
+#                                          results/README.md (about 10 min of CPU: ~5-6 min wall
+#                                          on 2 idle cores with -j 2; see results/README.md)
+#   sh experiments/reproduce.sh --resume   the same, keeping finished runs (after an interruption)
+#   sh experiments/reproduce.sh --readme   only rebuild results/README.md from results/*/summary.csv
+#   sh experiments/reproduce.sh --check    claims 1, 2, 3 and 5 at reduced size and seeds into
+#                                          build/reproduce-check/ (about a minute of CPU); exits 1
+#                                          with the measured numbers if a claim no longer holds
+#
+# Environment: MOESIM (default ./moesim), JOBS (parallel runs, default 2).
+# The check is POSIX sh + awk reading summary.csv / eval.csv, so it needs nothing else; the README
+# generator (experiments/make_readme.py) uses python3's standard library only.
+set -eu
+cd "$(dirname "$0")/.."
+MOESIM=${MOESIM:-./moesim}
+JOBS=${JOBS:-2}
+
+# Every experiment of the suite, in the README's order (the base_*.toml files are only included).
+EXPERIMENTS="claim01_prop1 claim02_shared_direction claim03_micro_batch claim03_mixed claim03_alpha
+claim04_small_batch claim05_auxfree claim05_alpha claim06_optimizers claim06_muon_router
+claim07_embed_shared claim08_ood claim09_context claim10_duplicate"
+
+now() { date +%s; }
+
+# ---- helpers for the check: read one CSV column by name -------------------------------------------
+
+# col FILE NAME FILTER_COL FILTER_VALUE: the values of column NAME in the rows whose column
+# FILTER_COL equals FILTER_VALUE (FILTER_COL "" = every row), one per line.
+col() {
+    awk -F, -v name="$2" -v fcol="$3" -v fval="$4" '
+        NR == 1 { for (i = 1; i <= NF; i++) { if ($i == name) c = i; if ($i == fcol) f = i }
+                  if (!c) { print "no column " name > "/dev/stderr"; exit 2 }
+                  if (fcol != "" && !f) { print "no column " fcol > "/dev/stderr"; exit 2 }
+                  next }
+        fcol == "" || $f == fval { print $c }' "$1"
+}
+
+# mean of the numbers on stdin ("nan" if none or any is not a number)
+mean() { awk '{ if ($1 !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/) bad = 1; s += $1; n++ }
+              END { if (!n || bad) print "nan"; else printf "%.4f\n", s / n }'; }
+# min and max of the numbers on stdin
+minv() { awk 'NR == 1 || $1 < m { m = $1 } END { printf "%.4f\n", m }'; }
+maxv() { awk 'NR == 1 || $1 > m { m = $1 } END { printf "%.4f\n", m }'; }
+
+FAILED=0
+# expect DESCRIPTION AWK_CONDITION: print PASS/FAIL with the description (which holds the numbers)
+expect() {
+    if awk "BEGIN { exit !($2) }"; then echo "  ok    $1"
+    else echo "  FAIL  $1"; FAILED=$((FAILED + 1)); fi
+}
+
+check() {
+    out=build/reproduce-check
+    rm -rf "$out"
+    mkdir -p "$out"
+    t0=$(now)
+    # run NAME "SEEDS" [--set ...]: one folder per seed (--set pins train.seed, so a sweep over
+    # fewer seeds is several runs), then their summaries merged into $out/NAME/summary.csv
+    run() {
+        name=$1 seeds=$2; shift 2
+        mkdir -p "$out/$name"
+        for sd in $seeds; do
+            "$MOESIM" run "experiments/$name.toml" -j "$JOBS" --quiet --out "$out/$name/seed$sd" \
+                --set "train.seed=$sd" "$@"
+        done
+        awk 'FNR > 1 || NR == 1' "$out/$name"/seed*/summary.csv > "$out/$name/summary.csv"
+    }
+
+    # Claim 1: Proposition 1 holds for every sampled pair in every layer (seed 1, both methods).
+    run claim01_prop1 "1" --set train.steps=100
+    s=$out/claim01_prop1/summary.csv
+    held=$( (col "$s" l0.prop1_holds_fraction "" ""; col "$s" l1.prop1_holds_fraction "" "") | minv)
+    tight=$( (col "$s" l0.prop1_tightness "" ""; col "$s" l1.prop1_tightness "" "") | maxv)
+    echo "claim 1 (Prop. 1):"
+    expect "bound holds for a fraction $held of pairs (min over runs and layers): expected 1" "$held == 1"
+    expect "tightness (mean lhs/rhs) at most $tight: expected in (0, 1]" "$tight > 0 && $tight <= 1"
+
+    # Claim 2: at ||mu|| = 8 without a task, l2 and switch cut rho(mean direction) severalfold
+    # from step 0; none and auxfree leave it (P gets no gradient without a loss on it).
+    run claim02_shared_direction "1 2" --set data.task=none --set data.shared_norm=8
+    echo "claim 2 (Prop. 2, rho = centred response to the mean direction, step 0 -> final, mean of 2 seeds):"
+    for m in l2 switch none auxfree; do
+        r0=$(for d in "$out"/claim02_shared_direction/seed*/method=$m/; do
+                 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "suppression_rho_mean") c = i; next }
+                          $1 == 0 && $2 == 0 { print $c }' "$d/eval.csv"; done | mean)
+        r1=$(col "$out/claim02_shared_direction/summary.csv" suppression_rho_mean balance.method "$m" | mean)
+        case $m in
+        l2|switch) expect "$m: rho $r0 -> $r1: expected a cut by 2.5x or more" "$r1 * 2.5 <= $r0" ;;
+        *)         expect "$m: rho $r0 -> $r1: expected no cut (final >= 0.9 x initial)" "$r1 >= 0.9 * $r0" ;;
+        esac
+    done
+
+    # Claim 3: one domain per micro-batch of 1: micro balancing collapses specialization.
+    run claim03_micro_batch "1 2" --set train.micro_batch=1
+    s=$out/claim03_micro_batch/summary.csv
+    fm=$(col "$s" freqsim_cross_domain balance.scope micro | mean)
+    fg=$(col "$s" freqsim_cross_domain balance.scope global | mean)
+    fs=$(col "$s" freqsim_cross_domain balance.scope shuffle | mean)
+    nm=$(col "$s" nmi_domain_expert balance.scope micro | mean)
+    ng=$(col "$s" nmi_domain_expert balance.scope global | mean)
+    echo "claim 3 (micro-batch balancing, last layer, mean of 2 seeds):"
+    expect "micro FreqSim $fm vs global $fg: expected micro - global > 0.2" "$fm - $fg > 0.2"
+    expect "micro FreqSim $fm vs shuffle $fs: expected micro - shuffle > 0.2" "$fm - $fs > 0.2"
+    expect "NMI micro $nm vs global $ng: expected global > 2.5 x micro" "$ng > 2.5 * $nm"
+
+    # Claim 5: aux-free balances far better than the Switch loss at alpha = 0.01, at equal CE.
+    run claim05_auxfree "1 2"
+    s=$out/claim05_auxfree/summary.csv
+    va=$(col "$s" maxvio balance.method auxfree | mean)
+    vs=$(col "$s" maxvio balance.method switch | mean)
+    vn=$(col "$s" maxvio balance.method none | mean)
+    ca=$(col "$s" eval_ce balance.method auxfree | mean)
+    cs=$(col "$s" eval_ce balance.method switch | mean)
+    echo "claim 5 (aux-free balancing, last layer, mean of 2 seeds):"
+    expect "MaxVio auxfree $va vs switch $vs: expected auxfree < 0.6 x switch" "$va < 0.6 * $vs"
+    expect "MaxVio auxfree $va vs none $vn: expected auxfree < 0.4 x none" "$va < 0.4 * $vn"
+    expect "eval CE auxfree $ca vs switch $cs: expected |difference| < 0.05" "$ca - $cs < 0.05 && $cs - $ca < 0.05"
+
+    echo "reproduce-check: $FAILED failed, $(($(now) - t0)) s (results in $out/)"
+    [ "$FAILED" -eq 0 ]
+}
+
+readme() {
+    python3 experiments/make_readme.py results > results/README.md.tmp
+    mv results/README.md.tmp results/README.md
+    echo "wrote results/README.md"
+}
+
+case "${1:-}" in
+--check) check ;;
+--readme) readme ;;
+""|--resume)
+    t0=$(now)
+    mkdir -p results
+    per=""
+    for e in $EXPERIMENTS; do
+        [ "${1:-}" = "--resume" ] || rm -rf "results/$e"
+        t=$(now)
+        "$MOESIM" run "experiments/$e.toml" -j "$JOBS" --quiet
+        echo "$e: $(($(now) - t)) s"
+        per="$per${per:+, }$e $(($(now) - t)) s"
+    done
+    total=$(($(now) - t0))
+    # CPU time of everything this script ran (the second line of `times`: children's user, sys)
+    cpu=$(times | awk 'NR == 2 { u = $1; sub(/s$/, "", u); split(u, a, "m"); printf "%d", a[1] * 60 + a[2] }')
+    runs=$(cat results/claim*/summary.csv | grep -c ',ok,' || true)
+    {
+        [ "${1:-}" = "--resume" ] && printf '(resumed: the times cover only this invocation) '
+        printf '%s runs, %d min %02d s wall with -j %s on a machine with %s cores (%s min of CPU); ' \
+            "$runs" $((total / 60)) $((total % 60)) "$JOBS" "$(nproc 2>/dev/null || echo '?')" $((cpu / 60))
+        printf 'per experiment: %s.\n' "$per"
+    } > results/timing.txt
+    echo "all experiments: $total s"
+    readme ;;
+*) echo "usage: sh experiments/reproduce.sh [--check | --resume | --readme]" >&2; exit 2 ;;
+esac
