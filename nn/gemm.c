@@ -115,14 +115,25 @@ static void pick_kernels(void) {
     nkernels = n;
 }
 
+// Picks the kernels once; the critical section makes a first call from inside a parallel
+// region safe (model_build also calls gemm_path, so training never takes this path late).
+static void ensure_kernels(void) {
+#ifdef _OPENMP
+#pragma omp critical(moesim_gemm_pick)
+#endif
+    {
+        if (!nkernels) pick_kernels();
+    }
+}
+
 const char *gemm_path(void) {
-    if (!nkernels) pick_kernels();
+    ensure_kernels();
     return kernels[0].name;
 }
 
 void gemm(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B, size_t ldb,
           int M, int Nc, int Kd, int accumulate) {
-    if (!nkernels) pick_kernels();  // the first call comes before any parallel region
+    if (!nkernels) ensure_kernels();
     // the widest kernel whose full tile (2 vectors) fits the row; the choice depends on the
     // shape only, so it is the same for every thread count
     const Kernel *kn = &kernels[nkernels - 1];

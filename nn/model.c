@@ -144,6 +144,7 @@ static void carve(Model *m, Carver *c) {
     m->dpb = take_r(c, N * E);
     m->dgate = take_r(c, N * K);
     if (dec) {
+        m->wt_experts = take_r(c, E * F * D);
         m->x_rows = take_r(c, NK * D);
         m->dy_rows = take_r(c, NK * D);
         m->dx_rows = take_r(c, NK * D);
@@ -168,6 +169,7 @@ int model_build(Model *m, const ModelSpec *spec, char *err, size_t errlen) {
     m->blocks = calloc((size_t)sp->L, sizeof *m->blocks);
     if (!m->bp || !m->blocks) { model_free(m); return fail(err, errlen, "model: out of memory"); }
     if (build_table(m) != 0) { model_free(m); return fail(err, errlen, "model: parameter table overflow"); }
+    gemm_path();                                // choose the matrix kernels before any thread runs
     Carver c = {0};
     carve(m, &c);                               // measuring pass
     m->slab_len = c.nr; m->islab_len = c.ni; m->dslab_len = c.nd;
@@ -368,7 +370,7 @@ int model_forward(Model *m, const Batch *b, Losses *out) {
         real *next = l + 1 < sp->L ? m->blocks[l + 1].h_in : m->h_final;
         memcpy(next, a->h_mid, sizeof(real) * ND);
         experts_forward(a->y, a->hpre, a->hact, m->x_rows, a->u, PARAM(m, bp->w1), PARAM(m, bp->w2),
-                        a->expert_start, a->row_token, E, D, F, m->wt);
+                        a->expert_start, a->row_token, E, D, F, m->wt_experts);
         moe_combine_forward(next, a->y, a->gate, a->token_row, N, D, K);
         for (int s = 0; s < sp->S; s++) {
             size_t off = (size_t)s * N * F;

@@ -108,6 +108,7 @@ typedef struct {
     real *probs;           // N x V   softmax of logits (router: N x E)
     // scratch (forward and backward)
     real *wt;              // largest matrix: transposed weights for matmul_forward
+    real *wt_experts;      // E x F x D: one transpose buffer per expert (experts run in parallel)
     real *tmp;             // N x D
     real *dh, *du, *da;    // N x D
     real *dqkv;            // N x 3D

@@ -162,24 +162,34 @@ void experts_forward(real *y, real *hpre, real *hact, real *x_rows, const real *
 #endif
     for (int r = 0; r < rows; r++)
         memcpy(x_rows + (size_t)r * D, u + (size_t)row_token[r] * D, sizeof(real) * D);
+    // one expert per iteration: each owns its rows, its weights' gradients and its slice of the
+    // scratch, and computes alone (the kernels inside run single-threaded when nested), so the
+    // result does not depend on which thread takes which expert
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) if (rows > 256)
+#endif
     for (int e = 0; e < E; e++) {
         size_t r0 = (size_t)expert_start[e];
         int n = expert_start[e + 1] - expert_start[e];
         ffn_forward(y + r0 * D, hpre + r0 * F, hact + r0 * F, x_rows + r0 * D,
-                    w1 + (size_t)e * F * D, w2 + (size_t)e * D * F, n, D, F, wt);
+                    w1 + (size_t)e * F * D, w2 + (size_t)e * D * F, n, D, F, wt + (size_t)e * F * D);
     }
 }
 
 void experts_backward(real *dx_rows, real *dw1, real *dw2, const real *dy_rows, const real *x_rows,
                       const real *hpre, const real *hact, const real *w1, const real *w2,
                       const int32_t *expert_start, int E, int D, int F, real *dhid) {
-    memset(dx_rows, 0, sizeof(real) * (size_t)expert_start[E] * D);
+    int rows = expert_start[E];
+    memset(dx_rows, 0, sizeof(real) * (size_t)rows * D);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) if (rows > 256)
+#endif
     for (int e = 0; e < E; e++) {
         size_t r0 = (size_t)expert_start[e];
         int n = expert_start[e + 1] - expert_start[e];
         ffn_backward(dx_rows + r0 * D, dw1 + (size_t)e * F * D, dw2 + (size_t)e * D * F, dy_rows + r0 * D,
                      x_rows + r0 * D, hpre + r0 * F, hact + r0 * F, w1 + (size_t)e * F * D,
-                     w2 + (size_t)e * D * F, n, D, F, dhid);
+                     w2 + (size_t)e * D * F, n, D, F, dhid + r0 * F);
     }
 }
 

@@ -44,10 +44,11 @@ void ffn_backward(real *dx, real *dw1, real *dw2, const real *dy, const real *x,
 
 // Routed experts over dispatched rows. x_rows[N*K x D] is filled by gathering u (N x D) in row
 // order; w1: E x F x D, w2: E x D x F; y, hpre, hact as in ffn_forward, for all N*K rows.
+// wt: E*F*D reals of scratch (one transpose buffer per expert: experts run in parallel).
 void experts_forward(real *y, real *hpre, real *hact, real *x_rows, const real *u, const real *w1,
                      const real *w2, const int32_t *expert_start, const int32_t *row_token,
                      int E, int D, int F, real *wt);
-// dy_rows[N*K x D] → dx_rows (overwritten, N*K x D), dw1 +=, dw2 +=.
+// dy_rows[N*K x D] → dx_rows (overwritten, N*K x D), dw1 +=, dw2 +=. dhid: N*K*F reals.
 void experts_backward(real *dx_rows, real *dw1, real *dw2, const real *dy_rows, const real *x_rows,
                       const real *hpre, const real *hact, const real *w1, const real *w2,
                       const int32_t *expert_start, int E, int D, int F, real *dhid);
