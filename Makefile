@@ -19,7 +19,7 @@ BUILD   ?= build/rel
 
 # -ffp-contract=fast: -std=c11 would otherwise forbid fused multiply-adds (they are
 # deterministic on a given machine; NaN checks are unaffected, unlike -ffast-math).
-CFLAGS  := -std=c11 -O2 -ffp-contract=fast -Wall -Wextra -Werror -MMD -MP -D_POSIX_C_SOURCE=200809L
+CFLAGS  := -std=c11 -O3 -ffp-contract=fast -Wall -Wextra -Werror -MMD -MP -D_POSIX_C_SOURCE=200809L
 LDLIBS  := -lm
 
 # OpenMP: a compile-and-link probe decides, so a compiler without it still builds.
@@ -36,7 +36,7 @@ else
 OMP_STATE := off (OMP=0)
 endif
 ifeq ($(SAN),1)
-CFLAGS  := $(filter-out -O2,$(CFLAGS)) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+CFLAGS  := $(filter-out -O3,$(CFLAGS)) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 LDLIBS  += -fsanitize=address,undefined
 endif
 ifeq ($(NATIVE),1)

@@ -4,13 +4,14 @@
 # (`make reproduce-check`, run by .ci/run after the tests).
 #
 #   sh experiments/reproduce.sh            every claim, from scratch, into results/<name>/, then
-#                                          results/README.md (about 10 min of CPU: ~5-6 min wall
-#                                          on 2 idle cores with -j 2; see results/README.md)
+#                                          results/README.md: 201 runs, ~18 min of CPU, ~14.5 min
+#                                          wall with -j 2 on 2 cores (results/timing.txt)
 #   sh experiments/reproduce.sh --resume   the same, keeping finished runs (after an interruption)
 #   sh experiments/reproduce.sh --readme   only rebuild results/README.md from results/*/summary.csv
 #   sh experiments/reproduce.sh --check    claims 1, 2, 3 and 5 at reduced size and seeds into
-#                                          build/reproduce-check/ (about a minute of CPU); exits 1
-#                                          with the measured numbers if a claim no longer holds
+#                                          build/reproduce-check/ (22 runs, ~1.5 min of CPU, ~2 min
+#                                          wall); exits 1 with the measured numbers if a claim no
+#                                          longer holds
 #
 # Environment: MOESIM (default ./moesim), JOBS (parallel runs, default 2).
 # The check is POSIX sh + awk reading summary.csv / eval.csv, so it needs nothing else; the README
@@ -146,13 +147,17 @@ case "${1:-}" in
         per="$per${per:+, }$e $(($(now) - t)) s"
     done
     total=$(($(now) - t0))
-    # CPU time of everything this script ran (the second line of `times`: children's user, sys)
-    cpu=$(times | awk 'NR == 2 { u = $1; sub(/s$/, "", u); split(u, a, "m"); printf "%d", a[1] * 60 + a[2] }')
+    # CPU time of everything this script ran: the second line of `times` (children's user and
+    # system time, "1m2.5s"). `times` must run in this shell, not in a $(...) subshell.
+    times > results/.times
+    cpu=$(awk 'NR == 2 { for (k = 1; k <= 2; k++) { u = $k; sub(/s$/, "", u); split(u, a, "m"); t += a[1] * 60 + a[2] } }
+               END { printf "%d", t }' results/.times)
+    rm -f results/.times
     runs=$(cat results/claim*/summary.csv | grep -c ',ok,' || true)
     {
         [ "${1:-}" = "--resume" ] && printf '(resumed: the times cover only this invocation) '
-        printf '%s runs, %d min %02d s wall with -j %s on a machine with %s cores (%s min of CPU); ' \
-            "$runs" $((total / 60)) $((total % 60)) "$JOBS" "$(nproc 2>/dev/null || echo '?')" $((cpu / 60))
+        printf '%s runs, %d min %02d s wall with -j %s on a machine with %s cores (%d min %02d s of CPU); ' \
+            "$runs" $((total / 60)) $((total % 60)) "$JOBS" "$(nproc 2>/dev/null || echo '?')" $((cpu / 60)) $((cpu % 60))
         printf 'per experiment: %s.\n' "$per"
     } > results/timing.txt
     echo "all experiments: $total s"

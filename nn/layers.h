@@ -19,9 +19,10 @@ void rmsnorm_backward(real *dx, real *dg, const real *dy, const real *x, const r
 
 // ---- attention.c: causal multi-head attention on fused qkv ------------------------------------
 // qkv: N x 3D (q | k | v, head h owns columns h*Dh..), p: B x H x T x T, o: N x D.
-void attention_forward(real *o, real *p, const real *qkv, int B, int T, int D, int H);
-// dp_row: scratch of B*H*T reals.
-void attention_backward(real *dqkv, const real *dout, const real *qkv, const real *p, real *dp_row,
+// scratch: attention_scratch(B, T, D, H) reals (per (b, h): a T x T and a Dh x T matrix).
+size_t attention_scratch(int B, int T, int D, int H);
+void attention_forward(real *o, real *p, const real *qkv, real *scratch, int B, int T, int D, int H);
+void attention_backward(real *dqkv, const real *dout, const real *qkv, const real *p, real *scratch,
                         int B, int T, int D, int H);
 
 // ---- gelu.c: tanh approximation ---------------------------------------------------------------

@@ -137,7 +137,7 @@ static void carve(Model *m, Carver *c) {
     m->du = take_r(c, N * D);
     m->da = dec ? take_r(c, N * D) : NULL;
     m->dqkv = dec && sp->attention ? take_r(c, N * 3 * D) : NULL;
-    m->dp_row = dec && sp->attention ? take_r(c, B * H * T) : NULL;
+    m->att_scratch = dec && sp->attention ? take_r(c, attention_scratch((int)B, (int)T, (int)D, (int)H)) : NULL;
     m->dz = take_r(c, N * E);
     m->ds = take_r(c, N * E);
     m->dp = take_r(c, N * E);
@@ -360,7 +360,7 @@ int model_forward(Model *m, const Batch *b, Losses *out) {
         if (sp->attention) {
             rmsnorm_forward(a->att_a, a->att_rstd, a->h_in, PARAM(m, bp->att_norm), N, D);
             matmul_forward(a->qkv, a->att_a, PARAM(m, bp->wqkv), N, D, 3 * D, m->wt);  // [N x 3D]
-            attention_forward(a->att_o, a->att_p, a->qkv, B, T, D, sp->H);
+            attention_forward(a->att_o, a->att_p, a->qkv, m->att_scratch, B, T, D, sp->H);
             matmul_forward(m->tmp, a->att_o, PARAM(m, bp->wo), N, D, D, m->wt);         // [N x D]
             for (size_t i = 0; i < ND; i++) a->h_mid[i] = a->h_in[i] + m->tmp[i];
         }
@@ -432,7 +432,7 @@ void model_backward(Model *m, const Batch *b) {
             matmul_backward_weight(GRAD(m, bp->wo), m->dh, a->att_o, N, D, D);     // dWo[D x D]
             matmul_backward_input(m->tmp, m->dh, PARAM(m, bp->wo), N, D, D);       // datt_o[N x D]
             memset(m->dqkv, 0, sizeof(real) * ND * 3);
-            attention_backward(m->dqkv, m->tmp, a->qkv, a->att_p, m->dp_row, B, T, D, sp->H);
+            attention_backward(m->dqkv, m->tmp, a->qkv, a->att_p, m->att_scratch, B, T, D, sp->H);
             matmul_backward_weight(GRAD(m, bp->wqkv), m->dqkv, a->att_a, N, D, 3 * D);  // dWqkv[3D x D]
             memset(m->da, 0, sizeof(real) * ND);
             matmul_backward_input(m->da, m->dqkv, PARAM(m, bp->wqkv), N, D, 3 * D);    // da[N x D]

@@ -112,7 +112,7 @@ typedef struct {
     real *tmp;             // N x D
     real *dh, *du, *da;    // N x D
     real *dqkv;            // N x 3D
-    real *dp_row;          // B x H x T
+    real *att_scratch;     // attention_scratch(B, T, D, H)
     real *dz, *ds, *dp, *dpb; // N x E
     real *dgate;           // N x K
     real *x_rows, *dy_rows, *dx_rows; // N*K x D

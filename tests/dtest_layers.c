@@ -62,16 +62,17 @@ static void test_rmsnorm(void) {
 
 // ---- attention ----
 enum { AB = 2, AT = 4, AD = 6, AH = 2 };
-static struct { real *qkv, *o, *p, *w; } at;
+static struct { real *qkv, *o, *p, *w, *scratch; } at;
 static double at_loss(void *c) {
     (void)c;
-    attention_forward(at.o, at.p, at.qkv, AB, AT, AD, AH);
+    attention_forward(at.o, at.p, at.qkv, at.scratch, AB, AT, AD, AH);
     return dotw(at.o, at.w, AB * AT * AD);
 }
 static void test_attention(void) {
     at.qkv = rand_vec(AB * AT * 3 * AD, 1); at.o = zeros(AB * AT * AD); at.p = zeros(AB * AH * AT * AT);
     at.w = rand_vec(AB * AT * AD, 1);
-    real *dqkv = zeros(AB * AT * 3 * AD), *dp = zeros(AB * AH * AT);
+    at.scratch = zeros(attention_scratch(AB, AT, AD, AH));
+    real *dqkv = zeros(AB * AT * 3 * AD), *dp = zeros(attention_scratch(AB, AT, AD, AH));
     at_loss(NULL);
     attention_backward(dqkv, at.w, at.qkv, at.p, dp, AB, AT, AD, AH);
     gradcheck("attention qkv", at.qkv, dqkv, AB * AT * 3 * AD, at_loss, NULL, 144);
@@ -83,7 +84,7 @@ static void test_attention(void) {
     int same = 1;
     for (int i = 0; i < AD; i++) same &= at.o[i] == keep[i];
     CHECK_MSG(same, "attention: a later key changed an earlier output");
-    free(at.qkv); free(at.o); free(at.p); free(at.w); free(dqkv); free(dp);
+    free(at.qkv); free(at.o); free(at.p); free(at.w); free(at.scratch); free(dqkv); free(dp);
 }
 
 // ---- GELU and one expert FFN ----
