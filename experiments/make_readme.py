@@ -766,7 +766,7 @@ def main():
       "(arXiv 2501.11873), Wang et al. 2024 (arXiv 2408.15664), Moonlight (arXiv 2502.16982). We could read only "
       "the paper's abstract, so its figures are described as issue 6 describes them.\n")
     if timing:
-        w(f"Run time of this reproduction: {timing}\n")
+        w(f"This reproduction: {timing}\n")
     w("## The claims\n")
     w("| claim | source | experiment | the source reports | we measured | verdict | plots |")
     w("|---|---|---|---|---|---|---|")

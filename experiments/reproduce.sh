@@ -4,12 +4,12 @@
 # (`make reproduce-check`, run by .ci/run after the tests).
 #
 #   sh experiments/reproduce.sh            every claim, from scratch, into results/<name>/, then
-#                                          results/README.md: 201 runs, ~18 min of CPU, ~14.5 min
+#                                          results/README.md: 201 runs, ~16 min of CPU, ~8.5 min
 #                                          wall with -j 2 on 2 cores (results/timing.txt)
 #   sh experiments/reproduce.sh --resume   the same, keeping finished runs (after an interruption)
 #   sh experiments/reproduce.sh --readme   only rebuild results/README.md from results/*/summary.csv
 #   sh experiments/reproduce.sh --check    claims 1, 2, 3 and 5 at reduced size and seeds into
-#                                          build/reproduce-check/ (22 runs, ~1.5 min of CPU, ~2 min
+#                                          build/reproduce-check/ (22 runs, ~1 min of CPU, ~40 s
 #                                          wall); exits 1 with the measured numbers if a claim no
 #                                          longer holds
 #
@@ -82,7 +82,8 @@ check() {
     expect "tightness (mean lhs/rhs) at most $tight: expected in (0, 1]" "$tight > 0 && $tight <= 1"
 
     # Claim 2: at ||mu|| = 8 without a task, l2 and switch cut rho(mean direction) severalfold
-    # from step 0; none and auxfree leave it (P gets no gradient without a loss on it).
+    # from step 0 (measured over 3 seeds: /4.0 and /6.1); none and auxfree leave it exactly (P gets
+    # no gradient without a loss on it).
     run claim02_shared_direction "1 2" --set data.task=none --set data.shared_norm=8
     echo "claim 2 (Prop. 2, rho = centred response to the mean direction, step 0 -> final, mean of 2 seeds):"
     for m in l2 switch none auxfree; do
@@ -97,6 +98,7 @@ check() {
     done
 
     # Claim 3: one domain per micro-batch of 1: micro balancing collapses specialization.
+    # Measured over 3 seeds: FreqSim 0.89 (micro) vs 0.36 (global), 0.33 (shuffle); NMI 0.026 vs 0.25.
     run claim03_micro_batch "1 2" --set train.micro_batch=1
     s=$out/claim03_micro_batch/summary.csv
     fm=$(col "$s" freqsim_cross_domain balance.scope micro | mean)
@@ -110,6 +112,8 @@ check() {
     expect "NMI micro $nm vs global $ng: expected global > 2.5 x micro" "$ng > 2.5 * $nm"
 
     # Claim 5: aux-free balances far better than the Switch loss at alpha = 0.01, at equal CE.
+    # Measured over 3 seeds (results/README.md): MaxVio 0.20 +- 0.02 (aux-free), 0.55 +- 0.12
+    # (switch), 0.68 +- 0.24 (none: noisy, hence the same 0.6 factor for both comparisons).
     run claim05_auxfree "1 2"
     s=$out/claim05_auxfree/summary.csv
     va=$(col "$s" maxvio balance.method auxfree | mean)
@@ -119,7 +123,7 @@ check() {
     cs=$(col "$s" eval_ce balance.method switch | mean)
     echo "claim 5 (aux-free balancing, last layer, mean of 2 seeds):"
     expect "MaxVio auxfree $va vs switch $vs: expected auxfree < 0.6 x switch" "$va < 0.6 * $vs"
-    expect "MaxVio auxfree $va vs none $vn: expected auxfree < 0.4 x none" "$va < 0.4 * $vn"
+    expect "MaxVio auxfree $va vs none $vn: expected auxfree < 0.6 x none" "$va < 0.6 * $vn"
     expect "eval CE auxfree $ca vs switch $cs: expected |difference| < 0.05" "$ca - $cs < 0.05 && $cs - $ca < 0.05"
 
     echo "reproduce-check: $FAILED failed, $(($(now) - t0)) s (results in $out/)"
@@ -154,7 +158,12 @@ case "${1:-}" in
                END { printf "%d", t }' results/.times)
     rm -f results/.times
     runs=$(cat results/claim*/summary.csv | grep -c ',ok,' || true)
+    # the code that made the results (the commit that adds results/ comes later)
+    rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+    dirty=$(git status --porcelain -- nn optim sim Makefile 2>/dev/null | wc -l)
+    [ "$dirty" -gt 0 ] && rev="$rev + uncommitted changes to nn/ optim/ sim/ Makefile"
     {
+        printf 'moesim at commit %s; ' "$rev"
         [ "${1:-}" = "--resume" ] && printf '(resumed: the times cover only this invocation) '
         printf '%s runs, %d min %02d s wall with -j %s on a machine with %s cores (%d min %02d s of CPU); ' \
             "$runs" $((total / 60)) $((total % 60)) "$JOBS" "$(nproc 2>/dev/null || echo '?')" $((cpu / 60)) $((cpu % 60))
