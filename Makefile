@@ -18,7 +18,7 @@ NATIVE  ?= 0
 BUILD   ?= build/rel
 
 # -ffp-contract=fast: -std=c11 would otherwise forbid fused multiply-adds (they are
-# deterministic on a given machine; NaN checks are unaffected, unlike -ffast-math).
+# deterministic on a given machine; NaN checks are unaffected, unlike the fast-math options).
 CFLAGS  := -std=c11 -O3 -ffp-contract=fast -Wall -Wextra -Werror -MMD -MP -D_POSIX_C_SOURCE=200809L
 LDLIBS  := -lm
 
