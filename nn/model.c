@@ -20,24 +20,28 @@ static int fail(char *err, size_t errlen, const char *msg) {
 
 // ---- parameter table --------------------------------------------------------------------------
 
-static int add(Model *m, const char *name, ParamKind kind, int count, int rows, int cols) {
-    return param_add(&m->table, name, kind, count, rows, cols);
+// Appends an entry; a full table (param_add returns -1) is remembered in *full.
+static int add(Model *m, const char *name, ParamKind kind, int count, int rows, int cols, int *full) {
+    int i = param_add(&m->table, name, kind, count, rows, cols);
+    if (i < 0) *full = 1;
+    return i;
 }
 
 static int build_table(Model *m) {
     const ModelSpec *sp = &m->spec;
     int D = sp->D, E = sp->E, F = sp->F, S = sp->S;
     char name[PARAM_NAME_MAX];
+    int full = 0;
     m->i_wte = m->i_wpe = m->i_final_norm = m->i_head = -1;
     if (sp->kind == MODEL_DECODER) {
-        m->i_wte = add(m, "wte", PARAM_EMBED, 1, sp->V, D);
-        if (sp->attention) m->i_wpe = add(m, "wpe", PARAM_POS, 1, sp->T, D);
+        m->i_wte = add(m, "wte", PARAM_EMBED, 1, sp->V, D, &full);
+        if (sp->attention) m->i_wpe = add(m, "wpe", PARAM_POS, 1, sp->T, D, &full);
     }
     for (int l = 0; l < sp->L; l++) {
         BlockParams *bp = &m->bp[l];
         bp->att_norm = bp->wqkv = bp->wo = bp->moe_norm = bp->w1 = bp->w2 = bp->shared_w1 = bp->shared_w2 = -1;
 #define ADD(field, suffix, kind, count, rows, cols) \
-        do { snprintf(name, sizeof name, "blocks.%d." suffix, l); bp->field = add(m, name, kind, count, rows, cols); } while (0)
+        do { snprintf(name, sizeof name, "blocks.%d." suffix, l); bp->field = add(m, name, kind, count, rows, cols, &full); } while (0)
         if (sp->kind == MODEL_DECODER) {
             if (sp->attention) {
                 ADD(att_norm, "att_norm", PARAM_GAIN, 1, 1, D);
@@ -58,12 +62,10 @@ static int build_table(Model *m) {
 #undef ADD
     }
     if (sp->kind == MODEL_DECODER) {
-        m->i_final_norm = add(m, "final_norm", PARAM_GAIN, 1, 1, D);
-        m->i_head = add(m, "head", PARAM_HEAD, 1, sp->V, D);
+        m->i_final_norm = add(m, "final_norm", PARAM_GAIN, 1, 1, D, &full);
+        m->i_head = add(m, "head", PARAM_HEAD, 1, sp->V, D, &full);
     }
-    for (int i = 0; i < m->table.n; i++)
-        if (m->table.info[i].rows <= 0) return -1;
-    return m->table.n > 0 && m->i_head >= -1 ? 0 : -1;
+    return full ? -1 : 0;
 }
 
 // ---- activation slab: one measuring pass, one allocation, one carving pass --------------------

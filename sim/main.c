@@ -3,7 +3,6 @@
 // before any output folder is created or any work starts.
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "analyze.h"
 #include "config.h"
 #include "export.h"

@@ -93,7 +93,7 @@ void batch_source_free(BatchSource *s) {
     memset(s, 0, sizeof *s);
 }
 
-static void optim_config_from_config(OptimConfig *o, const Config *c) {
+void optim_config_from_config(OptimConfig *o, const Config *c) {
     memset(o, 0, sizeof *o);
     o->name = c->optim_name; o->beta1 = c->optim_beta1; o->beta2 = c->optim_beta2; o->eps = c->optim_eps;
     o->weight_decay = c->optim_weight_decay; o->momentum = c->optim_momentum; o->nesterov = c->optim_nesterov;

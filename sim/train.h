@@ -7,6 +7,7 @@
 #include "schema.h"
 #include "../nn/model.h"
 #include "world.h"
+#include "../optim/optim.h"
 
 typedef enum { RUN_OK, RUN_DIVERGED, RUN_FAILED } RunStatus;
 
@@ -48,6 +49,7 @@ void batch_source_free(BatchSource *s);
 // Translations from the config (the only place sim maps keys onto the lower layers' structs).
 void model_spec_from_config(ModelSpec *s, const Config *c);
 void world_spec_from_config(WorldSpec *w, const Config *c);
+void optim_config_from_config(OptimConfig *o, const Config *c);
 
 // Trains one run described by c and writes its files into dir (which must exist): metrics.csv,
 // layers.csv, eval.csv, experts.csv, pairs.csv, config.toml and, last, manifest.json with the

@@ -307,14 +307,6 @@ static int case_config(const TrainCase *tc, Config *c, char *err, size_t errlen)
     return bad ? -1 : 0;
 }
 
-// The same mapping as optim_config_from_config in sim/train.c (static there); keep them in step.
-static void optim_config_of(OptimConfig *o, const Config *c) {
-    memset(o, 0, sizeof *o);
-    o->name = c->optim_name; o->beta1 = c->optim_beta1; o->beta2 = c->optim_beta2; o->eps = c->optim_eps;
-    o->weight_decay = c->optim_weight_decay; o->momentum = c->optim_momentum; o->nesterov = c->optim_nesterov;
-    o->ns_steps = c->optim_ns_steps; o->muon_scale = c->optim_muon_scale; o->muon_router = c->optim_muon_router;
-}
-
 // Child: build everything (as train.c's run_setup, minus the evaluation set), then warm-up and
 // timed steps of train.c's loop. Series 0: step seconds; 1..PH_COUNT: the phases.
 static int train_child(const void *arg, const Opts *o, ChildOut *out) {
@@ -336,7 +328,7 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
     if (model_build(m, &ms, err, sizeof err) != 0) { world_free(&world); free(c); return child_fail(out, "model", err); }
     model_init_params(m, (uint64_t)c->train_seed, c->model_init_std, c->model_embed_shared);
     OptimConfig oc;
-    optim_config_of(&oc, c);
+    optim_config_from_config(&oc, c);
     if (optim_init(&opt, &oc, &m->table, err, sizeof err) != 0) {
         model_free(m); world_free(&world); free(c);
         return child_fail(out, "optim", err);
