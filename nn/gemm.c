@@ -5,12 +5,13 @@
 // rounding of fused multiply-adds.
 //
 // One kernel body is compiled for three vector widths: 16 bytes (SSE2, every x86-64 and the
-// portable fallback), 32 bytes with FMA (AVX2) and 64 bytes (AVX-512). gemm() picks the widest
-// the CPU supports, once; the choice never depends on the thread count, so results stay
-// bitwise reproducible on a machine. MOESIM_GEMM=sse|avx2|avx512 forces a path (tests, bench).
+// portable fallback), 32 bytes with FMA (AVX2) and 64 bytes (AVX-512). gemm() runs the widest that
+// simd_level() allows (simd.h) and the shape fills; the choice never depends on the thread count,
+// so results stay bitwise reproducible on a machine. MOESIM_SIMD=sse|avx2 caps it (tests, bench).
 #include <stdlib.h>
 #include <string.h>
 #include "gemm.h"
+#include "simd.h"
 
 void gemm_ref(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B, size_t ldb,
               int M, int Nc, int Kd, int accumulate) {
@@ -84,61 +85,33 @@ typedef void (*BlockFn)(real *C, size_t ldc, const real *A, size_t a_rs, size_t 
 #define MR_SSE 4
 #define MR_WIDE 6
 KERNEL(block_sse, 16, MR_SSE, )
-#if defined(__x86_64__) && defined(__GNUC__)
+#if SIMD_MULTI
 #define HAVE_WIDE 1
-KERNEL(block_avx2, 32, MR_WIDE, __attribute__((target("avx2,fma"))))
-KERNEL(block_avx512, 64, MR_WIDE, __attribute__((target("avx512f,fma"))))
+KERNEL(block_avx2, 32, MR_WIDE, SIMD_AVX2_ATTR)
+KERNEL(block_avx512, 64, MR_WIDE, SIMD_AVX512_ATTR)
 #else
 #define HAVE_WIDE 0
 #endif
 
-// The kernels this CPU runs, widest first; MOESIM_GEMM=sse|avx2 caps the width.
-typedef struct { BlockFn fn; int mr, lanes; const char *name; } Kernel;
-static Kernel kernels[3];
-static int nkernels;
-
-static void pick_kernels(void) {
-    const char *force = getenv("MOESIM_GEMM");
-    int n = 0;
+// The kernels by SimdLevel: the portable one, then the wider ones where compiled.
+typedef struct { BlockFn fn; int mr, lanes; } Kernel;
+static const Kernel kernels[] = {
+    {block_sse, MR_SSE, (int)(16 / sizeof(real))},
 #if HAVE_WIDE
-    __builtin_cpu_init();
-    int avx512 = __builtin_cpu_supports("avx512f");
-    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (force && strcmp(force, "sse") == 0) avx512 = avx2 = 0;
-    if (force && strcmp(force, "avx2") == 0) avx512 = 0;
-    if (avx512) kernels[n++] = (Kernel){block_avx512, MR_WIDE, (int)(64 / sizeof(real)), "avx512"};
-    if (avx2) kernels[n++] = (Kernel){block_avx2, MR_WIDE, (int)(32 / sizeof(real)), "avx2+fma"};
-#else
-    (void)force;
+    {block_avx2, MR_WIDE, (int)(32 / sizeof(real))},
+    {block_avx512, MR_WIDE, (int)(64 / sizeof(real))},
 #endif
-    kernels[n++] = (Kernel){block_sse, MR_SSE, (int)(16 / sizeof(real)), "sse2"};
-    nkernels = n;
-}
+};
 
-// Picks the kernels once; the critical section makes a first call from inside a parallel
-// region safe (model_build also calls gemm_path, so training never takes this path late).
-static void ensure_kernels(void) {
-#ifdef _OPENMP
-#pragma omp critical(moesim_gemm_pick)
-#endif
-    {
-        if (!nkernels) pick_kernels();
-    }
-}
-
-const char *gemm_path(void) {
-    ensure_kernels();
-    return kernels[0].name;
-}
+const char *gemm_path(void) { return simd_level_name(simd_level()); }
 
 void gemm(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B, size_t ldb,
           int M, int Nc, int Kd, int accumulate) {
-    if (!nkernels) ensure_kernels();
     // the widest kernel whose full tile (2 vectors) fits the row; the choice depends on the
-    // shape only, so it is the same for every thread count
-    const Kernel *kn = &kernels[nkernels - 1];
-    for (int i = 0; i < nkernels; i++)
-        if (Nc >= 2 * kernels[i].lanes) { kn = &kernels[i]; break; }
+    // shape and the CPU only, so it is the same for every thread count
+    int lv = (int)simd_level();
+    while (lv > 0 && Nc < 2 * kernels[lv].lanes) lv--;
+    const Kernel *kn = &kernels[lv];
     BlockFn fn = kn->fn;
     int mr = kn->mr, mblocks = (M + mr - 1) / mr;
     double work = (double)M * Nc * Kd;
@@ -152,10 +125,21 @@ void gemm(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const re
     }
 }
 
+// wt[I x O] = W[O x I]ᵀ in 16 x 16 tiles: a tile's reads and writes each stay within 16 cache
+// lines, where a plain column walk touches a new line on every write.
+static void transpose(real *wt, const real *W, int O, int I) {
+    enum { TILE = 16 };
+    for (int o0 = 0; o0 < O; o0 += TILE)
+        for (int i0 = 0; i0 < I; i0 += TILE) {
+            int o1 = o0 + TILE < O ? o0 + TILE : O, i1 = i0 + TILE < I ? i0 + TILE : I;
+            for (int o = o0; o < o1; o++)
+                for (int i = i0; i < i1; i++) wt[(size_t)i * O + o] = W[(size_t)o * I + i];
+        }
+}
+
 void matmul_forward(real *out, const real *in, const real *W, int N, int I, int O, real *wt) {
     // wt[I x O] = Wᵀ, so out[N x O] = in[N x I] · wt
-    for (int o = 0; o < O; o++)
-        for (int i = 0; i < I; i++) wt[(size_t)i * O + o] = W[(size_t)o * I + i];
+    transpose(wt, W, O, I);
     gemm(out, (size_t)O, in, (size_t)I, 1, wt, (size_t)O, N, O, I, 0);
 }
 

@@ -39,12 +39,12 @@ void attention_backward(real *dqkv, const real *dout, const real *qkv, const rea
 static inline float exp_approx(float x) {
     x = x > -87.0f ? x : -87.0f;
     x = x < 88.0f ? x : 88.0f;
-    float t = x * 1.44269504088896341f;
-    int32_t n = (int32_t)(t + (t >= 0 ? 0.5f : -0.5f));  // round to nearest
-    float r = x - (float)n * 0.693359375f - (float)n * -2.12194440e-4f;
+    // round to nearest by the 1.5·2^23 trick: branch-free, so the loops calling this vectorize
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f - n * -2.12194440e-4f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f +
               r * (8.33333333e-3f + r * (1.38888889e-3f + r * 1.98412698e-4f))))));
-    union { uint32_t i; float f; } scale = {.i = (uint32_t)(n + 127) << 23};
+    union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23};
     return p * scale.f;
 }
 

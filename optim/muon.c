@@ -5,9 +5,6 @@
 #include <stddef.h>
 #include "optim.h"
 
-// Below this many elements a parallel element-wise loop costs more than it saves.
-#define MUON_OMP_MIN 32768
-
 double muon_scale(int which, int rows, int cols) {
     if (which == MUON_SCALE_KJ) {
         // Keller Jordan's: tall matrices get sqrt(rows/cols), wide ones 1.
@@ -23,33 +20,26 @@ size_t muon_scratch(int rows, int cols) {
     return (size_t)rows * (size_t)cols + newton_schulz_scratch(rows, cols);
 }
 
-void muon_update(float *w, const float *g, float *buf, const ParamInfo *p,
-                 const OptimConfig *cfg, double lr, float *scratch) {
-    const int rows = p->rows, cols = p->cols;
-    const size_t mn = (size_t)rows * (size_t)cols;  // one matrix
+void muon_update_matrix(float *w, const float *g, float *buf, int rows, int cols, int decay,
+                        const OptimConfig *cfg, double lr, float *scratch) {
+    const size_t mn = (size_t)rows * (size_t)cols;
     const float mom = (float)cfg->momentum;
-    const float keep = p->decay ? (float)(1.0 - lr * cfg->weight_decay) : 1.0f;
+    const float keep = decay ? (float)(1.0 - lr * cfg->weight_decay) : 1.0f;
     const float step = (float)(lr * muon_scale(cfg->muon_scale, rows, cols));
     float *u = scratch, *ns = scratch + mn;
-
-    for (int e = 0; e < p->count; e++) {  // count matrices (experts), each rows x cols
-        const size_t off = (size_t)e * mn;
-        float *we = w + off, *be = buf + off;
-        const float *ge = g + off;
-        // Momentum; Nesterov looks one step ahead along it.
-#ifdef _OPENMP
-#pragma omp parallel for if (mn >= MUON_OMP_MIN)
-#endif
-        for (long long i = 0; i < (long long)mn; i++) {  // rows x cols (signed index for OpenMP)
-            be[i] = mom * be[i] + ge[i];
-            u[i] = cfg->nesterov ? ge[i] + mom * be[i] : be[i];
-        }
-        newton_schulz(u, rows, cols, cfg->ns_steps, ns);  // u ← O ≈ U·Vᵀ of u
-        // Decoupled decay, then the orthogonalized step.
-#ifdef _OPENMP
-#pragma omp parallel for if (mn >= MUON_OMP_MIN)
-#endif
-        for (long long i = 0; i < (long long)mn; i++)  // rows x cols
-            we[i] = we[i] * keep - step * u[i];
+    // Momentum; Nesterov looks one step ahead along it.
+    for (size_t i = 0; i < mn; i++) {  // rows x cols
+        buf[i] = mom * buf[i] + g[i];
+        u[i] = cfg->nesterov ? g[i] + mom * buf[i] : buf[i];
     }
+    newton_schulz(u, rows, cols, cfg->ns_steps, ns);  // u ← O ≈ U·Vᵀ of u
+    // Decoupled decay, then the orthogonalized step.
+    for (size_t i = 0; i < mn; i++) w[i] = w[i] * keep - step * u[i];  // rows x cols
+}
+
+void muon_update(float *w, const float *g, float *buf, const ParamInfo *p,
+                 const OptimConfig *cfg, double lr, float *scratch) {
+    const size_t mn = (size_t)p->rows * (size_t)p->cols;  // one matrix
+    for (int e = 0; e < p->count; e++)                     // count matrices (experts)
+        muon_update_matrix(w + e * mn, g + e * mn, buf + e * mn, p->rows, p->cols, p->decay, cfg, lr, scratch);
 }

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "optim.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) {
     if (err && errlen) {
@@ -69,7 +72,7 @@ int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *er
     // Every element of the flat array belongs to exactly one entry (the entries tile it in
     // order), and every entry to exactly one group; so every element is updated exactly once.
     size_t expect = 0, scratch = 0;
-    int n_muon = 0;
+    int n_muon = 0, n_jobs = 0;
     for (int i = 0; i < table->n; i++) {
         ParamInfo *p = &table->info[i];
         if (p->count < 1 || p->rows < 1 || p->cols < 1)
@@ -85,6 +88,7 @@ int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *er
                         p->name, (int)p->kind, param_kind_name(p->kind));
         if (p->group == OPT_GROUP_MUON) {
             n_muon++;
+            n_jobs += p->count;
             size_t s = muon_scratch(p->rows, p->cols);
             if (s > scratch) scratch = s;
         }
@@ -103,11 +107,25 @@ int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *er
     o->m = calloc(o->n, sizeof *o->m);
     o->v = calloc(o->n, sizeof *o->v);
     if (n_muon) {
+        // One scratch slot per thread that may run a matrix (the most threads a region can get).
+        int slots = 1;
+#ifdef _OPENMP
+        slots = omp_get_max_threads();
+#endif
         o->mom = calloc(o->n, sizeof *o->mom);
-        o->scratch = calloc(scratch, sizeof *o->scratch);
+        o->scratch = calloc(scratch * (size_t)slots, sizeof *o->scratch);
         o->scratch_len = scratch;
+        o->scratch_slots = slots;
+        o->muon_jobs = malloc(sizeof *o->muon_jobs * 2 * (size_t)n_jobs);
+        if (o->muon_jobs)
+            for (int i = 0; i < table->n; i++)
+                for (int e = 0; table->info[i].group == OPT_GROUP_MUON && e < table->info[i].count; e++) {
+                    o->muon_jobs[2 * o->n_muon_jobs] = i;
+                    o->muon_jobs[2 * o->n_muon_jobs + 1] = e;
+                    o->n_muon_jobs++;
+                }
     }
-    if (!o->m || !o->v || (n_muon && (!o->mom || !o->scratch))) {
+    if (!o->m || !o->v || (n_muon && (!o->mom || !o->scratch || !o->muon_jobs))) {
         optim_free(o);
         return fail(err, errlen, "optimizer: out of memory for the state of %zu parameters", table->total);
     }
@@ -120,12 +138,32 @@ void optim_step(Optimizer *o, float *params, const float *grads, double lr) {
     for (int i = 0; i < tb->n; i++) {
         const ParamInfo *p = &tb->info[i];
         const size_t off = p->offset;
-        if (p->group == OPT_GROUP_MUON)
-            muon_update(params + off, grads + off, o->mom + off, p, &o->cfg, lr, o->scratch);
-        else
+        if (p->group == OPT_GROUP_ADAMW)
             adamw_update(params + off, grads + off, o->m + off, o->v + off, param_numel(p),
                          &o->cfg, lr, o->t, p->decay);
     }
+    // Muon: whole matrices in parallel, each on one thread with its own scratch slot (the gemm
+    // inside runs single-threaded when nested). Matrices are independent, so the bits do not
+    // depend on which thread takes which, nor on how many there are.
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+    if (threads > o->scratch_slots) threads = o->scratch_slots;
+    if (threads > o->n_muon_jobs) threads = o->n_muon_jobs;
+    if (threads < 1) threads = 1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+#endif
+    for (int j = 0; j < o->n_muon_jobs; j++) {
+        int slot = 0;
+#ifdef _OPENMP
+        slot = omp_get_thread_num();
+#endif
+        const ParamInfo *p = &tb->info[o->muon_jobs[2 * j]];
+        const size_t off = p->offset + (size_t)o->muon_jobs[2 * j + 1] * p->rows * p->cols;
+        muon_update_matrix(params + off, grads + off, o->mom + off, p->rows, p->cols, p->decay,
+                           &o->cfg, lr, o->scratch + (size_t)slot * o->scratch_len);
+    }
+    (void)threads;
 }
 
 void optim_free(Optimizer *o) {
@@ -133,5 +171,6 @@ void optim_free(Optimizer *o) {
     free(o->v);
     free(o->mom);
     free(o->scratch);
+    free(o->muon_jobs);
     memset(o, 0, sizeof *o);
 }

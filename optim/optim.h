@@ -28,8 +28,11 @@ typedef struct {
     size_t n;             // elements
     float *m, *v;         // AdamW first/second moments (n each; only AdamW-group entries used)
     float *mom;           // Muon momentum buffers (n; only Muon-group entries used)
-    float *scratch;       // Newton–Schulz workspace sized at init from the largest matrix
-    size_t scratch_len;
+    float *scratch;       // Muon workspace: scratch_slots slots of scratch_len floats (one per thread)
+    size_t scratch_len;   // floats per slot, sized at init from the largest matrix
+    int scratch_slots;
+    int *muon_jobs;       // the Muon matrices as (table entry, expert) pairs: 2 ints each
+    int n_muon_jobs;
     long t;               // steps taken (AdamW bias correction)
 } Optimizer;
 
@@ -76,6 +79,10 @@ size_t muon_scratch(int rows, int cols);
 // W *= 1 - lr*wd (when p->decay);  W -= lr*scale*O. w, g, buf point at the entry's first element.
 void muon_update(float *w, const float *g, float *buf, const ParamInfo *p,
                  const OptimConfig *cfg, double lr, float *scratch);
+// The same for one rows x cols matrix (decay: apply weight decay). optim_step runs these in
+// parallel, one matrix per thread at a time: a matrix's result never depends on the thread.
+void muon_update_matrix(float *w, const float *g, float *buf, int rows, int cols, int decay,
+                        const OptimConfig *cfg, double lr, float *scratch);
 
 // The plain reference Newton–Schulz (full triple loops, no symmetry shortcuts), kept beside the
 // fast one so the tests can compare the two. Same scratch size, same results up to rounding.

@@ -36,7 +36,7 @@
 //   --only    run only these groups: std, experts, topk, kernels, router (repeatable)
 //   --steps   timed steps per training configuration (default 30; the router runs 10x as many)
 //   --csv     where to write the CSV (default results/bench/bench.csv)
-// MOESIM_GEMM=sse|avx2 caps the gemm kernel (nn/gemm.c); the path used is printed at the top.
+// MOESIM_SIMD=sse|avx2 caps the vector width (nn/simd.h); the path used is printed at the top.
 #define _DEFAULT_SOURCE  // wait4 and getloadavg (per-child resource usage)
 #include <errno.h>
 #include <math.h>
@@ -141,6 +141,7 @@ typedef struct {
     char err[256];
     double loss;               // last training loss (a sanity check that the run trained)
     double alloc[4];           // training: bytes allocated for ALLOC_* (RSS counts touched pages)
+    double faults_per_step;    // training: minor page faults per timed step (0 = no allocation)
     int nseries;
     Series s[MAX_SERIES];
 } ChildOut;
@@ -308,6 +309,14 @@ static int case_config(const TrainCase *tc, Config *c, char *err, size_t errlen)
 }
 
 // Child: build everything (as train.c's run_setup, minus the evaluation set), then warm-up and
+// Minor page faults of this process so far: a step that allocates (or first touches memory)
+// shows up here, one that reuses its buffers does not.
+static long minor_faults(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
 // timed steps of train.c's loop. Series 0: step seconds; 1..PH_COUNT: the phases.
 static int train_child(const void *arg, const Opts *o, ChildOut *out) {
     const TrainCase *tc = arg;
@@ -354,7 +363,9 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
 
     // ---- the loop of sim/train.c's train_run, step for step (no fault injection, no logging) ----
     Losses l = {0};
+    long faults0 = 0;
     for (int step = 0; step < steps && rc == 0; step++) {
+        if (step == warmup) faults0 = minor_faults();
         double t[PH_COUNT + 1];
         t[0] = now_s();
         Batch b;
@@ -388,6 +399,7 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
         }
     }
     out->loss = l.loss;
+    out->faults_per_step = (double)(minor_faults() - faults0) / timed;
     if (src_ok) batch_source_free(&src);
     optim_free(&opt);
     model_free(m);
@@ -664,6 +676,7 @@ typedef struct {
     ChildStat st;
     double loss;
     double alloc[ALLOC_COUNT];  // bytes
+    double faults_per_step;  // minor page faults per timed step
     int tokens;              // per step
 } TrainResult;
 
@@ -687,6 +700,7 @@ static const TrainResult *measure_train(const TrainCase *tc, const Opts *o) {
     }
     r->ok = 1;
     r->loss = out->loss;
+    r->faults_per_step = out->faults_per_step;
     memcpy(r->alloc, out->alloc, sizeof r->alloc);
     r->step = stats_of(out->s[0].v, out->s[0].n);
     for (int p = 0; p < PH_COUNT; p++) r->phase[p] = stats_of(out->s[1 + p].v, out->s[1 + p].n);
@@ -706,6 +720,7 @@ static Row *train_rows(const char *name, const TrainResult *r, int with_time) {
                        r->tokens / r->step.p25, "tok/s");
     if (with_time) add_row(name, th, "step_time", r->step.med * 1e3, r->step.p25 * 1e3, r->step.p75 * 1e3, "ms");
     add_row(name, th, "peak_rss", r->st.rss_mib, r->st.rss_mib, r->st.rss_mib, "MiB");
+    add_row(name, th, "page_faults", r->faults_per_step, r->faults_per_step, r->faults_per_step, "1/step");
     stat_rows(name, th, &r->st);
     return tps;
 }
@@ -949,9 +964,9 @@ int main(int argc, char **argv) {
 #else
     printf("  OpenMP: off (1 thread only)\n");
 #endif
-    const char *force = getenv("MOESIM_GEMM");
-    printf("  gemm path: %s", gemm_path());
-    if (force) printf("  (MOESIM_GEMM=%s)", force);
+    const char *force = getenv("MOESIM_SIMD");
+    printf("  vector path (gemm, element-wise kernels): %s", gemm_path());
+    if (force) printf("  (MOESIM_SIMD=%s)", force);
     printf("\n");
     printf("  training: %d warm-up + %d timed steps (router x%d); kernels: %d samples of >= %.0f ms\n", o.warmup,
            o.steps, o.router_mult, o.kern_samples, o.kern_min_s * 1e3);

@@ -9,6 +9,7 @@
 #include "../nn/layers.h"
 #include "../nn/model.h"
 #include "../nn/moe.h"
+#include "../nn/simd.h"
 #include "../sim/metrics.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -19,7 +20,7 @@ static Rng rng;
 static void fill(real *v, size_t n) { for (size_t i = 0; i < n; i++) v[i] = (real)rng_normal(&rng); }
 
 // ---- kernels: blocked vs reference on awkward shapes ----
-static void test_gemm_shapes(void) {
+static void test_gemm_shapes_at_level(void) {
     const int dims[] = {1, 2, 3, 5, 7, 8, 13, 16, 17, 31, 33, 64, 67};
     const int nd = sizeof dims / sizeof dims[0];
     int cases = 0, bad = 0;
@@ -41,36 +42,112 @@ static void test_gemm_shapes(void) {
                         cases++;
                         free(A); free(B); free(C1); free(C2);
                     }
-    CHECK_MSG(bad == 0, "%d of %d shapes differ between gemm and gemm_ref", bad, cases);
-    // the three wrappers against loops written here
-    int N = 7, I = 5, O = 3;
-    real in[35], W[15], out[21], wt[15], dout[21], din[35] = {0}, dW[15] = {0};
-    fill(in, 35); fill(W, 15); fill(dout, 21);
-    matmul_forward(out, in, W, N, I, O, wt);
-    matmul_backward_input(din, dout, W, N, I, O);
-    matmul_backward_weight(dW, dout, in, N, I, O);
-    double e1 = 0, e2 = 0, e3 = 0;
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < O; o++) {
-            double s = 0;
-            for (int i = 0; i < I; i++) s += in[n * I + i] * W[o * I + i];
-            e1 = fmax(e1, fabs(s - out[n * O + o]));
+    CHECK_MSG(bad == 0, "%s: %d of %d shapes differ between gemm and gemm_ref", gemm_path(), bad, cases);
+}
+
+// gemm's kernels at every vector width this CPU has (the portable one always), then the wrappers.
+static void test_gemm_shapes(void) {
+    const SimdLevel saved = simd_level();
+    for (int want = SIMD_SSE2; want <= SIMD_AVX512; want++)
+        if ((int)simd_cap((SimdLevel)want) == want) test_gemm_shapes_at_level();
+    simd_cap(saved);
+    // the three wrappers against loops written here, on sizes around the transpose's 16 x 16 tile
+    static const int sizes[][3] = {{7, 5, 3}, {5, 37, 19}, {3, 16, 33}, {9, 1, 17}};
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        int N = sizes[z][0], I = sizes[z][1], O = sizes[z][2];
+        real *in = malloc(sizeof(real) * N * I), *W = malloc(sizeof(real) * O * I), *out = malloc(sizeof(real) * N * O);
+        real *wt = malloc(sizeof(real) * O * I), *dout = malloc(sizeof(real) * N * O);
+        real *din = calloc((size_t)N * I, sizeof(real)), *dW = calloc((size_t)O * I, sizeof(real));
+        fill(in, (size_t)N * I); fill(W, (size_t)O * I); fill(dout, (size_t)N * O);
+        matmul_forward(out, in, W, N, I, O, wt);
+        matmul_backward_input(din, dout, W, N, I, O);
+        matmul_backward_weight(dW, dout, in, N, I, O);
+        double e1 = 0, e2 = 0, e3 = 0;
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < O; o++) {
+                double s = 0;
+                for (int i = 0; i < I; i++) s += in[n * I + i] * W[o * I + i];
+                e1 = fmax(e1, fabs(s - out[n * O + o]));
+            }
+        for (int n = 0; n < N; n++)
+            for (int i = 0; i < I; i++) {
+                double s = 0;
+                for (int o = 0; o < O; o++) s += dout[n * O + o] * W[o * I + i];
+                e2 = fmax(e2, fabs(s - din[n * I + i]));
+            }
+        for (int o = 0; o < O; o++)
+            for (int i = 0; i < I; i++) {
+                double s = 0;
+                for (int n = 0; n < N; n++) s += dout[n * O + o] * in[n * I + i];
+                e3 = fmax(e3, fabs(s - dW[o * I + i]));
+            }
+        CHECK_MSG(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-5, "wrappers at %d x %d x %d: errors %g %g %g", N, I, O, e1, e2, e3);
+        free(in); free(W); free(out); free(wt); free(dout); free(din); free(dW);
+    }
+}
+
+// ---- GELU's vector copies against the scalar formulas (layers.h), at every vector width ----
+static void test_gelu_kernels(void) {
+    static const size_t lens[] = {1, 3, 15, 16, 17, 4095, 4097, 70001};
+    const size_t nmax = 70001 + 16;
+    real *x = malloc(sizeof(real) * nmax), *y = malloc(sizeof(real) * nmax), *y2 = malloc(sizeof(real) * nmax);
+    real *d = malloc(sizeof(real) * nmax), *d2 = malloc(sizeof(real) * nmax), *dy = malloc(sizeof(real) * nmax);
+    for (size_t i = 0; i < nmax; i++) {
+        x[i] = (real)(8 * rng_normal(&rng));
+        dy[i] = (real)rng_normal(&rng);
+    }
+    x[1] = 0; x[2] = -200; x[5] = 200; x[9] = -87.5f; x[11] = 88.5f;  // zero and the exp clamps
+    const SimdLevel saved = simd_level();
+    for (int want = SIMD_SSE2; want <= SIMD_AVX512; want++) {
+        SimdLevel lv = simd_cap((SimdLevel)want);
+        if ((int)lv != want) continue;  // this CPU has no such copy
+        double ef = 0, eb = 0, ei = 0;
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            size_t n = lens[li];
+            gelu_forward(y, x, n);
+            for (size_t i = 0; i < n; i++) d[i] = (real)0.5;
+            gelu_backward(d, dy, x, n);
+            memcpy(d2, dy, sizeof(real) * n);
+            gelu_backward_inplace(d2, x, n);
+            for (size_t i = 0; i < n; i++) {
+                double g = gelu_value(x[i]), dg = gelu_grad(x[i]);
+                ef = fmax(ef, fabs(y[i] - g) / (1 + fabs(g)));
+                eb = fmax(eb, fabs(d[i] - (0.5 + dy[i] * dg)) / (1 + fabs(dy[i] * dg)));
+                ei = fmax(ei, fabs(d2[i] - dy[i] * dg) / (1 + fabs(dy[i] * dg)));
+            }
         }
-    for (int n = 0; n < N; n++)
-        for (int i = 0; i < I; i++) {
-            double s = 0;
-            for (int o = 0; o < O; o++) s += dout[n * O + o] * W[o * I + i];
-            e2 = fmax(e2, fabs(s - din[n * I + i]));
+        CHECK_MSG(ef < 1e-6 && eb < 1e-6 && ei < 1e-6, "%s: gelu vs scalar: fwd %g, bwd %g, in place %g",
+                  simd_level_name(lv), ef, eb, ei);
+        // Where an element falls (vector body or remainder, any start address) never changes it.
+        gelu_forward(y, x, nmax);
+        int moved = 0;
+        for (size_t off = 1; off < 16; off++) {
+            gelu_forward(y2, x + off, 4097);
+            if (memcmp(y2, y + off, sizeof(real) * 4097) != 0) moved++;
         }
-    for (int o = 0; o < O; o++)
-        for (int i = 0; i < I; i++) {
-            double s = 0;
-            for (int n = 0; n < N; n++) s += dout[n * O + o] * in[n * I + i];
-            e3 = fmax(e3, fabs(s - dW[o * I + i]));
-        }
-    CHECK_NEAR(e1, 0, 1e-5, 0);
-    CHECK_NEAR(e2, 0, 1e-5, 0);
-    CHECK_NEAR(e3, 0, 1e-5, 0);
+        CHECK_MSG(moved == 0, "%s: gelu of the same values differs at %d of 15 offsets", simd_level_name(lv), moved);
+#ifdef _OPENMP
+        // Bitwise the same at 1 and 2 threads on a length above the parallel threshold.
+        int th = omp_get_max_threads();
+        omp_set_num_threads(1);
+        gelu_forward(y, x, 70001);
+        memcpy(d, dy, sizeof(real) * 70001);
+        gelu_backward_inplace(d, x, 70001);
+        omp_set_num_threads(2);
+        gelu_forward(y2, x, 70001);
+        memcpy(d2, dy, sizeof(real) * 70001);
+        gelu_backward_inplace(d2, x, 70001);
+        omp_set_num_threads(th);
+        CHECK(memcmp(y, y2, sizeof(real) * 70001) == 0 && memcmp(d, d2, sizeof(real) * 70001) == 0);
+#endif
+    }
+    simd_cap(saved);
+    // NaN goes on to the divergence check through the vector copies too.
+    real nan_in[20], nan_out[20];
+    for (int i = 0; i < 20; i++) nan_in[i] = i == 13 ? NAN : 1;
+    gelu_forward(nan_out, nan_in, 20);
+    CHECK(isnan(nan_out[13]) && nan_out[12] == nan_out[14]);
+    free(x); free(y); free(y2); free(d); free(d2); free(dy);
 }
 
 // ---- golden routing and balancing values ----
@@ -325,6 +402,7 @@ int main(void) {
     test_dispatch();
     test_removal_topk();
     test_exp_gelu();
+    test_gelu_kernels();
     test_thread_determinism();
     test_model_table();
     return test_summary("test_nn");
