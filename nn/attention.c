@@ -35,7 +35,8 @@ void attention_forward(real *o, real *p, const real *qkv, real *scratch, int B, 
         for (int t = 0; t < T; t++) {
             real *row = pr + (size_t)t * T, mx = -INFINITY, sum = 0;
             for (int s = 0; s <= t; s++) { row[s] *= scale; mx = row[s] > mx ? row[s] : mx; }
-            for (int s = 0; s <= t; s++) { row[s] = rexp(row[s] - mx); sum += row[s]; }
+            for (int s = 0; s <= t; s++) row[s] = softmax_exp(row[s] - mx);
+            for (int s = 0; s <= t; s++) sum += row[s];
             real inv = 1 / sum;
             for (int s = 0; s <= t; s++) row[s] *= inv;
             for (int s = t + 1; s < T; s++) row[s] = 0;          // causal mask

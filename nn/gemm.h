@@ -27,7 +27,11 @@ const char *gemm_path(void);
 void matmul_forward(real *out, const real *in, const real *W, int N, int I, int O, real *wt);
 // din += dout·W
 void matmul_backward_input(real *din, const real *dout, const real *W, int N, int I, int O);
+// din = dout·W (overwrites: saves zeroing a buffer that only this product fills)
+void matmul_input_grad_set(real *din, const real *dout, const real *W, int N, int I, int O);
 // dW += doutᵀ·in
 void matmul_backward_weight(real *dW, const real *dout, const real *in, int N, int I, int O);
+// dW = doutᵀ·in (overwrites: for a weight with exactly one consumer, see experts_backward)
+void matmul_weight_grad_set(real *dW, const real *dout, const real *in, int N, int I, int O);
 
 #endif

@@ -31,7 +31,8 @@ void attention_backward(real *dqkv, const real *dout, const real *qkv, const rea
 // which vectorizes; the double build (gradient checks) uses libm.
 #define GELU_C 0.7978845608028654   // sqrt(2/pi)
 
-// exp for the float build: x = n·ln2 + r with |r| <= ln2/2 (Cody–Waite split of ln2), e^r by its
+// exp for the float build (GELU, and every softmax: attention, router scores, cross-entropy):
+// x = n·ln2 + r with |r| <= ln2/2 (Cody–Waite split of ln2), e^r by its
 // degree-7 Taylor polynomial (truncation < 6e-9 relative), then 2^n put into the exponent
 // bits. Relative error a few 1e-7 over [-87, 88] (tests/test_nn.c checks it against libm).
 // NaN is clamped too (both comparisons are false for it), so no NaN reaches the float-to-int
@@ -50,8 +51,10 @@ static inline float exp_approx(float x) {
 
 #ifdef MOESIM_DOUBLE
 #define gelu_exp exp
+#define softmax_exp exp
 #else
 #define gelu_exp exp_approx
+#define softmax_exp exp_approx
 #endif
 
 static inline real gelu_value(real v) {

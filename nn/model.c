@@ -228,7 +228,41 @@ void model_init_params(Model *m, uint64_t seed, double init_std, double embed_sh
     memset(m->bias, 0, sizeof(real) * (size_t)m->spec.L * m->spec.E);
 }
 
-void model_zero_grads(Model *m) { memset(m->grads, 0, sizeof(real) * m->table.total); }
+// Zeroes n floats in 64 KiB pieces over the threads: one core alone cannot fill the memory bus.
+static void zero_parallel(real *x, size_t n) {
+    enum { PIECE = 16384 };
+    const long long pieces = (long long)((n + PIECE - 1) / PIECE);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (pieces > 4)
+#endif
+    for (long long p = 0; p < pieces; p++) {
+        size_t lo = (size_t)p * PIECE, hi = lo + PIECE < n ? lo + PIECE : n;
+        memset(x + lo, 0, sizeof(real) * (hi - lo));
+    }
+}
+
+// y = a + b (b may be NULL: a copy), n floats, over the threads.
+static void add_parallel(real *y, const real *a, const real *b, size_t n) {
+    const long long nn = (long long)n;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n > 65536)
+#endif
+    for (long long i = 0; i < nn; i++) y[i] = b ? a[i] + b[i] : a[i];
+}
+
+// Every gradient but the routed experts' weights, which model_backward writes whole (see
+// experts_backward): the runs between them, in table order.
+void model_zero_grads(Model *m) {
+    size_t from = 0;  // start of the run being collected
+    for (int i = 0; i < m->table.n; i++) {
+        int written = 0;
+        for (int l = 0; l < m->spec.L && !written; l++) written = i == m->bp[l].w1 || i == m->bp[l].w2;
+        if (!written) continue;
+        zero_parallel(m->grads + from, m->table.info[i].offset - from);
+        from = m->table.info[i].offset + param_numel(&m->table.info[i]);
+    }
+    zero_parallel(m->grads + from, m->table.total - from);
+}
 
 // ---- routing and balancing (shared by both model kinds) ---------------------------------------
 
@@ -364,13 +398,13 @@ int model_forward(Model *m, const Batch *b, Losses *out) {
             matmul_forward(a->qkv, a->att_a, PARAM(m, bp->wqkv), N, D, 3 * D, m->wt);  // [N x 3D]
             attention_forward(a->att_o, a->att_p, a->qkv, m->att_scratch, B, T, D, sp->H);
             matmul_forward(m->tmp, a->att_o, PARAM(m, bp->wo), N, D, D, m->wt);         // [N x D]
-            for (size_t i = 0; i < ND; i++) a->h_mid[i] = a->h_in[i] + m->tmp[i];
+            add_parallel(a->h_mid, a->h_in, m->tmp, ND);
         }
         rmsnorm_forward(a->u, a->moe_rstd, a->h_mid, PARAM(m, bp->moe_norm), N, D);
         route_forward(m, l, b);
         moe_dispatch(a->expert_start, a->row_token, a->token_row, a->topk, N, E, K);
         real *next = l + 1 < sp->L ? m->blocks[l + 1].h_in : m->h_final;
-        memcpy(next, a->h_mid, sizeof(real) * ND);
+        add_parallel(next, a->h_mid, NULL, ND);
         experts_forward(a->y, a->hpre, a->hact, m->x_rows, a->u, PARAM(m, bp->w1), PARAM(m, bp->w2),
                         a->expert_start, a->row_token, E, D, F, m->wt_experts);
         moe_combine_forward(next, a->y, a->gate, a->token_row, N, D, K);
@@ -400,12 +434,11 @@ void model_backward(Model *m, const Batch *b) {
         return;
     }
     // head and final norm: dlogits overwrites the logits
-    memset(m->logits, 0, sizeof(real) * (size_t)N * V);
+    zero_parallel(m->logits, (size_t)N * V);
     crossentropy_backward(m->logits, m->probs, m->targets, N, V, (real)(1.0 / N));
     matmul_backward_weight(GRAD(m, m->i_head), m->logits, m->f_norm, N, D, V);   // dhead[V x D]
-    memset(m->tmp, 0, sizeof(real) * ND);
-    matmul_backward_input(m->tmp, m->logits, PARAM(m, m->i_head), N, D, V);      // df_norm[N x D]
-    memset(m->dh, 0, sizeof(real) * ND);
+    matmul_input_grad_set(m->tmp, m->logits, PARAM(m, m->i_head), N, D, V);      // df_norm[N x D]
+    zero_parallel(m->dh, ND);
     rmsnorm_backward(m->dh, GRAD(m, m->i_final_norm), m->tmp, m->h_final, PARAM(m, m->i_final_norm), m->f_rstd, N, D);
 
     for (int l = sp->L - 1; l >= 0; l--) {
@@ -413,31 +446,27 @@ void model_backward(Model *m, const Batch *b) {
         const BlockParams *bp = &m->bp[l];
         // m->dh holds dL/d(block output); the residual passes it to h_mid unchanged.
         moe_combine_backward(m->dy_rows, m->dgate, m->dh, a->y, a->gate, a->token_row, N, D, K);
-        int rows = a->expert_start[E];
-        for (int r = 0; r < rows; r++)  // the gathered inputs again (cheaper than caching per block)
-            memcpy(m->x_rows + (size_t)r * D, a->u + (size_t)a->row_token[r] * D, sizeof(real) * D);
+        moe_gather_rows(m->x_rows, a->u, a->row_token, a->expert_start[E], D);  // again: cheaper than caching per block
         experts_backward(m->dx_rows, GRAD(m, bp->w1), GRAD(m, bp->w2), m->dy_rows, m->x_rows, a->hpre, a->hact,
                          PARAM(m, bp->w1), PARAM(m, bp->w2), a->expert_start, E, D, F, m->dhid);
-        memset(m->du, 0, sizeof(real) * ND);
+        zero_parallel(m->du, ND);
         moe_gather_backward(m->du, m->dx_rows, a->token_row, N, D, K);
         for (int s = 0; s < sp->S; s++) {
             size_t off = (size_t)s * N * F;
             ffn_backward(m->du, GRAD(m, bp->shared_w1) + (size_t)s * F * D, GRAD(m, bp->shared_w2) + (size_t)s * D * F,
                          m->dh, a->u, a->sh_hpre + off, a->sh_hact + off, PARAM(m, bp->shared_w1) + (size_t)s * F * D,
-                         PARAM(m, bp->shared_w2) + (size_t)s * D * F, N, D, F, m->dhid);
+                         PARAM(m, bp->shared_w2) + (size_t)s * D * F, N, D, F, m->dhid, 0);
         }
         route_backward(m, l, b, 1);
         // through the router-input norm: dh becomes dL/dh_mid
         rmsnorm_backward(m->dh, GRAD(m, bp->moe_norm), m->du, a->h_mid, PARAM(m, bp->moe_norm), a->moe_rstd, N, D);
         if (sp->attention) {
-            memset(m->tmp, 0, sizeof(real) * ND);
             matmul_backward_weight(GRAD(m, bp->wo), m->dh, a->att_o, N, D, D);     // dWo[D x D]
-            matmul_backward_input(m->tmp, m->dh, PARAM(m, bp->wo), N, D, D);       // datt_o[N x D]
-            memset(m->dqkv, 0, sizeof(real) * ND * 3);
+            matmul_input_grad_set(m->tmp, m->dh, PARAM(m, bp->wo), N, D, D);       // datt_o[N x D]
+            zero_parallel(m->dqkv, ND * 3);
             attention_backward(m->dqkv, m->tmp, a->qkv, a->att_p, m->att_scratch, B, T, D, sp->H);
             matmul_backward_weight(GRAD(m, bp->wqkv), m->dqkv, a->att_a, N, D, 3 * D);  // dWqkv[3D x D]
-            memset(m->da, 0, sizeof(real) * ND);
-            matmul_backward_input(m->da, m->dqkv, PARAM(m, bp->wqkv), N, D, 3 * D);    // da[N x D]
+            matmul_input_grad_set(m->da, m->dqkv, PARAM(m, bp->wqkv), N, D, 3 * D);    // da[N x D]
             rmsnorm_backward(m->dh, GRAD(m, bp->att_norm), m->da, a->h_in, PARAM(m, bp->att_norm), a->att_rstd, N, D);
         }
     }

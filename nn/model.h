@@ -129,10 +129,12 @@ void model_free(Model *m);
 // Normal(0, init_std) matrices and embeddings, gains 1, bias 0; embed_shared > 0 adds one common
 // random direction of that norm to every token embedding. Deterministic in seed.
 void model_init_params(Model *m, uint64_t seed, double init_std, double embed_shared);
+// Zeroes every gradient except the routed experts' w1 and w2, which model_backward writes whole.
 void model_zero_grads(Model *m);
 // Forward over a batch: fills the caches and the loss. Returns 0, or -1 if the batch is invalid.
 int model_forward(Model *m, const Batch *b, Losses *out);
-// Backward of the last forward: adds d(loss)/d(params) into m->grads.
+// Backward of the last forward: adds d(loss)/d(params) into m->grads (the routed experts' w1 and
+// w2 are written, not added: call model_zero_grads first, as the trainer does every step).
 void model_backward(Model *m, const Batch *b);
 // Aux-free balancing: updates the bias from the loads of the last forward (after the step).
 void model_update_bias(Model *m);

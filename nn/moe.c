@@ -20,11 +20,13 @@ void router_scores_forward(real *s, real *p, const real *z, int N, int E, int sc
             real mx = zr[0];
             for (int e = 1; e < E; e++) mx = zr[e] > mx ? zr[e] : mx;
             real sum = 0;
-            for (int e = 0; e < E; e++) { sr[e] = rexp(zr[e] - mx); sum += sr[e]; }
+            for (int e = 0; e < E; e++) sr[e] = softmax_exp(zr[e] - mx);
+            for (int e = 0; e < E; e++) sum += sr[e];
             for (int e = 0; e < E; e++) { sr[e] /= sum; pr[e] = sr[e]; }
         } else {
             real sum = 0;
-            for (int e = 0; e < E; e++) { sr[e] = 1 / (1 + rexp(-zr[e])); sum += sr[e]; }
+            for (int e = 0; e < E; e++) sr[e] = 1 / (1 + softmax_exp(-zr[e]));
+            for (int e = 0; e < E; e++) sum += sr[e];
             for (int e = 0; e < E; e++) pr[e] = sr[e] / sum;
         }
     }
@@ -59,6 +61,30 @@ void router_scores_backward(real *dz, const real *ds, const real *dp, const real
 
 // ---- top-K ------------------------------------------------------------------------------------
 
+// The common case (nothing masked, K <= 8): one pass keeping the K best so far in order. A new
+// value enters only if strictly greater than a kept one, so on ties the lower index stays ahead,
+// exactly as the repeated argmax below. Returns 0 on a NaN score (a diverging run): the caller
+// then takes the argmax path, whose choice is always valid.
+static int topk_one_pass(int32_t *out, const real *sr, const real *bias, int E, int K) {
+    real best[8];
+    int idx[8];
+    int have = 0;
+    for (int e = 0; e < E; e++) {
+        real v = sr[e] + (bias ? bias[e] : 0);
+        if (v != v) return 0;
+        int j = have;                          // v's place among the kept values
+        while (j > 0 && v > best[j - 1]) j--;
+        if (j >= K) continue;
+        int last = have < K ? have : K - 1;    // shift the smaller ones down by one
+        for (int t = last; t > j; t--) { best[t] = best[t - 1]; idx[t] = idx[t - 1]; }
+        best[j] = v; idx[j] = e;
+        if (have < K) have++;
+    }
+    if (have < K) return 0;
+    for (int k = 0; k < K; k++) out[k] = idx[k];
+    return 1;
+}
+
 void router_topk(int32_t *topk, const real *s, const real *bias, int N, int E, int K, int skip) {
     // skip+K passes of an argmax; a strict '>' keeps the lower index on ties. The first `skip`
     // winners are only marked as taken (masked), the next K are the choice.
@@ -68,6 +94,7 @@ void router_topk(int32_t *topk, const real *s, const real *bias, int N, int E, i
     for (int n = 0; n < N; n++) {
         const real *sr = s + (size_t)n * E;
         int32_t *out = topk + (size_t)n * K;
+        if (skip == 0 && K <= 8 && topk_one_pass(out, sr, bias, E, K)) continue;
         uint64_t masked[16] = {0};  // up to 1024 experts
         for (int k = 0; k < skip + K; k++) {
             int best = -1;
@@ -143,25 +170,37 @@ void ffn_forward(real *y, real *hpre, real *hact, const real *x, const real *w1,
 }
 
 void ffn_backward(real *dx, real *dw1, real *dw2, const real *dy, const real *x, const real *hpre,
-                  const real *hact, const real *w1, const real *w2, int n, int D, int F, real *dhid) {
-    if (n == 0) return;
-    matmul_backward_weight(dw2, dy, hact, n, F, D);          // dW2[D x F] += dyᵀ·hact
-    memset(dhid, 0, sizeof(real) * (size_t)n * F);
-    matmul_backward_input(dhid, dy, w2, n, F, D);            // dhact[n x F] = dy·W2
+                  const real *hact, const real *w1, const real *w2, int n, int D, int F, real *dhid,
+                  int set_w) {
+    if (n == 0) {
+        if (set_w) {
+            memset(dw1, 0, sizeof(real) * (size_t)F * D);
+            memset(dw2, 0, sizeof(real) * (size_t)D * F);
+        }
+        return;
+    }
+    if (set_w) matmul_weight_grad_set(dw2, dy, hact, n, F, D);  // dW2[D x F] = dyᵀ·hact
+    else matmul_backward_weight(dw2, dy, hact, n, F, D);        // dW2[D x F] += dyᵀ·hact
+    matmul_input_grad_set(dhid, dy, w2, n, F, D);            // dhact[n x F] = dy·W2
     gelu_backward_inplace(dhid, hpre, (size_t)n * F);        // dhpre = dhact ⊙ gelu'(hpre)
-    matmul_backward_weight(dw1, dhid, x, n, D, F);           // dW1[F x D] += dhpreᵀ·x
+    if (set_w) matmul_weight_grad_set(dw1, dhid, x, n, D, F);  // dW1[F x D] = dhpreᵀ·x
+    else matmul_backward_weight(dw1, dhid, x, n, D, F);        // dW1[F x D] += dhpreᵀ·x
     matmul_backward_input(dx, dhid, w1, n, D, F);            // dx[n x D] += dhpre·W1
+}
+
+void moe_gather_rows(real *x_rows, const real *u, const int32_t *row_token, int rows, int D) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (rows > 256)
+#endif
+    for (int r = 0; r < rows; r++)
+        memcpy(x_rows + (size_t)r * D, u + (size_t)row_token[r] * D, sizeof(real) * D);
 }
 
 void experts_forward(real *y, real *hpre, real *hact, real *x_rows, const real *u, const real *w1,
                      const real *w2, const int32_t *expert_start, const int32_t *row_token,
                      int E, int D, int F, real *wt) {
     int rows = expert_start[E];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (rows > 256)
-#endif
-    for (int r = 0; r < rows; r++)
-        memcpy(x_rows + (size_t)r * D, u + (size_t)row_token[r] * D, sizeof(real) * D);
+    moe_gather_rows(x_rows, u, row_token, rows, D);
     // one expert per iteration: each owns its rows, its weights' gradients and its slice of the
     // scratch, and computes alone (the kernels inside run single-threaded when nested), so the
     // result does not depend on which thread takes which expert
@@ -189,7 +228,7 @@ void experts_backward(real *dx_rows, real *dw1, real *dw2, const real *dy_rows, 
         int n = expert_start[e + 1] - expert_start[e];
         ffn_backward(dx_rows + r0 * D, dw1 + (size_t)e * F * D, dw2 + (size_t)e * D * F, dy_rows + r0 * D,
                      x_rows + r0 * D, hpre + r0 * F, hact + r0 * F, w1 + (size_t)e * F * D,
-                     w2 + (size_t)e * D * F, n, D, F, dhid + r0 * F);
+                     w2 + (size_t)e * D * F, n, D, F, dhid + r0 * F, 1);
     }
 }
 

@@ -38,9 +38,13 @@ void moe_dispatch(int32_t *expert_start, int32_t *row_token, int32_t *token_row,
 // wt: scratch of F*D reals.
 void ffn_forward(real *y, real *hpre, real *hact, const real *x, const real *w1, const real *w2,
                  int n, int D, int F, real *wt);
-// dx += , dw1 += , dw2 += ; dhid: scratch of n*F reals.
+// dx += , dw1 += , dw2 += (set_w: dw1 = , dw2 = ; zero when n = 0); dhid: scratch of n*F reals.
 void ffn_backward(real *dx, real *dw1, real *dw2, const real *dy, const real *x, const real *hpre,
-                  const real *hact, const real *w1, const real *w2, int n, int D, int F, real *dhid);
+                  const real *hact, const real *w1, const real *w2, int n, int D, int F, real *dhid,
+                  int set_w);
+
+// x_rows[r] = u[row_token[r]] for r < rows (D reals each): the dispatched inputs in row order.
+void moe_gather_rows(real *x_rows, const real *u, const int32_t *row_token, int rows, int D);
 
 // Routed experts over dispatched rows. x_rows[N*K x D] is filled by gathering u (N x D) in row
 // order; w1: E x F x D, w2: E x D x F; y, hpre, hact as in ffn_forward, for all N*K rows.
@@ -48,7 +52,11 @@ void ffn_backward(real *dx, real *dw1, real *dw2, const real *dy, const real *x,
 void experts_forward(real *y, real *hpre, real *hact, real *x_rows, const real *u, const real *w1,
                      const real *w2, const int32_t *expert_start, const int32_t *row_token,
                      int E, int D, int F, real *wt);
-// dy_rows[N*K x D] → dx_rows (overwritten, N*K x D), dw1 +=, dw2 +=. dhid: N*K*F reals.
+// dy_rows[N*K x D] → dx_rows (overwritten, N*K x D), dw1 =, dw2 = (overwritten, every expert's,
+// zero for an expert without rows). The exception to the += contract (nn.h) is deliberate: a
+// routed expert's weights have exactly one consumer per step, and writing their gradients saves
+// the trainer zeroing (and this pass re-reading) E·2·F·D floats from memory; model_zero_grads
+// skips them. dhid: N*K*F reals.
 void experts_backward(real *dx_rows, real *dw1, real *dw2, const real *dy_rows, const real *x_rows,
                       const real *hpre, const real *hact, const real *w1, const real *w2,
                       const int32_t *expert_start, int E, int D, int F, real *dhid);

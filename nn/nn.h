@@ -11,6 +11,8 @@
 // Gradient contract: every *_forward writes its outputs; every *_backward ADDS (+=) into every
 // gradient it touches, inputs and weights alike. The trainer zeroes gradients once per step. A
 // layer that overwrote instead would break silently the first time a tensor feeds two consumers.
+// One documented exception: experts_backward writes the routed experts' weight gradients (one
+// consumer each per step), so model_zero_grads need not clear E·2·F·D floats every step.
 //
 // Threading contract: a parallel loop only writes outputs its own iteration owns, and every sum
 // runs in a fixed order, so results are bitwise identical for any thread count.

@@ -21,7 +21,7 @@ size_t muon_scratch(int rows, int cols) {
 }
 
 void muon_update_matrix(float *w, const float *g, float *buf, int rows, int cols, int decay,
-                        const OptimConfig *cfg, double lr, float *scratch) {
+                        const OptimConfig *cfg, double lr, float *scratch, float gscale) {
     const size_t mn = (size_t)rows * (size_t)cols;
     const float mom = (float)cfg->momentum;
     const float keep = decay ? (float)(1.0 - lr * cfg->weight_decay) : 1.0f;
@@ -29,8 +29,9 @@ void muon_update_matrix(float *w, const float *g, float *buf, int rows, int cols
     float *u = scratch, *ns = scratch + mn;
     // Momentum; Nesterov looks one step ahead along it.
     for (size_t i = 0; i < mn; i++) {  // rows x cols
-        buf[i] = mom * buf[i] + g[i];
-        u[i] = cfg->nesterov ? g[i] + mom * buf[i] : buf[i];
+        const float gi = g[i] * gscale;
+        buf[i] = mom * buf[i] + gi;
+        u[i] = cfg->nesterov ? gi + mom * buf[i] : buf[i];
     }
     newton_schulz(u, rows, cols, cfg->ns_steps, ns);  // u ← O ≈ U·Vᵀ of u
     // Decoupled decay, then the orthogonalized step.
@@ -41,5 +42,5 @@ void muon_update(float *w, const float *g, float *buf, const ParamInfo *p,
                  const OptimConfig *cfg, double lr, float *scratch) {
     const size_t mn = (size_t)p->rows * (size_t)p->cols;  // one matrix
     for (int e = 0; e < p->count; e++)                     // count matrices (experts)
-        muon_update_matrix(w + e * mn, g + e * mn, buf + e * mn, p->rows, p->cols, p->decay, cfg, lr, scratch);
+        muon_update_matrix(w + e * mn, g + e * mn, buf + e * mn, p->rows, p->cols, p->decay, cfg, lr, scratch, 1.0f);
 }

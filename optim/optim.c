@@ -133,14 +133,19 @@ int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *er
 }
 
 void optim_step(Optimizer *o, float *params, const float *grads, double lr) {
+    optim_step_scaled(o, params, grads, lr, 1.0);
+}
+
+void optim_step_scaled(Optimizer *o, float *params, const float *grads, double lr, double grad_scale) {
+    const float gs = (float)grad_scale;  // the float clip_grad multiplies by
     o->t++;
     const ParamTable *tb = o->table;
     for (int i = 0; i < tb->n; i++) {
         const ParamInfo *p = &tb->info[i];
         const size_t off = p->offset;
         if (p->group == OPT_GROUP_ADAMW)
-            adamw_update(params + off, grads + off, o->m + off, o->v + off, param_numel(p),
-                         &o->cfg, lr, o->t, p->decay);
+            adamw_update_scaled(params + off, grads + off, o->m + off, o->v + off, param_numel(p),
+                                &o->cfg, lr, o->t, p->decay, gs);
     }
     // Muon: whole matrices in parallel, each on one thread with its own scratch slot (the gemm
     // inside runs single-threaded when nested). Matrices are independent, so the bits do not
@@ -161,7 +166,7 @@ void optim_step(Optimizer *o, float *params, const float *grads, double lr) {
         const ParamInfo *p = &tb->info[o->muon_jobs[2 * j]];
         const size_t off = p->offset + (size_t)o->muon_jobs[2 * j + 1] * p->rows * p->cols;
         muon_update_matrix(params + off, grads + off, o->mom + off, p->rows, p->cols, p->decay,
-                           &o->cfg, lr, o->scratch + (size_t)slot * o->scratch_len);
+                           &o->cfg, lr, o->scratch + (size_t)slot * o->scratch_len, gs);
     }
     (void)threads;
 }

@@ -41,6 +41,9 @@ typedef struct {
 int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *err, size_t errlen);
 // One update with learning rate lr (the schedule's value for this step). No allocation.
 void optim_step(Optimizer *o, float *params, const float *grads, double lr);
+// The same with every gradient read as grads[i]·(float)grad_scale: clipping folded into the
+// update's own pass over memory, bit for bit what clip_grad then optim_step would do.
+void optim_step_scaled(Optimizer *o, float *params, const float *grads, double lr, double grad_scale);
 void optim_free(Optimizer *o);
 
 // Muon's orthogonalization of one rows x cols matrix in place (transposes tall matrices):
@@ -55,8 +58,10 @@ double schedule_lr(int schedule, double lr, int step, int steps, int warmup, dou
 
 // Global gradient L2 norm computed in a fixed order (deterministic for any thread count).
 double grad_norm(const float *g, size_t n);
-// Scales g so its norm is at most max_norm (no-op when max_norm <= 0 or norm <= max_norm).
-// Returns the factor applied.
+// The factor that brings a gradient of this norm to at most max_norm: max_norm/(norm + 1e-6), or
+// 1 when max_norm <= 0, norm <= max_norm or norm is NaN.
+double clip_factor(double norm, double max_norm);
+// Scales g by clip_factor(norm, max_norm) (nothing when it is 1). Returns the factor.
 double clip_grad(float *g, size_t n, double norm, double max_norm);
 
 // ---- Building blocks: pure functions of arrays. optim_step calls them; tests call them alone. ----
@@ -69,6 +74,9 @@ int optim_group_of(const OptimConfig *cfg, ParamKind kind);
 // decay, then w -= lr * m̂ / (sqrt(v̂) + eps). Uses cfg's beta1, beta2, eps, weight_decay.
 void adamw_update(float *w, const float *g, float *m, float *v, size_t n,
                   const OptimConfig *cfg, double lr, long t, int decay);
+// The same with g read as g·gscale (optim_step_scaled).
+void adamw_update_scaled(float *w, const float *g, float *m, float *v, size_t n,
+                         const OptimConfig *cfg, double lr, long t, int decay, float gscale);
 
 // Muon's update scale for one rows x cols matrix (MUON_SCALE_MOONLIGHT or MUON_SCALE_KJ).
 double muon_scale(int which, int rows, int cols);
@@ -81,8 +89,9 @@ void muon_update(float *w, const float *g, float *buf, const ParamInfo *p,
                  const OptimConfig *cfg, double lr, float *scratch);
 // The same for one rows x cols matrix (decay: apply weight decay). optim_step runs these in
 // parallel, one matrix per thread at a time: a matrix's result never depends on the thread.
+// g is read as g·gscale.
 void muon_update_matrix(float *w, const float *g, float *buf, int rows, int cols, int decay,
-                        const OptimConfig *cfg, double lr, float *scratch);
+                        const OptimConfig *cfg, double lr, float *scratch, float gscale);
 
 // The plain reference Newton–Schulz (full triple loops, no symmetry shortcuts), kept beside the
 // fast one so the tests can compare the two. Same scratch size, same results up to rounding.

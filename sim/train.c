@@ -17,6 +17,9 @@
 #include "metrics.h"
 #include "../optim/optim.h"
 
+// A NaN prints as "nan" or "-nan" by its sign bit, which says nothing here: messages show "nan".
+static double unsigned_nan(double x) { return isnan(x) ? fabs(x) : x; }
+
 #ifndef MOESIM_VERSION
 #define MOESIM_VERSION "0.1.0"
 #endif
@@ -522,18 +525,19 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
         if (model_forward(m, &b, &l) != 0) { setfail(res, "batch", "invalid batch"); break; }
         if (!isfinite(l.loss)) {
             res->status = RUN_DIVERGED;
-            snprintf(res->reason, sizeof res->reason, "step %d: loss is %g (ce %g)", step + 1, l.loss, l.ce);
+            snprintf(res->reason, sizeof res->reason, "step %d: loss is %g (ce %g)", step + 1, unsigned_nan(l.loss),
+                     unsigned_nan(l.ce));
             break;
         }
         model_backward(m, &b);
         double gn = grad_norm(m->grads, m->table.total);
         if (!isfinite(gn)) {
             res->status = RUN_DIVERGED;
-            snprintf(res->reason, sizeof res->reason, "step %d: gradient norm is %g", step + 1, gn);
+            snprintf(res->reason, sizeof res->reason, "step %d: gradient norm is %g", step + 1, unsigned_nan(gn));
             break;
         }
-        clip_grad(m->grads, m->table.total, gn, c->train_clip);
-        optim_step(&R->optim, m->params, m->grads, lr);
+        // clipping happens inside the optimizer's pass (bit for bit clip_grad's scaling)
+        optim_step_scaled(&R->optim, m->params, m->grads, lr, clip_factor(gn, c->train_clip));
         model_update_bias(m);
         res->steps_done = step + 1;
         res->loss = l.loss;

@@ -308,7 +308,6 @@ static int case_config(const TrainCase *tc, Config *c, char *err, size_t errlen)
     return bad ? -1 : 0;
 }
 
-// Child: build everything (as train.c's run_setup, minus the evaluation set), then warm-up and
 // Minor page faults of this process so far: a step that allocates (or first touches memory)
 // shows up here, one that reuses its buffers does not.
 static long minor_faults(void) {
@@ -317,6 +316,7 @@ static long minor_faults(void) {
     return ru.ru_minflt;
 }
 
+// Child: build everything (as train.c's run_setup, minus the evaluation set), then warm-up and
 // timed steps of train.c's loop. Series 0: step seconds; 1..PH_COUNT: the phases.
 static int train_child(const void *arg, const Opts *o, ChildOut *out) {
     const TrainCase *tc = arg;
@@ -388,9 +388,9 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
             rc = child_fail(out, "diverged", err);
             break;
         }
-        clip_grad(m->grads, m->table.total, gn, c->train_clip);
+        double clip = clip_factor(gn, c->train_clip);  // applied inside the optimizer's pass
         t[4] = now_s();
-        optim_step(&opt, m->params, m->grads, lr);
+        optim_step_scaled(&opt, m->params, m->grads, lr, clip);
         model_update_bias(m);
         t[5] = now_s();
         if (step >= warmup) {
@@ -704,10 +704,12 @@ static const TrainResult *measure_train(const TrainCase *tc, const Opts *o) {
     memcpy(r->alloc, out->alloc, sizeof r->alloc);
     r->step = stats_of(out->s[0].v, out->s[0].n);
     for (int p = 0; p < PH_COUNT; p++) r->phase[p] = stats_of(out->s[1 + p].v, out->s[1 + p].n);
-    fprintf(stderr, "bench: %-6s %s E=%d K=%d %d thread%s: %.1f ms/step (%d steps, %.1f s, loss %.3f)\n",
+    fprintf(stderr, "bench: %-6s %s E=%d K=%d %d thread%s: %.1f ms/step = fwd %.1f + bwd %.1f + norm %.1f + "
+            "opt %.1f (%d steps, %.1f s, loss %.3f)\n",
             tc->router ? "router" : "std", tc->muon ? "muon " : "adamw", tc->router ? 8 : tc->E,
-            tc->router ? 2 : tc->K, tc->threads, tc->threads == 1 ? "" : "s", r->step.med * 1e3, r->step.n,
-            now_s() - t0, r->loss);
+            tc->router ? 2 : tc->K, tc->threads, tc->threads == 1 ? "" : "s", r->step.med * 1e3,
+            r->phase[PH_FORWARD].med * 1e3, r->phase[PH_BACKWARD].med * 1e3, r->phase[PH_NORM].med * 1e3,
+            r->phase[PH_OPTIM].med * 1e3, r->step.n, now_s() - t0, r->loss);
     return r;
 }
 

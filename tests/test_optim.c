@@ -651,6 +651,45 @@ static void test_clip(void) {
     CHECK(clip_grad(h, 2, NAN, 1.0) == 1.0 && h[0] == 1 && h[1] == 2);
 }
 
+// Clipping folded into the update (optim_step_scaled) is bit for bit clip_grad then optim_step,
+// for AdamW and for Muon (with its inner AdamW), over three steps.
+static void test_clip_folded(void) {
+    static ParamTable tb;
+    memset(&tb, 0, sizeof tb);
+    param_add(&tb, "wo", PARAM_ATTN, 1, 12, 8);
+    param_add(&tb, "w1", PARAM_EXPERT, 3, 16, 8);
+    param_add(&tb, "norm", PARAM_GAIN, 1, 1, 8);
+    const size_t n = tb.total;
+    float *wa = malloc(n * sizeof *wa), *wb = malloc(n * sizeof *wb), *g = malloc(n * sizeof *g);
+    float *gc = malloc(n * sizeof *gc);
+    for (int which = 0; which < 2; which++) {
+        OptimConfig cfg = muon_cfg();
+        if (which == 0) cfg.name = OPTIM_ADAMW;
+        Optimizer oa, ob;
+        char err[256] = "";
+        CHECK(optim_init(&oa, &cfg, &tb, err, sizeof err) == 0);
+        CHECK(optim_init(&ob, &cfg, &tb, err, sizeof err) == 0);
+        for (size_t i = 0; i < n; i++) wa[i] = wb[i] = (float)sin(0.3 * (double)i);
+        double moved = 0;
+        for (int step = 0; step < 3; step++) {
+            for (size_t i = 0; i < n; i++) g[i] = (float)(2.0 * cos(0.7 * (double)i + step));
+            double gn = grad_norm(g, n), f = clip_factor(gn, 1.0);
+            CHECK(f < 0.1);  // the clip is active
+            memcpy(gc, g, n * sizeof *g);
+            clip_grad(gc, n, gn, 1.0);
+            optim_step(&oa, wa, gc, 0.01);
+            optim_step_scaled(&ob, wb, g, 0.01, f);
+            moved += fabs(wa[0] - sin(0.0));
+        }
+        CHECK_MSG(memcmp(wa, wb, n * sizeof *wa) == 0, "%s: folded clipping differs from clip_grad + step",
+                  which ? "muon" : "adamw");
+        CHECK(moved > 0);
+        optim_free(&oa);
+        optim_free(&ob);
+    }
+    free(wa); free(wb); free(g); free(gc);
+}
+
 int main(void) {
     test_jacobi();
     test_ns_golden();
@@ -658,6 +697,7 @@ int main(void) {
     test_ns_zero();
     test_ns_threads();
     test_adamw();
+    test_clip_folded();
     test_adamw_kernels();
     test_muon_golden();
     test_muon_per_expert();
