@@ -9,6 +9,7 @@
 #include "gemm.h"
 #include "layers.h"
 #include "moe.h"
+#include "reduce.h"
 
 #define PARAM(m, i) ((m)->params + (m)->table.info[i].offset)
 #define GRAD(m, i) ((m)->grads + (m)->table.info[i].offset)
@@ -117,6 +118,7 @@ static void carve(Model *m, Carver *c) {
         a->bal_P = take_d(c, B * E);
         a->seq_f = take_d(c, B * E);
         a->seq_P = take_d(c, B * E);
+        a->wsq = dec ? take_d(c, E) : NULL;
     }
     size_t C = dec ? V : E;   // classes of the model's cross-entropy
     m->targets = take_i(c, N);
@@ -250,18 +252,38 @@ static void add_parallel(real *y, const real *a, const real *b, size_t n) {
     for (long long i = 0; i < nn; i++) y[i] = b ? a[i] + b[i] : a[i];
 }
 
-// Every gradient but the routed experts' weights, which model_backward writes whole (see
-// experts_backward): the runs between them, in table order.
+// 1 for the routed experts' w1 and w2 entries: their gradients are written whole by
+// model_backward (experts_backward), never zeroed here, and their norm comes from wsq.
+static int written_by_backward(const Model *m, int i) {
+    for (int l = 0; l < m->spec.L; l++)
+        if (i == m->bp[l].w1 || i == m->bp[l].w2) return 1;
+    return 0;
+}
+
+// Every gradient but the routed experts' weights: the runs between them, in table order.
 void model_zero_grads(Model *m) {
     size_t from = 0;  // start of the run being collected
     for (int i = 0; i < m->table.n; i++) {
-        int written = 0;
-        for (int l = 0; l < m->spec.L && !written; l++) written = i == m->bp[l].w1 || i == m->bp[l].w2;
-        if (!written) continue;
+        if (!written_by_backward(m, i)) continue;
         zero_parallel(m->grads + from, m->table.info[i].offset - from);
         from = m->table.info[i].offset + param_numel(&m->table.info[i]);
     }
     zero_parallel(m->grads + from, m->table.total - from);
+}
+
+double model_grad_norm(const Model *m) {
+    double total = 0.0;
+    size_t from = 0;
+    for (int i = 0; i < m->table.n; i++) {  // the same runs as model_zero_grads, in table order
+        if (!written_by_backward(m, i)) continue;
+        total += sum_squares(m->grads + from, m->table.info[i].offset - from);
+        from = m->table.info[i].offset + param_numel(&m->table.info[i]);
+    }
+    total += sum_squares(m->grads + from, m->table.total - from);
+    if (m->spec.kind == MODEL_DECODER)
+        for (int l = 0; l < m->spec.L; l++)
+            for (int e = 0; e < m->spec.E; e++) total += m->blocks[l].wsq[e];  // layer, expert order
+    return sqrt(total);
 }
 
 // ---- routing and balancing (shared by both model kinds) ---------------------------------------
@@ -448,7 +470,7 @@ void model_backward(Model *m, const Batch *b) {
         moe_combine_backward(m->dy_rows, m->dgate, m->dh, a->y, a->gate, a->token_row, N, D, K);
         moe_gather_rows(m->x_rows, a->u, a->row_token, a->expert_start[E], D);  // again: cheaper than caching per block
         experts_backward(m->dx_rows, GRAD(m, bp->w1), GRAD(m, bp->w2), m->dy_rows, m->x_rows, a->hpre, a->hact,
-                         PARAM(m, bp->w1), PARAM(m, bp->w2), a->expert_start, E, D, F, m->dhid);
+                         PARAM(m, bp->w1), PARAM(m, bp->w2), a->expert_start, E, D, F, m->dhid, a->wsq);
         zero_parallel(m->du, ND);
         moe_gather_backward(m->du, m->dx_rows, a->token_row, N, D, K);
         for (int s = 0; s < sp->S; s++) {

@@ -81,6 +81,7 @@ typedef struct {
     double *bal_f, *bal_P;   // B x E group statistics of the switch / l2 loss
     double *seq_f, *seq_P;   // B x E per-sequence statistics of seq_aux
     double aux, zl, seq_aux, maxvio; // this layer's raw balancing terms and MaxVio_batch
+    double *wsq;      // E        each routed expert's Σ dw1² + Σ dw2², written by model_backward
 } BlockActs;
 
 // Where each block's parameters sit in the table (-1: absent).
@@ -136,6 +137,10 @@ int model_forward(Model *m, const Batch *b, Losses *out);
 // Backward of the last forward: adds d(loss)/d(params) into m->grads (the routed experts' w1 and
 // w2 are written, not added: call model_zero_grads first, as the trainer does every step).
 void model_backward(Model *m, const Batch *b);
+// The global gradient norm √Σ g² right after model_backward: the routed experts' part comes from
+// the sums their backward took in cache, the rest is read from m->grads. Equal to optim's
+// grad_norm over the flat array up to rounding; the same bits for any thread count.
+double model_grad_norm(const Model *m);
 // Aux-free balancing: updates the bias from the loads of the last forward (after the step).
 void model_update_bias(Model *m);
 

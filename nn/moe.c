@@ -5,6 +5,7 @@
 #include "gemm.h"
 #include "layers.h"
 #include "model.h"
+#include "reduce.h"
 
 // ---- router scores ----------------------------------------------------------------------------
 
@@ -217,7 +218,7 @@ void experts_forward(real *y, real *hpre, real *hact, real *x_rows, const real *
 
 void experts_backward(real *dx_rows, real *dw1, real *dw2, const real *dy_rows, const real *x_rows,
                       const real *hpre, const real *hact, const real *w1, const real *w2,
-                      const int32_t *expert_start, int E, int D, int F, real *dhid) {
+                      const int32_t *expert_start, int E, int D, int F, real *dhid, double *wsq) {
     int rows = expert_start[E];
     memset(dx_rows, 0, sizeof(real) * (size_t)rows * D);
 #ifdef _OPENMP
@@ -229,6 +230,9 @@ void experts_backward(real *dx_rows, real *dw1, real *dw2, const real *dy_rows, 
         ffn_backward(dx_rows + r0 * D, dw1 + (size_t)e * F * D, dw2 + (size_t)e * D * F, dy_rows + r0 * D,
                      x_rows + r0 * D, hpre + r0 * F, hact + r0 * F, w1 + (size_t)e * F * D,
                      w2 + (size_t)e * D * F, n, D, F, dhid + r0 * F, 1);
+        if (wsq)
+            wsq[e] = sum_squares_serial(dw1 + (size_t)e * F * D, (size_t)F * D) +
+                     sum_squares_serial(dw2 + (size_t)e * D * F, (size_t)D * F);
     }
 }
 

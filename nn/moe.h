@@ -56,10 +56,11 @@ void experts_forward(real *y, real *hpre, real *hact, real *x_rows, const real *
 // zero for an expert without rows). The exception to the += contract (nn.h) is deliberate: a
 // routed expert's weights have exactly one consumer per step, and writing their gradients saves
 // the trainer zeroing (and this pass re-reading) E·2·F·D floats from memory; model_zero_grads
-// skips them. dhid: N*K*F reals.
+// skips them. dhid: N*K*F reals. wsq (E doubles, or NULL): each expert's Σ dw1² + Σ dw2²,
+// taken while its gradients are still in cache (the gradient norm's expert part, model.c).
 void experts_backward(real *dx_rows, real *dw1, real *dw2, const real *dy_rows, const real *x_rows,
                       const real *hpre, const real *hact, const real *w1, const real *w2,
-                      const int32_t *expert_start, int E, int D, int F, real *dhid);
+                      const int32_t *expert_start, int E, int D, int F, real *dhid, double *wsq);
 
 // h[N x D] += Σ_k gate[t,k] · y[token_row[t,k]]
 void moe_combine_forward(real *h, const real *y, const real *gate, const int32_t *token_row, int N, int D, int K);

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <stddef.h>
 #include "optim.h"
-#include "../nn/simd.h"
+#include "../nn/reduce.h"
 
 // pi, spelled out: M_PI is not part of C11.
 #define SCHED_PI 3.14159265358979323846
@@ -23,46 +23,8 @@ double schedule_lr(int schedule, double lr, int step, int steps, int warmup, dou
     return floor_lr + 0.5 * (lr - floor_lr) * (1.0 + cos(SCHED_PI * progress));
 }
 
-// Fixed-size chunks, each summed in double over GN_LANES interleaved partial sums (lane j takes
-// elements j, j + GN_LANES, ...; the lanes are then added in lane order), chunk sums added in
-// chunk order: the grouping depends only on n, never on the thread count or the vector width the
-// loop compiles to, so the norm is the same bits for any OMP_NUM_THREADS. The lanes break the
-// chain of dependent additions a single running sum would wait on. Chunks are processed GN_BATCH
-// at a time so the partial sums fit on the stack (no allocation).
-#define GN_CHUNK 4096
-#define GN_BATCH 64
-#define GN_LANES 8
-
-static inline void chunk_sumsq_body(double *out, const float *g, size_t n) {
-    double acc[GN_LANES] = {0};
-    size_t i = 0;
-    for (; i + GN_LANES <= n; i += GN_LANES)
-        for (int j = 0; j < GN_LANES; j++) acc[j] += (double)g[i + j] * (double)g[i + j];
-    for (int j = 0; i + (size_t)j < n; j++) acc[j] += (double)g[i + j] * (double)g[i + j];
-    double s = 0.0;
-    for (int j = 0; j < GN_LANES; j++) s += acc[j];
-    *out = s;
-}
-SIMD_VARIANTS(chunk_sumsq, (double *out, const float *g, size_t n), (out, g, n))
-
-double grad_norm(const float *g, size_t n) {
-    const size_t nchunks = (n + GN_CHUNK - 1) / GN_CHUNK;
-    double total = 0.0;
-    for (size_t c0 = 0; c0 < nchunks; c0 += GN_BATCH) {
-        double part[GN_BATCH];
-        const int nb = (int)(nchunks - c0 < GN_BATCH ? nchunks - c0 : GN_BATCH);
-#ifdef _OPENMP
-#pragma omp parallel for if (nb > 1)
-#endif
-        for (int b = 0; b < nb; b++) {  // chunks of this batch; each thread owns part[b]
-            const size_t lo = (c0 + (size_t)b) * GN_CHUNK;
-            const size_t hi = lo + GN_CHUNK < n ? lo + GN_CHUNK : n;
-            chunk_sumsq(&part[b], g + lo, hi - lo);
-        }
-        for (int b = 0; b < nb; b++) total += part[b];  // chunk order
-    }
-    return sqrt(total);
-}
+// In a fixed order, so the same bits for any OMP_NUM_THREADS (nn/reduce.c).
+double grad_norm(const float *g, size_t n) { return sqrt(sum_squares(g, n)); }
 
 double clip_factor(double norm, double max_norm) {
     // !(norm > max_norm) also leaves a NaN norm alone: the trainer reports NaN as divergence,

@@ -530,7 +530,7 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
             break;
         }
         model_backward(m, &b);
-        double gn = grad_norm(m->grads, m->table.total);
+        double gn = model_grad_norm(m);  // = grad_norm over m->grads, the experts' part taken in backward
         if (!isfinite(gn)) {
             res->status = RUN_DIVERGED;
             snprintf(res->reason, sizeof res->reason, "step %d: gradient norm is %g", step + 1, unsigned_nan(gn));

@@ -11,13 +11,15 @@
 //            expert matrices and the head), 1 and 2 threads, their mix as one std step weights
 //            them, and Newton–Schulz (5 steps) on one 256 x 128 expert matrix
 //   router   the router-only model (N = 4,096 hidden states, D = 64, E = 8, K = 2): steps/s
-// and, for every configuration, its peak resident memory, the CPU cores it actually got and how
-// often it was preempted (a busy machine shows there; the footer names the configurations hit).
+// and, for every configuration, its peak resident memory, the minor page faults per timed step
+// (0 when a step allocates nothing), the CPU cores it actually got and how often it was preempted
+// (a busy machine shows there; the footer names the configurations hit).
 // E=16 in experts and K=2 in topk are the std AdamW 2-thread measurement itself (not rerun).
 //
 // Method. A step is exactly what sim/train.c's loop does (batch → zero grads → forward → NaN check
-// → backward → grad norm → NaN check → clip → optimizer step → aux-free bias), without files or
-// evaluations; the training loss after the last step equals `moesim run` of the same config.
+// → backward → grad norm → NaN check → clip factor → optimizer step, which applies the clip as it
+// reads the gradients → aux-free bias), without files or evaluations; the training loss after the
+// last step equals `moesim run` of the same config.
 // Each configuration runs a few warm-up steps, then the timed ones; figures are the median with
 // the interquartile range (p25–p75) as spread, since these machines are noisy and shared. Every
 // configuration runs in a child process of its own (fork; results come back through a pipe), so
@@ -382,7 +384,7 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
         t[2] = now_s();
         model_backward(m, &b);
         t[3] = now_s();
-        double gn = grad_norm(m->grads, m->table.total);
+        double gn = model_grad_norm(m);  // = grad_norm over m->grads, the experts' part taken in backward
         if (!isfinite(gn)) {
             snprintf(err, sizeof err, "step %d: gradient norm is %g", step + 1, gn);
             rc = child_fail(out, "diverged", err);

@@ -10,6 +10,7 @@
 #include "../nn/model.h"
 #include "../nn/moe.h"
 #include "../nn/simd.h"
+#include "../optim/optim.h"
 #include "../sim/metrics.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -398,6 +399,9 @@ static void run_model_ex(int threads, double *loss, real **grads, size_t *n, int
     CHECK(model_forward(&m, &b, &l) == 0);
     model_backward(&m, &b);
     if (idle) for (int l = 0; l < sp.L; l++) CHECK(m.blocks[l].expert_start[1] == 0);  // expert 0 idle
+    // the norm with the experts' part taken in backward equals the norm over the flat array
+    double gm = model_grad_norm(&m), gf = grad_norm(m.grads, m.table.total);
+    CHECK_MSG(fabs(gm - gf) <= 1e-12 * gf && gf > 0, "model_grad_norm %.17g vs grad_norm %.17g", gm, gf);
     *loss = l.loss;
     *n = m.table.total;
     *grads = malloc(sizeof(real) * *n);
