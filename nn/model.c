@@ -98,10 +98,8 @@ static void carve(Model *m, Carver *c) {
             }
             a->moe_rstd = take_r(c, N);
             a->hpre = take_r(c, NK * F);
-            a->hact = take_r(c, NK * F);
             a->y = take_r(c, NK * D);
             a->sh_hpre = take_r(c, S * N * F);
-            a->sh_hact = take_r(c, S * N * F);
         }
         a->u = take_r(c, N * D);
         a->z = take_r(c, N * E);
@@ -427,12 +425,12 @@ int model_forward(Model *m, const Batch *b, Losses *out) {
         moe_dispatch(a->expert_start, a->row_token, a->token_row, a->topk, N, E, K);
         real *next = l + 1 < sp->L ? m->blocks[l + 1].h_in : m->h_final;
         add_parallel(next, a->h_mid, NULL, ND);
-        experts_forward(a->y, a->hpre, a->hact, m->x_rows, a->u, PARAM(m, bp->w1), PARAM(m, bp->w2),
+        experts_forward(a->y, a->hpre, m->dhid, m->x_rows, a->u, PARAM(m, bp->w1), PARAM(m, bp->w2),
                         a->expert_start, a->row_token, E, D, F, m->wt_experts);
         moe_combine_forward(next, a->y, a->gate, a->token_row, N, D, K);
         for (int s = 0; s < sp->S; s++) {
             size_t off = (size_t)s * N * F;
-            ffn_forward(m->tmp, a->sh_hpre + off, a->sh_hact + off, a->u, PARAM(m, bp->shared_w1) + (size_t)s * F * D,
+            ffn_forward(m->tmp, a->sh_hpre + off, m->dhid, a->u, PARAM(m, bp->shared_w1) + (size_t)s * F * D,
                         PARAM(m, bp->shared_w2) + (size_t)s * D * F, N, D, F, m->wt);
             for (size_t i = 0; i < ND; i++) next[i] += m->tmp[i];
         }
@@ -469,14 +467,14 @@ void model_backward(Model *m, const Batch *b) {
         // m->dh holds dL/d(block output); the residual passes it to h_mid unchanged.
         moe_combine_backward(m->dy_rows, m->dgate, m->dh, a->y, a->gate, a->token_row, N, D, K);
         moe_gather_rows(m->x_rows, a->u, a->row_token, a->expert_start[E], D);  // again: cheaper than caching per block
-        experts_backward(m->dx_rows, GRAD(m, bp->w1), GRAD(m, bp->w2), m->dy_rows, m->x_rows, a->hpre, a->hact,
+        experts_backward(m->dx_rows, GRAD(m, bp->w1), GRAD(m, bp->w2), m->dy_rows, m->x_rows, a->hpre,
                          PARAM(m, bp->w1), PARAM(m, bp->w2), a->expert_start, E, D, F, m->dhid, a->wsq);
         zero_parallel(m->du, ND);
         moe_gather_backward(m->du, m->dx_rows, a->token_row, N, D, K);
         for (int s = 0; s < sp->S; s++) {
             size_t off = (size_t)s * N * F;
             ffn_backward(m->du, GRAD(m, bp->shared_w1) + (size_t)s * F * D, GRAD(m, bp->shared_w2) + (size_t)s * D * F,
-                         m->dh, a->u, a->sh_hpre + off, a->sh_hact + off, PARAM(m, bp->shared_w1) + (size_t)s * F * D,
+                         m->dh, a->u, a->sh_hpre + off, PARAM(m, bp->shared_w1) + (size_t)s * F * D,
                          PARAM(m, bp->shared_w2) + (size_t)s * D * F, N, D, F, m->dhid, 0);
         }
         route_backward(m, l, b, 1);

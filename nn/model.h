@@ -73,10 +73,8 @@ typedef struct {
     int32_t *row_token;    // N*K token of each dispatched row (grouped by expert, token order)
     int32_t *token_row;    // N x K dispatched row of (token, k)
     real *hpre;       // N*K x F expert pre-activation W1·u
-    real *hact;       // N*K x F gelu(hpre)
     real *y;          // N*K x D expert outputs W2·hact (ungated)
     real *sh_hpre;    // S x N x F shared experts
-    real *sh_hact;    // S x N x F
     int32_t *load;    // E       tokens per expert over the whole batch
     double *bal_f, *bal_P;   // B x E group statistics of the switch / l2 loss
     double *seq_f, *seq_P;   // B x E per-sequence statistics of seq_aux
@@ -117,7 +115,7 @@ typedef struct {
     real *dz, *ds, *dp, *dpb; // N x E
     real *dgate;           // N x K
     real *x_rows, *dy_rows, *dx_rows; // N*K x D
-    real *dhid;            // max(N*K, N) x F
+    real *dhid;            // max(N*K, N) x F: the experts' gelu(hpre) in the forward, their hidden gradient in the backward
     int32_t *perm;         // N (shuffle scope)
     int freeze_selection;  // 1: forward keeps the cached top-K (gradient checks, frozen routing)
     int mask_top;          // > 0: every token's mask_top best experts are removed before the top-K

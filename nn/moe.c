@@ -171,8 +171,7 @@ void ffn_forward(real *y, real *hpre, real *hact, const real *x, const real *w1,
 }
 
 void ffn_backward(real *dx, real *dw1, real *dw2, const real *dy, const real *x, const real *hpre,
-                  const real *hact, const real *w1, const real *w2, int n, int D, int F, real *dhid,
-                  int set_w) {
+                  const real *w1, const real *w2, int n, int D, int F, real *dhid, int set_w) {
     if (n == 0) {
         if (set_w) {
             memset(dw1, 0, sizeof(real) * (size_t)F * D);
@@ -180,8 +179,11 @@ void ffn_backward(real *dx, real *dw1, real *dw2, const real *dy, const real *x,
         }
         return;
     }
-    if (set_w) matmul_weight_grad_set(dw2, dy, hact, n, F, D);  // dW2[D x F] = dyᵀ·hact
-    else matmul_backward_weight(dw2, dy, hact, n, F, D);        // dW2[D x F] += dyᵀ·hact
+    // gelu(hpre) again instead of keeping it from the forward: N*K*F floats a block saved, for
+    // one cheap element-wise pass (the same bits: the same function on the same values)
+    gelu_forward(dhid, hpre, (size_t)n * F);                     // hact[n x F], in dhid for now
+    if (set_w) matmul_weight_grad_set(dw2, dy, dhid, n, F, D);  // dW2[D x F] = dyᵀ·hact
+    else matmul_backward_weight(dw2, dy, dhid, n, F, D);        // dW2[D x F] += dyᵀ·hact
     matmul_input_grad_set(dhid, dy, w2, n, F, D);            // dhact[n x F] = dy·W2
     gelu_backward_inplace(dhid, hpre, (size_t)n * F);        // dhpre = dhact ⊙ gelu'(hpre)
     if (set_w) matmul_weight_grad_set(dw1, dhid, x, n, D, F);  // dW1[F x D] = dhpreᵀ·x
@@ -217,7 +219,7 @@ void experts_forward(real *y, real *hpre, real *hact, real *x_rows, const real *
 }
 
 void experts_backward(real *dx_rows, real *dw1, real *dw2, const real *dy_rows, const real *x_rows,
-                      const real *hpre, const real *hact, const real *w1, const real *w2,
+                      const real *hpre, const real *w1, const real *w2,
                       const int32_t *expert_start, int E, int D, int F, real *dhid, double *wsq) {
     int rows = expert_start[E];
     memset(dx_rows, 0, sizeof(real) * (size_t)rows * D);
@@ -228,7 +230,7 @@ void experts_backward(real *dx_rows, real *dw1, real *dw2, const real *dy_rows, 
         size_t r0 = (size_t)expert_start[e];
         int n = expert_start[e + 1] - expert_start[e];
         ffn_backward(dx_rows + r0 * D, dw1 + (size_t)e * F * D, dw2 + (size_t)e * D * F, dy_rows + r0 * D,
-                     x_rows + r0 * D, hpre + r0 * F, hact + r0 * F, w1 + (size_t)e * F * D,
+                     x_rows + r0 * D, hpre + r0 * F, w1 + (size_t)e * F * D,
                      w2 + (size_t)e * D * F, n, D, F, dhid + r0 * F, 1);
         if (wsq)
             wsq[e] = sum_squares_serial(dw1 + (size_t)e * F * D, (size_t)F * D) +

@@ -35,19 +35,20 @@ void moe_dispatch(int32_t *expert_start, int32_t *row_token, int32_t *token_row,
                   int N, int E, int K);
 
 // One FFN on n rows: hpre = x·W1ᵀ [n x F], hact = gelu(hpre), y = hact·W2ᵀ [n x D].
-// wt: scratch of F*D reals.
+// wt: scratch of F*D reals. hact may be scratch: the backward recomputes it from hpre.
 void ffn_forward(real *y, real *hpre, real *hact, const real *x, const real *w1, const real *w2,
                  int n, int D, int F, real *wt);
-// dx += , dw1 += , dw2 += (set_w: dw1 = , dw2 = ; zero when n = 0); dhid: scratch of n*F reals.
+// dx += , dw1 += , dw2 += (set_w: dw1 = , dw2 = ; zero when n = 0); dhid: scratch of n*F reals
+// (it holds gelu(hpre), then the hidden gradient).
 void ffn_backward(real *dx, real *dw1, real *dw2, const real *dy, const real *x, const real *hpre,
-                  const real *hact, const real *w1, const real *w2, int n, int D, int F, real *dhid,
-                  int set_w);
+                  const real *w1, const real *w2, int n, int D, int F, real *dhid, int set_w);
 
 // x_rows[r] = u[row_token[r]] for r < rows (D reals each): the dispatched inputs in row order.
 void moe_gather_rows(real *x_rows, const real *u, const int32_t *row_token, int rows, int D);
 
 // Routed experts over dispatched rows. x_rows[N*K x D] is filled by gathering u (N x D) in row
-// order; w1: E x F x D, w2: E x D x F; y, hpre, hact as in ffn_forward, for all N*K rows.
+// order; w1: E x F x D, w2: E x D x F; y, hpre, hact as in ffn_forward, for all N*K rows (hact
+// is scratch).
 // wt: E*F*D reals of scratch (one transpose buffer per expert: experts run in parallel).
 void experts_forward(real *y, real *hpre, real *hact, real *x_rows, const real *u, const real *w1,
                      const real *w2, const int32_t *expert_start, const int32_t *row_token,
@@ -59,7 +60,7 @@ void experts_forward(real *y, real *hpre, real *hact, real *x_rows, const real *
 // skips them. dhid: N*K*F reals. wsq (E doubles, or NULL): each expert's Σ dw1² + Σ dw2²,
 // taken while its gradients are still in cache (the gradient norm's expert part, model.c).
 void experts_backward(real *dx_rows, real *dw1, real *dw2, const real *dy_rows, const real *x_rows,
-                      const real *hpre, const real *hact, const real *w1, const real *w2,
+                      const real *hpre, const real *w1, const real *w2,
                       const int32_t *expert_start, int E, int D, int F, real *dhid, double *wsq);
 
 // h[N x D] += Σ_k gate[t,k] · y[token_row[t,k]]
