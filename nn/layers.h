@@ -36,8 +36,10 @@ void attention_backward(real *dqkv, const real *dout, const real *qkv, const rea
 // degree-7 Taylor polynomial (truncation < 6e-9 relative), then 2^n put into the exponent
 // bits. Relative error a few 1e-7 over [-87, 88] (tests/test_nn.c checks it against libm).
 // NaN is clamped too (both comparisons are false for it), so no NaN reaches the float-to-int
-// conversion; callers multiply by their input, which carries the NaN on.
+// conversion, and then returned as NaN: a softmax fed a NaN logit must give NaN, so the
+// trainer's loss check sees the divergence (a select, which vectorizes like the clamps).
 static inline float exp_approx(float x) {
+    const float x_in = x;
     x = x > -87.0f ? x : -87.0f;
     x = x < 88.0f ? x : 88.0f;
     // round to nearest by the 1.5·2^23 trick: branch-free, so the loops calling this vectorize
@@ -46,7 +48,8 @@ static inline float exp_approx(float x) {
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f +
               r * (8.33333333e-3f + r * (1.38888889e-3f + r * 1.98412698e-4f))))));
     union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23};
-    return p * scale.f;
+    const float y = p * scale.f;
+    return x_in == x_in ? y : x_in;
 }
 
 #ifdef MOESIM_DOUBLE

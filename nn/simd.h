@@ -6,8 +6,8 @@
 // on the thread count, so results stay bitwise reproducible on a machine. On other architectures
 // or compilers only the portable copy exists.
 //
-// MOESIM_SIMD=sse|avx2|avx512 caps the level (tests run the portable copies this way; the older
-// name MOESIM_GEMM is still read).
+// MOESIM_SIMD=sse|avx2 caps the level (the bench and users; the older name MOESIM_GEMM is still
+// read); the tests cap it in-process with simd_cap and run every copy the CPU has.
 #ifndef MOESIM_SIMD_H
 #define MOESIM_SIMD_H
 

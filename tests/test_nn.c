@@ -9,6 +9,7 @@
 #include "../nn/layers.h"
 #include "../nn/model.h"
 #include "../nn/moe.h"
+#include "../nn/reduce.h"
 #include "../nn/simd.h"
 #include "../optim/optim.h"
 #include "../sim/metrics.h"
@@ -297,6 +298,16 @@ static void test_exp_gelu(void) {
     }
     CHECK_MSG(worst < 5e-7, "exp_approx: worst relative error %.3g over [-87, 88]", worst);
     CHECK(isnan(gelu_value(NAN)) && isnan(gelu_grad(NAN)));  // NaN goes on to the divergence check
+    CHECK(isnan(exp_approx(NAN)));
+    // ... through every softmax too: a NaN logit that is not the target still makes the loss NaN,
+    // and a NaN router logit gives NaN scores (softmax and sigmoid), never a confident choice
+    real lg[4] = {0.5f, 1, NAN, -0.3f}, pr[4], zs[4] = {0.2f, NAN, -1, 0.7f}, sc[4], pp[4];
+    int32_t tgt = 1;
+    CHECK(isnan(crossentropy_forward(pr, lg, &tgt, 1, 4)));
+    router_scores_forward(sc, pp, zs, 1, 4, SCORE_SOFTMAX);
+    CHECK(isnan(sc[1]) && isnan(pp[0]));
+    router_scores_forward(sc, pp, zs, 1, 4, SCORE_SIGMOID);
+    CHECK(isnan(sc[1]) && isnan(pp[0]));
     double gworst = 0, dworst = 0;
     for (int i = 0; i <= 20000; i++) {
         double v = -10 + 20.0 * i / 20000;
@@ -308,6 +319,37 @@ static void test_exp_gelu(void) {
     }
     CHECK_MSG(gworst < 2e-6, "gelu_value vs the tanh formula: worst error %.3g", gworst);
     CHECK_MSG(dworst < 2e-6, "gelu_grad vs the tanh formula: worst error %.3g", dworst);
+}
+
+// ---- sum of squares (the gradient norm) at every vector width, and at 1 and 2 threads ----
+static void test_sum_squares(void) {
+    static const size_t lens[] = {1, 7, 8, 4097, 300001};
+    const size_t nmax = 300001;
+    real *x = malloc(sizeof(real) * nmax);
+    for (size_t i = 0; i < nmax; i++) x[i] = (real)(rng_normal(&rng) * (i % 7 == 0 ? 1e-3 : 1));
+    const SimdLevel saved = simd_level();
+    for (int want = SIMD_SSE2; want <= SIMD_AVX512; want++) {
+        if ((int)simd_cap((SimdLevel)want) != want) continue;
+        double worst = 0;
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            double ref = 0;
+            for (size_t i = 0; i < lens[li]; i++) ref += (double)x[i] * (double)x[i];
+            worst = fmax(worst, fabs(sum_squares(x, lens[li]) - ref) / ref);
+            worst = fmax(worst, fabs(sum_squares_serial(x, lens[li]) - ref) / ref);
+        }
+        CHECK_MSG(worst < 1e-12, "%s: sum_squares vs a running double sum: relative %g", simd_level_name(want), worst);
+#ifdef _OPENMP
+        int th = omp_get_max_threads();
+        omp_set_num_threads(1);
+        double a = sum_squares(x, nmax);
+        omp_set_num_threads(2);
+        double b = sum_squares(x, nmax);
+        omp_set_num_threads(th);
+        CHECK(memcmp(&a, &b, sizeof a) == 0 && a == sum_squares_serial(x, nmax));
+#endif
+    }
+    simd_cap(saved);
+    free(x);
 }
 
 // ---- top-K against a sort by (value descending, index ascending), ties and bias included ----
@@ -469,6 +511,7 @@ int main(void) {
     test_dispatch();
     test_removal_topk();
     test_topk_sorted();
+    test_sum_squares();
     test_exp_gelu();
     test_gelu_kernels();
     test_thread_determinism();
