@@ -432,7 +432,7 @@ int model_forward(Model *m, const Batch *b, Losses *out) {
             size_t off = (size_t)s * N * F;
             ffn_forward(m->tmp, a->sh_hpre + off, m->dhid, a->u, PARAM(m, bp->shared_w1) + (size_t)s * F * D,
                         PARAM(m, bp->shared_w2) + (size_t)s * D * F, N, D, F, m->wt);
-            for (size_t i = 0; i < ND; i++) next[i] += m->tmp[i];
+            add_parallel(next, next, m->tmp, ND);
         }
     }
     rmsnorm_forward(m->f_norm, m->f_rstd, m->h_final, PARAM(m, m->i_final_norm), N, D);

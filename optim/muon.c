@@ -1,6 +1,6 @@
-// muon.c — Muon (Jordan et al.) on one table entry: momentum, then each matrix's update replaced
+// muon.c — Muon (Jordan et al.) on one matrix: momentum, then the update replaced
 // by its Newton–Schulz orthogonalization, scaled per matrix shape. An expert stack (count > 1) is
-// count separate matrices: each expert is orthogonalized on its own, never the stack as one.
+// count separate matrices (optim_step runs them in parallel), never the stack as one.
 #include <math.h>
 #include <stddef.h>
 #include "optim.h"
@@ -36,11 +36,4 @@ void muon_update_matrix(float *w, const float *g, float *buf, int rows, int cols
     newton_schulz(u, rows, cols, cfg->ns_steps, ns);  // u ← O ≈ U·Vᵀ of u
     // Decoupled decay, then the orthogonalized step.
     for (size_t i = 0; i < mn; i++) w[i] = w[i] * keep - step * u[i];  // rows x cols
-}
-
-void muon_update(float *w, const float *g, float *buf, const ParamInfo *p,
-                 const OptimConfig *cfg, double lr, float *scratch) {
-    const size_t mn = (size_t)p->rows * (size_t)p->cols;  // one matrix
-    for (int e = 0; e < p->count; e++)                     // count matrices (experts)
-        muon_update_matrix(w + e * mn, g + e * mn, buf + e * mn, p->rows, p->cols, p->decay, cfg, lr, scratch, 1.0f);
 }

@@ -80,16 +80,13 @@ void adamw_update_scaled(float *w, const float *g, float *m, float *v, size_t n,
 
 // Muon's update scale for one rows x cols matrix (MUON_SCALE_MOONLIGHT or MUON_SCALE_KJ).
 double muon_scale(int which, int rows, int cols);
-// Floats of scratch muon_update needs for one rows x cols matrix (the update u, then NS space).
+// Floats of scratch muon_update_matrix needs for one rows x cols matrix (u, then NS space).
 size_t muon_scratch(int rows, int cols);
-// Muon on one table entry (p->count matrices of p->rows x p->cols, each orthogonalized alone):
+// Muon on one rows x cols matrix (an expert stack is count such matrices, each orthogonalized
+// alone), with g read as g·gscale:
 // buf = mom*buf + g;  u = nesterov ? g + mom*buf : buf;  O = NS(u);
-// W *= 1 - lr*wd (when p->decay);  W -= lr*scale*O. w, g, buf point at the entry's first element.
-void muon_update(float *w, const float *g, float *buf, const ParamInfo *p,
-                 const OptimConfig *cfg, double lr, float *scratch);
-// The same for one rows x cols matrix (decay: apply weight decay). optim_step runs these in
-// parallel, one matrix per thread at a time: a matrix's result never depends on the thread.
-// g is read as g·gscale.
+// W *= 1 - lr*wd (when decay);  W -= lr*scale*O. optim_step runs these in parallel, one matrix
+// per thread at a time: a matrix's result never depends on the thread.
 void muon_update_matrix(float *w, const float *g, float *buf, int rows, int cols, int decay,
                         const OptimConfig *cfg, double lr, float *scratch, float gscale);
 
