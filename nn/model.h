@@ -17,7 +17,7 @@
 #include "nn.h"
 #include "params.h"
 
-// Choice enums: the order follows the choices strings of sim/schema.h (a unit test checks it).
+// Choice enums: the order follows the choices strings of sim/config/schema.h (a unit test checks it).
 enum { MODEL_DECODER, MODEL_ROUTER };
 enum { SCORE_SOFTMAX, SCORE_SIGMOID };
 enum { BAL_NONE, BAL_SWITCH, BAL_L2, BAL_AUXFREE };

@@ -3,11 +3,11 @@
 // before any output folder is created or any work starts.
 #include <stdlib.h>
 #include <string.h>
-#include "analyze.h"
-#include "config.h"
-#include "export.h"
-#include "report.h"
-#include "sweep.h"
+#include "measure/analyze.h"
+#include "config/config.h"
+#include "run/export.h"
+#include "report/report.h"
+#include "run/sweep.h"
 
 #ifndef MOESIM_VERSION
 #define MOESIM_VERSION "0.1.0"
@@ -153,13 +153,18 @@ static int cmd_run(int argc, char **argv) {
     if (load_experiment(&ex, file, sets, nsets) != 0) return 2;
     if (!o.quiet && !o.dry_run) print_settings(&ex);
     int rc = sweep_run(&ex, &o);
-    if (!o.quiet && !o.dry_run) {
-        char dir[1024], err[512];
-        sweep_out_dir(&ex, &o, dir, sizeof dir);
+    if (o.dry_run) return rc;
+    // the report reads the result files the sweep wrote; it never reaches into the training loop
+    char dir[1024], err[512];
+    sweep_out_dir(&ex, &o, dir, sizeof dir);
+    int report_ok = report_build(dir, err, sizeof err) == 0;
+    if (!report_ok) { fprintf(stderr, "moesim: report: %s\n", err); rc = 1; }
+    if (!o.quiet) {
+        fprintf(stderr, "moesim: results in %s\n", dir);
         const char *metric = ex.base.data_world == WORLD_GEOMETRY ? "suppression_rho" : "freqsim_cross_domain";
         fputc('\n', stdout);
         if (report_print_terminal(stdout, dir, metric, err, sizeof err) != 0) fprintf(stderr, "moesim: %s\n", err);
-        printf("\nreport: %s/report.html\n", dir);
+        if (report_ok) printf("\nreport: %s/report.html\n", dir);
     }
     return rc;
 }

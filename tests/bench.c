@@ -16,10 +16,10 @@
 // (a busy machine shows there; the footer names the configurations hit).
 // E=16 in experts and K=2 in topk are the std AdamW 2-thread measurement itself (not rerun).
 //
-// Method. A step is exactly what sim/train.c's loop does (batch → zero grads → forward → NaN check
-// → backward → grad norm → NaN check → clip factor → optimizer step, which applies the clip as it
-// reads the gradients → aux-free bias), without files or evaluations; the training loss after the
-// last step equals `moesim run` of the same config.
+// Method. A step is the trainer's own train_step (sim/run/step.c: batch → zero grads → forward →
+// NaN check → backward → grad norm → NaN check → clip factor → optimizer step, which applies the
+// clip as it reads the gradients → aux-free bias), without files or evaluations; the training loss
+// after the last step equals `moesim run` of the same config.
 // Each configuration runs a few warm-up steps, then the timed ones; figures are the median with
 // the interquartile range (p25–p75) as spread, since these machines are noisy and shared. Every
 // configuration runs in a child process of its own (fork; results come back through a pipe), so
@@ -57,10 +57,10 @@
 #include "../nn/gemm.h"
 #include "../nn/model.h"
 #include "../optim/optim.h"
-#include "../sim/config.h"
+#include "../sim/config/config.h"
 #include "../sim/io.h"
-#include "../sim/train.h"
-#include "../sim/world.h"
+#include "../sim/run/train.h"
+#include "../sim/worlds/world.h"
 
 // ---- settings ---------------------------------------------------------------------------------
 
@@ -273,9 +273,7 @@ typedef struct {
 enum { ALLOC_PARAMS, ALLOC_GRADS, ALLOC_OPTIM, ALLOC_ACTS, ALLOC_COUNT };
 static const char *alloc_names[ALLOC_COUNT] = {"params", "grads", "optim_state", "activations"};
 
-// The phases of one step, in loop order (series 1.. of a training child; series 0 is the step).
-enum { PH_BATCH, PH_FORWARD, PH_BACKWARD, PH_NORM, PH_OPTIM, PH_COUNT };
-static const char *phase_names[PH_COUNT] = {"batch", "forward", "backward", "norm+clip", "optimizer"};
+// The phases of one step are step.h's PHASE_* (series 1.. of a training child; series 0 is the step).
 
 // The configuration of a case as config keys, through the same setter a file uses.
 static int case_config(const TrainCase *tc, Config *c, char *err, size_t errlen) {
@@ -319,7 +317,7 @@ static long minor_faults(void) {
 }
 
 // Child: build everything (as train.c's run_setup, minus the evaluation set), then warm-up and
-// timed steps of train.c's loop. Series 0: step seconds; 1..PH_COUNT: the phases.
+// timed steps of train.c's loop. Series 0: step seconds; 1..PHASE_COUNT: the phases.
 static int train_child(const void *arg, const Opts *o, ChildOut *out) {
     const TrainCase *tc = arg;
     set_threads(tc->threads);
@@ -355,51 +353,30 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
     int rc = 0, src_ok = batch_source_init(&src, c, &world) == 0;
     if (!src_ok) rc = child_fail(out, "memory", "batch buffers");
 
-    Series *ss[1 + PH_COUNT];
+    Series *ss[1 + PHASE_COUNT];
     ss[0] = add_series(out, "step");
-    for (int p = 0; p < PH_COUNT; p++) ss[1 + p] = add_series(out, phase_names[p]);
+    for (int p = 0; p < PHASE_COUNT; p++) ss[1 + p] = add_series(out, step_phase_names[p]);
     int mult = router ? o->router_mult : 1;
     int warmup = o->warmup * mult, timed = o->steps * mult;
     if (timed > MAX_SAMPLES) timed = MAX_SAMPLES;
     int steps = warmup + timed;
 
-    // ---- the loop of sim/train.c's train_run, step for step (no fault injection, no logging) ----
-    Losses l = {0};
+    // ---- the trainer's own step (sim/run/step.c), timed by phase; no files, no evaluations ----
+    StepResult sr = {0};
     long faults0 = 0;
     for (int step = 0; step < steps && rc == 0; step++) {
         if (step == warmup) faults0 = minor_faults();
-        double t[PH_COUNT + 1];
-        t[0] = now_s();
-        Batch b;
-        batch_source_next(&src, step, &b);
-        double lr = schedule_lr(c->train_schedule, c->train_lr, step, steps, c->train_warmup, c->train_min_lr_ratio);
-        t[1] = now_s();
-        model_zero_grads(m);
-        if (model_forward(m, &b, &l) != 0) { rc = child_fail(out, "batch", "invalid batch"); break; }
-        if (!isfinite(l.loss)) {
-            snprintf(err, sizeof err, "step %d: loss is %g", step + 1, l.loss);
-            rc = child_fail(out, "diverged", err);
-            break;
-        }
-        t[2] = now_s();
-        model_backward(m, &b);
-        t[3] = now_s();
-        double gn = model_grad_norm(m);  // = grad_norm over m->grads, the experts' part taken in backward
-        if (!isfinite(gn)) {
-            snprintf(err, sizeof err, "step %d: gradient norm is %g", step + 1, gn);
-            rc = child_fail(out, "diverged", err);
-            break;
-        }
-        double clip = clip_factor(gn, c->train_clip);  // applied inside the optimizer's pass
-        t[4] = now_s();
-        optim_step_scaled(&opt, m->params, m->grads, lr, clip);
-        model_update_bias(m);
-        t[5] = now_s();
+        double ph[PHASE_COUNT];
+        StepStatus st = train_step(m, &opt, &src, c, step, steps, &sr, ph);
+        if (st == STEP_BAD_BATCH) { rc = child_fail(out, "batch", sr.reason); break; }
+        if (st == STEP_DIVERGED) { rc = child_fail(out, "diverged", sr.reason); break; }
         if (step >= warmup) {
-            ss[0]->v[ss[0]->n++] = t[PH_COUNT] - t[0];
-            for (int p = 0; p < PH_COUNT; p++) ss[1 + p]->v[ss[1 + p]->n++] = t[p + 1] - t[p];
+            double total = 0;
+            for (int p = 0; p < PHASE_COUNT; p++) { ss[1 + p]->v[ss[1 + p]->n++] = ph[p]; total += ph[p]; }
+            ss[0]->v[ss[0]->n++] = total;
         }
     }
+    Losses l = sr.losses;
     out->loss = l.loss;
     out->faults_per_step = (double)(minor_faults() - faults0) / timed;
     if (src_ok) batch_source_free(&src);
@@ -674,7 +651,7 @@ typedef struct {
     int ok;
     char err[256];
     Stats step;              // seconds
-    Stats phase[PH_COUNT];   // seconds
+    Stats phase[PHASE_COUNT];   // seconds
     ChildStat st;
     double loss;
     double alloc[ALLOC_COUNT];  // bytes
@@ -696,7 +673,7 @@ static const TrainResult *measure_train(const TrainCase *tc, const Opts *o) {
     ChildOut *out = &child_buf;
     double t0 = now_s();
     int rc = run_child(train_child, tc, o, out, &r->st);
-    if (rc != 0 || out->nseries < 1 + PH_COUNT || out->s[0].n == 0) {
+    if (rc != 0 || out->nseries < 1 + PHASE_COUNT || out->s[0].n == 0) {
         scopy(r->err, sizeof r->err, out->err[0] ? out->err : "no samples");
         return r;
     }
@@ -705,13 +682,13 @@ static const TrainResult *measure_train(const TrainCase *tc, const Opts *o) {
     r->faults_per_step = out->faults_per_step;
     memcpy(r->alloc, out->alloc, sizeof r->alloc);
     r->step = stats_of(out->s[0].v, out->s[0].n);
-    for (int p = 0; p < PH_COUNT; p++) r->phase[p] = stats_of(out->s[1 + p].v, out->s[1 + p].n);
+    for (int p = 0; p < PHASE_COUNT; p++) r->phase[p] = stats_of(out->s[1 + p].v, out->s[1 + p].n);
     fprintf(stderr, "bench: %-6s %s E=%d K=%d %d thread%s: %.1f ms/step = fwd %.1f + bwd %.1f + norm %.1f + "
             "opt %.1f (%d steps, %.1f s, loss %.3f)\n",
             tc->router ? "router" : "std", tc->muon ? "muon " : "adamw", tc->router ? 8 : tc->E,
             tc->router ? 2 : tc->K, tc->threads, tc->threads == 1 ? "" : "s", r->step.med * 1e3,
-            r->phase[PH_FORWARD].med * 1e3, r->phase[PH_BACKWARD].med * 1e3, r->phase[PH_NORM].med * 1e3,
-            r->phase[PH_OPTIM].med * 1e3, r->step.n, now_s() - t0, r->loss);
+            r->phase[PHASE_FORWARD].med * 1e3, r->phase[PHASE_BACKWARD].med * 1e3, r->phase[PHASE_NORM].med * 1e3,
+            r->phase[PHASE_OPTIM].med * 1e3, r->step.n, now_s() - t0, r->loss);
     return r;
 }
 
@@ -793,9 +770,9 @@ static void group_std(const Opts *o) {
             if (!r || !r->ok) continue;
             char nm[48];
             snprintf(nm, sizeof nm, "%s phase", names[mu]);
-            for (int p = 0; p < PH_COUNT; p++) {
+            for (int p = 0; p < PHASE_COUNT; p++) {
                 char metric[24];
-                snprintf(metric, sizeof metric, "%s", phase_names[p]);
+                snprintf(metric, sizeof metric, "%s", step_phase_names[p]);
                 add_row(nm, th, metric, r->phase[p].med * 1e3, r->phase[p].p25 * 1e3, r->phase[p].p75 * 1e3, "ms");
             }
         }

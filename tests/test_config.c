@@ -7,8 +7,8 @@
 //   test_config                       run every test
 //   test_config --print-resolved F    print what good/F.expected must hold (to update it on purpose)
 //   test_config --print-key-table     print the key table of docs/EXPERIMENTS.md
-#include "../sim/config.h"
-#include "../sim/toml.h"
+#include "../sim/config/config.h"
+#include "../sim/config/toml.h"
 #include "harness.h"
 
 #include <dirent.h>

@@ -1,5 +1,5 @@
-// test_metrics.c — the measurements (sim/metrics.c) and the linear algebra under them
-// (sim/linalg.c). Every measurement is checked against a tiny case whose value is worked out by
+// test_metrics.c — the measurements (sim/measure/metrics.c) and the linear algebra under them
+// (sim/measure/linalg.c). Every measurement is checked against a tiny case whose value is worked out by
 // hand in the comments (the expected numbers are written as closed-form expressions, never by
 // calling the code under test), plus the invariants the issue names and the Jacobi/SVD routines
 // against matrices built from chosen orthonormal vectors and spectra.
@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 #include "harness.h"
-#include "../sim/linalg.h"
-#include "../sim/metrics.h"
+#include "../sim/measure/linalg.h"
+#include "../sim/measure/metrics.h"
 
 // Householder reflector Q = I - 2 u uᵀ / (uᵀu): symmetric and orthogonal, so its columns are a
 // known orthonormal basis.

@@ -12,7 +12,7 @@
 #include "../nn/reduce.h"
 #include "../nn/simd.h"
 #include "../optim/optim.h"
-#include "../sim/metrics.h"
+#include "../sim/measure/metrics.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif

@@ -10,12 +10,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "../sim/config.h"
-#include "../sim/csv.h"
+#include "../sim/config/config.h"
+#include "../sim/report/csv.h"
 #include "../sim/io.h"
-#include "../sim/metrics.h"
-#include "../sim/report.h"
-#include "../sim/svg.h"
+#include "../sim/measure/metrics.h"
+#include "../sim/report/report.h"
+#include "../sim/report/svg.h"
 #include "harness.h"
 
 // ---- helpers -------------------------------------------------------------------------------------

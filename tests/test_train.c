@@ -7,11 +7,11 @@
 #include "harness.h"
 #include "../nn/model.h"
 #include "../optim/optim.h"
-#include "../sim/config.h"
+#include "../sim/config/config.h"
 #include "../sim/io.h"
-#include "../sim/sweep.h"
-#include "../sim/train.h"
-#include "../sim/world.h"
+#include "../sim/run/sweep.h"
+#include "../sim/run/train.h"
+#include "../sim/worlds/world.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif

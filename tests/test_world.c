@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
-#include "../sim/world.h"
+#include "../sim/worlds/world.h"
 
 // The domains world of issue 6's reference run: V = 64 shared + 8 private blocks of 24.
 static WorldSpec domains_spec(void) {

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../sim/config.h"
-#include "../../sim/toml.h"
+#include "../../sim/config/config.h"
+#include "../../sim/config/toml.h"
 
 static Experiment ex, ex2;
 static CfgErrors errs, errs2;

@@ -28,7 +28,7 @@ fi
 
 "$cc" -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
-    tests/fuzz/fuzz_config.c sim/toml.c sim/config.c -lm -o "$out/fuzz_config"
+    tests/fuzz/fuzz_config.c sim/config/toml.c sim/config/config*.c -lm -o "$out/fuzz_config"
 
 # Seeds: every experiment and fixture (copied under stable names; libFuzzer adds its own finds).
 for f in experiments/*.toml tests/fixtures/config/good/*.toml tests/fixtures/config/good/inc/*.toml \
@@ -38,14 +38,14 @@ for f in experiments/*.toml tests/fixtures/config/good/*.toml tests/fixtures/con
     [ -f "$corpus/$name" ] || cp "$f" "$corpus/$name"
 done
 
-# Dictionary: TOML punctuation and literals, and every schema key (from sim/schema.h).
+# Dictionary: TOML punctuation and literals, and every schema key (from sim/config/schema.h).
 {
     for t in '[' ']' '[[' '=' '.' ',' '#' '"' "'" '"""' '\\u' '\\U' '\\n' '{' '}' '_' 'e' 'E' '+' '-' \
              '0x' '0o' '0b' 'inf' 'nan' 'true' 'false' '1e' '0.5' '3e-4' '1_000' '[sweep]' 'include' \
              '[model]' '[train]' '[data]' '"micro"' '"global"' '"router"' '"geometry"' '"muon"'; do
         printf '"%s"\n' "$(printf '%s' "$t" | sed 's/\\/\\\\/g; s/"/\\"/g')"
     done
-    sed -n 's/^ *X("\([a-z_.]*\)".*/"\1"/p' sim/schema.h
+    sed -n 's/^ *X("\([a-z_.]*\)".*/"\1"/p' sim/config/schema.h
 } > "$out/toml.dict"
 
 status=0

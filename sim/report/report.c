@@ -11,10 +11,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "config.h"
+#include "../config/config.h"
 #include "csv.h"
-#include "io.h"
-#include "metrics.h"
+#include "../io.h"
+#include "../measure/metrics.h"
 #include "report.h"
 #include "svg.h"
 

@@ -4,7 +4,7 @@
 #define MOESIM_EXPORT_H
 
 #include <stddef.h>
-#include "schema.h"
+#include "../config/schema.h"
 
 // Writes DIR/manifest.json, DIR/params/<name>.npy, DIR/grads/<name>.npy, DIR/tokens.npy (or
 // hidden.npy for the router kind), DIR/acts/blocks.<l>.{router_in,router_logits,topk}.npy and

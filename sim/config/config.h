@@ -1,4 +1,4 @@
-// config.h — configuration and experiments on top of the schema (sim/schema.h): defaults,
+// config.h — configuration and experiments on top of the schema (sim/config/schema.h): defaults,
 // strict loading of experiment files (include, [sweep], --set), cross-field checks, sweep points
 // and run ids, shards, and the resolved-config dumps (TOML, JSON), `moesim help` and the docs
 // table. Everything is generated from MOESIM_SCHEMA; no key is known here by hand except in the

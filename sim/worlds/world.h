@@ -16,15 +16,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../nn/nn.h"
-#include "schema.h"  // WORLD_DOMAINS|GEOMETRY|CYCLIC, MIX_*, TASK_*, TRANSFORM_* (config order)
+#include "../../nn/nn.h"
+#include "../config/schema.h"  // WORLD_DOMAINS|GEOMETRY|CYCLIC, MIX_*, TASK_*, TRANSFORM_* (config order)
 
 #define WORLD_STREAM_TABLES  0x574F524C44000001ull  // "WORLD": chains, centres, mu
 #define WORLD_STREAM_EVAL    0x4556414C00000000ull  // "EVAL" + d: domain d's evaluation sequences
 #define WORLD_STREAM_SHUFFLE 0x5348554600000000ull  // "SHUF" + d: domain d's shuffle transform
-
-// Largest chain table (domains x states x branching successors) world_build accepts: 128 MB.
-#define WORLD_MAX_SLOTS ((size_t)1 << 25)
 
 typedef struct {
     int kind;             // data.world: WORLD_DOMAINS | WORLD_GEOMETRY | WORLD_CYCLIC

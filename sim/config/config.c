@@ -3,7 +3,6 @@
 // and docs/EXPERIMENTS.md for the user's view.
 #include "config.h"
 #include "toml.h"
-#include "world.h"  // WORLD_MAX_SLOTS: the domains world's limit, checked before any work
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -1156,7 +1155,7 @@ static int load(Experiment *ex, const char *path, const char *buf, size_t len, c
         err_add(e, "%.100s...: path longer than %d bytes", path, CFG_PATH_MAX - 1);
         return 1;
     }
-    if (config_defaults(&ex->base)) lerr(&x, CFG_SRC_DEFAULT, 0, "a schema default does not parse (sim/schema.h)");
+    if (config_defaults(&ex->base)) lerr(&x, CFG_SRC_DEFAULT, 0, "a schema default does not parse (sim/config/schema.h)");
     for (int k = 0; k < CFG_NKEYS; k++) ex->origin[k] = (CfgOrigin){CFG_SRC_DEFAULT, 0, 0};
     if (buf) {
         File f;

@@ -2,10 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "export.h"
-#include "config.h"
-#include "io.h"
+#include "../config/config.h"
+#include "../io.h"
 #include "train.h"
-#include "../nn/model.h"
+#include "../../nn/model.h"
 
 static int fail(char *err, size_t errlen, const char *what, const char *path) {
     snprintf(err, errlen, "%s %s", what, path);

@@ -12,13 +12,10 @@
 #include <omp.h>
 #endif
 #include "train.h"
-#include "config.h"
-#include "io.h"
-#include "metrics.h"
-#include "../optim/optim.h"
-
-// A NaN prints as "nan" or "-nan" by its sign bit, which says nothing here: messages show "nan".
-static double unsigned_nan(double x) { return isnan(x) ? fabs(x) : x; }
+#include "../config/config.h"
+#include "../io.h"
+#include "../measure/metrics.h"
+#include "../../optim/optim.h"
 
 #ifndef MOESIM_VERSION
 #define MOESIM_VERSION "0.1.0"
@@ -51,49 +48,6 @@ void world_spec_from_config(WorldSpec *w, const Config *c) {
     w->D = c->model_d_model; w->shared_norm = c->data_shared_norm; w->cluster_norm = c->data_cluster_norm;
     w->noise = c->data_noise; w->task = c->data_task; w->E = c->model_experts;
     w->eval_sequences = c->eval_sequences; w->eval_duplicate = c->eval_duplicate; w->eval_transform = c->eval_transform;
-}
-
-int batch_source_init(BatchSource *s, const Config *c, const World *w) {
-    memset(s, 0, sizeof *s);
-    s->world = w;
-    s->B = c->train_batch;
-    s->micro = c->train_micro_batch ? c->train_micro_batch : c->train_batch;
-    s->N = s->B * c->model_seq_len;
-    s->router = c->model_kind == MODEL_ROUTER;
-    s->task = c->data_task;
-    rng_seed(&s->rng, (uint64_t)c->train_seed, 2);          // stream 2: training batches
-    s->shuffle_base = rng_next(&s->rng);
-    s->tokens = calloc((size_t)s->B * (c->model_seq_len + 1), sizeof(int32_t));
-    s->seq_domain = calloc((size_t)s->B, sizeof(int32_t));
-    int bad = !s->tokens || !s->seq_domain;
-    if (s->router) {
-        s->hidden = calloc((size_t)s->N * c->model_d_model, sizeof(float));
-        s->target = calloc((size_t)s->N, sizeof(int32_t));
-        s->cluster = calloc((size_t)s->N, sizeof(int32_t));
-        bad |= !s->hidden || !s->target || !s->cluster;
-    }
-    if (bad) batch_source_free(s);
-    return bad ? -1 : 0;
-}
-
-void batch_source_next(BatchSource *s, int step, Batch *b) {
-    memset(b, 0, sizeof *b);
-    b->B = s->B;
-    b->micro = s->micro;
-    b->shuffle_seed = s->shuffle_base + (uint64_t)step;
-    if (s->router) {
-        world_train_hidden(s->world, &s->rng, s->N, s->hidden, s->target, s->cluster);
-        b->hidden = s->hidden;
-        b->target = s->task == TASK_CLUSTER ? s->target : NULL;
-    } else {
-        world_train_batch(s->world, &s->rng, s->B, s->micro, s->tokens, s->seq_domain);
-        b->tokens = s->tokens;
-    }
-}
-
-void batch_source_free(BatchSource *s) {
-    free(s->tokens); free(s->seq_domain); free(s->hidden); free(s->target); free(s->cluster);
-    memset(s, 0, sizeof *s);
 }
 
 void optim_config_from_config(OptimConfig *o, const Config *c) {
@@ -517,28 +471,16 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
     int inject_step = inject ? atoi(inject) : 0;
     for (int step = 0; step < steps; step++) {
         if (inject_step > 0 && step + 1 == inject_step) m->params[0] = NAN;
-        Batch b;
-        batch_source_next(&R->batches, step, &b);
-        double lr = schedule_lr(c->train_schedule, c->train_lr, step, steps, c->train_warmup, c->train_min_lr_ratio);
-        // forward, backward, step
-        model_zero_grads(m);
-        if (model_forward(m, &b, &l) != 0) { setfail(res, "batch", "invalid batch"); break; }
-        if (!isfinite(l.loss)) {
+        StepResult sr;
+        StepStatus st = train_step(m, &R->optim, &R->batches, c, step, steps, &sr, NULL);
+        if (st == STEP_BAD_BATCH) { setfail(res, "batch", sr.reason); break; }
+        if (st == STEP_DIVERGED) {
             res->status = RUN_DIVERGED;
-            snprintf(res->reason, sizeof res->reason, "step %d: loss is %g (ce %g)", step + 1, unsigned_nan(l.loss),
-                     unsigned_nan(l.ce));
+            snprintf(res->reason, sizeof res->reason, "%s", sr.reason);
             break;
         }
-        model_backward(m, &b);
-        double gn = model_grad_norm(m);  // = grad_norm over m->grads, the experts' part taken in backward
-        if (!isfinite(gn)) {
-            res->status = RUN_DIVERGED;
-            snprintf(res->reason, sizeof res->reason, "step %d: gradient norm is %g", step + 1, unsigned_nan(gn));
-            break;
-        }
-        // clipping happens inside the optimizer's pass (bit for bit clip_grad's scaling)
-        optim_step_scaled(&R->optim, m->params, m->grads, lr, clip_factor(gn, c->train_clip));
-        model_update_bias(m);
+        l = sr.losses;
+        double lr = sr.lr, gn = sr.grad_norm;
         res->steps_done = step + 1;
         res->loss = l.loss;
         res->ce = l.ce;

@@ -3,7 +3,7 @@
 #ifndef MOESIM_SWEEP_H
 #define MOESIM_SWEEP_H
 
-#include "config.h"
+#include "../config/config.h"
 
 typedef struct {
     const char *out_dir;   // NULL: results/<experiment.name>

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "analyze.h"
-#include "io.h"
+#include "../io.h"
 #include "metrics.h"
 
 int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen) {

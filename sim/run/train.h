@@ -4,10 +4,12 @@
 #define MOESIM_TRAIN_H
 
 #include <stdio.h>
-#include "schema.h"
-#include "../nn/model.h"
-#include "world.h"
-#include "../optim/optim.h"
+#include "../config/schema.h"
+#include "../../nn/model.h"
+#include "../worlds/world.h"
+#include "../../optim/optim.h"
+#include "batches.h"
+#include "step.h"
 
 typedef enum { RUN_OK, RUN_DIVERGED, RUN_FAILED } RunStatus;
 
@@ -27,24 +29,6 @@ typedef struct {
     double wall_s, tokens_per_s;
 } RunResult;
 
-// The training batches of a run, drawn from stream 2 of train.seed exactly as the training loop
-// draws them (export and the benchmark use the same source). Buffers are allocated once in
-// batch_source_init; batch_source_next allocates nothing.
-typedef struct {
-    const World *world;
-    Rng rng;
-    uint64_t shuffle_base;     // scope shuffle: step s uses seed shuffle_base + s
-    int B, micro, N, router, task;
-    int32_t *tokens, *seq_domain;   // B x (T+1), B
-    float *hidden;                  // N x D (router kind)
-    int32_t *target, *cluster;      // N (router kind)
-} BatchSource;
-
-// Returns 0, or -1 if memory runs out.
-int batch_source_init(BatchSource *s, const Config *c, const World *w);
-// Draws the batch of `step` into the source's buffers and points b at them.
-void batch_source_next(BatchSource *s, int step, Batch *b);
-void batch_source_free(BatchSource *s);
 
 // Translations from the config (the only place sim maps keys onto the lower layers' structs).
 void model_spec_from_config(ModelSpec *s, const Config *c);

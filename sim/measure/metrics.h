@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "../nn/nn.h"
+#include "../../nn/nn.h"
 
 // ---- the scalar measurements of one layer: THE list (name, meaning) -----------------------------
 // The order here is the order of CSV columns and JSON keys; the first fifteen names are read by

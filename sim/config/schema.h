@@ -12,8 +12,12 @@
 #ifndef MOESIM_SCHEMA_H
 #define MOESIM_SCHEMA_H
 
-#include "../nn/model.h"
-#include "../optim/optim.h"
+#include "../../nn/model.h"
+#include "../../optim/optim.h"
+
+// Largest chain table (domains x states x branching successors) the domains world accepts: 128 MB.
+// It lives here, not in worlds/, so the config can reject an oversized world before any work.
+#define WORLD_MAX_SLOTS ((size_t)1 << 25)
 
 #define CFG_STR_MAX 256
 #define CFG_REALS_MAX 16

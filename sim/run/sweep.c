@@ -12,9 +12,8 @@
 #include <omp.h>
 #endif
 #include "sweep.h"
-#include "io.h"
-#include "metrics.h"
-#include "report.h"
+#include "../io.h"
+#include "../measure/metrics.h"
 #include "train.h"
 
 void sweep_out_dir(const Experiment *ex, const SweepOptions *o, char *buf, size_t cap) {
@@ -240,13 +239,14 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         while (running > 0 && wait(NULL) > 0) running--;
     }
     free(todo);
-    if (sweep_write_summary(ex, dir) != 0) { fprintf(stderr, "moesim: cannot write %s/summary.csv\n", dir); failed++; }
-    char err[512];
-    if (report_build(dir, err, sizeof err) != 0) { fprintf(stderr, "moesim: report: %s\n", err); failed++; }
-    if (!o->quiet) {
+    if (!o->quiet)
         fprintf(stderr, "moesim: %ld run%s in this call: %ld ok, %d diverged, %d failed\n", ntodo, ntodo == 1 ? "" : "s",
                 ntodo - failed - diverged, diverged, failed);
-        fprintf(stderr, "moesim: results in %s (summary.csv, report.html)\n", dir);
+    // the summary is a result file like the runs' own: its failure fails the call but is not a run
+    int files_failed = 0;
+    if (sweep_write_summary(ex, dir) != 0) {
+        fprintf(stderr, "moesim: cannot write %s/summary.csv: %s\n", dir, strerror(errno));
+        files_failed = 1;
     }
-    return failed ? 1 : 0;
+    return failed || files_failed ? 1 : 0;
 }
