@@ -1,6 +1,9 @@
 // toml.c — the strict streaming parser of toml.h. One pass over the text; a cursor, a line
 // number, and a small trie of the keys and tables defined so far (for duplicates and TOML's rules
 // on redefining tables). Errors are reported and the parser resynchronizes at the next line.
+// One file of ~1,000 lines on purpose: the cursor, the value grammar (strings with escapes,
+// numbers parsed whole, arrays) and the key trie are one state machine over one cursor; split,
+// each part would need the others' internals, as inih and tomlc99 also keep them together.
 #include "toml.h"
 
 #include <errno.h>

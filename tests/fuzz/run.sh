@@ -28,7 +28,7 @@ fi
 
 "$cc" -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror \
-    tests/fuzz/fuzz_config.c sim/config/toml.c sim/config/config*.c -lm -o "$out/fuzz_config"
+    tests/fuzz/fuzz_config.c sim/config/*.c -lm -o "$out/fuzz_config"
 
 # Seeds: every experiment and fixture (copied under stable names; libFuzzer adds its own finds).
 for f in experiments/*.toml tests/fixtures/config/good/*.toml tests/fixtures/config/good/inc/*.toml \

@@ -1,0 +1,151 @@
+// checks.c — the error list and the cross-field checks (`top_k <= experts`, …) that every sweep
+// point must pass before any work starts. Each check names every key it involves.
+#include "config.h"
+#include "config_internal.h"
+#include "toml.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+// ---- errors -----------------------------------------------------------------------------------
+
+static void err_addv(CfgErrors *e, const char *fmt, va_list ap) {
+    if (e->n < CFG_ERRORS_MAX) vsnprintf(e->msg[e->n], CFG_ERROR_LEN, fmt, ap);
+    e->n++;
+}
+
+void err_add(CfgErrors *e, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    err_addv(e, fmt, ap);
+    va_end(ap);
+}
+
+void cfg_errors_print(const CfgErrors *e, FILE *f) {
+    int kept = e->n < CFG_ERRORS_MAX ? e->n : CFG_ERRORS_MAX;
+    for (int i = 0; i < kept; i++) fprintf(f, "%s\n", e->msg[i]);
+    if (e->n > kept) fprintf(f, "... and %d more errors\n", e->n - kept);
+}
+
+// ---- cross-field checks -----------------------------------------------------------------------
+
+
+typedef struct {
+    FailFn fail;
+    void *u;
+    int n;
+} Checks;
+
+static void xfail(Checks *x, int k1, int k2, int k3, const char *fmt, ...) {
+    int keys[3], n = 0;
+    if (k1 >= 0) keys[n++] = k1;
+    if (k2 >= 0) keys[n++] = k2;
+    if (k3 >= 0) keys[n++] = k3;
+    char msg[TOML_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    x->fail(x->u, keys, n, msg);
+    x->n++;
+}
+
+static const char *choice(const Config *c, int k, char *buf, size_t cap) {
+    if (!config_choice_name(k, *CFIELD(c, k, cfg_CHOICE), buf, cap)) snprintf(buf, cap, "?");
+    return buf;
+}
+
+// The combinations a user can get wrong, each naming every key it involves.
+int run_checks(const Config *c, FailFn fail, void *u) {
+    Checks x = {fail, u, 0};
+    char a[64];
+    if (c->model_top_k > c->model_experts)
+        xfail(&x, CFGK_model_top_k, CFGK_model_experts, -1, "model.top_k = %d must be at most model.experts = %d",
+              c->model_top_k, c->model_experts);
+    if (c->train_micro_batch > 0 && c->train_batch % c->train_micro_batch != 0)
+        xfail(&x, CFGK_train_micro_batch, CFGK_train_batch, -1,
+              "train.micro_batch = %d must divide train.batch = %d", c->train_micro_batch, c->train_batch);
+    if (c->model_kind == MODEL_DECODER && c->model_attention && c->model_d_model % c->model_heads != 0)
+        xfail(&x, CFGK_model_heads, CFGK_model_d_model, -1, "model.heads = %d must divide model.d_model = %d",
+              c->model_heads, c->model_d_model);
+    if (c->model_kind == MODEL_ROUTER && c->data_world != WORLD_GEOMETRY)
+        xfail(&x, CFGK_model_kind, CFGK_data_world, -1,
+              "model.kind = \"router\" requires data.world = \"geometry\", found \"%s\"",
+              choice(c, CFGK_data_world, a, sizeof a));
+    if (c->data_world == WORLD_GEOMETRY && c->model_kind != MODEL_ROUTER)
+        xfail(&x, CFGK_data_world, CFGK_model_kind, -1,
+              "data.world = \"geometry\" requires model.kind = \"router\", found \"%s\"",
+              choice(c, CFGK_model_kind, a, sizeof a));
+    if (c->train_warmup > c->train_steps)
+        xfail(&x, CFGK_train_warmup, CFGK_train_steps, -1, "train.warmup = %d must be at most train.steps = %d",
+              c->train_warmup, c->train_steps);
+    if (c->optim_name == OPTIM_MUON && c->model_kind == MODEL_ROUTER && !c->optim_muon_router)
+        xfail(&x, CFGK_optim_name, CFGK_optim_muon_router, CFGK_model_kind,
+              "optim.name = \"muon\" has no matrix to update: with model.kind = \"router\" the router is the "
+              "only matrix, and optim.muon_router = false");
+    if ((long long)c->eval_sequences * c->data_domains > 100000000LL)
+        xfail(&x, CFGK_eval_sequences, CFGK_data_domains, -1,
+              "eval.sequences = %d times data.domains = %d is more than 1e8 evaluation sequences",
+              c->eval_sequences, c->data_domains);
+    if (c->data_world == WORLD_DOMAINS) {
+        const int S = c->data_shared_vocab, K = c->data_domains, V = c->model_vocab, b = c->data_branching;
+        const double sp = c->data_shared_prob;
+        if ((long long)S + K > V) {
+            xfail(&x, CFGK_data_shared_vocab, CFGK_data_domains, CFGK_model_vocab,
+                  "data.shared_vocab = %d plus data.domains = %d must be at most model.vocab = %d (each domain "
+                  "needs at least one private token)", S, K, V);
+        } else if (sp > 0 && S == 0) {
+            xfail(&x, CFGK_data_shared_prob, CFGK_data_shared_vocab, -1,
+                  "data.shared_prob = %g needs shared tokens, but data.shared_vocab = 0", sp);
+        } else {
+            const int P = (V - S) / K, reach = sp == 0 ? P : sp == 1 ? S : S + P;
+            const long long A = S + P, states = c->data_order == 1 ? A : A * A;
+            if (b > reach)
+                xfail(&x, CFGK_data_branching, CFGK_data_shared_vocab, CFGK_data_domains,
+                      "data.branching = %d must be at most %d, the distinct tokens a state can reach "
+                      "(data.shared_vocab = %d, private block (model.vocab - data.shared_vocab) / data.domains "
+                      "= %d, data.shared_prob = %g)", b, reach, S, P, sp);
+            else if ((double)K * (double)states * b > (double)WORLD_MAX_SLOTS)
+                xfail(&x, CFGK_data_domains, CFGK_data_branching, CFGK_data_order,
+                      "the domains world needs %.0f successor slots (data.domains = %d x %lld states "
+                      "(data.order = %d) x data.branching = %d), over the limit of %zu: lower model.vocab, "
+                      "data.domains, data.branching or data.order",
+                      (double)K * (double)states * b, K, states, c->data_order, b, (size_t)WORLD_MAX_SLOTS);
+        }
+    }
+    if (c->data_world == WORLD_CYCLIC && c->data_domains > c->model_vocab)
+        xfail(&x, CFGK_data_domains, CFGK_model_vocab, -1,
+              "data.domains = %d must be at most model.vocab = %d (the cyclic world gives each domain "
+              "model.vocab / data.domains tokens)", c->data_domains, c->model_vocab);
+    // The name becomes a directory: results/<name>/.
+    const char *nm = c->experiment_name;
+    int ok = nm[0] != '.';
+    for (const char *p = nm; *p; p++)
+        ok &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-' || *p == '.';
+    if (!ok)
+        xfail(&x, CFGK_experiment_name, -1, -1,
+              "experiment.name = \"%.60s\": use only letters, digits, '_', '-' and '.' (not first); it names "
+              "the results folder", nm);
+    return x.n;
+}
+
+typedef struct {
+    CfgErrors *e;
+    const char *where;
+} ValidateCtx;
+
+static void validate_fail(void *u, const int *keys, int nkeys, const char *msg) {
+    ValidateCtx *v = u;
+    (void)keys; (void)nkeys;
+    if (v->where) err_add(v->e, "%s: %s", v->where, msg);
+    else err_add(v->e, "%s", msg);
+}
+
+int config_validate(const Config *c, const char *where, CfgErrors *e) {
+    ValidateCtx v = {e, where};
+    return run_checks(c, validate_fail, &v);
+}
