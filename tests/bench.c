@@ -33,6 +33,9 @@
 // A missed target is not an error: the exit status is 1 only when a measurement could not run
 // (child failure, bad config, divergence) or the CSV could not be written, 2 on a bad command line.
 //
+// One file on purpose: a benchmark is read top to bottom next to the numbers it prints, and
+// every group shares the child-process harness and the table above.
+//
 // Usage: bench [--quick] [--only NAME[,NAME...]] [--steps N] [--csv PATH]
 //   --quick   1 warm-up and 3 timed steps, fewer kernel samples: a smoke run, not a measurement
 //   --only    run only these groups: std, experts, topk, kernels, router (repeatable)
