@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "io.h"
@@ -19,14 +20,50 @@ int afile_commit(AtomicFile *a) {
     int bad = fflush(a->f) != 0 || ferror(a->f);
     if (fclose(a->f) != 0) bad = 1;
     a->f = NULL;
-    if (bad || rename(a->tmp, a->path) != 0) { remove(a->tmp); return -1; }
+    if (bad || rename(a->tmp, a->path) != 0) {
+        int e = errno;  // the caller reports the write's reason, not remove's
+        remove(a->tmp);
+        errno = e;
+        return -1;
+    }
     return 0;
 }
 
 void afile_abort(AtomicFile *a) {
+    int e = errno;
     if (a->f) fclose(a->f);
     a->f = NULL;
     remove(a->tmp);
+    errno = e;
+}
+
+int remove_tree(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode)) return remove(path);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    struct dirent *de;
+    int bad = 0;
+    char p[1200];
+    while ((de = readdir(d)))
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            bad |= remove_tree(path_join(p, sizeof p, path, de->d_name)) != 0;
+    closedir(d);
+    return bad || rmdir(path) != 0 ? -1 : 0;
+}
+
+int copy_file_into(FILE *out, const char *path) {
+    FILE *in = fopen(path, "rb");
+    if (!in) return -1;
+    char buf[65536];
+    size_t n;
+    int bad = 0;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) { bad = 1; break; }
+    bad |= ferror(in);
+    fclose(in);
+    return bad ? -1 : 0;
 }
 
 int mkdir_p(const char *path) {
@@ -198,6 +235,25 @@ void json_string(FILE *f, const char *s) {
         else fputc(c, f);
     }
     fputc('"', f);
+}
+
+const char *json_field(const char *json, const char *key, char *out, size_t cap) {
+    char pat[80];
+    snprintf(pat, sizeof pat, "\n  \"%s\": ", key);
+    const char *p = strstr(json, pat);
+    if (!p) return NULL;
+    p += strlen(pat);
+    size_t n = 0;
+    if (*p == '"') {
+        for (p++; *p && *p != '"' && n + 1 < cap; p++) {
+            if (*p == '\\' && p[1]) p++;
+            out[n++] = *p;
+        }
+    } else {
+        while (*p && *p != ',' && *p != '\n' && n + 1 < cap) out[n++] = *p++;
+    }
+    out[n] = '\0';
+    return out;
 }
 
 void json_number(FILE *f, double v) {

@@ -20,6 +20,11 @@ int afile_commit(AtomicFile *a);
 // Closes and removes the temporary file.
 void afile_abort(AtomicFile *a);
 
+// rm -r: removes a file or a folder with everything in it (nothing there is fine). Returns 0, or
+// -1 with errno set.
+int remove_tree(const char *path);
+// Appends the bytes of the file at path to out. Returns 0, or -1 with errno set.
+int copy_file_into(FILE *out, const char *path);
 // mkdir -p. Returns 0, or -1 with errno set.
 int mkdir_p(const char *path);
 int file_exists(const char *path);
@@ -37,6 +42,10 @@ int npy_read_int32(const char *path, int32_t **data, int *ndim, size_t shape[3],
 
 // Writes s as a JSON string literal (quotes and escapes included).
 void json_string(FILE *f, const char *s);
+// The value of a top-level key of a JSON file this program wrote (two-space indent, one key a line:
+// `\n  "key": value`), strings unquoted and unescaped, others as written ("null", "12"). NULL when
+// the key is missing.
+const char *json_field(const char *json, const char *key, char *out, size_t cap);
 // Writes a number as JSON (%.17g; NaN and Inf become null).
 void json_number(FILE *f, double v);
 

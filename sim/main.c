@@ -61,6 +61,13 @@ static const char *usage_analyze =
     "Computes the measurements of docs/METRICS.md on an N x D hidden-state matrix (float32 or\n"
     "float64) and an E x D router, e.g. dumped from a pre-trained MoE, and writes DIR/analysis.json.\n"
     "\n"
+    "Most measurements are defined per sequence (arXiv 2604.09780, Appendix A) and averaged over\n"
+    "sequences; give --seq-len to split the rows into consecutive sequences of T. Without it the N\n"
+    "rows are one sequence: the per-sequence keys are taken over all of them and the keys that\n"
+    "compare sequences (freqsim_seq, pooled_cosine_seq, freqsim_pooled_corr, jaccard_seq) are null.\n"
+    "analysis.json says which (\"sequences\", \"sequences_from\") and why each null key is null\n"
+    "(\"null_because\").\n"
+    "\n"
     "options:\n"
     "  --seq-len T      rows per sequence (default: all rows are one sequence)\n"
     "  --domains D.npy  int32 domain label per row (enables the cross-domain measurements)\n"
@@ -153,7 +160,14 @@ static int cmd_run(int argc, char **argv) {
     if (load_experiment(&ex, file, sets, nsets) != 0) return 2;
     if (!o.quiet && !o.dry_run) print_settings(&ex);
     int rc = sweep_run(&ex, &o);
-    if (o.dry_run) return rc;
+    if (o.dry_run || rc == 2) return rc;
+    if (rc > 128) {
+        // interrupted: every unfinished run has a checkpoint; the same command resumes them
+        fprintf(stderr, "moesim: stopped by signal %d; to resume, run the same command again: moesim run", rc - 128);
+        for (int i = 0; i < argc; i++) fprintf(stderr, " %s", argv[i]);
+        fputc('\n', stderr);
+        return rc;
+    }
     // the report reads the result files the sweep wrote; it never reaches into the training loop
     char dir[1024], err[512];
     sweep_out_dir(&ex, &o, dir, sizeof dir);
@@ -221,6 +235,9 @@ static int cmd_analyze(int argc, char **argv) {
         fprintf(stderr, "moesim: analyze: %s\n", err);
         return 2;
     }
+    if (a.seq_len <= 0)
+        fprintf(stderr, "moesim: analyze: no --seq-len, so all rows are one sequence: the per-sequence "
+                        "measurements cover them all and the sequence-pair ones are null\n");
     fprintf(stderr, "moesim: wrote %s/analysis.json\n", a.out);
     return 0;
 }

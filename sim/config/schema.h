@@ -53,6 +53,10 @@
     X("train.min_lr_ratio", train_min_lr_ratio, REAL, "0.1", 0, 1, NULL, "cosine schedule: final lr as a fraction of train.lr") \
     X("train.clip", train_clip, REAL, "0", 0, 1e9, NULL, "global gradient-norm clipping threshold (0: off)") \
     X("train.log_every", train_log_every, INT, "10", 1, 10000000, NULL, "steps between rows of metrics.csv and progress lines") \
+    X("train.save_model", train_save_model, BOOL, "true", 0, 0, NULL, "save the finished run's model (parameters, aux-free biases, optimizer state) in <run>/model/") \
+    X("train.checkpoint_every", train_checkpoint_every, INT, "0", 0, 10000000, NULL, "write <run>/checkpoint/ every n steps (0: none); an unfinished run resumes from it") \
+    X("train.init_from", train_init_from, STR, "\"\"", 0, 0, NULL, "warm start: a run folder (its model/, else checkpoint/) or a model or checkpoint folder to start from (\"\": none)") \
+    X("train.init_optimizer", train_init_optimizer, BOOL, "true", 0, 0, NULL, "warm start: take the optimizer state (moments, momentum, step count) too") \
     \
     X("optim.name", optim_name, CHOICE, "\"adamw\"", 0, 0, "adamw|muon", "optimizer: AdamW, or Muon for hidden matrices with an inner AdamW for the rest") \
     X("optim.beta1", optim_beta1, REAL, "0.9", 0, 0.999999, NULL, "AdamW beta1") \

@@ -4,23 +4,13 @@
 #include "export.h"
 #include "../config/config.h"
 #include "../io.h"
+#include "checkpoint.h"
 #include "train.h"
 #include "../../nn/model.h"
 
 static int fail(char *err, size_t errlen, const char *what, const char *path) {
     snprintf(err, errlen, "%s %s", what, path);
     return -1;
-}
-
-// Shape of a table entry as numpy sees it: [count,] rows, cols; gains are vectors.
-static int entry_shape(const ParamInfo *p, size_t *shape) {
-    if (p->kind == PARAM_GAIN) { shape[0] = (size_t)p->cols; return 1; }
-    if (p->count > 1 || p->kind == PARAM_EXPERT) {
-        shape[0] = (size_t)p->count; shape[1] = (size_t)p->rows; shape[2] = (size_t)p->cols;
-        return 3;
-    }
-    shape[0] = (size_t)p->rows; shape[1] = (size_t)p->cols;
-    return 2;
 }
 
 int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
@@ -56,7 +46,7 @@ int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
     size_t shape[3];
     for (int i = 0; i < m.table.n && !bad; i++) {
         const ParamInfo *pi = &m.table.info[i];
-        int nd = entry_shape(pi, shape);
+        int nd = param_npy_shape(pi, shape);
         snprintf(sub, sizeof sub, "params/%s.npy", pi->name);
         bad |= npy_write(path_join(p, sizeof p, dir, sub), "<f4", m.params + pi->offset, nd, shape) != 0;
         snprintf(sub, sizeof sub, "grads/%s.npy", pi->name);
@@ -91,7 +81,7 @@ int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
         fprintf(f, ",\n  \"parameters\": [\n");
         for (int i = 0; i < m.table.n; i++) {
             const ParamInfo *pi = &m.table.info[i];
-            int nd = entry_shape(pi, shape);
+            int nd = param_npy_shape(pi, shape);
             fprintf(f, "    {\"name\": \"%s\", \"kind\": \"%s\", \"shape\": [", pi->name, param_kind_name(pi->kind));
             for (int k = 0; k < nd; k++) fprintf(f, "%s%zu", k ? ", " : "", shape[k]);
             fprintf(f, "]}%s\n", i + 1 < m.table.n ? "," : "");

@@ -2,6 +2,7 @@
 // A run is done only when its manifest.json says "ok"; anything else is redone from scratch, so
 // killing the process at any moment and running again gives the results of an uninterrupted run.
 #include <dirent.h>
+#include <signal.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "sweep.h"
 #include "../io.h"
 #include "../measure/metrics.h"
+#include "checkpoint.h"
 #include "train.h"
 
 void sweep_out_dir(const Experiment *ex, const SweepOptions *o, char *buf, size_t cap) {
@@ -21,44 +23,53 @@ void sweep_out_dir(const Experiment *ex, const SweepOptions *o, char *buf, size_
     else snprintf(buf, cap, "results/%s", ex->base.experiment_name);
 }
 
-// The value of a top-level "key": in our own manifest (a string or a number), or NULL.
-static const char *manifest_field(const char *json, const char *key, char *out, size_t cap) {
-    char pat[80];
-    snprintf(pat, sizeof pat, "\n  \"%s\": ", key);
-    const char *p = strstr(json, pat);
-    if (!p) return NULL;
-    p += strlen(pat);
-    size_t n = 0;
-    if (*p == '"') {
-        for (p++; *p && *p != '"' && n + 1 < cap; p++) {
-            if (*p == '\\' && p[1]) p++;
-            out[n++] = *p;
-        }
-    } else {
-        while (*p && *p != ',' && *p != '\n' && n + 1 < cap) out[n++] = *p++;
-    }
-    out[n] = '\0';
-    return out;
-}
-
 int run_is_done(const char *run_dir) {
     char p[1100], status[64];
     char *json = read_text_file(path_join(p, sizeof p, run_dir, "manifest.json"));
-    int ok = json && manifest_field(json, "status", status, sizeof status) && strcmp(status, "ok") == 0;
+    int ok = json && json_field(json, "status", status, sizeof status) && strcmp(status, "ok") == 0;
     free(json);
     return ok;
 }
 
-// Removes what an interrupted run left behind: temporary files and the old manifest.
-static void clean_run_dir(const char *run_dir) {
+// Removes what an interrupted run left behind: temporary files and folders (a checkpoint being
+// written when the run was killed) and the old manifest. The checkpoint itself stays, so the run
+// resumes from it; with force, it goes too, with the saved model: the run starts over.
+static void clean_run_dir(const char *run_dir, int force) {
     char p[1100];
     remove(path_join(p, sizeof p, run_dir, "manifest.json"));
     DIR *d = opendir(run_dir);
     if (!d) return;
     struct dirent *de;
     while ((de = readdir(d)))
-        if (strstr(de->d_name, ".tmp.")) remove(path_join(p, sizeof p, run_dir, de->d_name));
+        if (strstr(de->d_name, ".tmp.")) remove_tree(path_join(p, sizeof p, run_dir, de->d_name));
     closedir(d);
+    if (force) {
+        const char *saved[] = {"checkpoint", "checkpoint.prev", "model", "model.prev"};
+        for (int i = 0; i < 4; i++) remove_tree(path_join(p, sizeof p, run_dir, saved[i]));
+    }
+}
+
+// ---- signals ----------------------------------------------------------------------------------
+
+// The children of a parallel sweep (pid 0: free slot), to pass a signal on.
+#define SWEEP_MAX_JOBS 256
+static pid_t children[SWEEP_MAX_JOBS];
+
+static void on_stop_signal(int sig) {
+    train_stop_signal = sig;
+    for (int i = 0; i < SWEEP_MAX_JOBS; i++)
+        if (children[i] > 0) kill(children[i], sig);
+}
+
+// SIGTERM (Slurm's warning before a time limit or preemption) and SIGINT (Ctrl-C) let the current
+// step finish, write a checkpoint and stop; no SA_RESTART, so a parent waiting on children wakes.
+static void install_stop_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
 }
 
 // ---- summary.csv ------------------------------------------------------------------------------
@@ -119,7 +130,7 @@ int sweep_write_summary(const Experiment *ex, const char *dir) {
         }
         const char *fields[] = {"status", "steps_done", "final_loss", "final_ce", "eval_ce", "tokens_per_s", "wall_s"};
         for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
-            if (!manifest_field(json, fields[k], buf, sizeof buf) || strcmp(buf, "null") == 0) snprintf(buf, sizeof buf, "nan");
+            if (!json_field(json, fields[k], buf, sizeof buf) || strcmp(buf, "null") == 0) snprintf(buf, sizeof buf, "nan");
             for (char *q = buf; *q; q++) if (*q == ',' || *q == '\n') *q = ';';  // keep the CSV cell whole
             fprintf(f, ",%s", buf);
         }
@@ -148,8 +159,9 @@ static int write_experiment_toml(const Experiment *ex, const char *dir) {
     return afile_commit(&a);
 }
 
-// One point in this process. Returns 0 ok, 1 failed, 2 diverged.
-static int run_point(const Experiment *ex, long i, const char *dir, int threads, int quiet, int tty, long nth, long total) {
+// One point in this process. Returns 0 ok, 1 failed, 2 diverged, 3 interrupted.
+static int run_point(const Experiment *ex, long i, const char *dir, int threads, int quiet, int tty, int force, long nth,
+                     long total) {
     char id[CFG_RUN_ID_MAX + 1], run_dir[1100];
     experiment_run_id(ex, i, id, sizeof id);
     path_join(run_dir, sizeof run_dir, dir, id);
@@ -157,20 +169,21 @@ static int run_point(const Experiment *ex, long i, const char *dir, int threads,
         fprintf(stderr, "moesim: cannot create %s: %s\n", run_dir, strerror(errno));
         return 1;
     }
-    clean_run_dir(run_dir);
+    clean_run_dir(run_dir, force);
     Config c;
     experiment_point(ex, i, &c);
     if (!quiet) fprintf(stderr, "[%ld/%ld] %s → %s\n", nth, total, id, run_dir);
-    TrainOptions to = {.run_id = id, .threads = threads, .quiet = quiet, .tty = tty};
+    TrainOptions to = {.run_id = id, .threads = threads, .quiet = quiet, .tty = tty, .resume = 1};
     RunResult r;
     train_run(&c, run_dir, &to, &r);
     if (!quiet) {
         if (r.status == RUN_OK)
             fprintf(stderr, "[%ld/%ld] %s: ok in %.1fs (loss %.4f, ce %.4f)\n", nth, total, id, r.wall_s, r.loss, r.ce);
         else
-            fprintf(stderr, "[%ld/%ld] %s: %s: %s\n", nth, total, id, r.status == RUN_DIVERGED ? "diverged" : "failed", r.reason);
+            fprintf(stderr, "[%ld/%ld] %s: %s: %s\n", nth, total, id,
+                    r.status == RUN_DIVERGED ? "diverged" : r.status == RUN_INTERRUPTED ? "interrupted" : "failed", r.reason);
     }
-    return r.status == RUN_OK ? 0 : r.status == RUN_FAILED ? 1 : 2;
+    return r.status == RUN_OK ? 0 : r.status == RUN_FAILED ? 1 : r.status == RUN_DIVERGED ? 2 : 3;
 }
 
 int sweep_run(const Experiment *ex, const SweepOptions *o) {
@@ -195,6 +208,19 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         free(todo);
         return 0;
     }
+    // a warm start's saved model must exist and fit every point it is used by: checked before any work
+    for (long k = 0; k < ntodo; k++) {
+        Config c, saved;
+        experiment_point(ex, todo[k], &c);
+        if (!c.train_init_from[0]) continue;
+        char found[1100], err[1400];
+        if (ckpt_resolve(c.train_init_from, 0, found, sizeof found, err, sizeof err) != 0 ||
+            ckpt_read_config(found, &saved, err, sizeof err) != 0 || ckpt_check_shapes(&saved, &c, found, err, sizeof err) != 0) {
+            fprintf(stderr, "moesim: train.init_from: %s\n", err);
+            free(todo);
+            return 2;
+        }
+    }
     if (mkdir_p(dir) != 0 || write_experiment_toml(ex, dir) != 0) {
         fprintf(stderr, "moesim: cannot write into %s: %s\n", dir, strerror(errno));
         free(todo);
@@ -203,45 +229,64 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
     if (!o->quiet && ntodo < nmine)
         fprintf(stderr, "moesim: %ld of %ld runs already done in %s (use --force to redo them)\n", nmine - ntodo, nmine, dir);
     int jobs = o->jobs > 1 ? o->jobs : 1;
+    if (jobs > SWEEP_MAX_JOBS) jobs = SWEEP_MAX_JOBS;
     int threads = 0;
 #ifdef _OPENMP
     if (jobs > 1) { threads = omp_get_max_threads() / jobs; if (threads < 1) threads = 1; }
 #endif
-    int failed = 0, diverged = 0;
+    train_stop_signal = 0;
+    install_stop_handlers();
+    long ok = 0;
+    int failed = 0, diverged = 0, interrupted = 0;
     if (jobs == 1) {
-        for (long k = 0; k < ntodo; k++) {
-            int rc = run_point(ex, todo[k], dir, threads, o->quiet, isatty(STDERR_FILENO), k + 1, ntodo);
-            failed += rc == 1;
-            diverged += rc == 2;
+        for (long k = 0; k < ntodo && !train_stop_signal; k++) {
+            int rc = run_point(ex, todo[k], dir, threads, o->quiet, isatty(STDERR_FILENO), o->force, k + 1, ntodo);
+            ok += rc == 0; failed += rc == 1; diverged += rc == 2; interrupted += rc == 3;
         }
     } else {
-        // at most `jobs` child processes at a time, each running one point
+        // at most `jobs` child processes at a time, each running one point; a signal stops the
+        // launching, is passed on to the children (on_stop_signal), and the parent waits for them
         long next = 0;
         int running = 0;
         fflush(NULL);
-        while (next < ntodo || running > 0) {
-            if (next < ntodo && running < jobs) {
+        while ((next < ntodo && !train_stop_signal) || running > 0) {
+            if (next < ntodo && running < jobs && !train_stop_signal) {
+                int slot = 0;
+                while (children[slot] > 0) slot++;
                 pid_t pid = fork();
                 // parallel runs print plain lines: in-place updates from several processes would clash
-                if (pid == 0) _exit(run_point(ex, todo[next], dir, threads, o->quiet, 0, next + 1, ntodo));
-                if (pid < 0) { fprintf(stderr, "moesim: fork failed: %s\n", strerror(errno)); failed++; break; }
+                if (pid == 0) {
+                    memset(children, 0, sizeof children);
+                    _exit(run_point(ex, todo[next], dir, threads, o->quiet, 0, o->force, next + 1, ntodo));
+                }
+                if (pid < 0) { fprintf(stderr, "moesim: fork failed: %s\n", strerror(errno)); failed++; next++; continue; }
+                children[slot] = pid;
                 next++;
                 running++;
                 continue;
             }
             int st;
-            if (wait(&st) < 0) break;
+            pid_t pid = wait(&st);
+            if (pid < 0) {
+                if (errno == EINTR) continue;  // a signal: the loop now only waits
+                break;
+            }
+            for (int i = 0; i < SWEEP_MAX_JOBS; i++)
+                if (children[i] == pid) children[i] = 0;
             running--;
             int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
-            failed += rc == 1;
-            diverged += rc == 2;
+            ok += rc == 0; failed += rc == 1; diverged += rc == 2; interrupted += rc == 3;
         }
-        while (running > 0 && wait(NULL) > 0) running--;
     }
     free(todo);
-    if (!o->quiet)
-        fprintf(stderr, "moesim: %ld run%s in this call: %ld ok, %d diverged, %d failed\n", ntodo, ntodo == 1 ? "" : "s",
-                ntodo - failed - diverged, diverged, failed);
+    long not_started = ntodo - ok - failed - diverged - interrupted;
+    if (!o->quiet) {
+        fprintf(stderr, "moesim: %ld run%s in this call: %ld ok, %d diverged, %d failed", ntodo, ntodo == 1 ? "" : "s", ok,
+                diverged, failed);
+        if (interrupted || not_started) fprintf(stderr, ", %d interrupted, %ld not started", interrupted, not_started);
+        fputc('\n', stderr);
+    }
+    if (train_stop_signal) return 128 + (int)train_stop_signal;
     // the summary is a result file like the runs' own: its failure fails the call but is not a run
     int files_failed = 0;
     if (sweep_write_summary(ex, dir) != 0) {

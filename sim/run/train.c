@@ -3,6 +3,7 @@
 // NaN check → backward → gradient norm → NaN check → clip → optimizer step → aux-free bias →
 // log; evaluations at step 0, every eval.every steps and at the end. Files are written
 // atomically; manifest.json comes last and is what marks a run as done.
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <omp.h>
 #endif
 #include "train.h"
+#include "checkpoint.h"
 #include "../config/config.h"
 #include "../io.h"
 #include "../measure/metrics.h"
@@ -23,6 +25,8 @@
 #ifndef MOESIM_BUILD_FLAGS
 #define MOESIM_BUILD_FLAGS "unknown"
 #endif
+
+volatile sig_atomic_t train_stop_signal = 0;
 
 // ---- config → lower layers --------------------------------------------------------------------
 
@@ -88,6 +92,7 @@ typedef struct {
     // files
     AtomicFile f_metrics, f_layers, f_eval, f_experts;
     char dir[1024];
+    int resumed_from;               // step of the checkpoint this run resumed from, -1: none
 } Run;
 
 static double now_s(void) {
@@ -284,13 +289,25 @@ static void eval_measure(Run *R, int step, int final) {
 
 // ---- files ------------------------------------------------------------------------------------
 
+// The four files that grow during the run, opened as temporary files. Their header rows are
+// written by write_headers on a fresh start; a resumed run copies the checkpoint's rows instead.
+static AtomicFile *growing_file(Run *R, int i) {
+    AtomicFile *files[CKPT_NPARTIAL] = {&R->f_metrics, &R->f_layers, &R->f_eval, &R->f_experts};
+    return files[i];
+}
+
 static int open_outputs(Run *R, RunResult *res) {
     char p[1100];
-    struct { AtomicFile *a; const char *name; } files[] = {
-        {&R->f_metrics, "metrics.csv"}, {&R->f_layers, "layers.csv"}, {&R->f_eval, "eval.csv"}, {&R->f_experts, "experts.csv"}};
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-        if (!afile_open(files[i].a, path_join(p, sizeof p, R->dir, files[i].name)))
-            return setfail(res, "output", "cannot create the result files");
+    for (int i = 0; i < CKPT_NPARTIAL; i++)
+        if (!afile_open(growing_file(R, i), path_join(p, sizeof p, R->dir, ckpt_partial_names[i]))) {
+            char msg[1300];
+            snprintf(msg, sizeof msg, "cannot create %s: %s", growing_file(R, i)->tmp, strerror(errno));
+            return setfail(res, "output", msg);
+        }
+    return 0;
+}
+
+static void write_headers(Run *R) {
     const Config *c = R->c;
     fprintf(R->f_metrics.f, "step,loss,ce");
     if (c->balance_method == BAL_SWITCH || c->balance_method == BAL_L2) fprintf(R->f_metrics.f, ",aux");
@@ -307,7 +324,6 @@ static int open_outputs(Run *R, RunResult *res) {
     for (int i = 0; i < n; i++) fprintf(R->f_eval.f, ",%s", names[i]);
     fputc('\n', R->f_eval.f);
     fprintf(R->f_experts.f, "step,layer,domain,expert,frequency\n");
-    return 0;
 }
 
 static int write_pairs(const Run *R) {
@@ -387,13 +403,16 @@ static int write_manifest(const Run *R, const RunResult *res, const char *start,
     fprintf(f, "{\n  \"run\": ");
     json_string(f, R->opt->run_id ? R->opt->run_id : "run");
     fprintf(f, ",\n  \"status\": ");
-    char status[600];
+    char status[2100];
     if (res->status == RUN_OK) snprintf(status, sizeof status, "ok");
     else if (res->status == RUN_DIVERGED) snprintf(status, sizeof status, "diverged");
+    else if (res->status == RUN_INTERRUPTED) snprintf(status, sizeof status, "interrupted");
     else snprintf(status, sizeof status, "failed: %s", res->reason);
     json_string(f, status);
     fprintf(f, ",\n  \"reason\": ");
     json_string(f, res->reason);
+    if (R->resumed_from >= 0) fprintf(f, ",\n  \"resumed_from\": %d", R->resumed_from);
+    else fprintf(f, ",\n  \"resumed_from\": null");
     fprintf(f, ",\n  \"seed\": %d,\n  \"data_seed\": %d,\n  \"version\": ", R->c->train_seed, R->c->data_seed);
     json_string(f, MOESIM_VERSION);
     fprintf(f, ",\n  \"build_flags\": ");
@@ -438,12 +457,75 @@ static void progress_line(const Run *R, int step, int steps, const Losses *l, do
     fflush(out);
 }
 
+// Where the run starts: from a checkpoint of its own (resume), from a saved model (warm start),
+// or afresh. Returns the first step to run, or -1 with res failed.
+static int run_start(Run *R, RunResult *res) {
+    const Config *c = R->c;
+    char err[1400], found[1100], msg[1600];
+    R->resumed_from = -1;
+    if (R->opt->resume && ckpt_resolve(R->dir, 1, found, sizeof found, err, sizeof err) == 0) {
+        Config saved;
+        if (ckpt_read_config(found, &saved, err, sizeof err) != 0) return setfail(res, "checkpoint", err);
+        if (!config_equal(&saved, c)) {
+            snprintf(msg, sizeof msg, "%s/config.toml: the experiment changed since this checkpoint was written "
+                     "(run with --force to start over)", found);
+            return setfail(res, "checkpoint", msg);
+        }
+        int step = 0;
+        CkptRead r = {.optim = &R->optim, .batches = &R->batches, .step = &step};
+        for (int i = 0; i < CKPT_NPARTIAL; i++) r.partial[i] = growing_file(R, i)->f;
+        if (ckpt_read(found, &R->model, &r, err, sizeof err) != 0) return setfail(res, "checkpoint", err);
+        if (step > c->train_steps) {
+            snprintf(msg, sizeof msg, "%s: checkpoint at step %d, beyond train.steps = %d", found, step, c->train_steps);
+            return setfail(res, "checkpoint", msg);
+        }
+        R->resumed_from = step;
+        if (!R->opt->quiet) fprintf(R->opt->progress ? R->opt->progress : stderr, "%s: resuming from step %d (%s)\n",
+                                    R->opt->run_id ? R->opt->run_id : "run", step, found);
+        return step;
+    }
+    write_headers(R);
+    if (c->train_init_from[0]) {
+        Config saved;
+        if (ckpt_resolve(c->train_init_from, 0, found, sizeof found, err, sizeof err) != 0 ||
+            ckpt_read_config(found, &saved, err, sizeof err) != 0 ||
+            ckpt_check_shapes(&saved, c, found, err, sizeof err) != 0)
+            return setfail(res, "train.init_from", err);
+        CkptRead r = {.optim = c->train_init_optimizer ? &R->optim : NULL};
+        if (ckpt_read(found, &R->model, &r, err, sizeof err) != 0) return setfail(res, "train.init_from", err);
+    }
+    eval_measure(R, 0, c->train_steps == 0);
+    return 0;
+}
+
+// Writes <dir>/checkpoint/ with the rows written so far. Returns 0, or -1 with res failed.
+static int write_checkpoint(Run *R, int step, RunResult *res) {
+    char path[1100], err[1400];
+    CkptWrite w = {.step = step, .optim = &R->optim, .batches = &R->batches};
+    for (int i = 0; i < CKPT_NPARTIAL; i++) {
+        AtomicFile *a = growing_file(R, i);
+        if (fflush(a->f) != 0) {
+            snprintf(err, sizeof err, "cannot write %s: %s", a->tmp, strerror(errno));
+            return setfail(res, "output", err);
+        }
+        w.partial[i] = a->tmp;
+    }
+    if (ckpt_write(path_join(path, sizeof path, R->dir, "checkpoint"), R->c, &R->model, &w, err, sizeof err) != 0)
+        return setfail(res, "checkpoint", err);
+    return 0;
+}
+
+static void abort_outputs(Run *R) {
+    for (int i = 0; i < CKPT_NPARTIAL; i++) afile_abort(growing_file(R, i));
+}
+
 int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResult *res) {
     Run R_, *R = &R_;
     memset(R, 0, sizeof *R);
     memset(res, 0, sizeof *res);
     R->c = c;
     R->opt = opt;
+    R->resumed_from = -1;
     snprintf(R->dir, sizeof R->dir, "%s", dir);
 #ifdef _OPENMP
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
@@ -451,9 +533,10 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
     char start[64];
     iso_time(start, sizeof start);
     double t0 = now_s();
-    if (run_setup(R, res) != 0 || open_outputs(R, res) != 0) {
+    int step0 = -1;
+    if (run_setup(R, res) != 0 || open_outputs(R, res) != 0 || (step0 = run_start(R, res)) < 0) {
+        abort_outputs(R);
         write_manifest(R, res, start, now_s() - t0);
-        afile_abort(&R->f_metrics); afile_abort(&R->f_layers); afile_abort(&R->f_eval); afile_abort(&R->f_experts);
         run_teardown(R);
         return -1;
     }
@@ -464,12 +547,12 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
     int tokens_since_log = 0;
     Losses l = {0};
     res->status = RUN_OK;
-    eval_measure(R, 0, steps == 0);
+    res->steps_done = step0;
     // Fault injection for the tests (docs/EXPERIMENTS.md): MOESIM_INJECT_NAN=k puts a NaN into a
     // parameter before step k, so the real divergence path below is exercised end to end.
     const char *inject = getenv("MOESIM_INJECT_NAN");
     int inject_step = inject ? atoi(inject) : 0;
-    for (int step = 0; step < steps; step++) {
+    for (int step = step0; step < steps; step++) {
         if (inject_step > 0 && step + 1 == inject_step) m->params[0] = NAN;
         StepResult sr;
         StepStatus st = train_step(m, &R->optim, &R->batches, c, step, steps, &sr, NULL);
@@ -509,22 +592,58 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
                 for (int e = 0; e < R->E; e++) fprintf(R->f_layers.f, ",%d", a->load[e]);
                 fputc('\n', R->f_layers.f);
             }
-            double elapsed = t - t0, eta = elapsed / done * (steps - done);
+            double elapsed = t - t0, eta = elapsed / (done - step0) * (steps - done);
             progress_line(R, done, steps, &l, tps, eta);
         }
         if ((eval_every > 0 && done % eval_every == 0) || done == steps) eval_measure(R, done, done == steps);
+        int stop = train_stop_signal != 0 && done < steps;
+        if ((stop || (c->train_checkpoint_every > 0 && done % c->train_checkpoint_every == 0 && done < steps)) &&
+            write_checkpoint(R, done, res) != 0)
+            break;
+        if (stop) {
+            res->status = RUN_INTERRUPTED;
+            snprintf(res->reason, sizeof res->reason, "signal %d after step %d; checkpoint in %s/checkpoint",
+                     (int)train_stop_signal, done, R->dir);
+            break;
+        }
     }
     double wall = now_s() - t0;
     res->wall_s = wall;
     res->tokens_per_s = res->steps_done ? (double)res->steps_done * R->N / wall : 0;
     if (res->status == RUN_DIVERGED && !opt->quiet)
         fprintf(opt->progress ? opt->progress : stderr, "%s: diverged at %s\n", opt->run_id ? opt->run_id : "run", res->reason);
-    int bad = afile_commit(&R->f_metrics) | afile_commit(&R->f_layers) | afile_commit(&R->f_eval) | afile_commit(&R->f_experts);
-    if (res->status == RUN_OK) bad |= write_pairs(R) | write_removal(R);
-    bad |= write_config(R);
-    if (res->status == RUN_OK && c->eval_dump) bad |= write_dumps(R);
-    if (bad && res->status != RUN_FAILED) setfail(res, "output", "cannot write the result files");
-    if (write_manifest(R, res, start, wall) != 0 && res->status != RUN_FAILED) setfail(res, "output", "cannot write manifest.json");
+    if (res->status == RUN_INTERRUPTED || res->status == RUN_FAILED) {
+        // the checkpoint holds the rows so far; nothing half-written stays behind
+        abort_outputs(R);
+        write_manifest(R, res, start, wall);
+        run_teardown(R);
+        return res->status == RUN_FAILED ? -1 : 0;
+    }
+    char err[1400], path[1100];
+    const char *what = NULL;  // the first file that could not be written, and why
+    for (int i = 0; i < CKPT_NPARTIAL; i++) {
+        AtomicFile *a = growing_file(R, i);
+        if (afile_commit(a) != 0 && !what) { snprintf(err, sizeof err, "cannot write %s: %s", a->path, strerror(errno)); what = err; }
+    }
+    if (res->status == RUN_OK && !what && write_pairs(R) != 0) {
+        snprintf(err, sizeof err, "cannot write %s/pairs.csv: %s", R->dir, strerror(errno)); what = err;
+    }
+    if (res->status == RUN_OK && !what && write_removal(R) != 0) {
+        snprintf(err, sizeof err, "cannot write %s/removal.csv: %s", R->dir, strerror(errno)); what = err;
+    }
+    if (!what && write_config(R) != 0) { snprintf(err, sizeof err, "cannot write %s/config.toml: %s", R->dir, strerror(errno)); what = err; }
+    if (res->status == RUN_OK && c->eval_dump && !what && write_dumps(R) != 0) {
+        snprintf(err, sizeof err, "cannot write the dumps in %s/dump: %s", R->dir, strerror(errno)); what = err;
+    }
+    if (res->status == RUN_OK && c->train_save_model && !what) {
+        CkptWrite w = {.step = res->steps_done, .optim = &R->optim, .batches = &R->batches};
+        if (ckpt_write(path_join(path, sizeof path, R->dir, "model"), c, m, &w, err, sizeof err) != 0) what = err;
+    }
+    if (what) setfail(res, "output", what);
+    if (write_manifest(R, res, start, wall) != 0 && res->status != RUN_FAILED) {
+        snprintf(err, sizeof err, "cannot write %s/manifest.json: %s", R->dir, strerror(errno));
+        setfail(res, "output", err);
+    }
     run_teardown(R);
     return res->status == RUN_FAILED ? -1 : 0;
 }

@@ -11,7 +11,14 @@
 #include "batches.h"
 #include "step.h"
 
-typedef enum { RUN_OK, RUN_DIVERGED, RUN_FAILED } RunStatus;
+#include <signal.h>
+
+typedef enum { RUN_OK, RUN_DIVERGED, RUN_FAILED, RUN_INTERRUPTED } RunStatus;
+
+// Set (to the signal's number) by the SIGTERM/SIGINT handler of the sweep (sweep.c). A run checks
+// it after every step: it finishes that step, writes a checkpoint, removes its temporary files,
+// records "status": "interrupted" and returns RUN_INTERRUPTED.
+extern volatile sig_atomic_t train_stop_signal;
 
 typedef struct {
     const char *run_id;    // shown in progress lines and the manifest
@@ -19,11 +26,12 @@ typedef struct {
     int quiet;             // no progress output
     FILE *progress;        // where progress lines go (NULL: stderr)
     int tty;               // 1: one line updated in place (a terminal); 0: plain periodic lines
+    int resume;            // 1: continue from <dir>/checkpoint/ when there is one
 } TrainOptions;
 
 typedef struct {
     RunStatus status;
-    char reason[512];      // why a run diverged or failed
+    char reason[2048];     // why a run diverged, failed or stopped
     int steps_done;
     double loss, ce;       // last training step
     double wall_s, tokens_per_s;
@@ -36,8 +44,13 @@ void world_spec_from_config(WorldSpec *w, const Config *c);
 void optim_config_from_config(OptimConfig *o, const Config *c);
 
 // Trains one run described by c and writes its files into dir (which must exist): metrics.csv,
-// layers.csv, eval.csv, experts.csv, pairs.csv, config.toml and, last, manifest.json with the
-// status. Returns 0 when the run finished (ok or diverged), -1 when it failed (r->reason says why).
+// layers.csv, eval.csv, experts.csv, pairs.csv, config.toml, model/ (train.save_model),
+// checkpoint/ (train.checkpoint_every, or on a signal) and, last, manifest.json with the status.
+// With opt->resume and a checkpoint in dir, it continues from the checkpoint's step, and its files
+// end byte-identical to an uninterrupted run's (apart from the timing columns). With
+// train.init_from, it starts from that saved model (and its optimizer state unless
+// train.init_optimizer = false). Returns 0 when the run finished (ok or diverged) or was
+// interrupted (r->status says which), -1 when it failed (r->reason says why).
 int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResult *r);
 
 #endif

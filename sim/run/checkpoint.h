@@ -1,0 +1,82 @@
+// checkpoint.h — trained models that outlive their run: the final model (<run>/model/), the
+// checkpoints a run writes every train.checkpoint_every steps (<run>/checkpoint/), resuming from
+// one, and warm starts (train.init_from). One folder format serves all three:
+//
+//   DIR/state.json                  "format": "moesim-checkpoint-1", "kind": "model" | "checkpoint",
+//                                   "step", "optimizer_t", the batch stream's RNG state, the
+//                                   parameter list with shapes
+//   DIR/config.toml                 the run's resolved config (what rebuilds the model)
+//   DIR/params/<name>.npy           every parameter, float32, named as `moesim export` names them
+//   DIR/state/blocks.<l>.bias.npy   the aux-free selection bias of layer l (float32, E)
+//   DIR/optim/{m,v,mom}/<name>.npy  the AdamW moments and the Muon momentum (those the optimizer
+//                                   has), so a warm start can continue the optimizer
+//   DIR/partial/<file>.csv          checkpoints only: the result rows written so far
+//                                   (metrics, layers, eval, experts), so a resumed run's files are
+//                                   byte-identical to those of an uninterrupted run
+//
+// Writing is atomic: everything goes into DIR.tmp.<pid>, then the old DIR is renamed to DIR.prev,
+// the new one to DIR, and DIR.prev is removed. A kill at any instant leaves DIR or DIR.prev
+// complete, and the readers take DIR.prev when DIR is missing.
+#ifndef MOESIM_CHECKPOINT_H
+#define MOESIM_CHECKPOINT_H
+
+#include <stddef.h>
+#include "../config/config.h"
+#include "../../nn/model.h"
+#include "../../optim/optim.h"
+#include "batches.h"
+
+// Shape of a table entry as numpy sees it ([count,] rows, cols; gains are vectors): the shape of
+// params/<name>.npy here and in `moesim export`. Returns the number of dimensions.
+int param_npy_shape(const ParamInfo *p, size_t *shape);
+
+#define CKPT_NPARTIAL 4
+extern const char *const ckpt_partial_names[CKPT_NPARTIAL];  // metrics.csv layers.csv eval.csv experts.csv
+
+// What a checkpoint holds besides the model. Any pointer may be NULL (the final model has no
+// partial files; an evaluation needs no optimizer).
+typedef struct {
+    int step;                               // steps done
+    const Optimizer *optim;                 // moments / momentum and t
+    const BatchSource *batches;             // the RNG state of the training batches
+    const char *partial[CKPT_NPARTIAL];     // paths of the result files written so far, or NULL
+} CkptWrite;
+
+// Writes DIR (kind "checkpoint" when w->partial[0] is set, else "model") atomically. Returns 0,
+// or -1 with err naming the file and the system's reason.
+int ckpt_write(const char *dir, const Config *c, const Model *m, const CkptWrite *w, char *err, size_t errlen);
+
+// Resolves what PATH names: a model or checkpoint folder (has state.json, or its .prev does), or a
+// run folder (its model/, else its checkpoint/; prefer_checkpoint swaps the order). Writes the
+// folder into out. Returns 0, or -1 with err saying what is missing where.
+int ckpt_resolve(const char *path, int prefer_checkpoint, char *out, size_t cap, char *err, size_t errlen);
+
+// Reads DIR/config.toml into c (the saved run's resolved config). Returns 0, or -1 with err.
+int ckpt_read_config(const char *dir, Config *c, char *err, size_t errlen);
+
+// Checks that the model of the saved config `saved` has the shapes of `want`: every key that sizes
+// a tensor (model.kind, vocab, d_model, layers, heads, attention, experts, top_k, d_ff, seq_len,
+// shared_experts). Returns 0, or -1 with err naming the key and both values.
+int ckpt_check_shapes(const Config *saved, const Config *want, const char *dir, char *err, size_t errlen);
+
+// What to read back.
+typedef struct {
+    Optimizer *optim;        // NULL: leave the optimizer as it is
+    BatchSource *batches;    // NULL: leave the RNG as it is
+    int *step;               // NULL: not needed
+    // partial result files: each is copied into the matching FILE* (NULL: skip)
+    FILE *partial[CKPT_NPARTIAL];
+} CkptRead;
+
+// Reads DIR into a model already built with the saved config's shapes (params and biases), and
+// what r asks for. Every file is checked (present, dtype float32, the table's shape) before the
+// model is touched. Returns 0, or -1 with err naming the file and what is wrong.
+int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t errlen);
+
+// Convenience for eval and generate: resolves PATH, reads its config, builds the model from it and
+// loads the weights. *c receives the saved config, *step the model's step. Returns 0, or -1 with
+// err (nothing is left allocated).
+int ckpt_open_model(const char *path, int prefer_checkpoint, Config *c, Model *m, int *step, char *err,
+                    size_t errlen);
+
+#endif
