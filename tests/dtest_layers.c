@@ -76,15 +76,45 @@ static void test_attention(void) {
     at_loss(NULL);
     attention_backward(dqkv, at.w, at.qkv, at.p, dp, AB, AT, AD, AH);
     gradcheck("attention qkv", at.qkv, dqkv, AB * AT * 3 * AD, at_loss, NULL, 144);
-    // causality: the last position's k and v do not influence earlier outputs
-    real keep[AD];
-    for (int i = 0; i < AD; i++) keep[i] = at.o[i];
-    at.qkv[(AT - 1) * 3 * AD + AD] += 1;  // k of the last token of sequence 0
-    at_loss(NULL);
-    int same = 1;
-    for (int i = 0; i < AD; i++) same &= at.o[i] == keep[i];
-    CHECK_MSG(same, "attention: a later key changed an earlier output");
     free(at.qkv); free(at.o); free(at.p); free(at.w); free(at.scratch); free(dqkv); free(dp);
+}
+
+// Causality at every position. Guards against a mask that lets position t see t + 1 in the
+// forward and the backward alike (e.g. `s <= t + 1` in both): the gradient check above agrees
+// with such a layer, and a check at position 0 alone cannot see a leak at t >= 1. For every
+// sequence b and every position j, the query, key and value of (b, j) are changed; every output
+// at a position < j of sequence b, and every output of the other sequences, must keep its bits,
+// and the outputs at positions >= j must move (so the change reached the layer at all).
+enum { QB = 2, QT = 7, QD = 6, QH = 2 };
+static void test_attention_causal(void) {
+    real *qkv = rand_vec(QB * QT * 3 * QD, 1), *o0 = zeros(QB * QT * QD), *o = zeros(QB * QT * QD);
+    real *p = zeros(QB * QH * QT * QT), *scratch = zeros(attention_scratch(QB, QT, QD, QH));
+    attention_forward(o0, p, qkv, scratch, QB, QT, QD, QH);
+    int leaks = 0, inert = 0, cases = 0;
+    for (int b = 0; b < QB; b++)
+        for (int j = 0; j < QT; j++) {
+            real *row = qkv + ((size_t)b * QT + j) * 3 * QD, keep[3 * QD];
+            memcpy(keep, row, sizeof keep);
+            for (int i = 0; i < 3 * QD; i++) row[i] += (real)(0.5 + 0.1 * i);  // q | k | v of (b, j)
+            attention_forward(o, p, qkv, scratch, QB, QT, QD, QH);
+            memcpy(row, keep, sizeof keep);
+            for (int bb = 0; bb < QB; bb++)
+                for (int t = 0; t < QT; t++) {
+                    const real *x = o + ((size_t)bb * QT + t) * QD, *x0 = o0 + ((size_t)bb * QT + t) * QD;
+                    int moved = memcmp(x, x0, sizeof(real) * QD) != 0;
+                    if (moved && (bb != b || t < j)) {
+                        leaks++;
+                        fprintf(stderr, "attention: changing position %d of sequence %d moved the output at position %d of sequence %d\n",
+                                j, b, t, bb);
+                    }
+                    if (!moved && bb == b && t >= j) inert++;
+                }
+            cases++;
+        }
+    CHECK_MSG(leaks == 0, "attention: %d outputs saw a later (or another sequence's) position", leaks);
+    CHECK_MSG(inert == 0, "attention: %d outputs at or after a changed position did not move", inert);
+    CHECK(cases == QB * QT);
+    free(qkv); free(o0); free(o); free(p); free(scratch);
 }
 
 // ---- GELU and one expert FFN ----
@@ -259,6 +289,7 @@ int main(void) {
     test_embedding();
     test_rmsnorm();
     test_attention();
+    test_attention_causal();
     test_ffn();
     test_router_scores();
     test_gates();

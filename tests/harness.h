@@ -1,12 +1,14 @@
 // harness.h — a tiny test harness: CHECK / CHECK_NEAR print file:line and the values on failure;
-// test_summary() prints "N passed, M failed" and returns the exit status (non-zero on failure).
+// SKIP(why) records a check that could not run here and prints "skipped: <why>" (a skip is never
+// silent, and never a pass); test_summary() prints "N passed, M failed, K skipped" and returns
+// the exit status (non-zero on failure).
 #ifndef MOESIM_HARNESS_H
 #define MOESIM_HARNESS_H
 
 #include <math.h>
 #include <stdio.h>
 
-static int test_passed, test_failed;
+static int test_passed, test_failed, test_skipped;
 
 #define CHECK(cond) do { \
     if (cond) test_passed++; \
@@ -27,8 +29,12 @@ static int test_passed, test_failed;
            fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } \
 } while (0)
 
+#define SKIP(...) do { \
+    test_skipped++; printf("%s:%d: skipped: ", __FILE__, __LINE__); printf(__VA_ARGS__); putchar('\n'); \
+} while (0)
+
 static inline int test_summary(const char *name) {
-    printf("%s: %d passed, %d failed\n", name, test_passed, test_failed);
+    printf("%s: %d passed, %d failed, %d skipped\n", name, test_passed, test_failed, test_skipped);
     return test_failed ? 1 : 0;
 }
 

@@ -1,12 +1,16 @@
 #!/bin/sh
 # Builds and runs every unit test in three builds (normal, OpenMP off, ASan+UBSan) and prints the
-# total as "N passed, M failed". Exits non-zero if a build fails or any check fails.
-# Each test binary prints "<name>: N passed, M failed" as its last line; scripts tests/*.sh
-# (end-to-end checks of the program) do the same.
+# total as "N passed, M failed, K skipped" on the last line. Exits non-zero if a build fails or
+# any check fails (a skip is not a failure, but it is counted and its reason printed).
+# Each test binary prints "<name>: N passed, M failed, K skipped" as its last line; scripts
+# tests/e2e_*.sh (end-to-end checks of the program) and tests/check_*.sh (static checks of the
+# source, e.g. check_layout.sh) do the same. Every skip prints a line
+# containing "skipped: <why>", which is shown here.
 set -u
 MAKE=${MAKE:-make}
 total_pass=0
 total_fail=0
+total_skip=0
 status=0
 for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
     name=${cfg%%:*}
@@ -20,7 +24,7 @@ for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
         continue
     fi
     rm -f build-$name.log
-    for t in $dir/tests/test_* $dir/tests/dtest_* tests/e2e_*.sh; do
+    for t in $dir/tests/test_* $dir/tests/dtest_* tests/e2e_*.sh tests/check_*.sh; do
         [ -e "$t" ] || continue
         case $t in *.d|*.o) continue ;; esac
         case $t in
@@ -30,15 +34,17 @@ for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
         line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
         p=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1/p')
         f=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\2/p')
-        p=${p:-0}; f=${f:-0}
+        k=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
+        p=${p:-0}; f=${f:-0}; k=${k:-0}
         if [ $rc -ne 0 ] || [ -z "$line" ]; then
             printf '%s\n' "$out" | tail -n 30
             [ "$f" -eq 0 ] && f=1
             status=1
         fi
         printf '  [%s] %-28s %s\n' "$name" "$(basename $t)" "${line#*: }"
-        total_pass=$((total_pass + p)); total_fail=$((total_fail + f))
+        printf '%s\n' "$out" | grep 'skipped: ' | sed "s/^/    [$name] /"
+        total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + k))
     done
 done
-echo "$total_pass passed, $total_fail failed"
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ $status -eq 0 ] && [ $total_fail -eq 0 ]

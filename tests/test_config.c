@@ -720,7 +720,7 @@ static void test_docs(void) {
 
 static void test_tomllib(void) {
     if (system("python3 -c 'import tomllib, json' >/dev/null 2>&1") != 0) {
-        printf("test_config: python3 with tomllib not found: tomllib checks skipped\n");
+        SKIP("python3 with tomllib (Python >= 3.11) not found: files not read by tomllib");
         return;
     }
     char dir[] = "/tmp/moesim_test_config_XXXXXX";

@@ -143,6 +143,8 @@ static void test_gelu_kernels(void) {
         gelu_backward_inplace(d2, x, 70001);
         omp_set_num_threads(th);
         CHECK(memcmp(y, y2, sizeof(real) * 70001) == 0 && memcmp(d, d2, sizeof(real) * 70001) == 0);
+#else
+        SKIP("%s: gelu at 1 and 2 threads (built without OpenMP)", simd_level_name(lv));
 #endif
     }
     simd_cap(saved);
@@ -232,28 +234,108 @@ static void test_auxfree(void) {
     real b[4] = {0.5f, 0.5f, 0.5f, 0.5f};
     auxfree_update(b, load, 4, 16, 0.25, BIAS_SIGN, 0);
     CHECK(b[0] == 0.25f && b[1] == 0.75f && b[2] == 0.5f && b[3] == 0.75f);  // exactly ±u, 0 at the mean
-    real c[4] = {0};
+    // Centring, from a bias that is not centred (guards against bias_center being ignored: from
+    // a zero bias the linear steps (mean - load)/mean already sum to 0, so centring would have
+    // nothing to do). Steps (-1.5, 0.5, 0, 1) sum to 0; the start sums to 1.2, mean 0.3.
+    real c[4] = {0.9f, -0.3f, 0.2f, 0.4f};
     auxfree_update(c, load, 4, 16, 1.0, BIAS_LINEAR, 1);
-    CHECK_NEAR(c[0], -1.5 - (-1.5 + 0.5 + 0 + 1) / 4, 1e-7, 0);
+    CHECK_NEAR(c[0], 0.9 - 1.5 - 0.3, 1e-6, 0);
+    CHECK_NEAR(c[1], -0.3 + 0.5 - 0.3, 1e-6, 0);
+    CHECK_NEAR(c[2], 0.2 - 0.3, 1e-6, 0);
+    CHECK_NEAR(c[3], 0.4 + 1 - 0.3, 1e-6, 0);
     CHECK_NEAR(c[0] + c[1] + c[2] + c[3], 0, 1e-6, 0);
-    // gates ignore the bias whenever the selection is the same
-    enum { N = 3, E = 4, K = 2 };
-    real z[N * E], s[N * E], p[N * E], g1[N * K], g2[N * K];
-    int32_t t1[N * K], t2[N * K];
-    for (int i = 0; i < N * E; i++) z[i] = (real)(0.3 * i - 0.1 * (i % 3));
-    router_scores_forward(s, p, z, N, E, SCORE_SOFTMAX);
-    real small[E] = {0.001f, -0.002f, 0.0005f, 0};
-    router_topk(t1, s, NULL, N, E, K, 0);
-    router_topk(t2, s, small, N, E, K, 0);
-    CHECK(memcmp(t1, t2, sizeof t1) == 0);
-    router_gates_forward(g1, s, t1, N, E, K, 1);
-    router_gates_forward(g2, s, t2, N, E, K, 1);
-    CHECK(memcmp(g1, g2, sizeof g1) == 0);
-    // a large bias changes the selection but the gate is still the score, never score + bias
-    real big[E] = {10, 0, 0, 0};
-    router_topk(t2, s, big, N, E, K, 0);
-    router_gates_forward(g2, s, t2, N, E, K, 0);
-    CHECK(t2[0] == 0 && g2[0] == s[0]);
+    // ... with sign steps (-1, 1, 0, 1)·0.25, which do not sum to 0 themselves
+    real cs[4] = {0.9f, -0.3f, 0.2f, 0.4f};
+    auxfree_update(cs, load, 4, 16, 0.25, BIAS_SIGN, 1);
+    CHECK_NEAR(cs[0], 0.9 - 0.25 - 0.3625, 1e-6, 0);
+    CHECK_NEAR(cs[0] + cs[1] + cs[2] + cs[3], 0, 1e-6, 0);
+    // ... and without centring the sum is left alone
+    real cn[4] = {0.9f, -0.3f, 0.2f, 0.4f};
+    auxfree_update(cn, load, 4, 16, 1.0, BIAS_LINEAR, 0);
+    CHECK_NEAR(cn[0] + cn[1] + cn[2] + cn[3], 1.2, 1e-6, 0);
+    // The model passes balance.bias_center through: every layer's bias sums to 0 after an update
+    // from a non-centred start, and keeps its sum when centring is off.
+    for (int center = 0; center < 2; center++) {
+        ModelSpec sp = {0};
+        sp.kind = MODEL_DECODER; sp.V = 23; sp.D = 16; sp.L = 2; sp.H = 2; sp.attention = 1; sp.T = 8;
+        sp.E = 4; sp.K = 2; sp.F = 8; sp.max_batch = 2; sp.bal_method = BAL_AUXFREE; sp.bal_scope = SCOPE_MICRO;
+        sp.bias_rate = 0.01; sp.bias_update = BIAS_SIGN; sp.bias_center = center;
+        Model m;
+        char err[100];
+        CHECK(model_build(&m, &sp, err, sizeof err) == 0);
+        model_init_params(&m, 4, 0.2, 0);
+        for (int i = 0; i < sp.L * sp.E; i++) m.bias[i] = (real)(0.1 * (i % 3));
+        int32_t tok[2 * 9];
+        for (int i = 0; i < 18; i++) tok[i] = (int32_t)((i * 5) % 23);
+        Batch b = {.B = 2, .micro = 1, .tokens = tok};
+        Losses l;
+        CHECK(model_forward(&m, &b, &l) == 0);
+        double before = 0, step = 0;
+        for (int e = 0; e < sp.E; e++) {  // layer 1's start, and the sum of its sign steps
+            before += m.bias[sp.E + e];
+            double d = 8.0 - m.blocks[1].load[e];  // mean load N·K/E = 2·8·2/4
+            step += sp.bias_rate * ((d > 0) - (d < 0));
+        }
+        model_update_bias(&m);
+        for (int ll = 0; ll < sp.L; ll++) {
+            double sum = 0;
+            for (int e = 0; e < sp.E; e++) sum += m.bias[(size_t)ll * sp.E + e];
+            if (center) CHECK_MSG(fabs(sum) < 1e-6, "balance.bias_center: layer %d's bias sums to %g", ll, sum);
+            else if (ll == 1) CHECK_NEAR(sum, before + step, 1e-6, 0);
+        }
+        model_free(&m);
+    }
+}
+
+// ---- the gates come from the unbiased scores, through the model's routing ----
+// Guards against the aux-free bias leaking into the gate values (e.g. added to the scores before
+// the top-K and the gates both): the bias may change which experts are chosen, never the weight
+// a chosen expert gets, which is its softmax probability computed here from the router logits.
+static void test_gates_unbiased(void) {
+    for (int score = 0; score < 2; score++) {
+        ModelSpec sp = {0};
+        sp.kind = MODEL_DECODER; sp.V = 23; sp.D = 16; sp.L = 1; sp.H = 2; sp.attention = 1; sp.T = 8;
+        sp.E = 4; sp.K = 2; sp.F = 8; sp.max_batch = 2; sp.bal_method = BAL_AUXFREE; sp.bal_scope = SCOPE_MICRO;
+        sp.score = score;  // softmax: gate = s; sigmoid: gate = s / Σ_chosen s
+        Model m;
+        char err[100];
+        CHECK(model_build(&m, &sp, err, sizeof err) == 0);
+        model_init_params(&m, 6, 0.5, 0);
+        int32_t tok[2 * 9];
+        for (int i = 0; i < 18; i++) tok[i] = (int32_t)((i * 7 + 2) % 23);
+        Batch b = {.B = 2, .micro = 1, .tokens = tok};
+        Losses l;
+        const int N = 16;
+        int32_t t0[16 * 2];
+        CHECK(model_forward(&m, &b, &l) == 0);
+        memcpy(t0, m.blocks[0].topk, sizeof t0);
+        // expert 3 pushed up by far more than any score gap: chosen by every token
+        m.bias[3] = 5;
+        CHECK(model_forward(&m, &b, &l) == 0);
+        const BlockActs *a = &m.blocks[0];
+        CHECK(memcmp(t0, a->topk, sizeof t0) != 0);  // the bias did change the selection
+        double worst = 0;
+        int all3 = 1;
+        for (int n = 0; n < N; n++) {
+            double s[4], sum = 0, mx = -1e300, chosen = 0;
+            for (int e = 0; e < 4; e++) mx = fmax(mx, a->z[n * 4 + e]);
+            for (int e = 0; e < 4; e++) {
+                s[e] = score ? 1 / (1 + exp(-a->z[n * 4 + e])) : exp(a->z[n * 4 + e] - mx);
+                sum += s[e];
+            }
+            if (!score) for (int e = 0; e < 4; e++) s[e] /= sum;
+            for (int k = 0; k < 2; k++) chosen += s[a->topk[n * 2 + k]];
+            all3 &= a->topk[n * 2] == 3 || a->topk[n * 2 + 1] == 3;
+            for (int k = 0; k < 2; k++) {
+                double want = score ? s[a->topk[n * 2 + k]] / chosen : s[a->topk[n * 2 + k]];
+                worst = fmax(worst, fabs(a->gate[n * 2 + k] - want));
+            }
+        }
+        CHECK(all3);
+        CHECK_MSG(worst < 1e-5, "%s: gates differ from the unbiased scores of the chosen experts by %g",
+                  score ? "sigmoid" : "softmax", worst);
+        model_free(&m);
+    }
 }
 
 // ---- dispatch ----
@@ -346,6 +428,8 @@ static void test_sum_squares(void) {
         double b = sum_squares(x, nmax);
         omp_set_num_threads(th);
         CHECK(memcmp(&a, &b, sizeof a) == 0 && a == sum_squares_serial(x, nmax));
+#else
+        SKIP("%s: sum_squares at 1 and 2 threads (built without OpenMP)", simd_level_name(want));
 #endif
     }
     simd_cap(saved);
@@ -478,6 +562,49 @@ static void test_thread_determinism(void) {
     free(g1); free(g2); free(g4); free(g5);
 }
 
+// ---- causality of the whole model: no position's logits depend on a later token ----
+// Guards against an attention mask (or anything else in the block) that lets position t see a
+// later token: for every position j of every sequence, changing the input token at j leaves
+// the logits at positions < j, and the other sequence, bitwise unchanged, and moves those at j.
+static void test_model_causal(void) {
+    enum { B = 2, T = 8, V = 29 };
+    ModelSpec sp = {0};
+    sp.kind = MODEL_DECODER; sp.V = V; sp.D = 16; sp.L = 2; sp.H = 2; sp.attention = 1; sp.T = T;
+    sp.E = 4; sp.K = 2; sp.F = 12; sp.S = 1; sp.max_batch = B; sp.bal_method = BAL_SWITCH;
+    sp.bal_scope = SCOPE_GLOBAL; sp.alpha = 0.01;
+    Model m;
+    char err[100];
+    CHECK(model_build(&m, &sp, err, sizeof err) == 0);
+    model_init_params(&m, 11, 0.3, 0);
+    int32_t tok[B * (T + 1)];
+    for (int i = 0; i < B * (T + 1); i++) tok[i] = (int32_t)((i * 7 + 3) % V);
+    Batch b = {.B = B, .micro = 1, .tokens = tok};
+    Losses l;
+    const size_t NV = (size_t)B * T * V;
+    real *ref = malloc(sizeof(real) * NV);
+    CHECK(model_forward(&m, &b, &l) == 0);
+    memcpy(ref, m.logits, sizeof(real) * NV);
+    int leaks = 0, inert = 0;
+    for (int sb = 0; sb < B; sb++)
+        for (int j = 0; j < T; j++) {
+            int32_t *x = &tok[sb * (T + 1) + j], keep = *x;
+            *x = (keep + 5) % V;
+            CHECK(model_forward(&m, &b, &l) == 0);
+            *x = keep;
+            for (int bb = 0; bb < B; bb++)
+                for (int t = 0; t < T; t++) {
+                    size_t off = ((size_t)bb * T + t) * V;
+                    int moved = memcmp(m.logits + off, ref + off, sizeof(real) * V) != 0;
+                    if (moved && (bb != sb || t < j)) leaks++;
+                    if (!moved && bb == sb && t == j) inert++;
+                }
+        }
+    CHECK_MSG(leaks == 0, "model: %d positions' logits moved when a later token (or another sequence) changed", leaks);
+    CHECK_MSG(inert == 0, "model: %d positions' logits ignored their own token", inert);
+    free(ref);
+    model_free(&m);
+}
+
 // ---- model sizes: expert compute is sparse ----
 static void test_model_table(void) {
     ModelSpec sp = {0};
@@ -508,6 +635,7 @@ int main(void) {
     test_golden_routing();
     test_balance_hand();
     test_auxfree();
+    test_gates_unbiased();
     test_dispatch();
     test_removal_topk();
     test_topk_sorted();
@@ -516,5 +644,6 @@ int main(void) {
     test_gelu_kernels();
     test_thread_determinism();
     test_model_table();
+    test_model_causal();
     return test_summary("test_nn");
 }

@@ -221,6 +221,8 @@ static void test_ns_threads(void) {
     omp_set_num_threads(saved);
     CHECK(memcmp(a, b, n * sizeof *a) == 0);
     free(a); free(b); free(w);
+#else
+    SKIP("Newton-Schulz at 1 and 3 threads (built without OpenMP)");
 #endif
 }
 
@@ -278,6 +280,8 @@ static void test_adamw_kernels(void) {
         omp_set_num_threads(th);
         CHECK(memcmp(w, w2, nmax * sizeof *w) == 0);
         free(w2);
+#else
+        SKIP("%s: AdamW at 1 and 2 threads (built without OpenMP)", simd_level_name(simd_level()));
 #endif
     }
     simd_cap(saved);
@@ -630,6 +634,8 @@ static void test_grad_norm(void) {
     double g3 = grad_norm(g, n);
     omp_set_num_threads(saved);
     CHECK(memcmp(&g1, &g3, sizeof g1) == 0 && g1 == gn);
+#else
+    SKIP("grad_norm at 1 and 3 threads (built without OpenMP)");
 #endif
     free(g);
 }
@@ -646,6 +652,18 @@ static void test_clip(void) {
     CHECK_NEAR(g[0], 0.6, 1e-6, 0);
     CHECK_NEAR(g[1], 0.8, 1e-6, 0);
     CHECK(grad_norm(g, 2) <= 1.0);
+    // Thresholds other than 1 (guards against a clip_factor that ignores max_norm, which every
+    // check at max_norm = 1 would pass): norm 5 to 2.5 halves g; norm 5 to 0.5 divides it by 10.
+    float g2[2] = {3, 4}, g3[2] = {3, 4};
+    CHECK_NEAR(clip_grad(g2, 2, 5.0, 2.5), 2.5 / (5.0 + 1e-6), 1e-15, 0);
+    CHECK_NEAR(g2[0], 1.5, 1e-6, 0);
+    CHECK_NEAR(g2[1], 2.0, 1e-6, 0);
+    CHECK(grad_norm(g2, 2) <= 2.5 && grad_norm(g2, 2) > 2.5 * (1 - 1e-6));
+    CHECK_NEAR(clip_factor(5.0, 0.5), 0.5 / (5.0 + 1e-6), 1e-15, 0);
+    CHECK_NEAR(clip_grad(g3, 2, 5.0, 0.5) * 5.0, 0.5, 1e-6, 0);
+    CHECK_NEAR(g3[0], 0.3, 1e-7, 0);
+    CHECK_NEAR(g3[1], 0.4, 1e-7, 0);
+    CHECK(clip_factor(40.0, 1e3) == 1.0);  // a large threshold leaves a large norm alone
     // A NaN norm is left for the trainer's guard: nothing is scaled.
     float h[2] = {1, 2};
     CHECK(clip_grad(h, 2, NAN, 1.0) == 1.0 && h[0] == 1 && h[1] == 2);
@@ -673,10 +691,12 @@ static void test_clip_folded(void) {
         double moved = 0;
         for (int step = 0; step < 3; step++) {
             for (size_t i = 0; i < n; i++) g[i] = (float)(2.0 * cos(0.7 * (double)i + step));
-            double gn = grad_norm(g, n), f = clip_factor(gn, 1.0);
+            // max_norm 0.3, not 1: a factor that ignored the threshold would still agree with itself
+            double gn = grad_norm(g, n), f = clip_factor(gn, 0.3);
             CHECK(f < 0.1);  // the clip is active
+            CHECK_NEAR(f * gn, 0.3, 1e-6, 0);
             memcpy(gc, g, n * sizeof *g);
-            clip_grad(gc, n, gn, 1.0);
+            clip_grad(gc, n, gn, 0.3);
             optim_step(&oa, wa, gc, 0.01);
             optim_step_scaled(&ob, wb, g, 0.01, f);
             moved += fabs(wa[0] - sin(0.0));

@@ -9,6 +9,7 @@
 #include "../optim/optim.h"
 #include "../sim/config/config.h"
 #include "../sim/io.h"
+#include "../sim/run/step.h"
 #include "../sim/run/sweep.h"
 #include "../sim/run/train.h"
 #include "../sim/worlds/world.h"
@@ -163,6 +164,70 @@ static void test_thread_determinism(int optimizer, int method) {
     free(p1); free(p2);
 }
 
+// ---- train.clip reaches the step: train_step against clip_grad + optim_step by hand ----
+// Guards against the trainer clipping with the wrong threshold (a fixed 1, another key, or the
+// arguments of clip_factor swapped): with train.clip = 0.05 every step is clipped, and three
+// steps of train_step must leave the same bits as three steps that clip at 0.05 by hand. A run
+// with clipping off must end elsewhere (the clip matters in this configuration).
+static void clip_steps(const Config *c, int by_hand, real **params, double *norm_min) {
+    Trainer t;
+    trainer_build(&t, c);
+    BatchSource src;
+    CHECK(batch_source_init(&src, c, &t.w) == 0);
+    *norm_min = INFINITY;
+    for (int s = 0; s < 3; s++) {
+        if (by_hand) {
+            Batch b;
+            Losses l;
+            batch_source_next(&src, s, &b);
+            model_zero_grads(&t.m);
+            CHECK(model_forward(&t.m, &b, &l) == 0);
+            model_backward(&t.m, &b);
+            double gn = model_grad_norm(&t.m);
+            clip_grad(t.m.grads, t.m.table.total, gn, 0.05);
+            optim_step(&t.o, t.m.params, t.m.grads, c->train_lr);
+            model_update_bias(&t.m);
+            *norm_min = fmin(*norm_min, gn);
+        } else {
+            StepResult r;
+            CHECK(train_step(&t.m, &t.o, &src, c, s, 3, &r, NULL) == STEP_OK);
+            *norm_min = fmin(*norm_min, r.grad_norm);
+        }
+    }
+    *params = malloc(sizeof(real) * t.m.table.total);
+    memcpy(*params, t.m.params, sizeof(real) * t.m.table.total);
+    batch_source_free(&src);
+    trainer_free(&t);
+}
+
+static void test_clip_in_step(void) {
+    Config c;
+    config_defaults(&c);
+    set(&c, "model.d_model", "24");
+    set(&c, "model.experts", "4");
+    set(&c, "model.seq_len", "16");
+    set(&c, "train.batch", "8");
+    set(&c, "train.lr", "1e-2");
+    set(&c, "train.clip", "0.05");
+    real *pa, *pb, *pc;
+    double na, nb, nc;
+    clip_steps(&c, 0, &pa, &na);
+    clip_steps(&c, 1, &pb, &nb);
+    set(&c, "train.clip", "0");
+    clip_steps(&c, 0, &pc, &nc);
+    Model probe;
+    ModelSpec ms;
+    char err[100];
+    model_spec_from_config(&ms, &c);
+    CHECK(model_build(&probe, &ms, err, sizeof err) == 0);
+    size_t n = probe.table.total;
+    model_free(&probe);
+    CHECK_MSG(na > 0.05 && nb > 0.05, "the clip is not active: smallest gradient norms %g, %g", na, nb);
+    CHECK_MSG(memcmp(pa, pb, sizeof(real) * n) == 0, "train_step with train.clip = 0.05 differs from clipping at 0.05 by hand");
+    CHECK_MSG(memcmp(pa, pc, sizeof(real) * n) != 0, "train.clip = 0.05 and no clipping give the same parameters");
+    free(pa); free(pb); free(pc);
+}
+
 // ---- aux-free balancing on a skewed router (router-only model, geometry world) ----
 // The router is initialized so that expert 0 wins every token: MaxVio_batch = E/K − 1 = 3.
 // With no balancing and no task the router gets no gradient and stays skewed. Aux-free moves the
@@ -228,6 +293,7 @@ int main(void) {
     test_thread_determinism(OPTIM_ADAMW, BAL_SWITCH);
     test_thread_determinism(OPTIM_MUON, BAL_AUXFREE);
     test_auxfree_balances();
+    test_clip_in_step();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
