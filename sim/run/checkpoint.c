@@ -1,6 +1,7 @@
 // checkpoint.c — writing and reading model and checkpoint folders (format in checkpoint.h).
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +34,15 @@ int param_npy_shape(const ParamInfo *p, size_t *shape) {
 static int fail_errno(char *err, size_t errlen, const char *what, const char *path) {
     snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
     return -1;
+}
+
+// Fault injection for the tests (docs/EXPERIMENTS.md): MOESIM_CKPT_KILL=n kills the process with
+// SIGKILL in the middle of its n-th checkpoint (parameters written, state.json not);
+// MOESIM_CKPT_KILL_SWAP=n kills it between the two renames of its n-th checkpoint.
+static int ckpt_writes;
+static void maybe_die(const char *var) {
+    const char *v = getenv(var);
+    if (v && atoi(v) == ckpt_writes) raise(SIGKILL);
 }
 
 // ---- writing ----------------------------------------------------------------------------------
@@ -112,12 +122,14 @@ static int write_contents(const char *dir, const Config *c, const Model *m, cons
     if (!f) return fail_errno(err, errlen, "cannot write", p);
     config_write_toml(f, c);
     if (afile_commit(&a) != 0) return fail_errno(err, errlen, "cannot write", p);
+    if (w->partial[0]) maybe_die("MOESIM_CKPT_KILL");
     // state.json last: a folder without it is not a checkpoint
     return write_state_json(dir, c, m, w, err, errlen);
 }
 
 int ckpt_write(const char *dir, const Config *c, const Model *m, const CkptWrite *w, char *err, size_t errlen) {
     char tmp[1100], prev[1100];
+    if (w->partial[0]) ckpt_writes++;
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid());
     snprintf(prev, sizeof prev, "%s.prev", dir);
     remove_tree(tmp);
@@ -130,6 +142,7 @@ int ckpt_write(const char *dir, const Config *c, const Model *m, const CkptWrite
         remove_tree(prev);
         if (rename(dir, prev) != 0) { fail_errno(err, errlen, "cannot move aside", dir); remove_tree(tmp); return -1; }
     }
+    if (w->partial[0]) maybe_die("MOESIM_CKPT_KILL_SWAP");
     if (rename(tmp, dir) != 0) { fail_errno(err, errlen, "cannot rename into place", tmp); remove_tree(tmp); return -1; }
     remove_tree(prev);
     return 0;

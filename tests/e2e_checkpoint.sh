@@ -1,0 +1,118 @@
+#!/bin/sh
+# e2e_checkpoint.sh — trained models that outlive their run, end to end: a run killed with kill -9
+# or stopped with SIGTERM resumes from its checkpoint to result files identical to an
+# uninterrupted run's (also with another thread count); a kill during a checkpoint write leaves the
+# previous checkpoint usable; the final model is saved; a warm start continues from it; and bad
+# checkpoints, shape mismatches and a full disk give clear errors. Prints
+# "e2e_checkpoint: N passed, M failed".
+set -u
+MOESIM=${MOESIM:-./moesim}
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "e2e_checkpoint: FAILED: $*" >&2; }
+check() { if eval "$1"; then ok; else bad "$2"; fi; }
+T=$(mktemp -d /tmp/moesim_ckpt.XXXXXX)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+FX=tests/fixtures/e2e/tiny.toml
+# one run (no sweep) of the tiny world, long enough to be stopped in the middle
+S="--set train.seed=1 --set balance.scope=\"micro\" --set train.steps=800 --set train.checkpoint_every=100 --set eval.every=200"
+
+# the same result files, timing columns (tokens_per_s, wall_s) dropped
+same_results() {
+    for f in metrics.csv layers.csv eval.csv experts.csv pairs.csv removal.csv; do
+        if [ "$f" = metrics.csv ]; then
+            cut -d, -f1-7 "$1/run/$f" >"$T/x1"; cut -d, -f1-7 "$2/run/$f" >"$T/x2"
+            cmp -s "$T/x1" "$T/x2" || return 1
+        else
+            cmp -s "$1/run/$f" "$2/run/$f" || return 1
+        fi
+    done
+}
+
+# 1. uninterrupted reference (its checkpoints and its final model)
+$MOESIM run $FX $S --out "$T/ref" --quiet >"$T/ref.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ]' "reference run exit $rc"
+check '[ -s "$T/ref/run/model/state.json" ] && [ -s "$T/ref/run/model/params/wte.npy" ]' "no saved model in run/model/"
+check 'grep -q "\"kind\": \"model\"" "$T/ref/run/model/state.json" && grep -q "\"step\": 800" "$T/ref/run/model/state.json"' "model state.json kind/step"
+check 'grep -q "\"resumed_from\": null" "$T/ref/run/manifest.json"' "an uninterrupted run must record resumed_from null"
+steps_of() { sed -n 's/^  "step": \([0-9]*\),$/\1/p' "$1/state.json"; }
+
+# 2. kill -9 in the middle, then resume (with one OpenMP thread: the numbers must not care)
+$MOESIM run $FX $S --out "$T/k9" --quiet >/dev/null 2>&1 &
+pid=$!
+i=0; while [ ! -s "$T/k9/run/checkpoint/state.json" ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+check '[ ! -s "$T/k9/run/model/state.json" ] && grep -vq "\"status\": \"ok\"" "$T/k9/run/manifest.json" 2>/dev/null || [ ! -e "$T/k9/run/manifest.json" ]' "kill -9 landed after the run finished (the test proves nothing)"
+k=$(steps_of "$T/k9/run/checkpoint")
+check '[ -n "$k" ] && [ "$k" -lt 800 ]' "no mid-run checkpoint before the kill (step '$k')"
+OMP_NUM_THREADS=1 $MOESIM run $FX $S --out "$T/k9" --quiet >"$T/k9.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ]' "resume after kill -9 exit $rc"
+check 'grep -q "\"resumed_from\": $k" "$T/k9/run/manifest.json"' "manifest resumed_from $k"
+check 'same_results "$T/ref" "$T/k9"' "kill -9 + resume: result files differ from the uninterrupted run"
+check '[ -z "$(find "$T/k9" -name "*.tmp.*")" ]' "temporary files left after the resume"
+
+# 3. SIGTERM: the step finishes, a checkpoint is written, status interrupted, exit 143, no temp files
+$MOESIM run $FX $S --out "$T/term" --quiet >"$T/term.out" 2>&1 &
+pid=$!
+i=0; while [ ! -s "$T/term/run/checkpoint/state.json" ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM $pid; wait $pid; rc=$?
+check '[ $rc -eq 143 ]' "SIGTERM exit status $rc, expected 143"
+check 'grep -q "\"status\": \"interrupted\"" "$T/term/run/manifest.json"' "manifest status interrupted"
+check 'grep -q "to resume, run the same command again" "$T/term.out"' "no line saying how to resume"
+check '[ -z "$(find "$T/term" -name "*.tmp.*")" ]' "SIGTERM left temporary files"
+check '[ ! -e "$T/term/run/metrics.csv" ]' "an interrupted run must not leave a half metrics.csv"
+$MOESIM run $FX $S --out "$T/term" --quiet >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 0 ] && same_results "$T/ref" "$T/term"' "SIGTERM + resume: result files differ (exit $rc)"
+
+# 4. kill -9 while a checkpoint is being written: the previous one stays usable
+MOESIM_CKPT_KILL=3 $MOESIM run $FX $S --out "$T/kw" --quiet >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 137 ]' "fault hook MOESIM_CKPT_KILL did not kill the run (exit $rc)"
+check '[ "$(steps_of "$T/kw/run/checkpoint")" = 200 ]' "after a kill in the 3rd checkpoint, the 2nd (step 200) must be intact"
+MOESIM_CKPT_KILL_SWAP=3 $MOESIM run $FX $S --out "$T/ks" --quiet >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 137 ] && [ ! -e "$T/ks/run/checkpoint" ] && [ -s "$T/ks/run/checkpoint.prev/state.json" ]' "kill between the renames: expected only checkpoint.prev (exit $rc)"
+cp -r "$T/kw" "$T/corrupt"  # for part 7, before kw resumes
+for d in kw ks; do
+    $MOESIM run $FX $S --out "$T/$d" --quiet >/dev/null 2>&1; rc=$?
+    check '[ $rc -eq 0 ] && same_results "$T/ref" "$T/$d"' "resume after a kill during a checkpoint write ($d, exit $rc)"
+done
+
+# 5. --force starts over (resumed_from null again)
+$MOESIM run $FX $S --out "$T/k9" --force --quiet >/dev/null 2>&1
+check 'grep -q "\"resumed_from\": null" "$T/k9/run/manifest.json" && same_results "$T/ref" "$T/k9"' "--force did not start over"
+
+# 6. warm start from a saved model
+H="--set train.seed=1 --set balance.scope=\"micro\" --set eval.every=500"
+$MOESIM run $FX $H --set train.steps=300 --out "$T/half" --quiet >/dev/null 2>&1
+$MOESIM run $FX $H --set train.steps=300 --set "train.init_from=\"$T/half/run\"" --out "$T/warm" --quiet >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 0 ]' "warm start exit $rc"
+l_warm=$(tail -1 "$T/warm/run/metrics.csv" | cut -d, -f2)
+l_half=$(tail -1 "$T/half/run/metrics.csv" | cut -d, -f2)
+check '[ -n "$l_warm" ] && [ "$l_warm" != "$l_half" ]' "warm start did not train on"
+ce0=$(sed -n 2p "$T/warm/run/eval.csv" | cut -d, -f3); ce_end=$(tail -1 "$T/half/run/eval.csv" | cut -d, -f3)
+check '[ "$ce0" = "$ce_end" ]' "the warm start's step-0 eval_ce ($ce0) must equal the saved model's final one ($ce_end)"
+$MOESIM run $FX $H --set train.steps=10 --set model.experts=8 --set "train.init_from=\"$T/half/run\"" --out "$T/shape" >"$T/shape.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "model.experts = 4" "$T/shape.out" && grep -q "model.experts = 8" "$T/shape.out" && [ ! -e "$T/shape" ]' "shape mismatch: expected exit 2 naming model.experts and both values, nothing written (exit $rc)"
+$MOESIM run $FX $H --set "train.init_from=\"$T/nothing\"" --out "$T/nf" >"$T/nf.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "$T/nothing: no such folder" "$T/nf.out" && [ ! -e "$T/nf" ]' "missing init_from: exit 2 naming the folder (exit $rc)"
+mkdir -p "$T/nomodel/run"
+$MOESIM run $FX $H --set "train.init_from=\"$T/nomodel/run\"" --out "$T/nm" >"$T/nm.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "no saved model here" "$T/nm.out"' "run folder without a model: exit 2 (exit $rc)"
+
+# 7. a corrupt or truncated checkpoint: the run fails naming the file, and nothing is half-written
+rm -rf "$T/corrupt/run/checkpoint.prev" "$T/corrupt/run/checkpoint."tmp.* 2>/dev/null
+f=$(ls "$T/corrupt/run/checkpoint/params/"*.npy | head -1)
+head -c $(( $(wc -c <"$f") - 4 )) "$f" >"$T/trunc" && cp "$T/trunc" "$f"
+$MOESIM run $FX $S --out "$T/corrupt" --quiet >"$T/corrupt.out" 2>&1; rc=$?
+check '[ $rc -ne 0 ] && grep -q "$(basename "$f")" "$T/corrupt.out" && grep -q "shorter than its shape" "$T/corrupt.out"' "truncated checkpoint: expected a failure naming $(basename "$f") (exit $rc)"
+check '[ ! -e "$T/corrupt/run/metrics.csv" ] && [ -z "$(find "$T/corrupt" -name "*.tmp.*")" ]' "a failed resume left files behind"
+
+# 8. a full disk (a file may not grow past 8 KiB): the failure names a file and the system's reason,
+#    the counts are true, and no report is announced
+( trap '' XFSZ; ulimit -f 8; exec $MOESIM run $FX $S --set train.steps=400 --out "$T/full" ) >"$T/full.out" 2>&1; rc=$?
+check '[ $rc -eq 1 ]' "disk full: exit $rc, expected 1"
+check 'grep -q "File too large" "$T/full.out"' "disk full: the system's reason is not named"
+check 'grep -q "1 run in this call: 0 ok, 0 diverged, 1 failed" "$T/full.out"' "disk full: the counts are not true"
+check '! grep -q "^report: " "$T/full.out" || [ -s "$T/full/report.html" ]' "disk full: a report was announced that was not written"
+
+echo "e2e_checkpoint: $pass passed, $fail failed"
+[ $fail -eq 0 ]
