@@ -1,13 +1,18 @@
 // main.c — the moesim command line: run, export, analyze, report, help.
 // Every input problem is reported (all of a file's errors at once) and exits with status 2
 // before any output folder is created or any work starts.
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "measure/analyze.h"
 #include "config/config.h"
 #include "run/export.h"
+#include "run/checkpoint.h"
+#include "run/generate.h"
 #include "report/report.h"
 #include "run/sweep.h"
+#include "run/train.h"
+#include "io.h"
 
 #ifndef MOESIM_VERSION
 #define MOESIM_VERSION "0.1.0"
@@ -23,6 +28,8 @@ static const char *usage_main =
     "  export FILE    write the model at initialization, one batch and its gradients as .npy\n"
     "  analyze        the paper's measurements on your own hidden states and router (.npy)\n"
     "  report DIR     rebuild summary plots and report.html of a results folder\n"
+    "  eval RUN_DIR   evaluate a run's saved model (or checkpoint), optionally on another world\n"
+    "  generate RUN   sample continuations from a trained run's model, with every token's routing\n"
     "  help [TOPIC]   help on a command (run, export, analyze, report) or `keys` (every config key)\n"
     "\n"
     "Start with `make run` (the classroom demo) and docs/EXPERIMENTS.md.\n";
@@ -74,11 +81,49 @@ static const char *usage_analyze =
     "  --pairs N        token pairs sampled for Eq. 5 and Proposition 1 (default 2048)\n"
     "  --top-p P        mass of the top-P expert sets (default 0.8)\n";
 
+static const char *usage_generate =
+    "usage: moesim generate RUN_DIR --out DIR [options]\n"
+    "\n"
+    "Loads the model of RUN_DIR (its model/, else its checkpoint/) and samples continuations\n"
+    "autoregressively. Each prompt gets M samples; rows are ordered prompt by prompt. Writes, for numpy:\n"
+    "  DIR/tokens.npy       int32 (N*M) x (n+T), prompt then continuation\n"
+    "  DIR/routes.npy       int32 (N*M) x L x (n+T) x K, the experts chosen at every position and layer\n"
+    "  DIR/gates.npy        float32, same shape, their gate weights\n"
+    "  DIR/confidence.npy   float32 (N*M) x L x (n+T), the router's largest softmax probability\n"
+    "  DIR/generate.json    settings, prompt_len, and per row its prompt, sample, domain and seed\n"
+    "\n"
+    "options:\n"
+    "  --prompts N          prompts (default 16, or the prompt file's rows)\n"
+    "  --samples M          samples per prompt (default 1)\n"
+    "  --prompt-len n       prompt tokens, at most model.seq_len (default min(16, model.seq_len))\n"
+    "  --tokens T           new tokens per row (default 64; any number: see below)\n"
+    "  --temperature t      softmax temperature, >= 0; 0 is greedy (default 1)\n"
+    "  --top-p p            nucleus sampling mass in (0, 1] (default 1: the whole softmax)\n"
+    "  --seed s             sampling seed (default 1); the same seed gives the same rows for any thread count\n"
+    "  --prompt-domain d    prompts from domain d's evaluation sequences only\n"
+    "  --prompt-file P.npy  prompts from an int32 N x n array (tokens 0..model.vocab-1)\n"
+    "\n"
+    "Prompts are the first N evaluation sequences of the run's world (domain-major) cut to n tokens.\n"
+    "Past model.seq_len tokens the context is a sliding window that restarts at position 0 from the\n"
+    "last seq_len/2 tokens (a KV cache in between); docs/EXPERIMENTS.md, \"Generation\".\n";
+
 static const char *usage_report =
     "usage: moesim report DIR\n"
     "\n"
     "Rebuilds DIR/plots/*.svg and DIR/report.html from the CSV files of a results folder\n"
     "(summary.csv, and each run's metrics.csv, eval.csv, experts.csv, pairs.csv).\n";
+
+static const char *usage_eval =
+    "usage: moesim eval RUN_DIR [--checkpoint] [--set KEY=VALUE]... --out DIR\n"
+    "\n"
+    "Loads the model a run saved (RUN_DIR/model/, or its last checkpoint with --checkpoint; RUN_DIR\n"
+    "may also name a model or checkpoint folder itself) and evaluates it, writing into DIR:\n"
+    "  eval.csv, experts.csv   the measurements at the model's step (as the run's final rows)\n"
+    "  pairs.csv, removal.csv  the Proposition 1 pairs and expert-removal sensitivity\n"
+    "  config.toml             the resolved config of the evaluation; dump/ with eval.dump = true\n"
+    "With --set, only data.* and eval.* keys may change (another transform, duplication, more\n"
+    "sequences, another data seed); the model's own keys cannot. With no --set, eval.csv equals the\n"
+    "run's final eval.csv rows exactly.\n";
 
 static int die_usage(const char *msg, const char *usage) {
     fprintf(stderr, "moesim: %s\n\n%s", msg, usage);
@@ -253,6 +298,140 @@ static int cmd_report(int argc, char **argv) {
     return 0;
 }
 
+// moesim generate: every flag is checked before the model is loaded, the prompts before the output
+// folder is created; bad input exits 2, a failed write 1.
+static int cmd_generate(int argc, char **argv) {
+    GenArgs a;
+    gen_args_defaults(&a);
+    for (int i = 0; i < argc; i++) {
+        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char msg[300], *end = NULL;
+        if (strcmp(k, "--help") == 0 || strcmp(k, "-h") == 0) { fputs(usage_generate, stdout); return 0; }
+        if (k[0] != '-') {
+            if (a.run_dir) return die_usage("generate: only one RUN_DIR", usage_generate);
+            a.run_dir = k;
+            continue;
+        }
+        if (!v) {
+            snprintf(msg, sizeof msg, "generate: %s needs a value", k);
+            return die_usage(msg, usage_generate);
+        }
+        i++;
+        int *ip = strcmp(k, "--prompts") == 0 ? &a.prompts : strcmp(k, "--samples") == 0 ? &a.samples
+                : strcmp(k, "--prompt-len") == 0 ? &a.prompt_len : strcmp(k, "--tokens") == 0 ? &a.tokens : NULL;
+        if (ip) {
+            if (parse_int(v, ip) != 0) {
+                snprintf(msg, sizeof msg, "%s '%s': expected an integer in 1..1000000", k, v);
+                return die_usage(msg, usage_generate);
+            }
+        } else if (strcmp(k, "--temperature") == 0 || strcmp(k, "--top-p") == 0) {
+            double x = strtod(v, &end);
+            if (*v == '\0' || *end != '\0') {
+                snprintf(msg, sizeof msg, "%s '%s': expected a number", k, v);
+                return die_usage(msg, usage_generate);
+            }
+            *(k[2] == 't' && k[3] == 'e' ? &a.temperature : &a.top_p) = x;
+        } else if (strcmp(k, "--seed") == 0) {
+            a.seed = strtoull(v, &end, 10);
+            if (*v < '0' || *v > '9' || *end != '\0') {
+                snprintf(msg, sizeof msg, "--seed '%s': expected a non-negative integer", v);
+                return die_usage(msg, usage_generate);
+            }
+        } else if (strcmp(k, "--prompt-domain") == 0) {
+            long d = strtol(v, &end, 10);
+            if (*v < '0' || *v > '9' || *end != '\0' || d > 1000000) {
+                snprintf(msg, sizeof msg, "--prompt-domain '%s': expected a domain index >= 0", v);
+                return die_usage(msg, usage_generate);
+            }
+            a.prompt_domain = (int)d;
+        } else if (strcmp(k, "--prompt-file") == 0) a.prompt_file = v;
+        else if (strcmp(k, "--out") == 0) a.out = v;
+        else {
+            snprintf(msg, sizeof msg, "generate: unknown option '%s'", k);
+            return die_usage(msg, usage_generate);
+        }
+    }
+    if (!a.run_dir || !a.out) return die_usage("generate: needs RUN_DIR and --out DIR", usage_generate);
+    char err[1024];
+    if (gen_check_args(&a, err, sizeof err) != 0) return die_usage(err, usage_generate);
+    static Config c;
+    Model m;
+    int step = 0;
+    if (ckpt_open_model(a.run_dir, 0, &c, &m, &step, err, sizeof err) != 0) {
+        fprintf(stderr, "moesim: generate: %s\n", err);
+        return 2;
+    }
+    GenPrompts p;
+    if (gen_prompts(&p, &a, &c, err, sizeof err) != 0) {
+        fprintf(stderr, "moesim: generate: %s\n", err);
+        model_free(&m);
+        return 2;
+    }
+    int rc = 0;
+    GenOutput o;
+    a.progress = stderr;
+    if (gen_run(&o, &m, &p, &a, err, sizeof err) != 0) {
+        fprintf(stderr, "moesim: %s\n", err);
+        rc = 1;
+    } else {
+        if (gen_write(&o, &p, &a, &c, step, err, sizeof err) != 0) {  // creates --out, then the files
+            fprintf(stderr, "moesim: generate: %s\n", err);
+            rc = 1;
+        } else {
+            fprintf(stderr, "moesim: generated %d rows (%d prompts x %d samples) of %d + %d tokens in %.2f s "
+                    "(%.0f new tokens/s); wrote %s/{tokens,routes,gates,confidence}.npy and generate.json\n",
+                    o.rows, p.N, a.samples, p.n, a.tokens, o.seconds,
+                    o.seconds > 0 ? (double)o.rows * a.tokens / o.seconds : 0.0, a.out);
+        }
+        gen_output_free(&o);
+    }
+    gen_prompts_free(&p);
+    model_free(&m);
+    return rc;
+}
+
+static int cmd_eval(int argc, char **argv) {
+    const char *run = NULL, *out = NULL;
+    const char *sets[64];
+    int nsets = 0, prefer_checkpoint = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) out = argv[++i];
+        else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && nsets < 64) sets[nsets++] = argv[++i];
+        else if (strcmp(argv[i], "--checkpoint") == 0) prefer_checkpoint = 1;
+        else if (strcmp(argv[i], "--help") == 0) { fputs(usage_eval, stdout); return 0; }
+        else if (argv[i][0] == '-') return die_usage("eval: unknown or incomplete option", usage_eval);
+        else if (!run) run = argv[i];
+        else return die_usage("eval: only one run folder", usage_eval);
+    }
+    if (!run || !out) return die_usage("eval: needs RUN_DIR and --out DIR", usage_eval);
+    for (int i = 0; i < nsets; i++)
+        if (strncmp(sets[i], "data.", 5) != 0 && strncmp(sets[i], "eval.", 5) != 0) {
+            fprintf(stderr, "moesim: eval: --set %s: only data.* and eval.* keys can change for a trained model\n", sets[i]);
+            return 2;
+        }
+    char dir[1100], err[1400], cfg_path[1200];
+    if (ckpt_resolve(run, prefer_checkpoint, dir, sizeof dir, err, sizeof err) != 0) {
+        fprintf(stderr, "moesim: eval: %s\n", err);
+        return 2;
+    }
+    // the saved run's config with the overrides, through the same checks as an experiment file
+    static Experiment ex;
+    if (load_experiment(&ex, path_join(cfg_path, sizeof cfg_path, dir, "config.toml"), sets, nsets) != 0) return 2;
+    Config c;
+    experiment_point(&ex, 0, &c);
+    if (mkdir_p(out) != 0) {
+        fprintf(stderr, "moesim: eval: cannot create %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    TrainOptions to = {.run_id = "eval", .quiet = 1};
+    if (eval_saved(&c, dir, out, &to, err, sizeof err) != 0) {
+        fprintf(stderr, "moesim: eval: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "moesim: evaluated %s; results in %s\n", dir, out);
+    return 0;
+}
+
 static int cmd_help(int argc, char **argv) {
     const char *t = argc > 0 ? argv[0] : "";
     if (strcmp(t, "run") == 0) fputs(usage_run, stdout);
@@ -274,6 +453,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "export") == 0) return cmd_export(argc - 2, argv + 2);
     if (strcmp(cmd, "analyze") == 0) return cmd_analyze(argc - 2, argv + 2);
     if (strcmp(cmd, "report") == 0) return cmd_report(argc - 2, argv + 2);
+    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
+    if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 2, argv + 2);
     if (strcmp(cmd, "help") == 0) return cmd_help(argc - 2, argv + 2);
     fprintf(stderr, "moesim: unknown command '%s'\n\n%s", cmd, usage_main);
     return 2;

@@ -15,7 +15,7 @@ T=$(mktemp -d /tmp/moesim_ckpt.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 FX=tests/fixtures/e2e/tiny.toml
 # one run (no sweep) of the tiny world, long enough to be stopped in the middle
-S="--set train.seed=1 --set balance.scope=\"micro\" --set train.steps=800 --set train.checkpoint_every=100 --set eval.every=200"
+S="--set train.seed=1 --set balance.scope=\"micro\" --set train.steps=400 --set train.checkpoint_every=50 --set eval.every=100"
 
 # the same result files, timing columns (tokens_per_s, wall_s) dropped
 same_results() {
@@ -33,7 +33,7 @@ same_results() {
 $MOESIM run $FX $S --out "$T/ref" --quiet >"$T/ref.out" 2>&1; rc=$?
 check '[ $rc -eq 0 ]' "reference run exit $rc"
 check '[ -s "$T/ref/run/model/state.json" ] && [ -s "$T/ref/run/model/params/wte.npy" ]' "no saved model in run/model/"
-check 'grep -q "\"kind\": \"model\"" "$T/ref/run/model/state.json" && grep -q "\"step\": 800" "$T/ref/run/model/state.json"' "model state.json kind/step"
+check 'grep -q "\"kind\": \"model\"" "$T/ref/run/model/state.json" && grep -q "\"step\": 400" "$T/ref/run/model/state.json"' "model state.json kind/step"
 check 'grep -q "\"resumed_from\": null" "$T/ref/run/manifest.json"' "an uninterrupted run must record resumed_from null"
 steps_of() { sed -n 's/^  "step": \([0-9]*\),$/\1/p' "$1/state.json"; }
 
@@ -44,7 +44,7 @@ i=0; while [ ! -s "$T/k9/run/checkpoint/state.json" ] && [ $i -lt 300 ]; do slee
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 check '[ ! -s "$T/k9/run/model/state.json" ] && grep -vq "\"status\": \"ok\"" "$T/k9/run/manifest.json" 2>/dev/null || [ ! -e "$T/k9/run/manifest.json" ]' "kill -9 landed after the run finished (the test proves nothing)"
 k=$(steps_of "$T/k9/run/checkpoint")
-check '[ -n "$k" ] && [ "$k" -lt 800 ]' "no mid-run checkpoint before the kill (step '$k')"
+check '[ -n "$k" ] && [ "$k" -lt 400 ]' "no mid-run checkpoint before the kill (step '$k')"
 OMP_NUM_THREADS=1 $MOESIM run $FX $S --out "$T/k9" --quiet >"$T/k9.out" 2>&1; rc=$?
 check '[ $rc -eq 0 ]' "resume after kill -9 exit $rc"
 check 'grep -q "\"resumed_from\": $k" "$T/k9/run/manifest.json"' "manifest resumed_from $k"
@@ -67,7 +67,7 @@ check '[ $rc -eq 0 ] && same_results "$T/ref" "$T/term"' "SIGTERM + resume: resu
 # 4. kill -9 while a checkpoint is being written: the previous one stays usable
 MOESIM_CKPT_KILL=3 $MOESIM run $FX $S --out "$T/kw" --quiet >/dev/null 2>&1; rc=$?
 check '[ $rc -eq 137 ]' "fault hook MOESIM_CKPT_KILL did not kill the run (exit $rc)"
-check '[ "$(steps_of "$T/kw/run/checkpoint")" = 200 ]' "after a kill in the 3rd checkpoint, the 2nd (step 200) must be intact"
+check '[ "$(steps_of "$T/kw/run/checkpoint")" = 100 ]' "after a kill in the 3rd checkpoint, the 2nd (step 100) must be intact"
 MOESIM_CKPT_KILL_SWAP=3 $MOESIM run $FX $S --out "$T/ks" --quiet >/dev/null 2>&1; rc=$?
 check '[ $rc -eq 137 ] && [ ! -e "$T/ks/run/checkpoint" ] && [ -s "$T/ks/run/checkpoint.prev/state.json" ]' "kill between the renames: expected only checkpoint.prev (exit $rc)"
 cp -r "$T/kw" "$T/corrupt"  # for part 7, before kw resumes
@@ -82,8 +82,8 @@ check 'grep -q "\"resumed_from\": null" "$T/k9/run/manifest.json" && same_result
 
 # 6. warm start from a saved model
 H="--set train.seed=1 --set balance.scope=\"micro\" --set eval.every=500"
-$MOESIM run $FX $H --set train.steps=300 --out "$T/half" --quiet >/dev/null 2>&1
-$MOESIM run $FX $H --set train.steps=300 --set "train.init_from=\"$T/half/run\"" --out "$T/warm" --quiet >/dev/null 2>&1; rc=$?
+$MOESIM run $FX $H --set train.steps=150 --out "$T/half" --quiet >/dev/null 2>&1
+$MOESIM run $FX $H --set train.steps=150 --set "train.init_from=\"$T/half/run\"" --out "$T/warm" --quiet >/dev/null 2>&1; rc=$?
 check '[ $rc -eq 0 ]' "warm start exit $rc"
 l_warm=$(tail -1 "$T/warm/run/metrics.csv" | cut -d, -f2)
 l_half=$(tail -1 "$T/half/run/metrics.csv" | cut -d, -f2)
@@ -97,6 +97,18 @@ check '[ $rc -eq 2 ] && grep -q "$T/nothing: no such folder" "$T/nf.out" && [ ! 
 mkdir -p "$T/nomodel/run"
 $MOESIM run $FX $H --set "train.init_from=\"$T/nomodel/run\"" --out "$T/nm" >"$T/nm.out" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q "no saved model here" "$T/nm.out"' "run folder without a model: exit 2 (exit $rc)"
+
+# 6b. moesim eval: the saved model's evaluation equals the run's final rows; overrides limited
+$MOESIM eval "$T/ref/run" --out "$T/ev" >"$T/ev.out" 2>&1; rc=$?
+n=$(($(wc -l <"$T/ev/eval.csv") - 1))
+check '[ $rc -eq 0 ] && [ $n -gt 0 ] && [ "$(tail -n $n "$T/ev/eval.csv")" = "$(tail -n $n "$T/ref/run/eval.csv")" ]' "eval: rows differ from the run's final eval.csv (exit $rc)"
+check 'cmp -s "$T/ev/removal.csv" "$T/ref/run/removal.csv" && cmp -s "$T/ev/pairs.csv" "$T/ref/run/pairs.csv"' "eval: removal.csv or pairs.csv differ from the run's"
+$MOESIM eval "$T/ref/run" --checkpoint --set data.seed=9 --set eval.sequences=8 --out "$T/ev2" >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 0 ] && [ "$(tail -1 "$T/ev2/eval.csv" | cut -d, -f1)" = 350 ] && ! cmp -s "$T/ev2/eval.csv" "$T/ev/eval.csv"' "eval --checkpoint with data overrides (exit $rc)"
+$MOESIM eval "$T/ref/run" --set model.experts=8 --out "$T/ev3" >"$T/ev3.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "only data.\* and eval.\* keys" "$T/ev3.out" && [ ! -e "$T/ev3" ]' "eval must refuse model keys (exit $rc)"
+$MOESIM eval "$T/nomodel/run" --out "$T/ev4" >"$T/ev4.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "no saved model here" "$T/ev4.out" && [ ! -e "$T/ev4" ]' "eval of a run without a model (exit $rc)"
 
 # 7. a corrupt or truncated checkpoint: the run fails naming the file, and nothing is half-written
 rm -rf "$T/corrupt/run/checkpoint.prev" "$T/corrupt/run/checkpoint."tmp.* 2>/dev/null

@@ -176,6 +176,8 @@ static int run_point(const Experiment *ex, long i, const char *dir, int threads,
     TrainOptions to = {.run_id = id, .threads = threads, .quiet = quiet, .tty = tty, .resume = 1};
     RunResult r;
     train_run(&c, run_dir, &to, &r);
+    if (r.status == RUN_FAILED && quiet)  // a failure is not progress: it is said even with --quiet
+        fprintf(stderr, "moesim: %s: failed: %s\n", id, r.reason);
     if (!quiet) {
         if (r.status == RUN_OK)
             fprintf(stderr, "[%ld/%ld] %s: ok in %.1fs (loss %.4f, ce %.4f)\n", nth, total, id, r.wall_s, r.loss, r.ce);

@@ -647,3 +647,41 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
     run_teardown(R);
     return res->status == RUN_FAILED ? -1 : 0;
 }
+
+// ---- evaluating a saved model -------------------------------------------------------------------
+
+int eval_saved(const Config *c, const char *model_dir, const char *out, const TrainOptions *opt, char *err, size_t errlen) {
+    Run R_, *R = &R_;
+    memset(R, 0, sizeof *R);
+    R->c = c;
+    R->opt = opt;
+    R->resumed_from = -1;
+    snprintf(R->dir, sizeof R->dir, "%s", out);
+#ifdef _OPENMP
+    if (opt->threads > 0) omp_set_num_threads(opt->threads);
+#endif
+    RunResult res_, *res = &res_;
+    memset(res, 0, sizeof *res);
+    int step = 0, rc = -1;
+    CkptRead r = {.step = &step};
+    if (run_setup(R, res) != 0 || open_outputs(R, res) != 0) {
+        snprintf(err, errlen, "%s", res->reason);
+    } else if (ckpt_read(model_dir, &R->model, &r, err, errlen) == 0) {
+        write_headers(R);
+        eval_measure(R, step, 1);
+        // metrics.csv and layers.csv are training files: an evaluation has none
+        afile_abort(&R->f_metrics);
+        afile_abort(&R->f_layers);
+        char path[1100];
+        rc = 0;
+        if (afile_commit(&R->f_eval) != 0) { snprintf(err, errlen, "cannot write %s: %s", R->f_eval.path, strerror(errno)); rc = -1; }
+        else if (afile_commit(&R->f_experts) != 0) { snprintf(err, errlen, "cannot write %s: %s", R->f_experts.path, strerror(errno)); rc = -1; }
+        else if (write_pairs(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "pairs.csv"), strerror(errno)); rc = -1; }
+        else if (write_removal(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "removal.csv"), strerror(errno)); rc = -1; }
+        else if (write_config(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "config.toml"), strerror(errno)); rc = -1; }
+        else if (c->eval_dump && write_dumps(R) != 0) { snprintf(err, errlen, "cannot write the dumps in %s/dump: %s", out, strerror(errno)); rc = -1; }
+    }
+    abort_outputs(R);
+    run_teardown(R);
+    return rc;
+}

@@ -53,4 +53,11 @@ void optim_config_from_config(OptimConfig *o, const Config *c);
 // interrupted (r->status says which), -1 when it failed (r->reason says why).
 int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResult *r);
 
+// `moesim eval`: the evaluation of the model saved in model_dir (a model or checkpoint folder) on
+// the world of c (the saved run's config, with any data.* / eval.* overrides), written into out
+// (which must exist): eval.csv and experts.csv (rows of the model's step), pairs.csv, removal.csv,
+// config.toml, and dump/ when eval.dump is set. With no overrides, eval.csv equals the final rows
+// of the run's own eval.csv. Returns 0, or -1 with err naming the file and the reason.
+int eval_saved(const Config *c, const char *model_dir, const char *out, const TrainOptions *opt, char *err, size_t errlen);
+
 #endif
