@@ -1,0 +1,602 @@
+// generate.c — autoregressive sampling with a KV cache and a restarting window (generate.h).
+//
+// Per chunk of R <= max_batch rows, all at the same length (rows advance in lockstep):
+//   prefill  model_forward over each row's window (positions 0..w-1, padded to T+1 with token 0;
+//            positions after w-1 cannot change earlier ones: attention is causal and routing is
+//            per token without capacity) → the keys and values of every layer into the cache, the
+//            routing of the recorded positions, the logits at position w-1;
+//   step     the newest token alone at position w: the same layers as model_forward on R rows,
+//            attention over the cached keys 0..w, through the same kernels (gemm on transposed
+//            weights, transposed once here instead of at every call as matmul_forward does).
+// Sampling runs serially over the rows between passes, each row with its own RNG.
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "generate.h"
+#include "train.h"
+#include "../io.h"
+#include "../worlds/world.h"
+#include "../../nn/gemm.h"
+#include "../../nn/layers.h"
+#include "../../nn/moe.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+// ---- settings -----------------------------------------------------------------------------------
+
+void gen_args_defaults(GenArgs *a) {
+    memset(a, 0, sizeof *a);
+    a->samples = 1;
+    a->tokens = 64;
+    a->temperature = 1.0;
+    a->top_p = 1.0;
+    a->seed = 1;
+    a->prompt_domain = -1;
+}
+
+int gen_check_args(const GenArgs *a, char *err, size_t errlen) {
+    if (!(a->temperature >= 0 && isfinite(a->temperature)))
+        return fail(err, errlen, "--temperature %g: expected a number >= 0 (0 = greedy)", a->temperature);
+    if (!(a->top_p > 0 && a->top_p <= 1))
+        return fail(err, errlen, "--top-p %g: expected a number in (0, 1]", a->top_p);
+    if (a->prompts < 0) return fail(err, errlen, "--prompts %d: expected an integer >= 1", a->prompts);
+    if (a->samples < 1) return fail(err, errlen, "--samples %d: expected an integer >= 1", a->samples);
+    if (a->prompt_len < 0) return fail(err, errlen, "--prompt-len %d: expected an integer >= 1", a->prompt_len);
+    if (a->tokens < 1) return fail(err, errlen, "--tokens %d: expected an integer >= 1", a->tokens);
+    if (a->prompt_domain < -1) return fail(err, errlen, "--prompt-domain %d: expected a domain index >= 0", a->prompt_domain);
+    if (a->prompt_domain >= 0 && a->prompt_file)
+        return fail(err, errlen, "--prompt-domain and --prompt-file: give one of them (a file's prompts have no domain)");
+    if (a->keep < 0) return fail(err, errlen, "keep %d: expected 0 (half the window) or 1..model.seq_len", a->keep);
+    return 0;
+}
+
+// ---- prompts ------------------------------------------------------------------------------------
+
+static int prompts_from_file(GenPrompts *p, const GenArgs *a, const Config *c, char *err, size_t errlen) {
+    const char *f = a->prompt_file;
+    int32_t *data = NULL;
+    int nd = 0;
+    size_t sh[3];
+    char e[512];
+    if (npy_read_int32(f, &data, &nd, sh, e, sizeof e) != 0) return fail(err, errlen, "--prompt-file: %s", e);
+    if (nd != 2 || sh[0] < 1 || sh[1] < 1) {
+        free(data);
+        return fail(err, errlen, "--prompt-file %s: expected a 2-D int32 array N x n (prompts x tokens), "
+                    "got %d dimension%s", f, nd, nd == 1 ? "" : "s");
+    }
+    if (sh[0] > 1000000 || sh[1] > (size_t)c->model_seq_len) {
+        free(data);
+        if (sh[0] > 1000000) return fail(err, errlen, "--prompt-file %s: %zu prompts, at most 1000000", f, sh[0]);
+        return fail(err, errlen, "--prompt-file %s: prompts of %zu tokens exceed model.seq_len = %d, the positions "
+                    "the model learned", f, sh[1], c->model_seq_len);
+    }
+    int N = (int)sh[0], n = (int)sh[1];
+    if (a->prompts && a->prompts != N) {
+        free(data);
+        return fail(err, errlen, "--prompts %d does not match --prompt-file %s, which holds %d prompts", a->prompts, f, N);
+    }
+    if (a->prompt_len && a->prompt_len != n) {
+        free(data);
+        return fail(err, errlen, "--prompt-len %d does not match --prompt-file %s, whose prompts have %d tokens",
+                    a->prompt_len, f, n);
+    }
+    for (size_t i = 0; i < (size_t)N * n; i++)
+        if (data[i] < 0 || data[i] >= c->model_vocab) {
+            int v = data[i];
+            free(data);
+            return fail(err, errlen, "--prompt-file %s: row %zu, column %zu holds token %d, outside 0..%d "
+                        "(model.vocab = %d)", f, i / n, i % n, v, c->model_vocab - 1, c->model_vocab);
+        }
+    p->N = N; p->n = n; p->tokens = data;
+    p->domain = malloc(sizeof(int32_t) * N);
+    if (!p->domain) { gen_prompts_free(p); return fail(err, errlen, "prompts: out of memory"); }
+    for (int i = 0; i < N; i++) p->domain[i] = -1;
+    return 0;
+}
+
+int gen_prompts(GenPrompts *p, const GenArgs *a, const Config *c, char *err, size_t errlen) {
+    memset(p, 0, sizeof *p);
+    if (c->model_kind != MODEL_DECODER)
+        return fail(err, errlen, "the model is a router alone (model.kind = \"router\"): it has no tokens to generate");
+    if (c->data_world == WORLD_GEOMETRY && !a->prompt_file)
+        return fail(err, errlen, "the run's world (data.world = \"geometry\") has no token sequences to take prompts "
+                    "from: give --prompt-file");
+    const int T = c->model_seq_len;
+    if (a->keep > T) return fail(err, errlen, "keep %d exceeds model.seq_len = %d", a->keep, T);
+    if (a->prompt_file) return prompts_from_file(p, a, c, err, errlen);
+    int N = a->prompts ? a->prompts : 16;
+    int n = a->prompt_len ? a->prompt_len : (T < 16 ? T : 16);
+    if (n > T)
+        return fail(err, errlen, "--prompt-len %d exceeds model.seq_len = %d, the positions the model learned", n, T);
+    WorldSpec ws;
+    world_spec_from_config(&ws, c);
+    if (a->prompt_domain >= 0 && a->prompt_domain >= ws.domains)
+        return fail(err, errlen, "--prompt-domain %d: the world has data.domains = %d (domains 0..%d)",
+                    a->prompt_domain, ws.domains, ws.domains - 1);
+    // A domain's evaluation sequences come from its own stream, so asking for more than
+    // eval.sequences extends the run's set instead of redrawing it.
+    if (a->prompt_domain >= 0 && N > ws.eval_sequences) ws.eval_sequences = N;
+    World w;
+    char e[400];
+    if (world_build(&w, &ws, e, sizeof e) != 0) return fail(err, errlen, "the run's world: %s", e);
+    int M = world_eval_count(&w), per = ws.eval_sequences;
+    if (a->prompt_domain < 0 && N > M) {
+        world_free(&w);
+        return fail(err, errlen, "--prompts %d: the run's evaluation set has %d sequences (eval.sequences = %d x "
+                    "data.domains = %d); ask for at most %d, or for one domain's with --prompt-domain "
+                    "(extended as needed)", N, M, per, ws.domains, M);
+    }
+    int32_t *set = malloc(sizeof(int32_t) * (size_t)M * (T + 1)), *dom = malloc(sizeof(int32_t) * (size_t)M);
+    p->tokens = malloc(sizeof(int32_t) * (size_t)N * n);
+    p->domain = malloc(sizeof(int32_t) * (size_t)N);
+    if (!set || !dom || !p->tokens || !p->domain) {
+        free(set); free(dom); world_free(&w); gen_prompts_free(p);
+        return fail(err, errlen, "prompts: out of memory (%d evaluation sequences)", M);
+    }
+    world_eval_set(&w, set, dom);  // domain-major: domain 0's sequences first
+    int first = a->prompt_domain >= 0 ? a->prompt_domain * per : 0;
+    for (int i = 0; i < N; i++) {
+        memcpy(p->tokens + (size_t)i * n, set + (size_t)(first + i) * (T + 1), sizeof(int32_t) * n);
+        p->domain[i] = dom[first + i];
+    }
+    p->N = N; p->n = n;
+    free(set); free(dom); world_free(&w);
+    return 0;
+}
+
+void gen_prompts_free(GenPrompts *p) {
+    free(p->tokens); free(p->domain);
+    memset(p, 0, sizeof *p);
+}
+
+// ---- sampling -----------------------------------------------------------------------------------
+
+uint64_t gen_row_seed(uint64_t seed, int row) {
+    uint64_t x = seed ^ (0x9E3779B97F4A7C15ull * ((uint64_t)row + 1));
+    rng_splitmix64(&x);
+    return rng_splitmix64(&x);
+}
+
+// Decreasing probability, ties to the lower token: a total order, so qsort's result is unique.
+static int pick_cmp(const void *a, const void *b) {
+    const GenPick *x = a, *y = b;
+    if (x->p != y->p) return x->p > y->p ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+static int argmax(const real *v, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++) if (v[i] > v[best]) best = i;  // strict: ties keep the lower index
+    return best;
+}
+
+int gen_sample(const real *logits, int V, double temperature, double top_p, Rng *r, GenPick *pk) {
+    if (temperature == 0) return argmax(logits, V);
+    double mx = logits[argmax(logits, V)], sum = 0;
+    for (int v = 0; v < V; v++) {
+        pk[v].p = exp(((double)logits[v] - mx) / temperature);  // V: unnormalized probabilities
+        pk[v].i = v;
+        sum += pk[v].p;
+    }
+    if (!(sum > 0 && isfinite(sum))) return argmax(logits, V);  // NaN logits: nothing to sample
+    int count = V;
+    double mass = sum;
+    if (top_p < 1) {
+        qsort(pk, (size_t)V, sizeof *pk, pick_cmp);
+        double need = top_p * sum, cum = 0;
+        for (count = 0; count < V;) {
+            cum += pk[count++].p;
+            if (cum >= need) break;
+        }
+        mass = cum;
+    }
+    double u = rng_uniform(r) * mass, cum = 0;
+    for (int j = 0; j < count; j++) {
+        cum += pk[j].p;
+        if (u < cum) return pk[j].i;
+    }
+    return pk[count - 1].i;  // u within rounding of the total
+}
+
+// ---- the generator's buffers, allocated once ------------------------------------------------------
+
+typedef struct {
+    Model *m;
+    int R, T, D, H, Dh, L, E, K, F, S, V, attention;
+    real *wt;              // table.total: every matrix transposed (in x out) at its own offset
+    real *kc, *vc;         // L x R x T x D   keys and values of each row's window
+    int32_t *btok;         // R x (T+1)       the windows given to model_forward
+    real *h, *hn, *hmid, *u, *tmp, *att_o, *rstd;  // R x D (rstd: R)
+    real *qkv;             // R x 3D
+    real *att_s;           // R x H x T       attention probabilities of the newest position
+    real *z, *s, *p;       // R x E
+    int32_t *topk;         // R x K
+    real *gate;            // R x K
+    int32_t *estart, *row_token, *token_row;  // E+1, R*K, R*K
+    real *xrows, *y;       // R*K x D
+    real *hpre, *hact;     // max(R*K, R) x F
+    real *logits;          // R x V           logits of each row's newest position
+    Rng *rng;              // R
+    GenPick *pick;         // V
+} Gen;
+
+static void gen_free(Gen *g) {
+    free(g->wt); free(g->kc); free(g->vc); free(g->btok);
+    free(g->h); free(g->hn); free(g->hmid); free(g->u); free(g->tmp); free(g->att_o); free(g->rstd);
+    free(g->qkv); free(g->att_s); free(g->z); free(g->s); free(g->p); free(g->topk); free(g->gate);
+    free(g->estart); free(g->row_token); free(g->token_row); free(g->xrows); free(g->y);
+    free(g->hpre); free(g->hact); free(g->logits); free(g->rng); free(g->pick);
+    memset(g, 0, sizeof *g);
+}
+
+static void *alloc(size_t n, size_t size, int *bad) {
+    void *q = calloc(n ? n : 1, size);
+    if (!q) *bad = 1;
+    return q;
+}
+
+static int gen_init(Gen *g, Model *m) {
+    const ModelSpec *sp = &m->spec;
+    memset(g, 0, sizeof *g);
+    g->m = m;
+    g->R = sp->max_batch; g->T = sp->T; g->D = sp->D; g->H = sp->attention ? sp->H : 1; g->Dh = g->D / g->H;
+    g->L = sp->L; g->E = sp->E; g->K = sp->K; g->F = sp->F; g->S = sp->S; g->V = sp->V;
+    g->attention = sp->attention;
+    size_t R = g->R, T = g->T, D = g->D, E = g->E, K = g->K, F = g->F, RK = R * K;
+    int bad = 0;
+    g->wt = alloc(m->table.total, sizeof(real), &bad);
+    if (g->attention) {
+        g->kc = alloc((size_t)g->L * R * T * D, sizeof(real), &bad);
+        g->vc = alloc((size_t)g->L * R * T * D, sizeof(real), &bad);
+    }
+    g->btok = alloc(R * (T + 1), sizeof(int32_t), &bad);
+    g->h = alloc(R * D, sizeof(real), &bad);
+    g->hn = alloc(R * D, sizeof(real), &bad);
+    g->hmid = alloc(R * D, sizeof(real), &bad);
+    g->u = alloc(R * D, sizeof(real), &bad);
+    g->tmp = alloc(R * D, sizeof(real), &bad);
+    g->att_o = alloc(R * D, sizeof(real), &bad);
+    g->rstd = alloc(R, sizeof(real), &bad);
+    g->qkv = alloc(R * 3 * D, sizeof(real), &bad);
+    g->att_s = alloc(R * g->H * T, sizeof(real), &bad);
+    g->z = alloc(R * E, sizeof(real), &bad);
+    g->s = alloc(R * E, sizeof(real), &bad);
+    g->p = alloc(R * E, sizeof(real), &bad);
+    g->topk = alloc(RK, sizeof(int32_t), &bad);
+    g->gate = alloc(RK, sizeof(real), &bad);
+    g->estart = alloc(E + 1, sizeof(int32_t), &bad);
+    g->row_token = alloc(RK, sizeof(int32_t), &bad);
+    g->token_row = alloc(RK, sizeof(int32_t), &bad);
+    g->xrows = alloc(RK * D, sizeof(real), &bad);
+    g->y = alloc(RK * D, sizeof(real), &bad);
+    g->hpre = alloc((RK > R ? RK : R) * F, sizeof(real), &bad);
+    g->hact = alloc((RK > R ? RK : R) * F, sizeof(real), &bad);
+    g->logits = alloc(R * g->V, sizeof(real), &bad);
+    g->rng = alloc(R, sizeof(Rng), &bad);
+    g->pick = alloc((size_t)g->V, sizeof(GenPick), &bad);
+    if (bad) { gen_free(g); return -1; }
+    // every matrix (embeddings, positions and gains are read as they are): W[O x I] -> Wᵀ[I x O]
+    for (int i = 0; i < m->table.n; i++) {
+        const ParamInfo *pi = &m->table.info[i];
+        if (pi->kind == PARAM_EMBED || pi->kind == PARAM_POS || pi->kind == PARAM_GAIN) continue;
+        size_t O = (size_t)pi->rows, I = (size_t)pi->cols;
+        for (int c = 0; c < pi->count; c++) {
+            const real *W = m->params + pi->offset + (size_t)c * O * I;
+            real *Wt = g->wt + pi->offset + (size_t)c * O * I;
+            for (size_t o = 0; o < O; o++)
+                for (size_t k = 0; k < I; k++) Wt[k * O + o] = W[o * I + k];
+        }
+    }
+    return 0;
+}
+
+#define PARAM_AT(m, i) ((m)->params + (m)->table.info[i].offset)
+#define WT_AT(g, i) ((g)->wt + (g)->m->table.info[i].offset)
+
+// out[n x O] = in[n x I] · W[O x I]ᵀ with W given transposed (Wt: I x O)
+static void matmul_t(real *out, const real *in, const real *Wt, int n, int I, int O) {
+    if (n > 0) gemm(out, (size_t)O, in, (size_t)I, 1, Wt, (size_t)O, n, O, I, 0);
+}
+
+// The largest softmax probability of one token's router logits z (E), in double as metrics.c.
+static float confidence_of(const real *z, int E) {
+    double mx = z[0], s = 0;
+    for (int e = 1; e < E; e++) if (z[e] > mx) mx = z[e];
+    for (int e = 0; e < E; e++) s += exp((double)z[e] - mx);
+    return (float)(1.0 / s);  // the largest term is exp(0) = 1
+}
+
+// Copies one token's routing (layer l) into row `row`, position `pos` of the outputs.
+static void record(GenOutput *o, int row, int l, int pos, const int32_t *topk, const real *gate, const real *z, int E) {
+    int K = o->K;
+    size_t at = ((size_t)row * o->L + l) * o->len + pos;  // rows x L x len
+    for (int k = 0; k < K; k++) {
+        o->routes[at * K + k] = topk[k];
+        o->gates[at * K + k] = (float)gate[k];
+    }
+    o->confidence[at] = confidence_of(z, E);
+}
+
+// model_forward over each row's window o->tokens[row][start .. start+w-1] at positions 0..w-1;
+// fills the cache, records positions rec_from..w-1 of the window, keeps the logits at w-1.
+static int prefill(Gen *g, GenOutput *o, int r0, int nr, int start, int w, int rec_from) {
+    Model *m = g->m;
+    int T = g->T, D = g->D, K = g->K, E = g->E, V = g->V, R = g->R;
+    for (int i = 0; i < nr; i++) {
+        int32_t *bt = g->btok + (size_t)i * (T + 1);  // T+1: the window, then padding
+        memcpy(bt, o->tokens + (size_t)(r0 + i) * o->len + start, sizeof(int32_t) * w);
+        for (int t = w; t <= T; t++) bt[t] = 0;
+    }
+    Batch b = {.B = nr, .micro = nr, .tokens = g->btok, .shuffle_seed = 1};
+    Losses loss;
+    if (model_forward(m, &b, &loss) != 0) return -1;
+    for (int l = 0; l < g->L; l++) {
+        const BlockActs *a = &m->blocks[l];
+        for (int i = 0; i < nr; i++) {
+            if (g->attention)
+                for (int t = 0; t < w; t++) {
+                    const real *qkv = a->qkv + ((size_t)i * T + t) * 3 * D;  // q | k | v
+                    size_t at = (((size_t)l * R + i) * T + t) * D;
+                    memcpy(g->kc + at, qkv + D, sizeof(real) * D);
+                    memcpy(g->vc + at, qkv + 2 * D, sizeof(real) * D);
+                }
+            for (int t = rec_from; t < w; t++) {
+                size_t n = (size_t)i * T + t;
+                record(o, r0 + i, l, start + t, a->topk + n * K, a->gate + n * K, a->z + n * E, E);
+            }
+        }
+    }
+    for (int i = 0; i < nr; i++)
+        memcpy(g->logits + (size_t)i * V, m->logits + ((size_t)i * T + w - 1) * V, sizeof(real) * V);
+    return 0;
+}
+
+// Attention of each row's newest position w over its cached keys 0..w (layer l).
+static void attend(Gen *g, int l, int nr, int w) {
+    int D = g->D, H = g->H, Dh = g->Dh, T = g->T, R = g->R;
+    real scale = (real)(1.0 / sqrt((double)Dh));
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (nr * H > 1)
+#endif
+    for (int ih = 0; ih < nr * H; ih++) {
+        int i = ih / H, hh = ih % H;
+        const real *q = g->qkv + (size_t)i * 3 * D + hh * Dh;                 // Dh
+        const real *kc = g->kc + ((size_t)l * R + i) * T * D + hh * Dh;       // position j at + j*D
+        const real *vc = g->vc + ((size_t)l * R + i) * T * D + hh * Dh;
+        real *sc = g->att_s + (size_t)ih * T, mx = -INFINITY, sum = 0;        // w+1 scores
+        for (int j = 0; j <= w; j++) {
+            real dot = 0;
+            for (int d = 0; d < Dh; d++) dot += q[d] * kc[(size_t)j * D + d];
+            sc[j] = dot * scale;
+            mx = sc[j] > mx ? sc[j] : mx;
+        }
+        for (int j = 0; j <= w; j++) sc[j] = softmax_exp(sc[j] - mx);
+        for (int j = 0; j <= w; j++) sum += sc[j];
+        real inv = 1 / sum;
+        for (int j = 0; j <= w; j++) sc[j] *= inv;
+        real *out = g->att_o + (size_t)i * D + hh * Dh;                       // Dh = Σ_j p_j v_j
+        for (int d = 0; d < Dh; d++) out[d] = 0;
+        for (int j = 0; j <= w; j++)                                          // j in order: each
+            for (int d = 0; d < Dh; d++) out[d] += sc[j] * vc[(size_t)j * D + d];  // sum as P·V sums
+    }
+}
+
+// The newest token of each row (o->tokens[row][pos]) at window position w: the decoder's forward
+// for one position per row, recording its routing at pos and leaving its logits.
+static void step(Gen *g, GenOutput *o, int r0, int nr, int w, int pos) {
+    Model *m = g->m;
+    const ModelSpec *sp = &m->spec;
+    int T = g->T, D = g->D, E = g->E, K = g->K, F = g->F, V = g->V, R = g->R;
+    size_t ND = (size_t)nr * D;
+    const real *wte = PARAM_AT(m, m->i_wte), *wpe = m->i_wpe >= 0 ? PARAM_AT(m, m->i_wpe) + (size_t)w * D : NULL;
+    for (int i = 0; i < nr; i++) {
+        const real *te = wte + (size_t)o->tokens[(size_t)(r0 + i) * o->len + pos] * D;
+        for (int d = 0; d < D; d++) g->h[(size_t)i * D + d] = te[d] + (wpe ? wpe[d] : 0);
+    }
+    for (int l = 0; l < g->L; l++) {
+        const BlockParams *bp = &m->bp[l];
+        if (g->attention) {
+            rmsnorm_forward(g->hn, g->rstd, g->h, PARAM_AT(m, bp->att_norm), nr, D);
+            matmul_t(g->qkv, g->hn, WT_AT(g, bp->wqkv), nr, D, 3 * D);        // [nr x 3D]
+            for (int i = 0; i < nr; i++) {
+                size_t at = (((size_t)l * R + i) * T + w) * D;
+                memcpy(g->kc + at, g->qkv + (size_t)i * 3 * D + D, sizeof(real) * D);
+                memcpy(g->vc + at, g->qkv + (size_t)i * 3 * D + 2 * D, sizeof(real) * D);
+            }
+            attend(g, l, nr, w);
+            matmul_t(g->tmp, g->att_o, WT_AT(g, bp->wo), nr, D, D);           // [nr x D]
+            for (size_t j = 0; j < ND; j++) g->hmid[j] = g->h[j] + g->tmp[j];
+        } else {
+            memcpy(g->hmid, g->h, sizeof(real) * ND);
+        }
+        rmsnorm_forward(g->u, g->rstd, g->hmid, PARAM_AT(m, bp->moe_norm), nr, D);
+        matmul_t(g->z, g->u, WT_AT(g, bp->router), nr, D, E);                 // [nr x E]
+        router_scores_forward(g->s, g->p, g->z, nr, E, sp->score);
+        router_topk(g->topk, g->s, sp->bal_method == BAL_AUXFREE ? m->bias + (size_t)l * E : NULL, nr, E, K, 0);
+        router_gates_forward(g->gate, g->s, g->topk, nr, E, K, sp->score == SCORE_SIGMOID || sp->gate_norm);
+        for (int i = 0; i < nr; i++)
+            record(o, r0 + i, l, pos, g->topk + (size_t)i * K, g->gate + (size_t)i * K, g->z + (size_t)i * E, E);
+        // the routed experts on their rows, then h = h_mid + Σ_k gate·y (+ shared experts)
+        moe_dispatch(g->estart, g->row_token, g->token_row, g->topk, nr, E, K);
+        moe_gather_rows(g->xrows, g->u, g->row_token, nr * K, D);
+        const real *w1t = WT_AT(g, bp->w1), *w2t = WT_AT(g, bp->w2);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) if (nr * K > 64)
+#endif
+        for (int e = 0; e < E; e++) {
+            size_t a = (size_t)g->estart[e];
+            int n = g->estart[e + 1] - g->estart[e];
+            if (n == 0) continue;
+            matmul_t(g->hpre + a * F, g->xrows + a * D, w1t + (size_t)e * F * D, n, D, F);  // [n x F]
+            gelu_forward(g->hact + a * F, g->hpre + a * F, (size_t)n * F);
+            matmul_t(g->y + a * D, g->hact + a * F, w2t + (size_t)e * D * F, n, F, D);     // [n x D]
+        }
+        memcpy(g->h, g->hmid, sizeof(real) * ND);
+        moe_combine_forward(g->h, g->y, g->gate, g->token_row, nr, D, K);
+        for (int s = 0; s < g->S; s++) {
+            matmul_t(g->hpre, g->u, WT_AT(g, bp->shared_w1) + (size_t)s * F * D, nr, D, F);
+            gelu_forward(g->hact, g->hpre, (size_t)nr * F);
+            matmul_t(g->tmp, g->hact, WT_AT(g, bp->shared_w2) + (size_t)s * D * F, nr, F, D);
+            for (size_t j = 0; j < ND; j++) g->h[j] += g->tmp[j];
+        }
+    }
+    rmsnorm_forward(g->hn, g->rstd, g->h, PARAM_AT(m, m->i_final_norm), nr, D);
+    matmul_t(g->logits, g->hn, WT_AT(g, m->i_head), nr, D, V);                // [nr x V]
+}
+
+void gen_output_free(GenOutput *o) {
+    free(o->tokens); free(o->routes); free(o->gates); free(o->confidence); free(o->row_seed);
+    memset(o, 0, sizeof *o);
+}
+
+int gen_run(GenOutput *o, Model *m, const GenPrompts *p, const GenArgs *a, char *err, size_t errlen) {
+    memset(o, 0, sizeof *o);
+    const ModelSpec *sp = &m->spec;
+    if (sp->kind != MODEL_DECODER) return fail(err, errlen, "generate: the model is not a decoder");
+    int T = sp->T, n = p->n, Tn = a->tokens, M = a->samples;
+    if (n < 1 || n > T)
+        return fail(err, errlen, "prompt length %d: expected 1..model.seq_len = %d", n, T);
+    if (Tn < 1 || M < 1 || p->N < 1) return fail(err, errlen, "generate: tokens, samples and prompts must be >= 1");
+    if (a->keep < 0 || a->keep > T) return fail(err, errlen, "keep %d: expected 0..model.seq_len = %d", a->keep, T);
+    if ((long long)p->N * M > 100000000LL || (long long)n + Tn > 100000000LL)
+        return fail(err, errlen, "generate: %d prompts x %d samples x %d tokens is too much", p->N, M, n + Tn);
+    int keep = a->keep ? a->keep : (T / 2 > 0 ? T / 2 : 1);
+    int rows = p->N * M, len = n + Tn, L = sp->L, K = sp->K, V = sp->V;
+    o->rows = rows; o->len = len; o->L = L; o->K = K;
+    size_t cells = (size_t)rows * L * len;
+    o->tokens = calloc((size_t)rows * len, sizeof(int32_t));
+    o->routes = calloc(cells * K, sizeof(int32_t));
+    o->gates = calloc(cells * K, sizeof(float));
+    o->confidence = calloc(cells, sizeof(float));
+    o->row_seed = calloc((size_t)rows, sizeof(uint64_t));
+    Gen g;
+    int g_ok = 0;
+    if (o->tokens && o->routes && o->gates && o->confidence && o->row_seed) g_ok = gen_init(&g, m) == 0;
+    if (!g_ok) {
+        gen_output_free(o);
+        return fail(err, errlen, "generate: out of memory (%d rows x %d layers x %d positions)", rows, L, len);
+    }
+    for (int r = 0; r < rows; r++) {
+        memcpy(o->tokens + (size_t)r * len, p->tokens + (size_t)(r / M) * n, sizeof(int32_t) * n);
+        o->row_seed[r] = gen_row_seed(a->seed, r);
+    }
+    double t0 = now_s(), shown = t0;
+    FILE *live = a->progress && isatty(fileno(a->progress)) ? a->progress : NULL;  // a log gets no \r lines
+    int rc = 0;
+    for (int r0 = 0; r0 < rows && rc == 0; r0 += g.R) {
+        int nr = rows - r0 < g.R ? rows - r0 : g.R;
+        for (int i = 0; i < nr; i++) rng_seed(&g.rng[i], o->row_seed[r0 + i], GEN_STREAM);
+        if (prefill(&g, o, r0, nr, 0, n, 0) != 0) { rc = -1; break; }
+        int w = n;  // tokens in the window (the cache)
+        for (int t = 0; t < Tn; t++) {
+            int pos = n + t;
+            for (int i = 0; i < nr; i++)
+                o->tokens[(size_t)(r0 + i) * len + pos] =
+                    gen_sample(g.logits + (size_t)i * V, V, a->temperature, a->top_p, &g.rng[i], g.pick);
+            if (w == T) {  // full: restart from the last `keep` tokens, the new one last
+                if (prefill(&g, o, r0, nr, pos + 1 - keep, keep, keep - 1) != 0) { rc = -1; break; }
+                w = keep;
+            } else {
+                step(&g, o, r0, nr, w, pos);
+                w++;
+            }
+            double now = now_s();
+            if (live && now - shown > 0.25) {
+                shown = now;
+                double done = (double)r0 * Tn + (double)nr * (t + 1);
+                fprintf(live, "\rgenerate: rows %d-%d of %d, token %d/%d, %.0f tokens/s   ", r0 + 1, r0 + nr,
+                        rows, t + 1, Tn, done / (now - t0));
+                fflush(live);
+            }
+        }
+    }
+    if (live && shown > t0) { fputc('\n', live); fflush(live); }
+    o->seconds = now_s() - t0;
+    gen_free(&g);
+    if (rc != 0) {
+        gen_output_free(o);
+        return fail(err, errlen, "generate: model_forward refused a window (a token outside the vocabulary?)");
+    }
+    return 0;
+}
+
+// ---- files --------------------------------------------------------------------------------------
+
+static int write_npy(const char *dir, const char *name, const char *dtype, const void *data, int nd,
+                     const size_t *shape, char *err, size_t errlen) {
+    char path[1200];
+    path_join(path, sizeof path, dir, name);
+    errno = 0;
+    if (npy_write(path, dtype, data, nd, shape) != 0)
+        return fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "write error");
+    return 0;
+}
+
+int gen_write(const GenOutput *o, const GenPrompts *p, const GenArgs *a, const Config *c, int step,
+              char *err, size_t errlen) {
+    const char *dir = a->out;
+    errno = 0;
+    if (mkdir_p(dir) != 0)
+        return fail(err, errlen, "cannot create the folder %s: %s", dir, errno ? strerror(errno) : "mkdir error");
+    size_t sh_tok[2] = {(size_t)o->rows, (size_t)o->len};
+    size_t sh_rt[4] = {(size_t)o->rows, (size_t)o->L, (size_t)o->len, (size_t)o->K};
+    if (write_npy(dir, "tokens.npy", "<i4", o->tokens, 2, sh_tok, err, errlen) ||
+        write_npy(dir, "routes.npy", "<i4", o->routes, 4, sh_rt, err, errlen) ||
+        write_npy(dir, "gates.npy", "<f4", o->gates, 4, sh_rt, err, errlen) ||
+        write_npy(dir, "confidence.npy", "<f4", o->confidence, 3, sh_rt, err, errlen))
+        return -1;
+    char path[1200];
+    path_join(path, sizeof path, dir, "generate.json");
+    AtomicFile af;
+    errno = 0;
+    FILE *f = afile_open(&af, path);
+    if (!f) return fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "open error");
+    int M = a->samples, T = c->model_seq_len;
+    int keep = a->keep ? a->keep : (T / 2 > 0 ? T / 2 : 1);
+    fprintf(f, "{\n  \"format\": \"moesim-generate-1\",\n  \"run_dir\": ");
+    json_string(f, a->run_dir ? a->run_dir : "");
+    fprintf(f, ",\n  \"model_step\": %d,\n  \"settings\": {\"prompts\": %d, \"samples\": %d, \"prompt_len\": %d, "
+            "\"tokens\": %d, \"temperature\": ", step, p->N, M, p->n, a->tokens);
+    json_number(f, a->temperature);
+    fprintf(f, ", \"top_p\": ");
+    json_number(f, a->top_p);
+    fprintf(f, ", \"seed\": %llu, \"prompt_domain\": ", (unsigned long long)a->seed);
+    if (a->prompt_domain >= 0) fprintf(f, "%d", a->prompt_domain); else fprintf(f, "null");
+    fprintf(f, ", \"prompt_file\": ");
+    if (a->prompt_file) json_string(f, a->prompt_file); else fprintf(f, "null");
+    fprintf(f, "},\n  \"prompt_len\": %d,\n  \"tokens\": %d,\n  \"len\": %d,\n", p->n, a->tokens, o->len);
+    fprintf(f, "  \"context\": {\"seq_len\": %d, \"keep\": %d, \"rule\": \"sliding window with a KV cache: when "
+            "seq_len tokens fill it, the window restarts at position 0 from the last keep tokens\"},\n", T, keep);
+    fprintf(f, "  \"layers\": %d,\n  \"top_k\": %d,\n  \"seconds\": ", o->L, o->K);
+    json_number(f, o->seconds);
+    fprintf(f, ",\n  \"files\": {\"tokens.npy\": \"int32 rows x len\", \"routes.npy\": \"int32 rows x layers x len x top_k\", "
+            "\"gates.npy\": \"float32 rows x layers x len x top_k\", \"confidence.npy\": \"float32 rows x layers x len\"},\n");
+    fprintf(f, "  \"rows\": [\n");
+    for (int r = 0; r < o->rows; r++) {
+        int pi = r / M, d = p->domain ? p->domain[pi] : -1;
+        fprintf(f, "    {\"row\": %d, \"prompt\": %d, \"sample\": %d, \"domain\": ", r, pi, r % M);
+        if (d >= 0) fprintf(f, "%d", d); else fprintf(f, "null");
+        fprintf(f, ", \"seed\": %llu}%s\n", (unsigned long long)o->row_seed[r], r + 1 < o->rows ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    errno = 0;
+    if (afile_commit(&af) != 0) return fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "write error");
+    return 0;
+}
