@@ -133,8 +133,9 @@ int npy_write(const char *path, const char *dtype, const void *data, int ndim, c
     return afile_commit(&a);
 }
 
-// Parses the header: dtype letter+size, shape. Returns the data offset or -1.
-static long npy_header(FILE *f, char *dtype, int *ndim, size_t shape[3]) {
+// Parses the header: dtype letter+size, shape (up to NPY_MAX_DIMS; unused entries 1). Returns
+// the data offset or -1.
+static long npy_header(FILE *f, char *dtype, int *ndim, size_t shape[NPY_MAX_DIMS]) {
     unsigned char pre[10];
     if (fread(pre, 1, 10, f) != 10 || pre[0] != 0x93 || memcmp(pre + 1, "NUMPY", 5) != 0) return -1;
     long hlen, off;
@@ -158,20 +159,20 @@ static long npy_header(FILE *f, char *dtype, int *ndim, size_t shape[3]) {
             *ndim = 0;
             if (p) {
                 p++;
-                shape[0] = shape[1] = shape[2] = 1;
-                while (*ndim < 4) {
+                for (int k = 0; k < NPY_MAX_DIMS; k++) shape[k] = 1;
+                while (*ndim <= NPY_MAX_DIMS) {
                     while (*p == ' ') p++;
                     if (*p == ')') break;
                     char *end;
                     unsigned long v = strtoul(p, &end, 10);
                     if (end == p) { *ndim = -1; break; }
-                    if (*ndim < 3) shape[*ndim] = v;
+                    if (*ndim < NPY_MAX_DIMS) shape[*ndim] = v;
                     (*ndim)++;
                     p = end;
                     while (*p == ' ') p++;
                     if (*p == ',') p++;
                 }
-                if (*ndim >= 1 && *ndim <= 3) result = off + hlen;
+                if (*ndim >= 1 && *ndim <= NPY_MAX_DIMS) result = off + hlen;
             }
         }
     }
@@ -183,11 +184,13 @@ static int npy_read(const char *path, int want_int, void **out, int *ndim, size_
     FILE *f = fopen(path, "rb");
     if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     char dtype[4] = {0};
-    if (npy_header(f, dtype, ndim, shape) < 0) {
+    size_t sh[NPY_MAX_DIMS];
+    if (npy_header(f, dtype, ndim, sh) < 0 || *ndim > 3) {
         fclose(f);
         snprintf(err, errlen, "%s: not a 1-D to 3-D C-order .npy file", path);
         return -1;
     }
+    for (int k = 0; k < 3; k++) shape[k] = sh[k];
     size_t count = shape[0] * shape[1] * shape[2];
     int ok_float = !want_int && (strcmp(dtype, "<f4") == 0 || strcmp(dtype, "<f8") == 0);
     int ok_int = want_int && strcmp(dtype, "<i4") == 0;
@@ -220,6 +223,31 @@ int npy_read_float(const char *path, float **data, int *ndim, size_t shape[3], c
 
 int npy_read_int32(const char *path, int32_t **data, int *ndim, size_t shape[3], char *err, size_t errlen) {
     return npy_read(path, 1, (void **)data, ndim, shape, err, errlen);
+}
+
+int npy_read_int32_nd(const char *path, int32_t **data, int ndim, size_t *shape, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    char dtype[4] = {0};
+    size_t sh[NPY_MAX_DIMS];
+    int nd;
+    if (npy_header(f, dtype, &nd, sh) < 0 || nd != ndim || strcmp(dtype, "<i4") != 0) {
+        fclose(f);
+        snprintf(err, errlen, "%s: expected a %d-D int32 (<i4) C-order .npy file", path, ndim);
+        return -1;
+    }
+    size_t count = 1;
+    for (int k = 0; k < nd; k++) { shape[k] = sh[k]; count *= sh[k]; }
+    int32_t *raw = malloc(count * sizeof(int32_t) + 1);
+    if (!raw || fread(raw, sizeof(int32_t), count, f) != count) {
+        free(raw);
+        fclose(f);
+        snprintf(err, errlen, "%s: file shorter than its shape says", path);
+        return -1;
+    }
+    fclose(f);
+    *data = raw;
+    return 0;
 }
 
 // ---- JSON -------------------------------------------------------------------------------------

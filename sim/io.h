@@ -39,6 +39,10 @@ int npy_write(const char *path, const char *dtype, const void *data, int ndim, c
 // shape[ndim..2] are set to 1. Returns 0, or -1 with a message naming the file in err.
 int npy_read_float(const char *path, float **data, int *ndim, size_t shape[3], char *err, size_t errlen);
 int npy_read_int32(const char *path, int32_t **data, int *ndim, size_t shape[3], char *err, size_t errlen);
+// Reads an int32 array of exactly ndim (<= NPY_MAX_DIMS) dimensions into *data (malloc'ed) and
+// shape[0..ndim). Returns 0, or -1 with a message naming the file in err.
+#define NPY_MAX_DIMS 4
+int npy_read_int32_nd(const char *path, int32_t **data, int ndim, size_t *shape, char *err, size_t errlen);
 
 // Writes s as a JSON string literal (quotes and escapes included).
 void json_string(FILE *f, const char *s);

@@ -1,0 +1,237 @@
+// compare.c — rollouts of several models compared by expert usage (compare.h).
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "compare.h"
+#include "metrics.h"
+#include "../io.h"
+
+const char *const compare_kind_names[CMP_KINDS] = {"same_prompt_other_model", "other_prompt_same_model",
+                                                   "same_prompt_same_model_other_sample",
+                                                   "other_prompt_other_model"};
+
+CompareKind compare_kind(RolloutId a, RolloutId b) {
+    if (a.prompt == b.prompt) return a.model == b.model ? CMP_SAME_PROMPT_SAME_MODEL_OTHER_SAMPLE : CMP_SAME_PROMPT_OTHER_MODEL;
+    return a.model == b.model ? CMP_OTHER_PROMPT_SAME_MODEL : CMP_OTHER_PROMPT_OTHER_MODEL;
+}
+
+void compare_freqs(double *freq, const int32_t *routes, int R, int L, int S, int K, int E, int from, int to) {
+    for (int r = 0; r < R; r++)
+        for (int l = 0; l < L; l++) {
+            // rows [from, to) of this rollout's layer l: (to - from) x K choices
+            const int32_t *rt = routes + (((size_t)r * L + l) * S + from) * K;
+            metrics_freq(freq + ((size_t)r * L + l) * E, rt, (size_t)(to - from), K, E);
+        }
+}
+
+void compare_layer(CompareStat *stats, const double *freq_l, size_t stride, const RolloutId *ids, int R, int E,
+                   double top_p, ComparePairFn pair_fn, void *u) {
+    double sum[CMP_KINDS] = {0}, sumsq[CMP_KINDS] = {0}, fsum[CMP_KINDS] = {0};
+    long n[CMP_KINDS] = {0};
+    for (int a = 0; a < R; a++)
+        for (int b = a + 1; b < R; b++) {
+            const double *fa = freq_l + (size_t)a * stride, *fb = freq_l + (size_t)b * stride;
+            CompareKind k = compare_kind(ids[a], ids[b]);
+            double ov = metrics_jaccard(fa, fb, E, top_p), fs = metrics_cosine(fa, fb, E);
+            n[k]++;
+            sum[k] += ov;
+            sumsq[k] += ov * ov;
+            fsum[k] += fs;
+            if (pair_fn) pair_fn(u, a, b, k, ov, fs);
+        }
+    for (int k = 0; k < CMP_KINDS; k++) {
+        stats[k].pairs = n[k];
+        stats[k].overlap_mean = n[k] ? sum[k] / n[k] : NAN;
+        stats[k].freqsim_mean = n[k] ? fsum[k] / n[k] : NAN;
+        double var = n[k] > 1 ? (sumsq[k] - sum[k] * sum[k] / n[k]) / (n[k] - 1) : NAN;
+        stats[k].overlap_sd = n[k] > 1 ? sqrt(var > 0 ? var : 0) : NAN;
+    }
+}
+
+// ---- folders ----------------------------------------------------------------------------------
+
+typedef struct {
+    int rows, len, L, K, prompt_len, E;
+    int32_t *routes;   // rows x L x len x K
+    int32_t *tokens;   // rows x len
+    int *prompt, *sample;   // rows
+} GenDir;
+
+static void gen_dir_free(GenDir *g) {
+    free(g->routes); free(g->tokens); free(g->prompt); free(g->sample);
+    memset(g, 0, sizeof *g);
+}
+
+static int json_int(const char *json, const char *key, int *out) {
+    char v[64], *end;
+    if (!json_field(json, key, v, sizeof v)) return -1;
+    long x = strtol(v, &end, 10);
+    if (end == v) return -1;
+    *out = (int)x;
+    return 0;
+}
+
+static int read_gen_dir(GenDir *g, const char *dir, int experts, char *err, size_t errlen) {
+    char p[1200];
+    memset(g, 0, sizeof *g);
+    char *json = read_text_file(path_join(p, sizeof p, dir, "generate.json"));
+    if (!json) { snprintf(err, errlen, "%s: cannot read: %s (is %s a `moesim generate` folder?)", p, strerror(errno), dir); return -1; }
+    int bad = json_int(json, "prompt_len", &g->prompt_len) || json_int(json, "layers", &g->L) ||
+              json_int(json, "top_k", &g->K);
+    // E: given, or generate.json's "experts", or (0) one more than the largest expert seen — an
+    // expert no rollout uses adds a zero to every vector, which changes neither measure
+    g->E = experts;
+    if (!bad && !experts && json_int(json, "experts", &g->E) != 0) g->E = 0;
+    if (bad) {
+        snprintf(err, errlen, "%s: missing \"prompt_len\", \"layers\" or \"top_k\"", p);
+        free(json);
+        return -1;
+    }
+    int ndim;
+    size_t sh[NPY_MAX_DIMS];
+    if (npy_read_int32(path_join(p, sizeof p, dir, "tokens.npy"), &g->tokens, &ndim, sh, err, errlen) != 0) {
+        free(json);
+        return -1;
+    }
+    if (ndim != 2) { snprintf(err, errlen, "%s: expected rows x len", p); free(json); return -1; }
+    g->rows = (int)sh[0];
+    g->len = (int)sh[1];
+    g->prompt = calloc((size_t)g->rows, sizeof(int));
+    g->sample = calloc((size_t)g->rows, sizeof(int));
+    if (!g->prompt || !g->sample) { snprintf(err, errlen, "%s: out of memory", dir); free(json); return -1; }
+    // rows: lines `    {"row": r, "prompt": p, "sample": s, ...`
+    int seen = 0;
+    for (const char *q = strstr(json, "{\"row\": "); q; q = strstr(q + 1, "{\"row\": ")) {
+        int r, pr, s;
+        if (sscanf(q, "{\"row\": %d, \"prompt\": %d, \"sample\": %d", &r, &pr, &s) != 3 || r < 0 || r >= g->rows) {
+            snprintf(err, errlen, "%s/generate.json: a bad entry in \"rows\"", dir);
+            free(json);
+            return -1;
+        }
+        g->prompt[r] = pr;
+        g->sample[r] = s;
+        seen++;
+    }
+    free(json);
+    if (seen != g->rows) {
+        snprintf(err, errlen, "%s/generate.json: %d entries in \"rows\", tokens.npy has %d rows", dir, seen, g->rows);
+        return -1;
+    }
+    if (npy_read_int32_nd(path_join(p, sizeof p, dir, "routes.npy"), &g->routes, 4, sh, err, errlen) != 0) return -1;
+    if ((int)sh[0] != g->rows || (int)sh[1] != g->L || (int)sh[2] != g->len || (int)sh[3] != g->K) {
+        snprintf(err, errlen, "%s: shape %zu x %zu x %zu x %zu, expected %d x %d x %d x %d (rows x layers x len x top_k)", p,
+                 sh[0], sh[1], sh[2], sh[3], g->rows, g->L, g->len, g->K);
+        return -1;
+    }
+    size_t n = (size_t)g->rows * g->L * g->len * g->K;
+    if (g->E == 0)
+        for (size_t i = 0; i < n; i++) g->E = g->routes[i] + 1 > g->E ? g->routes[i] + 1 : g->E;
+    for (size_t i = 0; i < n; i++)
+        if (g->routes[i] < 0 || g->routes[i] >= g->E) {
+            snprintf(err, errlen, "%s: expert %d outside 0..%d", p, g->routes[i], g->E - 1);
+            return -1;
+        }
+    return 0;
+}
+
+typedef struct {
+    FILE *f;
+    int layer;
+    const RolloutId *ids;
+} PairWriter;
+
+static void write_pair(void *u, int a, int b, CompareKind kind, double overlap, double freqsim) {
+    PairWriter *w = u;
+    fprintf(w->f, "%d,%s,%d,%d,%d,%d,%d,%d,%.6f,%.6f\n", w->layer, compare_kind_names[kind], w->ids[a].model,
+            w->ids[a].prompt, w->ids[a].sample, w->ids[b].model, w->ids[b].prompt, w->ids[b].sample, overlap, freqsim);
+}
+
+int compare_dirs(const CompareArgs *a, char *err, size_t errlen) {
+    if (a->ndirs < 1) { snprintf(err, errlen, "no GEN_DIR given"); return 2; }
+    if (!(a->top_p > 0 && a->top_p <= 1)) { snprintf(err, errlen, "--top-p: expected a number in (0, 1], found %g", a->top_p); return 2; }
+    GenDir *g = calloc((size_t)a->ndirs, sizeof *g);
+    if (!g) { snprintf(err, errlen, "out of memory"); return 1; }
+    int rc = 0, R = 0;
+    for (int d = 0; d < a->ndirs && rc == 0; d++) {
+        if (read_gen_dir(&g[d], a->dirs[d], a->experts, err, errlen) != 0) { rc = 2; break; }
+        const GenDir *f = &g[0], *h = &g[d];
+        if (!a->experts && h->E != f->E) {  // derived from the largest expert seen: take the largest
+            int e = h->E > f->E ? h->E : f->E;
+            for (int j = 0; j <= d; j++) g[j].E = e;
+        }
+        if (h->L != f->L || h->K != f->K || h->len != f->len || h->prompt_len != f->prompt_len || h->E != f->E) {
+            snprintf(err, errlen, "%s: %d layers, top-k %d, %d experts, length %d, prompt length %d; %s has %d, %d, %d, %d, %d",
+                     a->dirs[d], h->L, h->K, h->E, h->len, h->prompt_len, a->dirs[0], f->L, f->K, f->E, f->len, f->prompt_len);
+            rc = 2;
+            break;
+        }
+        // the same questions: every prompt index present in both has the same prompt tokens
+        for (int r = 0; r < h->rows && rc == 0; r++)
+            for (int s = 0; s < f->rows; s++)
+                if (f->prompt[s] == h->prompt[r] &&
+                    memcmp(f->tokens + (size_t)s * f->len, h->tokens + (size_t)r * h->len, sizeof(int32_t) * h->prompt_len)) {
+                    snprintf(err, errlen, "%s: prompt %d differs from prompt %d of %s: the folders must come from the "
+                             "same prompts (same --prompts, --prompt-len, --prompt-domain or --prompt-file, and the same world)",
+                             a->dirs[d], h->prompt[r], f->prompt[s], a->dirs[0]);
+                    rc = 2;
+                    break;
+                }
+        R += h->rows;
+    }
+    if (rc == 0 && (g[0].len <= g[0].prompt_len && !a->include_prompt)) {
+        snprintf(err, errlen, "%s: no generated tokens (length %d = prompt length); use --include-prompt", a->dirs[0], g[0].len);
+        rc = 2;
+    }
+    int L = g[0].L, E = g[0].E, K = g[0].K, S = g[0].len;
+    int from = a->include_prompt ? 0 : g[0].prompt_len;
+    double *freq = NULL;
+    RolloutId *ids = NULL;
+    if (rc == 0) {
+        freq = malloc(sizeof(double) * (size_t)R * L * E);
+        ids = malloc(sizeof(RolloutId) * (size_t)R);
+        if (!freq || !ids) { snprintf(err, errlen, "out of memory"); rc = 1; }
+    }
+    if (rc == 0) {
+        int r0 = 0;
+        for (int d = 0; d < a->ndirs; d++) {
+            compare_freqs(freq + (size_t)r0 * L * E, g[d].routes, g[d].rows, L, S, K, E, from, S);
+            for (int r = 0; r < g[d].rows; r++) ids[r0 + r] = (RolloutId){d, g[d].prompt[r], g[d].sample[r]};
+            r0 += g[d].rows;
+        }
+        char p[1200], q[1200];
+        AtomicFile fc, fp;
+        FILE *c = NULL, *pf = NULL;
+        if (mkdir_p(a->out) != 0) { snprintf(err, errlen, "cannot create %s: %s", a->out, strerror(errno)); rc = 1; }
+        else if (!(c = afile_open(&fc, path_join(p, sizeof p, a->out, "compare.csv")))) {
+            snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno)); rc = 1;
+        } else if (!(pf = afile_open(&fp, path_join(q, sizeof q, a->out, "compare_pairs.csv")))) {
+            snprintf(err, errlen, "cannot write %s: %s", q, strerror(errno)); afile_abort(&fc); rc = 1;
+        }
+        if (rc == 0) {
+            fprintf(c, "layer,kind,pairs,overlap_mean,overlap_sd,freqsim_mean\n");
+            fprintf(pf, "layer,kind,model_a,prompt_a,sample_a,model_b,prompt_b,sample_b,overlap,freqsim\n");
+            for (int l = 0; l < L; l++) {
+                CompareStat st[CMP_KINDS];
+                PairWriter w = {pf, l, ids};
+                // rollout r's layer-l vector sits at freq + (r L + l) E: stride L E between rollouts
+                compare_layer(st, freq + (size_t)l * E, (size_t)L * E, ids, R, E, a->top_p, write_pair, &w);
+                for (int k = 0; k < CMP_KINDS; k++) {
+                    if (!st[k].pairs) continue;
+                    fprintf(c, "%d,%s,%ld,%.6f,", l, compare_kind_names[k], st[k].pairs, st[k].overlap_mean);
+                    if (isfinite(st[k].overlap_sd)) fprintf(c, "%.6f", st[k].overlap_sd);
+                    else fprintf(c, "nan");
+                    fprintf(c, ",%.6f\n", st[k].freqsim_mean);
+                }
+            }
+            if (afile_commit(&fp) != 0) { snprintf(err, errlen, "cannot write %s: %s", q, strerror(errno)); afile_abort(&fc); rc = 1; }
+            else if (afile_commit(&fc) != 0) { snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno)); rc = 1; }
+        }
+    }
+    free(freq);
+    free(ids);
+    for (int d = 0; d < a->ndirs; d++) gen_dir_free(&g[d]);
+    free(g);
+    return rc;
+}

@@ -1,0 +1,155 @@
+// test_compare.c — `moesim compare` on hand-made routing traces: pair kinds, Eq. 19 top-P overlap
+// and Eq. 14 FreqSim per kind worked out by hand, the prompt left out unless asked, the per-pair
+// file, and the input checks (folders that do not share their prompts, bad shapes).
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "../sim/io.h"
+#include "../sim/measure/compare.h"
+#include "harness.h"
+
+// Two models x two prompts x two samples, E = 4, K = 1, L = 1, 2 prompt positions + 4 generated.
+// The generated experts of each rollout, and (by hand) its frequency vector and top-0.8 set:
+//   m0 p0 s0  0 0 0 1   (.75 .25 0 0)   {0,1}        m1 p0 s0  0 0 0 2   (.75 0 .25 0)  {0,2}
+//   m0 p0 s1  0 0 1 1   (.5 .5 0 0)     {0,1}        m1 p0 s1  1 1 1 0   (.25 .75 0 0)  {0,1}
+//   m0 p1 s0  2 2 2 3   (0 0 .75 .25)   {2,3}        m1 p1 s0  3 3 3 3   (0 0 0 1)      {3}
+//   m0 p1 s1  2 2 3 3   (0 0 .5 .5)     {2,3}        m1 p1 s1  2 3 3 3   (0 0 .25 .75)  {2,3}
+// Prompt positions choose expert 3 everywhere (so --include-prompt changes the vectors).
+static const int32_t GEN[2][4][4] = {
+    {{0, 0, 0, 1}, {0, 0, 1, 1}, {2, 2, 2, 3}, {2, 2, 3, 3}},
+    {{0, 0, 0, 2}, {1, 1, 1, 0}, {3, 3, 3, 3}, {2, 3, 3, 3}},
+};
+
+// Writes one model's generate folder: rows ordered prompt by prompt (row = 2 prompt + sample).
+static void write_gen(const char *dir, int model, int prompt_tokens_offset) {
+    char p[512];
+    mkdir_p(dir);
+    int32_t routes[4][1][6][1], tokens[4][6];
+    for (int r = 0; r < 4; r++)
+        for (int t = 0; t < 6; t++) {
+            routes[r][0][t][0] = t < 2 ? 3 : GEN[model][r][t - 2];
+            tokens[r][t] = t < 2 ? (r / 2) * 10 + t + prompt_tokens_offset : 7;
+        }
+    size_t sr[4] = {4, 1, 6, 1}, st[2] = {4, 6};
+    CHECK(npy_write(path_join(p, sizeof p, dir, "routes.npy"), "<i4", routes, 4, sr) == 0);
+    CHECK(npy_write(path_join(p, sizeof p, dir, "tokens.npy"), "<i4", tokens, 2, st) == 0);
+    FILE *f = fopen(path_join(p, sizeof p, dir, "generate.json"), "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fprintf(f, "{\n  \"format\": \"moesim-generate-1\",\n  \"prompt_len\": 2,\n  \"layers\": 1,\n  \"top_k\": 1,\n"
+               "  \"experts\": 4,\n  \"rows\": [\n");
+    for (int r = 0; r < 4; r++)
+        fprintf(f, "    {\"row\": %d, \"prompt\": %d, \"sample\": %d, \"domain\": null, \"seed\": 1}%s\n", r, r / 2, r % 2,
+                r < 3 ? "," : "");
+    fprintf(f, "  ]\n}\n");
+    fclose(f);
+}
+
+// Reads compare.csv into overlap / freqsim / pairs per kind (layer 0).
+static void read_compare(const char *dir, double *overlap, double *freqsim, long *pairs) {
+    char p[512], line[512];
+    for (int k = 0; k < CMP_KINDS; k++) { overlap[k] = freqsim[k] = NAN; pairs[k] = 0; }
+    FILE *f = fopen(path_join(p, sizeof p, dir, "compare.csv"), "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    CHECK(fgets(line, sizeof line, f) && !strcmp(line, "layer,kind,pairs,overlap_mean,overlap_sd,freqsim_mean\n"));
+    while (fgets(line, sizeof line, f)) {
+        char kind[64];
+        int layer;
+        long n;
+        double ov, sd, fs;
+        char sds[32];
+        if (sscanf(line, "%d,%63[^,],%ld,%lf,%31[^,],%lf", &layer, kind, &n, &ov, sds, &fs) != 6) { CHECK(0); continue; }
+        (void)sd;
+        for (int k = 0; k < CMP_KINDS; k++)
+            if (!strcmp(kind, compare_kind_names[k])) { overlap[k] = ov; freqsim[k] = fs; pairs[k] = n; }
+    }
+    fclose(f);
+}
+
+static void test_kinds(void) {
+    RolloutId a = {0, 0, 0}, b = {0, 0, 1}, c = {1, 0, 0}, d = {0, 1, 0}, e = {1, 1, 1};
+    CHECK(compare_kind(a, b) == CMP_SAME_PROMPT_SAME_MODEL_OTHER_SAMPLE);
+    CHECK(compare_kind(a, c) == CMP_SAME_PROMPT_OTHER_MODEL);
+    CHECK(compare_kind(a, d) == CMP_OTHER_PROMPT_SAME_MODEL);
+    CHECK(compare_kind(a, e) == CMP_OTHER_PROMPT_OTHER_MODEL);
+    CHECK(!strcmp(compare_kind_names[CMP_SAME_PROMPT_OTHER_MODEL], "same_prompt_other_model"));
+}
+
+static void test_by_hand(const char *T) {
+    char m0[512], m1[512], out[512], out2[512];
+    snprintf(m0, sizeof m0, "%s/m0", T);
+    snprintf(m1, sizeof m1, "%s/m1", T);
+    snprintf(out, sizeof out, "%s/out", T);
+    snprintf(out2, sizeof out2, "%s/out2", T);
+    write_gen(m0, 0, 0);
+    write_gen(m1, 1, 0);
+    const char *dirs[2] = {m0, m1};
+    CompareArgs a = {.ndirs = 2, .dirs = dirs, .out = out, .top_p = 0.8};
+    char err[1024];
+    CHECK_MSG(compare_dirs(&a, err, sizeof err) == 0, "compare failed: %s", err);
+    double ov[CMP_KINDS], fs[CMP_KINDS];
+    long n[CMP_KINDS];
+    read_compare(out, ov, fs, n);
+    // 8 rollouts: 28 pairs = 4 (same prompt, same model) + 8 + 8 + 8
+    CHECK(n[CMP_SAME_PROMPT_SAME_MODEL_OTHER_SAMPLE] == 4 && n[CMP_SAME_PROMPT_OTHER_MODEL] == 8 &&
+          n[CMP_OTHER_PROMPT_SAME_MODEL] == 8 && n[CMP_OTHER_PROMPT_OTHER_MODEL] == 8);
+    // same model, same prompt: {0,1}{0,1} = 1, {2,3}{2,3} = 1, {0,2}{0,1} = 1/3, {3}{2,3} = 1/2
+    CHECK_NEAR(ov[CMP_SAME_PROMPT_SAME_MODEL_OTHER_SAMPLE], (1 + 1 + 1.0 / 3 + 0.5) / 4, 1e-6, 0);
+    // same prompt, other model: p0: a-e 1/3, a-f 1, b-e 1/3, b-f 1; p1: c-g 1/2, c-h 1, d-g 1/2, d-h 1
+    CHECK_NEAR(ov[CMP_SAME_PROMPT_OTHER_MODEL], (1.0 / 3 + 1 + 1.0 / 3 + 1 + 0.5 + 1 + 0.5 + 1) / 8, 1e-6, 0);
+    // other prompt, same model: only m1's {0,2} vs {2,3} overlaps (1/3)
+    CHECK_NEAR(ov[CMP_OTHER_PROMPT_SAME_MODEL], (1.0 / 3) / 8, 1e-6, 0);
+    // other prompt, other model: m0 p1 {2,3} vs m1 p0 {0,2}, twice (1/3 each)
+    CHECK_NEAR(ov[CMP_OTHER_PROMPT_OTHER_MODEL], (2.0 / 3) / 8, 1e-6, 0);
+    // FreqSim of the same-prompt-same-model pairs: cos((.75,.25),(.5,.5)) = .5/sqrt(.625*.5) =
+    // 0.894427, twice (m0 p0, m0 p1); cos((.75,0,.25),(.25,.75,0)) = .1875/.625 = 0.3;
+    // cos((0,0,0,1),(0,0,.25,.75)) = .75/sqrt(.625) = 0.948683
+    CHECK_NEAR(fs[CMP_SAME_PROMPT_SAME_MODEL_OTHER_SAMPLE], (2 * 0.894427191 + 0.3 + 0.948683298) / 4, 1e-6, 0);
+    // the per-pair file: a header and 28 rows
+    char p[512], line[256];
+    FILE *f = fopen(path_join(p, sizeof p, out, "compare_pairs.csv"), "r");
+    int rows = 0;
+    while (f && fgets(line, sizeof line, f)) rows++;
+    if (f) fclose(f);
+    CHECK_MSG(rows == 29, "compare_pairs.csv has %d lines, expected 29", rows);
+    // with the prompt: every vector gains two choices of expert 3, so other-prompt pairs overlap more
+    a.include_prompt = 1;
+    a.out = out2;
+    CHECK(compare_dirs(&a, err, sizeof err) == 0);
+    double ov2[CMP_KINDS], fs2[CMP_KINDS];
+    long n2[CMP_KINDS];
+    read_compare(out2, ov2, fs2, n2);
+    CHECK(ov2[CMP_OTHER_PROMPT_SAME_MODEL] > ov[CMP_OTHER_PROMPT_SAME_MODEL] + 0.1);
+}
+
+static void test_bad_input(const char *T) {
+    char m0[512], mx[512], out[512], err[1024];
+    snprintf(m0, sizeof m0, "%s/m0", T);
+    snprintf(mx, sizeof mx, "%s/mx", T);
+    snprintf(out, sizeof out, "%s/bad_out", T);
+    write_gen(mx, 1, 100);  // other prompt tokens: not the same questions
+    const char *dirs[2] = {m0, mx};
+    CompareArgs a = {.ndirs = 2, .dirs = dirs, .out = out, .top_p = 0.8};
+    CHECK(compare_dirs(&a, err, sizeof err) == 2);
+    CHECK_MSG(strstr(err, "same prompts") != NULL, "message: %s", err);
+    CHECK(access(out, F_OK) != 0);  // nothing written
+    a.dirs = (const char *[]){m0, "/nonexistent/gen"};
+    CHECK(compare_dirs(&a, err, sizeof err) == 2 && strstr(err, "/nonexistent/gen") != NULL);
+    a.dirs = dirs;
+    a.top_p = 1.5;
+    CHECK(compare_dirs(&a, err, sizeof err) == 2 && strstr(err, "--top-p") != NULL);
+}
+
+int main(void) {
+    char T[] = "/tmp/moesim_compare.XXXXXX";
+    if (!mkdtemp(T)) { perror("mkdtemp"); return 1; }
+    test_kinds();
+    test_by_hand(T);
+    test_bad_input(T);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", T);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", T);
+    return test_summary("test_compare");
+}
