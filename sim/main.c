@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "measure/analyze.h"
+#include "measure/compare.h"
 #include "config/config.h"
 #include "run/export.h"
 #include "run/checkpoint.h"
@@ -29,6 +30,7 @@ static const char *usage_main =
     "  analyze        the paper's measurements on your own hidden states and router (.npy)\n"
     "  report DIR     rebuild summary plots and report.html of a results folder\n"
     "  eval RUN_DIR   evaluate a run's saved model (or checkpoint), optionally on another world\n"
+    "  compare DIR... expert usage across the rollouts of several models (from generate)\n"
     "  generate RUN   sample continuations from a trained run's model, with every token's routing\n"
     "  help [TOPIC]   help on a command (run, export, analyze, report) or `keys` (every config key)\n"
     "\n"
@@ -124,6 +126,22 @@ static const char *usage_eval =
     "With --set, only data.* and eval.* keys may change (another transform, duplication, more\n"
     "sequences, another data seed); the model's own keys cannot. With no --set, eval.csv equals the\n"
     "run's final eval.csv rows exactly.\n";
+
+static const char *usage_compare =
+    "usage: moesim compare GEN_DIR... --out DIR [--top-p P] [--include-prompt]\n"
+    "\n"
+    "Compares expert usage across the rollouts of several models (arXiv 2604.09780, Figs. 6, 25).\n"
+    "Each GEN_DIR is the output of `moesim generate` for one model (run); all must use the same\n"
+    "prompts. A rollout (model, prompt, sample) is summarized per layer by its expert-frequency\n"
+    "vector (Eq. 13) over its generated tokens (prompt tokens too with --include-prompt). Every\n"
+    "unordered pair of rollouts counts once in one kind: same_prompt_other_model,\n"
+    "other_prompt_same_model, same_prompt_same_model_other_sample, other_prompt_other_model.\n"
+    "Writes DIR/compare.csv (layer,kind,pairs,overlap_mean,overlap_sd,freqsim_mean; overlap is\n"
+    "Eq. 19's Jaccard of the top-P sets, freqsim Eq. 14's cosine) and DIR/compare_pairs.csv.\n"
+    "\n"
+    "options:\n"
+    "  --top-p P          P of the top-P sets (default 0.8, as the paper's Fig. 6)\n"
+    "  --include-prompt   count the prompt's tokens too\n";
 
 static int die_usage(const char *msg, const char *usage) {
     fprintf(stderr, "moesim: %s\n\n%s", msg, usage);
@@ -432,6 +450,29 @@ static int cmd_eval(int argc, char **argv) {
     return 0;
 }
 
+static int cmd_compare(int argc, char **argv) {
+    static const char *dirs[256];
+    CompareArgs a = {.dirs = dirs, .top_p = 0.8};
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) a.out = argv[++i];
+        else if (strcmp(argv[i], "--top-p") == 0 && i + 1 < argc) {
+            char *end;
+            a.top_p = strtod(argv[++i], &end);
+            if (*end || end == argv[i]) return die_usage("compare: --top-p expects a number in (0, 1]", usage_compare);
+        } else if (strcmp(argv[i], "--include-prompt") == 0) a.include_prompt = 1;
+        else if (strcmp(argv[i], "--help") == 0) { fputs(usage_compare, stdout); return 0; }
+        else if (argv[i][0] == '-') return die_usage("compare: unknown or incomplete option", usage_compare);
+        else if (a.ndirs < 256) dirs[a.ndirs++] = argv[i];
+        else return die_usage("compare: at most 256 folders", usage_compare);
+    }
+    if (a.ndirs < 1 || !a.out) return die_usage("compare: needs GEN_DIR... and --out DIR", usage_compare);
+    char err[1600];
+    int rc = compare_dirs(&a, err, sizeof err);
+    if (rc != 0) { fprintf(stderr, "moesim: compare: %s\n", err); return rc; }
+    fprintf(stderr, "moesim: wrote %s/compare.csv and %s/compare_pairs.csv\n", a.out, a.out);
+    return 0;
+}
+
 static int cmd_help(int argc, char **argv) {
     const char *t = argc > 0 ? argv[0] : "";
     if (strcmp(t, "run") == 0) fputs(usage_run, stdout);
@@ -454,6 +495,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "analyze") == 0) return cmd_analyze(argc - 2, argv + 2);
     if (strcmp(cmd, "report") == 0) return cmd_report(argc - 2, argv + 2);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
+    if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 2, argv + 2);
     if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 2, argv + 2);
     if (strcmp(cmd, "help") == 0) return cmd_help(argc - 2, argv + 2);
     fprintf(stderr, "moesim: unknown command '%s'\n\n%s", cmd, usage_main);
