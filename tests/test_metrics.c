@@ -237,14 +237,23 @@ static void test_energy(void) {
     CHECK(G[0] == 9 && G[1] == 0 && G[2] == 0 && G[3] == 16);
     CHECK_NEAR(metrics_directional_energy(G, e2, 2), 0.64, 1e-15, 0);
     CHECK_NEAR(metrics_directional_energy(G, m, 2), 0.5392, 1e-15, 0);
-    // Eq. 8 with P = [[1,0],[-1,1]]: column means (0, 0.5), so Pi_E P = [[1,-0.5],[-1,0.5]].
-    // Pi_E P e2 = (-0.5, 0.5), |.|² = 0.5; v1 energy 16. Logit energy: h1 = (3,0) -> (3,-3): 18;
-    // h2 = (0,4) -> (-2,2): 8; total 26. Retained = 16 · 0.5 / 26.
+    // retained_energy_centred (ours, the old Eq. 8 reading) with P = [[1,0],[-1,1]]: column
+    // means (0, 0.5), so Pi_E P = [[1,-0.5],[-1,0.5]]. Pi_E P e2 = (-0.5, 0.5), |.|² = 0.5; v1
+    // energy 16. Logit energy: h1 = (3,0) -> (3,-3): 18; h2 = (0,4) -> (-2,2): 8; total 26.
+    // Retained = 16 · 0.5 / 26.
     const float P[4] = {1, 0, -1, 1};
     double B[4];
     metrics_center_rows(B, P, 2, 2);
     CHECK(B[0] == 1 && B[1] == -0.5 && B[2] == -1 && B[3] == 0.5);
-    CHECK_NEAR(metrics_retained_energy(G, B, e2, 2, 2), 8.0 / 26.0, 1e-15, 0);
+    CHECK_NEAR(metrics_retained_energy_centred(G, B, e2, 2, 2), 8.0 / 26.0, 1e-15, 0);
+    // Eq. 8 itself, (1/n) Σ_t Σ_e m_t^e <r_e, v>² / |P|_F², same P (|P|_F² = 1 + 1 + 1 = 3),
+    // v = e2: <r_0, e2> = 0, <r_1, e2> = 1. Two tokens, one chose expert 0 and one expert 1
+    // (counts c = (1, 1)): (0 + 1) / (2·3) = 1/6. Both chose expert 1 (c = (0, 2)): 2/6.
+    const size_t c11[2] = {1, 1}, c02[2] = {0, 2};
+    CHECK_NEAR(metrics_retained_energy(P, e2, c11, 2, 2, 2), 1.0 / 6, 1e-15, 0);
+    CHECK_NEAR(metrics_retained_energy(P, e2, c02, 2, 2, 2), 2.0 / 6, 1e-15, 0);
+    const float P0[4] = {0, 0, 0, 0};                        // no router: undefined
+    CHECK(isnan(metrics_retained_energy(P0, e2, c11, 2, 2, 2)));
 }
 
 static void test_suppression_hand(void) {
@@ -339,15 +348,22 @@ static void test_seq_cosine(void) {
 }
 
 static void test_seq_hamming(void) {
-    // E = 4, K = 2. Sequence 1: {0,1}, {0,2}, {1,0}: masks 1100/1010 differ in 2 bits -> 1 - 2/4
-    // = 0.5; 1100/1100 -> 1; 1010/1100 -> 0.5: mean 2/3. Sequence 2: {2,3}, {0,1}, {3,2}: 0, 1, 0
-    // -> 1/3. Mean over sequences 0.5.
+    // Eq. 11: pair similarity m_iᵀm_j / E, the experts both tokens chose, over E. E = 4, K = 2.
+    // Sequence 1: {0,1}, {0,2}, {1,0}. Pairs: (1,2) share 1 expert (0) -> 1/4; (1,3) share K = 2
+    // (0 and 1) -> 2/4; (2,3) share 1 (0) -> 1/4. Mean (1 + 2 + 1) / (3·4) = 1/3.
+    // Sequence 2: {2,3}, {0,1}, {3,2}. (1,2) share 0 -> 0; (1,3) share 2 -> 2/4; (2,3) share 0.
+    // Mean 2 / 12 = 1/6. Mean over sequences (1/3 + 1/6) / 2 = 1/4.
+    // (The old formula 1 - Hamming/E gave 2/3, 1/3 and 1/2: this test fails on it.)
     const int32_t t[12] = {0, 1, 0, 2, 1, 0, 2, 3, 0, 1, 3, 2};
-    CHECK_NEAR(metrics_seq_hamming(t, 6, 2, 4, 3), 0.5, 1e-15, 0);
-    CHECK_NEAR(metrics_seq_hamming(t, 3, 2, 4, 3), 2.0 / 3, 1e-15, 0);
-    // One sequence of identical choices: similarity 1.
+    CHECK_NEAR(metrics_seq_hamming(t, 6, 2, 4, 3), 0.25, 1e-15, 0);
+    CHECK_NEAR(metrics_seq_hamming(t, 3, 2, 4, 3), 1.0 / 3, 1e-15, 0);
+    CHECK_NEAR(metrics_seq_hamming(t + 6, 3, 2, 4, 3), 1.0 / 6, 1e-15, 0);
+    // One sequence of identical choices: every pair shares K = 2 of E = 4 -> K/E = 1/2 (not 1).
     const int32_t u[6] = {1, 3, 3, 1, 1, 3};
-    CHECK_NEAR(metrics_seq_hamming(u, 3, 2, 4, 3), 1.0, 0, 0);
+    CHECK_NEAR(metrics_seq_hamming(u, 3, 2, 4, 3), 0.5, 0, 0);
+    // Disjoint choices only: 0.
+    const int32_t w[4] = {0, 1, 2, 3};
+    CHECK(metrics_seq_hamming(w, 2, 2, 4, 2) == 0.0);
 }
 
 static void test_softmax_stats(void) {
@@ -355,14 +371,14 @@ static void test_softmax_stats(void) {
     // (1/6)ln6 + (1/3)ln3 + (1/2)ln2. Row 2: (0,0,0) -> uniform: max 1/3, top-2 2/3, entropy ln3.
     const float Z[6] = {0, (float)log(2.0), (float)log(3.0), 0, 0, 0};
     double conf, tk, ent;
-    metrics_softmax_stats(&conf, &tk, &ent, Z, 2, 3, 2);
+    metrics_softmax_stats(&conf, &tk, &ent, Z, 2, 3, 2, 2);
     double h1 = log(6.0) / 6 + log(3.0) / 3 + log(2.0) / 2;
     CHECK_NEAR(conf, (0.5 + 1.0 / 3) / 2, 1e-7, 0);          // float logits: ~1e-8 error
     CHECK_NEAR(tk, (5.0 / 6 + 2.0 / 3) / 2, 1e-7, 0);
     CHECK_NEAR(ent, (h1 + log(3.0)) / 2, 1e-7, 0);
     // Large logits do not overflow: (1000, 0) -> p ≈ (1, e^-1000).
     const float W[2] = {1000, 0};
-    metrics_softmax_stats(&conf, NULL, &ent, W, 1, 2, 1);
+    metrics_softmax_stats(&conf, NULL, &ent, W, 1, 2, 1, 1);
     CHECK(conf == 1.0 && ent >= 0.0 && ent < 1e-300);
 }
 
@@ -524,10 +540,13 @@ static void test_prop1(void) {
     metrics_sample_pairs(pairs, M, N, &r);
     // The inequality holds on random data for every rank, and is not an identity (tightness < 1).
     for (int rank = 1; rank <= D; rank++) {
-        double holds, tight;
-        CHECK(metrics_prop1(&holds, &tight, lhs, rhs, H, P, V, pairs, M, D, E, rank, 1e-5) == 0);
-        CHECK_MSG(holds == 1.0, "rank %d: holds %g", rank, holds);
-        CHECK_MSG(tight > 0.1 && tight < 0.999, "rank %d: tightness %g", rank, tight);
+        Prop1Summary p1;
+        CHECK(metrics_prop1(&p1, lhs, rhs, NULL, H, P, V, pairs, M, D, E, rank, 1e-5) == 0);
+        CHECK_MSG(p1.holds_fraction == 1.0, "rank %d: holds %g", rank, p1.holds_fraction);
+        CHECK_MSG(p1.tightness > 0.1 && p1.tightness < 0.999, "rank %d: tightness %g", rank, p1.tightness);
+        // Eq. 4 is never looser than Eq. 20 here... not in general; only the naive one is <= 1.
+        CHECK_MSG(p1.naive_tightness > 0.0 && p1.naive_tightness <= 1.0 + 1e-12, "rank %d: naive %g", rank, p1.naive_tightness);
+        if (rank == D) CHECK(p1.residual_ratio < 1e-6);       // Pi_D = I: no residual at all
     }
     // lhs is |P (h_i - h_j)|, recomputed here directly for a few pairs.
     for (int m = 0; m < 5; m++) {
@@ -546,10 +565,10 @@ static void test_prop1(void) {
         H[i * D] = (float)(3 * (i % 7 - 3)); H[i * D + 1] = (float)(4 * (i % 7 - 3));
     }
     CHECK(linalg_svd_right(s, V, NULL, H, N, D) >= 0);
-    double holds, tight;
-    CHECK(metrics_prop1(&holds, &tight, NULL, NULL, H, P, V, pairs, M, D, E, 1, 1e-5) == 0);
-    CHECK(holds == 1.0);
-    CHECK_NEAR(tight, 1.0, 1e-9, 0);
+    Prop1Summary p1;
+    CHECK(metrics_prop1(&p1, NULL, NULL, NULL, H, P, V, pairs, M, D, E, 1, 1e-5) == 0);
+    CHECK(p1.holds_fraction == 1.0);
+    CHECK_NEAR(p1.tightness, 1.0, 1e-9, 0);
 }
 
 // ---- one layer, end to end ---------------------------------------------------------------------
@@ -578,19 +597,38 @@ static void test_layer_hand(void) {
     char err[200] = "";
     CHECK_MSG(metrics_layer(&m, &arr, &in, &opt, &r, err, sizeof err) == 0, "%s", err);
 
-    // Gram = [[12,2],[2,12]]: λ = 14, 10 with v1 = (1,1)/√2 -> energy_first = 14/24. The mean
-    // direction is also (1,1)/√2.
-    CHECK_NEAR(m.energy_first, 14.0 / 24, 1e-14, 0);
+    // Eq. 7 per sequence: every sequence is rank one (parallel rows), so its s1²/Σs² = 1 and
+    // s2 = 0: energy_first = 1, energy_dir2 = energy_dir3 = 0, energy_top3 = 1.
+    CHECK_NEAR(m.energy_first, 1.0, 1e-14, 0);
+    CHECK_NEAR(m.energy_dir2, 0.0, 1e-14, 0);
+    CHECK_NEAR(m.energy_dir3, 0.0, 0, 0);
+    CHECK_NEAR(m.energy_top3, 1.0, 1e-14, 0);
+    // One SVD of all six states differs (ours, energy_first_wholeset): Gram = [[12,2],[2,12]],
+    // λ = 14, 10 with v1 = (1,1)/√2 -> 14/24. The mean direction is also (1,1)/√2.
+    CHECK_NEAR(m.energy_first_wholeset, 14.0 / 24, 1e-14, 0);
     CHECK_NEAR(m.energy_mean_dir, 14.0 / 24, 1e-14, 0);
-    // P = I: Pi_E P = [[1/2,-1/2],[-1/2,1/2]] annihilates (1,1): rows differ by nothing along v1.
+    // Eq. 8 per sequence, P = I (|P|_F² = 2, P v = v):
+    //   seq 0: v1 = ±e1, both tokens chose expert 0: (1/2)(1 + 1) / 2 = 1/2;
+    //   seq 1: v1 = ±e2, both chose expert 1: 1/2;
+    //   seq 2: v1 = (1,1)/√2, one chose 0 and one 1: (1/2)(1/2 + 1/2) / 2 = 1/4.
+    // Mean (1/2 + 1/2 + 1/4) / 3 = 5/12. v2 is undefined in every (rank-one) sequence: NaN.
+    CHECK_NEAR(m.retained_energy_first, 5.0 / 12, 1e-14, 0);
+    CHECK(isnan(m.retained_energy_dir2) && isnan(m.retained_energy_dir3));
+    // P = I: Pi_E P = [[1/2,-1/2],[-1/2,1/2]] annihilates (1,1): rows differ by nothing along the
+    // whole-set v1, so rho and the centred retained energy (ours) are 0.
     CHECK_NEAR(m.suppression_rho, 0.0, 1e-14, 0);
     CHECK_NEAR(m.suppression_rho_mean, 0.0, 1e-14, 0);
-    CHECK_NEAR(m.retained_energy_first, 0.0, 1e-14, 0);
+    CHECK_NEAR(m.retained_energy_centred, 0.0, 1e-14, 0);
+    // Logit norms (Z = H): 1, 3 | 1, 3 | √2, √2 -> sequence means 2, 2, √2.
+    CHECK_NEAR(m.logit_norm_mean, (4 + sqrt(2.0)) / 3, 1e-14, 0);
+    // P = I: |P d| = |P|_2 |d| for every pair, the naive bound is attained.
+    CHECK_NEAR(m.prop1_naive_tightness, 1.0, 1e-14, 0);
     // Eq. 10: all three sequences consist of parallel rows -> 1 for states and logits.
     CHECK_NEAR(m.cosine_hidden, 1.0, 1e-15, 0);
     CHECK_NEAR(m.cosine_logits, 1.0, 1e-15, 0);
-    // Eq. 11: sequences 0 and 1 repeat their expert (1), sequence 2 does not (1 - 2/2 = 0): 2/3.
-    CHECK_NEAR(m.hamming_similarity, 2.0 / 3, 1e-15, 0);
+    // Eq. 11: sequences 0 and 1 repeat their expert (share 1 of E = 2: 1/2), sequence 2 does not
+    // (0): (1/2 + 1/2 + 0) / 3 = 1/3.
+    CHECK_NEAR(m.hamming_similarity, 1.0 / 3, 1e-15, 0);
     // Softmax of two logits: p_max = σ(gap). Gaps 1, 3, 1, 3, 0, 0.
     double s1 = 1 / (1 + exp(-1.0)), s3 = 1 / (1 + exp(-3.0));
     double hb1 = -(s1 * log(s1) + (1 - s1) * log(1 - s1)), hb3 = -(s3 * log(s3) + (1 - s3) * log(1 - s3));
@@ -600,8 +638,8 @@ static void test_layer_hand(void) {
     // Loads (3, 3): balanced.
     CHECK(m.maxvio == 0.0);
     CHECK_NEAR(m.load_entropy, log(2.0), 1e-15, 0);
-    // Sequence pairs (0,1), (0,2), (1,2). Pooled states (2,0), (0,2), (1,1): cosines 0, 1/√2,
-    // 1/√2. Frequencies (1,0), (0,1), (1/2,1/2): the same cosines. Top-0.8 sets {0}, {1}, {0,1}:
+    // Sequence pairs (0,1), (0,2), (1,2). Pooled unit states (Eq. 16) along (1,0), (0,1), (1,1):
+    // cosines 0, 1/√2, 1/√2. Frequencies (1,0), (0,1), (1/2,1/2): the same cosines. Top-0.8 sets {0}, {1}, {0,1}:
     // Jaccard 0, 1/2, 1/2.
     CHECK(sp[0] == 0 && sp[1] == 1 && sp[2] == 0 && sp[3] == 2 && sp[4] == 1 && sp[5] == 2);
     CHECK_NEAR(spc[0], 0.0, 1e-15, 0);
@@ -839,8 +877,312 @@ static void test_token_context_hand(void) {
     CHECK(isnan(m.resid_norm_mean));
 }
 
+// ---- issue 13: the paper's per-sequence definitions (Appendix A) ------------------------------
+
+static void test_svd_top(void) {
+    // linalg_svd_top against linalg_svd_right (the D x D route) on both of its routes: n < D
+    // (through X Xᵀ) and n >= D (through XᵀX). Same σ², same directions up to sign.
+    enum { D = 8 };
+    static float X[20 * D];
+    Rng r;
+    rng_seed(&r, 31, 0);
+    for (int i = 0; i < 20 * D; i++) X[i] = (float)(rng_normal(&r) + (i % D == 1 ? 1.5 : 0.0));
+    const int ns[2] = {5, 20};
+    for (int c = 0; c < 2; c++) {
+        int n = ns[c];
+        double lam[3], Vk[3 * D], fro2, s[D], V[D * D];
+        CHECK(linalg_svd_top(lam, Vk, &fro2, X, (size_t)n, D, 3) >= 0);
+        CHECK(linalg_svd_right(s, V, NULL, X, (size_t)n, D) >= 0);
+        double tr = 0;
+        for (int i = 0; i < n * D; i++) tr += (double)X[i] * X[i];
+        CHECK_NEAR(fro2, tr, 0, 1e-14);
+        for (int j = 0; j < 3; j++) {
+            CHECK_NEAR(lam[j], s[j] * s[j], 1e-10, 1e-10);
+            double dot = 0;
+            for (int a = 0; a < D; a++) dot += Vk[j * D + a] * V[a * D + j];
+            CHECK_MSG(fabs(fabs(dot) - 1.0) < 1e-8, "n %d, direction %d: |cos| %g", n, j, fabs(dot));
+        }
+    }
+    // Rank one: rows a·(0.6, 0.8, 0, ...). v1 = ±(0.6, 0.8, 0...) (to float rounding of the
+    // entries); v2, v3 undefined -> zero rows, σ2² ~ 0.
+    static float R[3 * D];
+    const float a[3] = {1, -2, 4};
+    for (int i = 0; i < 3; i++) { R[i * D] = 0.6f * a[i]; R[i * D + 1] = 0.8f * a[i]; }
+    double lam[3], Vk[3 * D];
+    CHECK(linalg_svd_top(lam, Vk, NULL, R, 3, D, 3) >= 0);
+    CHECK_NEAR(fabs(Vk[0]), 0.6, 1e-7, 0);
+    CHECK_NEAR(fabs(Vk[1]), 0.8, 1e-7, 0);
+    CHECK_NEAR(lam[0], 21.0, 1e-5, 0);                        // (1 + 4 + 16)·|(0.6, 0.8)|²
+    int zero = 1;
+    for (int a2 = 0; a2 < 2 * D; a2++) zero &= Vk[D + a2] == 0.0;
+    CHECK(zero);
+}
+
+static void test_seq_energy_hand(void) {
+    SeqEnergy se;
+    // (a) One sequence H = [[3,0],[0,4]]: s² = 16, 9 with v1 = ±e2, v2 = ±e1; total 25.
+    //   Eq. 7: energy_first 16/25, energy_dir2 9/25, energy_dir3 0 (D = 2), energy_top3 1.
+    //   Eq. 8 with P = [[1,0],[-1,1]] (|P|_F² = 3), token 0 chose expert 0, token 1 expert 1:
+    //     v1 = e2: P v1 = (0, 1): token 0 keeps 0², token 1 keeps 1² -> (0 + 1) / (2·3) = 1/6;
+    //     v2 = e1: P v2 = (1, -1): 1² + (-1)² -> 2 / 6 = 1/3;  v3: undefined -> NaN.
+    const float H[4] = {3, 0, 0, 4}, P[4] = {1, 0, -1, 1};
+    const int32_t tk[2] = {0, 1};
+    CHECK(metrics_seq_energy(&se, H, P, tk, 2, 2, 2, 1, 2) == 0);
+    CHECK_NEAR(se.energy[0], 16.0 / 25, 1e-14, 0);
+    CHECK_NEAR(se.energy[1], 9.0 / 25, 1e-14, 0);
+    CHECK(se.energy[2] == 0.0);
+    CHECK_NEAR(se.top3, 1.0, 1e-14, 0);
+    CHECK_NEAR(se.retained[0], 1.0 / 6, 1e-14, 0);
+    CHECK_NEAR(se.retained[1], 1.0 / 3, 1e-14, 0);
+    CHECK(isnan(se.retained[2]));
+
+    // (b) Three known directions, D = 3: rows (0,0,5), (3,0,0), (0,4,0): s² = 25, 16, 9 with
+    //   v1 = e3, v2 = e2, v3 = e1; total 50. Eq. 7: 0.5, 0.32, 0.18, top-3 1.
+    //   P rows r0 = (1,2,0), r1 = (0,1,1), r2 = (2,0,1): |P|_F² = 5 + 2 + 5 = 12. Tokens chose
+    //   experts 0, 0, 2 (counts c = (2, 0, 1)), T = 3, so Eq. 8 = Σ_e c_e <r_e, v>² / 36:
+    //     v1 = e3: <r_e, e3> = 0, 1, 1 -> (2·0 + 0·1 + 1·1) / 36 = 1/36
+    //     v2 = e2: 2, 1, 0             -> (2·4 + 0 + 0) / 36     = 8/36
+    //     v3 = e1: 1, 0, 2             -> (2·1 + 0 + 1·4) / 36   = 6/36
+    const float H3[9] = {0, 0, 5, 3, 0, 0, 0, 4, 0}, P3[9] = {1, 2, 0, 0, 1, 1, 2, 0, 1};
+    const int32_t tk3[3] = {0, 0, 2};
+    CHECK(metrics_seq_energy(&se, H3, P3, tk3, 3, 3, 3, 1, 3) == 0);
+    CHECK_NEAR(se.energy[0], 0.5, 1e-14, 0);
+    CHECK_NEAR(se.energy[1], 0.32, 1e-14, 0);
+    CHECK_NEAR(se.energy[2], 0.18, 1e-14, 0);
+    CHECK_NEAR(se.top3, 1.0, 1e-14, 0);
+    CHECK_NEAR(se.retained[0], 1.0 / 36, 1e-14, 0);
+    CHECK_NEAR(se.retained[1], 8.0 / 36, 1e-14, 0);
+    CHECK_NEAR(se.retained[2], 6.0 / 36, 1e-14, 0);
+
+    // (c) A rank-one sequence whose v1 is known: rows a_t (0.6, 0.8, 0), a = 1, -2, 4; so
+    //   v1 = ±(0.6, 0.8, 0) and energy_first = 1, energy_dir2 = 0. P rows (1,0,0), (0,1,0),
+    //   (0,0,2): |P|_F² = 6, <r_e, v1>² = 0.36, 0.64, 0. K = 2 choices {0,1}, {1,2}, {0,2}:
+    //   kept 0.36 + 0.64 = 1, 0.64 + 0 = 0.64, 0.36 + 0 = 0.36 -> (2 / 3) / 6 = 1/9.
+    //   v2, v3 undefined (rank one) -> NaN.
+    const float R[9] = {0.6f, 0.8f, 0, -1.2f, -1.6f, 0, 2.4f, 3.2f, 0};
+    const float Pr[9] = {1, 0, 0, 0, 1, 0, 0, 0, 2};
+    const int32_t tkr[6] = {0, 1, 1, 2, 0, 2};
+    CHECK(metrics_seq_energy(&se, R, Pr, tkr, 3, 3, 3, 2, 3) == 0);
+    CHECK_NEAR(se.energy[0], 1.0, 1e-12, 0);
+    CHECK_NEAR(se.energy[1], 0.0, 1e-12, 0);
+    CHECK_NEAR(se.retained[0], 1.0 / 9, 1e-7, 0);           // float 0.6f, 0.8f: ~1e-8
+    CHECK(isnan(se.retained[1]) && isnan(se.retained[2]));
+
+    // (d) Mean over sequences: (a)'s sequence followed by H' = [[4,0],[0,3]] (s² = 16, 9 with
+    //   v1 = e1), tokens choosing 0 then 1. Per sequence energy_first 16/25 both, so the mean is
+    //   16/25; Eq. 8 for v1 = e1 (P e1 = (1,-1)): (1 + 1) / 6 = 1/3; mean (1/6 + 1/3)/2 = 1/4.
+    const float H2[8] = {3, 0, 0, 4, 4, 0, 0, 3};
+    const int32_t tk2[4] = {0, 1, 0, 1};
+    CHECK(metrics_seq_energy(&se, H2, P, tk2, 4, 2, 2, 1, 2) == 0);
+    CHECK_NEAR(se.energy[0], 16.0 / 25, 1e-14, 0);
+    CHECK_NEAR(se.retained[0], 0.25, 1e-14, 0);
+}
+
+static void test_per_sequence_vs_wholeset(void) {
+    // The same four states as (d) above, through metrics_layer with T = 2: per sequence
+    // energy_first = 16/25 (each sequence has one strong direction), but one SVD of all four
+    // states sees Gram diag(9 + 16, 16 + 9) = diag(25, 25): energy_first_wholeset = 1/2.
+    // With T = 4 (one sequence) the two coincide.
+    const float H[8] = {3, 0, 0, 4, 4, 0, 0, 3}, P[4] = {1, 0, -1, 1};
+    float Z[8];
+    for (int i = 0; i < 4; i++) { Z[2 * i] = H[2 * i]; Z[2 * i + 1] = H[2 * i + 1] - H[2 * i]; }  // Z = P h
+    const int32_t tk[4] = {0, 1, 0, 1};
+    LayerData in = {.N = 4, .D = 2, .E = 2, .K = 1, .T = 2, .H = H, .P = P, .Z = Z, .topk = tk};
+    MetricsOptions opt;
+    metrics_default_options(&opt);
+    opt.pairs = 16;
+    LayerMetrics m;
+    Rng r;
+    rng_seed(&r, 2, 0);
+    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK_NEAR(m.energy_first, 16.0 / 25, 1e-14, 0);
+    CHECK_NEAR(m.energy_first_wholeset, 0.5, 1e-14, 0);
+    CHECK_NEAR(m.retained_energy_first, 0.25, 1e-14, 0);
+    in.T = 4;
+    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK_NEAR(m.energy_first, 0.5, 1e-14, 0);
+    CHECK_NEAR(m.energy_first_wholeset, 0.5, 1e-14, 0);
+}
+
+static void test_pooled_cosine(void) {
+    // Eqs. 15-17: tokens are normalized BEFORE pooling. Sequence A = (1,0), (0,3), sequence
+    // B = (1,1), (1,1). Unit tokens of A: (1,0), (0,1) -> pooled (1/2, 1/2), along (1,1): the
+    // cosine with B is 1. Pooling the raw states (the old formula) gives (1/2, 3/2) and cosine
+    // 4/√20 ≈ 0.894. (ε = 1e-8 moves A's two weights by 1/(1+ε) vs 3/(3+ε): ~1e-16 here.)
+    const float H[8] = {1, 0, 0, 3, 1, 1, 1, 1}, P[4] = {1, 0, 0, 1};
+    const int32_t tk[4] = {0, 1, 0, 1};
+    LayerData in = {.N = 4, .D = 2, .E = 2, .K = 1, .T = 2, .H = H, .P = P, .Z = H, .topk = tk};
+    MetricsOptions opt;
+    metrics_default_options(&opt);
+    opt.pairs = 8;
+    LayerMetrics m;
+    Rng r;
+    rng_seed(&r, 3, 0);
+    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK_NEAR(m.pooled_cosine_seq, 1.0, 1e-12, 0);
+    // metrics_pool itself: (1/(1+ε) , 3/(3+ε)) / 2, and ε = 1e-8 pinned by a row of norm 1e-8,
+    // which becomes 1e-8 / (1e-8 + 1e-8) = 1/2 (not 1, as without ε).
+    double pool[2];
+    metrics_pool(pool, H, 2, 2);
+    CHECK_NEAR(pool[0], 0.5 / (1 + 1e-8), 1e-16, 0);
+    CHECK_NEAR(pool[1], 1.5 / (3 + 1e-8), 1e-16, 0);
+    const float tiny[2] = {1e-8f, 0};
+    metrics_pool(pool, tiny, 1, 2);
+    CHECK_NEAR(pool[0], (double)1e-8f / ((double)1e-8f + METRICS_POOL_EPS), 1e-15, 0);
+    CHECK(pool[0] > 0.49 && pool[0] < 0.51);
+}
+
+static void test_sequence_means(void) {
+    // Eq. 12 averages over one sequence's tokens, then over sequences: with a shorter last
+    // sequence the two orders differ. E = 2, N = 3, T = 2: logits (0,0), (0,0) | (0, ln 3) ->
+    // max probabilities 1/2, 1/2 | 3/4; sequence means 1/2 and 3/4 -> 5/8 (the token mean would
+    // be 7/12).
+    const float Z[6] = {0, 0, 0, 0, 0, (float)log(3.0)};
+    double conf;
+    metrics_softmax_stats(&conf, NULL, NULL, Z, 3, 2, 1, 2);
+    CHECK_NEAR(conf, 5.0 / 8, 1e-7, 0);
+    // logit_norm_mean (Fig. 29), the same averaging: rows (3,4), (0,0) | (6,8): norms 5, 0 | 10;
+    // sequence means 2.5 and 10 -> 6.25 (the token mean would be 5).
+    const float Y[6] = {3, 4, 0, 0, 6, 8};
+    CHECK_NEAR(metrics_seq_mean_norm(Y, 3, 2, 2), 6.25, 1e-14, 0);
+    CHECK_NEAR(metrics_seq_mean_norm(Y, 3, 2, 3), 5.0, 1e-14, 0);
+}
+
+static void test_prop1_hand(void) {
+    // D = 2, V = I (v1 = e1), r = 1, P = diag(1, 2): |P|_2 = 2, |P Pi_1|_2 = |P e1| = 1.
+    // H rows h0 = (0,0), h1 = (1,0), h2 = (1,1), h3 = (1,3), h4 = (2,0); pairs (k, 0) so d = h_k.
+    //   d        |P d|   naive |P|_2|d|   rhs = 1·|d1| + 2|d2|   residual |d2| / |d1|
+    //   (1,0)    1        2                1                      0
+    //   (1,1)    √5       2√2              3                      1
+    //   (1,3)    √37      2√10             7                      3
+    //   (2,0)    2        4                2                      0
+    // naive_tightness = (1/2 + √5/(2√2) + √37/(2√10) + 1/2) / 4; tightness = (1 + √5/3 + √37/7
+    // + 1) / 4; residual ratio: median of 0, 0, 1, 3 = (0 + 1)/2 = 1/2.
+    const float H[10] = {0, 0, 1, 0, 1, 1, 1, 3, 2, 0}, P[4] = {1, 0, 0, 2};
+    const double V[4] = {1, 0, 0, 1};
+    const int32_t pairs[8] = {1, 0, 2, 0, 3, 0, 4, 0};
+    double lhs[4], rhs[4], naive[4];
+    Prop1Summary p1;
+    CHECK(metrics_prop1(&p1, lhs, rhs, naive, H, P, V, pairs, 4, 2, 2, 1, 1e-5) == 0);
+    CHECK(p1.holds_fraction == 1.0);
+    CHECK_NEAR(p1.naive_tightness, (0.5 + sqrt(5.0) / (2 * sqrt(2.0)) + sqrt(37.0) / (2 * sqrt(10.0)) + 0.5) / 4, 1e-14, 0);
+    CHECK_NEAR(p1.tightness, (1 + sqrt(5.0) / 3 + sqrt(37.0) / 7 + 1) / 4, 1e-14, 0);
+    CHECK_NEAR(p1.residual_ratio, 0.5, 1e-14, 0);
+    CHECK_NEAR(naive[2], 2 * sqrt(10.0), 1e-14, 0);
+    CHECK_NEAR(rhs[2], 7.0, 1e-14, 0);
+    // Three pairs (odd count): median of 0, 1, 3 is 1.
+    CHECK(metrics_prop1(&p1, NULL, NULL, NULL, H, P, V, pairs, 3, 2, 2, 1, 1e-5) == 0);
+    CHECK_NEAR(p1.residual_ratio, 1.0, 1e-14, 0);
+    double x[5] = {5, 1, INFINITY, 2, 3};
+    CHECK(metrics_median(x, 5) == 3.0);                      // +inf sorts last
+    CHECK(isnan(metrics_median(x, 0)));
+}
+
+// Pearson correlation written out independently in the test (two passes, centred sums).
+static double test_pearson(const double *x, const double *y, int n) {
+    double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
+    for (int i = 0; i < n; i++) { mx += x[i] / n; my += y[i] / n; }
+    for (int i = 0; i < n; i++) { sxy += (x[i] - mx) * (y[i] - my); sxx += (x[i] - mx) * (x[i] - mx); syy += (y[i] - my) * (y[i] - my); }
+    return sxy / sqrt(sxx * syy);
+}
+
+static double test_cos(const double *x, const double *y, int n) {
+    double xy = 0, xx = 0, yy = 0;
+    for (int i = 0; i < n; i++) { xy += x[i] * y[i]; xx += x[i] * x[i]; yy += y[i] * y[i]; }
+    return xy / sqrt(xx * yy);
+}
+
+static void test_correlations(void) {
+    // Issue 12, hole 3: rms_corr and freqsim_pooled_corr are Pearson correlations. A formula that
+    // drops the mean-centring is a cosine, which agrees with Pearson on identical vectors only.
+    // x = (1,2,3), y = (1,3,2): centred (-1,0,1), (-1,1,0) -> 1 / √(2·2) = 1/2; the cosine is
+    // (1 + 6 + 6)/14 = 13/14.
+    const double x[3] = {1, 2, 3}, y[3] = {1, 3, 2};
+    CHECK_NEAR(metrics_pearson(x, y, 3), 0.5, 1e-15, 0);
+
+    // rms_corr through metrics_layer. H rows (0,0), (1,0), (3,0); Z rows (0,0), (0,2), (0,1):
+    //   pair {0,1}: RMS hidden √(1/2),  logits √(4/2) = √2
+    //   pair {0,2}: RMS hidden √(9/2),  logits √(1/2)
+    //   pair {1,2}: RMS hidden √(4/2),  logits √(1/2)
+    // Equal weights would give Pearson -√3/2 and cosine 7/√84 ≈ 0.76; the sampled pairs weight
+    // them unequally, so the expected value is the Pearson of the hand values over the sample.
+    const float H[6] = {0, 0, 1, 0, 3, 0}, Z[6] = {0, 0, 0, 2, 0, 1}, P[4] = {1, 0, 0, 1};
+    const int32_t tk[3] = {0, 1, 1};
+    LayerData in = {.N = 3, .D = 2, .E = 2, .K = 1, .T = 3, .H = H, .P = P, .Z = Z, .topk = tk};
+    MetricsOptions opt;
+    metrics_default_options(&opt);
+    opt.pairs = 60;
+    int32_t pairs[120];
+    double rh[60], rz[60], hx[60], hz[60];
+    MetricsArrays arr = {.pairs = pairs, .rms_hidden = rh, .rms_logits = rz};
+    LayerMetrics m;
+    Rng r;
+    rng_seed(&r, 5, 0);
+    CHECK(metrics_layer(&m, &arr, &in, &opt, &r, NULL, 0) == 0);
+    for (int k = 0; k < 60; k++) {
+        int a = pairs[2 * k] < pairs[2 * k + 1] ? pairs[2 * k] : pairs[2 * k + 1];
+        int b = pairs[2 * k] ^ pairs[2 * k + 1] ^ a;
+        hx[k] = a == 0 && b == 1 ? sqrt(0.5) : a == 0 ? sqrt(4.5) : sqrt(2.0);
+        hz[k] = a == 0 && b == 1 ? sqrt(2.0) : sqrt(0.5);
+    }
+    double want = test_pearson(hx, hz, 60);
+    CHECK_NEAR(m.rms_corr, want, 1e-12, 0);
+    CHECK_MSG(want < -0.5 && test_cos(hx, hz, 60) > 0.5, "non-vacuous: Pearson %g, cosine %g", want, test_cos(hx, hz, 60));
+    // Mean RMS distances follow from the same hand values.
+    double mh = 0, mz = 0;
+    for (int k = 0; k < 60; k++) { mh += hx[k] / 60; mz += hz[k] / 60; }
+    CHECK_NEAR(m.rms_hidden_mean, mh, 1e-12, 0);
+    CHECK_NEAR(m.rms_logits_mean, mz, 1e-12, 0);
+
+    // freqsim_pooled_corr. D = E = 2, K = 1, T = 2, three sequences:
+    //   seq 0: h (1,0), (1,0), experts 0, 0 -> frequencies (1, 0),     pooled along (1,0)
+    //   seq 1: h (0,1), (0,1), experts 0, 1 -> (1/2, 1/2),             pooled along (0,1)
+    //   seq 2: h (1,1), (1,1), experts 1, 1 -> (0, 1),                 pooled along (1,1)
+    // Pairs (0,1), (0,2), (1,2), a = 1/√2: pooled cosine (0, a, a), FreqSim (a, 0, a).
+    // Pearson: centred (-2a/3, a/3, a/3) and (a/3, -2a/3, a/3) -> (-a²/3) / (6a²/9) = -1/2;
+    // the cosine of the two vectors is a² / (2a²) = +1/2.
+    const float H2[12] = {1, 0, 1, 0, 0, 1, 0, 1, 1, 1, 1, 1};
+    const int32_t tk2[6] = {0, 0, 0, 1, 1, 1};
+    LayerData in2 = {.N = 6, .D = 2, .E = 2, .K = 1, .T = 2, .H = H2, .P = P, .Z = H2, .topk = tk2};
+    CHECK(metrics_layer(&m, NULL, &in2, &opt, &r, NULL, 0) == 0);
+    CHECK_NEAR(m.freqsim_pooled_corr, -0.5, 1e-12, 0);
+    CHECK_NEAR(m.freqsim_seq, sqrt(2.0) / 3, 1e-15, 0);
+    CHECK_NEAR(m.pooled_cosine_seq, sqrt(2.0) / 3, 1e-15, 0);
+}
+
+static void test_rms_logits_pinned(void) {
+    // Issue 12, hole 4: rms_logits_mean is the mean RMS distance of the LOGITS. N = 2, so every
+    // sampled pair is {0, 1}. H rows (1,0), (0,1); P rows (1,0), (0,2), (3,4); Z = P h:
+    // z0 = (1,0,3), z1 = (0,2,4): difference (1,-2,-1) -> RMS √(6/3) = √2. The hidden states'
+    // RMS distance is √(2/2) = 1, so a mean taken from the hidden-state sum fails.
+    const float H[4] = {1, 0, 0, 1}, P[6] = {1, 0, 0, 2, 3, 4}, Z[6] = {1, 0, 3, 0, 2, 4};
+    const int32_t tk[2] = {2, 2};
+    LayerData in = {.N = 2, .D = 2, .E = 3, .K = 1, .T = 2, .H = H, .P = P, .Z = Z, .topk = tk};
+    MetricsOptions opt;
+    metrics_default_options(&opt);
+    opt.pairs = 10;
+    LayerMetrics m;
+    Rng r;
+    rng_seed(&r, 6, 0);
+    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK_NEAR(m.rms_logits_mean, sqrt(2.0), 1e-12, 0);
+    CHECK_NEAR(m.rms_hidden_mean, 1.0, 1e-12, 0);
+    // logit_norm_mean: |z0| = √10, |z1| = √20, one sequence -> (√10 + √20) / 2.
+    CHECK_NEAR(m.logit_norm_mean, (sqrt(10.0) + sqrt(20.0)) / 2, 1e-12, 0);
+    // Both tokens chose expert 2 of E = 3: Eq. 11 gives 1/3.
+    CHECK_NEAR(m.hamming_similarity, 1.0 / 3, 1e-15, 0);
+}
+
 int main(void) {
     test_token_context_hand();
+    test_svd_top();
+    test_seq_energy_hand();
+    test_per_sequence_vs_wholeset();
+    test_pooled_cosine();
+    test_sequence_means();
+    test_prop1_hand();
+    test_correlations();
+    test_rms_logits_pinned();
     test_jacobi_2x2();
     test_jacobi_known_spectrum();
     test_jacobi_random();

@@ -1,9 +1,27 @@
 // analyze.c — logits z = P·h and top-K choices from a user's arrays, then metrics_layer.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "analyze.h"
 #include "../io.h"
 #include "metrics.h"
+
+// Why a key of analysis.json is null, for the "null_because" object: the input analyze lacks,
+// or (for anything else) a quantity that is undefined on these data.
+static const char *null_reason(const char *name, size_t S, int have_domains) {
+    static const char *const seq_pair[] = {"freqsim_seq", "pooled_cosine_seq", "freqsim_pooled_corr", "jaccard_seq"};
+    for (size_t i = 0; i < sizeof seq_pair / sizeof seq_pair[0]; i++)
+        if (strcmp(name, seq_pair[i]) == 0 && S < 2)
+            return "compares pairs of sequences, and there is one: give --seq-len T with T < N";
+    if (!have_domains && (strstr(name, "cross_domain") || strcmp(name, "nmi_domain_expert") == 0))
+        return "needs domain labels: give --domains";
+    if (strncmp(name, "token_", 6) == 0) return "needs token ids, which analyze does not take";
+    if (strncmp(name, "resid_norm_", 11) == 0)
+        return "needs the residual stream before the router's norm, which analyze does not take";
+    if (strcmp(name, "retained_energy_dir2") == 0) return "v2 is undefined: every sequence has rank < 2";
+    if (strcmp(name, "retained_energy_dir3") == 0) return "v3 is undefined: every sequence has rank < 3";
+    return "undefined on these data (a zero denominator, e.g. a zero router or constant values)";
+}
 
 int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen) {
     float *H = NULL, *P = NULL, *Z = NULL;
@@ -20,7 +38,10 @@ int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen) {
     int D = (int)sh[1], E = (int)sp[0], K = a->top_k;
     if (K < 1 || K > E) { snprintf(err, errlen, "--top-k: expected 1..%d (the router's experts), found %d", E, K); goto done; }
     if (N < 2) { snprintf(err, errlen, "%s: need at least 2 hidden states", a->hidden); goto done; }
-    int T = a->seq_len > 0 ? a->seq_len : (int)N;
+    // Without --seq-len the whole input is one sequence: the per-sequence keys (Eqs. 7, 8, 10-12)
+    // are computed over all N rows at once, and the sequence-pair keys (Eqs. 14-19) are null.
+    int T = a->seq_len > 0 && (size_t)a->seq_len < N ? a->seq_len : (int)N;
+    size_t S = (N + (size_t)T - 1) / (size_t)T;
     int ndom = 0;
     if (a->domains) {
         if (npy_read_int32(a->domains, &dom, &ndd, sd, err, errlen) != 0) goto done;
@@ -67,6 +88,18 @@ int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen) {
     if (!f) { snprintf(err, errlen, "cannot write %s", p); goto done; }
     fprintf(f, "{\n  \"n\": %zu,\n  \"d\": %d,\n  \"experts\": %d,\n  \"top_k\": %d,\n  \"seq_len\": %d,\n  \"domains\": %d,\n",
             N, D, E, K, T, ndom);
+    fprintf(f, "  \"sequences\": %zu,\n  \"sequences_from\": \"%s\",\n", S,
+            a->seq_len > 0 ? "--seq-len: consecutive rows, the last sequence may be shorter"
+                           : "the whole input: no --seq-len was given, so the N rows are one sequence");
+    const char *names[METRICS_NSCALARS];
+    double values[METRICS_NSCALARS];
+    metrics_list(names, NULL, values, &lm);
+    fprintf(f, "  \"null_because\": {");
+    int nnull = 0;
+    for (int i = 0; i < METRICS_NSCALARS; i++)
+        if (!isfinite(values[i]))
+            fprintf(f, "%s\n    \"%s\": \"%s\"", nnull++ ? "," : "", names[i], null_reason(names[i], S, ndom > 0));
+    fprintf(f, "%s},\n", nnull ? "\n  " : "");
     metrics_write_json(f, &lm, "  ");
     fprintf(f, "\n}\n");
     if (afile_commit(&af) != 0) { snprintf(err, errlen, "cannot write %s", p); goto done; }

@@ -240,3 +240,49 @@ double linalg_spectral_norm(const double *A, int m, int n) {
     free(B); free(V); free(w);
     return top;
 }
+
+int linalg_svd_top(double *lam, double *Vk, double *fro2, const float *X, size_t n, int D, int k) {
+    const int small = n < (size_t)D;                   // n < D: the n x n Gram X Xᵀ is smaller
+    const int m = small ? (int)n : D;                   // side of the Gram matrix
+    double *A = malloc((size_t)(m > 0 ? m : 1) * (m > 0 ? m : 1) * sizeof(double));   // m x m
+    double *V = malloc((size_t)(m > 0 ? m : 1) * (m > 0 ? m : 1) * sizeof(double));   // m x m
+    double *w = malloc((size_t)(m > 0 ? m : 1) * sizeof(double));                     // m
+    if (!A || !V || !w) { free(A); free(V); free(w); return -2; }
+    double f2 = 0.0;
+    for (size_t i = 0; i < n * (size_t)D; i++) f2 += (double)X[i] * X[i];
+    if (fro2) *fro2 = f2;
+    if (small) {                                        // A = X Xᵀ: row dot products
+        for (int i = 0; i < m; i++)
+            for (int j = i; j < m; j++) {
+                const float *xi = X + (size_t)i * D, *xj = X + (size_t)j * D;
+                double t = 0.0;
+                for (int a = 0; a < D; a++) t += (double)xi[a] * xj[a];
+                A[(size_t)i * m + j] = A[(size_t)j * m + i] = t;
+            }
+    } else {
+        linalg_gram(A, X, n, D);
+    }
+    int rc = m > 0 ? linalg_eig_psd(w, V, A, m) : 0;
+    if (rc != -2) {
+        double top = m > 0 && w[0] > 0.0 ? w[0] : 0.0;
+        for (int j = 0; j < k; j++) {
+            double *v = Vk + (size_t)j * D;             // v: D, row j of Vk
+            lam[j] = j < m && w[j] > 0.0 ? w[j] : 0.0;
+            memset(v, 0, (size_t)D * sizeof(double));
+            if (!(top > 0.0) || lam[j] <= 1e-12 * top) continue;   // undefined direction
+            if (small) {                                // v = Xᵀ u_j, then normalized
+                for (size_t i = 0; i < n; i++) {
+                    double u = V[i * (size_t)m + j];
+                    const float *x = X + i * (size_t)D;
+                    for (int a = 0; a < D; a++) v[a] += u * x[a];
+                }
+                double nv = linalg_norm(v, D);
+                if (nv > 0.0) for (int a = 0; a < D; a++) v[a] /= nv;
+            } else {
+                for (int a = 0; a < D; a++) v[a] = V[(size_t)a * m + j];   // column j
+            }
+        }
+    }
+    free(A); free(V); free(w);
+    return rc;
+}

@@ -51,6 +51,18 @@ void linalg_gram(double *G, const float *X, size_t N, int D);
 // Returns as linalg_eig_psd.
 int linalg_svd_right(double *s, double *V, double *G, const float *X, size_t N, int D);
 
+// The k leading right singular directions of a short or tall X (n x D, row-major float), for
+// the per-sequence measurements: through the SMALLER Gram matrix, X Xᵀ (n x n) when n < D (then
+// v_j = Xᵀu_j / ‖Xᵀu_j‖ from its eigenvector u_j), else XᵀX (D x D).
+//   lam:  k values σ_j² descending (0 past min(n, D));
+//   Vk:   k x D, row j the unit right singular vector of σ_j (sign arbitrary), or all zeros where
+//         σ_j² <= 1e-12 σ_1² (the rank is below j + 1, or X = 0: the direction is undefined;
+//         float inputs carry ~1e-7 relative noise, so a direction 10⁶ times weaker than the first
+//         is not a property of the data);
+//   fro2: ‖X‖_F² = Σ_j σ_j², summed directly from the entries (may be NULL).
+// 1 <= k <= D. Returns as linalg_eig_psd.
+int linalg_svd_top(double *lam, double *Vk, double *fro2, const float *X, size_t n, int D, int k);
+
 // Spectral norm ‖A‖₂ (largest singular value) of an m x n row-major double matrix, computed as
 // the square root of the largest eigenvalue of the smaller Gram matrix (A Aᵀ if m <= n, else
 // AᵀA). Returns -1 on allocation failure; 0 for an empty matrix.

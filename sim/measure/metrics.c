@@ -90,7 +90,7 @@ void metrics_center_rows(double *B, const float *P, int E, int D) {
     }
 }
 
-double metrics_retained_energy(const double *G, const double *B, const double *v, int E, int D) {
+double metrics_retained_energy_centred(const double *G, const double *B, const double *v, int E, int D) {
     // Numerator: energy of the v component of the states, sum_i (v.h_i)^2 = vᵀGv, times the
     // squared gain |B v|^2 the centred router gives that direction.
     double bv2 = 0.0, den = 0.0;
@@ -102,6 +102,83 @@ double metrics_retained_energy(const double *G, const double *B, const double *v
     }
     if (den <= 0.0) return NAN;
     return quad_form(G, v, D) * bv2 / den;
+}
+
+double metrics_retained_energy(const float *P, const double *v, const size_t *count, size_t n,
+                               int E, int D) {
+    double num = 0.0, fro = 0.0;
+    for (int e = 0; e < E; e++) {
+        const float *r = P + (size_t)e * D;            // r: D, router row e
+        double t = 0.0;
+        for (int a = 0; a < D; a++) { t += (double)r[a] * v[a]; fro += (double)r[a] * r[a]; }
+        num += (double)count[e] * t * t;               // sum_t m_t^e <r_e, v>^2 (Eq. 9)
+    }
+    if (n == 0 || fro <= 0.0) return NAN;
+    return num / ((double)n * fro);
+}
+
+// One sequence of n rows for metrics_seq_energy: r[0..2] energies, r[3] top-3 energy, r[4..6]
+// retained energies; NaN where undefined (all of r for an all-zero sequence). Returns 0 or -2.
+static int seq_energy_one(double *r, const float *H, const float *P, const int32_t *topk,
+                          size_t n, int D, int E, int K) {
+    double lam[3] = {0, 0, 0}, fro2;
+    double *Vk = malloc((size_t)3 * D * sizeof(double));   // 3 x D leading directions
+    size_t *c = calloc((size_t)E, sizeof(size_t));         // E: expert counts (sum_t m_t)
+    if (!Vk || !c) { free(Vk); free(c); return -2; }
+    const int k = D < 3 ? D : 3;                           // directions that exist at all
+    int rc = linalg_svd_top(lam, Vk, &fro2, H, n, D, k) == -2 ? -2 : 0;
+    for (int j = 0; j < 7; j++) r[j] = NAN;
+    if (!rc && fro2 > 0.0) {                               // an all-zero sequence has no energy
+        for (int j = 0; j < 3; j++) r[j] = lam[j] / fro2;  // Eq. 7, l = rho = j + 1
+        r[3] = (lam[0] + lam[1] + lam[2]) / fro2;          // Eq. 7, l = 1, rho = 3
+        for (size_t i = 0; i < n * (size_t)K; i++) c[topk[i]]++;
+        for (int j = 0; j < k; j++) {
+            const double *v = Vk + (size_t)j * D;
+            if (linalg_dot(v, v, D) > 0.0)                 // else v_{j+1} is undefined (rank <= j)
+                r[4 + j] = metrics_retained_energy(P, v, c, n, E, D);   // Eq. 8
+        }
+    }
+    free(Vk); free(c);
+    return rc;
+}
+
+int metrics_seq_energy(SeqEnergy *out, const float *H, const float *P, const int32_t *topk,
+                       size_t N, int D, int E, int K, int T) {
+    const size_t S = (N + (size_t)T - 1) / (size_t)T;     // sequences
+    double *r = malloc((S ? S : 1) * 7 * sizeof(double));  // S x 7 per-sequence results
+    int bad = r == NULL;
+    // Sequences in parallel, each thread writing only its own rows of r; the means below are
+    // summed in sequence order, so the result does not depend on the thread count. Jacobi costs
+    // ~m³ per sweep on the m x m Gram matrix, m = min(T, D); below ~2e6 in all (the demo's 16
+    // sequences at m = 32: 5e5) the threads cost more than they save.
+    const double m = (double)((size_t)T < (size_t)D ? (size_t)T : (size_t)D);
+    const int par = S > 1 && m * m * m * (double)S > 2e6;
+    (void)par;                                             // unused without OpenMP
+    if (!bad) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic) if (par)
+#endif
+        for (size_t a = 0; a < S; a++) {
+            size_t lo = a * (size_t)T, hi = lo + (size_t)T < N ? lo + (size_t)T : N;
+            if (seq_energy_one(r + a * 7, H + lo * (size_t)D, P, topk + lo * (size_t)K, hi - lo, D, E, K)) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                bad = 1;
+            }
+        }
+    }
+    double sum[7] = {0, 0, 0, 0, 0, 0, 0};
+    size_t cnt[7] = {0, 0, 0, 0, 0, 0, 0};
+    for (size_t a = 0; !bad && a < S; a++)                 // mean over the sequences that define it
+        for (int j = 0; j < 7; j++)
+            if (!isnan(r[a * 7 + j])) { sum[j] += r[a * 7 + j]; cnt[j]++; }
+    double mean[7];
+    for (int j = 0; j < 7; j++) mean[j] = !bad && cnt[j] ? sum[j] / (double)cnt[j] : NAN;
+    for (int j = 0; j < 3; j++) { out->energy[j] = mean[j]; out->retained[j] = mean[4 + j]; }
+    out->top3 = mean[3];
+    free(r);
+    return bad ? -2 : 0;
 }
 
 double metrics_suppression(const double *B, const double *v, int E, int D) {
@@ -157,7 +234,7 @@ double metrics_seq_hamming(const int32_t *topk, size_t N, int K, int E, int T) {
         for (int e = 0; e < E; e++)
             if (c[e] > 1) inter += 0.5 * (double)c[e] * (double)(c[e] - 1);
         double pairs = 0.5 * (double)n * (double)(n - 1);
-        total += 1.0 - 2.0 * ((double)K - inter / pairs) / E;
+        total += inter / (pairs * E);                  // mean over pairs of m_iᵀm_j / E
         nseq++;
     }
     free(c);
@@ -167,11 +244,13 @@ double metrics_seq_hamming(const int32_t *topk, size_t N, int K, int E, int T) {
 // ---- Eq. 12 and the other softmax statistics -------------------------------------------------------
 
 void metrics_softmax_stats(double *confidence, double *topk_sum, double *entropy,
-                           const float *Z, size_t N, int E, int K) {
+                           const float *Z, size_t N, int E, int K, int T) {
     double *p = malloc((size_t)E * sizeof(double));    // E: probabilities of one token
     uint8_t *taken = malloc((size_t)E);
     int32_t *idx = malloc((size_t)K * sizeof(int32_t));
-    double conf = 0.0, tks = 0.0, ent = 0.0;
+    double conf = 0.0, tks = 0.0, ent = 0.0;           // sums over sequences of sequence means
+    double sc = 0.0, st = 0.0, se = 0.0;               // sums over the current sequence
+    size_t nseq = 0;
     if (!p || !taken || !idx) { conf = tks = ent = NAN; goto done; }
     for (size_t i = 0; i < N; i++) {
         const float *z = Z + i * (size_t)E;            // z: E logits of token i
@@ -189,14 +268,51 @@ void metrics_softmax_stats(double *confidence, double *topk_sum, double *entropy
         select_top(idx, p, E, K, taken);
         double top = 0.0;
         for (int k = 0; k < K; k++) top += p[idx[k]];
-        conf += pmax; tks += top; ent += h;
+        sc += pmax; st += top; se += h;
+        if ((i + 1) % (size_t)T == 0 || i + 1 == N) {   // end of a sequence: add its means
+            size_t n = i % (size_t)T + 1;
+            conf += sc / (double)n; tks += st / (double)n; ent += se / (double)n;
+            sc = st = se = 0.0;
+            nseq++;
+        }
     }
-    conf /= (double)N; tks /= (double)N; ent /= (double)N;
+    if (nseq) { conf /= (double)nseq; tks /= (double)nseq; ent /= (double)nseq; }
+    else conf = tks = ent = NAN;
 done:
     if (confidence) *confidence = conf;
     if (topk_sum) *topk_sum = tks;
     if (entropy) *entropy = ent;
     free(p); free(taken); free(idx);
+}
+
+double metrics_seq_mean_norm(const float *X, size_t N, int d, int T) {
+    double total = 0.0;
+    size_t nseq = 0;
+    for (size_t lo = 0; lo < N; lo += (size_t)T) {     // sequence rows [lo, hi)
+        size_t hi = lo + (size_t)T < N ? lo + (size_t)T : N;
+        double s = 0.0;
+        for (size_t i = lo; i < hi; i++) {
+            const float *x = X + i * (size_t)d;
+            double nn = 0.0;
+            for (int k = 0; k < d; k++) nn += (double)x[k] * x[k];
+            s += sqrt(nn);
+        }
+        total += s / (double)(hi - lo);
+        nseq++;
+    }
+    return nseq ? total / (double)nseq : NAN;
+}
+
+void metrics_pool(double *pool, const float *H, size_t n, int D) {
+    memset(pool, 0, (size_t)D * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        const float *h = H + i * (size_t)D;            // h: D
+        double nn = 0.0;
+        for (int k = 0; k < D; k++) nn += (double)h[k] * h[k];
+        double inv = 1.0 / (sqrt(nn) + METRICS_POOL_EPS);   // Eq. 15
+        for (int k = 0; k < D; k++) pool[k] += h[k] * inv;
+    }
+    for (int k = 0; k < D; k++) pool[k] /= (double)n;  // Eq. 16 (the cosine ignores the scale)
 }
 
 // ---- balance -------------------------------------------------------------------------------------
@@ -433,13 +549,26 @@ int metrics_mask_topk(int32_t *topk_out, uint8_t *masked, const float *score, si
 
 // ---- Proposition 1 ----------------------------------------------------------------------------
 
-int metrics_prop1(double *holds_fraction, double *tightness, double *lhs, double *rhs,
+static int cmp_double(const void *a, const void *b) {   // ascending; +inf sorts last
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double metrics_median(double *x, size_t n) {
+    if (n == 0) return NAN;
+    qsort(x, n, sizeof(double), cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+int metrics_prop1(Prop1Summary *out, double *lhs, double *rhs, double *naive,
                   const float *H, const float *P, const double *V, const int32_t *pairs, int M,
                   int D, int E, int r, double slack) {
+    out->holds_fraction = out->tightness = out->naive_tightness = out->residual_ratio = NAN;
     double *Pd = malloc((size_t)E * D * sizeof(double));     // E x D  P in double
     double *PV = malloc((size_t)E * r * sizeof(double));     // E x r  P V_r
     double *w = malloc((size_t)(3 * D + E) * sizeof(double));
-    if (!Pd || !PV || !w) { free(Pd); free(PV); free(w); return -2; }
+    double *ratio = malloc((size_t)(M > 0 ? M : 1) * sizeof(double));   // M residual ratios
+    if (!Pd || !PV || !w || !ratio) { free(Pd); free(PV); free(w); free(ratio); return -2; }
     double *d = w, *p = w + D, *q = w + 2 * D, *y = w + 3 * D;   // d, Pi_r d, (I - Pi_r) d: D; y: E
     for (size_t i = 0; i < (size_t)E * D; i++) Pd[i] = P[i];
     for (int e = 0; e < E; e++)                        // |P Pi_r|_2 = |P V_r|_2 (V_r orthonormal)
@@ -449,10 +578,11 @@ int metrics_prop1(double *holds_fraction, double *tightness, double *lhs, double
             PV[(size_t)e * r + k] = t;
         }
     double npv = linalg_spectral_norm(PV, E, r);
+    double np = linalg_spectral_norm(Pd, E, D);        // |P|_2 for the naive bound (Eq. 20)
     free(PV);
-    if (npv < 0.0) { free(Pd); free(w); return -2; }
-    size_t holds = 0, nt = 0;
-    double tsum = 0.0;
+    if (npv < 0.0 || np < 0.0) { free(Pd); free(w); free(ratio); return -2; }
+    size_t holds = 0, nt = 0, nn = 0, nr = 0;
+    double tsum = 0.0, nsum = 0.0;
     for (int m = 0; m < M; m++) {
         const float *hi = H + (size_t)pairs[2 * m] * D, *hj = H + (size_t)pairs[2 * m + 1] * D;
         for (int a = 0; a < D; a++) d[a] = (double)hi[a] - (double)hj[a];
@@ -466,15 +596,23 @@ int metrics_prop1(double *holds_fraction, double *tightness, double *lhs, double
         linalg_matvec(y, Pd, d, E, D);
         double l = linalg_norm(y, E);
         linalg_matvec(y, Pd, q, E, D);
-        double rr = npv * linalg_norm(p, D) + linalg_norm(y, E);
+        double npd = linalg_norm(p, D), nq = linalg_norm(q, D), nd = linalg_norm(d, D);
+        double rr = npv * npd + linalg_norm(y, E);     // Eq. 4
+        double nv = np * nd;                           // Eq. 20, the naive bound |P|_2 |d|
         if (lhs) lhs[m] = l;
         if (rhs) rhs[m] = rr;
+        if (naive) naive[m] = nv;
         holds += l <= rr * (1.0 + slack);              // slack: float inputs, rounding in the norms
         if (rr > 0.0) { tsum += l / rr; nt++; }
+        if (nv > 0.0) { nsum += l / nv; nn++; }
+        if (nd > 0.0) ratio[nr++] = npd > 0.0 ? nq / npd : INFINITY;   // Fig. 13 left
     }
     free(Pd); free(w);
-    *holds_fraction = M > 0 ? (double)holds / M : NAN;
-    *tightness = nt ? tsum / (double)nt : NAN;
+    out->holds_fraction = M > 0 ? (double)holds / M : NAN;
+    out->tightness = nt ? tsum / (double)nt : NAN;
+    out->naive_tightness = nn ? nsum / (double)nn : NAN;
+    out->residual_ratio = metrics_median(ratio, nr);
+    free(ratio);
     return 0;
 }
 
@@ -564,12 +702,24 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
     size_t *dcount = NULL;
     if (!G || !V || !s || !B || !v1 || !mdir || !pairs || !rh || !rz) goto done;
 
-    // Geometry of the hidden states: SVD of the uncentred H, Eq. 7, Eq. 8, suppression.
+    // Eqs. 7 and 8 as the paper defines them: one SVD per sequence, then the mean.
+    SeqEnergy se;
+    if (metrics_seq_energy(&se, in->H, in->P, in->topk, N, D, E, K, T) != 0) goto done;
+    out->energy_first = se.energy[0];
+    out->energy_dir2 = se.energy[1];
+    out->energy_dir3 = se.energy[2];
+    out->energy_top3 = se.top3;
+    out->retained_energy_first = se.retained[0];
+    out->retained_energy_dir2 = se.retained[1];
+    out->retained_energy_dir3 = se.retained[2];
+
+    // Geometry of all N states (Proposition 1's H, and our whole-set variants): SVD of the
+    // uncentred H, energy of v1 and of the mean direction, centred retained energy, suppression.
     if (linalg_svd_right(s, V, G, in->H, N, D) == -2) goto done;
     for (int a = 0; a < D; a++) v1[a] = V[(size_t)a * D];   // column 0
     metrics_center_rows(B, in->P, E, D);
-    out->energy_first = metrics_directional_energy(G, v1, D);
-    out->retained_energy_first = metrics_retained_energy(G, B, v1, E, D);
+    out->energy_first_wholeset = metrics_directional_energy(G, v1, D);
+    out->retained_energy_centred = metrics_retained_energy_centred(G, B, v1, E, D);
     out->suppression_rho = metrics_suppression(B, v1, E, D);
     memset(mdir, 0, (size_t)D * sizeof(double));
     for (size_t i = 0; i < N; i++)
@@ -582,12 +732,13 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
     }
     if (out->suppression_rho < 0.0 || out->suppression_rho_mean < 0.0) goto done;
 
-    // Within-sequence similarity (Eqs. 10, 11), softmax statistics (Eq. 12), balance.
+    // Within-sequence similarity (Eqs. 10, 11), softmax statistics (Eq. 12), logit size, balance.
     out->cosine_hidden = metrics_seq_cosine(in->H, N, D, T);
     out->cosine_logits = metrics_seq_cosine(in->Z, N, E, T);
     out->hamming_similarity = metrics_seq_hamming(in->topk, N, K, E, T);
     metrics_softmax_stats(&out->router_confidence, &out->topk_score_sum, &out->router_entropy,
-                          in->Z, N, E, K);
+                          in->Z, N, E, K, T);
+    out->logit_norm_mean = metrics_seq_mean_norm(in->Z, N, E, T);
     metrics_balance(&out->maxvio, &out->load_entropy, in->topk, N, K, E);
 
     // Token pairs: Eq. 5 and Proposition 1 on the same sample.
@@ -602,14 +753,19 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
     out->rms_hidden_mean = sh / M;
     out->rms_logits_mean = sz / M;
     out->rms_corr = metrics_pearson(rh, rz, (size_t)M);
-    if (metrics_prop1(&out->prop1_holds_fraction, &out->prop1_tightness, A->prop1_lhs, A->prop1_rhs,
-                      in->H, in->P, V, pairs, M, D, E, opt->prop1_rank, opt->prop1_slack))
+    Prop1Summary p1;
+    if (metrics_prop1(&p1, A->prop1_lhs, A->prop1_rhs, A->prop1_naive, in->H, in->P, V, pairs, M,
+                      D, E, opt->prop1_rank, opt->prop1_slack))
         goto done;
+    out->prop1_holds_fraction = p1.holds_fraction;
+    out->prop1_tightness = p1.tightness;
+    out->prop1_naive_tightness = p1.naive_tightness;
+    out->prop1_residual_ratio = p1.residual_ratio;
 
     // Sequence pairs: Eqs. 13-19.
     if (SP > 0) {
         fq = malloc(S * E * sizeof(double));               // S x E  Eq. 13 per sequence
-        pool = malloc(S * D * sizeof(double));             // S x D  Eq. 15 mean-pooled states
+        pool = malloc(S * D * sizeof(double));             // S x D  Eq. 16 pooled unit states
         sets = malloc(S * E);                              // S x E  Eq. 18 top-P sets
         sp = A->seq_pairs ? A->seq_pairs : malloc(SP * 2 * sizeof(int32_t));
         seq_fs = A->seq_freqsim ? A->seq_freqsim : malloc(SP * sizeof(double));
@@ -620,11 +776,7 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
             size_t lo = a * T, hi = lo + T < N ? lo + T : N;
             metrics_freq(fq + a * E, in->topk + lo * K, hi - lo, K, E);
             metrics_top_p_set(sets + a * E, fq + a * E, E, opt->top_p);
-            double *pa = pool + a * D;
-            memset(pa, 0, (size_t)D * sizeof(double));
-            for (size_t i = lo; i < hi; i++)
-                for (int k = 0; k < D; k++) pa[k] += in->H[i * D + k];
-            for (int k = 0; k < D; k++) pa[k] /= (double)(hi - lo);
+            metrics_pool(pool + a * D, in->H + lo * D, hi - lo, D);
         }
         if (SP == S * (S - 1) / 2) {                       // every pair, in a fixed order
             size_t n = 0;

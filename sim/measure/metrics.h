@@ -11,7 +11,10 @@
 //                        except where noted)
 //   domain  N    int32   optional domain label in [0, Dom) of each token (NULL: none)
 //   token   N    int32   optional token id (>= 0) of each token (NULL: none)
-// Tokens are split into consecutive sequences of T (the last one may be shorter).
+// Tokens are split into consecutive sequences of T (the last one may be shorter). The paper
+// defines most measurements on one sequence of T tokens and reports their mean over sequences
+// (16 in its figures); "per sequence ... mean over sequences" below means exactly that, each
+// sequence weighted equally. Proposition 1 and the keys marked "all N states" use the whole set.
 //
 // Everything accumulates in double in a fixed order, so results are bitwise reproducible; the
 // only randomness is the sampling of token pairs and sequence pairs, drawn from the Rng the
@@ -34,36 +37,46 @@
 // The order here is the order of CSV columns and JSON keys; the first fifteen names are read by
 // other tools and must not change. Append new ones at the end.
 #define METRICS_SCALARS(X) \
-    X(router_confidence, "Eq. 12: mean over tokens of the largest softmax probability of the logits") \
-    X(hamming_similarity, "Eq. 11: mean over sequences of the mean over token pairs of 1 - Hamming(mask_i, mask_j)/E of the chosen-expert masks") \
-    X(cosine_hidden, "Eq. 10: mean over sequences of the mean pairwise cosine of hidden states") \
-    X(cosine_logits, "Eq. 10: mean over sequences of the mean pairwise cosine of router logits") \
-    X(energy_first, "Eq. 7 (l = rho = 1): s1^2 / sum_k s_k^2 for the uncentred hidden states") \
-    X(retained_energy_first, "Eq. 8 for v1: share of the centred logit energy carried by the hidden states' v1 component") \
-    X(maxvio, "max_i load_i / mean load - 1 over the evaluation set (Wang et al. 2024)") \
-    X(load_entropy, "-sum_i q_i ln q_i, q_i = load_i / (N K) (nats)") \
-    X(suppression_rho, "||Pi_E P v1|| / ||Pi_E P||_2, v1 the first right singular vector of H") \
-    X(prop1_holds_fraction, "Proposition 1: fraction of sampled pairs satisfying the bound (relative slack 1e-5)") \
-    X(topk_score_sum, "mean over tokens of the sum of the K largest softmax probabilities") \
-    X(router_entropy, "mean over tokens of the entropy of the softmax of the logits (nats)") \
-    X(freqsim_cross_domain, "mean over domain pairs of Eq. 14 (cosine) of per-domain expert-frequency vectors") \
-    X(jaccard_cross_domain, "mean over domain pairs of Eq. 19 (top-P Jaccard) of per-domain frequency vectors") \
-    X(nmi_domain_expert, "I(domain; expert) / min(H(domain), H(expert)), every one of the K choices a sample") \
-    X(suppression_rho_mean, "||Pi_E P m|| / ||Pi_E P||_2, m the unit mean direction of H") \
-    X(energy_mean_dir, "Eq. 7 for the unit mean direction m: sum_i (m.h_i)^2 / sum_i |h_i|^2") \
-    X(prop1_tightness, "Proposition 1: mean over sampled pairs of lhs / rhs (1 = tight)") \
+    X(router_confidence, "Eq. 12: per sequence, the mean over its tokens of the largest softmax probability of the logits; mean over sequences") \
+    X(hamming_similarity, "Eq. 11: per sequence, the mean over token pairs i < j of m_i.m_j / E (experts both chose, over E); mean over sequences") \
+    X(cosine_hidden, "Eq. 10: per sequence, the mean over token pairs i < j of cos(h_i, h_j); mean over sequences") \
+    X(cosine_logits, "Eq. 10: per sequence, the mean over token pairs i < j of cos(z_i, z_j); mean over sequences") \
+    X(energy_first, "Eq. 7 (l = rho = 1): per sequence, s1^2 / sum_j s_j^2 of its T x D matrix H (uncentred); mean over sequences") \
+    X(retained_energy_first, "Eq. 8 for v1: per sequence, (1/T) sum_t |(P v1) o m_t|^2 / |P|_F^2, v1 of that sequence's H, m_t the chosen-expert mask; mean over sequences") \
+    X(maxvio, "ours (Wang et al. 2024): max_i load_i / mean load - 1 over the evaluation set") \
+    X(load_entropy, "ours: -sum_i q_i ln q_i, q_i = load_i / (N K) (nats)") \
+    X(suppression_rho, "ours (Prop. 2): |Pi_E P v1| / |Pi_E P|_2, v1 the first right singular vector of all N states") \
+    X(prop1_holds_fraction, "Prop. 1 / Eq. 4: fraction of sampled pairs satisfying the bound (relative slack 1e-5)") \
+    X(topk_score_sum, "ours: per sequence, the mean over tokens of the sum of the K largest softmax probabilities; mean over sequences") \
+    X(router_entropy, "ours: per sequence, the mean over tokens of the entropy of the softmax of the logits (nats); mean over sequences") \
+    X(freqsim_cross_domain, "Eq. 14 on domains (ours): mean over domain pairs of the cosine of per-domain Eq. 13 frequency vectors") \
+    X(jaccard_cross_domain, "Eq. 19 on domains (ours): mean over domain pairs of the top-P Jaccard of per-domain frequency vectors") \
+    X(nmi_domain_expert, "ours: I(domain; expert) / min(H(domain), H(expert)), every one of the K choices a sample") \
+    X(suppression_rho_mean, "ours: |Pi_E P m| / |Pi_E P|_2, m the unit mean direction of all N states") \
+    X(energy_mean_dir, "ours (Eq. 7 for a fixed direction): sum_i (m.h_i)^2 / sum_i |h_i|^2 over all N states, m their unit mean direction") \
+    X(prop1_tightness, "Prop. 1 / Eq. 4: mean over sampled pairs of lhs / rhs (1 = tight)") \
     X(rms_hidden_mean, "Eq. 5: mean RMS distance of hidden states over the sampled token pairs") \
     X(rms_logits_mean, "Eq. 5: mean RMS distance of logits over the sampled token pairs") \
-    X(rms_corr, "Pearson correlation of hidden-state and logit RMS distances over the sampled pairs") \
-    X(freqsim_seq, "Eq. 14: mean FreqSim (cosine of Eq. 13 frequency vectors) over sequence pairs") \
-    X(pooled_cosine_seq, "Eqs. 15-17: mean cosine of mean-pooled hidden states over sequence pairs") \
-    X(freqsim_pooled_corr, "Pearson correlation of FreqSim and pooled hidden-state cosine over sequence pairs") \
+    X(rms_corr, "ours (summary of the Eq. 5 scatter, Fig. 1): Pearson correlation of hidden-state and logit RMS distances over the sampled pairs") \
+    X(freqsim_seq, "Eqs. 13-14: mean FreqSim (cosine of the frequency vectors) over sequence pairs") \
+    X(pooled_cosine_seq, "Eqs. 15-17: mean over sequence pairs of the cosine of the pooled h_t / (|h_t| + eps), eps = 1e-8") \
+    X(freqsim_pooled_corr, "ours (summary of the Eq. 14 vs 17 scatter, Fig. 5): Pearson correlation of FreqSim and pooled cosine over sequence pairs") \
     X(jaccard_seq, "Eqs. 18-19: mean top-P Jaccard of frequency vectors over sequence pairs") \
-    X(token_specialization, "OLMoE vocabulary specialization: count-weighted mean over token ids of max_e N(x,e)/N(x)") \
-    X(token_context_freqsim, "context dependence (paper Fig. 4): for token ids seen >= 2 times in each of >= 2 domains, mean over domain pairs of the cosine of their per-domain expert usage; averaged over ids") \
-    X(token_context_jaccard, "as token_context_freqsim with the top-P Jaccard (Eq. 19) of the per-domain usage") \
-    X(resid_norm_mean, "mean L2 norm of the residual-stream token vectors entering the router's RMSNorm") \
-    X(resid_norm_cv, "coefficient of variation (sd / mean) of those token norms (paper Fig. 11)")
+    X(token_specialization, "ours (OLMoE): count-weighted mean over token ids of max_e N(x,e)/N(x)") \
+    X(token_context_freqsim, "ours (context dependence, paper Fig. 4): for token ids seen >= 2 times in each of >= 2 domains, mean over domain pairs of the cosine of their per-domain expert usage; averaged over ids") \
+    X(token_context_jaccard, "ours: as token_context_freqsim with the top-P Jaccard (Eq. 19) of the per-domain usage") \
+    X(resid_norm_mean, "ours: mean L2 norm of the residual-stream token vectors entering the router's RMSNorm") \
+    X(resid_norm_cv, "ours (paper Fig. 11): coefficient of variation (sd / mean) of those token norms") \
+    X(energy_dir2, "Eq. 7 (l = rho = 2): per sequence, s2^2 / sum_j s_j^2; mean over sequences") \
+    X(energy_dir3, "Eq. 7 (l = rho = 3): per sequence, s3^2 / sum_j s_j^2; mean over sequences") \
+    X(energy_top3, "Eq. 7 (l = 1, rho = 3): per sequence, (s1^2 + s2^2 + s3^2) / sum_j s_j^2; mean over sequences") \
+    X(retained_energy_dir2, "Eq. 8 for v2: as retained_energy_first with the sequence's second right singular vector") \
+    X(retained_energy_dir3, "Eq. 8 for v3: as retained_energy_first with the sequence's third right singular vector") \
+    X(prop1_naive_tightness, "Eq. 20 / Fig. 13: mean over sampled pairs of |P d| / (|P|_2 |d|), d = h_i - h_j") \
+    X(prop1_residual_ratio, "Fig. 13 (left): median over sampled pairs of |(I - Pi_r) d| / |Pi_r d|") \
+    X(logit_norm_mean, "Fig. 29: per sequence, the mean over tokens of |z_t|; mean over sequences") \
+    X(energy_first_wholeset, "ours (energy_first before issue 13): s1^2 / sum_j s_j^2 of one SVD of all N states") \
+    X(retained_energy_centred, "ours (retained_energy_first before issue 13): (v1'Gv1) |Pi_E P v1|^2 / sum_i |Pi_E P h_i|^2 over all N states")
 
 typedef struct {
 #define METRICS_FIELD_(name, help) double name;
@@ -109,9 +122,10 @@ typedef struct {
     double *rms_logits;      // pairs       Eq. 5 on rows of Z (scatter plot y)
     double *prop1_lhs;       // pairs       ||P(hi - hj)||
     double *prop1_rhs;       // pairs       ||P Pi_r||_2 ||Pi_r(hi - hj)|| + ||P(I - Pi_r)(hi - hj)||
+    double *prop1_naive;     // pairs       ||P||_2 ||hi - hj|| (Eq. 20, the naive bound)
     int32_t *seq_pairs;      // sp x 2      the sequence pairs (a, b), a != b
     double *seq_freqsim;     // sp          Eq. 14
-    double *seq_pooled_cos;  // sp          Eq. 17
+    double *seq_pooled_cos;  // sp          Eq. 17 (pooled h_t / (|h_t| + eps))
     double *seq_jaccard;     // sp          Eq. 19
     double *domain_freq;     // Dom x E     share of each domain's tokens that pick each expert
 } MetricsArrays;
@@ -156,11 +170,31 @@ double metrics_pearson(const double *x, const double *y, size_t n);
 // a unit vector v. With v = v1 this is s1^2 / sum_k s_k^2.
 double metrics_directional_energy(const double *G, const double *v, int D);
 
-// Eq. 8 (our reading, see docs/METRICS.md): share of the centred logit energy carried by the
-// hidden states' component along the unit vector v:
+// Eq. 8 for one sequence of n tokens and a unit direction v (D):
+//   (1/n) sum_t |(P v) ⊙ m_t|^2 / |P|_F^2 = sum_e c_e (r_eᵀv)^2 / (n |P|_F^2),
+// r_e the rows of P (E x D), c_e (E) the number of the sequence's tokens that chose expert e
+// (sum_t m_t). NaN if n = 0 or P = 0.
+double metrics_retained_energy(const float *P, const double *v, const size_t *count, size_t n,
+                               int E, int D);
+
+// Eqs. 7 and 8 per sequence: for each sequence of T rows of H (the last may be shorter) with
+// nonzero energy, the SVD of its rows (linalg_svd_top, k = 3) gives
+//   energy[j]   = s_{j+1}^2 / sum_i s_i^2        (Eq. 7 with l = rho = j + 1; 0 past the rank)
+//   top3        = (s1^2 + s2^2 + s3^2) / sum_i s_i^2                       (l = 1, rho = 3)
+//   retained[j] = Eq. 8 for v_{j+1} with that sequence's masks; a sequence whose v_{j+1} is
+//                 undefined (rank <= j) is left out of retained[j] only.
+// Each output is the mean over the sequences that define it (NaN if none). Returns 0, or -2 if
+// memory could not be allocated.
+typedef struct { double energy[3], top3, retained[3]; } SeqEnergy;
+int metrics_seq_energy(SeqEnergy *out, const float *H, const float *P, const int32_t *topk,
+                       size_t N, int D, int E, int K, int T);
+
+// The measure that was retained_energy_first until issue 13, now `retained_energy_centred`
+// (ours): share of the centred logit energy carried by the hidden states' component along the
+// unit vector v over the whole set:
 //   (vᵀGv) |Pi_E P v|^2 / sum_e (Pi_E P)_e G (Pi_E P)_eᵀ,   Pi_E = I - 11ᵀ/E.
 // B = Pi_E P (E x D, double; see metrics_center_rows). NaN if the denominator is 0.
-double metrics_retained_energy(const double *G, const double *B, const double *v, int E, int D);
+double metrics_retained_energy_centred(const double *G, const double *B, const double *v, int E, int D);
 
 // B = Pi_E P: subtract from each column of P (E x D) its mean over the E rows.
 void metrics_center_rows(double *B, const float *P, int E, int D);
@@ -175,15 +209,28 @@ double metrics_suppression(const double *B, const double *v, int E, int D);
 // NaN if no sequence has two rows.
 double metrics_seq_cosine(const float *X, size_t N, int d, int T);
 
-// Eq. 11: as Eq. 10 with pair similarity 1 - Hamming(m_i, m_j)/E of the E-bit chosen-expert
-// masks. Computed exactly from per-sequence expert counts c_e: sum_{i<j} |S_i ∩ S_j| =
-// sum_e c_e(c_e - 1)/2 and Hamming = 2(K - |S_i ∩ S_j|). NaN if no sequence has two rows.
+// Eq. 11: as Eq. 10 with pair similarity m_iᵀm_j / E, m the E-bit chosen-expert masks: the
+// number of experts both tokens chose, over E (so K/E for identical choices, 0 for disjoint
+// ones). Computed exactly from per-sequence expert counts c_e: sum_{i<j} m_iᵀm_j =
+// sum_e c_e(c_e - 1)/2. NaN if no sequence has two rows.
 double metrics_seq_hamming(const int32_t *topk, size_t N, int K, int E, int T);
 
-// Softmax statistics of the logits, averaged over tokens: Eq. 12 router confidence (largest
-// probability), sum of the K largest probabilities, entropy in nats. Any output may be NULL.
+// Softmax statistics of the logits, each the mean over a sequence's tokens, then the mean over
+// sequences of T rows (Eq. 12 averages over one sequence's tokens): Eq. 12 router confidence
+// (largest probability), sum of the K largest probabilities, entropy in nats. Any output may be
+// NULL.
 void metrics_softmax_stats(double *confidence, double *topk_sum, double *entropy,
-                           const float *Z, size_t N, int E, int K);
+                           const float *Z, size_t N, int E, int K, int T);
+
+// Per sequence of T rows, the mean over its rows of |x_i| (X: N x d); mean over sequences
+// (logit_norm_mean on the logits, paper Fig. 29). NaN if N = 0.
+double metrics_seq_mean_norm(const float *X, size_t N, int d, int T);
+
+// Eqs. 15-16: the pooled state of n rows, pool = (1/n) sum_t h_t / (|h_t| + eps) with
+// eps = METRICS_POOL_EPS (the paper: "a small constant for numerical stability", no value
+// given). A zero row adds 0.
+#define METRICS_POOL_EPS 1e-8
+void metrics_pool(double *pool, const float *H, size_t n, int D);   // pool: D
 
 // Balance of the chosen experts: load_e = number of (token, k) choices of e;
 // maxvio = max_e load_e / (N K / E) - 1; entropy = -sum q_e ln q_e, q_e = load_e / (N K).
@@ -238,13 +285,24 @@ int metrics_token_context(double *freqsim, double *jaccard, const int32_t *topk,
 int metrics_mask_topk(int32_t *topk_out, uint8_t *masked, const float *score, size_t N, int E,
                       int K, double r);
 
-// Proposition 1 on given pairs: for each pair (i, j), d = h_i - h_j,
+// Median of n values (mean of the middle two for even n); values are reordered. NaN if n = 0.
+double metrics_median(double *x, size_t n);
+
+// Proposition 1 (Eq. 4) and the naive bound (Eq. 20) on given pairs: for each pair (i, j),
+// d = h_i - h_j,
 //   lhs = |P d|,  rhs = |P Pi_r|_2 |Pi_r d| + |P (I - Pi_r) d|,  Pi_r = V_r V_rᵀ,
+//   naive = |P|_2 |d|,
 // V (D x D, column k the k-th right singular vector of H, as from linalg_svd_right), r columns
-// used. holds_fraction: share of pairs with lhs <= rhs (1 + slack); tightness: mean of lhs / rhs
-// over pairs with rhs > 0 (NaN if none). lhs, rhs (M each) may be NULL. Returns 0, -2 on
-// allocation failure.
-int metrics_prop1(double *holds_fraction, double *tightness, double *lhs, double *rhs,
+// used. Summaries:
+//   holds_fraction   share of pairs with lhs <= rhs (1 + slack);
+//   tightness        mean of lhs / rhs over pairs with rhs > 0;
+//   naive_tightness  mean of lhs / naive over pairs with naive > 0 (Fig. 13, right);
+//   residual_ratio   median of |(I - Pi_r) d| / |Pi_r d| over pairs with d != 0 (Fig. 13, left;
+//                    +inf for a d orthogonal to the subspace, which the median tolerates).
+// A summary with no pair to average is NaN. lhs, rhs, naive (M each) may be NULL. Returns 0,
+// -2 on allocation failure.
+typedef struct { double holds_fraction, tightness, naive_tightness, residual_ratio; } Prop1Summary;
+int metrics_prop1(Prop1Summary *out, double *lhs, double *rhs, double *naive,
                   const float *H, const float *P, const double *V, const int32_t *pairs, int M,
                   int D, int E, int r, double slack);
 
