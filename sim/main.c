@@ -32,7 +32,8 @@ static const char *usage_main =
     "  eval RUN_DIR   evaluate a run's saved model (or checkpoint), optionally on another world\n"
     "  compare DIR... expert usage across the rollouts of several models (from generate)\n"
     "  generate RUN   sample continuations from a trained run's model, with every token's routing\n"
-    "  help [TOPIC]   help on a command (run, export, analyze, report) or `keys` (every config key)\n"
+    "  help [TOPIC]   help on a command (run, export, analyze, report, eval, generate, compare)\n"
+    "                 or `keys` (every config key)\n"
     "\n"
     "Start with `make run` (the classroom demo) and docs/EXPERIMENTS.md.\n";
 
@@ -479,6 +480,9 @@ static int cmd_help(int argc, char **argv) {
     else if (strcmp(t, "export") == 0) fputs(usage_export, stdout);
     else if (strcmp(t, "analyze") == 0) fputs(usage_analyze, stdout);
     else if (strcmp(t, "report") == 0) fputs(usage_report, stdout);
+    else if (strcmp(t, "eval") == 0) fputs(usage_eval, stdout);
+    else if (strcmp(t, "generate") == 0) fputs(usage_generate, stdout);
+    else if (strcmp(t, "compare") == 0) fputs(usage_compare, stdout);
     else if (strcmp(t, "keys") == 0 || strcmp(t, "config") == 0) config_print_help(stdout);
     else if (!*t) { fputs(usage_main, stdout); printf("\nconfiguration keys (moesim help keys):\n\n"); config_print_help(stdout); }
     else { fprintf(stderr, "moesim: no help on '%s'\n\n%s", t, usage_main); return 2; }

@@ -110,6 +110,23 @@ check '[ $rc -eq 2 ] && grep -q "only data.\* and eval.\* keys" "$T/ev3.out" && 
 $MOESIM eval "$T/nomodel/run" --out "$T/ev4" >"$T/ev4.out" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q "no saved model here" "$T/ev4.out" && [ ! -e "$T/ev4" ]' "eval of a run without a model (exit $rc)"
 
+# 6c. the paper's §5 pipeline from the command line: two models (the half run and its warm
+#     start) generate from the same prompts, and compare classifies every pair of rollouts
+G="--prompts 3 --samples 2 --prompt-len 4 --tokens 12 --seed 5"
+$MOESIM generate "$T/half/run" --out "$T/g1" $G >/dev/null 2>&1; rc1=$?
+$MOESIM generate "$T/warm/run" --out "$T/g2" $G >/dev/null 2>&1; rc2=$?
+check '[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && [ -s "$T/g1/routes.npy" ] && [ -s "$T/g2/generate.json" ]' "generate exit $rc1/$rc2"
+OMP_NUM_THREADS=1 $MOESIM generate "$T/half/run" --out "$T/g1b" $G >/dev/null 2>&1
+check 'cmp -s "$T/g1/tokens.npy" "$T/g1b/tokens.npy" && cmp -s "$T/g1/routes.npy" "$T/g1b/routes.npy"' "generate: another thread count changed the tokens or routes"
+$MOESIM compare "$T/g1" "$T/g2" --out "$T/cmp" >"$T/cmp.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ] && head -1 "$T/cmp/compare.csv" | grep -qx "layer,kind,pairs,overlap_mean,overlap_sd,freqsim_mean"' "compare exit $rc or columns"
+# 12 rollouts: 66 pairs per layer = 6 same prompt and model, 12 same prompt other model, 24 other
+# prompt same model, 24 nothing shared
+check '[ "$(awk -F, '"'"'$1 == 0 {n += $3} END {print n}'"'"' "$T/cmp/compare.csv")" = 66 ] && grep -q "^0,same_prompt_other_model,12," "$T/cmp/compare.csv"' "compare pair counts"
+check '[ $(wc -l <"$T/cmp/compare_pairs.csv") -eq $((66 * 2 + 1)) ]' "compare_pairs.csv rows"
+$MOESIM generate "$T/half/run" --out "$T/g3" $G --temperature -1 >"$T/g3.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q -- "--temperature" "$T/g3.out" && [ ! -e "$T/g3" ]' "generate: a bad temperature must exit 2 naming the flag (exit $rc)"
+
 # 7. a corrupt or truncated checkpoint: the run fails naming the file, and nothing is half-written
 rm -rf "$T/corrupt/run/checkpoint.prev" "$T/corrupt/run/checkpoint."tmp.* 2>/dev/null
 f=$(ls "$T/corrupt/run/checkpoint/params/"*.npy | head -1)

@@ -584,7 +584,7 @@ int gen_write(const GenOutput *o, const GenPrompts *p, const GenArgs *a, const C
     fprintf(f, "},\n  \"prompt_len\": %d,\n  \"tokens\": %d,\n  \"len\": %d,\n", p->n, a->tokens, o->len);
     fprintf(f, "  \"context\": {\"seq_len\": %d, \"keep\": %d, \"rule\": \"sliding window with a KV cache: when "
             "seq_len tokens fill it, the window restarts at position 0 from the last keep tokens\"},\n", T, keep);
-    fprintf(f, "  \"layers\": %d,\n  \"top_k\": %d,\n  \"seconds\": ", o->L, o->K);
+    fprintf(f, "  \"layers\": %d,\n  \"top_k\": %d,\n  \"experts\": %d,\n  \"seconds\": ", o->L, o->K, c->model_experts);
     json_number(f, o->seconds);
     fprintf(f, ",\n  \"files\": {\"tokens.npy\": \"int32 rows x len\", \"routes.npy\": \"int32 rows x layers x len x top_k\", "
             "\"gates.npy\": \"float32 rows x layers x len x top_k\", \"confidence.npy\": \"float32 rows x layers x len\"},\n");
