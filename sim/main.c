@@ -436,8 +436,16 @@ static int cmd_eval(int argc, char **argv) {
     // the saved run's config with the overrides, through the same checks as an experiment file
     static Experiment ex;
     if (load_experiment(&ex, path_join(cfg_path, sizeof cfg_path, dir, "config.toml"), sets, nsets) != 0) return 2;
-    Config c;
+    Config c, saved;
     experiment_point(&ex, 0, &c);
+    // every file of the saved model is read once before anything is written
+    Model m;
+    int step;
+    if (ckpt_open_model(dir, prefer_checkpoint, &saved, &m, &step, err, sizeof err) != 0) {
+        fprintf(stderr, "moesim: eval: %s\n", err);
+        return 2;
+    }
+    model_free(&m);
     if (mkdir_p(out) != 0) {
         fprintf(stderr, "moesim: eval: cannot create %s: %s\n", out, strerror(errno));
         return 1;

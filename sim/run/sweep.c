@@ -210,7 +210,31 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         free(todo);
         return 0;
     }
-    // a warm start's saved model must exist and fit every point it is used by: checked before any work
+    // a checkpoint to resume from must be complete and of this experiment, and a warm start's saved
+    // model must exist and fit every point it is used by: both checked before any work (exit 2)
+    for (long k = 0; k < ntodo && !o->force; k++) {
+        Config c, saved;
+        experiment_point(ex, todo[k], &c);
+        experiment_run_id(ex, todo[k], id, sizeof id);
+        path_join(run_dir, sizeof run_dir, dir, id);
+        char found[1100], err[1400];
+        if (ckpt_resolve(run_dir, 1, found, sizeof found, err, sizeof err) != 0) continue;  // nothing to resume
+        int bad = ckpt_read_config(found, &saved, err, sizeof err) != 0;
+        if (!bad && !config_equal(&saved, &c)) {
+            snprintf(err, sizeof err, "%s/config.toml: the experiment changed since this checkpoint was written "
+                     "(run with --force to start over)", found);
+            bad = 1;
+        }
+        Model m;
+        int step;
+        if (!bad && ckpt_open_model(found, 1, &saved, &m, &step, err, sizeof err) != 0) bad = 1;
+        else if (!bad) model_free(&m);
+        if (bad) {
+            fprintf(stderr, "moesim: cannot resume %s: %s\n", id, err);
+            free(todo);
+            return 2;
+        }
+    }
     for (long k = 0; k < ntodo; k++) {
         Config c, saved;
         experiment_point(ex, todo[k], &c);
