@@ -139,6 +139,10 @@ static const char *usage_compare =
     "other_prompt_same_model, same_prompt_same_model_other_sample, other_prompt_other_model.\n"
     "Writes DIR/compare.csv (layer,kind,pairs,overlap_mean,overlap_sd,freqsim_mean; overlap is\n"
     "Eq. 19's Jaccard of the top-P sets, freqsim Eq. 14's cosine) and DIR/compare_pairs.csv.\n"
+    "It also tracks each model's prompts as their rollouts grow (Fig. 7): DIR/track.csv\n"
+    "(model,layer,kind,n,pairs,freqsim_mean,freqsim_sd: FreqSim of pairs of prompts, same_domain\n"
+    "or cross_domain, over the prompt plus the first n generated tokens) and DIR/track_pairs.csv\n"
+    "(each pair's FreqSim on the prompt alone and on the whole rollout).\n"
     "\n"
     "options:\n"
     "  --top-p P          P of the top-P sets (default 0.8, as the paper's Fig. 6)\n"
@@ -478,7 +482,7 @@ static int cmd_compare(int argc, char **argv) {
     char err[1600];
     int rc = compare_dirs(&a, err, sizeof err);
     if (rc != 0) { fprintf(stderr, "moesim: compare: %s\n", err); return rc; }
-    fprintf(stderr, "moesim: wrote %s/compare.csv and %s/compare_pairs.csv\n", a.out, a.out);
+    fprintf(stderr, "moesim: wrote compare.csv, compare_pairs.csv, track.csv and track_pairs.csv in %s\n", a.out);
     return 0;
 }
 

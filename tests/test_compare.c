@@ -1,6 +1,6 @@
 // test_compare.c — `moesim compare` on hand-made routing traces: pair kinds, Eq. 19 top-P overlap
 // and Eq. 14 FreqSim per kind worked out by hand, the prompt left out unless asked, the per-pair
-// file, and the input checks (folders that do not share their prompts, bad shapes).
+// file, the Fig. 7 prompt-to-rollout tracking, and the input checks (folders that do not share their prompts, bad shapes).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +114,12 @@ static void test_by_hand(const char *T) {
     while (f && fgets(line, sizeof line, f)) rows++;
     if (f) fclose(f);
     CHECK_MSG(rows == 29, "compare_pairs.csv has %d lines, expected 29", rows);
+    // tracking: per model, C(2,2) = 1 prompt pair (sample 0 of prompts 0 and 1), n = 0..4
+    f = fopen(path_join(p, sizeof p, out, "track.csv"), "r");
+    rows = 0;
+    while (f && fgets(line, sizeof line, f)) rows++;
+    if (f) fclose(f);
+    CHECK_MSG(rows == 1 + 2 * 5, "track.csv has %d lines, expected 11", rows);
     // with the prompt: every vector gains two choices of expert 3, so other-prompt pairs overlap more
     a.include_prompt = 1;
     a.out = out2;
@@ -122,6 +128,29 @@ static void test_by_hand(const char *T) {
     long n2[CMP_KINDS];
     read_compare(out2, ov2, fs2, n2);
     CHECK(ov2[CMP_OTHER_PROMPT_SAME_MODEL] > ov[CMP_OTHER_PROMPT_SAME_MODEL] + 0.1);
+}
+
+// Fig. 7 tracking by hand: 3 prompts (domains 0, 0, 1), 1 prompt token + 2 generated, K = 1, E = 2.
+//   a: 0 | 0 1     b: 0 | 1 1     c: 1 | 1 1
+// n = 0 (prompt only): a = b = (1, 0), c = (0, 1): cos(a,b) = 1 (same domain), cos(a,c) = cos(b,c) = 0.
+// n = 2: a = (2/3, 1/3), b = (1/3, 2/3), c = (0, 1): cos(a,b) = (4/9)/(5/9) = 0.8,
+// cos(a,c) = (1/3)/sqrt(5/9) = 1/sqrt(5), cos(b,c) = 2/sqrt(5).
+static void test_track(void) {
+    const int32_t routes[3][1][3][1] = {{{{0}, {0}, {1}}}, {{{0}, {1}, {1}}}, {{{1}, {1}, {1}}}};
+    const int domain[3] = {0, 0, 1}, ns[2] = {0, 2};
+    TrackStat st[2 * TRACK_KINDS];
+    double fp[3], ff[3];
+    compare_track(st, fp, ff, &routes[0][0][0][0], domain, 3, 1, 3, 1, 2, 1, 0, ns, 2);
+    CHECK(st[0 * TRACK_KINDS + TRACK_SAME_DOMAIN].pairs == 1 && st[0 * TRACK_KINDS + TRACK_CROSS_DOMAIN].pairs == 2);
+    CHECK_NEAR(st[0 * TRACK_KINDS + TRACK_SAME_DOMAIN].sum, 1.0, 1e-12, 0);
+    CHECK_NEAR(st[0 * TRACK_KINDS + TRACK_CROSS_DOMAIN].sum, 0.0, 1e-12, 0);
+    CHECK_NEAR(st[1 * TRACK_KINDS + TRACK_SAME_DOMAIN].sum, 0.8, 1e-12, 0);
+    CHECK_NEAR(st[1 * TRACK_KINDS + TRACK_CROSS_DOMAIN].sum, 3 / sqrt(5.0), 1e-12, 0);
+    CHECK_NEAR(fp[0], 1, 1e-12, 0);
+    CHECK_NEAR(fp[1], 0, 1e-12, 0);
+    CHECK_NEAR(ff[0], 0.8, 1e-12, 0);
+    CHECK_NEAR(ff[1], 1 / sqrt(5.0), 1e-12, 0);
+    CHECK_NEAR(ff[2], 2 / sqrt(5.0), 1e-12, 0);
 }
 
 static void test_bad_input(const char *T) {
@@ -146,6 +175,7 @@ int main(void) {
     char T[] = "/tmp/moesim_compare.XXXXXX";
     if (!mkdtemp(T)) { perror("mkdtemp"); return 1; }
     test_kinds();
+    test_track();
     test_by_hand(T);
     test_bad_input(T);
     char cmd[600];

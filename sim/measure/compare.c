@@ -56,11 +56,11 @@ typedef struct {
     int rows, len, L, K, prompt_len, E;
     int32_t *routes;   // rows x L x len x K
     int32_t *tokens;   // rows x len
-    int *prompt, *sample;   // rows
+    int *prompt, *sample, *domain;   // rows (domain -1: unknown)
 } GenDir;
 
 static void gen_dir_free(GenDir *g) {
-    free(g->routes); free(g->tokens); free(g->prompt); free(g->sample);
+    free(g->routes); free(g->tokens); free(g->prompt); free(g->sample); free(g->domain);
     memset(g, 0, sizeof *g);
 }
 
@@ -100,7 +100,8 @@ static int read_gen_dir(GenDir *g, const char *dir, int experts, char *err, size
     g->len = (int)sh[1];
     g->prompt = calloc((size_t)g->rows, sizeof(int));
     g->sample = calloc((size_t)g->rows, sizeof(int));
-    if (!g->prompt || !g->sample) { snprintf(err, errlen, "%s: out of memory", dir); free(json); return -1; }
+    g->domain = calloc((size_t)g->rows, sizeof(int));
+    if (!g->prompt || !g->sample || !g->domain) { snprintf(err, errlen, "%s: out of memory", dir); free(json); return -1; }
     // rows: lines `    {"row": r, "prompt": p, "sample": s, ...`
     int seen = 0;
     for (const char *q = strstr(json, "{\"row\": "); q; q = strstr(q + 1, "{\"row\": ")) {
@@ -112,6 +113,8 @@ static int read_gen_dir(GenDir *g, const char *dir, int experts, char *err, size
         }
         g->prompt[r] = pr;
         g->sample[r] = s;
+        const char *dm = strstr(q, "\"domain\": ");
+        g->domain[r] = dm && sscanf(dm, "\"domain\": %d", &g->domain[r]) == 1 ? g->domain[r] : -1;
         seen++;
     }
     free(json);
@@ -146,6 +149,97 @@ static void write_pair(void *u, int a, int b, CompareKind kind, double overlap, 
     PairWriter *w = u;
     fprintf(w->f, "%d,%s,%d,%d,%d,%d,%d,%d,%.6f,%.6f\n", w->layer, compare_kind_names[kind], w->ids[a].model,
             w->ids[a].prompt, w->ids[a].sample, w->ids[b].model, w->ids[b].prompt, w->ids[b].sample, overlap, freqsim);
+}
+
+// ---- prompt → rollout tracking (Fig. 7) ---------------------------------------------------------
+
+const char *const track_kind_names[TRACK_KINDS] = {"same_domain", "cross_domain"};
+
+void compare_track(TrackStat *stats, double *fs_prompt, double *fs_full, const int32_t *routes, const int *domain,
+                   int P, int L, int S, int K, int E, int prompt_len, int layer, const int *ns, int nn) {
+    double *fa = malloc(sizeof(double) * (size_t)E * 2);
+    if (!fa) return;
+    double *fb = fa + E;
+    for (int i = 0; i < nn * TRACK_KINDS; i++) stats[i] = (TrackStat){0, 0, 0};
+    long pair = 0;
+    for (int a = 0; a < P; a++)
+        for (int b = a + 1; b < P; b++, pair++) {
+            int kind = domain[a] >= 0 && domain[a] == domain[b] ? TRACK_SAME_DOMAIN : TRACK_CROSS_DOMAIN;
+            // rows of prompt a and b at this layer: positions [0, prompt_len + n) of S
+            const int32_t *ra = routes + ((size_t)a * L + layer) * S * K, *rb = routes + ((size_t)b * L + layer) * S * K;
+            for (int j = 0; j < nn; j++) {
+                size_t len = (size_t)(prompt_len + ns[j]);
+                metrics_freq(fa, ra, len, K, E);
+                metrics_freq(fb, rb, len, K, E);
+                double f = metrics_cosine(fa, fb, E);
+                TrackStat *t = &stats[j * TRACK_KINDS + kind];
+                t->pairs++;
+                t->sum += f;
+                t->sumsq += f * f;
+                if (j == 0 && fs_prompt) fs_prompt[pair] = f;
+                if (j == nn - 1 && fs_full) fs_full[pair] = f;
+            }
+        }
+    free(fa);
+}
+
+// track.csv and track_pairs.csv: each model's prompts (sample 0 of each) tracked as the rollout
+// grows, at n = 0, 1, 2, ... generated tokens (every token up to 64, then 64 evenly spaced steps).
+static int write_tracking(const GenDir *g, const CompareArgs *a, char *err, size_t errlen) {
+    char p[1200], q[1200];
+    AtomicFile ft, fq;
+    FILE *t = afile_open(&ft, path_join(p, sizeof p, a->out, "track.csv"));
+    if (!t) { snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno)); return -1; }
+    FILE *tp = afile_open(&fq, path_join(q, sizeof q, a->out, "track_pairs.csv"));
+    if (!tp) { snprintf(err, errlen, "cannot write %s: %s", q, strerror(errno)); afile_abort(&ft); return -1; }
+    fprintf(t, "model,layer,kind,n,pairs,freqsim_mean,freqsim_sd\n");
+    fprintf(tp, "model,layer,prompt_a,prompt_b,kind,freqsim_prompt,freqsim_full\n");
+    const int L = g[0].L, K = g[0].K, E = g[0].E, S = g[0].len, n0 = g[0].prompt_len, T = S - n0;
+    int nn = 0, *ns = malloc(sizeof(int) * 66);
+    for (int j = 0; ns && j <= 64 && j <= T; j++) ns[nn++] = T <= 64 ? j : (int)((long)j * T / 64);
+    int rc = ns ? 0 : -1;
+    for (int d = 0; d < a->ndirs && rc == 0; d++) {
+        const GenDir *h = &g[d];
+        int P = 0;
+        for (int r = 0; r < h->rows; r++) P += h->sample[r] == 0;
+        size_t npairs = (size_t)P * (P - 1) / 2;
+        int32_t *routes = malloc(sizeof(int32_t) * ((size_t)P * L * S * K + 1));
+        int *dom = malloc(sizeof(int) * ((size_t)P + 1)), *pid = malloc(sizeof(int) * ((size_t)P + 1));
+        TrackStat *st = malloc(sizeof(TrackStat) * (size_t)nn * TRACK_KINDS);
+        double *fsp = malloc(sizeof(double) * (npairs + 1)), *fsf = malloc(sizeof(double) * (npairs + 1));
+        if (!routes || !dom || !pid || !st || !fsp || !fsf) rc = -1;
+        for (int r = 0, i = 0; rc == 0 && r < h->rows; r++) {
+            if (h->sample[r] != 0) continue;
+            memcpy(routes + (size_t)i * L * S * K, h->routes + (size_t)r * L * S * K, sizeof(int32_t) * (size_t)L * S * K);
+            dom[i] = h->domain[r];
+            pid[i++] = h->prompt[r];
+        }
+        for (int l = 0; rc == 0 && l < L && P >= 2; l++) {
+            compare_track(st, fsp, fsf, routes, dom, P, L, S, K, E, n0, l, ns, nn);
+            for (int j = 0; j < nn; j++)
+                for (int k = 0; k < TRACK_KINDS; k++) {
+                    const TrackStat *x = &st[j * TRACK_KINDS + k];
+                    if (!x->pairs) continue;
+                    double m = x->sum / x->pairs, v = x->pairs > 1 ? (x->sumsq - x->sum * m) / (x->pairs - 1) : NAN;
+                    fprintf(t, "%d,%d,%s,%d,%ld,%.6f,", d, l, track_kind_names[k], ns[j], x->pairs, m);
+                    if (isfinite(v)) fprintf(t, "%.6f\n", sqrt(v > 0 ? v : 0));
+                    else fprintf(t, "nan\n");
+                }
+            size_t pair = 0;
+            for (int i = 0; i < P; i++)
+                for (int j = i + 1; j < P; j++, pair++)
+                    fprintf(tp, "%d,%d,%d,%d,%s,%.6f,%.6f\n", d, l, pid[i], pid[j],
+                            track_kind_names[dom[i] >= 0 && dom[i] == dom[j] ? TRACK_SAME_DOMAIN : TRACK_CROSS_DOMAIN],
+                            fsp[pair], fsf[pair]);
+        }
+        if (rc != 0) snprintf(err, errlen, "out of memory tracking %s", a->dirs[d]);
+        free(routes); free(dom); free(pid); free(st); free(fsp); free(fsf);
+    }
+    free(ns);
+    if (rc != 0) { afile_abort(&ft); afile_abort(&fq); return -1; }
+    if (afile_commit(&fq) != 0) { snprintf(err, errlen, "cannot write %s: %s", q, strerror(errno)); afile_abort(&ft); return -1; }
+    if (afile_commit(&ft) != 0) { snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno)); return -1; }
+    return 0;
 }
 
 int compare_dirs(const CompareArgs *a, char *err, size_t errlen) {
@@ -225,7 +319,9 @@ int compare_dirs(const CompareArgs *a, char *err, size_t errlen) {
                     fprintf(c, ",%.6f\n", st[k].freqsim_mean);
                 }
             }
-            if (afile_commit(&fp) != 0) { snprintf(err, errlen, "cannot write %s: %s", q, strerror(errno)); afile_abort(&fc); rc = 1; }
+            if (rc == 0 && write_tracking(g, a, err, errlen) != 0) rc = 1;
+            if (rc != 0) { afile_abort(&fp); afile_abort(&fc); }
+            else if (afile_commit(&fp) != 0) { snprintf(err, errlen, "cannot write %s: %s", q, strerror(errno)); afile_abort(&fc); rc = 1; }
             else if (afile_commit(&fc) != 0) { snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno)); rc = 1; }
         }
     }

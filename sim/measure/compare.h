@@ -47,6 +47,20 @@ typedef void (*ComparePairFn)(void *u, int a, int b, CompareKind kind, double ov
 void compare_layer(CompareStat *stats, const double *freq_l, size_t stride, const RolloutId *ids, int R, int E,
                    double top_p, ComparePairFn pair_fn, void *u);
 
+// Prompt → rollout tracking (the paper's Fig. 7): for pairs of prompts of one model (sample 0 of
+// each), FreqSim (Eq. 14) of their expert-frequency vectors over the prompt plus the first n
+// generated tokens, as n grows from 0 (the prompt alone).
+typedef enum { TRACK_SAME_DOMAIN, TRACK_CROSS_DOMAIN, TRACK_KINDS } TrackKind;
+extern const char *const track_kind_names[TRACK_KINDS];
+typedef struct { long pairs; double sum, sumsq; } TrackStat;
+// routes: P x L x S x K (one rollout per prompt), domain: P (-1 unknown: such pairs count as
+// cross_domain only when the domains differ and are known; unknown ones go to cross_domain).
+// For each j < nn, n = ns[j]: stats[j * TRACK_KINDS + kind] accumulates the pairs' FreqSim at
+// `layer`. fs_prompt / fs_full (P(P-1)/2 each, may be NULL) receive each pair's FreqSim at ns[0]
+// and at ns[nn-1], pairs in order (0,1), (0,2), ..., (1,2), ...
+void compare_track(TrackStat *stats, double *fs_prompt, double *fs_full, const int32_t *routes, const int *domain,
+                   int P, int L, int S, int K, int E, int prompt_len, int layer, const int *ns, int nn);
+
 typedef struct {
     int ndirs;
     const char *const *dirs;    // GEN_DIR... (each one model)
@@ -59,7 +73,10 @@ typedef struct {
 
 // Reads every GEN_DIR (generate.json, routes.npy, tokens.npy), checks they share their prompts,
 // layers, top-k and lengths, and writes OUT/compare.csv (layer,kind,pairs,overlap_mean,
-// overlap_sd,freqsim_mean) and OUT/compare_pairs.csv (one row per pair and layer). Input problems
+// overlap_sd,freqsim_mean), OUT/compare_pairs.csv (one row per pair and layer), and the Fig. 7
+// tracking of each model's prompts: OUT/track.csv (model,layer,kind,n,pairs,freqsim_mean,
+// freqsim_sd) and OUT/track_pairs.csv (model,layer,prompt_a,prompt_b,kind,freqsim_prompt,
+// freqsim_full: at n = 0 and at the full rollout). Input problems
 // return 2 before anything is written; a failed write returns 1. The message, naming the file,
 // goes to err.
 int compare_dirs(const CompareArgs *a, char *err, size_t errlen);
