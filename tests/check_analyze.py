@@ -58,23 +58,26 @@ def measures(dump, layer, K, T, top_p):
         prob.append([v / s for v in ex])
     topk = [sorted(range(E), key=lambda e: (-Z[n][e], e))[:K] for n in range(N)]
     m = {}
-    m["router_confidence"] = mean([max(p) for p in prob])
-    m["topk_score_sum"] = mean([sum(sorted(p, reverse=True)[:K]) for p in prob])
-    m["router_entropy"] = mean([-sum(v * math.log(v) for v in p if v > 0) for p in prob])
+    # Eq. 12 and the softmax statistics: per sequence of T tokens, then the mean over sequences
+    seqs = [range(s, min(s + T, N)) for s in range(0, N, T)]
+    per_seq = lambda f: mean([mean([f(n) for n in sq]) for sq in seqs])
+    m["router_confidence"] = per_seq(lambda n: max(prob[n]))
+    m["topk_score_sum"] = per_seq(lambda n: sum(sorted(prob[n], reverse=True)[:K]))
+    m["router_entropy"] = per_seq(lambda n: -sum(v * math.log(v) for v in prob[n] if v > 0))
+    m["logit_norm_mean"] = per_seq(lambda n: math.sqrt(sum(z * z for z in Z[n])))
     load = [0] * E
     for tk in topk:
         for e in tk:
             load[e] += 1
     m["maxvio"] = max(load) / (N * K / E) - 1
     m["load_entropy"] = -sum(c / (N * K) * math.log(c / (N * K)) for c in load if c > 0)
-    seqs = [range(s, min(s + T, N)) for s in range(0, N, T)]
     ham, ch, cz = [], [], []
     for sq in seqs:
         idx = list(sq)
         pairs = [(i, j) for a, i in enumerate(idx) for j in idx[a + 1:]]
         if not pairs:
             continue
-        ham.append(mean([1 - 2 * (K - len(set(topk[i]) & set(topk[j]))) / E for i, j in pairs]))
+        ham.append(mean([len(set(topk[i]) & set(topk[j])) / E for i, j in pairs]))  # Eq. 11
         ch.append(mean([cos(H[i], H[j]) for i, j in pairs]))
         cz.append(mean([cos(Z[i], Z[j]) for i, j in pairs]))
     m["hamming_similarity"], m["cosine_hidden"], m["cosine_logits"] = mean(ham), mean(ch), mean(cz)
@@ -87,7 +90,21 @@ def measures(dump, layer, K, T, top_p):
         nw = math.sqrt(sum(x * x for x in w))
         v = [x / nw for x in w]
     quad = lambda u: sum(u[a] * G[a][b] * u[b] for a in range(D) for b in range(D))
-    m["energy_first"] = quad(v) / trG
+    m["energy_first_wholeset"] = quad(v) / trG
+    # Eqs. 7 and 8 per sequence: v1 of the sequence's own T x D matrix, retained energy with its masks
+    fro = sum(x * x for r in P for x in r)
+    en, ret = [], []
+    for sq in seqs:
+        Gs = [[sum(H[n][a] * H[n][b] for n in sq) for b in range(D)] for a in range(D)]
+        u = [1.0 + 0.1 * a for a in range(D)]
+        for _ in range(2000):
+            w = [sum(Gs[a][b] * u[b] for b in range(D)) for a in range(D)]
+            nw = math.sqrt(sum(x * x for x in w))
+            u = [x / nw for x in w]
+        en.append(sum(u[a] * Gs[a][b] * u[b] for a in range(D) for b in range(D)) / sum(Gs[a][a] for a in range(D)))
+        pv = [sum(P[e][a] * u[a] for a in range(D)) for e in range(E)]
+        ret.append(mean([sum(pv[e] ** 2 for e in topk[n]) for n in sq]) / fro)
+    m["energy_first"], m["retained_energy_first"] = mean(en), mean(ret)
     hs = [sum(H[n][a] for n in range(N)) for a in range(D)]
     nh = math.sqrt(sum(x * x for x in hs))
     m["energy_mean_dir"] = quad([x / nh for x in hs]) / trG
@@ -117,7 +134,8 @@ def measures(dump, layer, K, T, top_p):
             for e in topk[n]:
                 f[e] += 1 / (len(sq) * K)
         sf.append(f)
-        pooled.append([mean([H[n][a] for n in sq]) for a in range(D)])
+        nrm = {n: math.sqrt(sum(x * x for x in H[n])) + 1e-8 for n in sq}  # Eqs. 15-16
+        pooled.append([mean([H[n][a] / nrm[n] for n in sq]) for a in range(D)])
     sp = [(a, b) for a in range(len(seqs)) for b in range(a + 1, len(seqs))]
     fs = [cos(sf[a], sf[b]) for a, b in sp]
     pc = [cos(pooled[a], pooled[b]) for a, b in sp]
