@@ -10,6 +10,7 @@
 #include "harness.h"
 #include "../sim/measure/linalg.h"
 #include "../sim/measure/metrics.h"
+#include "../sim/measure/truncation.h"
 
 // Householder reflector Q = I - 2 u uᵀ / (uᵀu): symmetric and orthogonal, so its columns are a
 // known orthonormal basis.
@@ -1173,7 +1174,30 @@ static void test_rms_logits_pinned(void) {
     CHECK_NEAR(m.hamming_similarity, 1.0 / 3, 1e-15, 0);
 }
 
+// Fig. 24 truncation by hand: H rows (2, 0.1) and (2, -0.1): G = HᵀH = diag(8, 0.02), so v1 is
+// the x axis. The router P = [[0, 1], [0, -1]] reads only y: logits (0.1, -0.1) and (-0.1, 0.1),
+// ranks (0, 1) and (1, 0). Keeping r = 1 direction leaves logits (0, 0): ranks (0, 1) for both
+// (ties to the lower index), so token 2 changes at m = 1 and m = 2: agreement 0.5 and 0.5. r = 2
+// keeps everything: 1 and 1. Guards against projecting on the wrong end of the spectrum (r = 1
+// on y would keep every rank: 1, 1) and against comparing sets instead of ranks.
+static void test_truncation_hand(void) {
+    const float H[4] = {2, 0.1f, 2, -0.1f}, P[4] = {0, 1, 0, -1};
+    const int rs[2] = {1, 2};
+    double agree[4];
+    CHECK(truncation_agreement(agree, H, P, 2, 2, 2, 2, rs, 2) == 0);
+    CHECK_NEAR(agree[0], 0.5, 1e-12, 0);
+    CHECK_NEAR(agree[1], 0.5, 1e-12, 0);
+    CHECK_NEAR(agree[2], 1.0, 1e-12, 0);
+    CHECK_NEAR(agree[3], 1.0, 1e-12, 0);
+    int bad_r[1] = {3};
+    CHECK(truncation_agreement(agree, H, P, 2, 2, 2, 2, bad_r, 1) == -1);
+    int r8[24];
+    int n = truncation_ranks(r8, 128);
+    CHECK(n == 8 && r8[0] == 1 && r8[6] == 64 && r8[7] == 128);
+}
+
 int main(void) {
+    test_truncation_hand();
     test_token_context_hand();
     test_svd_top();
     test_seq_energy_hand();

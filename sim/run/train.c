@@ -17,6 +17,7 @@
 #include "../config/config.h"
 #include "../io.h"
 #include "../measure/metrics.h"
+#include "../measure/truncation.h"
 #include "../../optim/optim.h"
 
 #ifndef MOESIM_VERSION
@@ -362,6 +363,28 @@ static int write_removal(Run *R) {
     return afile_commit(&a);
 }
 
+// Fig. 24: per layer, the share of evaluation tokens whose m-th expert by logit survives keeping
+// only the top-r right singular directions of the router inputs (measure/truncation.h).
+static int write_truncation(const Run *R) {
+    char p[1100];
+    AtomicFile a;
+    FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "truncation.csv"));
+    if (!f) return -1;
+    fprintf(f, "layer,rank,m,agreement\n");
+    int rs[24], nr = truncation_ranks(rs, R->D);
+    double *agree = malloc(sizeof(double) * (size_t)nr * R->K);
+    int bad = !agree;
+    for (int l = 0; l < R->L && !bad; l++) {
+        LayerData d = layer_data(R, l);
+        bad = truncation_agreement(agree, d.H, d.P, d.N, d.D, d.E, d.K, rs, nr) != 0;
+        for (int i = 0; i < nr && !bad; i++)
+            for (int m = 0; m < R->K; m++) fprintf(f, "%d,%d,%d,%.6f\n", l, rs[i], m + 1, agree[(size_t)i * R->K + m]);
+    }
+    free(agree);
+    if (bad) { afile_abort(&a); errno = ENOMEM; return -1; }
+    return afile_commit(&a);
+}
+
 static int write_config(const Run *R) {
     char p[1100];
     AtomicFile a;
@@ -631,6 +654,9 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
     if (res->status == RUN_OK && !what && write_removal(R) != 0) {
         snprintf(err, sizeof err, "cannot write %s/removal.csv: %s", R->dir, strerror(errno)); what = err;
     }
+    if (res->status == RUN_OK && !what && write_truncation(R) != 0) {
+        snprintf(err, sizeof err, "cannot write %s/truncation.csv: %s", R->dir, strerror(errno)); what = err;
+    }
     if (!what && write_config(R) != 0) { snprintf(err, sizeof err, "cannot write %s/config.toml: %s", R->dir, strerror(errno)); what = err; }
     if (res->status == RUN_OK && c->eval_dump && !what && write_dumps(R) != 0) {
         snprintf(err, sizeof err, "cannot write the dumps in %s/dump: %s", R->dir, strerror(errno)); what = err;
@@ -678,6 +704,7 @@ int eval_saved(const Config *c, const char *model_dir, const char *out, const Tr
         else if (afile_commit(&R->f_experts) != 0) { snprintf(err, errlen, "cannot write %s: %s", R->f_experts.path, strerror(errno)); rc = -1; }
         else if (write_pairs(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "pairs.csv"), strerror(errno)); rc = -1; }
         else if (write_removal(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "removal.csv"), strerror(errno)); rc = -1; }
+        else if (write_truncation(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "truncation.csv"), strerror(errno)); rc = -1; }
         else if (write_config(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "config.toml"), strerror(errno)); rc = -1; }
         else if (c->eval_dump && write_dumps(R) != 0) { snprintf(err, errlen, "cannot write the dumps in %s/dump: %s", out, strerror(errno)); rc = -1; }
     }
