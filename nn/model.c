@@ -307,7 +307,8 @@ static void route_forward(Model *m, int l, const Batch *b) {
     matmul_forward(a->z, a->u, P, N, D, E, m->wt);             // z[N x E] = u·Pᵀ
     router_scores_forward(a->s, a->p, a->z, N, E, sp->score);
     const real *bias = sp->bal_method == BAL_AUXFREE ? m->bias + (size_t)l * E : NULL;
-    if (!m->freeze_selection) router_topk(a->topk, a->s, bias, N, E, K, m->mask_top);
+    const uint8_t *allowed = m->allowed ? m->allowed + (size_t)l * E : NULL;
+    if (!m->freeze_selection) router_topk_allowed(a->topk, a->s, bias, allowed, N, E, K, m->mask_top);
     int normalize = sp->score == SCORE_SIGMOID || sp->gate_norm;
     router_gates_forward(a->gate, a->s, a->topk, N, E, K, normalize);
     expert_load(a->load, a->topk, N, E, K);

@@ -120,6 +120,8 @@ typedef struct {
     int freeze_selection;  // 1: forward keeps the cached top-K (gradient checks, frozen routing)
     int mask_top;          // > 0: every token's mask_top best experts are removed before the top-K
                            // (expert-removal sensitivity; evaluation only)
+    const uint8_t *allowed; // L x E, or NULL: expert e of layer l may be chosen iff allowed[l*E + e]
+                           // (pruning, sim/run/prune.c; evaluation only; the caller owns it)
 } Model;
 
 // Builds the parameter table and allocates every array once. Returns 0, or -1 with err set.

@@ -87,24 +87,34 @@ static int topk_one_pass(int32_t *out, const real *sr, const real *bias, int E, 
 }
 
 void router_topk(int32_t *topk, const real *s, const real *bias, int N, int E, int K, int skip) {
+    router_topk_allowed(topk, s, bias, NULL, N, E, K, skip);
+}
+
+void router_topk_allowed(int32_t *topk, const real *s, const real *bias, const uint8_t *allowed, int N, int E,
+                         int K, int skip) {
     // skip+K passes of an argmax; a strict '>' keeps the lower index on ties. The first `skip`
-    // winners are only marked as taken (masked), the next K are the choice.
+    // winners are only marked as taken (masked), the next K are the choice. A pruned expert
+    // (allowed[e] == 0) is never a candidate, unless every allowed one is already taken: then the
+    // lowest-index untaken expert fills the slot, so the output is always K distinct experts.
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (N > 1024)
 #endif
     for (int n = 0; n < N; n++) {
         const real *sr = s + (size_t)n * E;
         int32_t *out = topk + (size_t)n * K;
-        if (skip == 0 && K <= 8 && topk_one_pass(out, sr, bias, E, K)) continue;
+        if (skip == 0 && !allowed && K <= 8 && topk_one_pass(out, sr, bias, E, K)) continue;
         uint64_t masked[16] = {0};  // up to 1024 experts
         for (int k = 0; k < skip + K; k++) {
             int best = -1;
             real bv = 0;
             for (int e = 0; e < E; e++) {
                 if (masked[e >> 6] >> (e & 63) & 1) continue;
+                if (allowed && !allowed[e]) continue;
                 real v = sr[e] + (bias ? bias[e] : 0);
                 if (best < 0 || v > bv) { best = e; bv = v; }
             }
+            for (int e = 0; best < 0 && e < E; e++)  // no allowed expert left
+                if (!(masked[e >> 6] >> (e & 63) & 1)) best = e;
             masked[best >> 6] |= 1ull << (best & 63);
             if (k >= skip) out[k - skip] = best;
         }

@@ -22,6 +22,12 @@ void router_scores_backward(real *dz, const real *ds, const real *dp, const real
 // skip > 0 masks each token's `skip` best experts first (expert-removal sensitivity, DeepSeekMoE):
 // the K chosen are then ranks skip+1 .. skip+K.
 void router_topk(int32_t *topk, const real *s, const real *bias, int N, int E, int K, int skip);
+// The same with some experts pruned: allowed (E bytes, or NULL = all allowed) marks the experts a
+// token may choose (1) or not (0); a pruned expert is never chosen while at least skip+K allowed
+// ones exist (then the rest are filled by the lowest-index untaken experts). Ties and order as
+// above; with allowed = NULL the result is router_topk's, bit for bit (router_topk calls this).
+void router_topk_allowed(int32_t *topk, const real *s, const real *bias, const uint8_t *allowed, int N, int E,
+                         int K, int skip);
 
 // gate[N x K] = s[topk] (normalize = 0) or s[topk] / Σ_k s[topk] (normalize = 1).
 void router_gates_forward(real *gate, const real *s, const int32_t *topk, int N, int E, int K, int normalize);

@@ -494,6 +494,86 @@ static void test_removal_topk(void) {
     CHECK(overlap < N * K);  // masking does change the choice
 }
 
+// ---- pruning: a per-layer allowed-experts mask (router_topk_allowed, Model.allowed) ----
+// A pruned expert is never chosen; the choice is the top K of the allowed experts by s + bias
+// (ties to the lower index); with every expert allowed the result is bitwise the unmasked one,
+// at the layer and through the whole model.
+static void test_pruned_topk(void) {
+    enum { N = 60, E = 9, K = 3 };
+    real s[N * E], bias[E];
+    int32_t a[N * K], b[N * K];
+    uint8_t allowed[E] = {1, 0, 1, 1, 0, 1, 0, 1, 1}, all[E];
+    memset(all, 1, sizeof all);
+    fill(s, N * E); fill(bias, E);
+    for (int i = 0; i < 20; i++) s[i * E + (i % E)] = s[i * E + ((i + 4) % E)];  // some ties
+    int never = 1, ref_ok = 1;
+    for (int use_bias = 0; use_bias < 2; use_bias++) {
+        const real *bb = use_bias ? bias : NULL;
+        router_topk_allowed(a, s, bb, allowed, N, E, K, 0);
+        for (int n = 0; n < N; n++) {
+            // reference: K times the best untaken allowed expert, scanned in index order
+            int taken[E] = {0};
+            for (int k = 0; k < K; k++) {
+                int best = -1;
+                for (int e = 0; e < E; e++) {
+                    if (!allowed[e] || taken[e]) continue;
+                    real v = s[n * E + e] + (bb ? bb[e] : 0);
+                    if (best < 0 || v > s[n * E + best] + (bb ? bb[best] : 0)) best = e;
+                }
+                taken[best] = 1;
+                ref_ok &= a[n * K + k] == best;
+                never &= allowed[a[n * K + k]];
+            }
+        }
+        for (int skip = 0; skip <= 2; skip++) {
+            router_topk(b, s, bb, N, E, K, skip);
+            router_topk_allowed(a, s, bb, all, N, E, K, skip);
+            CHECK_MSG(memcmp(a, b, sizeof a) == 0, "all experts allowed (bias %d, skip %d) differs from no mask",
+                      use_bias, skip);
+        }
+    }
+    CHECK_MSG(never, "a pruned expert was chosen");
+    CHECK_MSG(ref_ok, "the pruned choice is not the top K of the allowed experts");
+    // fewer allowed experts than K: still K distinct experts, the allowed ones first
+    uint8_t two[E] = {0, 0, 0, 0, 0, 0, 1, 0, 1};
+    router_topk_allowed(a, s, NULL, two, 1, E, K, 0);
+    CHECK(((a[0] == 6 && a[1] == 8) || (a[0] == 8 && a[1] == 6)) && a[2] == 0);
+    // through the model: layer 1 pruned to experts {1, 3, 4}, layer 0 untouched
+    ModelSpec sp = {0};
+    sp.kind = MODEL_DECODER; sp.V = 29; sp.D = 16; sp.L = 2; sp.H = 2; sp.attention = 1; sp.T = 8;
+    sp.E = 6; sp.K = 2; sp.F = 12; sp.max_batch = 4; sp.bal_method = BAL_SWITCH; sp.bal_scope = SCOPE_MICRO;
+    sp.alpha = 0.01;
+    Model m;
+    char err[200];
+    CHECK_MSG(model_build(&m, &sp, err, sizeof err) == 0, "%s", err);
+    if (m.params) {
+        model_init_params(&m, 7, 0.3, 0);
+        int32_t tok[4 * 9];
+        for (int i = 0; i < 4 * 9; i++) tok[i] = (int32_t)(rng_next(&rng) % 29);
+        Batch bt = {.B = 4, .micro = 4, .tokens = tok, .shuffle_seed = 1};
+        Losses l0, l1, l2;
+        int32_t top0[4 * 8 * 2], top1[4 * 8 * 2];
+        uint8_t mall[2 * 6], mpr[2 * 6] = {1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 0};
+        memset(mall, 1, sizeof mall);
+        model_forward(&m, &bt, &l0);
+        memcpy(top0, m.blocks[1].topk, sizeof top0);
+        m.allowed = mall;
+        model_forward(&m, &bt, &l1);
+        memcpy(top1, m.blocks[1].topk, sizeof top1);
+        CHECK_MSG(memcmp(&l0.loss, &l1.loss, sizeof(double)) == 0 && memcmp(top0, top1, sizeof top0) == 0,
+                  "a model with every expert allowed differs from no mask");
+        m.allowed = mpr;
+        model_forward(&m, &bt, &l2);
+        int ok = 1, changed = 0;
+        for (int i = 0; i < 4 * 8 * 2; i++) ok &= mpr[6 + m.blocks[1].topk[i]];
+        for (int i = 0; i < 4 * 8 * 2; i++) changed |= m.blocks[1].topk[i] != top0[i];
+        CHECK_MSG(ok, "the model chose a pruned expert in layer 1");
+        CHECK(changed && l2.ce != l0.ce);
+        m.allowed = NULL;
+        model_free(&m);
+    }
+}
+
 // ---- determinism: 1 and 2 threads give bitwise-identical losses and gradients ----
 // stale: fill the gradients with NaN before the step (model_zero_grads plus model_backward must
 // still define every element, including the routed experts' written ones).
@@ -638,6 +718,7 @@ int main(void) {
     test_gates_unbiased();
     test_dispatch();
     test_removal_topk();
+    test_pruned_topk();
     test_topk_sorted();
     test_sum_squares();
     test_exp_gelu();

@@ -120,6 +120,38 @@ int run_checks(const Config *c, FailFn fail, void *u) {
         xfail(&x, CFGK_data_domains, CFGK_model_vocab, -1,
               "data.domains = %d must be at most model.vocab = %d (the cyclic world gives each domain "
               "model.vocab / data.domains tokens)", c->data_domains, c->model_vocab);
+    // Pruning (sim/run/prune.c): only checked against the model when it is on (prune_keep > 0).
+    int pdom = 0, pidx = 0;
+    if (config_prune_on(c->eval_prune_on, &pdom, &pidx) != 0)
+        xfail(&x, CFGK_eval_prune_on, -1, -1,
+              "eval.prune_on = \"%.60s\": expected \"sequence:<i>\" (evaluation sequence i) or \"domain:<d>\" "
+              "(all evaluation sequences of domain d), i and d whole numbers >= 0", c->eval_prune_on);
+    else if (c->eval_prune_keep > 0 && !pdom && (long long)pidx >= (long long)c->eval_sequences * c->data_domains)
+        xfail(&x, CFGK_eval_prune_on, CFGK_eval_sequences, CFGK_data_domains,
+              "eval.prune_on = \"%s\": the evaluation set has eval.sequences = %d x data.domains = %d sequences "
+              "(0..%lld)", c->eval_prune_on, c->eval_sequences, c->data_domains,
+              (long long)c->eval_sequences * c->data_domains - 1);
+    else if (c->eval_prune_keep > 0 && pdom && pidx >= c->data_domains)
+        xfail(&x, CFGK_eval_prune_on, CFGK_data_domains, -1,
+              "eval.prune_on = \"%s\": the world has data.domains = %d (domains 0..%d)", c->eval_prune_on,
+              c->data_domains, c->data_domains - 1);
+    if (c->eval_prune_keep > 0) {
+        if (c->model_kind != MODEL_DECODER)
+            xfail(&x, CFGK_eval_prune_keep, CFGK_model_kind, -1,
+                  "eval.prune_keep = %d needs model.kind = \"decoder\": pruning measures next-token NLL",
+                  c->eval_prune_keep);
+        if (c->eval_prune_keep < c->model_top_k)
+            xfail(&x, CFGK_eval_prune_keep, CFGK_model_top_k, -1,
+                  "eval.prune_keep = %d must be at least model.top_k = %d (every token chooses top_k kept experts)",
+                  c->eval_prune_keep, c->model_top_k);
+        else if (c->eval_prune_keep >= c->model_experts)
+            xfail(&x, CFGK_eval_prune_keep, CFGK_model_experts, -1,
+                  "eval.prune_keep = %d must be less than model.experts = %d (keeping every expert prunes nothing; "
+                  "0 turns pruning off)", c->eval_prune_keep, c->model_experts);
+        if (c->eval_prune_layers > c->model_layers)
+            xfail(&x, CFGK_eval_prune_layers, CFGK_model_layers, -1,
+                  "eval.prune_layers = %d must be at most model.layers = %d", c->eval_prune_layers, c->model_layers);
+    }
     // The name becomes a directory: results/<name>/.
     const char *nm = c->experiment_name;
     int ok = nm[0] != '.';
@@ -131,6 +163,20 @@ int run_checks(const Config *c, FailFn fail, void *u) {
               "experiment.name = \"%.60s\": use only letters, digits, '_', '-' and '.' (not first); it names "
               "the results folder", nm);
     return x.n;
+}
+
+int config_prune_on(const char *s, int *domain, int *index) {
+    const char *p;
+    if (!strncmp(s, "sequence:", 9)) { *domain = 0; p = s + 9; }
+    else if (!strncmp(s, "domain:", 7)) { *domain = 1; p = s + 7; }
+    else return -1;
+    long long v = 0;
+    if (*p < '0' || *p > '9') return -1;
+    for (; *p >= '0' && *p <= '9'; p++)
+        if ((v = v * 10 + (*p - '0')) > 2147483647LL) return -1;
+    if (*p) return -1;
+    *index = (int)v;
+    return 0;
 }
 
 typedef struct {

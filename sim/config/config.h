@@ -82,6 +82,10 @@ void cfg_errors_print(const CfgErrors *e, FILE *f);
 // line "where: message" (just the message if where is NULL). Returns the number of failures.
 int config_validate(const Config *c, const char *where, CfgErrors *e);
 
+// eval.prune_on: "sequence:<i>" (*domain = 0) or "domain:<d>" (*domain = 1), i, d whole numbers
+// >= 0 written in decimal without sign or spaces. Returns 0, or -1 if the text is not of that form.
+int config_prune_on(const char *s, int *domain, int *index);
+
 // ---- dumps and help ---------------------------------------------------------------------------
 
 // The resolved configuration as TOML, one [table] per schema table in schema order; loading it

@@ -100,7 +100,10 @@
     X("eval.removal", eval_removal, REALS, "[0.125, 0.25]", 0, 1, NULL, "expert-removal sensitivity: fractions r of experts masked per token") \
     X("eval.duplicate", eval_duplicate, INT, "1", 1, 64, NULL, "evaluation sequences repeated n times (the paper's duplication experiment)") \
     X("eval.transform", eval_transform, CHOICE, "\"none\"", 0, 0, "none|reverse|shuffle", "evaluation-set transform (out-of-distribution inputs)") \
-    X("eval.dump", eval_dump, BOOL, "false", 0, 0, NULL, "write the final evaluation hidden states, router weights and domain labels as .npy")
+    X("eval.dump", eval_dump, BOOL, "false", 0, 0, NULL, "write the final evaluation hidden states, router weights and domain labels as .npy") \
+    X("eval.prune_keep", eval_prune_keep, INT, "0", 0, 1024, NULL, "pruning (prune.csv): experts kept in each pruned layer, the most used on eval.prune_on (0: no pruning; else top_k..experts-1)") \
+    X("eval.prune_layers", eval_prune_layers, INT, "2", 1, 64, NULL, "pruning: how many of the last layers are pruned (at most model.layers)") \
+    X("eval.prune_on", eval_prune_on, STR, "\"sequence:0\"", 0, 0, NULL, "pruning: the validation set that ranks experts by usage, \"sequence:<i>\" (evaluation sequence i) or \"domain:<d>\" (all of domain d's)")
 
 // Choice enums: their order MUST follow the choices strings above (a unit test checks it). Enums
 // of concepts owned by a lower layer live there (nn/model.h, optim/optim.h) and are reused here.

@@ -429,7 +429,8 @@ static void step(Gen *g, GenOutput *o, int r0, int nr, int w, int pos) {
         rmsnorm_forward(g->u, g->rstd, g->hmid, PARAM_AT(m, bp->moe_norm), nr, D);
         matmul_t(g->z, g->u, WT_AT(g, bp->router), nr, D, E);                 // [nr x E]
         router_scores_forward(g->s, g->p, g->z, nr, E, sp->score);
-        router_topk(g->topk, g->s, sp->bal_method == BAL_AUXFREE ? m->bias + (size_t)l * E : NULL, nr, E, K, 0);
+        router_topk_allowed(g->topk, g->s, sp->bal_method == BAL_AUXFREE ? m->bias + (size_t)l * E : NULL,
+                            m->allowed ? m->allowed + (size_t)l * E : NULL, nr, E, K, 0);
         router_gates_forward(g->gate, g->s, g->topk, nr, E, K, sp->score == SCORE_SIGMOID || sp->gate_norm);
         for (int i = 0; i < nr; i++)
             record(o, r0 + i, l, pos, g->topk + (size_t)i * K, g->gate + (size_t)i * K, g->z + (size_t)i * E, E);
