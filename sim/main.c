@@ -11,6 +11,7 @@
 #include "run/checkpoint.h"
 #include "run/generate.h"
 #include "report/report.h"
+#include "run/route.h"
 #include "run/sweep.h"
 #include "run/train.h"
 #include "io.h"
@@ -129,7 +130,7 @@ static const char *usage_eval =
     "run's final eval.csv rows exactly.\n";
 
 static const char *usage_compare =
-    "usage: moesim compare GEN_DIR... --out DIR [--top-p P] [--include-prompt]\n"
+    "usage: moesim compare GEN_DIR... --out DIR [--top-p P] [--include-prompt] [--route-with RUN_DIR]\n"
     "\n"
     "Compares expert usage across the rollouts of several models (arXiv 2604.09780, Figs. 6, 25).\n"
     "Each GEN_DIR is the output of `moesim generate` for one model (run); all must use the same\n"
@@ -146,7 +147,11 @@ static const char *usage_compare =
     "\n"
     "options:\n"
     "  --top-p P          P of the top-P sets (default 0.8, as the paper's Fig. 6)\n"
-    "  --include-prompt   count the prompt's tokens too\n";
+    "  --include-prompt   count the prompt's tokens too\n"
+    "  --route-with RUN   route every folder's tokens through RUN's saved model instead of using each\n"
+    "                     generating model's own routes: the paper reads the solutions of many models\n"
+    "                     with one MoE (§5.1, Fig. 6). Without it, independently trained models are\n"
+    "                     compared by expert index, and their experts have no correspondence.\n";
 
 static int die_usage(const char *msg, const char *usage) {
     fprintf(stderr, "moesim: %s\n\n%s", msg, usage);
@@ -463,11 +468,24 @@ static int cmd_eval(int argc, char **argv) {
     return 0;
 }
 
+// --route-with: the analyzer model routes each folder's tokens (compare.h's route callback)
+static int route_with_model(void *ctx, const int32_t *tokens, int rows, int len, int32_t **routes, int *L, int *K,
+                            int *E, char *err, size_t errlen) {
+    Model *m = ctx;
+    *L = m->spec.L; *K = m->spec.K; *E = m->spec.E;
+    *routes = malloc(sizeof(int32_t) * ((size_t)rows * m->spec.L * len * m->spec.K + 1));
+    if (!*routes) { snprintf(err, errlen, "out of memory"); return -1; }
+    if (route_tokens(m, tokens, rows, len, *routes, err, errlen) != 0) { free(*routes); *routes = NULL; return -1; }
+    return 0;
+}
+
 static int cmd_compare(int argc, char **argv) {
     static const char *dirs[256];
+    const char *route_with = NULL;
     CompareArgs a = {.dirs = dirs, .top_p = 0.8};
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) a.out = argv[++i];
+        else if (strcmp(argv[i], "--route-with") == 0 && i + 1 < argc) route_with = argv[++i];
         else if (strcmp(argv[i], "--top-p") == 0 && i + 1 < argc) {
             char *end;
             a.top_p = strtod(argv[++i], &end);
@@ -480,7 +498,19 @@ static int cmd_compare(int argc, char **argv) {
     }
     if (a.ndirs < 1 || !a.out) return die_usage("compare: needs GEN_DIR... and --out DIR", usage_compare);
     char err[1600];
+    Model analyzer;
+    if (route_with) {
+        Config c;
+        int step;
+        if (ckpt_open_model(route_with, 0, &c, &analyzer, &step, err, sizeof err) != 0) {
+            fprintf(stderr, "moesim: compare: --route-with: %s\n", err);
+            return 2;
+        }
+        a.route = route_with_model;
+        a.route_ctx = &analyzer;
+    }
     int rc = compare_dirs(&a, err, sizeof err);
+    if (route_with) model_free(&analyzer);
     if (rc != 0) { fprintf(stderr, "moesim: compare: %s\n", err); return rc; }
     fprintf(stderr, "moesim: wrote compare.csv, compare_pairs.csv, track.csv and track_pairs.csv in %s\n", a.out);
     return 0;

@@ -124,6 +124,14 @@ check '[ $rc -eq 0 ] && head -1 "$T/cmp/compare.csv" | grep -qx "layer,kind,pair
 # prompt same model, 24 nothing shared
 check '[ "$(awk -F, '"'"'$1 == 0 {n += $3} END {print n}'"'"' "$T/cmp/compare.csv")" = 66 ] && grep -q "^0,same_prompt_other_model,12," "$T/cmp/compare.csv"' "compare pair counts"
 check '[ $(wc -l <"$T/cmp/compare_pairs.csv") -eq $((66 * 2 + 1)) ]' "compare_pairs.csv rows"
+# --route-with: the generating model itself re-routing its rows (they fit model.seq_len = 8)
+# gives back its own routes, so compare's files are the same; rows longer than the context fail
+$MOESIM generate "$T/half/run" --out "$T/g4" --prompts 4 --samples 2 --prompt-len 3 --tokens 5 >/dev/null 2>&1
+$MOESIM compare "$T/g4" --out "$T/c4" >/dev/null 2>&1
+$MOESIM compare "$T/g4" --out "$T/c4r" --route-with "$T/half/run" >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 0 ] && cmp -s "$T/c4/compare.csv" "$T/c4r/compare.csv" && cmp -s "$T/c4/track.csv" "$T/c4r/track.csv"' "compare --route-with the generating model must reproduce its own routes (exit $rc)"
+$MOESIM compare "$T/g1" --out "$T/c5" --route-with "$T/half/run" >"$T/c5.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "do not fit the model.s context" "$T/c5.out" && [ ! -e "$T/c5" ]' "compare --route-with rows longer than seq_len: exit 2 (exit $rc)"
 $MOESIM generate "$T/half/run" --out "$T/g3" $G --temperature -1 >"$T/g3.out" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q -- "--temperature" "$T/g3.out" && [ ! -e "$T/g3" ]' "generate: a bad temperature must exit 2 naming the flag (exit $rc)"
 

@@ -250,6 +250,17 @@ int compare_dirs(const CompareArgs *a, char *err, size_t errlen) {
     int rc = 0, R = 0;
     for (int d = 0; d < a->ndirs && rc == 0; d++) {
         if (read_gen_dir(&g[d], a->dirs[d], a->experts, err, errlen) != 0) { rc = 2; break; }
+        if (a->route) {  // the analyzer's routing of this folder's tokens replaces its own
+            int32_t *rt = NULL;
+            char e2[1024];
+            if (a->route(a->route_ctx, g[d].tokens, g[d].rows, g[d].len, &rt, &g[d].L, &g[d].K, &g[d].E, e2, sizeof e2) != 0) {
+                snprintf(err, errlen, "%s: routing its tokens: %s", a->dirs[d], e2);
+                rc = 2;
+                break;
+            }
+            free(g[d].routes);
+            g[d].routes = rt;
+        }
         const GenDir *f = &g[0], *h = &g[d];
         if (!a->experts && h->E != f->E) {  // derived from the largest expert seen: take the largest
             int e = h->E > f->E ? h->E : f->E;

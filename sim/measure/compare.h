@@ -69,6 +69,13 @@ typedef struct {
     int include_prompt;         // --include-prompt
     int experts;                // E (0: generate.json's "experts", else 1 + the largest expert seen;
                                 // unused trailing experts change neither measure)
+    // --route-with: when set, every folder's tokens are routed afresh by one analyzer model (as
+    // the paper reads all models' solutions with one MoE, §5.1), instead of using each generating
+    // model's own routes.npy. route() allocates *routes (rows x L x len x K) and sets the
+    // analyzer's L, K and E; returns 0, or -1 with err.
+    int (*route)(void *ctx, const int32_t *tokens, int rows, int len, int32_t **routes, int *L, int *K, int *E,
+                 char *err, size_t errlen);
+    void *route_ctx;
 } CompareArgs;
 
 // Reads every GEN_DIR (generate.json, routes.npy, tokens.npy), checks they share their prompts,
