@@ -105,6 +105,7 @@ static const char *usage_generate =
     "  --top-p p            nucleus sampling mass in (0, 1] (default 1: the whole softmax)\n"
     "  --seed s             sampling seed (default 1); the same seed gives the same rows for any thread count\n"
     "  --prompt-domain d    prompts from domain d's evaluation sequences only\n"
+    "  --prompts-per-domain N  the first N evaluation sequences of every domain, domain by domain\n"
     "  --prompt-file P.npy  prompts from an int32 N x n array (tokens 0..model.vocab-1)\n"
     "\n"
     "Prompts are the first N evaluation sequences of the run's world (domain-major) cut to n tokens.\n"
@@ -372,6 +373,13 @@ static int cmd_generate(int argc, char **argv) {
                 return die_usage(msg, usage_generate);
             }
             a.prompt_domain = (int)d;
+        } else if (strcmp(k, "--prompts-per-domain") == 0) {
+            long d = strtol(v, &end, 10);
+            if (*v < '0' || *v > '9' || *end != '\0' || d < 1 || d > 1000000) {
+                snprintf(msg, sizeof msg, "--prompts-per-domain '%s': expected an integer >= 1", v);
+                return die_usage(msg, usage_generate);
+            }
+            a.per_domain = (int)d;
         } else if (strcmp(k, "--prompt-file") == 0) a.prompt_file = v;
         else if (strcmp(k, "--out") == 0) a.out = v;
         else {

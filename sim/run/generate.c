@@ -63,6 +63,9 @@ int gen_check_args(const GenArgs *a, char *err, size_t errlen) {
     if (a->prompt_domain < -1) return fail(err, errlen, "--prompt-domain %d: expected a domain index >= 0", a->prompt_domain);
     if (a->prompt_domain >= 0 && a->prompt_file)
         return fail(err, errlen, "--prompt-domain and --prompt-file: give one of them (a file's prompts have no domain)");
+    if (a->per_domain < 0) return fail(err, errlen, "--prompts-per-domain %d: expected an integer >= 1", a->per_domain);
+    if (a->per_domain > 0 && (a->prompts || a->prompt_domain >= 0 || a->prompt_file))
+        return fail(err, errlen, "--prompts-per-domain: give it alone, without --prompts, --prompt-domain or --prompt-file");
     if (a->keep < 0) return fail(err, errlen, "keep %d: expected 0 (half the window) or 1..model.seq_len", a->keep);
     return 0;
 }
@@ -133,6 +136,10 @@ int gen_prompts(GenPrompts *p, const GenArgs *a, const Config *c, char *err, siz
     // A domain's evaluation sequences come from its own stream, so asking for more than
     // eval.sequences extends the run's set instead of redrawing it.
     if (a->prompt_domain >= 0 && N > ws.eval_sequences) ws.eval_sequences = N;
+    if (a->per_domain > 0) {  // N prompts of every domain, domain by domain
+        if (a->per_domain > ws.eval_sequences) ws.eval_sequences = a->per_domain;
+        N = a->per_domain * ws.domains;
+    }
     World w;
     char e[400];
     if (world_build(&w, &ws, e, sizeof e) != 0) return fail(err, errlen, "the run's world: %s", e);
@@ -153,8 +160,10 @@ int gen_prompts(GenPrompts *p, const GenArgs *a, const Config *c, char *err, siz
     world_eval_set(&w, set, dom);  // domain-major: domain 0's sequences first
     int first = a->prompt_domain >= 0 ? a->prompt_domain * per : 0;
     for (int i = 0; i < N; i++) {
-        memcpy(p->tokens + (size_t)i * n, set + (size_t)(first + i) * (T + 1), sizeof(int32_t) * n);
-        p->domain[i] = dom[first + i];
+        // --prompts-per-domain: prompt i is sequence i mod N' of domain i / N' (set is domain-major)
+        int src = a->per_domain > 0 ? (i / a->per_domain) * per + i % a->per_domain : first + i;
+        memcpy(p->tokens + (size_t)i * n, set + (size_t)src * (T + 1), sizeof(int32_t) * n);
+        p->domain[i] = dom[src];
     }
     p->N = N; p->n = n;
     free(set); free(dom); world_free(&w);

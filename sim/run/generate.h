@@ -46,6 +46,7 @@ typedef struct {
     double top_p;               // --top-p p in (0, 1], default 1
     uint64_t seed;              // --seed s, default 1
     int prompt_domain;          // --prompt-domain d (-1: any)
+    int per_domain;             // --prompts-per-domain N (0: not given): the first N of every domain
     const char *prompt_file;    // --prompt-file P.npy (NULL: the evaluation set)
     int keep;                   // tokens a restarted window keeps (0: seq_len/2); not a flag yet
     FILE *progress;             // one line updated in place when it is a terminal (NULL: quiet)

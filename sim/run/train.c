@@ -14,6 +14,7 @@
 #endif
 #include "train.h"
 #include "checkpoint.h"
+#include "prune.h"
 #include "../config/config.h"
 #include "../io.h"
 #include "../measure/metrics.h"
@@ -654,6 +655,7 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
     if (res->status == RUN_OK && !what && write_removal(R) != 0) {
         snprintf(err, sizeof err, "cannot write %s/removal.csv: %s", R->dir, strerror(errno)); what = err;
     }
+    if (res->status == RUN_OK && !what && prune_write(c, m, &R->world, R->dir, err, sizeof err) != 0) what = err;
     if (res->status == RUN_OK && !what && write_truncation(R) != 0) {
         snprintf(err, sizeof err, "cannot write %s/truncation.csv: %s", R->dir, strerror(errno)); what = err;
     }
@@ -704,6 +706,7 @@ int eval_saved(const Config *c, const char *model_dir, const char *out, const Tr
         else if (afile_commit(&R->f_experts) != 0) { snprintf(err, errlen, "cannot write %s: %s", R->f_experts.path, strerror(errno)); rc = -1; }
         else if (write_pairs(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "pairs.csv"), strerror(errno)); rc = -1; }
         else if (write_removal(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "removal.csv"), strerror(errno)); rc = -1; }
+        else if (prune_write(c, &R->model, &R->world, out, err, errlen) != 0) rc = -1;
         else if (write_truncation(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "truncation.csv"), strerror(errno)); rc = -1; }
         else if (write_config(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "config.toml"), strerror(errno)); rc = -1; }
         else if (c->eval_dump && write_dumps(R) != 0) { snprintf(err, errlen, "cannot write the dumps in %s/dump: %s", out, strerror(errno)); rc = -1; }
