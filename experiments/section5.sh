@@ -1,0 +1,101 @@
+#!/bin/sh
+# section5.sh — the experiments of the paper's §5 and the appendix figures that need trained
+# models afterwards (claims 11-15), run by experiments/reproduce.sh after the other claims:
+#
+#   11  cross-model overlap (Figs. 6, 25): 6 models (claim11_models.toml) and 3 models that write
+#       differently (claim11_style.toml) generate from the same prompts; one analyzer model
+#       (claim11_analyzer.toml) routes every rollout; moesim compare at p = 0.5, 0.8, 0.9
+#   12  prompt → rollout tracking (Fig. 7): the track files of claim 11's comparison
+#   13  pruning by usage (Figs. 8-9): moesim eval of the analyzer and of claim 11's AdamW models,
+#       keeping 6 of 16 experts in the last layer, ranked on one evaluation sequence
+#   14  truncation to the leading directions (Fig. 24): the truncation.csv of claim 11's models
+#   15  switching balancing scope part-way (Qiu et al. 2025, Table 3): claim15_stage1 (micro,
+#       100 steps) continued by claim15_switch (global, 100 steps, train.init_from), against
+#       claim15_baselines (200 steps of each)
+#
+#   sh experiments/section5.sh [--resume] [--check]
+#     --resume   keep finished runs and outputs (after an interruption)
+#     --check    a reduced version into build/reproduce-check/section5 (fewer models, prompts and
+#                steps; CI runs it through reproduce.sh --check), then experiments/section5.py
+#                --check judges it and exits 1 if a robust result no longer holds
+# Environment: MOESIM (default ./moesim), JOBS (parallel runs, default 2), OUT (default results).
+set -eu
+cd "$(dirname "$0")/.."
+MOESIM=${MOESIM:-./moesim}
+JOBS=${JOBS:-2}
+OUT=${OUT:-results}
+FORCE=--force
+CHECK=0
+for a in "$@"; do
+    case $a in
+        --resume) FORCE= ;;
+        --check) CHECK=1; OUT=build/reproduce-check/section5 ;;
+        *) echo "usage: sh experiments/section5.sh [--resume] [--check]" >&2; exit 2 ;;
+    esac
+done
+# the check: 3 models (one optimizer), fewer steps, one prompt per domain
+if [ $CHECK = 1 ]; then
+    MODELS_SET="--set train.steps=120 --set optim.name=\"adamw\""
+    PER_DOMAIN=1; SAMPLES=2
+else
+    MODELS_SET=""
+    PER_DOMAIN=2; SAMPLES=3
+fi
+run() {  # run NAME OUTDIR [--set ...]
+    name=$1 dir=$2; shift 2
+    # shellcheck disable=SC2086
+    "$MOESIM" run "experiments/$name.toml" -j "$JOBS" --quiet $FORCE --out "$dir" "$@"
+}
+gen() {  # gen RUN_DIR OUT_DIR: the same prompts for every model (8 prompt tokens, 24 new ones)
+    [ -n "$FORCE" ] || [ ! -s "$2/generate.json" ] || return 0
+    "$MOESIM" generate "$1" --out "$2" --prompts-per-domain $PER_DOMAIN --samples $SAMPLES --prompt-len 8 \
+        --tokens 24 --temperature 1 --seed 7 >/dev/null
+}
+
+# ---- claims 11, 12, 14: models, analyzer, rollouts, comparison ----------------------------------
+c11=$OUT/claim11_cross_model
+# shellcheck disable=SC2086
+run claim11_models "$c11/models" $MODELS_SET
+run claim11_analyzer "$c11/analyzer" $( [ $CHECK = 1 ] && echo "--set train.steps=120" )
+[ $CHECK = 1 ] || run claim11_style "$c11/style"
+for variant in models style; do
+    [ -d "$c11/$variant" ] || continue
+    gens=""
+    for r in "$c11/$variant"/*=*; do
+        [ -s "$r/model/state.json" ] || continue
+        g="$c11/gen_$variant/$(basename "$r")"
+        gen "$r" "$g"
+        gens="$gens $g"
+    done
+    for p in 0.5 0.8 0.9; do
+        [ $CHECK = 1 ] && [ $p != 0.8 ] && continue
+        # shellcheck disable=SC2086
+        "$MOESIM" compare $gens --out "$c11/compare_${variant}_p$p" --top-p $p --route-with "$c11/analyzer/run" >/dev/null
+    done
+done
+
+# ---- claim 13: pruning ---------------------------------------------------------------------------
+c13=$OUT/claim13_pruning
+mkdir -p "$c13"
+for r in "$c11/analyzer/run" "$c11"/models/name=adamw-seed=* "$c11"/models/seed=*; do
+    [ -s "$r/model/state.json" ] || continue
+    id=$(basename "$r"); [ "$id" = run ] && id=analyzer
+    "$MOESIM" eval "$r" --out "$c13/$id" --set eval.prune_keep=6 --set eval.prune_layers=1 \
+        --set 'eval.prune_on="sequence:0"' >/dev/null 2>&1
+done
+
+# ---- claim 15: switching the balancing scope part-way --------------------------------------------
+c15=$OUT/claim15_switch_scope
+if [ $CHECK = 0 ]; then
+    run claim15_baselines "$c15/baselines"
+    run claim15_stage1 "$c15/stage1"
+    for s in 1 2 3; do
+        run claim15_switch "$c15/switch/seed$s" --set "train.seed=$s" \
+            --set "train.init_from=\"$c15/stage1/seed=$s\""
+    done
+    awk 'FNR > 1 || NR == 1' "$c15"/switch/seed*/summary.csv > "$c15/switch/summary.csv"
+fi
+
+# ---- the verdicts --------------------------------------------------------------------------------
+if [ $CHECK = 1 ]; then python3 experiments/section5.py --check "$OUT"
+else python3 experiments/section5.py "$OUT"; fi
