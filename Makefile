@@ -6,6 +6,7 @@
 #   make bench      build and run the benchmark (results/bench/bench.csv)
 #   make reproduce  run every claim's experiment and rebuild results/
 #   make fuzz       fuzz the experiment-file parser for a bounded time (clang + libFuzzer)
+#   make mutate     put each bug of tests/mutants.txt into a copy of the tree; every one must fail a test
 #   make clean      remove build/ and ./moesim
 #
 # Switches: OMP=0 (no OpenMP), SAN=1 (AddressSanitizer + UBSan), NATIVE=1 (-march=native),
@@ -59,7 +60,7 @@ TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 DTESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/dtest_*.c))
 BENCH    := $(BUILD)/tests/bench
 
-.PHONY: all run test testbins bench reproduce reproduce-check fuzz clean
+.PHONY: all run test testbins bench reproduce reproduce-check fuzz mutate clean
 all: moesim
 
 # The program at the repository root is always the normal build.
@@ -115,6 +116,10 @@ reproduce-check: moesim
 
 fuzz:
 	sh tests/fuzz/run.sh
+
+# Mutation testing (not part of make test): killed / survived per mutant, totals and runtime.
+mutate:
+	sh tests/mutate.sh
 
 clean:
 	rm -rf build moesim
