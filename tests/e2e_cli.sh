@@ -104,6 +104,9 @@ check '[ $rc -eq 0 ]' "a diverged run is a result, not a failure (exit $rc)"
 check '[ $(grep -l "\"status\": \"diverged\"" "$T"/f/*/manifest.json | wc -l) -eq 4 ]' "diverged runs not recorded as diverged"
 check 'grep -q "step 5: loss is nan" "$T/f/scope=micro-seed=1/manifest.json"' "divergence message names the step"
 check 'grep -c ",diverged," "$T/f/summary.csv" | grep -q 4' "summary.csv does not mark diverged runs"
+# only an "ok" run is done: running the sweep again redoes the diverged ones (no NaN this time)
+$MOESIM run $FX/tiny.toml --out "$T/f" --set train.steps=10 --quiet >/dev/null 2>&1
+check '[ $(grep -l "\"status\": \"ok\"" "$T"/f/*/manifest.json | wc -l) -eq 4 ]' "diverged runs were taken as done and not run again"
 
 # 8. export: .npy files, and their gradients against a float64 finite-difference check
 $MOESIM export $FX/tiny.toml --out "$T/x" --set train.seed=3 >/dev/null 2>&1; rc=$?

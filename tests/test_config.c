@@ -820,6 +820,30 @@ static void test_mutations(void) {
     CHECK(loaded > 10 && rejected > 100);  // not vacuous: both outcomes happen
 }
 
+// ---- the cross-field checks accept their boundary values ----
+// Every fixture in bad/ is on the wrong side of a check; these sit exactly on the right side, so
+// a check written with >= for > (or a stricter name rule) fails here: top_k = experts, a
+// micro-batch of the whole batch, warm-up of every step, one head per model dimension, every
+// token owned by some domain (shared + domains = vocab, one private token each), branching at
+// the reach, one cyclic domain per token, a name with inner dots, dashes and underscores.
+static void test_check_boundaries(void) {
+    static const char *const ok[] = {
+        "[model]\nexperts = 4\ntop_k = 4\n",
+        "[train]\nbatch = 8\nmicro_batch = 8\n",
+        "[train]\nsteps = 5\nwarmup = 5\n",
+        "[model]\nd_model = 8\nheads = 8\n",
+        "[model]\nvocab = 12\n[data]\nshared_vocab = 8\ndomains = 4\nbranching = 9\n",
+        "[model]\nvocab = 48\n[data]\nshared_vocab = 4\ndomains = 4\nbranching = 15\n",
+        "[model]\nvocab = 48\n[data]\nshared_vocab = 4\ndomains = 4\nshared_prob = 0\nbranching = 11\n",
+        "[model]\nvocab = 16\n[data]\nworld = \"cyclic\"\ndomains = 16\n",
+        "[experiment]\nname = \"a.b-c_D9.\"\n",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int rc = load_text(&ex, ok[i], NULL, 0, &errs);
+        CHECK_MSG(rc == 0 && errs.n == 0, "rejected on the boundary: %s  (%s)", ok[i], errs.n ? errs.msg[0] : "");
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--print-resolved")) {
         int n = experiment_load(&ex, argv[2], NULL, 0, &errs);
@@ -848,5 +872,6 @@ int main(int argc, char **argv) {
     test_tomllib();
     test_experiments();
     test_mutations();
+    test_check_boundaries();
     return test_summary("test_config");
 }

@@ -228,6 +228,34 @@ static void test_clip_in_step(void) {
     free(pa); free(pb); free(pc);
 }
 
+// ---- the batch source: a new shuffle seed every step (batches.h: step s uses shuffle_base + s) ----
+// Guards against the shuffle scope drawing the same random token subsets at every step, and
+// against batches that do not depend on the step they were drawn for.
+static void test_batch_source(void) {
+    Config c;
+    config_defaults(&c);
+    set(&c, "balance.scope", "\"shuffle\"");
+    World w;
+    WorldSpec ws;
+    char err[300];
+    world_spec_from_config(&ws, &c);
+    CHECK_MSG(world_build(&w, &ws, err, sizeof err) == 0, "%s", err);
+    BatchSource src;
+    CHECK(batch_source_init(&src, &c, &w) == 0);
+    Batch b0, b1;
+    batch_source_next(&src, 0, &b0);
+    size_t n = (size_t)c.train_batch * (c.model_seq_len + 1);
+    int32_t *t0 = malloc(sizeof(int32_t) * n);
+    memcpy(t0, b0.tokens, sizeof(int32_t) * n);
+    batch_source_next(&src, 1, &b1);
+    CHECK(b1.shuffle_seed == b0.shuffle_seed + 1);
+    CHECK(b0.B == c.train_batch);
+    CHECK(memcmp(t0, b1.tokens, sizeof(int32_t) * n) != 0);  // a fresh batch each step
+    free(t0);
+    batch_source_free(&src);
+    world_free(&w);
+}
+
 // ---- aux-free balancing on a skewed router (router-only model, geometry world) ----
 // The router is initialized so that expert 0 wins every token: MaxVio_batch = E/K − 1 = 3.
 // With no balancing and no task the router gets no gradient and stays skewed. Aux-free moves the
@@ -294,6 +322,7 @@ int main(void) {
     test_thread_determinism(OPTIM_MUON, BAL_AUXFREE);
     test_auxfree_balances();
     test_clip_in_step();
+    test_batch_source();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
