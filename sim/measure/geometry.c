@@ -292,6 +292,12 @@ double metrics_median(double *x, size_t n) {
 int metrics_prop1(Prop1Summary *out, double *lhs, double *rhs, double *naive,
                   const float *H, const float *P, const double *V, const int32_t *pairs, int M,
                   int D, int E, int r, double slack) {
+    return metrics_prop1_ld(out, lhs, rhs, naive, H, P, V, (size_t)D, pairs, M, D, E, r, slack);
+}
+
+int metrics_prop1_ld(Prop1Summary *out, double *lhs, double *rhs, double *naive,
+                     const float *H, const float *P, const double *V, size_t ldv, const int32_t *pairs,
+                     int M, int D, int E, int r, double slack) {
     out->holds_fraction = out->tightness = out->naive_tightness = out->residual_ratio = NAN;
     double *Pd = malloc((size_t)E * D * sizeof(double));     // E x D  P in double
     double *PV = malloc((size_t)E * r * sizeof(double));     // E x r  P V_r
@@ -303,7 +309,7 @@ int metrics_prop1(Prop1Summary *out, double *lhs, double *rhs, double *naive,
     for (int e = 0; e < E; e++)                        // |P Pi_r|_2 = |P V_r|_2 (V_r orthonormal)
         for (int k = 0; k < r; k++) {
             double t = 0.0;
-            for (int a = 0; a < D; a++) t += Pd[(size_t)e * D + a] * V[(size_t)a * D + k];
+            for (int a = 0; a < D; a++) t += Pd[(size_t)e * D + a] * V[(size_t)a * ldv + k];
             PV[(size_t)e * r + k] = t;
         }
     double npv = linalg_spectral_norm(PV, E, r);
@@ -318,8 +324,8 @@ int metrics_prop1(Prop1Summary *out, double *lhs, double *rhs, double *naive,
         memset(p, 0, (size_t)D * sizeof(double));
         for (int k = 0; k < r; k++) {                  // Pi_r d = sum_k (v_kᵀ d) v_k
             double c = 0.0;
-            for (int a = 0; a < D; a++) c += V[(size_t)a * D + k] * d[a];
-            for (int a = 0; a < D; a++) p[a] += c * V[(size_t)a * D + k];
+            for (int a = 0; a < D; a++) c += V[(size_t)a * ldv + k] * d[a];
+            for (int a = 0; a < D; a++) p[a] += c * V[(size_t)a * ldv + k];
         }
         for (int a = 0; a < D; a++) q[a] = d[a] - p[a];
         linalg_matvec(y, Pd, d, E, D);

@@ -1,4 +1,6 @@
-// linalg.c — cyclic Jacobi eigen-solver, Gram-based SVD, spectral norms. See linalg.h.
+// linalg.c — the cyclic Jacobi eigen-solvers (the reference), and the Gram-based SVDs and spectral
+// norms in two versions: *_ref on Jacobi, the production ones on the fast solvers of linalg_eig.c.
+// See linalg.h.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,25 +194,10 @@ int linalg_eig_psd(double *w, double *V, double *A, int n) {
 
 // ---- Gram, SVD, spectral norm -------------------------------------------------------------
 
-void linalg_gram(double *G, const float *X, size_t N, int D) {
-    memset(G, 0, (size_t)D * D * sizeof(double));
-    for (size_t i = 0; i < N; i++) {                   // rows in order: fixed summation order
-        const float *x = X + i * (size_t)D;            // x: D
-        for (int a = 0; a < D; a++) {
-            double xa = x[a];
-            if (xa == 0.0) continue;                   // adds exact zeros only; order unchanged
-            double *g = G + (size_t)a * D;
-            for (int b = a; b < D; b++) g[b] += xa * (double)x[b];   // upper triangle
-        }
-    }
-    for (int a = 0; a < D; a++)                        // mirror to the lower triangle
-        for (int b = 0; b < a; b++) G[(size_t)a * D + b] = G[(size_t)b * D + a];
-}
-
-int linalg_svd_right(double *s, double *V, double *G, const float *X, size_t N, int D) {
+int linalg_svd_right_ref(double *s, double *V, double *G, const float *X, size_t N, int D) {
     double *A = malloc((size_t)D * D * sizeof(double));   // D x D Gram, destroyed by Jacobi
     if (!A) return -2;
-    linalg_gram(A, X, N, D);
+    linalg_gram_ref(A, X, N, D);
     if (G) memcpy(G, A, (size_t)D * D * sizeof(double));
     int rc = linalg_eig_psd(s, V, A, D);
     for (int k = 0; k < D; k++) s[k] = sqrt(s[k] > 0.0 ? s[k] : 0.0);  // λ = σ² (clip rounding)
@@ -218,30 +205,7 @@ int linalg_svd_right(double *s, double *V, double *G, const float *X, size_t N, 
     return rc;
 }
 
-double linalg_spectral_norm(const double *A, int m, int n) {
-    if (m <= 0 || n <= 0) return 0.0;
-    int k = m <= n ? m : n;                            // side of the smaller Gram matrix
-    double *B = malloc((size_t)k * k * sizeof(double)), *V = malloc((size_t)k * k * sizeof(double));
-    double *w = malloc((size_t)k * sizeof(double));
-    if (!B || !V || !w) { free(B); free(V); free(w); return -1.0; }
-    if (m <= n) {                                      // B = A Aᵀ (m x m): row dot products
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < m; j++)
-                B[(size_t)i * m + j] = linalg_dot(A + (size_t)i * n, A + (size_t)j * n, n);
-    } else {                                           // B = AᵀA (n x n): sum over rows in order
-        memset(B, 0, (size_t)n * n * sizeof(double));
-        for (int r = 0; r < m; r++)
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < n; j++)
-                    B[(size_t)i * n + j] += A[(size_t)r * n + i] * A[(size_t)r * n + j];
-    }
-    // An unconverged result (-1) still has σ1² to rounding; only a failed allocation is fatal.
-    double top = linalg_eig_psd(w, V, B, k) == -2 ? -1.0 : w[0] > 0.0 ? sqrt(w[0]) : 0.0;
-    free(B); free(V); free(w);
-    return top;
-}
-
-int linalg_svd_top(double *lam, double *Vk, double *fro2, const float *X, size_t n, int D, int k) {
+int linalg_svd_top_ref(double *lam, double *Vk, double *fro2, const float *X, size_t n, int D, int k) {
     const int small = n < (size_t)D;                   // n < D: the n x n Gram X Xᵀ is smaller
     const int m = small ? (int)n : D;                   // side of the Gram matrix
     double *A = malloc((size_t)(m > 0 ? m : 1) * (m > 0 ? m : 1) * sizeof(double));   // m x m
@@ -286,3 +250,118 @@ int linalg_svd_top(double *lam, double *Vk, double *fro2, const float *X, size_t
     free(A); free(V); free(w);
     return rc;
 }
+
+// ---- production versions on the fast solvers ---------------------------------------------------
+
+int linalg_svd_right(double *s, double *V, double *G, const float *X, size_t N, int D) {
+    double *A = malloc((size_t)D * D * sizeof(double));   // D x D Gram, destroyed by the solver
+    if (!A) return -2;
+    linalg_gram(A, X, N, D);
+    if (G) memcpy(G, A, (size_t)D * D * sizeof(double));
+    int rc = linalg_eig_tql(s, V, A, D);
+    for (int k = 0; k < D; k++) s[k] = sqrt(s[k] > 0.0 ? s[k] : 0.0);  // λ = σ² (clip rounding)
+    free(A);
+    return rc;
+}
+
+// The implicit Gram operator of linalg_svd_top: v -> X(Xᵀv) (rows) or Xᵀ(Xv).
+typedef struct { const float *X; size_t n; int D, rows; double *scratch; } GramCtx;
+static void gram_op(double *y, const double *x, void *ctx) {
+    const GramCtx *g = ctx;
+    linalg_gram_apply(y, x, g->X, g->n, g->D, g->rows, g->scratch);
+}
+
+int linalg_svd_top(double *lam, double *Vk, double *fro2, const float *X, size_t n, int D, int k) {
+    const int small = n < (size_t)D;                   // n < D: work on the n side
+    const int m = small ? (int)n : D;                  // side of the Gram matrix
+    const int kk = k < m ? k : m;                      // eigenpairs that exist
+    double *U = malloc((size_t)(kk > 0 ? kk : 1) * (m > 0 ? m : 1) * sizeof(double));   // kk x m
+    double *w = malloc((size_t)(k > 0 ? k : 1) * sizeof(double));
+    if (!U || !w) { free(U); free(w); return -2; }
+    double f2 = 0.0;
+    for (size_t i = 0; i < n * (size_t)D; i++) f2 += (double)X[i] * X[i];
+    if (fro2) *fro2 = f2;
+    int rc = 0;
+    if (m > 0 && m <= 64) {                            // small: the explicit Gram matrix
+        double *A = malloc((size_t)m * m * sizeof(double));
+        if (!A) rc = -2;
+        else {
+            if (small) linalg_gram_rows(A, X, n, D);
+            else linalg_gram(A, X, n, D);
+            rc = linalg_eig_top(w, U, A, m, kk);
+            free(A);
+        }
+    } else if (m > 0) {
+        double *scr = malloc(linalg_gram_apply_scratch(n, D) * sizeof(double));
+        if (!scr) rc = -2;
+        else {
+            GramCtx g = {X, n, D, small, scr};
+            rc = linalg_lanczos(w, U, kk, gram_op, &g, m, 1e-12);
+            free(scr);
+        }
+    }
+    if (rc != -2) {
+        double top = m > 0 && w[0] > 0.0 ? w[0] : 0.0;
+        for (int j = 0; j < k; j++) {
+            double *v = Vk + (size_t)j * D;             // v: D, row j of Vk
+            lam[j] = j < kk && w[j] > 0.0 ? w[j] : 0.0;
+            memset(v, 0, (size_t)D * sizeof(double));
+            if (!(top > 0.0) || lam[j] <= 1e-12 * top) continue;   // undefined direction
+            const double *u = U + (size_t)j * m;
+            if (small) {                                // v = Xᵀ u_j, then normalized
+                for (size_t i = 0; i < n; i++) if (u[i] != 0.0) linalg_faxpy(v, u[i], X + i * (size_t)D, (size_t)D);
+                double nv = sqrt(linalg_ddot(v, v, (size_t)D));
+                if (nv > 0.0) for (int a = 0; a < D; a++) v[a] /= nv;
+            } else {
+                memcpy(v, u, (size_t)D * sizeof(double));
+            }
+        }
+    }
+    free(U); free(w);
+    return rc;
+}
+
+double linalg_spectral_norm(const double *A, int m, int n) {
+    if (m <= 0 || n <= 0) return 0.0;
+    int k = m <= n ? m : n;                            // side of the smaller Gram matrix
+    double *B = malloc((size_t)k * k * sizeof(double)), *v = malloc((size_t)k * sizeof(double));
+    if (!B || !v) { free(B); free(v); return -1.0; }
+    if (m <= n) {                                      // B = A Aᵀ (m x m): row dot products
+        for (int i = 0; i < m; i++)
+            for (int j = i; j < m; j++)
+                B[(size_t)i * m + j] = B[(size_t)j * m + i] = linalg_ddot(A + (size_t)i * n, A + (size_t)j * n, (size_t)n);
+    } else {                                           // B = AᵀA (n x n): sum over rows in order
+        linalg_dgemm_tn(B, (size_t)n, A, (size_t)n, A, (size_t)n, n, n, m, 0);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < i; j++) B[(size_t)i * n + j] = B[(size_t)j * n + i];
+    }
+    double w = 0.0;
+    // An unconverged result (-1) still has σ1² to rounding; only a failed allocation is fatal.
+    double top = linalg_eig_top(&w, v, B, k, 1) == -2 ? -1.0 : w > 0.0 ? sqrt(w) : 0.0;
+    free(B); free(v);
+    return top;
+}
+
+double linalg_spectral_norm_ref(const double *A, int m, int n) {
+    if (m <= 0 || n <= 0) return 0.0;
+    int k = m <= n ? m : n;                            // side of the smaller Gram matrix
+    double *B = malloc((size_t)k * k * sizeof(double)), *V = malloc((size_t)k * k * sizeof(double));
+    double *w = malloc((size_t)k * sizeof(double));
+    if (!B || !V || !w) { free(B); free(V); free(w); return -1.0; }
+    if (m <= n) {                                      // B = A Aᵀ (m x m): row dot products
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < m; j++)
+                B[(size_t)i * m + j] = linalg_dot(A + (size_t)i * n, A + (size_t)j * n, n);
+    } else {                                           // B = AᵀA (n x n): sum over rows in order
+        memset(B, 0, (size_t)n * n * sizeof(double));
+        for (int r = 0; r < m; r++)
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    B[(size_t)i * n + j] += A[(size_t)r * n + i] * A[(size_t)r * n + j];
+    }
+    // An unconverged result (-1) still has σ1² to rounding; only a failed allocation is fatal.
+    double top = linalg_eig_psd(w, V, B, k) == -2 ? -1.0 : w[0] > 0.0 ? sqrt(w[0]) : 0.0;
+    free(B); free(V); free(w);
+    return top;
+}
+

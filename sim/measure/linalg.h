@@ -1,16 +1,23 @@
-// linalg.h — the small dense linear algebra the measurements need: a symmetric eigen-solver
-// (two-sided cyclic Jacobi, and one-sided for Gram matrices), right singular vectors of a tall matrix through its Gram matrix, spectral
-// norms, and a few double-precision vector helpers.
+// linalg.h — the dense linear algebra the measurements need: symmetric eigen-solvers, right
+// singular vectors through Gram matrices, spectral norms, and double-precision kernels.
+//
+// Two kinds of eigen-solver live here:
+//   * the REFERENCE: cyclic Jacobi (linalg_eig_sym, linalg_eig_psd; linalg.c), simple and
+//     accurate to the last bits, O(n³) per sweep with a large constant (n = 512: ~1.3 s);
+//   * the FAST ones the measurements use (linalg_eig.c): Householder tridiagonalization +
+//     implicit QL with eigenvectors (linalg_eig_tql, every eigenpair), and Lanczos with full
+//     reorthogonalization (linalg_lanczos / linalg_eig_top, a few leading eigenpairs, also of
+//     an operator such as v -> Xᵀ(X v) that is never formed). tests/test_linalg.c compares them
+//     with Jacobi and with closed-form spectra.
 //
 // Conventions:
 //   * Matrices are row-major. An n x n eigenvector matrix V holds eigenvector j in COLUMN j, so
 //     its k-th component is V[k*n + j] (the usual A = V diag(w) Vᵀ).
 //   * Everything is computed in double, whatever the input type, and every sum runs in a fixed
 //     order (ascending index), so results are bitwise reproducible. No randomness anywhere.
-//   * Sizes here are small (D up to ~512, E up to ~1024): Jacobi is O(n³) per sweep and needs
-//     about 10 sweeps at these sizes; a D = 128 Gram matrix takes ~20 ms, D = 512 ~1.3 s. Widths
-//     of real pre-trained models (2048-7168) would take minutes: they need a tridiagonal QL or
-//     a Lanczos solver for the top vectors, which this file does not have.
+//   * Threads own outputs and sums run in a fixed order, so results are bitwise the same for any
+//     thread count (the kernels compiled for wider vectors may fuse multiply-adds: results may
+//     differ between CPUs by rounding, never between runs on one machine).
 #ifndef MOESIM_LINALG_H
 #define MOESIM_LINALG_H
 
@@ -40,16 +47,78 @@ int linalg_eig_psd(double *w, double *V, double *A, int n);
 
 // G = Xᵀ X, the D x D Gram matrix of the columns of a row-major N x D float matrix, accumulated
 // in double over rows in ascending order (each entry sums the same terms in the same order).
+// linalg_gram is blocked (linalg_dgemm_tn on chunks of rows converted to double); linalg_gram_ref
+// is the plain loop it is tested against.
 void linalg_gram(double *G, const float *X, size_t N, int D);
+void linalg_gram_ref(double *G, const float *X, size_t N, int D);
+// A = X Xᵀ (n x n) for X n x D float: the Gram matrix of the rows.
+void linalg_gram_rows(double *A, const float *X, size_t n, int D);
+
+// ---- fast solvers (linalg_eig.c) ----------------------------------------------------------------
+
+// A = V diag(w) Vᵀ for symmetric A (n x n, DESTROYED) by Householder tridiagonalization and
+// implicit QL; outputs as linalg_eig_sym (w descending, V column j; V may be NULL for eigenvalues
+// only, O(n²) after the O(n³) reduction). Cost ~ (4/3 + 4.5 + 2) n³ flops, the reduction
+// memory-bound. Returns 0; -1 if QL did not converge (60 iterations for one eigenvalue); -2 if
+// memory could not be allocated.
+int linalg_eig_tql(double *w, double *V, double *A, int n);
+
+// y = A x for a symmetric operator A of size n (x, y: n; y never aliases x).
+typedef void (*LinalgOp)(double *y, const double *x, void *ctx);
+
+// The k largest eigenvalues lam (descending) and unit eigenvectors (rows of Vk, k x n) of a
+// symmetric operator, by Lanczos with full reorthogonalization from a fixed start vector, the
+// Krylov basis capped at max(320, 8k + 80) vectors (explicit restarts beyond). Converged when
+// every wanted Ritz pair has residual |β_m s_m| <= tol |θ|_max (an eigenvector is then within
+// tol θ_max / gap of the true one), or the basis spans the space (exact). Invariant subspaces
+// (rank-deficient operators) are handled: the search continues orthogonally to them. Returns the
+// number of restarts (>= 0), -1 if not converged after 40 restarts (best estimates written),
+// -2 if memory could not be allocated.
+int linalg_lanczos(double *lam, double *Vk, int k, LinalgOp op, void *ctx, int n, double tol);
+
+// The k leading eigenpairs (lam descending, rows of Vk) of an explicit symmetric n x n A (not
+// modified): linalg_eig_tql for n <= 64 or k >= n/4, else Lanczos with tol 1e-12. Returns as
+// linalg_lanczos / linalg_eig_tql.
+int linalg_eig_top(double *lam, double *Vk, const double *A, int n, int k);
+
+// ---- kernels (linalg_kernels.c) -----------------------------------------------------------------
+
+// C[m][n] (+)= Σ_k A[k*lda + m] · B[k*ldb + n] for m < M, n < N, k < K ascending (C = Aᵀ B with A
+// K x M and B K x N row-major); overwrites C unless accumulate. Register-blocked, threads own
+// blocks of C; linalg_dgemm_tn_ref is the plain triple loop.
+void linalg_dgemm_tn(double *C, size_t ldc, const double *A, size_t lda, const double *B, size_t ldb,
+                     int M, int N, int K, int accumulate);
+void linalg_dgemm_tn_ref(double *C, size_t ldc, const double *A, size_t lda, const double *B, size_t ldb,
+                         int M, int N, int K, int accumulate);
+// Xt (D x n, double) = the transpose of X (n x D, float).
+void linalg_xt_chunk(double *Xt, const float *X, size_t n, int D);
+// Dot products summed in 8 fixed lanes (vectorized, deterministic); y += alpha x.
+double linalg_ddot(const double *a, const double *b, size_t n);
+double linalg_fdot(const float *a, const double *b, size_t n);
+void linalg_daxpy(double *y, double alpha, const double *x, size_t n);
+void linalg_faxpy(double *y, double alpha, const float *x, size_t n);
+// The implicit Gram operator of X (n x D float): y = Xᵀ(X v) (v, y: D) or, with `rows`,
+// y = X(Xᵀ v) (v, y: n). X is read once per product; scratch holds
+// linalg_gram_apply_scratch(n, D) doubles. The same arithmetic for every thread count.
+void linalg_gram_apply(double *y, const double *v, const float *X, size_t n, int D, int rows, double *scratch);
+size_t linalg_gram_apply_scratch(size_t n, int D);
+// C = X Wt (n x W) for X n x D float and Wt D x W double, through chunks of X transposed to double
+// and linalg_dgemm_tn. Returns 0 or -2 (memory).
+int linalg_xw(double *C, const float *X, size_t n, int D, const double *Wt, int W);
+// The same product, reduced on the fly (C never held): sums[0] = Σ_i c_i0², sums[1] = Σ_i c_i1²,
+// sums[2] = Σ_i Σ_{j>=2} c_ij², rows summed in order. Returns 0 or -2.
+int linalg_xw_sumsq(double sums[3], const float *X, size_t n, int D, const double *Wt, int W);
 
 // Right singular vectors and singular values of X (N x D, row-major float) through the
-// eigen-decomposition of XᵀX (linalg_eig_psd): s[k] = sqrt(max(λ_k, 0)) descending (D values,
+// eigen-decomposition of XᵀX (linalg_eig_tql; linalg_svd_right_ref: the same with Jacobi,
+// linalg_eig_psd): s[k] = sqrt(max(λ_k, 0)) descending (D values,
 // ~0 past the rank), V: D x D with column k the right singular vector of s[k]. Optional G
 // (D x D, may be NULL): receives the Gram matrix XᵀX itself (callers reuse it for energies).
 // Note: squaring the matrix loses the accuracy of the SMALL singular values (relative error
 // ~ eps·s1²/s_k²); the leading ones, which is what the measurements use, are accurate.
 // Returns as linalg_eig_psd.
 int linalg_svd_right(double *s, double *V, double *G, const float *X, size_t N, int D);
+int linalg_svd_right_ref(double *s, double *V, double *G, const float *X, size_t N, int D);
 
 // The k leading right singular directions of a short or tall X (n x D, row-major float), for
 // the per-sequence measurements: through the SMALLER Gram matrix, X Xᵀ (n x n) when n < D (then
@@ -60,13 +129,19 @@ int linalg_svd_right(double *s, double *V, double *G, const float *X, size_t N, 
 //         float inputs carry ~1e-7 relative noise, so a direction 10⁶ times weaker than the first
 //         is not a property of the data);
 //   fro2: ‖X‖_F² = Σ_j σ_j², summed directly from the entries (may be NULL).
-// 1 <= k <= D. Returns as linalg_eig_psd.
+// The eigenpairs come from Lanczos on the implicit operator v -> X(Xᵀv) or Xᵀ(Xv) (the Gram
+// matrix is never formed; X is read twice per step) when min(n, D) > 64, else from the explicit
+// Gram matrix and linalg_eig_tql. linalg_svd_top_ref: the explicit Gram matrix and Jacobi.
+// 1 <= k <= D. Returns as linalg_lanczos.
+int linalg_svd_top_ref(double *lam, double *Vk, double *fro2, const float *X, size_t n, int D, int k);
 int linalg_svd_top(double *lam, double *Vk, double *fro2, const float *X, size_t n, int D, int k);
 
 // Spectral norm ‖A‖₂ (largest singular value) of an m x n row-major double matrix, computed as
 // the square root of the largest eigenvalue of the smaller Gram matrix (A Aᵀ if m <= n, else
-// AᵀA). Returns -1 on allocation failure; 0 for an empty matrix.
+// AᵀA; for a router that is the E x E side P Pᵀ), by Lanczos (an accelerated power iteration;
+// linalg_eig_top). Returns -1 on allocation failure; 0 for an empty matrix.
 double linalg_spectral_norm(const double *A, int m, int n);
+double linalg_spectral_norm_ref(const double *A, int m, int n);   // the same with Jacobi
 
 // Small helpers in double, summed in ascending index order.
 double linalg_dot(const double *a, const double *b, int n);

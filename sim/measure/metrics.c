@@ -122,10 +122,14 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
     const size_t SP = metrics_seq_pair_count(N, T, opt);
 
     int rc = -2;
-    double *G = malloc((size_t)D * D * sizeof(double));     // D x D  Gram HᵀH
-    double *V = malloc((size_t)D * D * sizeof(double));     // D x D  right singular vectors
-    double *s = malloc((size_t)D * sizeof(double));         // D      singular values
+    const int r = opt->prop1_rank < D ? opt->prop1_rank : D;   // directions Prop. 1 needs (>= 1)
+    const int rk = r > 1 ? r : 1;
+    const int W = E + 2;                                    // columns of Wt: v1, m, Pi_E P rows
+    double *Vr = malloc((size_t)rk * D * sizeof(double));   // rk x D  leading right singular vectors
+    double *V = malloc((size_t)rk * D * sizeof(double));    // D x rk  the same as columns
+    double *lam = malloc((size_t)rk * sizeof(double));      // rk      their σ²
     double *B = malloc((size_t)E * D * sizeof(double));     // E x D  Pi_E P
+    double *Wt = malloc((size_t)D * W * sizeof(double));    // D x W  [v1, m, Bᵀ]
     double *v1 = malloc((size_t)D * sizeof(double)), *mdir = malloc((size_t)D * sizeof(double));
     int32_t *pairs = A->pairs ? A->pairs : malloc((size_t)M * 2 * sizeof(int32_t));
     double *rh = A->rms_hidden ? A->rms_hidden : malloc((size_t)M * sizeof(double));
@@ -134,7 +138,7 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
     int32_t *sp = NULL;
     uint8_t *sets = NULL;
     size_t *dcount = NULL;
-    if (!G || !V || !s || !B || !v1 || !mdir || !pairs || !rh || !rz) goto done;
+    if (!Vr || !V || !lam || !B || !Wt || !v1 || !mdir || !pairs || !rh || !rz) goto done;
 
     // Eqs. 7 and 8 as the paper defines them: one SVD per sequence, then the mean.
     SeqEnergy se;
@@ -147,21 +151,37 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
     out->retained_energy_dir2 = se.retained[1];
     out->retained_energy_dir3 = se.retained[2];
 
-    // Geometry of all N states (Proposition 1's H, and our whole-set variants): SVD of the
-    // uncentred H, energy of v1 and of the mean direction, centred retained energy, suppression.
-    if (linalg_svd_right(s, V, G, in->H, N, D) == -2) goto done;
-    for (int a = 0; a < D; a++) v1[a] = V[(size_t)a * D];   // column 0
+    // Geometry of all N states (Proposition 1's H, and our whole-set variants): the leading
+    // right singular vectors of the uncentred H by Lanczos on the smaller Gram side (the D x D
+    // Gram matrix is never formed), then one pass over H for the energies of v1, of the mean
+    // direction m and of the centred router rows: with c = H [v1, m, Bᵀ] (N x (E+2)),
+    //   v1ᵀGv1 = Σ_i c_i0², mᵀGm = Σ_i c_i1², Σ_e b_eᵀ G b_e = Σ_i Σ_e c_i(2+e)², tr G = |H|_F².
+    double fro2;
+    if (linalg_svd_top(lam, Vr, &fro2, in->H, N, D, rk) == -2) goto done;
+    for (int k = 0; k < rk; k++)
+        for (int a = 0; a < D; a++) V[(size_t)a * rk + k] = Vr[(size_t)k * D + a];
+    memcpy(v1, Vr, (size_t)D * sizeof(double));
     metrics_center_rows(B, in->P, E, D);
-    out->energy_first_wholeset = metrics_directional_energy(G, v1, D);
-    out->retained_energy_centred = metrics_retained_energy_centred(G, B, v1, E, D);
-    out->suppression_rho = metrics_suppression(B, v1, E, D);
     memset(mdir, 0, (size_t)D * sizeof(double));
-    for (size_t i = 0; i < N; i++)
-        for (int a = 0; a < D; a++) mdir[a] += in->H[i * (size_t)D + a];
+    for (size_t i = 0; i < N; i++) linalg_faxpy(mdir, 1.0, in->H + i * (size_t)D, (size_t)D);
     double mn = linalg_norm(mdir, D);
+    if (mn > 0.0) for (int a = 0; a < D; a++) mdir[a] /= mn;
+    for (int a = 0; a < D; a++) {
+        Wt[(size_t)a * W] = v1[a];
+        Wt[(size_t)a * W + 1] = mdir[a];
+        for (int e = 0; e < E; e++) Wt[(size_t)a * W + 2 + e] = B[(size_t)e * D + a];
+    }
+    double sums[3];
+    if (linalg_xw_sumsq(sums, in->H, N, D, Wt, W) != 0) goto done;
+    if (fro2 > 0.0) {
+        out->energy_first_wholeset = sums[0] / fro2;
+        double bv2 = 0.0;
+        for (int e = 0; e < E; e++) { double t = linalg_dot(B + (size_t)e * D, v1, D); bv2 += t * t; }
+        out->retained_energy_centred = sums[2] > 0.0 ? sums[0] * bv2 / sums[2] : NAN;
+    }
+    out->suppression_rho = metrics_suppression(B, v1, E, D);
     if (mn > 0.0) {
-        for (int a = 0; a < D; a++) mdir[a] /= mn;
-        out->energy_mean_dir = metrics_directional_energy(G, mdir, D);
+        out->energy_mean_dir = fro2 > 0.0 ? sums[1] / fro2 : NAN;
         out->suppression_rho_mean = metrics_suppression(B, mdir, E, D);
     }
     if (out->suppression_rho < 0.0 || out->suppression_rho_mean < 0.0) goto done;
@@ -188,8 +208,8 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
     out->rms_logits_mean = sz / M;
     out->rms_corr = metrics_pearson(rh, rz, (size_t)M);
     Prop1Summary p1;
-    if (metrics_prop1(&p1, A->prop1_lhs, A->prop1_rhs, A->prop1_naive, in->H, in->P, V, pairs, M,
-                      D, E, opt->prop1_rank, opt->prop1_slack))
+    if (metrics_prop1_ld(&p1, A->prop1_lhs, A->prop1_rhs, A->prop1_naive, in->H, in->P, V, (size_t)rk,
+                         pairs, M, D, E, opt->prop1_rank, opt->prop1_slack))
         goto done;
     out->prop1_holds_fraction = p1.holds_fraction;
     out->prop1_tightness = p1.tightness;
@@ -266,7 +286,7 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
     rc = 0;
 
 done:
-    free(G); free(V); free(s); free(B); free(v1); free(mdir);
+    free(Vr); free(V); free(lam); free(B); free(Wt); free(v1); free(mdir);
     if (pairs != A->pairs) free(pairs);
     if (rh != A->rms_hidden) free(rh);
     if (rz != A->rms_logits) free(rz);

@@ -305,5 +305,10 @@ typedef struct { double holds_fraction, tightness, naive_tightness, residual_rat
 int metrics_prop1(Prop1Summary *out, double *lhs, double *rhs, double *naive,
                   const float *H, const float *P, const double *V, const int32_t *pairs, int M,
                   int D, int E, int r, double slack);
+// The same with V's leading dimension given: V[a*ldv + k] (D x ldv, r <= ldv columns used), so
+// only the r leading directions need to exist (metrics_layer passes D x r).
+int metrics_prop1_ld(Prop1Summary *out, double *lhs, double *rhs, double *naive,
+                     const float *H, const float *P, const double *V, size_t ldv, const int32_t *pairs,
+                     int M, int D, int E, int r, double slack);
 
 #endif
