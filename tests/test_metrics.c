@@ -1005,6 +1005,34 @@ static void test_per_sequence_vs_wholeset(void) {
     CHECK_NEAR(m.energy_first_wholeset, 0.5, 1e-14, 0);
 }
 
+static void test_seq_by_domain(void) {
+    // Fig. 5's split of the sequence pairs by domain. Three sequences of T = 2 (domains 0, 0, 1):
+    //   seq0 = (1,0), (1,0), experts 0, 0    unit pool (1, 0)      freq (1, 0)
+    //   seq1 = (1,0), (0,1), experts 0, 1    unit pool (.5, .5)    freq (.5, .5)
+    //   seq2 = (0,1), (0,1), experts 1, 1    unit pool (0, 1)      freq (0, 1)
+    // Pairs: (0,1) one domain: FreqSim = pooled cosine = 1/√2; (0,2) two domains: 0; (1,2) two
+    // domains: 1/√2. So same_domain = 1/√2 on both, cross_domain = 1/(2√2) on both. Guards
+    // against classing pairs by the wrong token's domain (the last: every pair then differs).
+    const float H[12] = {1, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 1}, P[4] = {1, 0, 0, 1};
+    const int32_t tk[6] = {0, 0, 0, 1, 1, 1}, dom[6] = {0, 0, 0, 1, 1, 1};
+    LayerData in = {.N = 6, .D = 2, .E = 2, .K = 1, .T = 2, .H = H, .P = P, .Z = H, .topk = tk,
+                    .domain = dom, .n_domains = 2};
+    MetricsOptions opt;
+    metrics_default_options(&opt);
+    opt.pairs = 8;
+    LayerMetrics m;
+    Rng r;
+    rng_seed(&r, 5, 0);
+    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK_NEAR(m.freqsim_seq_same_domain, 1 / sqrt(2.0), 1e-7, 0);
+    CHECK_NEAR(m.pooled_cosine_seq_same_domain, 1 / sqrt(2.0), 1e-7, 0);
+    CHECK_NEAR(m.freqsim_seq_cross_domain, 0.5 / sqrt(2.0), 1e-7, 0);
+    CHECK_NEAR(m.pooled_cosine_seq_cross_domain, 0.5 / sqrt(2.0), 1e-7, 0);
+    in.domain = NULL;
+    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK(isnan(m.freqsim_seq_same_domain) && isnan(m.pooled_cosine_seq_cross_domain));
+}
+
 static void test_pooled_cosine(void) {
     // Eqs. 15-17: tokens are normalized BEFORE pooling. Sequence A = (1,0), (0,3), sequence
     // B = (1,1), (1,1). Unit tokens of A: (1,0), (0,1) -> pooled (1/2, 1/2), along (1,1): the
@@ -1198,6 +1226,7 @@ static void test_truncation_hand(void) {
 
 int main(void) {
     test_truncation_hand();
+    test_seq_by_domain();
     test_token_context_hand();
     test_svd_top();
     test_seq_energy_hand();

@@ -13,7 +13,9 @@ static const char *null_reason(const char *name, size_t S, int have_domains) {
     for (size_t i = 0; i < sizeof seq_pair / sizeof seq_pair[0]; i++)
         if (strcmp(name, seq_pair[i]) == 0 && S < 2)
             return "compares pairs of sequences, and there is one: give --seq-len T with T < N";
-    if (!have_domains && (strstr(name, "cross_domain") || strcmp(name, "nmi_domain_expert") == 0))
+    if (strstr(name, "_seq_") && strstr(name, "_domain") && S < 2)
+        return "compares pairs of sequences, and there is one: give --seq-len T with T < N";
+    if (!have_domains && (strstr(name, "_domain") || strcmp(name, "nmi_domain_expert") == 0))
         return "needs domain labels: give --domains";
     if (strncmp(name, "token_", 6) == 0) return "needs token ids, which analyze does not take";
     if (strncmp(name, "resid_norm_", 11) == 0)

@@ -244,13 +244,23 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
             metrics_sample_pairs(sp, (int)SP, S, rng);
         }
         double fs = 0.0, pc = 0.0, jc = 0.0;
+        double dfs[2] = {0, 0}, dpc[2] = {0, 0};   // Fig. 5: [0] pairs of one domain, [1] of two
+        size_t dn[2] = {0, 0};
         for (size_t n = 0; n < SP; n++) {
             size_t a = (size_t)sp[2 * n], b = (size_t)sp[2 * n + 1];
             seq_fs[n] = metrics_cosine(fq + a * E, fq + b * E, E);
             seq_pc[n] = metrics_cosine(pool + a * D, pool + b * D, D);
             seq_jc[n] = metrics_jaccard_sets(sets + a * E, sets + b * E, E);
             fs += seq_fs[n]; pc += seq_pc[n]; jc += seq_jc[n];
+            if (in->domain) {
+                int cross = in->domain[a * T] != in->domain[b * T];  // a sequence's domain: its first token's
+                dfs[cross] += seq_fs[n]; dpc[cross] += seq_pc[n]; dn[cross]++;
+            }
         }
+        out->freqsim_seq_same_domain = dn[0] ? dfs[0] / (double)dn[0] : NAN;
+        out->freqsim_seq_cross_domain = dn[1] ? dfs[1] / (double)dn[1] : NAN;
+        out->pooled_cosine_seq_same_domain = dn[0] ? dpc[0] / (double)dn[0] : NAN;
+        out->pooled_cosine_seq_cross_domain = dn[1] ? dpc[1] / (double)dn[1] : NAN;
         out->freqsim_seq = fs / (double)SP;
         out->pooled_cosine_seq = pc / (double)SP;
         out->jaccard_seq = jc / (double)SP;

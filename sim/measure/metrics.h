@@ -76,7 +76,11 @@
     X(prop1_residual_ratio, "Fig. 13 (left): median over sampled pairs of |(I - Pi_r) d| / |Pi_r d|") \
     X(logit_norm_mean, "Fig. 29: per sequence, the mean over tokens of |z_t|; mean over sequences") \
     X(energy_first_wholeset, "ours (energy_first before issue 13): s1^2 / sum_j s_j^2 of one SVD of all N states") \
-    X(retained_energy_centred, "ours (retained_energy_first before issue 13): (v1'Gv1) |Pi_E P v1|^2 / sum_i |Pi_E P h_i|^2 over all N states")
+    X(retained_energy_centred, "ours (retained_energy_first before issue 13): (v1'Gv1) |Pi_E P v1|^2 / sum_i |Pi_E P h_i|^2 over all N states") \
+    X(freqsim_seq_same_domain, "Fig. 5: freqsim_seq over the sequence pairs of one domain (a sequence's domain: its first token's)") \
+    X(freqsim_seq_cross_domain, "Fig. 5: freqsim_seq over the sequence pairs of two different domains") \
+    X(pooled_cosine_seq_same_domain, "Fig. 5: pooled_cosine_seq over the sequence pairs of one domain") \
+    X(pooled_cosine_seq_cross_domain, "Fig. 5: pooled_cosine_seq over the sequence pairs of two different domains")
 
 typedef struct {
 #define METRICS_FIELD_(name, help) double name;
