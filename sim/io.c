@@ -135,7 +135,14 @@ int npy_write(const char *path, const char *dtype, const void *data, int ndim, c
 
 // Parses the header: dtype letter+size, shape (up to NPY_MAX_DIMS; unused entries 1). Returns
 // the data offset or -1.
+static long npy_header_f(FILE *f, char *dtype, int *ndim, size_t shape[NPY_MAX_DIMS], int *fortran);
 static long npy_header(FILE *f, char *dtype, int *ndim, size_t shape[NPY_MAX_DIMS]) {
+    int fo = 0;
+    long off = npy_header_f(f, dtype, ndim, shape, &fo);
+    return fo ? -1 : off;
+}
+
+static long npy_header_f(FILE *f, char *dtype, int *ndim, size_t shape[NPY_MAX_DIMS], int *fortran) {
     unsigned char pre[10];
     if (fread(pre, 1, 10, f) != 10 || pre[0] != 0x93 || memcmp(pre + 1, "NUMPY", 5) != 0) return -1;
     long hlen, off;
@@ -152,7 +159,8 @@ static long npy_header(FILE *f, char *dtype, int *ndim, size_t shape[NPY_MAX_DIM
     h[hlen] = '\0';
     long result = -1;
     char *d = strstr(h, "'descr':"), *fo = strstr(h, "'fortran_order':"), *sh = strstr(h, "'shape':");
-    if (d && fo && sh && !strstr(fo, "True")) {
+    if (fortran && fo) *fortran = strncmp(fo + 16 + strspn(fo + 16, " "), "True", 4) == 0;
+    if (d && fo && sh) {
         char *q = strchr(d + 8, '\'');
         if (q && sscanf(q + 1, "%3s", dtype) == 1) {
             char *p = strchr(sh, '(');
@@ -247,6 +255,110 @@ int npy_read_int32_nd(const char *path, int32_t **data, int ndim, size_t *shape,
     }
     fclose(f);
     *data = raw;
+    return 0;
+}
+
+// ---- .npy as models write them -------------------------------------------------------------------
+
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, ex = (h >> 10) & 31, man = h & 1023;
+    float v;
+    if (ex == 0) v = ldexpf((float)man, -24);                    // zero or subnormal
+    else if (ex == 31) v = man ? NAN : INFINITY;
+    else v = ldexpf((float)(man | 1024), (int)ex - 25);
+    uint32_t bits;
+    memcpy(&bits, &v, 4);
+    bits |= sign;
+    memcpy(&v, &bits, 4);
+    return v;
+}
+
+static float bf16_to_float(uint16_t b) {
+    uint32_t bits = (uint32_t)b << 16;
+    float v;
+    memcpy(&v, &bits, 4);
+    return v;
+}
+
+// The C-order position of element j of a Fortran-order array of this shape.
+static size_t fortran_to_c(size_t j, int nd, const size_t *shape) {
+    size_t idx[NPY_MAX_DIMS], pos = 0;
+    for (int k = 0; k < nd; k++) { idx[k] = j % shape[k]; j /= shape[k]; }
+    for (int k = 0; k < nd; k++) pos = pos * shape[k] + idx[k];
+    return pos;
+}
+
+int npy_read_array(const char *path, int want, const char *as_bf16, void **data, int *ndim,
+                   size_t shape[NPY_MAX_DIMS], char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    char dtype[4] = {0};
+    int fortran = 0;
+    if (npy_header_f(f, dtype, ndim, shape, &fortran) < 0) {
+        fclose(f);
+        snprintf(err, errlen, "%s: not a 1-D to %d-D .npy file", path, NPY_MAX_DIMS);
+        return -1;
+    }
+    // kind: 'f' float32/64/16, 'b' bfloat16 bits, 'i' int32/64
+    char kind = 0;
+    size_t elem = 0;
+    int two = strcmp(dtype, "<u2") == 0 || strcmp(dtype, "<i2") == 0 || strcmp(dtype, "|V2") == 0;
+    if (want == NPY_WANT_FLOAT) {
+        if (as_bf16 && two) { kind = 'b'; elem = 2; }
+        else if (!strcmp(dtype, "<f4")) { kind = 'f'; elem = 4; }
+        else if (!strcmp(dtype, "<f8")) { kind = 'f'; elem = 8; }
+        else if (!strcmp(dtype, "<f2")) { kind = 'f'; elem = 2; }
+    } else if (!strcmp(dtype, "<i4")) { kind = 'i'; elem = 4; }
+    else if (!strcmp(dtype, "<i8")) { kind = 'i'; elem = 8; }
+    if (!kind) {
+        fclose(f);
+        if (want == NPY_WANT_FLOAT)
+            snprintf(err, errlen, "%s: dtype %s, expected float32, float64 or float16 (<f4, <f8, <f2), or bfloat16 bits (<u2, <i2, |V2) with --dtype bfloat16%s",
+                     path, dtype, two ? " (this file has 2-byte elements: give --dtype bfloat16 if they are bfloat16)" : "");
+        else snprintf(err, errlen, "%s: dtype %s, expected int32 or int64 (<i4, <i8)", path, dtype);
+        return -1;
+    }
+    size_t count = 1;
+    for (int k = 0; k < *ndim; k++) count *= shape[k];
+    // One output array (float or int32); the file is read in chunks of 1 MiB and converted as it
+    // streams, so a 2-byte input never exists in memory at another width.
+    void *out = malloc(count * 4 + 1);
+    enum { CH = 1 << 20 };
+    unsigned char *buf = malloc(CH);
+    if (!out || !buf) { free(out); free(buf); fclose(f); snprintf(err, errlen, "%s: out of memory (%zu elements)", path, count); return -1; }
+    size_t per = CH / elem, done = 0;
+    int bad = 0;
+    while (done < count && !bad) {
+        size_t n = count - done < per ? count - done : per;
+        if (fread(buf, elem, n, f) != n) { bad = 1; break; }
+        for (size_t i = 0; i < n; i++) {
+            size_t j = done + i, pos = fortran ? fortran_to_c(j, *ndim, shape) : j;
+            const unsigned char *b = buf + i * elem;
+            if (kind == 'i') {
+                int64_t v;
+                if (elem == 4) { int32_t t; memcpy(&t, b, 4); v = t; } else memcpy(&v, b, 8);
+                if (v < INT32_MIN || v > INT32_MAX) { bad = 2; break; }
+                ((int32_t *)out)[pos] = (int32_t)v;
+            } else {
+                float v;
+                if (kind == 'b') { uint16_t t; memcpy(&t, b, 2); v = bf16_to_float(t); }
+                else if (elem == 2) { uint16_t t; memcpy(&t, b, 2); v = half_to_float(t); }
+                else if (elem == 4) memcpy(&v, b, 4);
+                else { double t; memcpy(&t, b, 8); v = (float)t; }
+                ((float *)out)[pos] = v;
+            }
+        }
+        done += n;
+    }
+    free(buf);
+    fclose(f);
+    if (bad) {
+        free(out);
+        if (bad == 2) snprintf(err, errlen, "%s: an index does not fit in int32", path);
+        else snprintf(err, errlen, "%s: file shorter than its shape says", path);
+        return -1;
+    }
+    *data = out;
     return 0;
 }
 

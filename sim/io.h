@@ -44,6 +44,16 @@ int npy_read_int32(const char *path, int32_t **data, int *ndim, size_t shape[3],
 #define NPY_MAX_DIMS 4
 int npy_read_int32_nd(const char *path, int32_t **data, int ndim, size_t *shape, char *err, size_t errlen);
 
+// Reads a 1-D to NPY_MAX_DIMS-D array as models write it, converted to float (want =
+// NPY_WANT_FLOAT: float32, float64, float16; with as_bf16 != NULL also 2-byte raw bfloat16 bits,
+// dtype <u2, <i2 or |V2) or to int32 (NPY_WANT_INT: int32 or int64, values must fit), in C order
+// whatever the file's order (Fortran-order files are reordered as they stream). The file is read
+// in 1 MiB chunks converted on the fly: peak memory is the output (4 bytes an element) + 1 MiB.
+// *data is malloc'ed; shape[ndim..] are left as 1. Returns 0, or -1 with a message naming the file.
+enum { NPY_WANT_FLOAT = 0, NPY_WANT_INT = 1 };
+int npy_read_array(const char *path, int want, const char *as_bf16, void **data, int *ndim,
+                   size_t shape[NPY_MAX_DIMS], char *err, size_t errlen);
+
 // Writes s as a JSON string literal (quotes and escapes included).
 void json_string(FILE *f, const char *s);
 // The value of a top-level key of a JSON file this program wrote (two-space indent, one key a line:

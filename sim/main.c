@@ -11,6 +11,7 @@
 #include "run/checkpoint.h"
 #include "run/generate.h"
 #include "report/report.h"
+#include "report/depth.h"
 #include "run/route.h"
 #include "run/sweep.h"
 #include "run/train.h"
@@ -67,23 +68,39 @@ static const char *usage_export =
     "  DIR/state/blocks.<l>.bias.npy     the aux-free selection bias\n";
 
 static const char *usage_analyze =
-    "usage: moesim analyze --hidden H.npy --router P.npy --top-k K [options] --out DIR\n"
+    "usage: moesim analyze --hidden H.npy --router P.npy [--top-k K | --topk-file I.npy] [options] --out DIR\n"
+    "       moesim analyze --layers DIR [options] --out OUT\n"
     "\n"
-    "Computes the measurements of docs/METRICS.md on an N x D hidden-state matrix (float32 or\n"
-    "float64) and an E x D router, e.g. dumped from a pre-trained MoE, and writes DIR/analysis.json.\n"
+    "Computes the measurements of docs/METRICS.md on hidden states dumped from a MoE (N x D, or\n"
+    "B x T x D: B sequences of T tokens) and its E x D router, and writes DIR/analysis.json.\n"
+    "Inputs: float32, float64 or float16 .npy, C or Fortran order; bfloat16 saved as 2-byte raw bits\n"
+    "(<u2, <i2 or |V2) with --dtype bfloat16. docs/ANALYZE.md: the layout, memory, and a recipe\n"
+    "for dumping a PyTorch / Hugging Face model.\n"
     "\n"
     "Most measurements are defined per sequence (arXiv 2604.09780, Appendix A) and averaged over\n"
-    "sequences; give --seq-len to split the rows into consecutive sequences of T. Without it the N\n"
-    "rows are one sequence: the per-sequence keys are taken over all of them and the keys that\n"
-    "compare sequences (freqsim_seq, pooled_cosine_seq, freqsim_pooled_corr, jaccard_seq) are null.\n"
-    "analysis.json says which (\"sequences\", \"sequences_from\") and why each null key is null\n"
-    "(\"null_because\").\n"
+    "sequences. A B x T x D input gives the sequences; else give --seq-len to split the rows into\n"
+    "consecutive sequences of T. Without either the N rows are one sequence: the per-sequence keys\n"
+    "are taken over all of them and the keys that compare sequences (freqsim_seq,\n"
+    "pooled_cosine_seq, freqsim_pooled_corr, jaccard_seq) are null. analysis.json says which\n"
+    "(\"sequences\", \"sequences_from\") and why each null key is null (\"null_because\").\n"
+    "\n"
+    "--layers DIR analyzes every layer<i>.hidden.npy / layer<i>.router.npy of DIR (with\n"
+    "layer<i>.topk.npy and labels.npy or layer<i>.labels.npy when present) into OUT/layer<i>/,\n"
+    "writes OUT/depth.csv (one row per layer) and OUT/plots/depth_*.svg (the measurements over depth).\n"
     "\n"
     "options:\n"
-    "  --seq-len T      rows per sequence (default: all rows are one sequence)\n"
-    "  --domains D.npy  int32 domain label per row (enables the cross-domain measurements)\n"
-    "  --pairs N        token pairs sampled for Eq. 5 and Proposition 1 (default 2048)\n"
-    "  --top-p P        mass of the top-P expert sets (default 0.8)\n";
+    "  --seq-len T        rows per sequence (default: T of a B x T x D input, else one sequence)\n"
+    "  --top-k K          experts per token: the K largest logits (or check --topk-file's K)\n"
+    "  --topk-file I.npy  the model's own choices, N x K or B x T x K int32/int64 (aux-free bias,\n"
+    "                     grouped routing: not the top-K of the logits)\n"
+    "  --score S          softmax (default) or sigmoid: the score statistics (router_confidence,\n"
+    "                     topk_score_sum, router_entropy) on softmax(z) or on sigmoid(z) / sum\n"
+    "  --dtype bfloat16   2-byte .npy inputs hold bfloat16 bits\n"
+    "  --domains D.npy    int32 domain label per row (enables the cross-domain measurements)\n"
+    "  --pairs N          token pairs sampled for Eq. 5 and Proposition 1 (default 2048)\n"
+    "  --top-p P          mass of the top-P expert sets (default 0.8)\n"
+    "  --truncation on|off  also write truncation.csv (Fig. 24; a full eigen-decomposition of the\n"
+    "                     D x D Gram matrix, O(D^3): off by default above D = 2048)\n";
 
 static const char *usage_generate =
     "usage: moesim generate RUN_DIR --out DIR [options]\n"
@@ -285,6 +302,8 @@ static int cmd_export(int argc, char **argv) {
 
 static int cmd_analyze(int argc, char **argv) {
     AnalyzeArgs a = {0};
+    const char *layers = NULL;
+    int trunc = -1;                                   // -1: by D (on up to 2048)
     for (int i = 0; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(k, "--help") == 0) { fputs(usage_analyze, stdout); return 0; }
@@ -293,25 +312,52 @@ static int cmd_analyze(int argc, char **argv) {
         if (strcmp(k, "--hidden") == 0) a.hidden = v;
         else if (strcmp(k, "--router") == 0) a.router = v;
         else if (strcmp(k, "--domains") == 0) a.domains = v;
+        else if (strcmp(k, "--topk-file") == 0) a.topk_file = v;
+        else if (strcmp(k, "--layers") == 0) layers = v;
         else if (strcmp(k, "--out") == 0) a.out = v;
         else if (strcmp(k, "--top-k") == 0) { if (parse_int(v, &a.top_k)) return die_usage("--top-k: expected a positive integer", usage_analyze); }
         else if (strcmp(k, "--seq-len") == 0) { if (parse_int(v, &a.seq_len)) return die_usage("--seq-len: expected a positive integer", usage_analyze); }
         else if (strcmp(k, "--pairs") == 0) { if (parse_int(v, &a.pairs)) return die_usage("--pairs: expected a positive integer", usage_analyze); }
-        else if (strcmp(k, "--top-p") == 0) {
+        else if (strcmp(k, "--score") == 0) {
+            if (strcmp(v, "softmax") == 0) a.sigmoid = 0;
+            else if (strcmp(v, "sigmoid") == 0) a.sigmoid = 1;
+            else return die_usage("--score: expected softmax or sigmoid", usage_analyze);
+        } else if (strcmp(k, "--dtype") == 0) {
+            if (strcmp(v, "bfloat16") != 0) return die_usage("--dtype: expected bfloat16 (other dtypes are read from the file)", usage_analyze);
+            a.dtype = v;
+        } else if (strcmp(k, "--truncation") == 0) {
+            if (strcmp(v, "on") == 0) trunc = 1;
+            else if (strcmp(v, "off") == 0) trunc = 0;
+            else return die_usage("--truncation: expected on or off", usage_analyze);
+        } else if (strcmp(k, "--top-p") == 0) {
             char *end;
             a.top_p = strtod(v, &end);
             if (*end || !(a.top_p > 0 && a.top_p <= 1)) return die_usage("--top-p: expected a number in (0, 1]", usage_analyze);
         } else return die_usage("analyze: unknown option", usage_analyze);
     }
-    if (!a.hidden || !a.router || !a.top_k || !a.out) return die_usage("analyze: needs --hidden, --router, --top-k and --out", usage_analyze);
-    char err[512];
+    a.truncation = trunc;                             // resolved per layer below when -1
+    char err[1024];
+    if (layers) {
+        if (a.hidden || a.router || a.topk_file || !a.out)
+            return die_usage("analyze --layers: needs --out, and takes no --hidden, --router or --topk-file", usage_analyze);
+        int n = analyze_folder(layers, &a, err, sizeof err);
+        if (n < 0) { fprintf(stderr, "moesim: analyze: %s\n", err); return 2; }
+        char csv[1100], plots[1100];
+        snprintf(csv, sizeof csv, "%s/depth.csv", a.out);
+        snprintf(plots, sizeof plots, "%s/plots", a.out);
+        if (report_depth(csv, plots, err, sizeof err) != 0) { fprintf(stderr, "moesim: analyze: %s\n", err); return 1; }
+        fprintf(stderr, "moesim: analyzed %d layers: %s/layer<i>/analysis.json, %s, %s/depth_*.svg\n", n, a.out, csv, plots);
+        return 0;
+    }
+    if (!a.hidden || !a.router || (!a.top_k && !a.topk_file) || !a.out)
+        return die_usage("analyze: needs --hidden, --router, --top-k (or --topk-file) and --out", usage_analyze);
     if (analyze_files(&a, err, sizeof err) != 0) {
         fprintf(stderr, "moesim: analyze: %s\n", err);
         return 2;
     }
     if (a.seq_len <= 0)
-        fprintf(stderr, "moesim: analyze: no --seq-len, so all rows are one sequence: the per-sequence "
-                        "measurements cover them all and the sequence-pair ones are null\n");
+        fprintf(stderr, "moesim: analyze: no --seq-len: a B x T x D input gives the sequences; an N x D one is one "
+                        "sequence (the per-sequence measurements cover all rows, the sequence-pair ones are null)\n");
     fprintf(stderr, "moesim: wrote %s/analysis.json\n", a.out);
     return 0;
 }

@@ -1,10 +1,18 @@
-// analyze.c — logits z = P·h and top-K choices from a user's arrays, then metrics_layer.
+// analyze.c — logits z = P·h and top-K choices from a user's arrays, then metrics_layer; one layer
+// or a folder of layers with a per-depth CSV (analyze.h).
+//
+// Memory: the hidden states are converted to float once as they stream from the file (io.h), so
+// the peak is about 4 N D bytes (the states) + 8 D² only when truncation.csv is asked (its full
+// eigen-decomposition) + O(N E) for logits and choices; docs/ANALYZE.md gives the formula.
+#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "analyze.h"
 #include "../io.h"
+#include "linalg.h"
 #include "metrics.h"
+#include "truncation.h"
 
 // Why a key of analysis.json is null, for the "null_because" object: the input analyze lacks,
 // or (for anything else) a quantity that is undefined on these data.
@@ -25,54 +33,108 @@ static const char *null_reason(const char *name, size_t S, int have_domains) {
     return "undefined on these data (a zero denominator, e.g. a zero router or constant values)";
 }
 
-int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen) {
+// The K largest of z (E) by value, ties to the lower index.
+static void top_of(int32_t *out, const float *z, int E, int K) {
+    for (int k = 0; k < K; k++) {
+        int best = -1;
+        for (int e = 0; e < E; e++) {
+            int taken = 0;
+            for (int j = 0; j < k; j++) taken |= out[j] == e;
+            if (!taken && (best < 0 || z[e] > z[best])) best = e;
+        }
+        out[k] = best;
+    }
+}
+
+static int write_truncation(const char *out, const float *H, const float *P, size_t N, int D, int E, int K,
+                            char *err, size_t errlen) {
+    int rs[24], nr = truncation_ranks(rs, D);
+    double *agree = malloc(sizeof(double) * (size_t)nr * K);
+    if (!agree || truncation_agreement(agree, H, P, N, D, E, K, rs, nr) != 0) {
+        free(agree);
+        snprintf(err, errlen, "truncation: out of memory");
+        return -1;
+    }
+    char p[1100];
+    AtomicFile af;
+    FILE *f = afile_open(&af, path_join(p, sizeof p, out, "truncation.csv"));
+    if (!f) { free(agree); snprintf(err, errlen, "cannot write %s", p); return -1; }
+    fprintf(f, "rank,m,agreement\n");
+    for (int i = 0; i < nr; i++)
+        for (int m = 0; m < K; m++) fprintf(f, "%d,%d,%.6f\n", rs[i], m + 1, agree[(size_t)i * K + m]);
+    free(agree);
+    if (afile_commit(&af) != 0) { snprintf(err, errlen, "cannot write %s", p); return -1; }
+    return 0;
+}
+
+// analyze_files with the scalars returned (lm may be NULL).
+static int analyze_one(const AnalyzeArgs *a, LayerMetrics *lm_out, char *err, size_t errlen) {
     float *H = NULL, *P = NULL, *Z = NULL;
+    double *Pt = NULL, *Zd = NULL;
     int32_t *dom = NULL, *topk = NULL;
-    int ndh, ndp, ndd, rc = -1;
-    size_t sh[3] = {0, 0, 0}, sp[3] = {0, 0, 0}, sd[3] = {0, 0, 0};
-    if (npy_read_float(a->hidden, &H, &ndh, sh, err, errlen) != 0) goto done;
-    if (npy_read_float(a->router, &P, &ndp, sp, err, errlen) != 0) goto done;
-    if (ndh != 2 || ndp != 2 || sh[1] != sp[1]) {
-        snprintf(err, errlen, "%s and %s: expected N x D hidden states and an E x D router with the same D", a->hidden, a->router);
+    int ndh, ndp, ndd, ndk, rc = -1;
+    size_t sh[NPY_MAX_DIMS], sp[NPY_MAX_DIMS], sd[NPY_MAX_DIMS], sk[NPY_MAX_DIMS];
+    if (npy_read_array(a->hidden, NPY_WANT_FLOAT, a->dtype, (void **)&H, &ndh, sh, err, errlen) != 0) goto done;
+    if (npy_read_array(a->router, NPY_WANT_FLOAT, a->dtype, (void **)&P, &ndp, sp, err, errlen) != 0) goto done;
+    if ((ndh != 2 && ndh != 3) || ndp != 2 || sh[ndh - 1] != sp[1]) {
+        snprintf(err, errlen, "%s and %s: expected N x D or B x T x D hidden states and an E x D router with the same D", a->hidden, a->router);
         goto done;
     }
-    size_t N = sh[0];
-    int D = (int)sh[1], E = (int)sp[0], K = a->top_k;
+    size_t N = ndh == 3 ? sh[0] * sh[1] : sh[0];
+    int D = (int)sh[ndh - 1], E = (int)sp[0], K = a->top_k;
+    if (ndh == 3 && a->seq_len > 0 && (size_t)a->seq_len != sh[1]) {
+        snprintf(err, errlen, "%s: B x T x D with T = %zu, but --seq-len %d", a->hidden, sh[1], a->seq_len);
+        goto done;
+    }
+    if (a->topk_file) {
+        if (npy_read_array(a->topk_file, NPY_WANT_INT, NULL, (void **)&topk, &ndk, sk, err, errlen) != 0) goto done;
+        size_t rows = ndk == 3 ? sk[0] * sk[1] : sk[0];
+        int kf = (int)sk[ndk - 1];
+        if ((ndk != 2 && ndk != 3) || rows != N || (ndk == 3 && ndh == 3 && sk[1] != sh[1])) {
+            snprintf(err, errlen, "%s: expected %zu x K (or B x T x K) expert indices, one row per hidden state", a->topk_file, N);
+            goto done;
+        }
+        if (K && K != kf) { snprintf(err, errlen, "%s: K = %d, but --top-k %d", a->topk_file, kf, K); goto done; }
+        K = kf;
+        for (size_t i = 0; i < N * (size_t)K; i++)
+            if (topk[i] < 0 || topk[i] >= E) { snprintf(err, errlen, "%s: entry %zu is %d, outside 0..%d (the router's experts)", a->topk_file, i, topk[i], E - 1); goto done; }
+        for (size_t i = 0; i < N; i++)
+            for (int k = 0; k < K; k++)
+                for (int j = 0; j < k; j++)
+                    if (topk[i * K + k] == topk[i * K + j]) { snprintf(err, errlen, "%s: row %zu chooses expert %d twice", a->topk_file, i, topk[i * K + k]); goto done; }
+    }
     if (K < 1 || K > E) { snprintf(err, errlen, "--top-k: expected 1..%d (the router's experts), found %d", E, K); goto done; }
     if (N < 2) { snprintf(err, errlen, "%s: need at least 2 hidden states", a->hidden); goto done; }
-    // Without --seq-len the whole input is one sequence: the per-sequence keys (Eqs. 7, 8, 10-12)
-    // are computed over all N rows at once, and the sequence-pair keys (Eqs. 14-19) are null.
-    int T = a->seq_len > 0 && (size_t)a->seq_len < N ? a->seq_len : (int)N;
+    // Sequences: --seq-len, or the T of a B x T x D input. Without either, the whole input is one
+    // sequence: the per-sequence keys (Eqs. 7, 8, 10-12) are computed over all N rows at once, and
+    // the sequence-pair keys (Eqs. 14-19) are null.
+    int T = a->seq_len > 0 ? a->seq_len : ndh == 3 ? (int)sh[1] : (int)N;
+    if ((size_t)T > N) T = (int)N;
     size_t S = (N + (size_t)T - 1) / (size_t)T;
     int ndom = 0;
     if (a->domains) {
-        if (npy_read_int32(a->domains, &dom, &ndd, sd, err, errlen) != 0) goto done;
-        if (ndd != 1 || sd[0] != N) { snprintf(err, errlen, "%s: expected %zu int32 labels, one per hidden state", a->domains, N); goto done; }
+        if (npy_read_array(a->domains, NPY_WANT_INT, NULL, (void **)&dom, &ndd, sd, err, errlen) != 0) goto done;
+        size_t cnt = ndd == 2 ? sd[0] * sd[1] : sd[0];
+        if (ndd > 2 || cnt != N) { snprintf(err, errlen, "%s: expected %zu int32 labels, one per hidden state", a->domains, N); goto done; }
         for (size_t i = 0; i < N; i++) {
             if (dom[i] < 0) { snprintf(err, errlen, "%s: label %zu is negative", a->domains, i); goto done; }
             if (dom[i] + 1 > ndom) ndom = dom[i] + 1;
         }
     }
+    // z = P·h for all rows at once (blocked, in double), stored as float
     Z = malloc(sizeof(float) * N * E);
-    topk = malloc(sizeof(int32_t) * N * K);
-    if (!Z || !topk) { snprintf(err, errlen, "out of memory"); goto done; }
-    for (size_t n = 0; n < N; n++) {
-        // z = P·h, then the K largest logits (softmax is monotone), ties to the lower index
-        for (int e = 0; e < E; e++) {
-            double s = 0;
-            for (int i = 0; i < D; i++) s += (double)P[(size_t)e * D + i] * H[n * D + i];
-            Z[n * E + e] = (float)s;
-        }
-        for (int k = 0; k < K; k++) {
-            int best = -1;
-            for (int e = 0; e < E; e++) {
-                int taken = 0;
-                for (int j = 0; j < k; j++) taken |= topk[n * K + j] == e;
-                if (!taken && (best < 0 || Z[n * E + e] > Z[n * E + best])) best = e;
-            }
-            topk[n * K + k] = best;
-        }
-    }
+    Pt = malloc(sizeof(double) * (size_t)D * E);
+    Zd = malloc(sizeof(double) * N * E);
+    if (!topk) topk = malloc(sizeof(int32_t) * N * K);
+    if (!Z || !Pt || !Zd || !topk) { snprintf(err, errlen, "out of memory"); goto done; }
+    for (int e = 0; e < E; e++)
+        for (int i = 0; i < D; i++) Pt[(size_t)i * E + e] = P[(size_t)e * D + i];
+    if (linalg_xw(Zd, H, N, D, Pt, E) != 0) { snprintf(err, errlen, "out of memory"); goto done; }
+    for (size_t i = 0; i < N * (size_t)E; i++) Z[i] = (float)Zd[i];
+    free(Zd); Zd = NULL;
+    // the K largest logits (softmax and sigmoid are monotone), unless the model's choices are given
+    if (!a->topk_file)
+        for (size_t n = 0; n < N; n++) top_of(topk + n * K, Z + n * E, E, K);
     LayerData d = {.N = N, .D = D, .E = E, .K = K, .T = T, .H = H, .P = P, .Z = Z, .topk = topk,
                    .domain = dom, .n_domains = ndom, .token = NULL};
     MetricsOptions mo;
@@ -83,6 +145,15 @@ int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen) {
     rng_seed(&rng, 1, 0xA7A1);
     LayerMetrics lm;
     if (metrics_layer(&lm, NULL, &d, &mo, &rng, err, errlen) != 0) goto done;
+    if (a->sigmoid) {
+        // Sigmoid scores: the score statistics on the normalized scores σ(z_e) / Σ_e σ(z_e), which
+        // is the softmax of log σ(z); the logit keys stay on z.
+        for (size_t i = 0; i < N * (size_t)E; i++) {
+            double z = Z[i];
+            Z[i] = (float)(z >= 0 ? -log1p(exp(-z)) : z - log1p(exp(z)));
+        }
+        metrics_softmax_stats(&lm.router_confidence, &lm.topk_score_sum, &lm.router_entropy, Z, N, E, K, T);
+    }
     char p[1100];
     if (mkdir_p(a->out) != 0) { snprintf(err, errlen, "cannot create %s", a->out); goto done; }
     AtomicFile af;
@@ -92,7 +163,11 @@ int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen) {
             N, D, E, K, T, ndom);
     fprintf(f, "  \"sequences\": %zu,\n  \"sequences_from\": \"%s\",\n", S,
             a->seq_len > 0 ? "--seq-len: consecutive rows, the last sequence may be shorter"
+            : ndh == 3     ? "the input's shape: B x T x D, one sequence per b"
                            : "the whole input: no --seq-len was given, so the N rows are one sequence");
+    fprintf(f, "  \"choices_from\": \"%s\",\n  \"score\": \"%s\",\n",
+            a->topk_file ? "--topk-file: the model's own choices" : "the K largest logits z = P h",
+            a->sigmoid ? "sigmoid" : "softmax");
     const char *names[METRICS_NSCALARS];
     double values[METRICS_NSCALARS];
     metrics_list(names, NULL, values, &lm);
@@ -105,8 +180,84 @@ int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen) {
     metrics_write_json(f, &lm, "  ");
     fprintf(f, "\n}\n");
     if (afile_commit(&af) != 0) { snprintf(err, errlen, "cannot write %s", p); goto done; }
+    if ((a->truncation > 0 || (a->truncation < 0 && D <= 2048)) && write_truncation(a->out, H, P, N, D, E, K, err, errlen) != 0) goto done;
+    if (lm_out) *lm_out = lm;
     rc = 0;
 done:
-    free(H); free(P); free(Z); free(dom); free(topk);
+    free(H); free(P); free(Z); free(Pt); free(Zd); free(dom); free(topk);
     return rc;
+}
+
+int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen) { return analyze_one(a, NULL, err, errlen); }
+
+int analyze_folder(const char *dir, const AnalyzeArgs *a, char *err, size_t errlen) {
+    // the layers present: layer<i>.hidden.npy, i from the smallest found, consecutive
+    DIR *dd = opendir(dir);
+    if (!dd) { snprintf(err, errlen, "%s: cannot open the folder", dir); return -1; }
+    int lo = -1, hi = -1;
+    struct dirent *de;
+    while ((de = readdir(dd))) {
+        int i, n = 0;
+        if (sscanf(de->d_name, "layer%d.hidden.npy%n", &i, &n) == 1 && n > 0 && de->d_name[n] == '\0' && i >= 0) {
+            if (lo < 0 || i < lo) lo = i;
+            if (i > hi) hi = i;
+        }
+    }
+    closedir(dd);
+    if (lo < 0) { snprintf(err, errlen, "%s: no layer<i>.hidden.npy files", dir); return -1; }
+    char p[1100];
+    if (mkdir_p(a->out) != 0) { snprintf(err, errlen, "cannot create %s", a->out); return -1; }
+    AtomicFile af;
+    FILE *f = afile_open(&af, path_join(p, sizeof p, a->out, "depth.csv"));
+    if (!f) { snprintf(err, errlen, "cannot write %s", p); return -1; }
+    const char *names[METRICS_NSCALARS];
+    metrics_list(names, NULL, NULL, &(LayerMetrics){0});
+    fprintf(f, "layer");
+    for (int i = 0; i < METRICS_NSCALARS; i++) fprintf(f, ",%s", names[i]);
+    fprintf(f, "\n");
+    int count = 0;
+    for (int l = lo; l <= hi; l++) {
+        char hid[1100], rou[1100], tk[1100], lab[1100], sub[1100], name[64];
+        snprintf(name, sizeof name, "layer%d.hidden.npy", l);
+        path_join(hid, sizeof hid, dir, name);
+        if (!file_exists(hid)) {
+            afile_abort(&af);
+            snprintf(err, errlen, "%s: layers %d..%d found, but layer %d is missing", dir, lo, hi, l);
+            return -1;
+        }
+        snprintf(name, sizeof name, "layer%d.router.npy", l);
+        path_join(rou, sizeof rou, dir, name);
+        snprintf(name, sizeof name, "layer%d.topk.npy", l);
+        path_join(tk, sizeof tk, dir, name);
+        snprintf(name, sizeof name, "layer%d.labels.npy", l);
+        path_join(lab, sizeof lab, dir, name);
+        if (!file_exists(lab)) path_join(lab, sizeof lab, dir, "labels.npy");
+        snprintf(name, sizeof name, "layer%d", l);
+        path_join(sub, sizeof sub, a->out, name);
+        AnalyzeArgs b = *a;
+        b.hidden = hid;
+        b.router = rou;
+        b.topk_file = file_exists(tk) ? tk : NULL;
+        b.domains = a->domains ? a->domains : file_exists(lab) ? lab : NULL;
+        b.out = sub;
+        if (b.topk_file && a->top_k == 0) b.top_k = 0;
+        LayerMetrics lm;
+        char e2[600];
+        if (analyze_one(&b, &lm, e2, sizeof e2) != 0) {
+            afile_abort(&af);
+            snprintf(err, errlen, "layer %d: %s", l, e2);
+            return -1;
+        }
+        double values[METRICS_NSCALARS];
+        metrics_list(NULL, NULL, values, &lm);
+        fprintf(f, "%d", l);
+        for (int i = 0; i < METRICS_NSCALARS; i++) {
+            if (isfinite(values[i])) fprintf(f, ",%.9g", values[i]);
+            else fprintf(f, ",");
+        }
+        fprintf(f, "\n");
+        count++;
+    }
+    if (afile_commit(&af) != 0) { snprintf(err, errlen, "cannot write %s", p); return -1; }
+    return count;
 }

@@ -1,21 +1,37 @@
-// analyze.h — `moesim analyze`: the paper's measurements on anyone's hidden states and router.
+// analyze.h — `moesim analyze`: the paper's measurements on anyone's hidden states and router,
+// one layer (analyze_files) or a folder of layers (analyze_folder). docs/ANALYZE.md describes the
+// inputs, the folder layout, every option and the peak memory.
 #ifndef MOESIM_ANALYZE_H
 #define MOESIM_ANALYZE_H
 
 #include <stddef.h>
 
 typedef struct {
-    const char *hidden;    // N x D .npy (float32 or float64)
-    const char *router;    // E x D .npy
-    const char *domains;   // N int32 .npy, or NULL
+    const char *hidden;    // N x D or B x T x D .npy (float32, float64, float16; bfloat16 bits
+                           // with dtype = "bfloat16"); C or Fortran order
+    const char *router;    // E x D .npy (same dtypes)
+    const char *domains;   // N (or B x T) int32/int64 .npy labels, or NULL
+    const char *topk_file; // N x K (or B x T x K) int32/int64 .npy: the model's own choices, or NULL
+    const char *dtype;     // NULL, or "bfloat16": 2-byte files hold bfloat16 bits
     const char *out;       // output folder
-    int top_k;             // K
-    int seq_len;           // rows per sequence (0: one sequence of N rows)
+    int top_k;             // K (0: from --topk-file)
+    int seq_len;           // rows per sequence (0: B x T input gives T, else one sequence of N rows)
     int pairs;             // token pairs sampled (Eq. 5, Prop. 1)
     double top_p;          // P of Eqs. 18-19
+    int sigmoid;           // 1: scores are sigmoid(z) (router_confidence etc. on normalized sigmoids)
+    int truncation;        // 1: also write truncation.csv (Fig. 24)
 } AnalyzeArgs;
 
-// Writes OUT/analysis.json. Returns 0, or -1 with a message naming the file in err.
+// Writes OUT/analysis.json (and OUT/truncation.csv if asked). Returns 0, or -1 with a message
+// naming the file in err. *T_used (may be NULL) receives the sequence length used.
 int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen);
+
+// A folder of layers: DIR/layer<i>.hidden.npy and DIR/layer<i>.router.npy for i = 0, 1, ...
+// (consecutive from the smallest found), optional DIR/layer<i>.topk.npy and DIR/labels.npy (or
+// DIR/layer<i>.labels.npy). For each layer, analyze_files into OUT/layer<i>/; then
+// OUT/depth.csv: one row per layer, columns layer then every scalar key. `a` gives the options
+// (its hidden, router, topk_file, domains and out are replaced per layer). Returns the number of
+// layers (>= 1), or -1 with a message in err.
+int analyze_folder(const char *dir, const AnalyzeArgs *a, char *err, size_t errlen);
 
 #endif

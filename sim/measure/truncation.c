@@ -37,39 +37,47 @@ int truncation_agreement(double *agree, const float *H, const float *P, size_t N
     int rc = -2;
     if (!s || !V || !PV || !c || !z || !orig || !same) goto done;
     if (linalg_svd_right(s, V, NULL, H, N, D) < -1) goto done;
-    // PV[e][k] = Σ_j P[e][j] V[j][k]
+    // PV[e][k] = Σ_j P[e][j] V[j][k] (E x D), by the blocked product: Pt = Pᵀ (D x E)
+    double *Pt = malloc(sizeof(double) * (size_t)D * E);
+    enum { CH = 256 };
+    double *Cc = malloc(sizeof(double) * (size_t)CH * D);  // CH x D: Vᵀ h of a chunk of rows
+    if (!Pt || !Cc) { free(Pt); free(Cc); goto done; }
     for (int e = 0; e < E; e++)
-        for (int k = 0; k < D; k++) {
-            double acc = 0;
-            for (int j = 0; j < D; j++) acc += (double)P[(size_t)e * D + j] * V[(size_t)j * D + k];
-            PV[(size_t)e * D + k] = acc;
-        }
+        for (int j = 0; j < D; j++) Pt[(size_t)j * E + e] = P[(size_t)e * D + j];
+    linalg_dgemm_tn(PV, (size_t)D, Pt, (size_t)E, V, (size_t)D, E, D, D, 0);
     double *zr = z + E;
     int *tr = orig + K;
-    for (size_t n = 0; n < N; n++) {
-        const float *h = H + n * D;
-        // c = Vᵀ h (D coordinates along the singular directions), then z_r = Σ_{k<r} PV[:,k] c_k
-        for (int k = 0; k < D; k++) {
-            double acc = 0;
-            for (int j = 0; j < D; j++) acc += V[(size_t)j * D + k] * h[j];
-            c[k] = acc;
-        }
-        for (int e = 0; e < E; e++) {
-            double acc = 0;
-            for (int j = 0; j < D; j++) acc += (double)P[(size_t)e * D + j] * h[j];
-            z[e] = acc;
-        }
-        rank_top(orig, z, E, K);
-        for (int i = 0; i < nr; i++) {
+    for (size_t r0 = 0; r0 < N; r0 += CH) {
+        const size_t nc = r0 + CH < N ? CH : N - r0;
+        // c = Vᵀ h for the chunk's rows (coordinates along the singular directions)
+        if (linalg_xw(Cc, H + r0 * D, nc, D, V, D) != 0) { free(Pt); free(Cc); goto done; }
+        for (size_t t = 0; t < nc; t++) {
+            const float *h = H + (r0 + t) * D;
+            const double *ct = Cc + t * (size_t)D;
             for (int e = 0; e < E; e++) {
                 double acc = 0;
-                for (int k = 0; k < rs[i]; k++) acc += PV[(size_t)e * D + k] * c[k];
-                zr[e] = acc;
+                for (int j = 0; j < D; j++) acc += (double)P[(size_t)e * D + j] * h[j];
+                z[e] = acc;
             }
-            rank_top(tr, zr, E, K);
-            for (int m = 0; m < K; m++) same[(size_t)i * K + m] += tr[m] == orig[m];
+            rank_top(orig, z, E, K);
+            // z_r = Σ_{k<r} PV[:,k] c_k, accumulated from one rank to the next (ranks ascend)
+            memset(zr, 0, sizeof(double) * (size_t)E);
+            int from = 0;
+            for (int i = 0; i < nr; i++) {
+                if (rs[i] < from) { memset(zr, 0, sizeof(double) * (size_t)E); from = 0; }   // not ascending
+                for (int e = 0; e < E; e++) {
+                    const double *pv = PV + (size_t)e * D;
+                    double acc = zr[e];
+                    for (int k = from; k < rs[i]; k++) acc += pv[k] * ct[k];
+                    zr[e] = acc;
+                }
+                from = rs[i];
+                rank_top(tr, zr, E, K);
+                for (int m = 0; m < K; m++) same[(size_t)i * K + m] += tr[m] == orig[m];
+            }
         }
     }
+    free(Pt); free(Cc);
     for (int i = 0; i < nr * K; i++) agree[i] = (double)same[i] / (double)N;
     rc = 0;
 done:
