@@ -11,6 +11,9 @@
 //            expert matrices and the head), 1 and 2 threads, their mix as one std step weights
 //            them, and Newton–Schulz (5 steps) on one 256 x 128 expert matrix
 //   router   the router-only model (N = 4,096 hidden states, D = 64, E = 8, K = 2): steps/s
+//   analyze  (issue 16; only with --only analyze) every measurement of one layer at D = 4096,
+//            E = 64, 16 x 512 tokens (target <= 5 s) and D = 7168, E = 256, 16 x 256 (< 30 s):
+//            wall and CPU seconds, peak memory
 // and, for every configuration, its peak resident memory, the minor page faults per timed step
 // (0 when a step allocates nothing), the CPU cores it actually got and how often it was preempted
 // (a busy machine shows there; the footer names the configurations hit).
@@ -62,14 +65,16 @@
 #include "../optim/optim.h"
 #include "../sim/config/config.h"
 #include "../sim/io.h"
+#include "../sim/measure/linalg.h"
+#include "../sim/measure/metrics.h"
 #include "../sim/run/train.h"
 #include "../sim/worlds/world.h"
 
 // ---- settings ---------------------------------------------------------------------------------
 
-enum { G_STD = 1, G_EXPERTS = 2, G_TOPK = 4, G_KERNELS = 8, G_ROUTER = 16, G_ALL = 31 };
+enum { G_STD = 1, G_EXPERTS = 2, G_TOPK = 4, G_KERNELS = 8, G_ROUTER = 16, G_ANALYZE = 32, G_ALL = 31 };
 static const struct { const char *name; int bit; } groups[] = {
-    {"std", G_STD}, {"experts", G_EXPERTS}, {"topk", G_TOPK}, {"kernels", G_KERNELS}, {"router", G_ROUTER}};
+    {"std", G_STD}, {"experts", G_EXPERTS}, {"topk", G_TOPK}, {"kernels", G_KERNELS}, {"router", G_ROUTER}, {"analyze", G_ANALYZE}};
 
 typedef struct {
     int quick;
@@ -805,6 +810,84 @@ static void group_topk(const Opts *o) {
     }
 }
 
+// ---- analyze (issue 16): every measurement of one layer at a real model's width ------------------
+// Synthetic states like a model's (a strong shared direction, a decaying spectrum, noise), a random
+// router; logits and top-K by the blocked product, then metrics_layer (per-sequence SVDs, whole-set
+// direction, spectral norms, everything). Not in the default run (`--only analyze`): minutes.
+typedef struct { int D, E, K, B, T; } AnalyzeCase;
+static int analyze_child(const void *arg, const Opts *o, ChildOut *out) {
+    const AnalyzeCase *c = arg;
+    const size_t N = (size_t)c->B * c->T;
+    float *H = malloc(sizeof(float) * N * c->D), *P = malloc(sizeof(float) * (size_t)c->E * c->D);
+    float *Z = malloc(sizeof(float) * N * c->E);
+    double *Pt = malloc(sizeof(double) * (size_t)c->D * c->E), *Zd = malloc(sizeof(double) * N * c->E);
+    int32_t *topk = malloc(sizeof(int32_t) * N * c->K);
+    if (!H || !P || !Z || !Pt || !Zd || !topk) return child_fail(out, "analyze", "out of memory");
+    Rng r;
+    rng_seed(&r, 7, 1);
+    float *mu = malloc(sizeof(float) * c->D);
+    fill_uniform(mu, (size_t)c->D, &r);
+    for (size_t i = 0; i < N; i++)
+        for (int a = 0; a < c->D; a++)
+            H[i * c->D + a] = 3.0f * mu[a] + (float)(rng_uniform(&r) - 0.5) / sqrtf(1.0f + a / 8.0f);
+    fill_uniform(P, (size_t)c->E * c->D, &r);
+    Series *sw = add_series(out, "wall"), *sc = add_series(out, "cpu");
+    int samples = o->quick ? 1 : (c->D >= 7000 ? 1 : 3);
+    for (int s = 0; s < samples && sw && sc; s++) {
+        double t0 = now_s();
+        clock_t c0 = clock();
+        for (int e = 0; e < c->E; e++)
+            for (int a = 0; a < c->D; a++) Pt[(size_t)a * c->E + e] = P[(size_t)e * c->D + a];
+        linalg_xw(Zd, H, N, c->D, Pt, c->E);
+        for (size_t i = 0; i < N * (size_t)c->E; i++) Z[i] = (float)Zd[i];
+        for (size_t n = 0; n < N; n++) {             // the K largest logits, ties to the lower index
+            const float *z = Z + n * c->E;
+            int32_t *t = topk + n * c->K;
+            for (int k = 0; k < c->K; k++) {
+                int best = -1;
+                for (int e = 0; e < c->E; e++) {
+                    int taken = 0;
+                    for (int j = 0; j < k; j++) taken |= t[j] == e;
+                    if (!taken && (best < 0 || z[e] > z[best])) best = e;
+                }
+                t[k] = best;
+            }
+        }
+        LayerData d = {.N = N, .D = c->D, .E = c->E, .K = c->K, .T = c->T, .H = H, .P = P, .Z = Z, .topk = topk};
+        MetricsOptions mo;
+        metrics_default_options(&mo);
+        LayerMetrics lm;
+        Rng rr;
+        rng_seed(&rr, 1, 2);
+        char err[256];
+        if (metrics_layer(&lm, NULL, &d, &mo, &rr, err, sizeof err) != 0) return child_fail(out, "metrics_layer", err);
+        sw->v[sw->n++] = now_s() - t0;
+        sc->v[sc->n++] = (double)(clock() - c0) / CLOCKS_PER_SEC;
+    }
+    free(H); free(P); free(Z); free(Pt); free(Zd); free(topk); free(mu);
+    return 0;
+}
+
+static void group_analyze(const Opts *o) {
+    static const AnalyzeCase cases[] = {{4096, 64, 8, 16, 512}, {7168, 256, 8, 16, 256}};
+    static const double goal[] = {5.0, 30.0};
+    for (int i = 0; i < 2; i++) {
+        const AnalyzeCase *c = &cases[i];
+        char name[48];
+        snprintf(name, sizeof name, "analyze D=%d E=%d %dx%d", c->D, c->E, c->B, c->T);
+        ChildStat st;
+        if (run_child(analyze_child, c, o, &child_buf, &st) != 0 || !child_buf.ok) {
+            error_row(name, o->tmax, "seconds", child_buf.err);
+            continue;
+        }
+        Stats w = stats_of(child_buf.s[0].v, child_buf.s[0].n), cp = stats_of(child_buf.s[1].v, child_buf.s[1].n);
+        set_target(add_row(name, o->tmax, "wall_s", w.med, w.p25, w.p75, "s"), 0, goal[i]);
+        add_row(name, o->tmax, "cpu_s_all_threads", cp.med, cp.p25, cp.p75, "s");
+        add_row(name, o->tmax, "peak_rss", st.rss_mib, st.rss_mib, st.rss_mib, "MiB");
+        stat_rows(name, o->tmax, &st);
+    }
+}
+
 static void group_router(const Opts *o) {
     for (int th = 1; th <= o->tmax; th++) {
         TrainCase tc = {1, 0, 8, 2, th};
@@ -871,7 +954,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: bench [--quick] [--only NAME[,NAME...]] [--steps N] [--csv PATH]\n"
             "  --quick   1 warm-up and 3 timed steps, fewer kernel samples (a smoke run)\n"
-            "  --only    run only these groups: std, experts, topk, kernels, router (repeatable)\n"
+            "  --only    run only these groups: std, experts, topk, kernels, router, analyze (repeatable)\n"
             "  --steps   timed steps per training configuration (default 30)\n"
             "  --csv     output file (default results/bench/bench.csv)\n");
 }
@@ -972,6 +1055,7 @@ int main(int argc, char **argv) {
     if (o.only & G_TOPK) group_topk(&o);
     if (o.only & G_KERNELS) group_kernels(&o);
     if (o.only & G_ROUTER) group_router(&o);
+    if (o.only & G_ANALYZE) group_analyze(&o);
 
     getloadavg(load, 3);
     add_row("env load average", 0, "end_1min", load[0], load[0], load[0], "");
