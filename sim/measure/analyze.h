@@ -23,7 +23,7 @@ typedef struct {
 } AnalyzeArgs;
 
 // Writes OUT/analysis.json (and OUT/truncation.csv if asked). Returns 0, or -1 with a message
-// naming the file in err. *T_used (may be NULL) receives the sequence length used.
+// naming the file in err.
 int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen);
 
 // A folder of layers: DIR/layer<i>.hidden.npy and DIR/layer<i>.router.npy for i = 0, 1, ...
