@@ -48,8 +48,9 @@ run() {  # run NAME OUTDIR [--set ...]
 }
 gen() {  # gen RUN_DIR OUT_DIR: the same prompts for every model (8 prompt tokens, 24 new ones)
     [ -n "$FORCE" ] || [ ! -s "$2/generate.json" ] || return 0
+    mkdir -p "$(dirname "$2")"
     "$MOESIM" generate "$1" --out "$2" --prompts-per-domain $PER_DOMAIN --samples $SAMPLES --prompt-len 8 \
-        --tokens 24 --temperature 1 --seed 7 >/dev/null
+        --tokens 24 --temperature 1 --seed 7 >"$2.log" 2>&1 && rm -f "$2.log" || { cat "$2.log" >&2; exit 1; }
 }
 
 # ---- claims 11, 12, 14: models, analyzer, rollouts, comparison ----------------------------------
@@ -70,7 +71,9 @@ for variant in models style; do
     for p in 0.5 0.8 0.9; do
         [ $CHECK = 1 ] && [ $p != 0.8 ] && continue
         # shellcheck disable=SC2086
-        "$MOESIM" compare $gens --out "$c11/compare_${variant}_p$p" --top-p $p --route-with "$c11/analyzer/run" >/dev/null
+        "$MOESIM" compare $gens --out "$c11/compare_${variant}_p$p" --top-p $p --route-with "$c11/analyzer/run" 2>/dev/null
+        # one row per pair of rollouts (tens of thousands): regenerable, not kept in results/
+        rm -f "$c11/compare_${variant}_p$p/compare_pairs.csv"
     done
 done
 
