@@ -27,10 +27,12 @@ for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
     for t in $dir/tests/test_* $dir/tests/dtest_* tests/e2e_*.sh tests/check_*.sh; do
         [ -e "$t" ] || continue
         case $t in *.d|*.o) continue ;; esac
+        t0=$(date +%s)
         case $t in
             *.sh) out=$(MOESIM=$dir/moesim BUILD_DIR=$dir sh "$t" 2>&1); rc=$? ;;
             *) out=$(ASAN_OPTIONS=detect_leaks=1 "$t" 2>&1); rc=$? ;;
         esac
+        secs=$(($(date +%s) - t0))
         line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
         p=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1/p')
         f=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\2/p')
@@ -41,7 +43,7 @@ for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
             [ "$f" -eq 0 ] && f=1
             status=1
         fi
-        printf '  [%s] %-28s %s\n' "$name" "$(basename $t)" "${line#*: }"
+        printf '  [%s] %-28s %-40s %4ss\n' "$name" "$(basename $t)" "${line#*: }" "$secs"
         printf '%s\n' "$out" | grep 'skipped: ' | sed "s/^/    [$name] /"
         total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + k))
     done
