@@ -432,8 +432,8 @@ def claim1():
             f"against {st['h_far']:.2f} for the farthest), so its corner is far from 0. The angle (A) holds in "
             f"{nA} of {n} runs, the widening side (B) in {nB}, far pairs reaching as low as the typical near "
             f"pair (C) in {nC}. The hidden and logit distances correlate at {pm(corr)}. The bound's tightness "
-            f"(lhs/rhs, mean over pairs) is {pm(tight)} with the rank-1 projection and {pm(naive)} for the naive "
-            f"bound ‖P‖₂‖δ‖; the median residual ratio ‖(I − Π₁)δ‖/‖Π₁δ‖ is {pm(resid)} (the paper: near 0 at "
+            f"(lhs/rhs, mean over pairs) is {pm(tight)} with the rank-1 projection against {pm(naive)} for the naive "
+            f"bound ‖P‖₂‖δ‖ (Eq. 20); the median residual ratio ‖(I − Π₁)δ‖/‖Π₁δ‖ is {pm(resid)} (the paper: near 0 at "
             "r = 1200 of 2048), "
             + ("so with r = 1 the residual term carries most of the bound, unlike in Fig. 13: one direction holds "
                "little of this toy's variance." if mean(resid) > 1 else
@@ -509,10 +509,15 @@ def claim2():
             "The router alone, fed h = μ + c_k + ξ. Without a routing task the balancing losses are the only "
             f"thing that moves P, and they cut its centred response to μ ÷{fl2:.1f} (l2) and ÷{fsw:.1f} "
             "(switch) from the initial value; `none` and `auxfree` leave P untouched (aux-free only moves its "
-            f"bias), so ρ stays at its initial value (÷{fno:.1f}, ÷{faf:.1f}). That is the proposition in its own "
-            f"setting. With the cluster task, ρ falls under every method alike (÷{ftask:.1f} with no balancing "
-            f"at all; final ρ {fin['none']:.3f} none vs {fin['switch']:.3f} switch and {fin['l2']:.3f} l2), so the "
-            "suite cannot show the partial suppression the paper expects in training. ρ is a ratio: the task "
+            f"bias), so ρ stays at its initial value (÷{fno:.1f}, ÷{faf:.1f}). "
+            + ("That is the proposition in its own setting. " if core else
+               "That falls short of the rule's ÷2.5, so even in its own setting the proposition shows only weakly. ")
+            + (f"With the cluster task, ρ falls under every method alike (÷{ftask:.1f} with no balancing "
+               f"at all; final ρ {fin['none']:.3f} none vs {fin['switch']:.3f} switch and {fin['l2']:.3f} l2), so the "
+               "suite cannot show the partial suppression the paper expects in training. " if not task_half else
+               f"With the cluster task, balancing ends below no balancing (final ρ {fin['none']:.3f} none vs "
+               f"{fin['switch']:.3f} switch and {fin['l2']:.3f} l2): the partial suppression the paper expects. ")
+            + "ρ is a ratio: the task "
             "makes P large along the cluster directions, which lowers ρ whether or not the response to μ "
             "shrinks, and the suite does not record the absolute response, so it cannot tell dilution from "
             "suppression. With a weak μ (‖μ‖ = 2, no larger than a cluster centre; table) nothing is "
@@ -670,9 +675,8 @@ def claim4():
             + ("and the two end points reproduce claim 3's numbers exactly (the same training runs). " if same else
                f"and claim 3 measured {c1:.2f} and {c32:.2f} there. ")
             + "Only the four points in between are new. Shrinking the step batch itself is the literal version of "
-            "the claim, but at a fixed number of steps it also leaves the model under-trained, and without "
-            "balancing specialization then moves as well, so that version cannot separate the balancing effect "
-            "from under-training; the suite does not run it."),
+            "the claim, but at a fixed number of steps it also leaves the model under-trained, which would mix "
+            "the balancing effect with under-training; the suite does not run it."),
     )
 
 
@@ -833,12 +837,17 @@ def claim6():
             f"{cvm[0]:.2f} under Muon vs {cva[0]:.2f} under AdamW): its router input is the embedding (trained by "
             "AdamW under both) plus the first attention output. Whether the router itself is in Muon's group "
             f"hardly matters for the norms (×{gr:.1f} with the router on AdamW). The depth half {yes(depth)}: the "
-            f"energy of v1 goes {fmt_list(ea)} under AdamW and {fmt_list(em)} under Muon (layers 0–{L - 1}); the "
-            "toy does not grow a shared direction with depth under AdamW, so the contrast of Fig. 2 cannot "
-            "appear (claim 7). The per-sequence energy is far above the whole-set value because a sequence of "
-            "32 tokens has at most 32 directions and its uncentred mean is one of them. Muon also reached a "
-            "lower eval cross-entropy at the same learning rate, so part of any routing difference may come "
-            "from a better-trained model."),
+            f"energy of v1 goes {fmt_list(ea)} under AdamW and {fmt_list(em)} under Muon (layers 0–{L - 1}): it "
+            + ("rises" if ga_e > 0 else "falls") + f" by {abs(ga_e):.2f} under AdamW and "
+            + ("rises" if gm_e > 0 else "falls") + f" by {abs(gm_e):.2f} under Muon"
+            + (", the opposite of the paper's contrast. " if gm_e > ga_e else ". ")
+            + "The toy does not grow a shared direction with depth under AdamW + aux loss (claim 7). The "
+            "per-sequence energy (Eq. 7, as the paper) is far above the whole-set value (one SVD of all "
+            f"evaluation tokens: {mean(per_layer(ad, 'energy_first_wholeset')[0]):.3f} under AdamW, "
+            f"{mean(per_layer(mu, 'energy_first_wholeset')[0]):.3f} under Muon, mean over layers) because a "
+            "sequence of 32 tokens spans at most 32 directions and its uncentred mean is among the strongest. "
+            "Muon also reached a lower eval cross-entropy at the same learning rate, so part of any routing "
+            "difference may come from a better-trained model."),
     )
 
 
@@ -855,6 +864,8 @@ def claim7():
     ham = {k: per_layer(v, "hamming_similarity")[0] for k, v in g.items()}
     # Verdict rule (committed before the run).
     sw0 = ("0", "switch")
+    K = int(config_value(run_dir(e, rows[0]), "model.top_k"))
+    E = int(config_value(run_dir(e, rows[0]), "model.experts"))
     depth = en[sw0][-1] - en[sw0][0] >= 0.05 and cos[sw0][-1] - cos[sw0][0] >= 0.05
     supp = ret["8", "switch"] <= 0.5 * min(ret["8", "none"], ret["8", "auxfree"])
     verdict = "reproduced" if depth and supp else "partly" if depth or supp else "not reproduced"
@@ -909,14 +920,23 @@ def claim7():
             f"√D (`model.embed_shared = 8`) creates a shared direction, but it fades with depth (energy of v1 "
             f"{fmt_list(en['8', 'none'])} without balancing) as attention and experts add token-specific "
             f"content — the opposite of Fig. 2. The suppression half {yes(supp)}: with the injected direction, "
-            f"the router's retained energy on v1 at layer 0 is {ret['8', 'none']:.4f} without balancing and "
-            f"{ret['8', 'auxfree']:.4f} under aux-free, against {ret['8', 'switch']:.4f} under the Switch loss "
-            f"(on v2: {ret2['8', 'none']:.4f}, {ret2['8', 'auxfree']:.4f}, {ret2['8', 'switch']:.4f}); ρ(v1), "
-            f"our centred measure, {rho['8', 'none']:.2f}, {rho['8', 'auxfree']:.2f} and {rho['8', 'switch']:.2f}. "
-            "That is Proposition 2 inside a language model, at the layer where the direction is strongest, and "
-            "aux-free, which puts no gradient on the router, does not suppress it — as in Figs. 17 and 19. The "
-            "shared component costs cross-entropy (table) and, without balancing, makes every domain use layer "
-            f"0's experts almost alike (cross-domain FreqSim {m(g['8', 'none'], 'l0.freqsim_cross_domain'):.2f})."),
+            f"the router's retained energy on v1 (Eq. 8) at layer 0 is {ret['8', 'none']:.4f} without balancing "
+            f"and {ret['8', 'auxfree']:.4f} under aux-free, against {ret['8', 'switch']:.4f} under the Switch loss "
+            f"({ret['8', 'switch'] / ret['8', 'none']:.2f} × and {ret['8', 'switch'] / ret['8', 'auxfree']:.2f} × "
+            "those; the rule asks for 0.5 × both). Eq. 8 weighs the router's rows by the experts each token "
+            "actually chose, so it also moves when balancing changes which experts are chosen; aux-free "
+            "changes the choices through its bias without touching P. Our centred measure ρ(v1), which looks "
+            f"at P alone, separates them more clearly: {rho['8', 'none']:.2f} (none), {rho['8', 'auxfree']:.2f} "
+            f"(aux-free), {rho['8', 'switch']:.2f} (switch). Figs. 16 and 18's pattern (with an aux loss the "
+            "router keeps less of v1 than of v2) does not appear: on v2 the retained energy is "
+            f"{ret2['8', 'none']:.4f}, {ret2['8', 'auxfree']:.4f} and {ret2['8', 'switch']:.4f}, below v1's under "
+            "every method. Fig. 2's top-middle contrast does appear at the injected layers: the hidden cosine "
+            f"is {min(cos['8', me][0] for me in ('none', 'auxfree', 'switch')):.2f}–"
+            f"{max(cos['8', me][0] for me in ('none', 'auxfree', 'switch')):.2f} at layer 0 under every method, while the router's Hamming similarity "
+            f"is {ham['8', 'switch'][0]:.3f} under the Switch loss against {ham['8', 'none'][0]:.3f} without "
+            f"balancing ({K / E:.3f} would be identical choices). The shared component costs cross-entropy "
+            "(table) and, without balancing, makes every domain use layer 0's experts almost alike (cross-domain "
+            f"FreqSim {m(g['8', 'none'], 'l0.freqsim_cross_domain'):.2f})."),
     )
 
 
@@ -1047,15 +1067,16 @@ def claim9():
             f"layers 0–{L - 1} ({'a fall' if fa else 'no fall'} by the rule{', from a high first layer' if fa and high else ''}"
             f"{', from a low first layer' if fa and not high else ''}); under Muon {fmt_list(tf['muon'][0])} "
             f"({'a fall' if fm else 'no fall'}). Claim 6's 8-layer runs give AdamW {fmt_list(d8['adamw'])} and Muon "
-            f"{fmt_list(d8['muon'])} (32 sequences per domain). So the toy's first layer is already as "
-            "context-dependent as its last under AdamW: unlike gpt-oss's first layer, it is not a token-id lookup. "
-            "Our reading: under AdamW the first attention layer already writes most of the context into the "
-            "residual stream, while Muon's evenly sized updates keep the token embedding dominant at layer 0 and "
-            "add context layer by layer. Two caveats: the measure compares domains, but a token's routing also "
-            "varies inside one domain (with its predecessor), so part of the gap below 1 is context in general "
-            "rather than domain; and each shared token is seen a limited number of times per domain, which "
-            "lowers the FreqSim by sampling alone (the control shows how little at the same sample sizes, "
-            "since the same tokens are counted there)."),
+            f"{fmt_list(d8['muon'])} (32 sequences per domain). "
+            + ("" if fa else "So under AdamW the toy's first layer is already as context-dependent as its last: "
+               "unlike gpt-oss's first layer, it is not a token-id lookup. Our reading: under AdamW the first "
+               "attention layer already writes most of the context into the residual stream, while Muon's evenly "
+               "sized updates keep the token embedding dominant at layer 0 and add context layer by layer. ")
+            + "Two caveats: the measure compares domains, but a token's routing also varies inside one domain "
+            "(with its predecessor), so part of the gap below 1 is context in general rather than domain; and "
+            "each shared token is seen a limited number of times per domain, which lowers the FreqSim by "
+            "sampling alone (the control cannot show this: without attention every occurrence of a token is "
+            "routed alike)."),
     )
 
 
@@ -1133,7 +1154,17 @@ def claim10():
             "A sequence made of a few repeated tokens uses few experts, so every pair of sequences, same "
             "domain or not, overlaps less. The mechanism half "
             f"{yes(mech)}: the energy of v1 goes {fmt_list(en)}, the hidden cosine {fmt_list(cos)}, the pooled "
-            f"sequence cosine {fmt_list(pooled)}, the mean logit norm {fmt_list(lnorm)}. The domain-level FreqSim "
+            f"sequence cosine {fmt_list(pooled)}, the mean logit norm {fmt_list(lnorm)}. "
+            + ("That rise need not be the paper's mechanism: a sequence that repeats k distinct tokens (here "
+               f"k = {base[0]} → {base[-1]}) has hidden states that largely repeat too (only position and "
+               "attention tell the copies apart), so its T × D matrix is dominated by about k directions and the "
+               "first takes a larger share of the energy however the model represents the tokens. The rule "
+               "cannot tell this from an amplified shared direction, so this half of the verdict says little. "
+               if mech else "")
+            + ("The logit norm does not grow (Fig. 29) " if lnorm[-1] <= lnorm[0] + 0.05 else "The logit norm grows (Fig. 29) ")
+            + ("and the pooled cosine between sequences falls instead of rising (Fig. 26). " if pooled[-1] < pooled[0] else
+               "and the pooled cosine between sequences rises (Fig. 26). ")
+            + "The domain-level FreqSim "
             f"(ours: one frequency vector per domain) stays {fmt_list(fd)}, and the language model is surprised by "
             f"the repetition (eval CE {fmt_list(ce)}: a 2-layer toy learns no copying)."),
     )

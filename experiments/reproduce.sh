@@ -13,7 +13,8 @@
 #                                          wall); exits 1 with the measured numbers if a claim no
 #                                          longer holds
 #
-# Environment: MOESIM (default ./moesim), JOBS (parallel runs, default 2).
+# Environment: MOESIM (default ./moesim), JOBS (parallel runs, default 2), MOESIM_REV (the commit
+# MOESIM was built from, for results/timing.txt; default: HEAD when the runs start).
 # The check is POSIX sh + awk reading summary.csv / eval.csv, so it needs nothing else; the README
 # generator (experiments/make_readme.py) uses python3's standard library only.
 set -eu
@@ -141,6 +142,13 @@ case "${1:-}" in
 --readme) readme ;;
 ""|--resume)
     t0=$(now)
+    # the code that makes the results, taken before the runs (the commit that adds results/ comes
+    # later, and other work may move HEAD meanwhile); MOESIM_REV names it when MOESIM is a binary
+    # built elsewhere (e.g. from `git archive` of a commit, so a rebuild here cannot swap it mid-run)
+    rev=${MOESIM_REV:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+    dirty=0
+    [ -n "${MOESIM_REV:-}" ] || dirty=$(git status --porcelain -- nn optim sim Makefile 2>/dev/null | wc -l)
+    [ "$dirty" -gt 0 ] && rev="$rev + uncommitted changes to nn/ optim/ sim/ Makefile"
     mkdir -p results
     per=""
     for e in $EXPERIMENTS; do
@@ -164,11 +172,7 @@ case "${1:-}" in
     cpu=$(awk 'NR == 2 { for (k = 1; k <= 2; k++) { u = $k; sub(/s$/, "", u); split(u, a, "m"); t += a[1] * 60 + a[2] } }
                END { printf "%d", t }' results/.times)
     rm -f results/.times
-    runs=$(cat results/claim*/summary.csv | grep -c ',ok,' || true)
-    # the code that made the results (the commit that adds results/ comes later)
-    rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-    dirty=$(git status --porcelain -- nn optim sim Makefile 2>/dev/null | wc -l)
-    [ "$dirty" -gt 0 ] && rev="$rev + uncommitted changes to nn/ optim/ sim/ Makefile"
+    runs=$(for e in $EXPERIMENTS; do cat "results/$e/summary.csv"; done | grep -c ',ok,' || true)
     {
         printf 'moesim at commit %s; ' "$rev"
         [ "${1:-}" = "--resume" ] && printf '(resumed: the times cover only this invocation) '
