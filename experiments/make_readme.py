@@ -1178,6 +1178,9 @@ def main():
         from_dumps(sys.argv[2])
         return
     claims = [claim1(), claim2(), claim3(), claim4(), claim5(), claim6(), claim7(), claim8(), claim9(), claim10()]
+    # claims 11-15 (the paper's section 5 and appendix figures): experiments/section5.sh's files
+    import section5
+    claims += section5.claims(RES)
     timing = ""
     tpath = os.path.join(RES, "timing.txt")
     if os.path.exists(tpath):
@@ -1213,16 +1216,23 @@ def main():
         w(f"**What we measured: {c['verdict']}.** {c['paragraph']}\n")
         if c.get("table"):
             w("\n".join(c["table"]) + "\n")
-        w("Experiment: " + ", ".join(f"[{f}.toml](../experiments/{f}.toml) ([report]({f}/report.html))" for f in c["files"]) + ".\n")
+        reports = c.get("reports", {})  # claims 11-15 keep their runs under one folder per claim
+        w("Experiment: " + ", ".join(f"[{f}.toml](../experiments/{f}.toml) ([report]({reports.get(f, f + '/report.html')}))"
+                                     if reports.get(f, "") is not None else f"[{f}.toml](../experiments/{f}.toml)"
+                                     for f in c["files"]) + ".\n")
     w("## Reproducing\n")
     w("```sh\nmake reproduce         # every claim from scratch into results/, then this page\n"
-      "make reproduce-check   # claims 1, 2, 3, 5 at reduced size; fails if one stops holding\n"
+      "make reproduce-check   # claims 1, 2, 3, 5, 11, 13 at reduced size; fails if one stops holding\n"
       "sh experiments/reproduce.sh --readme   # only rebuild this page from the files in results/\n```\n")
     w("The shared settings are in experiments/base_domains.toml (the `domains` world: 8 domains over a shared "
       "and a private vocabulary, 2 layers, 16 experts, top-2, 200 steps of 32 sequences, so the suite runs in "
       "minutes) and experiments/base_deep.toml (the same with 4 layers). Each claim file opens with its "
       "question and the source's expectation. claim10_duplicate dumps its evaluation states "
-      "(`eval.dump = true`); reproduce.sh turns the dumps into each run's seq_freqsim.csv and deletes them.")
+      "(`eval.dump = true`); reproduce.sh turns the dumps into each run's seq_freqsim.csv and deletes them. "
+      "Claims 11-15 need trained models: experiments/section5.sh trains them (their model/ folders are not "
+      "kept in the repository), generates from them, compares (`moesim compare --route-with`), prunes "
+      "(`moesim eval` with `eval.prune_*`) and warm-starts (`train.init_from`); experiments/section5.py holds "
+      "their verdict rules.")
     sys.stdout.write("\n".join(out) + "\n")
 
 

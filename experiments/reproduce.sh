@@ -8,15 +8,15 @@
 #                                          results/timing.txt and at the top of results/README.md)
 #   sh experiments/reproduce.sh --resume   the same, keeping finished runs (after an interruption)
 #   sh experiments/reproduce.sh --readme   only rebuild results/README.md from results/*/summary.csv
-#   sh experiments/reproduce.sh --check    claims 1, 2, 3 and 5 at reduced size and seeds into
+#   sh experiments/reproduce.sh --check    claims 1, 2, 3 and 5 (and 11, 13, 14 of section 5) at reduced size into
 #                                          build/reproduce-check/ (22 runs, well under a minute
 #                                          wall); exits 1 with the measured numbers if a claim no
 #                                          longer holds
 #
 # Environment: MOESIM (default ./moesim), JOBS (parallel runs, default 2), MOESIM_REV (the commit
 # MOESIM was built from, for results/timing.txt; default: HEAD when the runs start).
-# The check is POSIX sh + awk reading summary.csv / eval.csv, so it needs nothing else; the README
-# generator (experiments/make_readme.py) uses python3's standard library only.
+# The check of claims 1-5 is POSIX sh + awk reading summary.csv / eval.csv; section 5's check and the README
+# generator (experiments/section5.py, make_readme.py) use python3's standard library only.
 set -eu
 cd "$(dirname "$0")/.."
 MOESIM=${MOESIM:-./moesim}
@@ -127,6 +127,9 @@ check() {
     expect "MaxVio auxfree $va vs none $vn: expected auxfree < 0.6 x none" "$va < 0.6 * $vn"
     expect "eval CE auxfree $ca vs switch $cs: expected |difference| < 0.05" "$ca - $cs < 0.05 && $cs - $ca < 0.05"
 
+    # Claims 11 and 13 (section 5) at reduced size: 3 models generate, one analyzer compares and prunes
+    echo "section 5 (claims 11, 13, 14):"
+    if MOESIM="$MOESIM" JOBS="$JOBS" sh experiments/section5.sh --check; then :; else FAILED=$((FAILED + 1)); fi
     echo "reproduce-check: $FAILED failed, $(($(now) - t0)) s (results in $out/)"
     [ "$FAILED" -eq 0 ]
 }
@@ -165,6 +168,12 @@ case "${1:-}" in
         echo "$e: $(($(now) - t)) s"
         per="$per${per:+, }$e $(($(now) - t)) s"
     done
+    # claims 11-15 (the paper's section 5): trained models, generation, comparison, pruning, warm starts
+    t=$(now)
+    if [ "${1:-}" = "--resume" ]; then MOESIM="$MOESIM" JOBS="$JOBS" sh experiments/section5.sh --resume
+    else MOESIM="$MOESIM" JOBS="$JOBS" sh experiments/section5.sh; fi
+    echo "section5: $(($(now) - t)) s"
+    per="$per${per:+, }section5 (claims 11-15) $(($(now) - t)) s"
     total=$(($(now) - t0))
     # CPU time of everything this script ran: the second line of `times` (children's user and
     # system time, "1m2.5s"). `times` must run in this shell, not in a $(...) subshell.
@@ -173,6 +182,8 @@ case "${1:-}" in
                END { printf "%d", t }' results/.times)
     rm -f results/.times
     runs=$(for e in $EXPERIMENTS; do cat "results/$e/summary.csv"; done | grep -c ',ok,' || true)
+    runs5=$(find results/claim11_cross_model results/claim15_switch_scope -name manifest.json -exec grep -l '"status": "ok"' {} + 2>/dev/null | wc -l)
+    runs=$((runs + runs5))
     {
         printf 'moesim at commit %s; ' "$rev"
         [ "${1:-}" = "--resume" ] && printf '(resumed: the times cover only this invocation) '

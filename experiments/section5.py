@@ -2,7 +2,8 @@
 """section5.py — the verdicts of claims 11-15 (the paper's §5 and its appendix figures) from the
 files experiments/section5.sh writes, as rows and paragraphs for results/README.md.
 
-    python3 experiments/section5.py OUT            writes OUT/section5.md and OUT/figures/claim1[1-5]*.svg
+    python3 experiments/section5.py OUT            prints the verdicts, writes OUT/figures/claim1[1-5]*.svg
+    (make_readme.py calls claims(OUT) for the rows and paragraphs of results/README.md)
     python3 experiments/section5.py --check OUT    the reduced run of reproduce.sh --check: prints the
                                                    robust checks and exits 1 if one fails
 
@@ -109,12 +110,14 @@ def claim11(out, figs):
     def line(tab):
         return "; ".join(f"layer {l}: " + ", ".join(f"{SHORT[k]} {f2(tab[l][k][0])}" for k in KINDS if k in tab[l])
                          for l in sorted(tab))
-    measured = f"top-0.8 overlap, 6 models (seeds × AdamW/Muon), 16 prompts × 3 samples, one analyzer: {line(t)}"
+    measured = (f"top-0.8 overlap at the last layer, 6 models (seeds × AdamW/Muon), 16 prompts × 3 samples, one "
+                f"analyzer: " + ", ".join(f"{SHORT[k]} {f2(t[L[-1]][k][0])}" for k in KINDS))
     v = verdict11(t)
     extra = ""
     if ("style", "0.8") in res:
         ts = res[("style", "0.8")]
-        measured += f". Models trained 25/100/400 steps: {line(ts)}"
+        measured += ("; models trained 25/100/400 steps: " +
+                     ", ".join(f"{SHORT[k]} {f2(ts[max(ts)][k][0])}" for k in KINDS))
         extra = verdict11(ts)
     panels = []
     for variant, title in (("models", "6 models: seeds × optimizers"), ("style", "3 models: 25 / 100 / 400 steps")):
@@ -130,30 +133,30 @@ def claim11(out, figs):
         if ("models", p) in res:
             tp = res[("models", p)]
             p_line.append(f"p = {p}: " + line({L[-1]: tp[L[-1]]}))
-    text = (
-        "The paper reads the solutions of 60 reasoning models to 30 HMMT questions with one MoE and finds that two "
-        "models' solutions to the same question share about as many top-0.8 experts (~60%) as one model's solutions to "
-        "two different questions, far fewer than one model's solutions to the same question. Here six models of the "
-        "domains world (three seeds × AdamW/Muon) continue the same 16 prompts (two per domain) three times each, "
-        "and one more model of the same setting (the analyzer) routes every rollout, teacher-forced "
-        f"(`moesim compare --route-with`). Verdict rule: {verdict11.__doc__.split('Reproduced')[1].strip()} "
-        f"Measured: {line(t)}. Other p (Fig. 25), last layer: {'; '.join(p_line)}. "
+    return entry(
+        "11. Other models' solutions use other experts", "the paper §5.1, Figs. 6, 25",
+        ["claim11_models", "claim11_style", "claim11_analyzer"],
+        "two models' solutions to the same question share ~60% of the top-0.8 experts, about as much as one "
+        "model's solutions to different questions, far below the same model on the same question (3 MoEs, all layers)",
+        measured, v + (f" (models that write differently: {extra})" if extra else ""),
+        [("figures/claim11_overlap.svg", "overlap by kind")],
+        "The paper reads the solutions of 60 reasoning models to 30 HMMT February 2025 questions with one MoE "
+        "(three MoEs in all) and compares every (question, model, seed) pair that fixes two of the three axes: two "
+        "models' solutions to the same question share only ~60% of the experts that carry 80% of the tokens "
+        "(Eq. 19, p = 0.8), about as much as one model's solutions to two different questions, and far below one "
+        "model's solutions to the same question, at every layer (Fig. 6; Fig. 25 for other p).",
+        verdict11.__doc__,
+        "Six models of the domains world (three seeds × AdamW/Muon) continue the same 16 prompts (two per domain, "
+        "8 prompt tokens, 24 new ones) three times each; one more model of the same setting (the analyzer) routes "
+        "every rollout, teacher-forced (`moesim compare --route-with`). "
+        f"Top-0.8 overlap by pair kind: {line(t)}. Other p (Fig. 25), last layer: {'; '.join(p_line)}. "
         "All our models learn the same Markov chains, so their continuations of a prompt are draws from nearly the "
-        "same distribution: another model's rollout of the same prompt is as close as another sample of the same "
-        "model, and a different prompt (usually another domain) is far. The paper's models differ in how they "
-        "write (reasoning style, length, template), which is what makes their solutions foreign to each other. "
-        "Looking for that setting, claim11_style.toml uses models trained for 25, 100 and 400 steps, which write "
-        f"differently; the same rule gives **{extra or 'n/a'}** there. "
-        "Experiments: [claim11_models.toml](../experiments/claim11_models.toml), "
-        "[claim11_style.toml](../experiments/claim11_style.toml), "
-        "[claim11_analyzer.toml](../experiments/claim11_analyzer.toml); files in `results/claim11_cross_model/`."
-    )
-    row = ("11. Other models' solutions use other experts", "the paper §5.1, Figs. 6, 25",
-           "[claim11_models.toml](../experiments/claim11_models.toml)<br>[claim11_style.toml](../experiments/claim11_style.toml)",
-           "two models' solutions to the same question share ~60% of top-0.8 experts, about as much as one model's "
-           "solutions to different questions, far below the same model on the same question (3 MoEs, all layers)",
-           measured, v + (f" (style models: {extra})" if extra else ""), "[overlap by kind](figures/claim11_overlap.svg)")
-    return row, text
+        "same distribution: another model's rollout of a prompt is as close as another sample of the same model, "
+        "and a different prompt (usually another domain) is far. The paper's models differ in how they write "
+        "(reasoning style, length, template), which is what makes their solutions foreign to each other. Looking "
+        "for that setting, claim11_style.toml uses models trained for 25, 100 and 400 steps, which write "
+        f"differently: {line(res[('style', '0.8')]) if ('style', '0.8') in res else 'not run'}; the same rule "
+        f"gives **{extra or 'n/a'}** there. Files: `results/claim11_cross_model/`.")
 
 
 # ---- claim 12: prompt → rollout ----------------------------------------------------------------------
@@ -194,21 +197,21 @@ def claim12(out, figs):
     measured = (f"last layer: FreqSim on the prompt vs on prompt + 24 tokens, correlation over prompt pairs "
                 f"r = {f2(r)} ± {f2(sd(rs))} over {len(rs)} models; same-domain pairs {f2(mean(same_p))} → "
                 f"{f2(mean(same_f))}, cross-domain {f2(mean(cross_p))} → {f2(mean(cross_f))}")
-    text = (
-        "The paper prompts an instruction-tuned MoE with matched query pairs and finds nearly identical expert usage in "
-        "the prefill for all of them; during generation some pairs stay similar and others drift apart, and which "
-        "regime applies cannot be told from the prompt. Here the pairs are the 16 prompts of claim 11 taken two at a "
-        "time, each continued by its model and read by the analyzer (`track.csv`, `track_pairs.csv` of "
-        f"`moesim compare`). Verdict rule: {verdict12.__doc__.split('Reproduced')[1].strip()} Measured: {measured}. "
-        "In the domains world a prompt fixes its domain and the continuation stays in it, so the rollout's expert "
-        "usage follows the prompt's: prefill similarity predicts rollout similarity, the opposite of the paper's "
-        "models, whose rollout content is not implied by the prompt."
-    )
-    row = ("12. Prompt routing does not predict rollout routing", "the paper §5.2, Figs. 7, 14",
-           "[claim11_models.toml](../experiments/claim11_models.toml) (its rollouts)",
-           "query pairs with near-identical prefill expert usage either keep it or drift apart during generation; "
-           "which one cannot be told from the prompt", measured, v, "[tracking](figures/claim12_tracking.svg)")
-    return row, text
+    return entry(
+        "12. Prompt routing does not predict rollout routing", "the paper §5.2, Figs. 7, 14", ["claim11_models"],
+        "query pairs with near-identical prefill expert usage either keep it or drift apart during generation; "
+        "which one cannot be told from the prompt", measured, v, [("figures/claim12_tracking.svg", "tracking")],
+        "The paper prompts an instruction-tuned MoE (Ling-mini) with query pairs matched along one axis and "
+        "different along another (two concepts in one style; one concept in plain and in mathematical language; "
+        "AIME problems in two languages): all pairs show nearly identical expert usage in the prefill; during "
+        "generation some stay similar and others drift apart, and which regime applies is not predictable from the "
+        "prompt (Fig. 7; Fig. 14: hidden-state similarity over depth, prompt vs rollout).",
+        verdict12.__doc__,
+        "The pairs are claim 11's 16 prompts taken two at a time, each continued by its model and read by the "
+        "analyzer (`track.csv`, `track_pairs.csv` of `moesim compare`). "
+        f"{cap(measured)}. In the domains world a prompt fixes its domain and the continuation stays in it, so a "
+        "rollout's expert usage follows its prompt's: prefill similarity predicts rollout similarity, unlike the "
+        "paper's models, whose rollout content the prompt does not fix.")
 
 
 # ---- claim 13: pruning ----------------------------------------------------------------------------
@@ -254,22 +257,23 @@ def claim13(out, figs):
                 f"(the full model's rollouts) {f2(100 * mean(off), 1)}% ± {f2(100 * sd(off), 1)}%; on-policy (the pruned "
                 f"model's own rollouts, itself vs the full model) {f2(100 * mean(on), 1)}%; the full model finds the "
                 f"pruned model's rollouts {f2(100 * mean(on_full), 1)}% less likely than its own")
-    text = (
+    return entry(
+        "13. Pruning by prefill usage spares prompts, not rollouts", "the paper §5.3, Figs. 8, 9", ["claim11_analyzer", "claim11_models"],
+        "keeping gpt-oss-20b's top-12 experts of the last two layers by one paragraph's usage: < 10% NLL change on "
+        "prompts of four topics; the model's own continuations suffer, on- and off-policy", measured, v,
+        [("figures/claim13_pruning.svg", "by domain")],
         "The paper keeps the top-12 experts of gpt-oss-20b's last two layers by their usage on one hand-written "
-        "paragraph: teacher-forced prompts on four topics change NLL by less than 10%, but the model's own "
-        "continuations suffer, on- and off-policy; in those layers unrelated prefills use near-identical experts "
-        f"(Fig. 9). Verdict rule: {verdict13.__doc__.split('Reproduced')[1].strip()} Measured: {measured}. "
-        "Definitions of the three sets: `sim/run/prune.h` and docs/EXPERIMENTS.md (Pruning). Our model has two "
-        "layers and its last layer's routing still depends on the domain (cross-domain FreqSim well below 1 in "
-        "claim 3's global runs), so there is no prefill collapse to exploit: pruning to one sequence's experts hurts "
-        "the other domains' prompts as much as the rollouts."
-    )
-    row = ("13. Pruning by prefill usage spares prompts, not rollouts", "the paper §5.3, Figs. 8, 9",
-           "section5.sh (moesim eval with eval.prune_*)",
-           "top-12 experts of the last two layers by one paragraph's usage: < 10% NLL change on prompts of four "
-           "topics; the model's own continuations suffer on- and off-policy", measured, v,
-           "[by domain](figures/claim13_pruning.svg)")
-    return row, text
+        "paragraph: teacher-forced prompts on four topics change NLL by less than 10%, but the pruned experts "
+        "matter for the model's own continuations, on- and off-policy (Fig. 8); in those layers unrelated prefills "
+        "(an HLE question, a passage on Wimbledon) use the same experts (Fig. 9), which the paper ties to "
+        "gpt-oss's reasoning template.",
+        verdict13.__doc__,
+        "`moesim eval` of the analyzer and of claim 11's three AdamW models with `eval.prune_keep = 6` of 16, "
+        "`eval.prune_layers = 1` (the last of two layers), `eval.prune_on = \"sequence:0\"`; the three sets are "
+        "defined in `sim/run/prune.h` and docs/EXPERIMENTS.md (Pruning). "
+        f"{cap(measured)}. Our last layer still routes by domain (claim 3's global runs: cross-domain FreqSim well "
+        "below 1), so there is no prefill collapse to exploit: keeping one sequence's experts hurts the other "
+        "domains' prompts as much as the rollouts.")
 
 
 # ---- claim 14: truncation ---------------------------------------------------------------------------
@@ -318,20 +322,18 @@ def claim14(out, figs):
                panels, "directions kept r")
     measured = (f"agreement of the m = 1 expert above that of m = {K} in {good} of {cases} (model, layer, rank < {D}) cases; "
                 f"at r = {D // 2} of {D}: m = 1 {f2(mean(half1))} ± {f2(sd(half1))}, m = {K} {f2(mean(halfK))} ± {f2(sd(halfK))}")
-    text = (
-        "The paper keeps only the top-K right singular directions of the post-attention hidden states (50,000 tokens "
-        "at the 10th layer of each model) and finds that the top expert (m = 1) keeps high agreement with the "
-        "original routing, while lower-ranked experts change more: more than 40% of tokens use a different 6th "
-        "expert at K = 1200 of 2048 directions. Here `truncation.csv` of claim 11's six models (the router input "
-        f"over the evaluation set, every layer). Verdict rule: {verdict14.__doc__.split('Reproduced')[1].strip()} "
-        f"Measured: {measured}."
-    )
-    row = ("14. The top expert is set by the leading directions", "the paper App. C, Fig. 24",
-           "[claim11_models.toml](../experiments/claim11_models.toml) (truncation.csv)",
-           "keeping the top-K directions of the router input preserves the largest-logit expert far better than "
-           "lower-ranked ones (>40% change their 6th expert at K = 1200 of 2048)", measured, v,
-           "[agreement vs r](figures/claim14_truncation.svg)")
-    return row, text
+    return entry(
+        "14. The top expert is set by the leading directions", "the paper App. C, Fig. 24", ["claim11_models"],
+        "keeping the top-K directions of the router input preserves the largest-logit expert far better than "
+        "lower-ranked ones (>40% of tokens change their 6th expert at K = 1200 of 2048)", measured, v,
+        [("figures/claim14_truncation.svg", "agreement vs r")],
+        "The paper keeps only the top-K right singular directions of the post-attention hidden states (50,000 "
+        "tokens of Nemotron-CC-Math at the 10th layer of each model): the expert with the largest logit (m = 1) "
+        "agrees with the original routing for most tokens, lower-ranked ones much less (more than 40% of tokens "
+        "use another 6th expert at K = 1200 of 2048 directions).",
+        verdict14.__doc__,
+        "`truncation.csv` of claim 11's six models (the router input over the evaluation set, every layer; "
+        f"`sim/measure/truncation.c`). {cap(measured)}.")
 
 
 # ---- claim 15: switching the balancing scope -------------------------------------------------------
@@ -372,19 +374,46 @@ def claim15(out, figs):
                "0: step 100, 1: step 200")
     measured = (f"cross-domain FreqSim micro {f2(fm)}, switched {f2(fs)} (after the micro half {f2(f1)}), global {f2(fg)}; "
                 f"NMI {f2(nm, 3)} / {f2(ns, 3)} / {f2(ng, 3)}; eval CE {f2(cm, 3)} / {f2(cs, 3)} / {f2(cg, 3)} (3 seeds)")
-    text = (
-        "Qiu et al. (2025, Table 3) switch from micro-batch to global-batch balancing part-way through training and "
-        "recover most of global balancing's gains. Here 100 steps of micro-batch balancing (one domain per "
-        "micro-batch) are continued for 100 steps with global balancing through a warm start (`train.init_from`, "
-        "optimizer state included), against 200 steps of each. Verdict rule: "
-        f"{verdict15.__doc__.split('Reproduced')[1].strip()} Measured: {measured}."
-    )
-    row = ("15. Switching micro → global balancing part-way", "Qiu et al. 2025, Table 3",
-           "[claim15_stage1.toml](../experiments/claim15_stage1.toml)<br>[claim15_switch.toml](../experiments/claim15_switch.toml)<br>"
-           "[claim15_baselines.toml](../experiments/claim15_baselines.toml)",
-           "switching to global balancing part-way through training recovers most of its benefit", measured, v,
-           "[switch](figures/claim15_switch.svg)")
-    return row, text
+    return entry(
+        "15. Switching micro → global balancing part-way", "Qiu et al. 2025, Table 3",
+        ["claim15_stage1", "claim15_switch", "claim15_baselines"],
+        "switching from micro-batch to global-batch balancing part-way through training recovers most of global "
+        "balancing's benefit", measured, v, [("figures/claim15_switch.svg", "switch")],
+        "Qiu et al. (2025, Table 3) switch from micro-batch to global-batch balancing part-way through training "
+        "and recover most of the gains of global balancing from the start.",
+        verdict15.__doc__,
+        "100 steps of micro-batch balancing (one domain per micro-batch) continued for 100 steps with global "
+        "balancing through a warm start (`train.init_from`, optimizer state included), against 200 steps of each, "
+        f"3 seeds. {cap(measured)}.")
+
+
+def cap(x):
+    return x[:1].upper() + x[1:]
+
+
+def entry(claim, source, files, short, measured, verdict, plots, shows, rule, paragraph):
+    """One claim in make_readme.py's form."""
+    if "Rule" in rule:  # the docstring's rule: "Rule (source: ...): ..." → "Source: ...: ..."
+        rule = cap(" ".join(rule.split("Rule", 1)[1].split()).lstrip(" (").replace("): ", ": ", 1))
+    reports = {"claim11_models": "claim11_cross_model/models/report.html",
+               "claim11_style": "claim11_cross_model/style/report.html",
+               "claim11_analyzer": "claim11_cross_model/analyzer/report.html",
+               "claim15_stage1": "claim15_switch_scope/stage1/report.html",
+               "claim15_switch": None,  # one folder per seed (switch/seed<s>/), no single report
+               "claim15_baselines": "claim15_switch_scope/baselines/report.html"}
+    return {"claim": claim, "source": source, "files": files, "reports": reports, "short": short, "measured": measured,
+            "verdict": verdict, "plots": plots, "shows": shows,
+            "rule": rule,
+            "paragraph": paragraph}
+
+
+def claims(out):
+    """Claims 11-15 for results/README.md, or [] when section5.sh has not run."""
+    if not os.path.exists(os.path.join(out, "claim11_cross_model", "compare_models_p0.8", "compare.csv")):
+        return []
+    figs = os.path.join(out, "figures")
+    os.makedirs(figs, exist_ok=True)
+    return [claim11(out, figs), claim12(out, figs), claim13(out, figs), claim14(out, figs), claim15(out, figs)]
 
 
 def main():
@@ -401,28 +430,15 @@ def main():
         L = max(t)
         C = t[L]["same_prompt_same_model_other_sample"][0]
         B = t[L]["other_prompt_same_model"][0]
-        _, t14 = claim14(out, figs)
+        t14 = claim14(out, figs)["paragraph"]
         ok1 = C - B >= 0.10
         print(f"claim 11 (check): same model same prompt {f2(C)} vs other prompt {f2(B)}: {'ok' if ok1 else 'FAIL'}")
         ok2 = os.path.exists(os.path.join(out, "claim13_pruning", "analyzer", "prune.csv"))
         print(f"claim 13 (check): prune.csv written: {'ok' if ok2 else 'FAIL'}")
-        print(t14.split("Measured: ")[1])
+        print("claim 14 (check):", t14.split("). ", 1)[1])
         sys.exit(0 if ok1 and ok2 else 1)
-    parts = [claim11(out, figs), claim12(out, figs), claim13(out, figs), claim14(out, figs), claim15(out, figs)]
-    with open(os.path.join(out, "section5.md.tmp"), "w") as f:
-        f.write("| claim | source | experiment | the paper reports | we measured | verdict | plots |\n")
-        f.write("|---|---|---|---|---|---|---|\n")
-        for row, _ in parts:
-            cells = list(row)
-            cells[5] = f"**{cells[5]}**"
-            f.write("| " + " | ".join(cells) + " |\n")
-        f.write("\n")
-        for row, text in parts:
-            f.write(f"### {row[0]}\n\n{text}\n\n")
-    os.replace(os.path.join(out, "section5.md.tmp"), os.path.join(out, "section5.md"))
-    for row, _ in parts:
-        print(f"{row[0]}: {row[5]}")
-
+    for c in claims(out):
+        print(f"{c['claim']}: {c['verdict']}")
 
 if __name__ == "__main__":
     main()
