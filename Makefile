@@ -98,7 +98,7 @@ $(BENCH): tests/bench.c $(LIB_OBJ)
 
 testbins: $(TESTS) $(DTESTS) $(BUILD)/moesim $(BUILD)/tests/check_export
 
-# The three builds, each in its own folder; the runner prints the final "N passed, M failed".
+# The three builds, each in its own folder; the runner prints the final "N passed, M failed, K skipped".
 test:
 	@sh tests/run.sh
 
