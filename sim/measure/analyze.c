@@ -13,6 +13,7 @@
 #include "linalg.h"
 #include "metrics.h"
 #include "truncation.h"
+#include "../../nn/moe.h"
 
 // Why a key of analysis.json is null, for the "null_because" object: the input analyze lacks,
 // or (for anything else) a quantity that is undefined on these data.
@@ -31,19 +32,6 @@ static const char *null_reason(const char *name, size_t S, int have_domains) {
     if (strcmp(name, "retained_energy_dir2") == 0) return "v2 is undefined: every sequence has rank < 2";
     if (strcmp(name, "retained_energy_dir3") == 0) return "v3 is undefined: every sequence has rank < 3";
     return "undefined on these data (a zero denominator, e.g. a zero router or constant values)";
-}
-
-// The K largest of z (E) by value, ties to the lower index.
-static void top_of(int32_t *out, const float *z, int E, int K) {
-    for (int k = 0; k < K; k++) {
-        int best = -1;
-        for (int e = 0; e < E; e++) {
-            int taken = 0;
-            for (int j = 0; j < k; j++) taken |= out[j] == e;
-            if (!taken && (best < 0 || z[e] > z[best])) best = e;
-        }
-        out[k] = best;
-    }
 }
 
 static int write_truncation(const char *out, const float *H, const float *P, size_t N, int D, int E, int K,
@@ -133,8 +121,8 @@ static int analyze_one(const AnalyzeArgs *a, LayerMetrics *lm_out, char *err, si
     for (size_t i = 0; i < N * (size_t)E; i++) Z[i] = (float)Zd[i];
     free(Zd); Zd = NULL;
     // the K largest logits (softmax and sigmoid are monotone), unless the model's choices are given
-    if (!a->topk_file)
-        for (size_t n = 0; n < N; n++) top_of(topk + n * K, Z + n * E, E, K);
+    // (nn's router top-K: ties to the lower index, as the model routes)
+    if (!a->topk_file) router_topk(topk, Z, NULL, (int)N, E, K, 0);
     LayerData d = {.N = N, .D = D, .E = E, .K = K, .T = T, .H = H, .P = P, .Z = Z, .topk = topk,
                    .domain = dom, .n_domains = ndom, .token = NULL};
     MetricsOptions mo;
