@@ -426,8 +426,8 @@ def claim16(out, figs):
         "pairs cluster at lower hidden-state similarity, which explains 'specialist' experts at the dataset level.",
         verdict16.__doc__,
         "The keys `freqsim_pooled_corr` and the four `*_seq_same_domain` / `*_seq_cross_domain` keys of claim 5's "
-        "runs (the domains world's 8 domains play the datasets; the sequence pairs are those of the evaluation "
-        f"set, up to `metrics` default of 4096 sampled pairs). {cap(measured)}.")
+        "runs (the domains world's 8 domains play the datasets; all pairs of evaluation sequences, or 4096 "
+        f"sampled pairs when there are more). {cap(measured)}.")
 
 
 def cap(x):
