@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "harness.h"
+#include "trained.h"
 #include "../nn/model.h"
 #include "../optim/optim.h"
 #include "../sim/config/config.h"
@@ -48,32 +49,6 @@ static void test_mask_hand(void) {
 }
 
 // ---- a trained model ----------------------------------------------------------------------------
-typedef struct { Config c; World w; Model m; Optimizer o; BatchSource bs; } Trained;
-
-static void train(Trained *t, int steps) {
-    char err[300];
-    WorldSpec ws;
-    ModelSpec ms;
-    OptimConfig oc;
-    world_spec_from_config(&ws, &t->c);
-    model_spec_from_config(&ms, &t->c);
-    optim_config_from_config(&oc, &t->c);
-    CHECK_MSG(world_build(&t->w, &ws, err, sizeof err) == 0, "%s", err);
-    CHECK_MSG(model_build(&t->m, &ms, err, sizeof err) == 0, "%s", err);
-    model_init_params(&t->m, (uint64_t)t->c.train_seed, t->c.model_init_std, 0);
-    CHECK_MSG(optim_init(&t->o, &oc, &t->m.table, err, sizeof err) == 0, "%s", err);
-    CHECK(batch_source_init(&t->bs, &t->c, &t->w) == 0);
-    StepResult r;
-    for (int s = 0; s < steps; s++) {
-        StepStatus st = train_step(&t->m, &t->o, &t->bs, &t->c, s, steps, &r, NULL);
-        if (st != STEP_OK) { CHECK_MSG(st == STEP_OK, "%s", r.reason); break; }
-    }
-}
-
-static void trained_free(Trained *t) {
-    batch_source_free(&t->bs); optim_free(&t->o); model_free(&t->m); world_free(&t->w);
-}
-
 static int run(PruneResult *r, Trained *t) {
     char err[400] = "";
     int rc = prune_run(r, &t->c, &t->m, &t->w, err, sizeof err);

@@ -414,6 +414,21 @@ static int write_dumps(const Run *R) {
     return bad ? -1 : 0;
 }
 
+// The files of the final evaluation beside eval.csv, shared by a finished run and `moesim eval`:
+// pairs.csv, removal.csv, prune.csv (eval.prune_keep > 0), truncation.csv, dump/ (eval.dump).
+// Returns 0, or -1 with err naming the first file that could not be written and why.
+static int write_final_evaluation(Run *R, char *err, size_t errlen) {
+    const char *name = NULL;
+    if (write_pairs(R) != 0) name = "pairs.csv";
+    else if (write_removal(R) != 0) name = "removal.csv";
+    else if (prune_write(R->c, &R->model, &R->world, R->dir, err, errlen) != 0) return -1;
+    else if (write_truncation(R) != 0) name = "truncation.csv";
+    else if (R->c->eval_dump && write_dumps(R) != 0) name = "dump/";
+    if (!name) return 0;
+    snprintf(err, errlen, "cannot write %s/%s: %s", R->dir, name, strerror(errno));
+    return -1;
+}
+
 static int write_manifest(const Run *R, const RunResult *res, const char *start, double wall) {
     char p[1100], end[64];
     iso_time(end, sizeof end);
@@ -649,20 +664,8 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
         AtomicFile *a = growing_file(R, i);
         if (afile_commit(a) != 0 && !what) { snprintf(err, sizeof err, "cannot write %s: %s", a->path, strerror(errno)); what = err; }
     }
-    if (res->status == RUN_OK && !what && write_pairs(R) != 0) {
-        snprintf(err, sizeof err, "cannot write %s/pairs.csv: %s", R->dir, strerror(errno)); what = err;
-    }
-    if (res->status == RUN_OK && !what && write_removal(R) != 0) {
-        snprintf(err, sizeof err, "cannot write %s/removal.csv: %s", R->dir, strerror(errno)); what = err;
-    }
-    if (res->status == RUN_OK && !what && prune_write(c, m, &R->world, R->dir, err, sizeof err) != 0) what = err;
-    if (res->status == RUN_OK && !what && write_truncation(R) != 0) {
-        snprintf(err, sizeof err, "cannot write %s/truncation.csv: %s", R->dir, strerror(errno)); what = err;
-    }
+    if (res->status == RUN_OK && !what && write_final_evaluation(R, err, sizeof err) != 0) what = err;
     if (!what && write_config(R) != 0) { snprintf(err, sizeof err, "cannot write %s/config.toml: %s", R->dir, strerror(errno)); what = err; }
-    if (res->status == RUN_OK && c->eval_dump && !what && write_dumps(R) != 0) {
-        snprintf(err, sizeof err, "cannot write the dumps in %s/dump: %s", R->dir, strerror(errno)); what = err;
-    }
     if (res->status == RUN_OK && c->train_save_model && !what) {
         CkptWrite w = {.step = res->steps_done, .optim = &R->optim, .batches = &R->batches};
         if (ckpt_write(path_join(path, sizeof path, R->dir, "model"), c, m, &w, err, sizeof err) != 0) what = err;
@@ -700,16 +703,11 @@ int eval_saved(const Config *c, const char *model_dir, const char *out, const Tr
         // metrics.csv and layers.csv are training files: an evaluation has none
         afile_abort(&R->f_metrics);
         afile_abort(&R->f_layers);
-        char path[1100];
         rc = 0;
         if (afile_commit(&R->f_eval) != 0) { snprintf(err, errlen, "cannot write %s: %s", R->f_eval.path, strerror(errno)); rc = -1; }
         else if (afile_commit(&R->f_experts) != 0) { snprintf(err, errlen, "cannot write %s: %s", R->f_experts.path, strerror(errno)); rc = -1; }
-        else if (write_pairs(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "pairs.csv"), strerror(errno)); rc = -1; }
-        else if (write_removal(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "removal.csv"), strerror(errno)); rc = -1; }
-        else if (prune_write(c, &R->model, &R->world, out, err, errlen) != 0) rc = -1;
-        else if (write_truncation(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "truncation.csv"), strerror(errno)); rc = -1; }
-        else if (write_config(R) != 0) { snprintf(err, errlen, "cannot write %s: %s", path_join(path, sizeof path, out, "config.toml"), strerror(errno)); rc = -1; }
-        else if (c->eval_dump && write_dumps(R) != 0) { snprintf(err, errlen, "cannot write the dumps in %s/dump: %s", out, strerror(errno)); rc = -1; }
+        else if (write_final_evaluation(R, err, errlen) != 0) rc = -1;
+        else if (write_config(R) != 0) { snprintf(err, errlen, "cannot write %s/config.toml: %s", out, strerror(errno)); rc = -1; }
     }
     abort_outputs(R);
     run_teardown(R);
