@@ -161,7 +161,9 @@ static const char *usage_compare =
     "It also tracks each model's prompts as their rollouts grow (Fig. 7): DIR/track.csv\n"
     "(model,layer,kind,n,pairs,freqsim_mean,freqsim_sd: FreqSim of pairs of prompts, same_domain\n"
     "or cross_domain, over the prompt plus the first n generated tokens) and DIR/track_pairs.csv\n"
-    "(each pair's FreqSim on the prompt alone and on the whole rollout).\n"
+    "(each pair's FreqSim on the prompt alone and on the whole rollout, and with --route-with the\n"
+    "pooled cosine of the analyzer's router inputs, Eqs. 15-17, over the prompt and over the whole\n"
+    "rollout: Fig. 14).\n"
     "\n"
     "options:\n"
     "  --top-p P          P of the top-P sets (default 0.8, as the paper's Fig. 6)\n"
@@ -523,13 +525,18 @@ static int cmd_eval(int argc, char **argv) {
 }
 
 // --route-with: the analyzer model routes each folder's tokens (compare.h's route callback)
-static int route_with_model(void *ctx, const int32_t *tokens, int rows, int len, int32_t **routes, int *L, int *K,
-                            int *E, char *err, size_t errlen) {
+static int route_with_model(void *ctx, const int32_t *tokens, int rows, int len, int32_t **routes, float **hidden,
+                            int *L, int *K, int *E, int *D, char *err, size_t errlen) {
     Model *m = ctx;
-    *L = m->spec.L; *K = m->spec.K; *E = m->spec.E;
+    *L = m->spec.L; *K = m->spec.K; *E = m->spec.E; *D = m->spec.D;
     *routes = malloc(sizeof(int32_t) * ((size_t)rows * m->spec.L * len * m->spec.K + 1));
-    if (!*routes) { snprintf(err, errlen, "out of memory"); return -1; }
-    if (route_tokens(m, tokens, rows, len, *routes, err, errlen) != 0) { free(*routes); *routes = NULL; return -1; }
+    *hidden = malloc(sizeof(float) * ((size_t)rows * m->spec.L * len * m->spec.D + 1));
+    if (!*routes || !*hidden || route_tokens(m, tokens, rows, len, *routes, *hidden, err, errlen) != 0) {
+        if (!*routes || !*hidden) snprintf(err, errlen, "out of memory");
+        free(*routes); free(*hidden);
+        *routes = NULL; *hidden = NULL;
+        return -1;
+    }
     return 0;
 }
 

@@ -130,6 +130,9 @@ $MOESIM generate "$T/half/run" --out "$T/g4" --prompts 4 --samples 2 --prompt-le
 $MOESIM compare "$T/g4" --out "$T/c4" >/dev/null 2>&1
 $MOESIM compare "$T/g4" --out "$T/c4r" --route-with "$T/half/run" >/dev/null 2>&1; rc=$?
 check '[ $rc -eq 0 ] && cmp -s "$T/c4/compare.csv" "$T/c4r/compare.csv" && cmp -s "$T/c4/track.csv" "$T/c4r/track.csv"' "compare --route-with the generating model must reproduce its own routes (exit $rc)"
+# track_pairs.csv: the same FreqSim columns; the pooled cosine (Fig. 14) only with --route-with, in [-1, 1]
+cut -d, -f1-7 "$T/c4/track_pairs.csv" >"$T/c4.f7"; cut -d, -f1-7 "$T/c4r/track_pairs.csv" >"$T/c4r.f7"
+check 'cmp -s "$T/c4.f7" "$T/c4r.f7" && awk -F, '"'"'NR > 1 && ($8 != "nan" || $9 != "nan") {bad = 1} END {exit bad}'"'"' "$T/c4/track_pairs.csv" && awk -F, '"'"'NR > 1 {n++; if (!($8 >= -1.000001 && $8 <= 1.000001 && $9 >= -1.000001 && $9 <= 1.000001 && $8 != "nan")) bad = 1} END {exit bad || n == 0}'"'"' "$T/c4r/track_pairs.csv"' "track_pairs.csv: pooled_prompt, pooled_full numbers with --route-with, nan without"
 $MOESIM compare "$T/g1" --out "$T/c5" --route-with "$T/half/run" >"$T/c5.out" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q "do not fit the model.s context" "$T/c5.out" && [ ! -e "$T/c5" ]' "compare --route-with rows longer than seq_len: exit 2 (exit $rc)"
 $MOESIM generate "$T/half/run" --out "$T/g3" $G --temperature -1 >"$T/g3.out" 2>&1; rc=$?

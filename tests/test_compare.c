@@ -1,6 +1,7 @@
 // test_compare.c — `moesim compare` on hand-made routing traces: pair kinds, Eq. 19 top-P overlap
 // and Eq. 14 FreqSim per kind worked out by hand, the prompt left out unless asked, the per-pair
-// file, the Fig. 7 prompt-to-rollout tracking, and the input checks (folders that do not share their prompts, bad shapes).
+// file, the Fig. 7 prompt-to-rollout tracking, the Fig. 14 pooled cosine (Eqs. 15-17) of a stand-in
+// analyzer's router inputs over the prompt and over prompt + rollout, and the input checks (folders that do not share their prompts, bad shapes).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,83 @@ static void test_track(void) {
     CHECK_NEAR(ff[2], 2 / sqrt(5.0), 1e-12, 0);
 }
 
+// Eqs. 15-16 by hand: one row, one layer, 3 positions of D = 2, a 1-token prompt.
+// (3,4) (0,2) (-1,0) normalize to (.6,.8) (0,1) (-1,0): prompt pool (.6,.8), full pool
+// ((.6 + 0 - 1)/3, (.8 + 1 + 0)/3) = (-.4/3, .6).
+static void test_pool(void) {
+    const float h[3][2] = {{3, 4}, {0, 2}, {-1, 0}};
+    double pool[2][2];
+    compare_pool(&pool[0][0], &h[0][0], 1, 1, 3, 2, 1);
+    CHECK_NEAR(pool[0][0], 0.6, 1e-7, 0);
+    CHECK_NEAR(pool[0][1], 0.8, 1e-7, 0);
+    CHECK_NEAR(pool[1][0], -0.4 / 3, 1e-7, 0);
+    CHECK_NEAR(pool[1][1], 0.6, 1e-7, 0);
+}
+
+// A stand-in analyzer for --route-with (L = 1, K = 1, E = 4, D = 2): token x chooses expert
+// x mod 4, and its router input is a fixed vector of another norm for each token: 0 -> (2,0),
+// 1 -> (0,3), 10 -> (0,5), 11 -> (0,.5), 7 (every generated token) -> (-4,0).
+static int fake_route(void *ctx, const int32_t *tokens, int rows, int len, int32_t **routes, float **hidden, int *L,
+                      int *K, int *E, int *D, char *err, size_t errlen) {
+    (void)ctx; (void)err; (void)errlen;
+    *L = 1; *K = 1; *E = 4; *D = 2;
+    *routes = malloc(sizeof(int32_t) * (size_t)rows * len);
+    *hidden = calloc((size_t)rows * len * 2, sizeof(float));
+    if (!*routes || !*hidden) return -1;
+    for (int i = 0; i < rows * len; i++) {
+        int x = tokens[i];
+        (*routes)[i] = x % 4;
+        float *h = *hidden + (size_t)i * 2;   // 2: this position's router input
+        if (x == 0) h[0] = 2;
+        else if (x == 1) h[1] = 3;
+        else if (x == 10) h[1] = 5;
+        else if (x == 11) h[1] = 0.5f;
+        else if (x == 7) h[0] = -4;
+    }
+    return 0;
+}
+
+// Reads the last two columns (pooled_prompt, pooled_full) of track_pairs.csv's first data row.
+static void read_pooled(const char *dir, double *pp, double *pf, char *first, size_t n) {
+    char p[512], line[512];
+    *pp = *pf = -9;
+    FILE *f = fopen(path_join(p, sizeof p, dir, "track_pairs.csv"), "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    if (fgets(first, (int)n, f) && fgets(line, sizeof line, f)) {
+        char *c = strrchr(line, ',');
+        *c = 0;
+        *pf = strtod(c + 1, NULL);
+        *pp = strtod(strrchr(line, ',') + 1, NULL);
+    }
+    fclose(f);
+}
+
+// Fig. 14 through compare_dirs: prompts 0 (tokens 0, 1) and 1 (tokens 10, 11), then 7 7 7 7.
+// Prompt pools (.5,.5) and (0,1): cosine 1/sqrt(2). Full pools (1,0)+(0,1)+4(-1,0) = (-3,1) and
+// (0,2)+4(-1,0) = (-4,2), over 6: cosine 14/sqrt(200). Without --route-with: nan, nan.
+static void test_pooled_track(const char *T) {
+    char m0[512], out[512], out2[512], err[1024], head[256];
+    snprintf(m0, sizeof m0, "%s/m0", T);
+    snprintf(out, sizeof out, "%s/pooled", T);
+    snprintf(out2, sizeof out2, "%s/pooled_own", T);
+    write_gen(m0, 0, 0);
+    const char *dirs[1] = {m0};
+    CompareArgs a = {.ndirs = 1, .dirs = dirs, .out = out, .top_p = 0.8, .route = fake_route};
+    CHECK_MSG(compare_dirs(&a, err, sizeof err) == 0, "compare failed: %s", err);
+    double pp, pf;
+    read_pooled(out, &pp, &pf, head, sizeof head);
+    CHECK_MSG(!strcmp(head, "model,layer,prompt_a,prompt_b,kind,freqsim_prompt,freqsim_full,pooled_prompt,pooled_full\n"),
+              "header %s", head);
+    CHECK_NEAR(pp, 1 / sqrt(2.0), 1e-6, 0);
+    CHECK_NEAR(pf, 14 / sqrt(200.0), 1e-6, 0);
+    a.route = NULL;
+    a.out = out2;
+    CHECK(compare_dirs(&a, err, sizeof err) == 0);
+    read_pooled(out2, &pp, &pf, head, sizeof head);
+    CHECK(isnan(pp) && isnan(pf));
+}
+
 static void test_bad_input(const char *T) {
     char m0[512], mx[512], out[512], err[1024];
     snprintf(m0, sizeof m0, "%s/m0", T);
@@ -176,7 +254,9 @@ int main(void) {
     if (!mkdtemp(T)) { perror("mkdtemp"); return 1; }
     test_kinds();
     test_track();
+    test_pool();
     test_by_hand(T);
+    test_pooled_track(T);
     test_bad_input(T);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", T);

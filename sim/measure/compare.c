@@ -50,17 +50,28 @@ void compare_layer(CompareStat *stats, const double *freq_l, size_t stride, cons
     }
 }
 
+void compare_pool(double *pool, const float *hidden, int R, int L, int S, int D, int prompt_len) {
+    for (int r = 0; r < R; r++)
+        for (int l = 0; l < L; l++) {
+            const float *h = hidden + ((size_t)r * L + l) * S * D;   // S x D: rollout r at layer l
+            double *p = pool + ((size_t)r * L + l) * 2 * D;          // 2 x D: prompt, prompt + rollout
+            metrics_pool(p, h, (size_t)prompt_len, D);
+            metrics_pool(p + D, h, (size_t)S, D);
+        }
+}
+
 // ---- folders ----------------------------------------------------------------------------------
 
 typedef struct {
-    int rows, len, L, K, prompt_len, E;
+    int rows, len, L, K, prompt_len, E, D;
     int32_t *routes;   // rows x L x len x K
     int32_t *tokens;   // rows x len
     int *prompt, *sample, *domain;   // rows (domain -1: unknown)
+    double *pool;      // rows x L x 2 x D (compare_pool), or NULL: no hidden states (no --route-with)
 } GenDir;
 
 static void gen_dir_free(GenDir *g) {
-    free(g->routes); free(g->tokens); free(g->prompt); free(g->sample); free(g->domain);
+    free(g->routes); free(g->tokens); free(g->prompt); free(g->sample); free(g->domain); free(g->pool);
     memset(g, 0, sizeof *g);
 }
 
@@ -193,7 +204,7 @@ static int write_tracking(const GenDir *g, const CompareArgs *a, char *err, size
     FILE *tp = afile_open(&fq, path_join(q, sizeof q, a->out, "track_pairs.csv"));
     if (!tp) { snprintf(err, errlen, "cannot write %s: %s", q, strerror(errno)); afile_abort(&ft); return -1; }
     fprintf(t, "model,layer,kind,n,pairs,freqsim_mean,freqsim_sd\n");
-    fprintf(tp, "model,layer,prompt_a,prompt_b,kind,freqsim_prompt,freqsim_full\n");
+    fprintf(tp, "model,layer,prompt_a,prompt_b,kind,freqsim_prompt,freqsim_full,pooled_prompt,pooled_full\n");
     const int L = g[0].L, K = g[0].K, E = g[0].E, S = g[0].len, n0 = g[0].prompt_len, T = S - n0;
     int nn = 0, *ns = malloc(sizeof(int) * 66);
     for (int j = 0; ns && j <= 64 && j <= T; j++) ns[nn++] = T <= 64 ? j : (int)((long)j * T / 64);
@@ -204,14 +215,16 @@ static int write_tracking(const GenDir *g, const CompareArgs *a, char *err, size
         for (int r = 0; r < h->rows; r++) P += h->sample[r] == 0;
         size_t npairs = (size_t)P * (P - 1) / 2;
         int32_t *routes = malloc(sizeof(int32_t) * ((size_t)P * L * S * K + 1));
-        int *dom = malloc(sizeof(int) * ((size_t)P + 1)), *pid = malloc(sizeof(int) * ((size_t)P + 1));
+        int *dom = malloc(sizeof(int) * ((size_t)P + 1)), *pid = malloc(sizeof(int) * ((size_t)P + 1)),
+            *row = malloc(sizeof(int) * ((size_t)P + 1));
         TrackStat *st = malloc(sizeof(TrackStat) * (size_t)nn * TRACK_KINDS);
         double *fsp = malloc(sizeof(double) * (npairs + 1)), *fsf = malloc(sizeof(double) * (npairs + 1));
-        if (!routes || !dom || !pid || !st || !fsp || !fsf) rc = -1;
+        if (!routes || !dom || !pid || !row || !st || !fsp || !fsf) rc = -1;
         for (int r = 0, i = 0; rc == 0 && r < h->rows; r++) {
             if (h->sample[r] != 0) continue;
             memcpy(routes + (size_t)i * L * S * K, h->routes + (size_t)r * L * S * K, sizeof(int32_t) * (size_t)L * S * K);
             dom[i] = h->domain[r];
+            row[i] = r;
             pid[i++] = h->prompt[r];
         }
         for (int l = 0; rc == 0 && l < L && P >= 2; l++) {
@@ -227,13 +240,19 @@ static int write_tracking(const GenDir *g, const CompareArgs *a, char *err, size
                 }
             size_t pair = 0;
             for (int i = 0; i < P; i++)
-                for (int j = i + 1; j < P; j++, pair++)
-                    fprintf(tp, "%d,%d,%d,%d,%s,%.6f,%.6f\n", d, l, pid[i], pid[j],
+                for (int j = i + 1; j < P; j++, pair++) {
+                    fprintf(tp, "%d,%d,%d,%d,%s,%.6f,%.6f", d, l, pid[i], pid[j],
                             track_kind_names[dom[i] >= 0 && dom[i] == dom[j] ? TRACK_SAME_DOMAIN : TRACK_CROSS_DOMAIN],
                             fsp[pair], fsf[pair]);
+                    if (!h->pool) { fprintf(tp, ",nan,nan\n"); continue; }
+                    // Eq. 17 over the prompt (w = 0) and over prompt + rollout (w = 1): pools of D
+                    const int D = h->D;
+                    const double *pa = h->pool + ((size_t)row[i] * L + l) * 2 * D, *pb = h->pool + ((size_t)row[j] * L + l) * 2 * D;
+                    fprintf(tp, ",%.6f,%.6f\n", metrics_cosine(pa, pb, D), metrics_cosine(pa + D, pb + D, D));
+                }
         }
         if (rc != 0) snprintf(err, errlen, "out of memory tracking %s", a->dirs[d]);
-        free(routes); free(dom); free(pid); free(st); free(fsp); free(fsf);
+        free(routes); free(dom); free(pid); free(row); free(st); free(fsp); free(fsf);
     }
     free(ns);
     if (rc != 0) { afile_abort(&ft); afile_abort(&fq); return -1; }
@@ -252,14 +271,21 @@ int compare_dirs(const CompareArgs *a, char *err, size_t errlen) {
         if (read_gen_dir(&g[d], a->dirs[d], a->experts, err, errlen) != 0) { rc = 2; break; }
         if (a->route) {  // the analyzer's routing of this folder's tokens replaces its own
             int32_t *rt = NULL;
+            float *hid = NULL;
             char e2[1024];
-            if (a->route(a->route_ctx, g[d].tokens, g[d].rows, g[d].len, &rt, &g[d].L, &g[d].K, &g[d].E, e2, sizeof e2) != 0) {
+            if (a->route(a->route_ctx, g[d].tokens, g[d].rows, g[d].len, &rt, &hid, &g[d].L, &g[d].K, &g[d].E, &g[d].D, e2,
+                         sizeof e2) != 0) {
                 snprintf(err, errlen, "%s: routing its tokens: %s", a->dirs[d], e2);
                 rc = 2;
                 break;
             }
             free(g[d].routes);
             g[d].routes = rt;
+            // the analyzer's router inputs, pooled at once (rows x L x 2 x D) and dropped
+            g[d].pool = malloc(sizeof(double) * ((size_t)g[d].rows * g[d].L * 2 * g[d].D + 1));
+            if (!g[d].pool) { free(hid); snprintf(err, errlen, "out of memory"); rc = 1; break; }
+            compare_pool(g[d].pool, hid, g[d].rows, g[d].L, g[d].len, g[d].D, g[d].prompt_len);
+            free(hid);
         }
         const GenDir *f = &g[0], *h = &g[d];
         if (!a->experts && h->E != f->E) {  // derived from the largest expert seen: take the largest

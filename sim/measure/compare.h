@@ -61,6 +61,13 @@ typedef struct { long pairs; double sum, sumsq; } TrackStat;
 void compare_track(TrackStat *stats, double *fs_prompt, double *fs_full, const int32_t *routes, const int *domain,
                    int P, int L, int S, int K, int E, int prompt_len, int layer, const int *ns, int nn);
 
+// Eqs. 15-16 per rollout and layer, over the prompt alone and over the prompt with its rollout
+// (the paper's Fig. 14): pool[((r L + l) 2 + w) D + j], w = 0 for positions [0, prompt_len),
+// w = 1 for [0, S); each token normalized, h / (|h| + eps), then the mean over the positions.
+// hidden: R x L x S x D (route_tokens' router inputs). The pooled cosine of two rollouts (Eq. 17)
+// is metrics_cosine of their pools.
+void compare_pool(double *pool, const float *hidden, int R, int L, int S, int D, int prompt_len);
+
 typedef struct {
     int ndirs;
     const char *const *dirs;    // GEN_DIR... (each one model)
@@ -71,10 +78,11 @@ typedef struct {
                                 // unused trailing experts change neither measure)
     // --route-with: when set, every folder's tokens are routed afresh by one analyzer model (as
     // the paper reads all models' solutions with one MoE, §5.1), instead of using each generating
-    // model's own routes.npy. route() allocates *routes (rows x L x len x K) and sets the
-    // analyzer's L, K and E; returns 0, or -1 with err.
-    int (*route)(void *ctx, const int32_t *tokens, int rows, int len, int32_t **routes, int *L, int *K, int *E,
-                 char *err, size_t errlen);
+    // model's own routes.npy. route() allocates *routes (rows x L x len x K) and *hidden (rows x
+    // L x len x D: the analyzer's router inputs, for the pooled cosine of Fig. 14), and sets the
+    // analyzer's L, K, E and D; returns 0, or -1 with err.
+    int (*route)(void *ctx, const int32_t *tokens, int rows, int len, int32_t **routes, float **hidden, int *L, int *K,
+                 int *E, int *D, char *err, size_t errlen);
     void *route_ctx;
 } CompareArgs;
 
@@ -83,7 +91,9 @@ typedef struct {
 // overlap_sd,freqsim_mean), OUT/compare_pairs.csv (one row per pair and layer), and the Fig. 7
 // tracking of each model's prompts: OUT/track.csv (model,layer,kind,n,pairs,freqsim_mean,
 // freqsim_sd) and OUT/track_pairs.csv (model,layer,prompt_a,prompt_b,kind,freqsim_prompt,
-// freqsim_full: at n = 0 and at the full rollout). Input problems
+// freqsim_full,pooled_prompt,pooled_full: FreqSim at n = 0 and at the full rollout; Eq. 17's
+// pooled cosine of the analyzer's router inputs over the prompt alone and over prompt + rollout,
+// Fig. 14, nan without route()). Input problems
 // return 2 before anything is written; a failed write returns 1. The message, naming the file,
 // goes to err.
 int compare_dirs(const CompareArgs *a, char *err, size_t errlen);

@@ -4,8 +4,9 @@
 #include <string.h>
 #include "route.h"
 
-int route_tokens(Model *m, const int32_t *tokens, int rows, int len, int32_t *routes, char *err, size_t errlen) {
-    const int T = m->spec.T, L = m->spec.L, K = m->spec.K, V = m->spec.V, Bmax = m->spec.max_batch;
+int route_tokens(Model *m, const int32_t *tokens, int rows, int len, int32_t *routes, float *hidden, char *err,
+                 size_t errlen) {
+    const int T = m->spec.T, L = m->spec.L, K = m->spec.K, V = m->spec.V, D = m->spec.D, Bmax = m->spec.max_batch;
     if (m->spec.kind != MODEL_DECODER) { snprintf(err, errlen, "the model is not a decoder (model.kind)"); return -1; }
     if (len < 1 || len > T) {
         snprintf(err, errlen, "rows of %d tokens do not fit the model's context (model.seq_len = %d)", len, T);
@@ -26,10 +27,15 @@ int route_tokens(Model *m, const int32_t *tokens, int rows, int len, int32_t *ro
         Losses l;
         if (model_forward(m, &bt, &l) != 0) { free(batch); snprintf(err, errlen, "invalid batch"); return -1; }
         for (int b = 0; b < nb; b++)
-            for (int layer = 0; layer < L; layer++)
+            for (int layer = 0; layer < L; layer++) {
                 // positions 0..len-1 of sequence b: rows b*T + t of the layer's N x K choices
                 memcpy(routes + (((size_t)(r0 + b) * L + layer) * len) * K, m->blocks[layer].topk + (size_t)b * T * K,
                        sizeof(int32_t) * (size_t)len * K);
+                // and of its N x D router inputs
+                if (hidden)
+                    memcpy(hidden + (((size_t)(r0 + b) * L + layer) * len) * D, m->blocks[layer].u + (size_t)b * T * D,
+                           sizeof(float) * (size_t)len * D);
+            }
     }
     free(batch);
     return 0;

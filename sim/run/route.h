@@ -12,7 +12,10 @@
 // routes: rows x L x len x K (the model's L and K), the experts chosen at each position of each
 // row of tokens (rows x len, every value in 0..V-1), positions 0..len-1 of one forward pass
 // (causal: a position's routing depends on the tokens up to it only). Needs len <= model.seq_len.
-// Rows run in chunks of at most spec.max_batch. Returns 0, or -1 with err.
-int route_tokens(Model *m, const int32_t *tokens, int rows, int len, int32_t *routes, char *err, size_t errlen);
+// hidden (may be NULL): rows x L x len x D, each position's router input u = RMSNorm(h; moe_norm)
+// (the states the evaluation's measurements read, docs/METRICS.md), for the pooled cosine of the
+// paper's Fig. 14. Rows run in chunks of at most spec.max_batch. Returns 0, or -1 with err.
+int route_tokens(Model *m, const int32_t *tokens, int rows, int len, int32_t *routes, float *hidden, char *err,
+                 size_t errlen);
 
 #endif
