@@ -1,6 +1,7 @@
 // test_train.c — the model learns, training is deterministic for any thread count, and aux-free
 // balancing balances. Runs go through the same code as `moesim run` (train_run) where files
 // matter, and through the library loop where bitwise state matters.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -313,6 +314,98 @@ static void test_auxfree_balances(void) {
     CHECK_MSG(without > 2.5, "no balancing: MaxVio_batch %.3f, expected to stay near 3", without);
 }
 
+// eval.duplicate_content = m, eval.duplicate = n: the run measures the n-th copy only. An untrained
+// model (train.steps = 0) evaluated by train_run against the same model run here by hand: the
+// dumped router inputs are the forward's rows (n-1)m .. nm-1 of each sequence, eval_ce is the mean
+// NLL of the m - 1 predictions inside that copy, and the positions after copy n (further copies)
+// change neither (causal attention, routing per token).
+static void test_duplicate_content(void) {
+    Config c;
+    CHECK(config_defaults(&c) == 0);
+    set(&c, "model.vocab", "64");
+    set(&c, "data.shared_vocab", "16");
+    set(&c, "data.domains", "4");
+    set(&c, "model.d_model", "16");
+    set(&c, "model.layers", "2");
+    set(&c, "model.seq_len", "12");
+    set(&c, "model.experts", "4");
+    set(&c, "model.d_ff", "16");
+    set(&c, "train.batch", "4");
+    set(&c, "train.steps", "0");
+    set(&c, "eval.sequences", "3");
+    set(&c, "eval.pairs", "10");
+    set(&c, "eval.dump", "true");
+    set(&c, "eval.duplicate", "3");
+    set(&c, "eval.duplicate_content", "3");  // copies at 0-2, 3-5, 6-8; positions 9-11 further copies
+    const int T = 12, m = 3, from = 6, D = 16, V = 64, M = 12;
+    char dir[512], p[600], err[300];
+    snprintf(dir, sizeof dir, "%s/dupcontent", tmpdir);
+    CHECK(mkdir_p(dir) == 0);
+    TrainOptions o = {.run_id = "dup", .quiet = 1};
+    RunResult r;
+    CHECK(train_run(&c, dir, &o, &r) == 0);
+    double ce_run = last_value(path_join(p, sizeof p, dir, "eval.csv"), "eval_ce");
+    float *H = NULL;
+    int nd = 0;
+    size_t sh[3] = {0};
+    CHECK_MSG(npy_read_float(path_join(p, sizeof p, dir, "dump/blocks.1.hidden.npy"), &H, &nd, sh, err, sizeof err) == 0,
+              "%s", err);
+    CHECK(H && nd == 2 && sh[0] == (size_t)M * m && sh[1] == (size_t)D);
+    // the same world and model by hand
+    Trainer t;
+    trainer_build(&t, &c);
+    int32_t tok[12 * 13], dom[12];
+    CHECK(world_eval_count(&t.w) == M);
+    world_eval_set(&t.w, tok, dom);
+    double nll = 0, nll_all = 0, maxdiff = 0, maxpad = 0;
+    int repeats = 1;
+    for (int s0 = 0; s0 < M; s0 += 4) {  // chunks of train.batch, as the run's evaluation
+        int32_t *x = tok + (size_t)s0 * (T + 1);  // 4 x (T+1)
+        Batch b = {.B = 4, .micro = 4, .shuffle_seed = 1, .tokens = x};
+        Losses l;
+        CHECK(model_forward(&t.m, &b, &l) == 0);
+        nll_all += l.ce * 4 * T;
+        float keep[4 * 3 * 16];
+        for (int s = 0; s < 4; s++) {
+            for (int k = 0; k < T + 1; k++) repeats &= x[s * (T + 1) + k] == x[s * (T + 1) + k % m];
+            for (int j = 0; j < m; j++)
+                for (int d = 0; d < D; d++) {  // layer 1's router input at position from + j
+                    float v = (float)t.m.blocks[1].u[((size_t)s * T + from + j) * D + d];
+                    keep[(s * m + j) * D + d] = v;
+                    double e = fabs(v - H[((size_t)(s0 + s) * m + j) * D + d]);
+                    maxdiff = e > maxdiff ? e : maxdiff;
+                }
+            for (int tt = from; tt < from + m - 1; tt++) {  // predictions inside the copy
+                const real *z = t.m.logits + ((size_t)s * T + tt) * V;
+                double mx = z[0], se = 0;
+                for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
+                for (int v = 0; v < V; v++) se += exp(z[v] - mx);
+                nll += -(z[x[s * (T + 1) + tt + 1]] - mx - log(se));
+            }
+        }
+        // other tokens after the measured copy: the measured rows do not move
+        for (int s = 0; s < 4; s++)
+            for (int k = from + m; k < T + 1; k++) x[s * (T + 1) + k] = (x[s * (T + 1) + k] + 7) % V;
+        CHECK(model_forward(&t.m, &b, &l) == 0);
+        for (int s = 0; s < 4; s++)
+            for (int j = 0; j < m; j++)
+                for (int d = 0; d < D; d++) {
+                    double e = fabs(keep[(s * m + j) * D + d] - (float)t.m.blocks[1].u[((size_t)s * T + from + j) * D + d]);
+                    maxpad = e > maxpad ? e : maxpad;
+                }
+    }
+    nll /= (double)M * (m - 1);
+    nll_all /= (double)M * T;
+    CHECK(repeats);
+    CHECK_MSG(maxdiff == 0, "dumped rows differ from the forward's rows %d..%d by %g", from, from + m - 1, maxdiff);
+    CHECK_MSG(maxpad == 0, "tokens after the measured copy moved its router inputs by %g", maxpad);
+    CHECK_NEAR(ce_run, nll, 1e-7, 1e-6);
+    CHECK_MSG(fabs(nll_all - nll) > 1e-4, "the all-positions loss %.6f equals the last copy's %.6f: the check says "
+              "nothing", nll_all, nll);
+    trainer_free(&t);
+    free(H);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/moesim_test_train.XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
@@ -323,6 +416,7 @@ int main(void) {
     test_auxfree_balances();
     test_clip_in_step();
     test_batch_source();
+    test_duplicate_content();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

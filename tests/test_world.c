@@ -85,6 +85,12 @@ static void test_build_errors(void) {
     expect_error(s, "eval.sequences");
     s = domains_spec(); s.eval_duplicate = 0;
     expect_error(s, "eval.duplicate");
+    s = domains_spec(); s.eval_content = 1;
+    expect_error(s, "eval.duplicate_content");
+    s = domains_spec(); s.eval_content = 8; s.eval_duplicate = 5;  // 40 positions > T = 32
+    expect_error(s, "model.seq_len");
+    s = domains_spec(); s.eval_content = 8; s.eval_duplicate = 4; s.eval_transform = TRANSFORM_SHUFFLE;
+    expect_error(s, "eval.transform");
     s = domains_spec(); s.domains = 0;
     expect_error(s, "data.domains");
     s = domains_spec(); s.kind = WORLD_CYCLIC; s.V = 5; s.domains = 6;
@@ -621,6 +627,53 @@ static void test_transforms(void) {
     free(base); free(rev); free(shuf); free(shuf2); free(dup3); free(dup4); free(dup4r); free(dup64);
 }
 
+// The paper's duplication (eval.duplicate_content = m): hand-made arrays, the measured window, and
+// the evaluation set: every sequence is its own first m tokens repeated whole, whatever n.
+static void test_repeat_content(void) {
+    int32_t x[11], want[11] = {0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2};
+    for (int i = 0; i < 11; i++) x[i] = i;
+    world_repeat(x, 11, 4);  // copies 0-3, 4-7, 8-10 (the third cut at L)
+    CHECK(memcmp(x, want, sizeof x) == 0);
+    for (int i = 0; i < 11; i++) x[i] = i;
+    world_repeat(x, 11, 11);  // m = L: unchanged
+    CHECK(x[0] == 0 && x[10] == 10);
+
+    WorldSpec s = domains_spec();  // T = 32, L = 33
+    World w;
+    int from = -1, len = -1;
+    if (build_ok(&w, &s)) { world_eval_window(&w, &from, &len); world_free(&w); }
+    CHECK(from == 0 && len == 32);  // no content: all T positions
+    s.eval_content = 8; s.eval_duplicate = 1;
+    if (build_ok(&w, &s)) { world_eval_window(&w, &from, &len); world_free(&w); }
+    CHECK(from == 0 && len == 8);
+    s.eval_duplicate = 3;  // copies at 0-7, 8-15, 16-23: the third is measured
+    if (build_ok(&w, &s)) { world_eval_window(&w, &from, &len); world_free(&w); }
+    CHECK(from == 16 && len == 8);
+    s.eval_duplicate = 4;  // n*m = T exactly: the last copy ends at position 31
+    if (build_ok(&w, &s)) { world_eval_window(&w, &from, &len); world_free(&w); }
+    CHECK(from == 24 && len == 8);
+
+    const int M = 128, L = 33;
+    s = domains_spec();
+    int32_t *base = eval_of(&s, NULL);
+    s.eval_content = 8; s.eval_duplicate = 1;
+    int32_t *c1 = eval_of(&s, NULL);
+    s.eval_duplicate = 4;
+    int32_t *c4 = eval_of(&s, NULL);
+    if (!base || !c1 || !c4) {
+        CHECK(0);
+    } else {
+        int repeats = 1, varies = 0;
+        for (int i = 0; i < M; i++)
+            for (int t = 0; t < L; t++) repeats &= c1[(size_t)i * L + t] == base[(size_t)i * L + t % 8];
+        for (int i = 0; i < M; i++) varies += count_distinct(base + (size_t)i * L, 8) > 1;
+        CHECK(repeats);      // the content is the sequence's own first 8 tokens, repeated whole
+        CHECK(varies == M);  // ... which are not one token (else `repeats` would say little)
+        CHECK(memcmp(c1, c4, sizeof *c1 * M * L) == 0);  // n changes the measured copy, not the tokens
+    }
+    free(base); free(c1); free(c4);
+}
+
 static void test_cyclic(void) {
     WorldSpec s = domains_spec();
     s.kind = WORLD_CYCLIC; s.V = 20; s.domains = 3; s.T = 15;  // period 6, tokens 18 and 19 unused
@@ -783,6 +836,7 @@ int main(void) {
     test_determinism();
     test_eval_set();
     test_transforms();
+    test_repeat_content();
     test_cyclic();
     test_geometry();
     return test_summary("test_world");

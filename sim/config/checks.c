@@ -120,6 +120,28 @@ int run_checks(const Config *c, FailFn fail, void *u) {
         xfail(&x, CFGK_data_domains, CFGK_model_vocab, -1,
               "data.domains = %d must be at most model.vocab = %d (the cyclic world gives each domain "
               "model.vocab / data.domains tokens)", c->data_domains, c->model_vocab);
+    // The paper's duplication (eval.duplicate_content = m > 0): n whole copies of m tokens fit the
+    // learned positions, each copy holds a next-token prediction, only token worlds, no transform.
+    if (c->eval_duplicate_content == 1)
+        xfail(&x, CFGK_eval_duplicate_content, -1, -1,
+              "eval.duplicate_content = 1: expected 0 (off) or at least 2 (the last copy's next-token loss "
+              "needs two tokens)");
+    if (c->eval_duplicate_content > 0) {
+        if ((long long)c->eval_duplicate * c->eval_duplicate_content > c->model_seq_len)
+            xfail(&x, CFGK_eval_duplicate_content, CFGK_eval_duplicate, CFGK_model_seq_len,
+                  "eval.duplicate = %d copies of eval.duplicate_content = %d tokens need %lld positions, more than "
+                  "model.seq_len = %d (the positions the model learned)", c->eval_duplicate,
+                  c->eval_duplicate_content, (long long)c->eval_duplicate * c->eval_duplicate_content,
+                  c->model_seq_len);
+        if (c->data_world == WORLD_GEOMETRY)
+            xfail(&x, CFGK_eval_duplicate_content, CFGK_data_world, -1,
+                  "eval.duplicate_content = %d needs token sequences: data.world = \"geometry\" has none",
+                  c->eval_duplicate_content);
+        if (c->eval_transform != TRANSFORM_NONE)
+            xfail(&x, CFGK_eval_duplicate_content, CFGK_eval_transform, -1,
+                  "eval.duplicate_content = %d cannot be combined with eval.transform = \"%s\" (a transform "
+                  "would break the copies)", c->eval_duplicate_content, choice(c, CFGK_eval_transform, a, sizeof a));
+    }
     // Pruning (sim/run/prune.c): only checked against the model when it is on (prune_keep > 0).
     int pdom = 0, pidx = 0;
     if (config_prune_on(c->eval_prune_on, &pdom, &pidx) != 0)

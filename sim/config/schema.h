@@ -99,6 +99,7 @@
     X("eval.pairs", eval_pairs, INT, "2000", 0, 10000000, NULL, "token pairs sampled for RMS distances and the Prop. 1 check") \
     X("eval.removal", eval_removal, REALS, "[0.125, 0.25]", 0, 1, NULL, "expert-removal sensitivity: fractions r of experts masked per token") \
     X("eval.duplicate", eval_duplicate, INT, "1", 1, 64, NULL, "evaluation sequences repeated n times (the paper's duplication experiment)") \
+    X("eval.duplicate_content", eval_duplicate_content, INT, "0", 0, 4096, NULL, "m > 0: each evaluation sequence is m tokens repeated, measured on its eval.duplicate-th copy (n*m <= model.seq_len; the paper's duplication); 0: eval.duplicate fills T+1 tokens with a shorter segment") \
     X("eval.transform", eval_transform, CHOICE, "\"none\"", 0, 0, "none|reverse|shuffle", "evaluation-set transform (out-of-distribution inputs)") \
     X("eval.dump", eval_dump, BOOL, "false", 0, 0, NULL, "write the final evaluation hidden states, router weights and domain labels as .npy") \
     X("eval.prune_keep", eval_prune_keep, INT, "0", 0, 1024, NULL, "pruning (prune.csv): experts kept in each pruned layer, the most used on eval.prune_on (0: no pruning; else top_k..experts-1)") \

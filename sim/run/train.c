@@ -53,7 +53,8 @@ void world_spec_from_config(WorldSpec *w, const Config *c) {
     w->zipf = c->data_zipf; w->order = c->data_order;
     w->D = c->model_d_model; w->shared_norm = c->data_shared_norm; w->cluster_norm = c->data_cluster_norm;
     w->noise = c->data_noise; w->task = c->data_task; w->E = c->model_experts;
-    w->eval_sequences = c->eval_sequences; w->eval_duplicate = c->eval_duplicate; w->eval_transform = c->eval_transform;
+    w->eval_sequences = c->eval_sequences; w->eval_duplicate = c->eval_duplicate;
+    w->eval_content = c->eval_duplicate_content; w->eval_transform = c->eval_transform;
 }
 
 void optim_config_from_config(OptimConfig *o, const Config *c) {
@@ -79,7 +80,9 @@ typedef struct {
     int batches_ok;
     // the evaluation set and what one evaluation pass caches, per layer
     int ev_seqs;                    // sequences (router kind: chunks of T points)
-    size_t ev_n;                    // tokens (points)
+    int ev_from, ev_len;            // the measured positions of each sequence (world_eval_window):
+                                    // all T, or the last copy of eval.duplicate_content tokens
+    size_t ev_n;                    // measured tokens (points): ev_seqs x ev_len
     int32_t *ev_tokens, *ev_seq_domain;
     float *ev_hidden; int32_t *ev_target, *ev_cluster;
     int32_t *ev_tok_domain, *ev_tok_id;      // ev_n
@@ -147,6 +150,7 @@ static int run_setup(Run *R, RunResult *res) {
     if (R->router) R->chunk_hidden = xcalloc((size_t)R->N * D, sizeof(float), &bad);
     int M = world_eval_count(&R->world);
     if (R->router) {
+        R->ev_from = 0; R->ev_len = T;
         R->ev_n = (size_t)M;
         R->ev_seqs = (M + T - 1) / T;
         R->ev_hidden = xcalloc((size_t)M * D, sizeof(float), &bad);
@@ -154,7 +158,8 @@ static int run_setup(Run *R, RunResult *res) {
         R->ev_cluster = xcalloc((size_t)M, sizeof(int32_t), &bad);
     } else {
         R->ev_seqs = M;
-        R->ev_n = (size_t)M * T;
+        world_eval_window(&R->world, &R->ev_from, &R->ev_len);
+        R->ev_n = (size_t)M * R->ev_len;
         R->ev_tokens = xcalloc((size_t)M * (T + 1), sizeof(int32_t), &bad);
         R->ev_seq_domain = xcalloc((size_t)M, sizeof(int32_t), &bad);
     }
@@ -179,10 +184,11 @@ static int run_setup(Run *R, RunResult *res) {
         for (size_t i = 0; i < R->ev_n; i++) { R->ev_tok_domain[i] = R->ev_cluster[i]; R->ev_tok_id[i] = -1; }
     } else {
         world_eval_set(&R->world, R->ev_tokens, R->ev_seq_domain);
+        const int from = R->ev_from, len = R->ev_len;
         for (int s = 0; s < M; s++)
-            for (int t = 0; t < T; t++) {
-                R->ev_tok_domain[(size_t)s * T + t] = R->ev_seq_domain[s];
-                R->ev_tok_id[(size_t)s * T + t] = R->ev_tokens[(size_t)s * (T + 1) + t];
+            for (int t = 0; t < len; t++) {  // the measured positions from .. from+len-1
+                R->ev_tok_domain[(size_t)s * len + t] = R->ev_seq_domain[s];
+                R->ev_tok_id[(size_t)s * len + t] = R->ev_tokens[(size_t)s * (T + 1) + from + t];
             }
     }
     return 0;
@@ -203,11 +209,32 @@ static void run_teardown(Run *R) {
 
 // ---- evaluation -------------------------------------------------------------------------------
 
+// The next-token cross-entropy of the window's m - 1 predictions inside each sequence's measured
+// copy (eval.duplicate_content): inputs from .. from+len-2 of the nb sequences of the batch just
+// run, from the model's logits (B*T x V), summed in double in row order.
+static double window_nll_sum(const Model *m, const int32_t *tokens /* nb x (T+1) */, int nb, int from, int len) {
+    const int T = m->spec.T, V = m->spec.V;
+    double sum = 0;
+    for (int s = 0; s < nb; s++)
+        for (int t = from; t < from + len - 1; t++) {  // the target x[t+1] is in the same copy
+            const real *z = m->logits + ((size_t)s * T + t) * V;  // V
+            int y = tokens[(size_t)s * (T + 1) + t + 1];
+            double mx = z[0], se = 0;
+            for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
+            for (int v = 0; v < V; v++) se += exp((double)z[v] - mx);
+            sum += -((double)z[y] - mx - log(se));
+        }
+    return sum;
+}
+
 // One forward pass over the evaluation set in chunks of at most train.batch sequences, copying
-// each layer's router input, logits and choices out of the model's caches.
+// each layer's router input, logits and choices at the measured positions (R->ev_from, R->ev_len
+// of each sequence) out of the model's caches. R->ev_ce: the loss over all T positions, or with
+// eval.duplicate_content over the measured copy's m - 1 predictions (window_nll_sum).
 static void eval_forward(Run *R) {
     Model *m = &R->model;
     int T = R->T, D = R->D, E = R->E, K = R->K;
+    const int from = R->ev_from, len = R->ev_len, window = !R->router && R->c->eval_duplicate_content > 0;
     double ce_sum = 0;
     size_t done = 0;
     for (int s0 = 0; s0 < R->ev_seqs; s0 += R->B) {
@@ -226,29 +253,36 @@ static void eval_forward(Run *R) {
         }
         Losses l;
         model_forward(m, &b, &l);
-        ce_sum += l.ce * rows;
-        for (int layer = 0; layer < R->L; layer++) {
-            const BlockActs *a = &m->blocks[layer];
-            memcpy(R->ev_u + ((size_t)layer * R->ev_n + done) * D, a->u, sizeof(float) * rows * D);
-            memcpy(R->ev_z + ((size_t)layer * R->ev_n + done) * E, a->z, sizeof(float) * rows * E);
-            memcpy(R->ev_topk + ((size_t)layer * R->ev_n + done) * K, a->topk, sizeof(int32_t) * rows * K);
-            // the residual stream the router's norm sees (router kind: the given hidden state)
-            const real *h = R->router ? a->u : a->h_mid;
-            float *rn = R->ev_resid + (size_t)layer * R->ev_n + done;
-            for (size_t i = 0; i < rows; i++) {
-                double ss = 0;
-                for (int j = 0; j < D; j++) ss += (double)h[i * D + j] * h[i * D + j];
-                rn[i] = (float)sqrt(ss);
+        if (window) ce_sum += window_nll_sum(m, b.tokens, nb, from, len);
+        else ce_sum += l.ce * rows;
+        // the measured rows: every row of the chunk, or len rows from `from` of each sequence
+        const int parts = window ? nb : 1;
+        const size_t take = window ? (size_t)len : rows;
+        for (int s = 0; s < parts; s++) {
+            const size_t src = window ? (size_t)s * T + from : 0;  // first row in the model's caches
+            for (int layer = 0; layer < R->L; layer++) {
+                const BlockActs *a = &m->blocks[layer];
+                memcpy(R->ev_u + ((size_t)layer * R->ev_n + done) * D, a->u + src * D, sizeof(float) * take * D);
+                memcpy(R->ev_z + ((size_t)layer * R->ev_n + done) * E, a->z + src * E, sizeof(float) * take * E);
+                memcpy(R->ev_topk + ((size_t)layer * R->ev_n + done) * K, a->topk + src * K, sizeof(int32_t) * take * K);
+                // the residual stream the router's norm sees (router kind: the given hidden state)
+                const real *h = (R->router ? a->u : a->h_mid) + src * D;
+                float *rn = R->ev_resid + (size_t)layer * R->ev_n + done;
+                for (size_t i = 0; i < take; i++) {
+                    double ss = 0;
+                    for (int j = 0; j < D; j++) ss += (double)h[i * D + j] * h[i * D + j];
+                    rn[i] = (float)sqrt(ss);
+                }
             }
+            done += take;
         }
-        done += rows;
     }
-    R->ev_ce = ce_sum / (double)R->ev_n;
+    R->ev_ce = window ? ce_sum / ((double)R->ev_seqs * (len - 1)) : ce_sum / (double)R->ev_n;
 }
 
 static LayerData layer_data(const Run *R, int l) {
     LayerData d = {0};
-    d.N = R->ev_n; d.D = R->D; d.E = R->E; d.K = R->K; d.T = R->T;
+    d.N = R->ev_n; d.D = R->D; d.E = R->E; d.K = R->K; d.T = R->ev_len;  // a sequence: its measured rows
     d.H = R->ev_u + (size_t)l * R->ev_n * R->D;
     d.P = R->model.params + R->model.table.info[R->model.bp[l].router].offset;
     d.Z = R->ev_z + (size_t)l * R->ev_n * R->E;

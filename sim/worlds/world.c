@@ -33,6 +33,13 @@ static int check_common(const WorldSpec *s, char *err, size_t errlen) {
         return world_fail(err, errlen, "data.mix: unknown mix %d", s->mix);
     if (s->eval_duplicate < 1)
         return world_fail(err, errlen, "eval.duplicate = %d: must be >= 1", s->eval_duplicate);
+    if (s->eval_content < 0 || s->eval_content == 1)
+        return world_fail(err, errlen, "eval.duplicate_content = %d: must be 0 (off) or >= 2", s->eval_content);
+    if (s->eval_content > 0 && (long long)s->eval_duplicate * s->eval_content > s->T)
+        return world_fail(err, errlen, "eval.duplicate = %d copies of eval.duplicate_content = %d tokens exceed "
+                          "model.seq_len = %d", s->eval_duplicate, s->eval_content, s->T);
+    if (s->eval_content > 0 && s->eval_transform != TRANSFORM_NONE)
+        return world_fail(err, errlen, "eval.duplicate_content = %d: eval.transform must be none", s->eval_content);
     if (s->eval_transform != TRANSFORM_NONE && s->eval_transform != TRANSFORM_REVERSE &&
         s->eval_transform != TRANSFORM_SHUFFLE)
         return world_fail(err, errlen, "eval.transform: unknown transform %d", s->eval_transform);
@@ -90,6 +97,17 @@ void world_duplicate(int32_t *x /* L */, int L, int n) {
     for (int i = m; i < L; i++) x[i] = x[i % m];  // i % m < m <= i: reads only the base
 }
 
+void world_repeat(int32_t *x /* L */, int L, int m) {
+    if (m < 1) return;
+    for (int i = m; i < L; i++) x[i] = x[i % m];  // i % m < m <= i: reads only the content
+}
+
+void world_eval_window(const World *w, int *from, int *len) {
+    const int n = w->spec.eval_duplicate, m = w->spec.eval_content;
+    if (m > 0) { *from = (n - 1) * m; *len = m; }
+    else { *from = 0; *len = w->spec.T; }
+}
+
 void world_reverse(int32_t *x /* L */, int L) {
     for (int i = 0, j = L - 1; i < j; i++, j--) {
         int32_t t = x[i]; x[i] = x[j]; x[j] = t;
@@ -117,7 +135,8 @@ int world_eval_set(const World *w, int32_t *tokens /* M x (T+1) */, int32_t *dom
             int32_t *x = tokens + row * L;
             domain[row] = d;
             world_sample_sequence(w, &r, d, x);
-            world_duplicate(x, L, w->spec.eval_duplicate);
+            if (w->spec.eval_content > 0) world_repeat(x, L, w->spec.eval_content);
+            else world_duplicate(x, L, w->spec.eval_duplicate);
             if (w->spec.eval_transform == TRANSFORM_REVERSE) world_reverse(x, L);
             else if (w->spec.eval_transform == TRANSFORM_SHUFFLE) world_shuffle(x, L, &sh);
         }

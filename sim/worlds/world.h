@@ -45,7 +45,10 @@ typedef struct {
     int E;                // model.experts: cluster k's target expert is k mod E
     // evaluation set
     int eval_sequences;   // eval.sequences: sequences per domain (geometry: points per cluster)
-    int eval_duplicate;   // eval.duplicate: n >= 1, the base segment repeated to fill T+1 tokens
+    int eval_duplicate;   // eval.duplicate: n >= 1, the repeat count
+    int eval_content;     // eval.duplicate_content: m = 0: the first ceil((T+1)/n) tokens repeated to
+                          // fill T+1 tokens; m >= 2: the first m tokens repeated (n*m <= T), measured
+                          // on copy n
     int eval_transform;   // eval.transform: TRANSFORM_NONE | TRANSFORM_REVERSE | TRANSFORM_SHUFFLE
 } WorldSpec;
 
@@ -87,16 +90,26 @@ int world_train_batch(const World *w, Rng *rng, int B, int micro,
 void world_sample_sequence(const World *w, Rng *rng, int d, int32_t *x /* T+1 */);
 
 // Evaluation set: eval.sequences per domain, domain-major (domain 0's first), each domain drawn
-// from its own stream of data.seed, then duplicated (eval.duplicate) and transformed
-// (eval.transform). Every call returns the same set. world_eval_count is its size in sequences
-// (geometry: points).
+// from its own stream of data.seed, then duplicated (eval.duplicate, or world_repeat with
+// eval.duplicate_content) and transformed (eval.transform). Every call returns the same set.
+// world_eval_count is its size in sequences (geometry: points).
 int world_eval_count(const World *w);
 int world_eval_set(const World *w, int32_t *tokens /* M x (T+1) */, int32_t *domain /* M */);
+
+// The positions of every evaluation sequence that are measured: [*from, *from + *len). Without
+// eval.duplicate_content all T inputs (0, T); with m = eval.duplicate_content and n =
+// eval.duplicate, the last of the n whole copies ((n-1)*m, m). The positions after copy n hold
+// further copies that nothing measured reads (attention is causal; routing is per token). Its
+// next-token loss covers the m - 1 predictions inside that copy: inputs from .. from+len-2.
+void world_eval_window(const World *w, int *from, int *len);
 
 // The evaluation transforms on one sequence of L tokens, in place; exposed for tests and tools.
 // duplicate: m = ceil(L/n); x[i] = x[i mod m]: the first m tokens repeated, the last copy cut at L
 // (exactly n copies when n divides L). reverse: x reversed. shuffle: a uniform permutation.
 void world_duplicate(int32_t *x /* L */, int L, int n);
+// The paper's duplication: x[i] = x[i mod m] for all i < L, the first m tokens (the content)
+// repeated whole, however many copies L holds (the last may be cut at L). m >= L: unchanged.
+void world_repeat(int32_t *x /* L */, int L, int m);
 void world_reverse(int32_t *x /* L */, int L);
 void world_shuffle(int32_t *x /* L */, int L, Rng *rng);
 
