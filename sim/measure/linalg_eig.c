@@ -1,61 +1,17 @@
-// linalg_eig.c — the fast symmetric eigen-solvers of linalg.h: Householder tridiagonalization +
-// implicit QL with eigenvectors (every eigenpair), and Lanczos with full reorthogonalization (a
-// few leading eigenpairs, of an explicit matrix or of an operator such as Xᵀ X never formed).
-// The Jacobi solvers in linalg.c are the reference the tests compare these against.
+// linalg_eig.c — the fast symmetric eigen-solvers of linalg.h: every eigenpair (linalg_eig_tql:
+// the Householder reduction of linalg_tridiag.c, implicit QL with eigenvectors, the
+// back-transformation), and Lanczos with full reorthogonalization (a few leading eigenpairs, of
+// an explicit matrix or of an operator such as Xᵀ X never formed). The Jacobi solvers in
+// linalg.c are the reference the tests compare these against.
 //
-// Threads own outputs everywhere (rows of A in the tridiagonalization, column chunks of the
-// eigenvector matrix for the rotations, blocks of eigenvectors for the back-transformation), and
+// Threads own outputs everywhere (column chunks of the eigenvector matrix for the rotations, rows
+// of the sorted output), and
 // every sum runs in a fixed order, so results are bitwise the same for any thread count.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "linalg.h"
-
-// ---- Householder tridiagonalization ------------------------------------------------------------
-
-// A (n x n, row-major, full symmetric storage) -> T = Qᵀ A Q tridiagonal: d (n) its diagonal,
-// e (n) its off-diagonal (e[i] = T[i][i+1], e[n-1] = 0). Q = H_0 H_1 ... H_{n-3},
-// H_k = I - tau[k] v vᵀ acting on indices k+1..n-1, v = A[k][k+1..n-1] (v[0] = 1 stored).
-// The trailing matrix is kept in full (both triangles) so every product reads contiguous rows.
-static void tridiagonalize(double *d, double *e, double *tau, double *A, int n, double *p) {
-    for (int k = 0; k + 2 < n; k++) {
-        const int m = n - k - 1;                       // length of the reflector
-        double *x = A + (size_t)k * n + k + 1;         // row k right of the diagonal: m
-        double alpha = x[0], xn2 = linalg_ddot(x + 1, x + 1, (size_t)(m - 1));
-        d[k] = A[(size_t)k * n + k];
-        if (xn2 == 0.0) { tau[k] = 0.0; e[k] = alpha; x[0] = 1.0; continue; }
-        double beta = -copysign(sqrt(alpha * alpha + xn2), alpha);
-        tau[k] = (beta - alpha) / beta;
-        double sc = 1.0 / (alpha - beta);
-        for (int i = 1; i < m; i++) x[i] *= sc;
-        x[0] = 1.0;
-        e[k] = beta;
-        const double *v = x, t = tau[k];
-        double *A22 = A + (size_t)(k + 1) * n + k + 1; // m x m, row stride n
-        // p = tau A22 v (rows owned by threads)
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if ((double)m * m > 1.6e7)
-#endif
-        for (int i = 0; i < m; i++) p[i] = t * linalg_ddot(A22 + (size_t)i * n, v, (size_t)m);
-        // w = p - (tau/2)(pᵀv) v, then A22 -= v wᵀ + w vᵀ
-        const double K = -0.5 * t * linalg_ddot(p, v, (size_t)m);
-        for (int i = 0; i < m; i++) p[i] += K * v[i];
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if ((double)m * m > 1.6e7)
-#endif
-        for (int i = 0; i < m; i++) {
-            double *r = A22 + (size_t)i * n;
-            linalg_daxpy(r, -v[i], p, (size_t)m);
-            linalg_daxpy(r, -p[i], v, (size_t)m);
-        }
-    }
-    if (n >= 2) {
-        d[n - 2] = A[(size_t)(n - 2) * n + n - 2];
-        e[n - 2] = A[(size_t)(n - 2) * n + n - 1];
-        if (n >= 3) tau[n - 2] = 0.0;
-    }
-    if (n >= 1) { d[n - 1] = A[(size_t)(n - 1) * n + n - 1]; e[n - 1] = 0.0; }
-}
+#include "linalg_internal.h"
 
 // ---- implicit QL on the tridiagonal ---------------------------------------------------------------
 
@@ -88,7 +44,7 @@ static void apply_rotations(double *Zt, int ncol, const int *ri, const double *r
 // applied together, in order (one parallel region per batch, not per QL iteration: on a busy
 // machine every region costs a scheduling round). Returns 0, or -1 if an eigenvalue needed more
 // than 60 iterations.
-static int tql(double *d, double *e, double *Zt, int n, int ncol, int *ri, double *rc, double *rs, int cap) {
+int eig_tql(double *d, double *e, double *Zt, int n, int ncol, int *ri, double *rc, double *rs, int cap) {
     int rc_ = 0, nrot = 0;
     for (int l = 0; l < n; l++) {
         int iter = 0, m;
@@ -128,29 +84,6 @@ static int tql(double *d, double *e, double *Zt, int n, int ncol, int *ri, doubl
     return rc_;
 }
 
-// Back-transformation: each row z of Zt (eigenvector of T) becomes Q z = H_0 (H_1 (... H_{n-3} z)).
-// Rows in blocks (one thread each), every reflector read once per block.
-static void back_transform(double *Zt, const double *A, const double *tau, int n) {
-    enum { RB = 16 };
-    const int nb = (n + RB - 1) / RB;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if ((double)n * n * n > 1e7 && nb > 1)
-#endif
-    for (int b = 0; b < nb; b++) {
-        const int r0 = b * RB, r1 = r0 + RB < n ? r0 + RB : n;
-        for (int k = n - 3; k >= 0; k--) {
-            if (tau[k] == 0.0) continue;
-            const int m = n - k - 1;
-            const double *v = A + (size_t)k * n + k + 1;
-            for (int r = r0; r < r1; r++) {
-                double *z = Zt + (size_t)r * n + k + 1;
-                double c = tau[k] * linalg_ddot(v, z, (size_t)m);
-                if (c != 0.0) linalg_daxpy(z, -c, v, (size_t)m);
-            }
-        }
-    }
-}
-
 // Sorts (w, rows of Zt) descending by w (stable), writing V column j = row order[j] of Zt.
 static int sort_into(double *w, double *V, const double *Zt, int n) {
     int *order = malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
@@ -179,22 +112,22 @@ int linalg_eig_tql(double *w, double *V, double *A, int n) {
     if (n <= 0) return 0;
     double *e = malloc((size_t)n * sizeof(double)), *tau = malloc((size_t)n * sizeof(double));
     const int cap = 16 * n;                               // rotations per batch
-    double *p = malloc((size_t)n * sizeof(double)), *rc = malloc((size_t)cap * sizeof(double));
+    double *rc = malloc((size_t)cap * sizeof(double));
     double *rs = malloc((size_t)cap * sizeof(double));
     int *ri = malloc((size_t)cap * sizeof(int));
     double *Zt = V ? malloc((size_t)n * n * sizeof(double)) : NULL;
     int rc_ = -2;
-    if (!e || !tau || !p || !rc || !rs || !ri || (V && !Zt)) goto done;
-    tridiagonalize(w, e, tau, A, n, p);
+    if (!e || !tau || !rc || !rs || !ri || (V && !Zt)) goto done;
+    if (eig_tridiagonalize(w, e, tau, A, n) != 0) goto done;
     if (Zt) {
         memset(Zt, 0, (size_t)n * n * sizeof(double));
         for (int i = 0; i < n; i++) Zt[(size_t)i * n + i] = 1.0;
     }
-    rc_ = tql(w, e, Zt, n, n, ri, rc, rs, cap);
-    if (Zt) back_transform(Zt, A, tau, n);
-    if (sort_into(w, V, Zt, n) != 0) rc_ = -2;
+    rc_ = eig_tql(w, e, Zt, n, n, ri, rc, rs, cap);
+    if (Zt && eig_back_transform(Zt, n, A, tau, n) != 0) rc_ = -2;
+    if (rc_ != -2 && sort_into(w, V, Zt, n) != 0) rc_ = -2;
 done:
-    free(e); free(tau); free(p); free(rc); free(rs); free(ri); free(Zt);
+    free(e); free(tau); free(rc); free(rs); free(ri); free(Zt);
     return rc_;
 }
 
@@ -270,7 +203,7 @@ int linalg_lanczos(double *lam, double *Vk, int k, LinalgOp op, void *ctx, int n
             for (int i = 0; i < m; i++) { d[i] = al[i]; e[i] = i + 1 < m ? be[i] : 0.0; }
             memset(S, 0, (size_t)m * m * sizeof(double));
             for (int i = 0; i < m; i++) S[(size_t)i * m + i] = 1.0;
-            if (tql(d, e, S, m, m, ri, rc, rs, maxm) != 0) continue;
+            if (eig_tql(d, e, S, m, m, ri, rc, rs, maxm) != 0) continue;
             // S rows are eigenvectors of T_m; top k by value
             converged = 1;
             double top = 0.0;
