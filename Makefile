@@ -105,8 +105,14 @@ test:
 run: moesim
 	./moesim run experiments/demo.toml
 
+# Then numpy on the same decompositions, side by side (issue 16), with the first python3 that has
+# numpy (Debian's python3-numpy is /usr/bin/python3); skipped, saying why, without one.
 bench: $(BENCH)
 	$(BENCH)
+	@py=""; for p in python3 /usr/bin/python3; do \
+	    if $$p -c 'import numpy' 2>/dev/null; then py=$$p; break; fi; done; \
+	if [ -n "$$py" ]; then $$py tests/bench_numpy.py; \
+	else echo "bench: numpy side by side skipped: no python3 with numpy (apt-get install python3-numpy)"; fi
 
 reproduce: moesim
 	sh experiments/reproduce.sh

@@ -11,9 +11,14 @@
 //            expert matrices and the head), 1 and 2 threads, their mix as one std step weights
 //            them, and Newton–Schulz (5 steps) on one 256 x 128 expert matrix
 //   router   the router-only model (N = 4,096 hidden states, D = 64, E = 8, K = 2): steps/s
-//   analyze  (issue 16; only with --only analyze) every measurement of one layer at D = 4096,
-//            E = 64, 16 x 512 tokens (target <= 5 s) and D = 7168, E = 256, 16 x 256 (< 30 s):
-//            wall and CPU seconds, peak memory
+//   analyze  (issue 16) every measurement of one layer at D = 4096, E = 64, 16 x 512 tokens
+//            (target <= 5 s) and D = 7168, E = 256, 16 x 256 (< 30 s): wall and CPU seconds,
+//            peak memory
+//   spectrum (issue 16) closed-form accuracy of the leading singular values and vectors at
+//            D = 4096 and 7168 (target 1e-6), every eigenpair of a D x D Gram matrix (D = 2048,
+//            4096), and Fig. 24's truncation table for one layer (D = 4096)
+// Then `make bench` runs tests/bench_numpy.py, which times numpy (with the machine's LAPACK) on
+// the same decompositions and prints them beside these rows (skipped without numpy).
 // and, for every configuration, its peak resident memory, the minor page faults per timed step
 // (0 when a step allocates nothing), the CPU cores it actually got and how often it was preempted
 // (a busy machine shows there; the footer names the configurations hit).
@@ -41,7 +46,7 @@
 //
 // Usage: bench [--quick] [--only NAME[,NAME...]] [--steps N] [--csv PATH]
 //   --quick   1 warm-up and 3 timed steps, fewer kernel samples: a smoke run, not a measurement
-//   --only    run only these groups: std, experts, topk, kernels, router (repeatable)
+//   --only    run only these groups: std, experts, topk, kernels, router, analyze, spectrum
 //   --steps   timed steps per training configuration (default 30; the router runs 10x as many)
 //   --csv     where to write the CSV (default results/bench/bench.csv)
 // MOESIM_SIMD=sse|avx2 caps the vector width (nn/simd.h); the path used is printed at the top.
@@ -67,14 +72,16 @@
 #include "../sim/io.h"
 #include "../sim/measure/linalg.h"
 #include "../sim/measure/metrics.h"
+#include "../sim/measure/truncation.h"
 #include "../sim/run/train.h"
 #include "../sim/worlds/world.h"
 
 // ---- settings ---------------------------------------------------------------------------------
 
-enum { G_STD = 1, G_EXPERTS = 2, G_TOPK = 4, G_KERNELS = 8, G_ROUTER = 16, G_ANALYZE = 32, G_ALL = 31 };
+enum { G_STD = 1, G_EXPERTS = 2, G_TOPK = 4, G_KERNELS = 8, G_ROUTER = 16, G_ANALYZE = 32, G_SPECTRUM = 64, G_ALL = 127 };
 static const struct { const char *name; int bit; } groups[] = {
-    {"std", G_STD}, {"experts", G_EXPERTS}, {"topk", G_TOPK}, {"kernels", G_KERNELS}, {"router", G_ROUTER}, {"analyze", G_ANALYZE}};
+    {"std", G_STD}, {"experts", G_EXPERTS}, {"topk", G_TOPK}, {"kernels", G_KERNELS}, {"router", G_ROUTER}, {"analyze", G_ANALYZE},
+    {"spectrum", G_SPECTRUM}};
 
 typedef struct {
     int quick;
@@ -810,10 +817,21 @@ static void group_topk(const Opts *o) {
     }
 }
 
+// Synthetic hidden states like a model's: a strong shared direction, a decaying spectrum, noise.
+static void synthetic_states(float *H, size_t N, int D, Rng *r) {
+    float *mu = malloc(sizeof(float) * (size_t)D);
+    if (!mu) return;
+    fill_uniform(mu, (size_t)D, r);
+    for (size_t i = 0; i < N; i++)
+        for (int a = 0; a < D; a++)
+            H[i * D + a] = 3.0f * mu[a] + (float)(rng_uniform(r) - 0.5) / sqrtf(1.0f + a / 8.0f);
+    free(mu);
+}
+
 // ---- analyze (issue 16): every measurement of one layer at a real model's width ------------------
 // Synthetic states like a model's (a strong shared direction, a decaying spectrum, noise), a random
 // router; logits and top-K by the blocked product, then metrics_layer (per-sequence SVDs, whole-set
-// direction, spectral norms, everything). Not in the default run (`--only analyze`): minutes.
+// direction, spectral norms, everything).
 typedef struct { int D, E, K, B, T; } AnalyzeCase;
 static int analyze_child(const void *arg, const Opts *o, ChildOut *out) {
     const AnalyzeCase *c = arg;
@@ -825,11 +843,7 @@ static int analyze_child(const void *arg, const Opts *o, ChildOut *out) {
     if (!H || !P || !Z || !Pt || !Zd || !topk) return child_fail(out, "analyze", "out of memory");
     Rng r;
     rng_seed(&r, 7, 1);
-    float *mu = malloc(sizeof(float) * c->D);
-    fill_uniform(mu, (size_t)c->D, &r);
-    for (size_t i = 0; i < N; i++)
-        for (int a = 0; a < c->D; a++)
-            H[i * c->D + a] = 3.0f * mu[a] + (float)(rng_uniform(&r) - 0.5) / sqrtf(1.0f + a / 8.0f);
+    synthetic_states(H, N, c->D, &r);
     fill_uniform(P, (size_t)c->E * c->D, &r);
     Series *sw = add_series(out, "wall"), *sc = add_series(out, "cpu");
     int samples = o->quick ? 1 : (c->D >= 7000 ? 1 : 3);
@@ -864,7 +878,7 @@ static int analyze_child(const void *arg, const Opts *o, ChildOut *out) {
         sw->v[sw->n++] = now_s() - t0;
         sc->v[sc->n++] = (double)(clock() - c0) / CLOCKS_PER_SEC;
     }
-    free(H); free(P); free(Z); free(Pt); free(Zd); free(topk); free(mu);
+    free(H); free(P); free(Z); free(Pt); free(Zd); free(topk);
     return 0;
 }
 
@@ -885,6 +899,164 @@ static void group_analyze(const Opts *o) {
         add_row(name, o->tmax, "cpu_s_all_threads", cp.med, cp.p25, cp.p75, "s");
         add_row(name, o->tmax, "peak_rss", st.rss_mib, st.rss_mib, st.rss_mib, "MiB");
         stat_rows(name, o->tmax, &st);
+    }
+}
+
+// ---- spectrum (issue 16): the full decomposition and closed-form accuracy at real widths ---------
+// Three measurements, each in a child of its own, 2 threads:
+//   closed form  X (N x D float) whose rows are s_i u_{p(i)}, u_j orthonormal with entries exact in
+//                float: the rows of a Sylvester–Hadamard matrix / sqrt(D) (D = 4096), or of
+//                H_1024 ⊗ W / (32 · 2) with W the circulant weighing matrix W(7, 4) (W Wᵀ = 4 I; D =
+//                7168); s_i distinct 12-bit numbers decaying like a real spectrum. So the singular
+//                values are s_i and the right singular vectors u_{p(i)} exactly. The leading 3 by
+//                linalg_svd_top on both routes (N = D: the D x D side; N = D/4: the N x N side), as
+//                analyze uses it, and (D = 4096) the leading 16 of the full decomposition
+//                (linalg_svd_right, what truncation.csv uses): the largest relative error of the
+//                values and the largest ‖v̂ − v‖ (sign aligned) of the vectors; target 1e-6.
+//   full eig     every eigenpair of the D x D Gram matrix of analyze's synthetic states (D = 2048,
+//                4096): what the whole spectrum costs (numpy's eigh does the same in
+//                tests/bench_numpy.py).
+//   truncation   the paper's Fig. 24 for one layer (D = 4096, 16 x 512 tokens, E = 64, K = 8):
+//                truncation_agreement, Gram matrix and projections included.
+
+static int hadamard_sign(unsigned i, unsigned a) { return __builtin_parity(i & a) ? -1 : 1; }
+static const int weighing7[7] = {-1, -1, 0, -1, 0, 0, 1};   // first row of the circulant W(7, 4)
+
+// u_j[a] for D = Dh * Dw (Dw = 1: Hadamard; Dw = 7: H_Dh ⊗ W(7, 4)), unit norm, exact in float.
+static double closed_form_entry(int j, int a, int Dh, int Dw) {
+    if (Dw == 1) return hadamard_sign((unsigned)j, (unsigned)a) / sqrt((double)Dh);
+    int jh = j / 7, jw = j % 7, ah = a / 7, aw = a % 7;
+    return hadamard_sign((unsigned)jh, (unsigned)ah) * weighing7[(aw - jw + 7) % 7] / (2.0 * sqrt((double)Dh));
+}
+
+typedef struct { int D, Dh, Dw; } ClosedCase;
+static int closed_form_child(const void *arg, const Opts *o, ChildOut *out) {
+    (void)o;
+    const ClosedCase *c = arg;
+    const int D = c->D, N = D;
+    set_threads(2);
+    float *X = malloc(sizeof(float) * (size_t)N * D);
+    double *s = malloc(sizeof(double) * N), *Vk = malloc(sizeof(double) * 3 * D), *u = malloc(sizeof(double) * D);
+    int *p = malloc(sizeof(int) * N);
+    if (!X || !s || !Vk || !u || !p) return child_fail(out, "closed form", "out of memory");
+    for (int i = 0; i < N; i++) {
+        double x = 64.0 * exp(-i / 60.0);
+        int ex = (int)ceil(log2(x));
+        s[i] = ldexp(floor(ldexp(x, 12 - ex)), ex - 12);            // 12 significant bits
+        p[i] = (int)(((long long)i * 40503) % D);                    // odd, prime to 7: a permutation
+        for (int a = 0; a < D; a++) X[(size_t)i * D + a] = (float)(s[i] * closed_form_entry(p[i], a, c->Dh, c->Dw));
+    }
+    Series *sv = add_series(out, "value_err"), *sw = add_series(out, "vector_err"), *st = add_series(out, "time");
+    const int routes = D <= 4096 ? 3 : 2;               // the full decomposition too, up to 4096
+    double *sfull = routes == 3 ? malloc(sizeof(double) * D) : NULL;
+    double *Vfull = routes == 3 ? malloc(sizeof(double) * (size_t)D * D) : NULL;
+    if (routes == 3 && (!sfull || !Vfull)) return child_fail(out, "closed form", "out of memory");
+    for (int route = 0; route < routes && sv && sw && st; route++) {
+        const int k = route == 2 ? 16 : 3;              // the leading values and vectors checked
+        double lam[3], t0 = now_s();
+        if (route < 2) {
+            size_t n = route ? (size_t)D / 4 : (size_t)N;
+            if (linalg_svd_top(lam, Vk, NULL, X, n, D, 3) < 0) return child_fail(out, "linalg_svd_top", "did not converge");
+        } else if (linalg_svd_right(sfull, Vfull, NULL, X, (size_t)N, D) < 0) {
+            return child_fail(out, "linalg_svd_right", "did not converge");
+        }
+        st->v[st->n++] = now_s() - t0;
+        double ve = 0, we = 0;
+        for (int j = 0; j < k; j++) {
+            double sj = route < 2 ? sqrt(lam[j]) : sfull[j];
+            ve = fmax(ve, fabs(sj - s[j]) / s[j]);
+            double dm = 0, dp = 0;
+            for (int a = 0; a < D; a++) {
+                u[a] = closed_form_entry(p[j], a, c->Dh, c->Dw);
+                double v = route < 2 ? Vk[(size_t)j * D + a] : Vfull[(size_t)a * D + j];   // Vfull: column j
+                dm += (v - u[a]) * (v - u[a]); dp += (v + u[a]) * (v + u[a]);
+            }
+            we = fmax(we, sqrt(fmin(dm, dp)));
+        }
+        sv->v[sv->n++] = ve;
+        sw->v[sw->n++] = we;
+    }
+    free(X); free(s); free(Vk); free(u); free(p); free(sfull); free(Vfull);
+    return 0;
+}
+
+typedef struct { int kind, D, E, K, B, T; } SpectrumCase;   // kind 0: full eig, 1: truncation
+static int spectrum_child(const void *arg, const Opts *o, ChildOut *out) {
+    (void)o;
+    const SpectrumCase *c = arg;
+    const size_t N = (size_t)c->B * c->T;
+    set_threads(2);
+    float *H = malloc(sizeof(float) * N * c->D);
+    if (!H) return child_fail(out, "spectrum", "out of memory");
+    Rng r;
+    rng_seed(&r, 7, 1);
+    synthetic_states(H, N, c->D, &r);
+    Series *sw = add_series(out, "wall"), *sg = add_series(out, "gram");
+    if (!sw || !sg) return child_fail(out, "spectrum", "series");
+    if (c->kind == 0) {
+        double *G = malloc(sizeof(double) * (size_t)c->D * c->D), *V = malloc(sizeof(double) * (size_t)c->D * c->D);
+        double *w = malloc(sizeof(double) * c->D);
+        if (!G || !V || !w) return child_fail(out, "full eig", "out of memory");
+        double t0 = now_s();
+        linalg_gram(G, H, N, c->D);
+        sg->v[sg->n++] = now_s() - t0;
+        t0 = now_s();
+        if (linalg_eig_tql(w, V, G, c->D) != 0) return child_fail(out, "linalg_eig_tql", "did not converge");
+        sw->v[sw->n++] = now_s() - t0;
+        free(G); free(V); free(w);
+    } else {
+        float *P = malloc(sizeof(float) * (size_t)c->E * c->D);
+        int rs[24], nr = truncation_ranks(rs, c->D);
+        double *agree = malloc(sizeof(double) * (size_t)nr * c->K);
+        if (!P || !agree) return child_fail(out, "truncation", "out of memory");
+        fill_uniform(P, (size_t)c->E * c->D, &r);
+        double t0 = now_s();
+        if (truncation_agreement(agree, H, P, N, c->D, c->E, c->K, rs, nr) != 0)
+            return child_fail(out, "truncation_agreement", "failed");
+        sw->v[sw->n++] = now_s() - t0;
+        free(P); free(agree);
+    }
+    free(H);
+    return 0;
+}
+
+static void group_spectrum(const Opts *o) {
+    static const ClosedCase cc[] = {{4096, 4096, 1}, {7168, 1024, 7}};
+    for (int i = 0; i < 2; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "spectrum closed form D=%d", cc[i].D);
+        ChildStat st;
+        if (run_child(closed_form_child, &cc[i], o, &child_buf, &st) != 0 || !child_buf.ok) {
+            error_row(name, 2, "value_rel_err", child_buf.err);
+            continue;
+        }
+        static const char *route[3] = {"N=D", "N=D/4", "full N=D"};
+        for (int k = 0; k < child_buf.s[0].n; k++) {
+            char nm[64];
+            snprintf(nm, sizeof nm, "%s %s", name, route[k]);
+            double ve = child_buf.s[0].v[k], we = child_buf.s[1].v[k], t = child_buf.s[2].v[k];
+            set_target(add_row(nm, 2, "value_rel_err", ve, ve, ve, ""), 0, 1e-6);
+            set_target(add_row(nm, 2, "vector_err", we, we, we, ""), 0, 1e-6);
+            add_row(nm, 2, "wall_s", t, t, t, "s");
+        }
+        add_row(name, 2, "peak_rss", st.rss_mib, st.rss_mib, st.rss_mib, "MiB");
+    }
+    static const SpectrumCase sc[] = {{0, 2048, 0, 0, 16, 512}, {0, 4096, 0, 0, 16, 512}, {1, 4096, 64, 8, 16, 512}};
+    for (int i = 0; i < 3; i++) {
+        const SpectrumCase *c = &sc[i];
+        char name[48];
+        if (c->kind == 0) snprintf(name, sizeof name, "spectrum full eig D=%d", c->D);
+        else snprintf(name, sizeof name, "spectrum truncation D=%d %dx%d", c->D, c->B, c->T);
+        ChildStat st;
+        if (run_child(spectrum_child, c, o, &child_buf, &st) != 0 || !child_buf.ok) {
+            error_row(name, 2, "wall_s", child_buf.err);
+            continue;
+        }
+        double w = child_buf.s[0].v[0];
+        add_row(name, 2, "wall_s", w, w, w, "s");
+        if (c->kind == 0) add_row(name, 2, "gram_s", child_buf.s[1].v[0], child_buf.s[1].v[0], child_buf.s[1].v[0], "s");
+        add_row(name, 2, "peak_rss", st.rss_mib, st.rss_mib, st.rss_mib, "MiB");
+        stat_rows(name, 2, &st);
     }
 }
 
@@ -954,7 +1126,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: bench [--quick] [--only NAME[,NAME...]] [--steps N] [--csv PATH]\n"
             "  --quick   1 warm-up and 3 timed steps, fewer kernel samples (a smoke run)\n"
-            "  --only    run only these groups: std, experts, topk, kernels, router, analyze (repeatable)\n"
+            "  --only    run only these groups: std, experts, topk, kernels, router, analyze, spectrum\n"
+            "            (repeatable)\n"
             "  --steps   timed steps per training configuration (default 30)\n"
             "  --csv     output file (default results/bench/bench.csv)\n");
 }
@@ -1056,6 +1229,7 @@ int main(int argc, char **argv) {
     if (o.only & G_KERNELS) group_kernels(&o);
     if (o.only & G_ROUTER) group_router(&o);
     if (o.only & G_ANALYZE) group_analyze(&o);
+    if (o.only & G_SPECTRUM) group_spectrum(&o);
 
     getloadavg(load, 3);
     add_row("env load average", 0, "end_1min", load[0], load[0], load[0], "");
