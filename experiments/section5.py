@@ -2,7 +2,7 @@
 """section5.py — the verdicts of claims 11-17 (the paper's §5, its appendix figures and Fig. 5) from the
 files experiments/section5.sh writes, as rows and paragraphs for results/README.md.
 
-    python3 experiments/section5.py OUT            prints the verdicts, writes OUT/figures/claim1[1-5]*.svg
+    python3 experiments/section5.py OUT            prints the verdicts, writes OUT/figures/claim1[1-7]*.svg
     (make_readme.py calls claims(OUT) for the rows and paragraphs of results/README.md)
     python3 experiments/section5.py --check OUT    the reduced run of reproduce.sh --check: prints the
                                                    robust checks and exits 1 if one fails
@@ -169,21 +169,22 @@ def verdict12(r):
     return "reproduced" if abs(r) < 0.3 else "partly" if r < 0.6 else "not reproduced"
 
 
-def claim12(out, figs):
-    c = os.path.join(out, "claim11_cross_model", "compare_models_p0.8")
-    tp = rows(os.path.join(c, "track_pairs.csv"))
-    tr = rows(os.path.join(c, "track.csv"))
+def track_r(tp):
+    """From track_pairs.csv rows: per model, Pearson r over prompt pairs of FreqSim on the prompt vs
+    on the whole rollout at the last layer; and the pairs' prompt / full FreqSim by kind."""
     L = max(int(r["layer"]) for r in tp)
-    models = sorted({int(r["model"]) for r in tp})
-    rs, same_p, same_f, cross_p, cross_f = [], [], [], [], []
-    for m in models:
+    rs, fs = [], {("same_domain", "p"): [], ("same_domain", "f"): [], ("cross_domain", "p"): [],
+                  ("cross_domain", "f"): []}
+    for m in sorted({int(r["model"]) for r in tp}):
         sel = [r for r in tp if int(r["model"]) == m and int(r["layer"]) == L]
         rs.append(pearson([float(r["freqsim_prompt"]) for r in sel], [float(r["freqsim_full"]) for r in sel]))
         for r in sel:
-            (same_p if r["kind"] == "same_domain" else cross_p).append(float(r["freqsim_prompt"]))
-            (same_f if r["kind"] == "same_domain" else cross_f).append(float(r["freqsim_full"]))
-    r = mean(rs)
-    v = verdict12(r)
+            fs[(r["kind"], "p")].append(float(r["freqsim_prompt"]))
+            fs[(r["kind"], "f")].append(float(r["freqsim_full"]))
+    return L, rs, fs
+
+
+def track_series(tr, L):
     series = []
     for kind in ("same_domain", "cross_domain"):
         pts = {}
@@ -191,27 +192,131 @@ def claim12(out, figs):
             if x["kind"] == kind and int(x["layer"]) == L:
                 pts.setdefault(int(x["n"]), []).append(float(x["freqsim_mean"]))
         series.append((kind.replace("_", " "), sorted((n, mean(v_)) for n, v_ in pts.items())))
+    return series
+
+
+def npy_int32(path):
+    """(shape, flat list) of a C-order little-endian int32 .npy file (generate's tokens.npy)."""
+    import array
+    import ast
+    import struct
+    b = open(path, "rb").read()
+    hl = struct.unpack("<H", b[8:10])[0]
+    shape = ast.literal_eval(b[10:10 + hl].decode("latin1"))["shape"]
+    a = array.array("i")
+    a.frombytes(b[10 + hl:])
+    return shape, a
+
+
+def domain_drift(gen_root, bins=5):
+    """Share of a rollout's private-block tokens that belong to its prompt's domain, per fifth of the
+    rollout, over every rollout under gen_root (the domains world's vocabulary: shared block
+    [0, S), then one block of P tokens per domain; S and P from the model's config.toml)."""
+    import json
+    own, tot = [0] * bins, [0] * bins
+    for g in sorted(os.listdir(gen_root)):
+        d = os.path.join(gen_root, g)
+        if not os.path.exists(os.path.join(d, "generate.json")):
+            continue
+        js = json.load(open(os.path.join(d, "generate.json")))
+        import tomllib   # the generating run's resolved config (run_dir is relative to the repository)
+        with open(os.path.join(HERE, "..", js["run_dir"], "config.toml"), "rb") as f:
+            cfg = tomllib.load(f)
+        S, V, Dm = cfg["data"]["shared_vocab"], cfg["model"]["vocab"], cfg["data"]["domains"]
+        P = (V - S) // Dm
+        (R, n), a = npy_int32(os.path.join(d, "tokens.npy"))
+        n0 = js["prompt_len"]
+        for r in range(R):
+            dom = js["rows"][r]["domain"]
+            for t in range(n0, n):
+                x = a[r * n + t]
+                if S <= x < S + Dm * P:
+                    b = (t - n0) * bins // (n - n0)
+                    tot[b] += 1
+                    own[b] += (x - S) // P == dom
+    return [o / t if t else float("nan") for o, t in zip(own, tot)]
+
+
+def claim12(out, figs):
+    c11 = os.path.join(out, "claim11_cross_model")
+    c = os.path.join(c11, "compare_models_p0.8")
+    tp = rows(os.path.join(c, "track_pairs.csv"))
+    tr = rows(os.path.join(c, "track.csv"))
+    L, rs, fs = track_r(tp)
+    r = mean(rs)
+    v = verdict12(r)
+    panels = [("24 tokens, read by the analyzer", "FreqSim (Eq. 14)", track_series(tr, L))]
+    measured = (f"last layer: FreqSim on the prompt vs on prompt + 24 tokens, correlation over prompt pairs "
+                f"r = {f2(r)} ± {f2(sd(rs))} over {len(rs)} models; same-domain pairs "
+                f"{f2(mean(fs[('same_domain', 'p')]))} → {f2(mean(fs[('same_domain', 'f')]))}, cross-domain "
+                f"{f2(mean(fs[('cross_domain', 'p')]))} → {f2(mean(fs[('cross_domain', 'f')]))}")
+    # the second setting: 500-token rollouts, each model's own routes
+    long_dir = os.path.join(c11, "compare_long")
+    long_txt, v_long = "", ""
+    if os.path.exists(os.path.join(long_dir, "track_pairs.csv")):
+        Ll, rl, fl = track_r(rows(os.path.join(long_dir, "track_pairs.csv")))
+        v_long = verdict12(mean(rl))
+        panels.append(("500 tokens, each model's own routes", "FreqSim (Eq. 14)",
+                       track_series(rows(os.path.join(long_dir, "track.csv")), Ll)))
+        drift = domain_drift(os.path.join(c11, "gen_long"))
+        long_txt = (f"in the setting of 500-token rollouts: r = {f2(mean(rl))} ± {f2(sd(rl))} over {len(rl)} models "
+                    f"(same-domain {f2(mean(fl[('same_domain', 'p')]))} → {f2(mean(fl[('same_domain', 'f')]))}, "
+                    f"cross-domain {f2(mean(fl[('cross_domain', 'p')]))} → {f2(mean(fl[('cross_domain', 'f')]))}); "
+                    f"share of the rollout's domain tokens in the prompt's domain, by fifth of the rollout, "
+                    f"{'/'.join(f2(x) for x in drift)}")
+        measured += "; " + long_txt
     svg_panels(os.path.join(figs, "claim12_tracking.svg"),
                f"Claim 12: FreqSim of prompt pairs as the rollout grows (layer {L}, mean over models)",
-               [("prompt pairs", "FreqSim (Eq. 14)", series)], "generated tokens n")
-    measured = (f"last layer: FreqSim on the prompt vs on prompt + 24 tokens, correlation over prompt pairs "
-                f"r = {f2(r)} ± {f2(sd(rs))} over {len(rs)} models; same-domain pairs {f2(mean(same_p))} → "
-                f"{f2(mean(same_f))}, cross-domain {f2(mean(cross_p))} → {f2(mean(cross_f))}")
+               panels, "generated tokens n")
+    # Fig. 14: pooled cosine (Eq. 17) of the analyzer's router inputs per layer, prompt vs prompt + rollout
+    plots = [("figures/claim12_tracking.svg", "tracking")]
+    hid_txt = ""
+    if tp and "pooled_prompt" in tp[0] and tp[0]["pooled_prompt"] != "nan":
+        series, parts = [], []
+        for kind in ("same_domain", "cross_domain"):
+            for col, lab in (("pooled_prompt", "prompt"), ("pooled_full", "prompt + rollout")):
+                pts = {}
+                for x in tp:
+                    if x["kind"] == kind:
+                        pts.setdefault(int(x["layer"]), []).append(float(x[col]))
+                series.append((f"{kind.replace('_', ' ')}: {lab}", sorted((l, mean(y)) for l, y in pts.items())))
+                parts.append(f"{kind.replace('_', ' ')} pairs, {lab}: " +
+                             "/".join(f"{f2(y)}" for _, y in series[-1][1]))
+        svg_panels(os.path.join(figs, "claim12_hidden.svg"),
+                   "Claim 12 (as Fig. 14): pooled hidden-state cosine of prompt pairs per layer (analyzer)",
+                   [("prompt pairs", "pooled cosine (Eq. 17)", series)], "layer")
+        plots.append(("figures/claim12_hidden.svg", "hidden states, as Fig. 14"))
+        hid_txt = "pooled hidden cosine (Eq. 17) per layer, " + "; ".join(parts)
+        measured += "; " + hid_txt
     return entry(
         "12. Prompt routing does not predict rollout routing", "the paper §5.2, Figs. 7, 14", ["claim11_models"],
         "query pairs with near-identical prefill expert usage either keep it or drift apart during generation; "
-        "which one cannot be told from the prompt", measured, v, [("figures/claim12_tracking.svg", "tracking")],
+        "which one cannot be told from the prompt", measured,
+        v + (f" (500-token rollouts: {v_long})" if v_long else ""), plots,
         "The paper prompts an instruction-tuned MoE (Ling-mini) with query pairs matched along one axis and "
         "different along another (two concepts in one style; one concept in plain and in mathematical language; "
         "AIME problems in two languages): all pairs show nearly identical expert usage in the prefill; during "
         "generation some stay similar and others drift apart, and which regime applies is not predictable from the "
-        "prompt (Fig. 7; Fig. 14: hidden-state similarity over depth, prompt vs rollout).",
+        "prompt (Fig. 7). Fig. 14 plots the pooled hidden-state similarity (Eq. 17) of 10 HLE questions against "
+        "depth, over the question alone and over question + rollout: on gpt-oss-20b the rollout line falls below "
+        "the question-only line in the deep layers (no collapse), on a dense reasoning model the two do not separate.",
         verdict12.__doc__,
         "The pairs are claim 11's 16 prompts taken two at a time, each continued by its model and read by the "
         "analyzer (`track.csv`, `track_pairs.csv` of `moesim compare`). "
-        f"{cap(measured)}. In the domains world a prompt fixes its domain and the continuation stays in it, so a "
-        "rollout's expert usage follows its prompt's: prefill similarity predicts rollout similarity, unlike the "
-        "paper's models, whose rollout content the prompt does not fix.")
+        f"{cap(measured.split('; in the setting')[0].split('; pooled hidden')[0])}. In the domains world a prompt "
+        "fixes its domain and a short continuation stays in it, so a rollout's expert usage follows its prompt's: "
+        "prefill similarity predicts rollout similarity, unlike the paper's models, whose rollout content the prompt "
+        "does not fix. "
+        + (f"Looking for a setting where it does not, the same models continue the same prompts for 500 tokens "
+           f"(sampling seed 11; the model's context restarts from its last 16 tokens every 16 tokens past 32, and "
+           f"each model reads its own rollouts, since the analyzer's context is 32 tokens): {long_txt}. "
+           "A long rollout leaves its prompt's domain: the model sometimes samples a token of another domain's "
+           "block and continues that domain's chain, so which prompt pairs end up alike is no longer set by the "
+           "prompts; the same rule gives "
+           f"**{v_long}** there. That is a toy's own mechanism, the drift of an imperfect model over a long "
+           "generation, not the paper's (a reasoning model whose rollout content the prompt leaves open). "
+           if long_txt else "")
+        + (f"As Fig. 14 (the analyzer's router inputs, the 24-token rollouts): {hid_txt}; not judged (no rule)." if hid_txt else ""))
 
 
 # ---- claim 13: pruning ----------------------------------------------------------------------------
@@ -231,8 +336,10 @@ def verdict13(prompt_max, gen_change):
     return "not reproduced"
 
 
-def claim13(out, figs):
-    c = os.path.join(out, "claim13_pruning")
+def prune_stats(c):
+    """From every <model>/prune.csv under c: per model the largest prompt change over domains, the
+    off-policy and on-policy changes (all domains), the full model's view of the pruned model's
+    rollouts; per domain the prompt changes."""
     pm_, off, on, on_full = [], [], [], []
     per_dom = {}
     for m in sorted(os.listdir(c)):
@@ -248,19 +355,37 @@ def claim13(out, figs):
         off.append(float(a["off_policy"]["change"]))
         on.append(float(a["on_policy"]["change"]))
         on_full.append(float(a["on_policy"]["nll_full"]) / float(a["off_policy"]["nll_full"]) - 1)
+    return pm_, off, on, on_full, per_dom
+
+
+def claim13(out, figs):
+    pm_, off, on, on_full, per_dom = prune_stats(os.path.join(out, "claim13_pruning"))
     v = verdict13(mean(pm_), mean(off))
+    series = [("claim 11's models", sorted((d, mean(x)) for d, x in per_dom.items()))]
+    micro_txt, v_micro = "", ""
+    cm = os.path.join(out, "claim13_pruning_micro")
+    if os.path.isdir(cm):
+        mp, mo, mon, _, mdom = prune_stats(cm)
+        if mp:
+            v_micro = verdict13(mean(mp), mean(mo))
+            series.append(("micro-batch balanced", sorted((d, mean(x)) for d, x in mdom.items())))
+            micro_txt = (f"in the setting of collapsed prefill usage ({len(mp)} micro-batch-balanced models of claim 15, "
+                         f"the same pruning): prompt NLL change per domain at most {f2(100 * mean(mp), 1)}% ± "
+                         f"{f2(100 * sd(mp), 1)}%, smallest domain mean {f2(100 * min(mean(x) for x in mdom.values()), 1)}%; "
+                         f"off-policy {f2(100 * mean(mo), 1)}% ± {f2(100 * sd(mo), 1)}%; on-policy {f2(100 * mean(mon), 1)}%")
     svg_panels(os.path.join(figs, "claim13_pruning.svg"), "Claim 13: NLL change when pruning to 6 of 16 experts (last layer)",
-               [("teacher-forced prompts by domain", "relative NLL change",
-                 [("prompts", sorted((d, mean(x)) for d, x in per_dom.items()))])], "domain")
+               [("teacher-forced prompts by domain", "relative NLL change", series)], "domain")
     measured = (f"{len(pm_)} models, keep 6 of 16 experts in the last of 2 layers, ranked on one evaluation sequence: "
                 f"prompt NLL change per domain at most {f2(100 * mean(pm_), 1)}% (mean over models); off-policy "
                 f"(the full model's rollouts) {f2(100 * mean(off), 1)}% ± {f2(100 * sd(off), 1)}%; on-policy (the pruned "
                 f"model's own rollouts, itself vs the full model) {f2(100 * mean(on), 1)}%; the full model finds the "
-                f"pruned model's rollouts {f2(100 * mean(on_full), 1)}% less likely than its own")
+                f"pruned model's rollouts {f2(100 * mean(on_full), 1)}% less likely than its own" +
+                (f"; {micro_txt}" if micro_txt else ""))
     return entry(
         "13. Pruning by prefill usage spares prompts, not rollouts", "the paper §5.3, Figs. 8, 9", ["claim11_analyzer", "claim11_models"],
         "keeping gpt-oss-20b's top-12 experts of the last two layers by one paragraph's usage: < 10% NLL change on "
-        "prompts of four topics; the model's own continuations suffer, on- and off-policy", measured, v,
+        "prompts of four topics; the model's own continuations suffer, on- and off-policy", measured,
+        v + (f" (collapsed prefill, micro-batch balancing: {v_micro})" if v_micro else ""),
         [("figures/claim13_pruning.svg", "by domain")],
         "The paper keeps the top-12 experts of gpt-oss-20b's last two layers by their usage on one hand-written "
         "paragraph: teacher-forced prompts on four topics change NLL by less than 10%, but the pruned experts "
@@ -271,9 +396,20 @@ def claim13(out, figs):
         "`moesim eval` of the analyzer and of claim 11's three AdamW models with `eval.prune_keep = 6` of 16, "
         "`eval.prune_layers = 1` (the last of two layers), `eval.prune_on = \"sequence:0\"`; the three sets are "
         "defined in `sim/run/prune.h` and docs/EXPERIMENTS.md (Pruning). "
-        f"{cap(measured)}. Our last layer still routes by domain (claim 3's global runs: cross-domain FreqSim well "
-        "below 1), so there is no prefill collapse to exploit: keeping one sequence's experts hurts the other "
-        "domains' prompts as much as the rollouts.")
+        f"{cap(measured.split('; in the setting')[0])}. Our last layer still routes by domain (claim 3's global runs: "
+        "cross-domain FreqSim well below 1; claim 17: no collapse in deeper models either), so there is no prefill "
+        "collapse to exploit: keeping one sequence's experts hurts the other domains' prompts as much as the "
+        "rollouts. "
+        + (f"Looking for the paper's setting, the same pruning of models whose prefill usage has collapsed by "
+           f"construction (claim 15's micro-batch-balanced baselines: every domain uses every expert alike, so one "
+           f"sequence's top experts are every domain's): {micro_txt}; the same rule gives **{v_micro}**. "
+           + ("Collapse alone does not make prompts immune: spread evenly, every domain leans on the pruned experts "
+              "as much as the validation sequence does, and the rollouts, drawn from the same chains as the "
+              "prompts, lose about as much. The paper's effect needs two things the toy lacks: a few experts that "
+              "carry the prefill of every input, and a generation phase whose content differs from the prefill "
+              "(gpt-oss's template)." if v_micro != "reproduced" else
+              "There the paper's pattern appears: prompts of every domain are spared, the rollouts are not.")
+           if micro_txt else ""))
 
 
 # ---- claim 14: truncation ---------------------------------------------------------------------------
@@ -472,7 +608,7 @@ def claim17(out, figs):
     for o in ("adamw", "muon"):
         groups[f"{'AdamW' if o == 'adamw' else 'Muon'}, 8 layers"] = [r for r in r6 if r["optim.name"] == o]
     for sc in ("micro", "global"):
-        groups[f"{sc} balancing, 2 layers"] = [r for r in r3 if r["balance.scope"] == sc and r["train.micro_batch"] == "1"]
+        groups[f"{sc} balancing, 2 layers"] = [r for r in r3 if r["balance.scope"] == sc and r.get("train.micro_batch", "1") == "1"]
     f7 = os.path.join(out, "claim07_embed_shared", "summary.csv")
     if os.path.exists(f7):
         groups["4 layers (claim 7, 3 methods)"] = [r for r in ok(rows(f7)) if r["model.embed_shared"] == "0"]
@@ -583,6 +719,12 @@ def main():
         print(f"claim 11 (check): same model same prompt {f2(C)} vs other prompt {f2(B)}: {'ok' if ok1 else 'FAIL'}")
         ok2 = os.path.exists(os.path.join(out, "claim13_pruning", "analyzer", "prune.csv"))
         print(f"claim 13 (check): prune.csv written: {'ok' if ok2 else 'FAIL'}")
+        # Fig. 14's columns: a pooled cosine (Eq. 17) in [-1, 1] for every pair and layer (--route-with)
+        tp = rows(os.path.join(out, "claim11_cross_model", "compare_models_p0.8", "track_pairs.csv"))
+        pooled = [float(r[k]) for r in tp for k in ("pooled_prompt", "pooled_full")] if tp and "pooled_full" in tp[0] else []
+        ok2 = ok2 and bool(pooled) and all(-1 - 1e-6 <= x <= 1 + 1e-6 for x in pooled)
+        print(f"claim 12 (check): pooled cosine of {len(pooled)} (pair, layer, span) cases in [-1, 1]: "
+              f"{'ok' if pooled and all(-1 - 1e-6 <= x <= 1 + 1e-6 for x in pooled) else 'FAIL'}")
         print("claim 14 (check):", t14.split("). ", 1)[1])
         sys.exit(0 if ok1 and ok2 else 1)
     for c in claims(out):

@@ -5,9 +5,14 @@
 #   11  cross-model overlap (Figs. 6, 25): 6 models (claim11_models.toml) and 3 models that write
 #       differently (claim11_style.toml) generate from the same prompts; one analyzer model
 #       (claim11_analyzer.toml) routes every rollout; moesim compare at p = 0.5, 0.8, 0.9
-#   12  prompt → rollout tracking (Fig. 7): the track files of claim 11's comparison
+#   12  prompt → rollout tracking (Fig. 7): the track files of claim 11's comparison, and the pooled
+#       hidden-state cosine over depth, prompt vs prompt + rollout (Fig. 14: track_pairs.csv's
+#       pooled_prompt, pooled_full, read by the analyzer); then the same 6 models continue the same
+#       prompts for 500 tokens (sampling seed 11; each model's own routes, as the analyzer's context
+#       holds 32 tokens), a setting where a rollout can leave its prompt's domain
 #   13  pruning by usage (Figs. 8-9): moesim eval of the analyzer and of claim 11's AdamW models,
-#       keeping 6 of 16 experts in the last layer, ranked on one evaluation sequence
+#       keeping 6 of 16 experts in the last layer, ranked on one evaluation sequence; then the same
+#       pruning of claim 15's micro-batch-balanced baselines (prefill usage alike across domains)
 #   14  truncation to the leading directions (Fig. 24): the truncation.csv of claim 11's models
 #   15  switching balancing scope part-way (Qiu et al. 2025, Table 3): claim15_stage1 (micro,
 #       100 steps) continued by claim15_switch (global, 100 steps, train.init_from), against
@@ -77,6 +82,25 @@ for variant in models style; do
     done
 done
 
+# claim 12 in long rollouts: 500 new tokens (the sliding window restarts; docs/EXPERIMENTS.md,
+# Generation), each model's own routes (compare without --route-with: one model at a time in track*.csv)
+if [ -d "$c11/models" ]; then
+    gens=""
+    for r in "$c11/models"/*=*; do
+        [ -s "$r/model/state.json" ] || continue
+        g="$c11/gen_long/$(basename "$r")"
+        if [ -n "$FORCE" ] || [ ! -s "$g/generate.json" ]; then
+            mkdir -p "$c11/gen_long"
+            "$MOESIM" generate "$r" --out "$g" --prompts-per-domain $PER_DOMAIN --samples 1 --prompt-len 8 \
+                --tokens 500 --temperature 1 --seed 11 >"$g.log" 2>&1 && rm -f "$g.log" || { cat "$g.log" >&2; exit 1; }
+        fi
+        gens="$gens $g"
+    done
+    # shellcheck disable=SC2086
+    "$MOESIM" compare $gens --out "$c11/compare_long" 2>/dev/null
+    rm -f "$c11/compare_long/compare_pairs.csv"
+fi
+
 # ---- claim 13: pruning ---------------------------------------------------------------------------
 c13=$OUT/claim13_pruning
 mkdir -p "$c13"
@@ -97,6 +121,12 @@ if [ $CHECK = 0 ]; then
             --set "train.init_from=\"$c15/stage1/seed=$s\""
     done
     awk 'FNR > 1 || NR == 1' "$c15"/switch/seed*/summary.csv > "$c15/switch/summary.csv"
+    # claim 13 where prefill usage has collapsed: the micro-batch-balanced baselines, pruned alike
+    for r in "$c15"/baselines/scope=micro-seed=*; do
+        [ -s "$r/model/state.json" ] || continue
+        "$MOESIM" eval "$r" --out "$OUT/claim13_pruning_micro/$(basename "$r")" --set eval.prune_keep=6 \
+            --set eval.prune_layers=1 --set 'eval.prune_on="sequence:0"' >/dev/null 2>&1
+    done
 fi
 
 # ---- the verdicts --------------------------------------------------------------------------------
