@@ -9,7 +9,11 @@
 //     of a Hadamard matrix: singular values s_i and right singular vectors h_i / 32 exactly,
 //     every entry exact in float): 1e-6 relative on the leading values and vectors (the issue's
 //     target; the errors reached are printed);
-//   * 1 thread vs 2 threads bitwise.
+//   * divide and conquer's hard cases (linalg_eig_tql): many equal eigenvalues (heavy
+//     deflation), tight clusters, a low-rank Gram matrix, Wilkinson and glued Wilkinson
+//     matrices, zeros on the off-diagonal at the cuts, diagonal and zero matrices, sizes around
+//     the block sizes, a graded spectrum: eigenvalues, residual and orthogonality to 1e-14 n;
+//   * 1 thread vs 2 threads bitwise (the full decomposition also past n = 1024).
 // The large sizes (D = 4096, 7168) run in the benchmark (`make bench`, group analyze).
 // Under ASan+UBSan (SAN=1, ~10x slower) the closed-form tests use D = 256 instead of 1024.
 #include <math.h>
@@ -303,6 +307,158 @@ static void test_svd_top_vs_ref(void) {
     free(X);
 }
 
+// ---- divide and conquer: the hard cases ---------------------------------------------------------
+
+// linalg_eig_tql on A (n x n, not modified) against reference eigenvalues wref (descending; NULL:
+// Jacobi's): eigenvalue error, residual max|A V - V diag(w)| and orthogonality max|VᵀV - I|, the
+// first two relative to ‖A‖∞. tol scales with n. Returns the worst of the three.
+static double check_eig(const char *name, const double *A, int n, const double *wref, double tol) {
+    double *B = malloc(sizeof(double) * n * n), *w = malloc(sizeof(double) * n), *V = malloc(sizeof(double) * n * n);
+    double *wr = malloc(sizeof(double) * n), *Vr = malloc(sizeof(double) * n * n);
+    memcpy(B, A, sizeof(double) * n * n);
+    CHECK(linalg_eig_tql(w, V, B, n) == 0);
+    if (wref) memcpy(wr, wref, sizeof(double) * n);
+    else { memcpy(B, A, sizeof(double) * n * n); CHECK(linalg_eig_sym(wr, Vr, B, n) >= 0); }
+    double an = 0, we = 0, res = 0, orth = 0;
+    int sorted = 1;
+    for (int i = 0; i < n; i++) {
+        double r = 0;
+        for (int j = 0; j < n; j++) r += fabs(A[(size_t)i * n + j]);
+        an = fmax(an, r);
+    }
+    if (an == 0) an = 1;
+    for (int j = 0; j < n; j++) {
+        we = fmax(we, fabs(w[j] - wr[j]) / an);
+        if (j > 0 && w[j] > w[j - 1]) sorted = 0;
+    }
+    for (int i = 0; i < n; i++) {                       // rows of A V and VᵀV, entry by entry
+        for (int j = 0; j < n; j++) {
+            double t = 0, o = 0;
+            for (int k = 0; k < n; k++) {
+                t += A[(size_t)i * n + k] * V[(size_t)k * n + j];
+                o += V[(size_t)k * n + i] * V[(size_t)k * n + j];
+            }
+            res = fmax(res, fabs(t - w[j] * V[(size_t)i * n + j]) / an);
+            orth = fmax(orth, fabs(o - (i == j)));
+        }
+    }
+    const double lim = tol * n;
+    CHECK_MSG(sorted && we <= lim && res <= lim && orth <= lim,
+              "%s n=%d: eigenvalue error %.2g, residual %.2g, orthogonality %.2g (limit %.2g), sorted %d",
+              name, n, we, res, orth, lim, sorted);
+    free(B); free(w); free(V); free(wr); free(Vr);
+    return fmax(we, fmax(res, orth)) / n;
+}
+
+// A tridiagonal matrix as a dense one (the reduction leaves it as it is).
+static double *tridiag_dense(const double *d, const double *e, int n) {
+    double *A = calloc((size_t)n * n, sizeof(double));
+    for (int i = 0; i < n; i++) {
+        A[(size_t)i * n + i] = d[i];
+        if (i + 1 < n) A[(size_t)i * n + i + 1] = A[(size_t)(i + 1) * n + i] = e[i];
+    }
+    return A;
+}
+
+static int cmp_desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+// H diag(lam) H / n (n a power of two): eigenvalues lam exactly, sorted descending into wref.
+static double *hadamard_sym(const double *lam, int n, double *wref) {
+    double *A = malloc(sizeof(double) * n * n);
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b <= a; b++) {
+            double t = 0;
+            for (int i = 0; i < n; i++) t += hadamard(a, i) * lam[i] * hadamard(i, b);
+            A[a * n + b] = A[b * n + a] = t / n;
+        }
+    memcpy(wref, lam, sizeof(double) * n);
+    qsort(wref, (size_t)n, sizeof(double), cmp_desc);
+    return A;
+}
+
+static void test_dc_hard(void) {
+    const double TOL = 1e-14;                           // x n: 2.6e-12 at n = 256
+    double worst = 0;
+    int n = 256;
+    double *lam = malloc(sizeof(double) * n), *wref = malloc(sizeof(double) * n), *A;
+    // 1. three eigenvalues, each ~85 times (every merge deflates nearly everything)
+    for (int i = 0; i < n; i++) lam[i] = (double)(i % 3) - 1.0 + (i % 3 == 2 ? 1.5 : 0.0);
+    A = hadamard_sym(lam, n, wref);
+    worst = fmax(worst, check_eig("three distinct eigenvalues", A, n, wref, TOL));
+    free(A);
+    // 2. tight clusters: groups of 8 values 1e-13 apart (relative), the groups 1 apart
+    for (int i = 0; i < n; i++) lam[i] = (double)(i / 8 % 5) * (i % 2 ? 1 : -1) + 1e-13 * (i % 8);
+    A = hadamard_sym(lam, n, wref);
+    worst = fmax(worst, check_eig("tight clusters", A, n, wref, TOL));
+    free(A);
+    // 3. a low-rank Gram matrix XᵀX (X: 4 x 200, rank 4): 196 zeros
+    n = 200;
+    double *X = malloc(sizeof(double) * 4 * n);
+    for (int i = 0; i < 4 * n; i++) X[i] = urand();
+    A = malloc(sizeof(double) * n * n);
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++) {
+            double t = 0;
+            for (int r = 0; r < 4; r++) t += X[r * n + a] * X[r * n + b];
+            A[a * n + b] = t;
+        }
+    worst = fmax(worst, check_eig("rank-4 Gram matrix", A, n, NULL, TOL));
+    free(A); free(X);
+    // 4. Wilkinson W(2m+1) (d_i = |m - i|, e = 1: pairs of eigenvalues equal to many digits),
+    //    and five W(21) glued by 1e-10 (clusters of five nearly equal values)
+    double d[200], e[200];
+    for (int m = 20; m <= 50; m += 30) {
+        n = 2 * m + 1;
+        for (int i = 0; i < n; i++) { d[i] = fabs((double)(m - i)); e[i] = 1.0; }
+        A = tridiag_dense(d, e, n);
+        worst = fmax(worst, check_eig("Wilkinson", A, n, NULL, TOL));
+        free(A);
+    }
+    n = 105;
+    for (int i = 0; i < n; i++) { d[i] = fabs((double)(10 - i % 21)); e[i] = i % 21 == 20 ? 1e-10 : 1.0; }
+    A = tridiag_dense(d, e, n);
+    worst = fmax(worst, check_eig("glued Wilkinson", A, n, NULL, TOL));
+    free(A);
+    // 5. zeros on the off-diagonal, among them the cuts of the first two levels (n = 100: 49, 24)
+    n = 100;
+    for (int i = 0; i < n; i++) { d[i] = urand(); e[i] = (i == 49 || i == 24 || i == 10 || i == 77) ? 0.0 : urand(); }
+    A = tridiag_dense(d, e, n);
+    worst = fmax(worst, check_eig("split tridiagonal", A, n, NULL, TOL));
+    free(A);
+    // 6. a diagonal matrix with repeated entries (every merge deflates all), and zero
+    for (int i = 0; i < n; i++) { d[i] = (double)((i * 37) % 11) - 5.0; e[i] = 0.0; }
+    A = tridiag_dense(d, e, n);
+    for (int i = 0; i < n; i++) wref[i] = d[i];
+    qsort(wref, (size_t)n, sizeof(double), cmp_desc);
+    worst = fmax(worst, check_eig("diagonal", A, n, wref, TOL));
+    memset(A, 0, sizeof(double) * n * n);
+    memset(wref, 0, sizeof(double) * n);
+    worst = fmax(worst, check_eig("zero", A, n, wref, TOL));
+    free(A);
+    // 7. random symmetric at sizes around the block sizes (leaf 32, panel 32): one level of
+    //    merging, odd sizes, a prime
+    const int sizes[] = {1, 2, 3, 33, 64, 97, 131};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        n = sizes[s];
+        A = malloc(sizeof(double) * n * n);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j <= i; j++) A[i * n + j] = A[j * n + i] = urand();
+        worst = fmax(worst, check_eig("random", A, n, NULL, TOL));
+        free(A);
+    }
+    // 8. a graded matrix: entries spanning 1e-8..1 (the scaling and the tolerances)
+    n = 128;
+    for (int i = 0; i < n; i++) lam[i] = pow(10.0, -8.0 * i / n) * (i % 2 ? -1 : 1);
+    A = hadamard_sym(lam, n, wref);
+    worst = fmax(worst, check_eig("graded", A, n, wref, TOL));
+    free(A);
+    printf("  divide and conquer, hard cases: worst error / n %.1e (limit %.0e)\n", worst, TOL);
+    free(lam); free(wref);
+}
+
 // The same numbers for 1 and 2 threads, bit for bit.
 static void test_threads(void) {
 #ifdef _OPENMP
@@ -322,6 +478,23 @@ static void test_threads(void) {
     CHECK(memcmp(lam[0], lam[1], sizeof lam[0]) == 0 && memcmp(Vk[0], Vk[1], sizeof Vk[0]) == 0);
     for (int t = 0; t < 2; t++) { free(s[t]); free(V[t]); }
     free(X);
+    // every eigenpair of a Gram matrix of rank n/2 at n = BIG_D + 100 (rel: past 1024, where the
+    // reduction's symmetric product goes parallel; half the top merge deflates)
+    const int n = BIG_D + 100;
+    float *Y = malloc(sizeof(float) * (n / 2) * n);
+    for (int i = 0; i < (n / 2) * n; i++) Y[i] = (float)urand();
+    double *G = malloc(sizeof(double) * n * n), *B = malloc(sizeof(double) * n * n);
+    linalg_gram(G, Y, (size_t)(n / 2), n);
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t + 1);
+        s[t] = malloc(sizeof(double) * n);
+        V[t] = malloc(sizeof(double) * n * n);
+        memcpy(B, G, sizeof(double) * n * n);
+        CHECK(linalg_eig_tql(s[t], V[t], B, n) == 0);
+    }
+    CHECK(memcmp(s[0], s[1], sizeof(double) * n) == 0 && memcmp(V[0], V[1], sizeof(double) * n * n) == 0);
+    for (int t = 0; t < 2; t++) { free(s[t]); free(V[t]); }
+    free(Y); free(G); free(B);
     omp_set_num_threads(2);
 #else
     SKIP("built without OpenMP: one thread only");
@@ -332,6 +505,7 @@ int main(void) {
     double t0 = now_s();
     test_kernels();
     test_tql_vs_jacobi();
+    test_dc_hard();
     test_closed_form_sym(FULL_D);
     test_closed_form_svd(FULL_D, 1);
     test_closed_form_svd(BIG_D, 0);

@@ -5,7 +5,7 @@
 //   * the REFERENCE: cyclic Jacobi (linalg_eig_sym, linalg_eig_psd; linalg.c), simple and
 //     accurate to the last bits, O(n³) per sweep with a large constant (n = 512: ~1.3 s);
 //   * the FAST ones the measurements use (linalg_eig.c): Householder tridiagonalization +
-//     implicit QL with eigenvectors (linalg_eig_tql, every eigenpair), and Lanczos with full
+//     divide and conquer (linalg_eig_tql, every eigenpair), and Lanczos with full
 //     reorthogonalization (linalg_lanczos / linalg_eig_top, a few leading eigenpairs, also of
 //     an operator such as v -> Xᵀ(X v) that is never formed). tests/test_linalg.c compares them
 //     with Jacobi and with closed-form spectra.
@@ -56,11 +56,14 @@ void linalg_gram_rows(double *A, const float *X, size_t n, int D);
 
 // ---- fast solvers (linalg_eig.c) ----------------------------------------------------------------
 
-// A = V diag(w) Vᵀ for symmetric A (n x n, DESTROYED) by Householder tridiagonalization and
-// implicit QL; outputs as linalg_eig_sym (w descending, V column j; V may be NULL for eigenvalues
-// only, O(n²) after the O(n³) reduction). Cost ~ (4/3 + 4.5 + 2) n³ flops, the reduction
-// memory-bound. Returns 0; -1 if QL did not converge (60 iterations for one eigenvalue); -2 if
-// memory could not be allocated.
+// A = V diag(w) Vᵀ for symmetric A (n x n, DESTROYED; only its upper triangle is read) by a
+// blocked Householder tridiagonalization (linalg_tridiag.c), divide and conquer on the
+// tridiagonal (linalg_dc.c: Cuppen's tears, deflation, the secular equation, Gu-Eisenstat
+// eigenvectors; implicit QL on blocks <= 32) and the back-transformation; outputs as
+// linalg_eig_sym (w descending, V column j). V may be NULL for eigenvalues only (implicit QL,
+// O(n²) after the reduction). The name is historical (QL with rotations did the middle step).
+// Cost ~ (4/3 + ~1 + 2) n³ flops, most of it in matrix products. Returns 0; -1 if QL did not
+// converge on a block (60 iterations for one eigenvalue); -2 if memory could not be allocated.
 int linalg_eig_tql(double *w, double *V, double *A, int n);
 
 // y = A x for a symmetric operator A of size n (x, y: n; y never aliases x).

@@ -111,23 +111,16 @@ static int sort_into(double *w, double *V, const double *Zt, int n) {
 int linalg_eig_tql(double *w, double *V, double *A, int n) {
     if (n <= 0) return 0;
     double *e = malloc((size_t)n * sizeof(double)), *tau = malloc((size_t)n * sizeof(double));
-    const int cap = 16 * n;                               // rotations per batch
-    double *rc = malloc((size_t)cap * sizeof(double));
-    double *rs = malloc((size_t)cap * sizeof(double));
-    int *ri = malloc((size_t)cap * sizeof(int));
     double *Zt = V ? malloc((size_t)n * n * sizeof(double)) : NULL;
     int rc_ = -2;
-    if (!e || !tau || !rc || !rs || !ri || (V && !Zt)) goto done;
+    if (!e || !tau || (V && !Zt)) goto done;
     if (eig_tridiagonalize(w, e, tau, A, n) != 0) goto done;
-    if (Zt) {
-        memset(Zt, 0, (size_t)n * n * sizeof(double));
-        for (int i = 0; i < n; i++) Zt[(size_t)i * n + i] = 1.0;
-    }
-    rc_ = eig_tql(w, e, Zt, n, n, ri, rc, rs, cap);
-    if (Zt && eig_back_transform(Zt, n, A, tau, n) != 0) rc_ = -2;
+    // eigenvectors: divide and conquer (QL itself for n <= 32); eigenvalues only: QL
+    rc_ = Zt ? eig_dc(w, e, Zt, n) : eig_tql(w, e, NULL, n, n, NULL, NULL, NULL, 0);
+    if (Zt && rc_ != -2 && eig_back_transform(Zt, n, A, tau, n) != 0) rc_ = -2;
     if (rc_ != -2 && sort_into(w, V, Zt, n) != 0) rc_ = -2;
 done:
-    free(e); free(tau); free(rc); free(rs); free(ri); free(Zt);
+    free(e); free(tau); free(Zt);
     return rc_;
 }
 

@@ -1,5 +1,5 @@
 // linalg_internal.h — the pieces the files of the fast eigen-solver share (linalg_eig.c,
-// linalg_tridiag.c); not part of linalg.h's interface.
+// linalg_tridiag.c, linalg_dc.c); not part of linalg.h's interface.
 #ifndef MOESIM_LINALG_INTERNAL_H
 #define MOESIM_LINALG_INTERNAL_H
 
@@ -15,5 +15,9 @@ int eig_back_transform(double *Zt, int nrow, const double *A, const double *tau,
 // (n x ncol, may be NULL); eigenvalues unsorted in d. Scratch: ri, rc, rs of cap >= n entries.
 // Returns 0 or -1 (no convergence) (linalg_eig.c).
 int eig_tql(double *d, double *e, double *Zt, int n, int ncol, int *ri, double *rc, double *rs, int cap);
+// Every eigenpair of the tridiagonal (d, e) by divide and conquer (linalg_dc.c): d (n) becomes
+// the eigenvalues ascending, Zt (n x n) row i the unit eigenvector of d[i]; e is destroyed.
+// Returns 0, -1 (QL failed on a leaf) or -2 (memory).
+int eig_dc(double *d, double *e, double *Zt, int n);
 
 #endif
