@@ -111,7 +111,8 @@ static const char *usage_generate =
     "  DIR/routes.npy       int32 (N*M) x L x (n+T) x K, the experts chosen at every position and layer\n"
     "  DIR/gates.npy        float32, same shape, their gate weights\n"
     "  DIR/confidence.npy   float32 (N*M) x L x (n+T), the router's largest softmax probability\n"
-    "  DIR/generate.json    settings, prompt_len, and per row its prompt, sample, domain and seed\n"
+    "  DIR/diversity.csv    per prompt, how alike its M continuations are (distinct, entropy, share)\n"
+    "  DIR/generate.json    settings, prompt_len, diversity means, per row its prompt, sample, domain, seed\n"
     "\n"
     "options:\n"
     "  --prompts N          prompts (default 16, or the prompt file's rows)\n"
@@ -124,6 +125,7 @@ static const char *usage_generate =
     "  --prompt-domain d    prompts from domain d's evaluation sequences only\n"
     "  --prompts-per-domain N  the first N evaluation sequences of every domain, domain by domain\n"
     "  --prompt-file P.npy  prompts from an int32 N x n array (tokens 0..model.vocab-1)\n"
+    "  --duplicate k        every prompt repeated k whole times (k x n <= model.seq_len; the paper's Fig. 29)\n"
     "\n"
     "Prompts are the first N evaluation sequences of the run's world (domain-major) cut to n tokens.\n"
     "Past model.seq_len tokens the context is a sliding window that restarts at position 0 from the\n"
@@ -395,7 +397,8 @@ static int cmd_generate(int argc, char **argv) {
         }
         i++;
         int *ip = strcmp(k, "--prompts") == 0 ? &a.prompts : strcmp(k, "--samples") == 0 ? &a.samples
-                : strcmp(k, "--prompt-len") == 0 ? &a.prompt_len : strcmp(k, "--tokens") == 0 ? &a.tokens : NULL;
+                : strcmp(k, "--prompt-len") == 0 ? &a.prompt_len : strcmp(k, "--tokens") == 0 ? &a.tokens
+                : strcmp(k, "--duplicate") == 0 ? &a.duplicate : NULL;
         if (ip) {
             if (parse_int(v, ip) != 0) {
                 snprintf(msg, sizeof msg, "%s '%s': expected an integer in 1..1000000", k, v);
@@ -463,9 +466,18 @@ static int cmd_generate(int argc, char **argv) {
             rc = 1;
         } else {
             fprintf(stderr, "moesim: generated %d rows (%d prompts x %d samples) of %d + %d tokens in %.2f s "
-                    "(%.0f new tokens/s); wrote %s/{tokens,routes,gates,confidence}.npy and generate.json\n",
-                    o.rows, p.N, a.samples, p.n, a.tokens, o.seconds,
+                    "(%.0f new tokens/s); wrote %s/{tokens,routes,gates,confidence}.npy, diversity.csv and "
+                    "generate.json\n", o.rows, p.N, a.samples, p.n, a.tokens, o.seconds,
                     o.seconds > 0 ? (double)o.rows * a.tokens / o.seconds : 0.0, a.out);
+            Diversity *dv = malloc(sizeof *dv * (size_t)p.N);
+            double dd, de, ds;
+            if (dv && gen_diversity(dv, &o, &p, a.samples) == 0) {
+                gen_diversity_mean(dv, p.N, &dd, &de, &ds);
+                fprintf(stderr, "moesim: diversity of the %d samples per prompt (mean over prompts): %.2f distinct "
+                        "continuations, per-position entropy %.3f nats, distinct-token share %.3f\n",
+                        a.samples, dd, de, ds);
+            }
+            free(dv);
         }
         gen_output_free(&o);
     }

@@ -110,6 +110,40 @@ check '[ $rc -eq 2 ] && grep -q "only data.\* and eval.\* keys" "$T/ev3.out" && 
 $MOESIM eval "$T/nomodel/run" --out "$T/ev4" >"$T/ev4.out" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q "no saved model here" "$T/ev4.out" && [ ! -e "$T/ev4" ]' "eval of a run without a model (exit $rc)"
 
+# 6b'. the paper's duplication (eval.duplicate_content): the measured rows are the last copy's.
+#      m = 2, n = 4 measures positions 6, 7 (T = 8) of sequences whose tokens are their first 2
+#      repeated; eval.duplicate = 5 without content repeats the same 2 tokens (ceil(9/5) = 2) and
+#      measures all 8 positions, so its rows 6, 7 of each sequence must be the same bytes.
+E="--set eval.dump=true --set eval.sequences=4"
+$MOESIM eval "$T/ref/run" $E --set eval.duplicate_content=2 --set eval.duplicate=4 --out "$T/evd" >"$T/evd.out" 2>&1; rc1=$?
+$MOESIM eval "$T/ref/run" $E --set eval.duplicate=5 --out "$T/evo" >/dev/null 2>&1; rc2=$?
+rows_of() { echo $(( ($(wc -c <"$1") - $2) / 64 )); }  # float32 rows of D = 16 (64 bytes)
+check '[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ]' "eval with eval.duplicate_content (exit $rc1/$rc2)"
+fd="$T/evd/dump/blocks.1.hidden.npy"; fo="$T/evo/dump/blocks.1.hidden.npy"
+hd=$(( $(wc -c <"$fd") - 16 * 2 * 64 )); ho=$(( $(wc -c <"$fo") - 16 * 8 * 64 ))
+same=0
+for s in $(seq 0 15); do
+    tail -c +$(( hd + s * 2 * 64 + 1 )) "$fd" | head -c 128 >"$T/r1"
+    tail -c +$(( ho + (s * 8 + 6) * 64 + 1 )) "$fo" | head -c 128 >"$T/r2"
+    cmp -s "$T/r1" "$T/r2" && same=$((same + 1))
+done
+check '[ $hd -eq $ho ] && [ $hd -ge 64 ] && [ $hd -le 256 ] && [ $same -eq 16 ]' "eval.duplicate_content: dumped rows are not the last copy's positions 6, 7 ($same of 16 sequences equal)"
+# a wrong slice must not pass: positions 4, 5 (the copy before) differ somewhere
+same=0
+for s in $(seq 0 15); do
+    tail -c +$(( hd + s * 2 * 64 + 1 )) "$fd" | head -c 128 >"$T/r1"
+    tail -c +$(( ho + (s * 8 + 4) * 64 + 1 )) "$fo" | head -c 128 >"$T/r2"
+    cmp -s "$T/r1" "$T/r2" && same=$((same + 1))
+done
+check '[ $same -lt 16 ]' "eval.duplicate_content: copies 3 and 4 have the same states, so the slice check says nothing"
+$MOESIM eval "$T/ref/run" --set eval.duplicate_content=3 --set eval.duplicate=3 --out "$T/evb" >"$T/evb.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "eval.duplicate_content = 3 tokens need 9 positions, more than model.seq_len = 8" "$T/evb.out" && [ ! -e "$T/evb" ]' "eval: 3 copies of 3 tokens over seq_len 8 must exit 2 naming the keys (exit $rc)"
+# generate --duplicate k: prompts of 2 tokens, 3 copies; diversity.csv per prompt
+$MOESIM generate "$T/half/run" --out "$T/g5" --prompts 2 --samples 3 --prompt-len 2 --tokens 2 --duplicate 3 >"$T/g5.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ] && grep -q "\"prompt_len\": 6" "$T/g5/generate.json" && grep -q "\"duplicate\": 3" "$T/g5/generate.json" && [ $(wc -l <"$T/g5/diversity.csv") -eq 3 ] && grep -q "distinct-token share" "$T/g5.out"' "generate --duplicate 3 (exit $rc)"
+$MOESIM generate "$T/half/run" --out "$T/g6" --prompt-len 2 --duplicate 5 >"$T/g6.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q -- "--duplicate 5 copies" "$T/g6.out" && [ ! -e "$T/g6" ]' "generate --duplicate over seq_len: exit 2 naming the flag (exit $rc)"
+
 # 6c. the paper's §5 pipeline from the command line: two models (the half run and its warm
 #     start) generate from the same prompts, and compare classifies every pair of rollouts
 G="--prompts 3 --samples 2 --prompt-len 4 --tokens 12 --seed 5"

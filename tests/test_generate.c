@@ -3,7 +3,9 @@
 // KV-cached steps equal model_forward over the whole row, the restarting window with keep = T
 // equals recomputing the last T tokens, the prompt's routing equals a plain forward's, padding
 // after a position does not change it; the same seed gives the same bits at 1 and 2 threads;
-// bad settings and prompt files are refused with the flag or file named.
+// bad settings and prompt files are refused with the flag or file named; --duplicate repeats every
+// prompt whole, and the diversity of several samples (diversity.csv) is checked by hand.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -332,6 +334,33 @@ static void test_domains(void) {
     trained_free(&t);
 }
 
+// ---- diversity of several samples, and repeated prompts, by hand ------------------------------------
+
+static void test_diversity(void) {
+    // 4 samples of len 5, continuations from position 2
+    const int32_t rows[4 * 5] = {9, 9, 1, 2, 3,
+                                 9, 9, 1, 2, 3,   // the same continuation as row 0
+                                 9, 9, 1, 5, 3,
+                                 9, 9, 4, 6, 3};
+    int32_t scratch[4];
+    Diversity d;
+    diversity_of(&d, rows, 4, 5, 2, scratch);
+    CHECK(d.distinct == 3);
+    // position 2: {1,1,1,4}; 3: {2,2,5,6}; 4: {3,3,3,3}
+    double h2 = -(0.75 * log(0.75) + 0.25 * log(0.25)), h3 = -(0.5 * log(0.5) + 2 * 0.25 * log(0.25));
+    CHECK_NEAR(d.entropy, (h2 + h3 + 0) / 3, 1e-12, 0);
+    CHECK_NEAR(d.share, (2.0 / 4 + 3.0 / 4 + 1.0 / 4) / 3, 1e-12, 0);
+    diversity_of(&d, rows, 2, 5, 2, scratch);  // rows 0 and 1 alone: collapsed
+    CHECK(d.distinct == 1 && d.entropy == 0 && d.share == 0.5);
+    diversity_of(&d, rows, 4, 5, 5, scratch);  // no continuation
+    CHECK(d.distinct == 1 && d.entropy == 0 && d.share == 0);
+    // gen_repeat_rows: 2 rows of 3, 3 copies
+    const int32_t in[6] = {1, 2, 3, 4, 5, 6};
+    int32_t out[18], want[18] = {1, 2, 3, 1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6, 4, 5, 6};
+    gen_repeat_rows(out, in, 2, 3, 3);
+    CHECK(memcmp(out, want, sizeof out) == 0);
+}
+
 // ---- sampling ------------------------------------------------------------------------------------
 
 static void test_sample(void) {
@@ -412,6 +441,26 @@ static void test_bad_input_and_files(void) {
     gen_prompts_free(&p);
     gen_prompts_free(&q);
 
+    // --duplicate k: every prompt its first n tokens k whole times; k x n over seq_len refused
+    gen_args_defaults(&a); a.prompt_len = 5; a.prompts = 6; a.duplicate = 3;
+    gen_args_defaults(&b); b.prompt_len = 5; b.prompts = 6;
+    CHECK_MSG(gen_prompts(&p, &a, &c, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(gen_prompts(&q, &b, &c, err, sizeof err) == 0, "%s", err);
+    CHECK(p.n == 15 && p.content == 5 && p.N == 6 && q.n == 5 && q.content == 5);
+    if (p.n == 15 && q.n == 5) {
+        int same = 1;
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 15; j++) same &= p.tokens[i * 15 + j] == q.tokens[i * 5 + j % 5];
+        CHECK(same);
+        CHECK(p.domain[5] == q.domain[5]);
+    }
+    gen_prompts_free(&p);
+    gen_prompts_free(&q);
+    a.duplicate = 4;  // 20 > 16
+    expect_error(gen_prompts(&p, &a, &c, err, sizeof err), err, "--duplicate 4 copies of prompts of 5 tokens need 20 positions");
+    gen_args_defaults(&a); a.duplicate = 0;
+    expect_error(gen_check_args(&a, err, sizeof err), err, "--duplicate 0");
+
     // prompt files: shape, dtype and range are checked, and the file is named
     char f[600];
     snprintf(f, sizeof f, "%s/prompts.npy", tmpdir);
@@ -467,7 +516,19 @@ static void test_bad_input_and_files(void) {
         char *json = read_text_file(path_join(path, sizeof path, out, "generate.json"));
         CHECK(json && strstr(json, "\"prompt_len\": 4") && strstr(json, "\"model_step\": 123"));
         CHECK(json && strstr(json, "{\"row\": 5, \"prompt\": 2, \"sample\": 1, \"domain\": 0, \"seed\": "));
+        CHECK(json && strstr(json, "\"diversity\": {\"samples\": 2, \"distinct_continuations\": "));
         free(json);
+        // diversity.csv: prompt 1's row from its two samples' continuations (columns 4..8), by hand
+        char *csv = read_text_file(path_join(path, sizeof path, out, "diversity.csv"));
+        const int32_t *r0 = o.tokens + 2 * 9, *r1 = o.tokens + 3 * 9;
+        int agree = 0;
+        for (int t = 4; t < 9; t++) agree += r0[t] == r1[t];
+        char want[200];
+        snprintf(want, sizeof want, "\n1,0,2,%d,%.6f,%.6f\n", memcmp(r0 + 4, r1 + 4, 5 * sizeof *r0) ? 2 : 1,
+                 (5 - agree) * log(2.0) / 5, (agree + 2.0 * (5 - agree)) / 10);
+        CHECK_MSG(csv && strstr(csv, "prompt,domain,samples,distinct_continuations,entropy_mean,distinct_share_mean\n0,0,2,")
+                  && strstr(csv, want), "diversity.csv lacks %s", want);
+        free(csv);
         // a folder that cannot be made, and a file that cannot be written: named, with the reason
         char bad_out[700], blocker[800];
         snprintf(bad_out, sizeof bad_out, "%s/generate.json/sub", out);
@@ -488,6 +549,7 @@ int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/moesim_test_generate.%ld", (long)getpid());
     CHECK(mkdir_p(tmpdir) == 0);
     test_sample();
+    test_diversity();
     test_bad_input_and_files();
     test_cyclic();
     test_domains();

@@ -52,6 +52,7 @@ void gen_args_defaults(GenArgs *a) {
     a->top_p = 1.0;
     a->seed = 1;
     a->prompt_domain = -1;
+    a->duplicate = 1;
 }
 
 int gen_check_args(const GenArgs *a, char *err, size_t errlen) {
@@ -63,6 +64,7 @@ int gen_check_args(const GenArgs *a, char *err, size_t errlen) {
     if (a->samples < 1) return fail(err, errlen, "--samples %d: expected an integer >= 1", a->samples);
     if (a->prompt_len < 0) return fail(err, errlen, "--prompt-len %d: expected an integer >= 1", a->prompt_len);
     if (a->tokens < 1) return fail(err, errlen, "--tokens %d: expected an integer >= 1", a->tokens);
+    if (a->duplicate < 1) return fail(err, errlen, "--duplicate %d: expected an integer >= 1", a->duplicate);
     if (a->prompt_domain < -1) return fail(err, errlen, "--prompt-domain %d: expected a domain index >= 0", a->prompt_domain);
     if (a->prompt_domain >= 0 && a->prompt_file)
         return fail(err, errlen, "--prompt-domain and --prompt-file: give one of them (a file's prompts have no domain)");
@@ -117,7 +119,35 @@ static int prompts_from_file(GenPrompts *p, const GenArgs *a, const Config *c, c
     return 0;
 }
 
+void gen_repeat_rows(int32_t *out /* N x (k*n) */, const int32_t *in /* N x n */, int N, int n, int k) {
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < k * n; j++) out[(size_t)i * k * n + j] = in[(size_t)i * n + j % n];
+}
+
+static int prompts_build(GenPrompts *p, const GenArgs *a, const Config *c, char *err, size_t errlen);
+
 int gen_prompts(GenPrompts *p, const GenArgs *a, const Config *c, char *err, size_t errlen) {
+    if (prompts_build(p, a, c, err, errlen) != 0) return -1;
+    p->content = p->n;
+    const int k = a->duplicate > 1 ? a->duplicate : 1;
+    if (k == 1) return 0;
+    if ((long long)k * p->n > c->model_seq_len) {
+        int n = p->n;
+        gen_prompts_free(p);
+        return fail(err, errlen, "--duplicate %d copies of prompts of %d tokens need %lld positions, more than "
+                    "model.seq_len = %d (the positions the model learned): lower --duplicate or --prompt-len",
+                    k, n, (long long)k * n, c->model_seq_len);
+    }
+    int32_t *rep = malloc(sizeof(int32_t) * (size_t)p->N * k * p->n);
+    if (!rep) { gen_prompts_free(p); return fail(err, errlen, "prompts: out of memory"); }
+    gen_repeat_rows(rep, p->tokens, p->N, p->n, k);
+    free(p->tokens);
+    p->tokens = rep;
+    p->n *= k;
+    return 0;
+}
+
+static int prompts_build(GenPrompts *p, const GenArgs *a, const Config *c, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
     if (c->model_kind != MODEL_DECODER)
         return fail(err, errlen, "the model is a router alone (model.kind = \"router\"): it has no tokens to generate");
@@ -572,8 +602,61 @@ static int write_npy(const char *dir, const char *name, const char *dtype, const
     return 0;
 }
 
+int gen_diversity(Diversity *div /* N */, const GenOutput *o, const GenPrompts *p, int samples) {
+    int32_t *scratch = malloc(sizeof(int32_t) * (size_t)samples);
+    if (!scratch) return -1;
+    for (int i = 0; i < p->N; i++)  // prompt i: rows i*M .. i*M + M-1, continuations from p->n
+        diversity_of(&div[i], o->tokens + (size_t)i * samples * o->len, samples, o->len, p->n, scratch);
+    free(scratch);
+    return 0;
+}
+
+void gen_diversity_mean(const Diversity *div /* N */, int N, double *distinct, double *entropy, double *share) {
+    *distinct = *entropy = *share = 0;
+    for (int i = 0; i < N; i++) {
+        *distinct += (double)div[i].distinct / N;
+        *entropy += div[i].entropy / N;
+        *share += div[i].share / N;
+    }
+}
+
+static int write_all(const GenOutput *o, const GenPrompts *p, const GenArgs *a, const Config *c, int step,
+                     const Diversity *div, char *err, size_t errlen);
+
+// diversity.csv: one row per prompt.
+static int write_diversity(const char *dir, const GenPrompts *p, int samples, const Diversity *div,
+                           char *err, size_t errlen) {
+    char path[1200];
+    path_join(path, sizeof path, dir, "diversity.csv");
+    AtomicFile af;
+    errno = 0;
+    FILE *f = afile_open(&af, path);
+    if (!f) return fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "open error");
+    fprintf(f, "prompt,domain,samples,distinct_continuations,entropy_mean,distinct_share_mean\n");
+    for (int i = 0; i < p->N; i++) {
+        fprintf(f, "%d,", i);
+        if (p->domain && p->domain[i] >= 0) fprintf(f, "%d", p->domain[i]);
+        fprintf(f, ",%d,%d,%.6f,%.6f\n", samples, div[i].distinct, div[i].entropy, div[i].share);
+    }
+    errno = 0;
+    if (afile_commit(&af) != 0) return fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "write error");
+    return 0;
+}
+
 int gen_write(const GenOutput *o, const GenPrompts *p, const GenArgs *a, const Config *c, int step,
               char *err, size_t errlen) {
+    Diversity *div = malloc(sizeof *div * (size_t)p->N);
+    if (!div || gen_diversity(div, o, p, a->samples) != 0) {
+        free(div);
+        return fail(err, errlen, "diversity: out of memory");
+    }
+    int rc = write_all(o, p, a, c, step, div, err, errlen);
+    free(div);
+    return rc;
+}
+
+static int write_all(const GenOutput *o, const GenPrompts *p, const GenArgs *a, const Config *c, int step,
+                     const Diversity *div, char *err, size_t errlen) {
     const char *dir = a->out;
     errno = 0;
     if (mkdir_p(dir) != 0)
@@ -583,7 +666,8 @@ int gen_write(const GenOutput *o, const GenPrompts *p, const GenArgs *a, const C
     if (write_npy(dir, "tokens.npy", "<i4", o->tokens, 2, sh_tok, err, errlen) ||
         write_npy(dir, "routes.npy", "<i4", o->routes, 4, sh_rt, err, errlen) ||
         write_npy(dir, "gates.npy", "<f4", o->gates, 4, sh_rt, err, errlen) ||
-        write_npy(dir, "confidence.npy", "<f4", o->confidence, 3, sh_rt, err, errlen))
+        write_npy(dir, "confidence.npy", "<f4", o->confidence, 3, sh_rt, err, errlen) ||
+        write_diversity(dir, p, a->samples, div, err, errlen))
         return -1;
     char path[1200];
     path_join(path, sizeof path, dir, "generate.json");
@@ -604,7 +688,14 @@ int gen_write(const GenOutput *o, const GenPrompts *p, const GenArgs *a, const C
     if (a->prompt_domain >= 0) fprintf(f, "%d", a->prompt_domain); else fprintf(f, "null");
     fprintf(f, ", \"prompt_file\": ");
     if (a->prompt_file) json_string(f, a->prompt_file); else fprintf(f, "null");
-    fprintf(f, "},\n  \"prompt_len\": %d,\n  \"tokens\": %d,\n  \"len\": %d,\n", p->n, a->tokens, o->len);
+    fprintf(f, ", \"duplicate\": %d", a->duplicate > 1 ? a->duplicate : 1);
+    fprintf(f, "},\n  \"prompt_len\": %d,\n  \"content_len\": %d,\n  \"tokens\": %d,\n  \"len\": %d,\n", p->n,
+            p->content > 0 ? p->content : p->n, a->tokens, o->len);
+    double md, me, ms;
+    gen_diversity_mean(div, p->N, &md, &me, &ms);
+    fprintf(f, "  \"diversity\": {\"samples\": %d, \"distinct_continuations\": %.6f, \"entropy_mean\": %.6f, "
+            "\"distinct_share_mean\": %.6f, \"rule\": \"means over prompts of diversity.csv (sim/run/diversity.h)\"},\n",
+            M, md, me, ms);
     fprintf(f, "  \"context\": {\"seq_len\": %d, \"keep\": %d, \"rule\": \"sliding window with a KV cache: when "
             "seq_len tokens fill it, the window restarts at position 0 from the last keep tokens\"},\n", T, keep);
     fprintf(f, "  \"layers\": %d,\n  \"top_k\": %d,\n  \"experts\": %d,\n  \"seconds\": ", o->L, o->K, c->model_experts);

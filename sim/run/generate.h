@@ -29,6 +29,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include "diversity.h"
 #include "../config/config.h"
 #include "../../nn/model.h"
 
@@ -49,6 +50,7 @@ typedef struct {
     int per_domain;             // --prompts-per-domain N (0: not given): the first N of every domain
     const char *prompt_file;    // --prompt-file P.npy (NULL: the evaluation set)
     int keep;                   // tokens a restarted window keeps (0: seq_len/2); not a flag yet
+    int duplicate;              // --duplicate N, default 1: each prompt repeated N whole times
     FILE *progress;             // one line updated in place when it is a terminal (NULL: quiet)
 } GenArgs;
 
@@ -57,9 +59,11 @@ void gen_args_defaults(GenArgs *a);
 // and --prompt-file not both. Returns 0, or -1 with err naming the flag and what was expected.
 int gen_check_args(const GenArgs *a, char *err, size_t errlen);
 
-// The prompts: N x n tokens, each row's domain (-1: unknown) and the resolved N and n.
+// The prompts: N x n tokens, each row's domain (-1: unknown) and the resolved N and n. With
+// --duplicate k, n = k x content, each row its content (the first `content` tokens) k times.
 typedef struct {
     int N, n;
+    int content;                // tokens of one copy (n without --duplicate)
     int32_t *tokens;            // N x n
     int32_t *domain;            // N
 } GenPrompts;
@@ -68,8 +72,11 @@ typedef struct {
 // world (world_eval_set; with --prompt-domain d, the first N of domain d's evaluation stream,
 // extended past eval.sequences if N asks for more), cut to n tokens; or the rows of
 // --prompt-file (int32, 2-D, every value in 0..V-1). Checks n <= model.seq_len and everything
-// that needs the model's config. Returns 0, or -1 with err naming the flag or file.
+// that needs the model's config. --duplicate k then repeats every prompt k whole times (the paper's
+// Fig. 29), checking k x n <= model.seq_len. Returns 0, or -1 with err naming the flag or file.
 int gen_prompts(GenPrompts *p, const GenArgs *a, const Config *c, char *err, size_t errlen);
+// out row i = in row i k times: out[i][j] = in[i][j mod n]. Exposed for tests.
+void gen_repeat_rows(int32_t *out /* N x (k*n) */, const int32_t *in /* N x n */, int N, int n, int k);
 void gen_prompts_free(GenPrompts *p);
 
 // What generation produced. rows = N·M, len = n + tokens.
@@ -93,12 +100,19 @@ uint64_t gen_row_seed(uint64_t seed, int row);
 int gen_run(GenOutput *o, Model *m, const GenPrompts *p, const GenArgs *a, char *err, size_t errlen);
 void gen_output_free(GenOutput *o);
 
-// Writes tokens.npy, routes.npy, gates.npy, confidence.npy, then generate.json (settings,
-// prompt_len, per row its prompt, sample, domain and seed), each atomically, into a->out (created
-// if missing). step: the model's training step (recorded). Returns 0, or -1 with err naming the
-// file and the system's reason.
+// Writes tokens.npy, routes.npy, gates.npy, confidence.npy, diversity.csv (per prompt, the
+// diversity of its samples' continuations: run/diversity.h), then generate.json (settings,
+// prompt_len, the diversity's means over prompts, per row its prompt, sample, domain and seed),
+// each atomically, into a->out (created if missing). step: the model's training step (recorded).
+// Returns 0, or -1 with err naming the file and the system's reason.
 int gen_write(const GenOutput *o, const GenPrompts *p, const GenArgs *a, const Config *c, int step,
               char *err, size_t errlen);
+
+// Per prompt, the diversity of its `samples` continuations (positions p->n .. len-1 of its rows).
+// div: p->N entries. Returns 0, or -1 if out of memory.
+int gen_diversity(Diversity *div /* N */, const GenOutput *o, const GenPrompts *p, int samples);
+// Their means over the N prompts (distinct continuations as a mean too).
+void gen_diversity_mean(const Diversity *div /* N */, int N, double *distinct, double *entropy, double *share);
 
 // One sampling decision from logits (V) at temperature t and nucleus top_p: t = 0 is the argmax
 // (ties: lowest index) and draws nothing; otherwise softmax(logits / t) restricted to the
