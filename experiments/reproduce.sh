@@ -158,13 +158,8 @@ case "${1:-}" in
         [ "${1:-}" = "--resume" ] || rm -rf "results/$e"
         t=$(now)
         "$MOESIM" run "experiments/$e.toml" -j "$JOBS" --quiet
-        # claim 10 dumps its evaluation states (eval.dump): turn them into each run's
-        # seq_freqsim.csv (FreqSim between sequences of the same and of different domains, the
-        # paper's Fig. 10), then delete them (tens of MB)
-        if [ "$e" = claim10_duplicate ]; then
-            python3 experiments/make_readme.py --from-dumps "results/$e"
-            rm -rf results/"$e"/*/dump
-        fi
+        # claim 10's sampled continuations of duplicated prompts (Fig. 29), from its saved models
+        if [ "$e" = claim10_duplicate ]; then sh experiments/claim10_generate.sh "results/$e" "$MOESIM"; fi
         echo "$e: $(($(now) - t)) s"
         per="$per${per:+, }$e $(($(now) - t)) s"
     done

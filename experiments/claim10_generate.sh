@@ -1,0 +1,23 @@
+#!/bin/sh
+# claim10_generate.sh — claim 10's sampled continuations (the paper's Fig. 29, App. C.2): from each
+# seed's model of claim10_duplicate (the duplicate=1 runs; training does not depend on eval.*),
+# 8 samples of 8 new tokens after each of 4 prompts per domain, the prompt being its first 8
+# tokens (the content the evaluation repeats) repeated k = 1, 2, 4, 8, 11 whole times (11 x 8 + 8
+# = 96 = model.seq_len: no window restart). Keeps each call's generate.json and diversity.csv in
+# DIR/generate/seed=<s>-k=<k>/ (the .npy files and the saved models are deleted: regenerable).
+# About 15 calls of a fraction of a second.
+#   sh experiments/claim10_generate.sh DIR [MOESIM]
+set -eu
+DIR=$1
+MOESIM=${2:-./moesim}
+for s in 1 2 3; do
+    run="$DIR/duplicate=1-seed=$s"
+    for k in 1 2 4 8 11; do
+        out="$DIR/generate/seed=$s-k=$k"
+        rm -rf "$out"
+        "$MOESIM" generate "$run" --out "$out" --prompts-per-domain 4 --samples 8 --prompt-len 8 \
+            --tokens 8 --duplicate "$k" --seed 1 2>"$out.log" || { cat "$out.log" >&2; exit 1; }
+        rm -f "$out"/*.npy "$out.log"
+    done
+done
+rm -rf "$DIR"/*/model
