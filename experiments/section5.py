@@ -260,6 +260,7 @@ def claim12(out, figs):
                        track_series(rows(os.path.join(long_dir, "track.csv")), Ll)))
         drift = domain_drift(os.path.join(c11, "gen_long"))
         long_txt = (f"in the setting of 500-token rollouts: r = {f2(mean(rl))} ± {f2(sd(rl))} over {len(rl)} models "
+                    f"({'/'.join(f2(x) for x in rl)}) "
                     f"(same-domain {f2(mean(fl[('same_domain', 'p')]))} → {f2(mean(fl[('same_domain', 'f')]))}, "
                     f"cross-domain {f2(mean(fl[('cross_domain', 'p')]))} → {f2(mean(fl[('cross_domain', 'f')]))}); "
                     f"share of the rollout's domain tokens in the prompt's domain, by fifth of the rollout, "
@@ -288,6 +289,13 @@ def claim12(out, figs):
         plots.append(("figures/claim12_hidden.svg", "hidden states, as Fig. 14"))
         hid_txt = "pooled hidden cosine (Eq. 17) per layer, " + "; ".join(parts)
         measured += "; " + hid_txt
+        last = {name: pts[-1][1] for name, pts in series}
+        above = last["same domain: prompt + rollout"] > last["same domain: prompt"]
+        hid_txt += (". At the last layer the same-domain pairs' prompt + rollout line sits " +
+                    ("above the prompt-only line (a longer sample of the same chain pools closer to its domain's "
+                     "mean): no sign of gpt-oss's phase change (Fig. 14a, rollout below prompt)" if above else
+                     "below the prompt-only line, as on gpt-oss (Fig. 14a)") +
+                    f"; cross-domain pairs {f2(last['cross domain: prompt'])} → {f2(last['cross domain: prompt + rollout'])}")
     return entry(
         "12. Prompt routing does not predict rollout routing", "the paper §5.2, Figs. 7, 14", ["claim11_models"],
         "query pairs with near-identical prefill expert usage either keep it or drift apart during generation; "
@@ -382,7 +390,8 @@ def claim13(out, figs):
                 f"pruned model's rollouts {f2(100 * mean(on_full), 1)}% less likely than its own" +
                 (f"; {micro_txt}" if micro_txt else ""))
     return entry(
-        "13. Pruning by prefill usage spares prompts, not rollouts", "the paper §5.3, Figs. 8, 9", ["claim11_analyzer", "claim11_models"],
+        "13. Pruning by prefill usage spares prompts, not rollouts", "the paper §5.3, Figs. 8, 9",
+        ["claim11_analyzer", "claim11_models"] + (["claim15_baselines"] if micro_txt else []),
         "keeping gpt-oss-20b's top-12 experts of the last two layers by one paragraph's usage: < 10% NLL change on "
         "prompts of four topics; the model's own continuations suffer, on- and off-policy", measured,
         v + (f" (collapsed prefill, micro-batch balancing: {v_micro})" if v_micro else ""),

@@ -89,7 +89,7 @@ if [ -d "$c11/models" ]; then
     for r in "$c11/models"/*=*; do
         [ -s "$r/model/state.json" ] || continue
         g="$c11/gen_long/$(basename "$r")"
-        if [ -n "$FORCE" ] || [ ! -s "$g/generate.json" ]; then
+        if [ -n "$FORCE" ] || [ ! -s "$g/generate.json" ] || [ ! -s "$g/routes.npy" ]; then
             mkdir -p "$c11/gen_long"
             "$MOESIM" generate "$r" --out "$g" --prompts-per-domain $PER_DOMAIN --samples 1 --prompt-len 8 \
                 --tokens 500 --temperature 1 --seed 11 >"$g.log" 2>&1 && rm -f "$g.log" || { cat "$g.log" >&2; exit 1; }
@@ -99,6 +99,9 @@ if [ -d "$c11/models" ]; then
     # shellcheck disable=SC2086
     "$MOESIM" compare $gens --out "$c11/compare_long" 2>/dev/null
     rm -f "$c11/compare_long/compare_pairs.csv"
+    # section5.py reads only tokens.npy and generate.json of these (the domain drift); the routes,
+    # gates and confidences of 500-token rollouts (2 MB, regenerable) are not kept in results/
+    for g in $gens; do rm -f "$g/routes.npy" "$g/gates.npy" "$g/confidence.npy"; done
 fi
 
 # ---- claim 13: pruning ---------------------------------------------------------------------------
