@@ -126,11 +126,10 @@ static void gather_t(double *Out, const double *U, int k, const int *list, int c
 // Merges the solved halves held in Z (m x m at row stride ldz: rows 0..m1-1 the eigenvectors of
 // T1 in columns 0..m1-1, rows m1.. those of T2 in columns m1..; d ascending within each half)
 // cut with weight beta into the eigenpairs of the whole block (d ascending, rows of Z).
-static int dc_merge(double *d, double *Z, size_t ldz, int m1, int m2, double beta) {
+// Work: ip (6m ints) and dv (8m + 5m² doubles), from eig_dc's one allocation for the top merge
+// (reused by every merge: no page faults for fresh memory per merge).
+static void dc_merge(double *d, double *Z, size_t ldz, int m1, int m2, double beta, int *ip, double *dv) {
     const int m = m1 + m2;
-    int *ip = malloc((size_t)6 * m * sizeof(int));
-    double *dv = malloc((size_t)8 * m * sizeof(double));
-    if (!ip || !dv) { free(ip); free(dv); return -2; }
     int *idx = ip, *type = ip + m, *kp = ip + 2 * m, *df = ip + 3 * m, *lst = ip + 4 * m, *lst2 = ip + 5 * m;
     double *z = dv, *p = dv + m, *w = dv + 2 * m, *lam = dv + 3 * m, *zh = dv + 4 * m, *dd = dv + 5 * m;
     double *zk = dv + 6 * m, *nd_v = dv + 7 * m;
@@ -169,15 +168,12 @@ static int dc_merge(double *d, double *Z, size_t ldz, int m1, int m2, double bet
     }
     if (prev >= 0) kp[k++] = prev;
     // the secular equation over the kept poles; delta (k x k): row i = p_j - λ_i
-    int ret = 0;
-    double *delta = NULL, *A = NULL, *B = NULL, *Zn = NULL, *Dz = NULL;
-    size_t kk = (size_t)k * k;
-    delta = malloc((kk ? kk : 1) * sizeof(double));
-    A = malloc((kk ? kk : 1) * sizeof(double));                      // gathered Uᵀ rows
-    B = malloc(((size_t)k * m + 1) * sizeof(double));                // gathered Z rows
-    Zn = malloc(((size_t)k * m + 1) * sizeof(double));               // the new kept rows
-    Dz = malloc(((size_t)nd * m + 1) * sizeof(double));              // the deflated rows
-    if (!delta || !A || !B || !Zn || !Dz) { ret = -2; goto done; }
+    const size_t kk = (size_t)k * k;
+    double *delta = dv + 8 * (size_t)m;                              // k x k
+    double *A = delta + kk;                                          // gathered Uᵀ rows: k x k
+    double *B = A + kk;                                              // gathered Z rows: k x m
+    double *Zn = B + (size_t)k * m;                                  // the new kept rows: k x m
+    double *Dz = Zn + (size_t)k * m;                                 // the deflated rows: nd x m
     double wsum = 0.0;
     for (int t = 0; t < k; t++) { p[t] = d[kp[t]]; zk[t] = z[kp[t]]; w[t] = rho * zk[t] * zk[t]; wsum += w[t]; }
 #ifdef _OPENMP
@@ -236,23 +232,21 @@ static int dc_merge(double *d, double *Z, size_t ldz, int m1, int m2, double bet
         memcpy(Z + (size_t)t * ldz, src, (size_t)m * sizeof(double));
     }
     memcpy(d, dd, (size_t)m * sizeof(double));
-done:
-    free(ip); free(dv); free(delta); free(A); free(B); free(Zn); free(Dz);
-    return ret;
 }
 
 // The eigenpairs of the block (d, e) of size m into Z (m x m at row stride ldz, zero outside its
 // diagonal blocks on entry): cut in the middle, solve the halves, merge.
-static int dc_rec(double *d, const double *e, double *Z, size_t ldz, int m) {
+static int dc_rec(double *d, const double *e, double *Z, size_t ldz, int m, int *ip, double *dv) {
     if (m <= LEAF) return dc_leaf(d, e, Z, ldz, m);
     const int m1 = m / 2, m2 = m - m1;
     const double beta = e[m1 - 1];
     d[m1 - 1] -= fabs(beta);
     d[m1] -= fabs(beta);
-    const int r1 = dc_rec(d, e, Z, ldz, m1);
-    const int r2 = dc_rec(d + m1, e + m1, Z + (size_t)m1 * ldz + m1, ldz, m2);
+    const int r1 = dc_rec(d, e, Z, ldz, m1, ip, dv);
+    const int r2 = dc_rec(d + m1, e + m1, Z + (size_t)m1 * ldz + m1, ldz, m2, ip, dv);
     if (r1 || r2) return r1 < r2 ? r1 : r2;
-    return dc_merge(d, Z, ldz, m1, m2, beta);
+    dc_merge(d, Z, ldz, m1, m2, beta, ip, dv);
+    return 0;
 }
 
 int eig_dc(double *d, double *e, double *Zt, int n) {
@@ -270,7 +264,10 @@ int eig_dc(double *d, double *e, double *Zt, int n) {
     int ex;
     frexp(nrm, &ex);
     for (int i = 0; i < n; i++) { d[i] = ldexp(d[i], -ex); e[i] = ldexp(e[i], -ex); }
-    const int rc = dc_rec(d, e, Zt, (size_t)n, n);
+    int *ip = malloc((size_t)6 * n * sizeof(int));
+    double *dv = malloc(((size_t)8 * n + (size_t)5 * n * n) * sizeof(double));
+    const int rc = ip && dv ? dc_rec(d, e, Zt, (size_t)n, n, ip, dv) : -2;
+    free(ip); free(dv);
     for (int i = 0; i < n; i++) d[i] = ldexp(d[i], ex);
     return rc;
 }

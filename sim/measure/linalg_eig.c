@@ -117,8 +117,8 @@ int linalg_eig_tql(double *w, double *V, double *A, int n) {
     if (eig_tridiagonalize(w, e, tau, A, n) != 0) goto done;
     // eigenvectors: divide and conquer (QL itself for n <= 32); eigenvalues only: QL
     rc_ = Zt ? eig_dc(w, e, Zt, n) : eig_tql(w, e, NULL, n, n, NULL, NULL, NULL, 0);
-    if (Zt && rc_ != -2 && eig_back_transform(Zt, n, A, tau, n) != 0) rc_ = -2;
     if (rc_ != -2 && sort_into(w, V, Zt, n) != 0) rc_ = -2;
+    if (V && rc_ != -2 && eig_back_transform(V, n, A, tau, n) != 0) rc_ = -2;
 done:
     free(e); free(tau); free(Zt);
     return rc_;

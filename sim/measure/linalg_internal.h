@@ -8,9 +8,9 @@
 // e[n-1] = 0). Q = H_0 H_1 ... H_{n-3}, H_k = I - tau[k] v vᵀ acting on indices k+1..n-1, with
 // v = A[k][k+1..n-1] (v[0] = 1 stored). Blocked (linalg_tridiag.c). Returns 0 or -2 (memory).
 int eig_tridiagonalize(double *d, double *e, double *tau, double *A, int n);
-// Each row z of Zt (nrow x n, an eigenvector of T) becomes Q z (linalg_tridiag.c).
-// Returns 0 or -2 (memory).
-int eig_back_transform(double *Zt, int nrow, const double *A, const double *tau, int n);
+// Z (n x ncol, column j a vector in T's coordinates) becomes Q Z: blocked, compact WY
+// (linalg_tridiag.c). Returns 0 or -2 (memory).
+int eig_back_transform(double *Z, int ncol, const double *A, const double *tau, int n);
 // Implicit QL on the tridiagonal (d, e) of size n, rotations applied to the rows of Zt
 // (n x ncol, may be NULL); eigenvalues unsorted in d. Scratch: ri, rc, rs of cap >= n entries.
 // Returns 0 or -1 (no convergence) (linalg_eig.c).

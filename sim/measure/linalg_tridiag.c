@@ -131,25 +131,52 @@ int eig_tridiagonalize(double *d, double *e, double *tau, double *A, int n) {
     return 0;
 }
 
-// Rows of Zt in blocks of RB (one thread each), every reflector read once per block.
-int eig_back_transform(double *Zt, int nrow, const double *A, const double *tau, int n) {
-    enum { RB = 16 };
-    const int nb = (nrow + RB - 1) / RB;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic) if ((double)nrow * n * n > 1e7 && nb > 1)
-#endif
-    for (int b = 0; b < nb; b++) {
-        const int r0 = b * RB, r1 = r0 + RB < nrow ? r0 + RB : nrow;
-        for (int k = n - 3; k >= 0; k--) {
-            if (tau[k] == 0.0) continue;
-            const int m = n - k - 1;
-            const double *v = A + (size_t)k * n + k + 1;
-            for (int r = r0; r < r1; r++) {
-                double *z = Zt + (size_t)r * n + k + 1;
-                double c = tau[k] * linalg_ddot(v, z, (size_t)m);
-                if (c != 0.0) linalg_daxpy(z, -c, v, (size_t)m);
+// Q Z for Z (n x ncol, column j a vector in T's coordinates), Q = H_0 H_1 ... H_{n-3}: the
+// reflectors in blocks of BB, the last block first, each block applied at once as
+// I - V T Vᵀ (compact WY, LAPACK's dlarft + dlarfb): W = Vᵀ Z, W = T W, Z -= V W, the two
+// products by linalg_dgemm_tn (threads own blocks of their outputs; T is formed serially).
+int eig_back_transform(double *Z, int ncol, const double *A, const double *tau, int n) {
+    enum { BB = 64 };
+    const int nref = n - 2;                                 // reflectors 0..n-3
+    if (nref <= 0 || ncol <= 0) return 0;
+    const size_t N = (size_t)n;
+    double *V = malloc(BB * N * sizeof(double));            // rows x b: v_{k0+i} in column i
+    double *Vt = malloc(BB * N * sizeof(double));           // b x rows: -Vᵀ
+    double *W = malloc(BB * (size_t)ncol * sizeof(double)); // b x ncol
+    double *W2 = malloc(BB * (size_t)ncol * sizeof(double));
+    double T[BB * BB], tmp[BB];
+    if (!V || !Vt || !W || !W2) { free(V); free(Vt); free(W); free(W2); return -2; }
+    for (int k0 = ((nref - 1) / BB) * BB; k0 >= 0; k0 -= BB) {
+        const int b = k0 + BB < nref ? BB : nref - k0, rows = n - k0 - 1;   // indices k0+1..n-1
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < b; i++) {
+                const double v = r < i ? 0.0 : A[(size_t)(k0 + i) * N + k0 + 1 + r];
+                V[(size_t)r * b + i] = v;
+                Vt[(size_t)i * rows + r] = -v;
             }
+        // T (b x b upper): H_k0 ... H_{k0+b-1} = I - V T Vᵀ; column i: T[i][i] = tau_i,
+        // T[0:i][i] = -tau_i T[0:i][0:i] (V[:, 0:i]ᵀ v_i)   (v_i is zero above row i)
+        memset(T, 0, sizeof T);
+        for (int i = 0; i < b; i++) {
+            const double ti = tau[k0 + i];
+            for (int j = 0; j < i; j++)
+                tmp[j] = -ti * linalg_ddot(Vt + (size_t)j * rows + i, Vt + (size_t)i * rows + i, (size_t)(rows - i));
+            for (int j = 0; j < i; j++) {
+                double s = 0.0;
+                for (int l = j; l < i; l++) s += T[j * BB + l] * tmp[l];
+                T[j * BB + i] = s;
+            }
+            T[i * BB + i] = ti;
         }
+        double *Zb = Z + (size_t)(k0 + 1) * ncol;           // rows x ncol
+        linalg_dgemm_tn(W, (size_t)ncol, V, (size_t)b, Zb, (size_t)ncol, b, ncol, rows, 0);   // W = Vᵀ Z
+        for (int i = 0; i < b; i++) {                        // W2 = T W
+            double *w2 = W2 + (size_t)i * ncol;
+            memset(w2, 0, (size_t)ncol * sizeof(double));
+            for (int l = i; l < b; l++) linalg_daxpy(w2, T[i * BB + l], W + (size_t)l * ncol, (size_t)ncol);
+        }
+        linalg_dgemm_tn(Zb, (size_t)ncol, Vt, (size_t)rows, W2, (size_t)ncol, rows, ncol, b, 1);   // Z -= V W2
     }
+    free(V); free(Vt); free(W); free(W2);
     return 0;
 }
