@@ -1,6 +1,7 @@
-// test_train.c — the model learns, training is deterministic for any thread count, and aux-free
-// balancing balances. Runs go through the same code as `moesim run` (train_run) where files
-// matter, and through the library loop where bitwise state matters.
+// test_train.c — the model learns, training is deterministic for any thread count, aux-free
+// balancing balances, and eval.duplicate_content measures the last copy (rows and loss by hand).
+// Runs go through the same code as `moesim run` (train_run) where files matter, and through the
+// library loop where bitwise state matters.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

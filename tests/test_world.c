@@ -1,6 +1,6 @@
 // test_world.c — the synthetic worlds: build errors, chain structure, transition statistics of long
 // samples against the exact probabilities, batch composition, determinism, the evaluation set and
-// its transforms, the cyclic world, and the geometry world's moments.
+// its transforms (eval.duplicate in both forms), the cyclic world, and the geometry world's moments.
 //
 // Statistical checks use a fixed seed (so they are deterministic) and bounds of 5 standard
 // deviations, or a chi-square z-score below 5; each statistical check is paired with a wrong model
