@@ -1,8 +1,9 @@
 // linalg_dc.c — every eigenpair of a symmetric tridiagonal matrix by divide and conquer (Cuppen;
 // the scheme of LAPACK's dstedc / dlaed0..dlaed4): linalg_eig_tql's middle step for large n.
 //
-//   * Tear: T = diag(T1, T2) + β (e_m + e_{m+1})(e_m + e_{m+1})ᵀ-like rank one (|β| taken off
-//     the two diagonal entries at the cut), recursively, down to leaves of <= LEAF solved by QL.
+//   * Tear: T = diag(T1, T2) + |β| u uᵀ, u = e_m + sign(β) e_{m+1}, β the off-diagonal entry at
+//     the cut (|β| taken off the two diagonal entries there), recursively, down to leaves of
+//     <= LEAF solved by QL.
 //   * Merge: with T1 = Q1 D1 Q1ᵀ, T2 = Q2 D2 Q2ᵀ, the eigenproblem of D + ρ z zᵀ (z = the last
 //     row of Q1 and ± the first row of Q2). Deflation first: a tiny ρ|z_j| leaves d_j as it is;
 //     two close poles are rotated (Givens) until one weight is zero. The remaining roots solve

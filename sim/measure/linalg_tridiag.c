@@ -148,6 +148,9 @@ int eig_back_transform(double *Z, int ncol, const double *A, const double *tau, 
     if (!V || !Vt || !W || !W2) { free(V); free(Vt); free(W); free(W2); return -2; }
     for (int k0 = ((nref - 1) / BB) * BB; k0 >= 0; k0 -= BB) {
         const int b = k0 + BB < nref ? BB : nref - k0, rows = n - k0 - 1;   // indices k0+1..n-1
+        int any = 0;
+        for (int i = 0; i < b; i++) any |= tau[k0 + i] != 0.0;
+        if (!any) continue;                                  // identities (T was tridiagonal already)
         for (int r = 0; r < rows; r++)
             for (int i = 0; i < b; i++) {
                 const double v = r < i ? 0.0 : A[(size_t)(k0 + i) * N + k0 + 1 + r];
