@@ -1121,7 +1121,7 @@ def claim10():
 
 def main():
     claims = [claim1(), claim2(), claim3(), claim4(), claim5(), claim6(), claim7(), claim8(), claim9(), claim10()]
-    # claims 11-15 (the paper's section 5 and appendix figures): experiments/section5.sh's files
+    # claims 11-17 (the paper's section 5 and appendix figures): experiments/section5.sh's files
     import section5
     claims += section5.claims(RES)
     timing = ""
@@ -1159,7 +1159,7 @@ def main():
         w(f"**What we measured: {c['verdict']}.** {c['paragraph']}\n")
         if c.get("table"):
             w("\n".join(c["table"]) + "\n")
-        reports = c.get("reports", {})  # claims 11-15 keep their runs under one folder per claim
+        reports = c.get("reports", {})  # claims 11-17 keep their runs under one folder per claim
         w("Experiment: " + ", ".join(f"[{f}.toml](../experiments/{f}.toml) ([report]({reports.get(f, f + '/report.html')}))"
                                      if reports.get(f, "") is not None else f"[{f}.toml](../experiments/{f}.toml)"
                                      for f in c["files"]) + ".\n")
@@ -1171,7 +1171,7 @@ def main():
       "and a private vocabulary, 2 layers, 16 experts, top-2, 200 steps of 32 sequences, so the suite runs in "
       "minutes) and experiments/base_deep.toml (the same with 4 layers). Each claim file opens with its "
       "question and the source's expectation. "
-      "Claims 11-15 need trained models: experiments/section5.sh trains them (their model/ folders are not "
+      "Claims 11-15 and 17 need trained models: experiments/section5.sh trains them (their model/ folders are not "
       "kept in the repository), generates from them, compares (`moesim compare --route-with`), prunes "
       "(`moesim eval` with `eval.prune_*`) and warm-starts (`train.init_from`); experiments/section5.py holds "
       "their verdict rules.")

@@ -163,12 +163,12 @@ case "${1:-}" in
         echo "$e: $(($(now) - t)) s"
         per="$per${per:+, }$e $(($(now) - t)) s"
     done
-    # claims 11-15 (the paper's section 5): trained models, generation, comparison, pruning, warm starts
+    # claims 11-17 (the paper's section 5): trained models, generation, comparison, pruning, warm starts
     t=$(now)
     if [ "${1:-}" = "--resume" ]; then MOESIM="$MOESIM" JOBS="$JOBS" sh experiments/section5.sh --resume
     else MOESIM="$MOESIM" JOBS="$JOBS" sh experiments/section5.sh; fi
     echo "section5: $(($(now) - t)) s"
-    per="$per${per:+, }section5 (claims 11-15) $(($(now) - t)) s"
+    per="$per${per:+, }section5 (claims 11-17) $(($(now) - t)) s"
     total=$(($(now) - t0))
     # CPU time of everything this script ran: the second line of `times` (children's user and
     # system time, "1m2.5s"). `times` must run in this shell, not in a $(...) subshell.

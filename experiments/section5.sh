@@ -1,6 +1,7 @@
 #!/bin/sh
 # section5.sh — the experiments of the paper's §5 and the appendix figures that need trained
-# models afterwards (claims 11-15), run by experiments/reproduce.sh after the other claims:
+# models afterwards (claims 11-15; claims 16 and 17 read the runs of claims 5, 3 and 6), run by
+# experiments/reproduce.sh after the other claims:
 #
 #   11  cross-model overlap (Figs. 6, 25): 6 models (claim11_models.toml) and 3 models that write
 #       differently (claim11_style.toml) generate from the same prompts; one analyzer model
