@@ -36,7 +36,7 @@
 #ifndef BIG_D
 #define BIG_D 1024
 #endif
-// The full decomposition (tridiagonal QL, every eigenpair) is O(D³) and memory-bound: D = 512 here
+// The full decomposition (every eigenpair) is O(D³), its reduction memory-bound: D = 512 here
 // keeps the suite fast; D = 1024 and beyond run in the benchmark.
 #define FULL_D (BIG_D / 2)
 
@@ -241,7 +241,7 @@ static void test_closed_form_svd(int D, int full) {
         ve = fmax(ve, angle_err(v, h, D));
     }
     CHECK_MSG(se < 1e-6 && ve < 1e-6, "svd_right closed form D=%d: value %g, vector %g", D, se, ve);
-    printf("  svd_right D=%d N=%d (Gram + tridiagonal QL): %.2f s; leading 16: singular value rel err %.1e, vector 1-|cos| %.1e\n",
+    printf("  svd_right D=%d N=%d (Gram + tridiagonal + divide and conquer): %.2f s; leading 16: singular value rel err %.1e, vector 1-|cos| %.1e\n",
            D, N, t_full, se, ve);
     }
     // svd_top on both routes: all N rows (n = D: the D side) and the first D/4 rows (n < D)
