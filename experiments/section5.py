@@ -169,6 +169,18 @@ def verdict12(r):
     return "reproduced" if abs(r) < 0.3 else "partly" if r < 0.6 else "not reproduced"
 
 
+def verdict12_hidden(prompt, full):
+    """Rule for Fig. 14 (the paper: on gpt-oss-20b the pooled hidden similarity of question +
+    rollout falls below the question-only line in the deep layers; on a dense model the two do
+    not separate). Written in session 4 after the numbers were seen; it has no threshold to tune
+    but the 0.05 margin our other rules use: at the last layer, same-domain prompt pairs, mean
+    over pairs, d = pooled cosine over prompt + rollout minus over the prompt alone. Reproduced if
+    d <= -0.05 (below, as gpt-oss); partly if |d| < 0.05 (no separation, as the dense model); not
+    reproduced if d >= 0.05."""
+    d = full - prompt
+    return "reproduced" if d <= -0.05 else "partly" if abs(d) < 0.05 else "not reproduced"
+
+
 def track_r(tp):
     """From track_pairs.csv rows: per model, Pearson r over prompt pairs of FreqSim on the prompt vs
     on the whole rollout at the last layer; and the pairs' prompt / full FreqSim by kind."""
@@ -271,7 +283,7 @@ def claim12(out, figs):
                panels, "generated tokens n")
     # Fig. 14: pooled cosine (Eq. 17) of the analyzer's router inputs per layer, prompt vs prompt + rollout
     plots = [("figures/claim12_tracking.svg", "tracking")]
-    hid_txt = ""
+    hid_txt, v_hid = "", ""
     if tp and "pooled_prompt" in tp[0] and tp[0]["pooled_prompt"] != "nan":
         series, parts = [], []
         for kind in ("same_domain", "cross_domain"):
@@ -291,6 +303,7 @@ def claim12(out, figs):
         measured += "; " + hid_txt
         last = {name: pts[-1][1] for name, pts in series}
         above = last["same domain: prompt + rollout"] > last["same domain: prompt"]
+        v_hid = verdict12_hidden(last["same domain: prompt"], last["same domain: prompt + rollout"])
         hid_txt += (". At the last layer the same-domain pairs' prompt + rollout line sits " +
                     ("above the prompt-only line (a longer sample of the same chain pools closer to its domain's "
                      "mean): no sign of gpt-oss's phase change (Fig. 14a, rollout below prompt)" if above else
@@ -300,7 +313,8 @@ def claim12(out, figs):
         "12. Prompt routing does not predict rollout routing", "the paper §5.2, Figs. 7, 14", ["claim11_models"],
         "query pairs with near-identical prefill expert usage either keep it or drift apart during generation; "
         "which one cannot be told from the prompt", measured,
-        v + (f" (500-token rollouts: {v_long})" if v_long else ""), plots,
+        v + (f" (500-token rollouts: {v_long}" if v_long else "") + (f"; Fig. 14: {v_hid}" if v_hid else "")
+        + (")" if v_long or v_hid else ""), plots,
         "The paper prompts an instruction-tuned MoE (Ling-mini) with query pairs matched along one axis and "
         "different along another (two concepts in one style; one concept in plain and in mathematical language; "
         "AIME problems in two languages): all pairs show nearly identical expert usage in the prefill; during "
@@ -308,7 +322,7 @@ def claim12(out, figs):
         "prompt (Fig. 7). Fig. 14 plots the pooled hidden-state similarity (Eq. 17) of 10 HLE questions against "
         "depth, over the question alone and over question + rollout: on gpt-oss-20b the rollout line falls below "
         "the question-only line in the deep layers (no collapse), on a dense reasoning model the two do not separate.",
-        verdict12.__doc__,
+        verdict12.__doc__ + ("\n\n" + verdict12_hidden.__doc__ if v_hid else ""),
         "The pairs are claim 11's 16 prompts taken two at a time, each continued by its model and read by the "
         "analyzer (`track.csv`, `track_pairs.csv` of `moesim compare`). "
         f"{cap(measured.split('; in the setting')[0].split('; pooled hidden')[0])}. In the domains world a prompt "
@@ -324,7 +338,7 @@ def claim12(out, figs):
            f"**{v_long}** there. That is a toy's own mechanism, the drift of an imperfect model over a long "
            "generation, not the paper's (a reasoning model whose rollout content the prompt leaves open). "
            if long_txt else "")
-        + (f"As Fig. 14 (the analyzer's router inputs, the 24-token rollouts): {hid_txt}; not judged (no rule)." if hid_txt else ""))
+        + (f"As Fig. 14 (the analyzer's router inputs, the 24-token rollouts): {hid_txt}; by its rule: **{v_hid}**." if hid_txt else ""))
 
 
 # ---- claim 13: pruning ----------------------------------------------------------------------------
