@@ -79,6 +79,9 @@ void gelu_backward_inplace(real *d, const real *x, size_t n);
 // ---- loss.c: softmax cross-entropy over rows --------------------------------------------------
 // probs[N x C] = softmax(logits); returns Σ_n -log probs[n][target[n]] (targets < 0 are skipped).
 double crossentropy_forward(real *probs, const real *logits, const int32_t *target, int N, int C);
+// -log softmax(z)[y] of one row z[C], in double (evaluation code that scores chosen positions:
+// pruning, the last copy of a duplicated sequence).
+double crossentropy_row(const real *z, int C, int32_t y);
 // dlogits += scale·(probs - onehot(target))
 void crossentropy_backward(real *dlogits, const real *probs, const int32_t *target,
                            int N, int C, real scale);

@@ -34,6 +34,13 @@ double crossentropy_forward(real *probs, const real *logits, const int32_t *targ
     return total;
 }
 
+double crossentropy_row(const real *z, int C, int32_t y) {
+    double mx = z[0], se = 0;
+    for (int c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
+    for (int c = 0; c < C; c++) se += exp((double)z[c] - mx);
+    return log(se) - ((double)z[y] - mx);
+}
+
 void crossentropy_backward(real *dlogits, const real *probs, const int32_t *target,
                            int N, int C, real scale) {
 #ifdef _OPENMP

@@ -8,6 +8,7 @@
 #include "prune.h"
 #include "generate.h"
 #include "../io.h"
+#include "../../nn/layers.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) {
     va_list ap;
@@ -45,11 +46,7 @@ static int score_rows(Model *m, const int32_t *tok, int R, int from, double *row
             const int32_t *x = tok + (size_t)(s0 + i) * (T + 1);
             double sum = 0;
             for (int t = from; t < T; t++) {
-                const real *z = m->logits + ((size_t)i * T + t) * V;   // [V] logits at position t
-                double mx = z[0], se = 0;
-                for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
-                for (int v = 0; v < V; v++) se += exp((double)z[v] - mx);
-                sum += log(se) - ((double)z[x[t + 1]] - mx);
+                sum += crossentropy_row(m->logits + ((size_t)i * T + t) * V, V, x[t + 1]);   // [V] logits at t
             }
             row_sum[s0 + i] = sum;
         }

@@ -19,6 +19,7 @@
 #include "../io.h"
 #include "../measure/metrics.h"
 #include "../measure/truncation.h"
+#include "../../nn/layers.h"
 #include "../../optim/optim.h"
 
 #ifndef MOESIM_VERSION
@@ -217,12 +218,7 @@ static double window_nll_sum(const Model *m, const int32_t *tokens /* nb x (T+1)
     double sum = 0;
     for (int s = 0; s < nb; s++)
         for (int t = from; t < from + len - 1; t++) {  // the target x[t+1] is in the same copy
-            const real *z = m->logits + ((size_t)s * T + t) * V;  // V
-            int y = tokens[(size_t)s * (T + 1) + t + 1];
-            double mx = z[0], se = 0;
-            for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
-            for (int v = 0; v < V; v++) se += exp((double)z[v] - mx);
-            sum += -((double)z[y] - mx - log(se));
+            sum += crossentropy_row(m->logits + ((size_t)s * T + t) * V, V, tokens[(size_t)s * (T + 1) + t + 1]);
         }
     return sum;
 }
