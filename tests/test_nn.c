@@ -709,8 +709,22 @@ static void test_model_table(void) {
     CHECK(model_build(&m, &sp, err, sizeof err) != 0);  // top_k > experts is refused
 }
 
+// crossentropy_row (one row in double, for evaluation code): by hand, z = (0, ln 3, 0) and y = 1
+// gives -log(3/5); shifted logits give the same; it equals crossentropy_forward on one row.
+static void test_crossentropy_row(void) {
+    real z[3] = {0, (real)log(3.0), 0}, zs[3], pr[3];
+    const double want = -log(3.0 / 5.0);
+    CHECK_NEAR(crossentropy_row(z, 3, 1), want, 1e-7, 1e-7);
+    CHECK_NEAR(crossentropy_row(z, 3, 0), -log(1.0 / 5.0), 1e-7, 1e-7);
+    for (int c = 0; c < 3; c++) zs[c] = z[c] + 40;                       // softmax is shift-invariant
+    CHECK_NEAR(crossentropy_row(zs, 3, 1), want, 1e-5, 1e-5);
+    int32_t y = 1;
+    CHECK_NEAR(crossentropy_row(z, 3, 1), crossentropy_forward(pr, z, &y, 1, 3), 1e-6, 1e-6);
+}
+
 int main(void) {
     rng_seed(&rng, 2024, 0);
+    test_crossentropy_row();
     test_gemm_shapes();
     test_golden_routing();
     test_balance_hand();
