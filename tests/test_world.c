@@ -827,6 +827,109 @@ static void test_geometry(void) {
     free(h); free(tg); free(cl); free(h2); free(e1); free(e2);
 }
 
+// ---- copy training: data.repeat_prob = p, data.repeat_len = m (world_train_batch) ----
+// The batches rebuilt by hand from the same stream (mixed: a domain draw, the sequence, then one
+// uniform u only when p > 0; u < p makes the sequence its first m tokens repeated). Guards against
+// p = 0 drawing anything (the batches of before the key would shift), against a copy that is not
+// the sequence's own first m tokens (or repeats a wrong length), against a choice that is not the
+// stream's u < p (or draws more), and against the knob reaching the evaluation set.
+static void copy_batch_by_hand(const World *w, Rng *rng, int B, int32_t *x /* B x L */, int32_t *dom,
+                               double p, int m, int *copies) {
+    const int L = w->L;
+    *copies = 0;
+    for (int b = 0; b < B; b++) {
+        dom[b] = (int)rng_below(rng, (uint32_t)w->domains);
+        world_sample_sequence(w, rng, dom[b], x + (size_t)b * L);
+        if (p > 0 && rng_uniform(rng) < p) {
+            int32_t *y = x + (size_t)b * L;
+            for (int i = m; i < L; i++) y[i] = y[i - m];  // written out: copy k is copy k-1
+            (*copies)++;
+        }
+    }
+}
+
+static void test_copy_training(void) {
+    WorldSpec s = domains_spec();  // mixed, T = 32, L = 33
+    const int B = 64, L = 33, n = B * L;
+    int32_t *a = malloc(sizeof *a * n), *h = malloc(sizeof *h * n), da[64], dh[64];
+    World w;
+    // build errors: m < 2, m > T, the geometry world; with p = 0, m is not looked at
+    s.repeat_prob = 0.5; s.repeat_len = 1;
+    expect_error(s, "data.repeat_len");
+    s.repeat_len = 33;
+    expect_error(s, "data.repeat_len");
+    s.repeat_prob = 1.5; s.repeat_len = 8;
+    expect_error(s, "data.repeat_prob");
+    WorldSpec g = geometry_spec();
+    g.repeat_prob = 0.5; g.repeat_len = 2;
+    expect_error(g, "data.repeat_prob");
+    s = domains_spec(); s.repeat_prob = 0; s.repeat_len = 0;
+    if (build_ok(&w, &s)) world_free(&w);
+    s.repeat_len = 32;  // m = T: allowed (one token of the second copy)
+    s.repeat_prob = 1;
+    if (build_ok(&w, &s)) world_free(&w);
+
+    // p = 0: bit-identical to the stream without the key (no uniform drawn), step after step
+    s = domains_spec(); s.repeat_len = 8;
+    if (!build_ok(&w, &s)) { free(a); free(h); return; }
+    Rng r1, r2;
+    rng_seed(&r1, 5, 2); rng_seed(&r2, 5, 2);
+    int same = 1, copies = 0;
+    for (int step = 0; step < 3; step++) {
+        world_train_batch(&w, &r1, B, 4, a, da);
+        copy_batch_by_hand(&w, &r2, B, h, dh, 0, 8, &copies);
+        same &= memcmp(a, h, sizeof *a * n) == 0 && memcmp(da, dh, sizeof da) == 0;
+    }
+    CHECK_MSG(same, "data.repeat_prob = 0 changed the training batches");
+    CHECK(memcmp(r1.s, r2.s, sizeof r1.s) == 0);
+    world_free(&w);
+
+    // p = 1: every sequence is its own first 8 tokens repeated: checked by hand on sequence 0
+    s.repeat_prob = 1;
+    if (!build_ok(&w, &s)) { free(a); free(h); return; }
+    rng_seed(&r1, 5, 2); rng_seed(&r2, 5, 2);
+    world_train_batch(&w, &r1, B, 4, a, da);
+    copy_batch_by_hand(&w, &r2, B, h, dh, 1, 8, &copies);
+    CHECK(copies == B);
+    CHECK_MSG(memcmp(a, h, sizeof *a * n) == 0 && memcmp(da, dh, sizeof da) == 0, "p = 1: not the hand-built copies");
+    Rng r0;
+    rng_seed(&r0, 5, 2);
+    int32_t chain[33];
+    int d0 = (int)rng_below(&r0, (uint32_t)w.domains);
+    world_sample_sequence(&w, &r0, d0, chain);  // sequence 0 as the chain drew it
+    int ok0 = da[0] == d0, periodic = 1, genuine_differs = 0;
+    for (int i = 0; i < 8; i++) ok0 &= a[i] == chain[i];
+    for (int i = 8; i < 33; i++) { ok0 &= a[i] == chain[i % 8]; genuine_differs |= chain[i] != chain[i % 8]; }
+    for (int b = 0; b < B; b++)
+        for (int i = 8; i < L; i++) periodic &= a[(size_t)b * L + i] == a[(size_t)b * L + i - 8];
+    CHECK_MSG(ok0, "p = 1: sequence 0 is not its first 8 tokens (%d %d %d ...) repeated", chain[0], chain[1], chain[2]);
+    CHECK(genuine_differs);  // the chain's own continuation was not already periodic
+    CHECK(periodic);
+    world_free(&w);
+
+    // 0 < p < 1: the stream's u < p decides; about p of the sequences; the same for the same seed;
+    // the evaluation set is the same as without the key
+    s.repeat_prob = 0.3;
+    if (!build_ok(&w, &s)) { free(a); free(h); return; }
+    rng_seed(&r1, 6, 2); rng_seed(&r2, 6, 2);
+    int total = 0, agree = 1;
+    for (int step = 0; step < 20; step++) {
+        world_train_batch(&w, &r1, B, 4, a, da);
+        copy_batch_by_hand(&w, &r2, B, h, dh, 0.3, 8, &copies);
+        agree &= memcmp(a, h, sizeof *a * n) == 0;
+        total += copies;
+    }
+    CHECK(agree);
+    double frac = total / (20.0 * B);  // sd sqrt(.3 * .7 / 1280) = 0.013
+    CHECK_MSG(fabs(frac - 0.3) < 0.06, "p = 0.3: %.3f of the sequences are copies", frac);
+    WorldSpec s0 = domains_spec();
+    int32_t *e0 = eval_of(&s0, NULL), *e1 = eval_of(&s, NULL);
+    CHECK_MSG(e0 && e1 && memcmp(e0, e1, sizeof *e0 * 128 * 33) == 0, "data.repeat_prob changed the evaluation set");
+    free(e0); free(e1);
+    world_free(&w);
+    free(a); free(h);
+}
+
 int main(void) {
     test_build_errors();
     test_structure();
@@ -837,6 +940,7 @@ int main(void) {
     test_eval_set();
     test_transforms();
     test_repeat_content();
+    test_copy_training();
     test_cyclic();
     test_geometry();
     return test_summary("test_world");

@@ -120,6 +120,18 @@ int run_checks(const Config *c, FailFn fail, void *u) {
         xfail(&x, CFGK_data_domains, CFGK_model_vocab, -1,
               "data.domains = %d must be at most model.vocab = %d (the cyclic world gives each domain "
               "model.vocab / data.domains tokens)", c->data_domains, c->model_vocab);
+    // Copy training (data.repeat_prob > 0): the repeated prefix fits a sequence; only token worlds.
+    if (c->data_repeat_prob > 0) {
+        if (c->data_world == WORLD_GEOMETRY)
+            xfail(&x, CFGK_data_repeat_prob, CFGK_data_world, -1,
+                  "data.repeat_prob = %g needs token sequences: data.world = \"geometry\" has none",
+                  c->data_repeat_prob);
+        if (c->data_repeat_len > c->model_seq_len)
+            xfail(&x, CFGK_data_repeat_len, CFGK_model_seq_len, -1,
+                  "data.repeat_len = %d must be at most model.seq_len = %d (data.repeat_prob = %g repeats the "
+                  "first data.repeat_len tokens of a sequence)", c->data_repeat_len, c->model_seq_len,
+                  c->data_repeat_prob);
+    }
     // The paper's duplication (eval.duplicate_content = m > 0): n whole copies of m tokens fit the
     // learned positions, each copy holds a next-token prediction, only token worlds, no transform.
     if (c->eval_duplicate_content == 1)

@@ -88,6 +88,8 @@
     X("data.branching", data_branching, INT, "4", 1, 1024, NULL, "domains: successors per state of each chain (the chain's entropy)") \
     X("data.zipf", data_zipf, REAL, "1.0", 0, 10, NULL, "domains: Zipf exponent of the successor weights (0: uniform)") \
     X("data.order", data_order, INT, "1", 1, 2, NULL, "domains: Markov order of the chains (1 or 2)") \
+    X("data.repeat_prob", data_repeat_prob, REAL, "0", 0, 1, NULL, "token worlds: probability that a training sequence is replaced by its first data.repeat_len tokens repeated (models that learn to copy; the evaluation set is unchanged); 0: off") \
+    X("data.repeat_len", data_repeat_len, INT, "8", 2, 4096, NULL, "token worlds: tokens repeated in a copy sequence of data.repeat_prob (at most model.seq_len)") \
     X("data.shared_norm", data_shared_norm, REAL, "8", 0, 1e6, NULL, "geometry: norm of the shared direction mu") \
     X("data.cluster_norm", data_cluster_norm, REAL, "3", 0, 1e6, NULL, "geometry: norm of each cluster centre c_k") \
     X("data.noise", data_noise, REAL, "1", 0, 1e6, NULL, "geometry: standard deviation of the Gaussian noise xi") \

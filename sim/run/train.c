@@ -52,6 +52,7 @@ void world_spec_from_config(WorldSpec *w, const Config *c) {
     w->mix = c->data_mix; w->seed = (uint64_t)c->data_seed;
     w->shared_vocab = c->data_shared_vocab; w->shared_prob = c->data_shared_prob; w->branching = c->data_branching;
     w->zipf = c->data_zipf; w->order = c->data_order;
+    w->repeat_prob = c->data_repeat_prob; w->repeat_len = c->data_repeat_len;
     w->D = c->model_d_model; w->shared_norm = c->data_shared_norm; w->cluster_norm = c->data_cluster_norm;
     w->noise = c->data_noise; w->task = c->data_task; w->E = c->model_experts;
     w->eval_sequences = c->eval_sequences; w->eval_duplicate = c->eval_duplicate;

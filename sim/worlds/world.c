@@ -27,6 +27,13 @@ static int check_common(const WorldSpec *s, char *err, size_t errlen) {
     if ((long long)s->domains * s->eval_sequences > 100000000LL)
         return world_fail(err, errlen, "eval.sequences = %d x data.domains = %d: evaluation set over 1e8 "
                           "sequences", s->eval_sequences, s->domains);
+    if (!(s->repeat_prob >= 0 && s->repeat_prob <= 1))
+        return world_fail(err, errlen, "data.repeat_prob = %g: must be in [0, 1]", s->repeat_prob);
+    if (s->repeat_prob > 0 && s->kind == WORLD_GEOMETRY)
+        return world_fail(err, errlen, "data.repeat_prob = %g needs token sequences (not the geometry world)",
+                          s->repeat_prob);
+    if (s->repeat_prob > 0 && (s->repeat_len < 2 || s->repeat_len > s->T))
+        return world_fail(err, errlen, "data.repeat_len = %d: must be in [2, model.seq_len = %d]", s->repeat_len, s->T);
     if (s->kind == WORLD_GEOMETRY) return 0;  // the rest concerns token sequences
     if (s->V < 1) return world_fail(err, errlen, "model.vocab = %d: must be >= 1", s->V);
     if (s->mix != MIX_MIXED && s->mix != MIX_HOMOGENEOUS)
@@ -85,6 +92,9 @@ int world_train_batch(const World *w, Rng *rng, int B, int micro,
         if (w->spec.mix == MIX_MIXED || b % micro == 0) d = (int)rng_below(rng, (uint32_t)w->domains);
         domain[b] = d;
         world_sample_sequence(w, rng, d, tokens + (size_t)b * w->L);
+        // copy training: one draw per sequence, only when on (p = 0 keeps the stream as it was)
+        if (w->spec.repeat_prob > 0 && rng_uniform(rng) < w->spec.repeat_prob)
+            world_repeat(tokens + (size_t)b * w->L, w->L, w->spec.repeat_len);
     }
     return 0;
 }

@@ -36,6 +36,9 @@ typedef struct {
     int branching;        // data.branching: successor slots per chain state
     double zipf;          // data.zipf: slot j has weight ∝ 1/(j+1)^zipf
     int order;            // data.order: 1 or 2
+    // training sequences (token worlds)
+    double repeat_prob;   // data.repeat_prob: P(a training sequence becomes a copy sequence); 0: off
+    int repeat_len;       // data.repeat_len: m, the copy sequence's first m tokens repeated (2 <= m <= T)
     // geometry world
     int D;                // model.d_model: width of the hidden states
     double shared_norm;   // data.shared_norm: ‖mu‖
@@ -82,7 +85,10 @@ void world_free(World *w);
 // One training batch of B sequences from rng. data.mix = mixed: every sequence draws its domain
 // uniformly; homogeneous: each micro-batch (consecutive slices of `micro` sequences; micro <= 0
 // means the whole batch; a last partial slice is its own group) draws one domain for all of its
-// sequences. Returns 0, or -1 for the geometry world.
+// sequences. With data.repeat_prob = p > 0, after each sequence is drawn one uniform u from rng
+// decides: u < p makes it a copy sequence, its first data.repeat_len tokens repeated to fill T+1
+// (world_repeat), so a model can learn to copy; p = 0 draws nothing (the batches of before the
+// key). Returns 0, or -1 for the geometry world.
 int world_train_batch(const World *w, Rng *rng, int B, int micro,
                       int32_t *tokens /* B x (T+1) */, int32_t *domain /* B */);
 
