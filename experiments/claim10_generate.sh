@@ -1,6 +1,7 @@
 #!/bin/sh
 # claim10_generate.sh — claim 10's sampled continuations (the paper's Fig. 29, App. C.2): from each
-# seed's model of claim10_duplicate (the duplicate=1 runs; training does not depend on eval.*),
+# seed's model (the duplicate=1 runs; training does not depend on eval.*) of claim10_duplicate or of
+# claim10_copy (the models trained to copy; DIR names which),
 # 8 samples of 8 new tokens after each of 4 prompts per domain, the prompt being its first 8
 # tokens (the content the evaluation repeats) repeated k = 1, 2, 4, 8, 11 whole times (11 x 8 + 8
 # = 96 = model.seq_len: no window restart). Keeps each call's generate.json and diversity.csv in

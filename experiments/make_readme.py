@@ -996,11 +996,27 @@ def claim9():
     )
 
 
-def claim10():
-    e = "claim10_duplicate"
+def verdict10(X, R, en, lnorm):
+    """Claim 10's rule (committed before the run): n = 1 against n = 12, last layer, mean over seeds.
+    Returns (usage half holds, mechanism half holds, verdict)."""
+    usage = X[-1] - X[0] >= 0.05 and R[-1] - R[0] >= 0.05
+    mech = en[-1] - en[0] >= 0.05 and lnorm[-1] >= 1.10 * lnorm[0]
+    return usage, mech, "reproduced" if usage and mech else "partly" if usage or mech else "not reproduced"
+
+
+def sampling10(H):
+    """Fig. 29's sampling rule (committed before the run): the per-position entropy of the 8 samples,
+    mean over seeds, at k = 11 against k = 1."""
+    return ("collapses" if H[-1] <= 0.5 * H[0] else "falls partly" if H[-1] <= 0.85 * H[0]
+            else "does not collapse")
+
+
+def claim10_numbers(e):
+    """Claim 10's numbers for one setting (claim10_duplicate, or claim10_copy: the same evaluation on
+    models trained to copy): per n the means over seeds (and the seeds' values), the verdict, and
+    Fig. 29's sampling from DIR/generate/ (experiments/claim10_generate.sh)."""
     rows = load(e)
     ns = [1, 2, 4, 8, 12]
-    L = nlayers(rows)
     byn = lambda c: [vals(sel(rows, duplicate=n), c) for n in ns]  # per n, the seeds' values
     col = lambda c: [mean(v) for v in byn(c)]
     # last MoE layer (unprefixed columns) and layer 0
@@ -1011,13 +1027,9 @@ def claim10():
                                         col("router_confidence"), col("pooled_cosine_seq"), col("eval_ce"))
     run0 = run_dir(e, rows[0])
     T, m = int(config_value(run0, "model.seq_len")), int(config_value(run0, "eval.duplicate_content"))
-    # Verdict rule (committed before the run): n = 1 against n = 12, last layer, mean over seeds.
-    usage = X[-1] - X[0] >= 0.05 and R[-1] - R[0] >= 0.05
-    mech = en[-1] - en[0] >= 0.05 and lnorm[-1] >= 1.10 * lnorm[0]
-    verdict = "reproduced" if usage and mech else "partly" if usage or mech else "not reproduced"
+    usage, mech, verdict = verdict10(X, R, en, lnorm)
     # Fig. 29's sampling (experiments/claim10_generate.sh): per seed and k, the means over prompts
-    # of diversity.csv; judged on its own (rule committed before the run): the per-position entropy
-    # of the 8 samples, mean over seeds, at k = 11 against k = 1.
+    # of diversity.csv; judged on its own by sampling10.
     ks, seeds = [1, 2, 4, 8, 11], [1, 2, 3]
 
     def gdiv(seed, k, key):
@@ -1030,21 +1042,73 @@ def claim10():
     gD = [[gdiv(s_, k, "distinct_continuations") for s_ in seeds] for k in ks]
     gS = [[gdiv(s_, k, "distinct_share_mean") for s_ in seeds] for k in ks]
     H = [mean(v) for v in gH]
-    sampling = ("collapses" if H[-1] <= 0.5 * H[0] else "falls partly" if H[-1] <= 0.85 * H[0]
-                else "does not collapse")
-    # the figure: the paper's Fig. 10 (cross vs intra) plus Figs. 26 and 29
+    return dict(e=e, ns=ns, byn=byn, X=X, I=I, R=R, X0=X0, I0=I0, en=en, cos=cos, lnorm=lnorm, conf=conf,
+                pooled=pooled, ce=ce, T=T, m=m, usage=usage, mech=mech, verdict=verdict, ks=ks, gH=gH, gD=gD,
+                gS=gS, H=H, sampling=sampling10(H))
+
+
+def claim10_panels(d):
+    """The figure's panels for one setting: the paper's Fig. 10 (cross vs intra) plus Figs. 26 and 29."""
     ser = lambda name, v, *st: (name, [mean(x) for x in v], [sd(x) for x in v], *st)
-    panels = [("sequence FreqSim (Eq. 14), last layer", ns,
-               [ser("cross-domain", byn("freqsim_seq_cross_domain")),
-                ser("intra-domain", byn("freqsim_seq_same_domain"), "dashed")]),
-              ("sequence FreqSim (Eq. 14), layer 0", ns,
-               [ser("cross-domain", byn("l0.freqsim_seq_cross_domain")),
-                ser("intra-domain", byn("l0.freqsim_seq_same_domain"), "dashed")]),
-              ("energy of v1 (Eq. 7), last layer", ns, [ser("mean over seeds", byn("energy_first"))]),
-              ("mean logit norm (Fig. 29), last layer", ns, [ser("mean over seeds", byn("logit_norm_mean"))]),
-              ("router confidence (Eq. 12), last layer", ns, [ser("mean over seeds", byn("router_confidence"))]),
-              ("NLL of the last copy (nats)", ns, [ser("mean over seeds", byn("eval_ce"))]),
-              ("sampling: entropy per position of 8 samples (nats)", ks, [ser("mean over seeds", gH)])]
+    ns, ks, byn = d["ns"], d["ks"], d["byn"]
+    return [("sequence FreqSim (Eq. 14), last layer", ns,
+             [ser("cross-domain", byn("freqsim_seq_cross_domain")),
+              ser("intra-domain", byn("freqsim_seq_same_domain"), "dashed")]),
+            ("sequence FreqSim (Eq. 14), layer 0", ns,
+             [ser("cross-domain", byn("l0.freqsim_seq_cross_domain")),
+              ser("intra-domain", byn("l0.freqsim_seq_same_domain"), "dashed")]),
+            ("energy of v1 (Eq. 7), last layer", ns, [ser("mean over seeds", byn("energy_first"))]),
+            ("mean logit norm (Fig. 29), last layer", ns, [ser("mean over seeds", byn("logit_norm_mean"))]),
+            ("router confidence (Eq. 12), last layer", ns, [ser("mean over seeds", byn("router_confidence"))]),
+            ("NLL of the last copy (nats)", ns, [ser("mean over seeds", byn("eval_ce"))]),
+            ("sampling: entropy per position of 8 samples (nats)", ks, [ser("mean over seeds", d["gH"])])]
+
+
+def claim10():
+    e = "claim10_duplicate"
+    rows = load(e)
+    L = nlayers(rows)
+    d = claim10_numbers(e)
+    ns, byn, X, I, R, X0, I0 = d["ns"], d["byn"], d["X"], d["I"], d["R"], d["X0"], d["I0"]
+    en, cos, lnorm, conf, pooled, ce = d["en"], d["cos"], d["lnorm"], d["conf"], d["pooled"], d["ce"]
+    T, m, usage, mech, verdict = d["T"], d["m"], d["usage"], d["mech"], d["verdict"]
+    ks, gH, gD, gS, H, sampling = d["ks"], d["gH"], d["gD"], d["gS"], d["H"], d["sampling"]
+    # The second setting (issue 15: where the toy shows no effect, the setting in which it might):
+    # the same evaluation on models trained to copy (claim10_copy.toml, data.repeat_prob), judged by
+    # the same two rules; skipped when its results are absent.
+    cp, copy_txt, copy_par, copy_plots = None, "", "", []
+    if os.path.exists(os.path.join(RES, "claim10_copy", "summary.csv")):
+        cp = claim10_numbers("claim10_copy")
+        c0 = run_dir("claim10_copy", load("claim10_copy")[0])
+        p_rep, m_rep = config_value(c0, "data.repeat_prob"), config_value(c0, "data.repeat_len")
+        steps = config_value(c0, "train.steps")
+        copy_txt = (f"in the setting of models trained to copy (data.repeat_prob = {p_rep}, data.repeat_len = "
+                    f"{m_rep}, {steps} steps), n = {'/'.join(map(str, ns))}: cross-domain sequence FreqSim "
+                    f"{fmt_list(cp['X'])}, intra-domain {fmt_list(cp['I'])} (ratio {fmt_list(cp['R'])}); energy of v1 "
+                    f"{fmt_list(cp['en'])}; mean logit norm {fmt_list(cp['lnorm'])}; router confidence "
+                    f"{fmt_list(cp['conf'], 3)}; last-copy NLL {fmt_list(cp['ce'])}; sampling (k = "
+                    f"{'/'.join(map(str, ks))}): entropy {fmt_list(cp['H'])} nats, {cp['sampling']}")
+        copy_par = (
+            f"Looking for the setting in which the toy shows the effect (issue 15: models that \"reason\" by "
+            f"copying), the same evaluation runs on models trained to copy (claim10_copy.toml): each training "
+            f"sequence, with probability {p_rep}, is its first {m_rep} tokens repeated to fill {T + 1} tokens, and "
+            f"the models train {steps} steps. Their last-copy NLL goes {fmt_list(cp['ce'])}"
+            + (": they copy. " if cp["ce"][-1] < cp["ce"][0] - 0.5 else ": they copy little. ")
+            + f"The usage half {yes(cp['usage'])}: cross-domain sequence FreqSim {fmt_list(cp['X'])} (sd over seeds "
+            f"at n = 12: {sd(cp['byn']('freqsim_seq_cross_domain')[-1]):.2f}), intra-domain {fmt_list(cp['I'])} "
+            f"(ratio {fmt_list(cp['R'])}); at layer 0 {fmt_list(cp['X0'])} and {fmt_list(cp['I0'])}. The mechanism "
+            f"half {yes(cp['mech'])}: energy of v1 {fmt_list(cp['en'])}, mean logit norm {fmt_list(cp['lnorm'])}; "
+            f"hidden cosine {fmt_list(cp['cos'])}, pooled sequence cosine {fmt_list(cp['pooled'])}, router "
+            f"confidence {fmt_list(cp['conf'], 3)}. Sampling {cp['sampling']}: entropy {fmt_list(cp['H'], 3)} nats "
+            f"(sd over seeds at k = 11: {sd(cp['gH'][-1]):.3f}), distinct-token share "
+            f"{fmt_list([mean(v) for v in cp['gS']], 3)}, distinct continuations of 8 "
+            f"{fmt_list([mean(v) for v in cp['gD']])}. By the same rule: **{cp['verdict']}** in this setting.")
+        svg_panels(os.path.join(RES, "figures", "claim10_copy.svg"),
+                   f"Models trained to copy (data.repeat_prob = {p_rep}): a content of {m} tokens repeated n whole "
+                   "times, measured on the last copy", claim10_panels(cp), "n (copies)")
+        copy_plots = [("figures/claim10_copy.svg", "models trained to copy"),
+                      ("claim10_copy/report.html", "report (copy)")]
+    panels = claim10_panels(d)
     svg_panels(os.path.join(RES, "figures", "claim10_duplicate.svg"),
                f"A content of {m} tokens repeated n whole times, measured on the last copy (drawn as the paper's "
                "Fig. 10)", panels, "n (copies)")
@@ -1063,7 +1127,7 @@ def claim10():
             "the tokens' hidden-state similarity (a stronger shared direction) and the pooled sequence "
             "similarity, and with them the expert-usage similarity. Fig. 29: the logit magnitude grows, and "
             "random decoding collapses (App. C.2 shows outputs up to 32×). No numbers."),
-        files=[e],
+        files=[e] + (["claim10_copy"] if cp else []),
         rule=(
             f"Each evaluation sequence is a content of m = {m} tokens repeated n whole times "
             "(`eval.duplicate_content`, `eval.duplicate` = n), measured on the last copy only. Last MoE layer, "
@@ -1077,14 +1141,17 @@ def claim10():
             "seed's model, 8 samples at temperature 1 of 8 tokens after 4 prompts per domain, each prompt a "
             "content of 8 tokens repeated k = 1, 2, 4, 8, 11 times): the mean per-position entropy of the 8 "
             "samples, mean over seeds, at k = 11 against k = 1: **collapses** if it falls to ≤ 50 %, **falls "
-            "partly** if to ≤ 85 %, **does not collapse** otherwise."),
+            "partly** if to ≤ 85 %, **does not collapse** otherwise. The same two rules, thresholds unchanged, "
+            "judge the second setting, models trained to copy (claim10_copy.toml: `data.repeat_prob`, issue 15); "
+            "its verdict stands in parentheses."),
         measured=(f"last layer, n = {'/'.join(map(str, ns))}: cross-domain sequence FreqSim {fmt_list(X)}, "
                   f"intra-domain {fmt_list(I)} (ratio {fmt_list(R)}); energy of v1 {fmt_list(en)}; mean logit norm "
                   f"{fmt_list(lnorm)}; router confidence {fmt_list(conf, 3)}; last-copy NLL {fmt_list(ce)}; "
-                  f"sampling (k = {'/'.join(map(str, ks))}): entropy {fmt_list(H)} nats, {sampling}"),
-        verdict=verdict,
+                  f"sampling (k = {'/'.join(map(str, ks))}): entropy {fmt_list(H)} nats, {sampling}"
+                  + (f"; {copy_txt}" if copy_txt else "")),
+        verdict=verdict + (f" (models trained to copy: {cp['verdict']})" if cp else ""),
         plots=[("figures/claim10_duplicate.svg", "vs n, as Fig. 10"), (f"{e}/plots/by_duplicate.svg", "report plot"),
-               (f"{e}/report.html", "report")],
+               (f"{e}/report.html", "report")] + copy_plots,
         paragraph=(
             f"The models train at model.seq_len = {T} so that 12 copies of {m} tokens fit their learned "
             "positions; for a seed, every n measures the same model on the same contents, and only the copies "
@@ -1112,7 +1179,8 @@ def claim10():
             + f"Sampling {sampling} (Fig. 29): over k = {'/'.join(map(str, ks))} copies of the prompt, the "
             f"per-position entropy of 8 samples goes {fmt_list(H, 3)} nats (sd over seeds at k = 11: "
             f"{sd(gH[-1]):.3f}; at most ln 8 = 2.08), the distinct-token share {fmt_list([mean(v) for v in gS], 3)}, "
-            f"the distinct continuations of 8 {fmt_list([mean(v) for v in gD])}."),
+            f"the distinct continuations of 8 {fmt_list([mean(v) for v in gD])}."
+            + (f" {copy_par}" if copy_par else "")),
     )
 
 

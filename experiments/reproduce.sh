@@ -25,7 +25,7 @@ JOBS=${JOBS:-2}
 # Every experiment of the suite, in the README's order (the base_*.toml files are only included).
 EXPERIMENTS="claim01_prop1 claim02_shared_direction claim03_micro_batch claim03_mixed claim03_alpha
 claim04_small_batch claim05_auxfree claim05_alpha claim06_optimizers claim06_muon_router
-claim07_embed_shared claim08_ood claim09_context claim10_duplicate"
+claim07_embed_shared claim08_ood claim09_context claim10_duplicate claim10_copy"
 
 now() { date +%s; }
 
@@ -159,7 +159,8 @@ case "${1:-}" in
         t=$(now)
         "$MOESIM" run "experiments/$e.toml" -j "$JOBS" --quiet
         # claim 10's sampled continuations of duplicated prompts (Fig. 29), from its saved models
-        if [ "$e" = claim10_duplicate ]; then sh experiments/claim10_generate.sh "results/$e" "$MOESIM"; fi
+        # (both settings: claim10_copy's models were trained to copy)
+        case "$e" in claim10_duplicate|claim10_copy) sh experiments/claim10_generate.sh "results/$e" "$MOESIM" ;; esac
         echo "$e: $(($(now) - t)) s"
         per="$per${per:+, }$e $(($(now) - t)) s"
     done
