@@ -4,8 +4,9 @@
 # (`make reproduce-check`, run by .ci/run after the tests).
 #
 #   sh experiments/reproduce.sh            every claim, from scratch, into results/<name>/, then
-#                                          results/README.md (201 runs; the measured run time is in
-#                                          results/timing.txt and at the top of results/README.md)
+#                                          results/README.md (the run count and the measured run
+#                                          time are in results/timing.txt and at the top of
+#                                          results/README.md)
 #   sh experiments/reproduce.sh --resume   the same, keeping finished runs (after an interruption)
 #   sh experiments/reproduce.sh --readme   only rebuild results/README.md from results/*/summary.csv
 #   sh experiments/reproduce.sh --check    claims 1, 2, 3 and 5 (and 11, 13, 14 of section 5) at reduced size into
