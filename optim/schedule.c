@@ -8,13 +8,14 @@
 #define SCHED_PI 3.14159265358979323846
 
 double schedule_lr(int schedule, double lr, int step, int steps, int warmup, double min_ratio) {
-    if (schedule == SCHEDULE_CONSTANT) return lr;
     // An unknown schedule returns NaN rather than a guess: the trainer's NaN guard stops the run
     // at once instead of training with a made-up learning rate (the config validator rejects
     // such values before this point anyway).
-    if (schedule != SCHEDULE_COSINE) return NAN;
-    // Linear warm-up: lr/warmup, 2·lr/warmup, ..., lr at step warmup - 1 (never 0 at step 0).
+    if (schedule != SCHEDULE_CONSTANT && schedule != SCHEDULE_COSINE) return NAN;
+    // Linear warm-up, before either schedule: lr/warmup, 2·lr/warmup, ..., lr at step warmup - 1
+    // (never 0 at step 0).
     if (step < warmup) return lr * (double)(step + 1) / (double)warmup;
+    if (schedule == SCHEDULE_CONSTANT) return lr;
     // Cosine from lr at step `warmup` to lr*min_ratio at the last step, steps - 1.
     const double floor_lr = lr * min_ratio;
     const int span = steps - 1 - warmup;

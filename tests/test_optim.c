@@ -587,7 +587,11 @@ static void test_groups(void) {
 // ---- schedule, norm, clipping ----------------------------------------------------------------
 
 static void test_schedule(void) {
-    for (int s = 0; s < 20; s += 7) CHECK(schedule_lr(SCHEDULE_CONSTANT, 0.003, s, 20, 5, 0.1) == 0.003);
+    // constant: the warm-up ramp first (0.003 * (s + 1) / 5), then lr itself
+    CHECK_NEAR(schedule_lr(SCHEDULE_CONSTANT, 0.003, 0, 20, 5, 0.1), 0.0006, 1e-15, 0);
+    CHECK_NEAR(schedule_lr(SCHEDULE_CONSTANT, 0.003, 3, 20, 5, 0.1), 0.0024, 1e-15, 0);
+    for (int s = 5; s < 20; s += 7) CHECK(schedule_lr(SCHEDULE_CONSTANT, 0.003, s, 20, 5, 0.1) == 0.003);
+    for (int s = 0; s < 20; s += 7) CHECK(schedule_lr(SCHEDULE_CONSTANT, 0.003, s, 20, 0, 0.1) == 0.003);
     // 11 steps, 2 warm-up, floor 0.1: warm-up 0.5, 1.0; cosine over steps 2..10 (span 8).
     const double lr = 1.0;
     CHECK_NEAR(schedule_lr(SCHEDULE_COSINE, lr, 0, 11, 2, 0.1), 0.5, 1e-15, 0);
