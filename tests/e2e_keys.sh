@@ -43,7 +43,7 @@ EOF
 #          shape SHAPE   the .npy's shape is SHAPE (the base's is not)
 #          appears/gone  file exists in the variant only / in the base only
 #          alpha A       every metrics.csv row has loss - ce = A * aux (relative 1e-5)
-# Lines starting with # are comments.
+# Lines starting with # are comments; empty lines are skipped.
 TABLE=$(cat <<'EOF'
 experiment.name|"keyname7"|plain|-|has|../report.html|keyname7
 experiment.question|"Question-of-keys-7?"|plain|-|has|../report.html|Question-of-keys-7?
@@ -181,7 +181,7 @@ shape() { LC_ALL=C head -c 128 "$1" 2>/dev/null | LC_ALL=C tr -d '\000' | LC_ALL
 
 # 1. every key of the schema is in the table or UNOBSERVABLE, once; every listed key exists
 "$MOESIM" help keys </dev/null 2>&1 | sed -n 's/^  \([a-z_]*\.[a-z0-9_]*\) .*/\1/p' | sort >"$T/schema"
-printf '%s\n' "$TABLE" | grep -v '^#' | cut -d'|' -f1 >"$T/table"
+printf '%s\n' "$TABLE" | grep -v -e '^#' -e '^$' | cut -d'|' -f1 >"$T/table"
 printf '%s\n' "$UNOBSERVABLE" | sed -n 's/^\([a-z_]*\.[a-z0-9_]*\) .*/\1/p' >"$T/unobs"
 cat "$T/table" "$T/unobs" | sort >"$T/listed"
 check '[ $(wc -l <"$T/schema") -ge 70 ]' "moesim help keys listed only $(wc -l <"$T/schema") keys"
@@ -195,7 +195,7 @@ check '[ -z "$twice" ]' "keys listed more than once: $twice"
 # 2. the rows
 i=0
 while IFS='|' read -r key value base with kind file arg; do
-    case $key in '#'*) continue ;; esac
+    case $key in '#'* | '') continue ;; esac
     i=$((i + 1))
     value=$(printf '%s' "$value" | sed "s|@B@|$T/b-plain/run|")
     bs=$(base_sets "$base") || { bad "$key: unknown base $base"; continue; }
