@@ -17,6 +17,7 @@ check() { if eval "$1"; then ok; else bad "$2"; fi; }
 skip() { skipped=$((skipped + 1)); echo "e2e_keys: skipped: $*"; }
 # one thread: the runs are tiny, and every number checked here is the same at any thread count
 export OMP_NUM_THREADS=1
+export LC_ALL=C  # sort and comm in one order; .npy headers read as bytes
 T=$(mktemp -d /tmp/moesim_e2e.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 BASE=tests/fixtures/e2e/keys_base.toml
@@ -42,6 +43,7 @@ EOF
 #          has TEXT      the file contains TEXT and the base's does not
 #          shape SHAPE   the .npy's shape is SHAPE (the base's is not)
 #          appears/gone  file exists in the variant only / in the base only
+#          rows N        the CSV has N rows after its header (the base's does not)
 #          alpha A       every metrics.csv row has loss - ce = A * aux (relative 1e-5)
 # Lines starting with # are comments; empty lines are skipped.
 TABLE=$(cat <<'EOF'
@@ -117,7 +119,7 @@ data.task|"cluster"|geometry|-|col|metrics.csv|ce
 eval.every|4|plain|-|equals|eval.csv|step|0 0 4 4 8 8 12 12
 eval.sequences|3|plain|-|differs|experts.csv|
 eval.top_p|0.5|plain|-|col|eval.csv|jaccard_seq
-eval.pairs|50|plain|-|differs|pairs.csv|
+eval.pairs|50|plain|-|rows|pairs.csv|50
 eval.removal|[0.5]|plain|-|equals|removal.csv|r|0 0.5
 eval.duplicate|2|plain|-|col|eval.csv|eval_ce
 eval.duplicate_content|3|dup|-|col|eval.csv|eval_ce
@@ -233,6 +235,9 @@ while IFS='|' read -r key value base with kind file arg; do
             check '[ -e "$vdir/$f" ] && [ ! -e "$bdir/$f" ]' "$key = $value: $file does not appear" ;;
         gone)
             check '[ ! -e "$vdir/$f" ] && [ -e "$bdir/$f" ]' "$key = $value: $file is not gone" ;;
+        rows)
+            a=$(($(wc -l <"$bdir/$f") - 1)); b=$(($(wc -l <"$vdir/$f") - 1))
+            check '[ "$b" -eq "$arg" ] && [ "$a" -ne "$arg" ]' "$key = $value: $file has $b rows, expected $arg (base: $a)" ;;
         alpha)
             check 'awk -F, -v a="$arg" "NR > 1 { d = \$2 - \$3 - a * \$4; if (d < 0) d = -d; if (d > 1e-5 * (\$2 - \$3) || \$4 <= 0) e = 1; n++ } END { exit e || !n }" "$vdir/$f"' \
                 "$key = $value: metrics.csv loss - ce is not $arg * aux" ;;
