@@ -70,9 +70,8 @@ train.batch|12|plain|-|shape|x/tokens.npy|(12, 9)
 train.micro_batch|2|plain|-|col|metrics.csv|aux
 train.seed|3|plain|-|differs|x/params/wte.npy|
 train.lr|0.005|plain|-|equals|metrics.csv|lr|0.005 0.005 0.005 0.005
-# warm-up acts only in the cosine schedule: schedule_lr returns train.lr at once for "constant"
-# (the help's "schedule after warm-up" suggests otherwise; reported to the lead)
-train.warmup|6|cosine|-|equals|metrics.csv|lr|0.0015 0.003 0.00206717 0.0003
+# the warm-up ramps the default constant schedule: lr at 0-based step 2 is 3e-3 * 3/4
+train.warmup|4|plain|-|equals|metrics.csv|lr|0.00225 0.003 0.003 0.003
 # the lr logged at step s is that of step s (0-based s - 1): cosine from 3e-3 to 3e-4 over 12 steps
 train.schedule|"cosine"|plain|-|equals|metrics.csv|lr|0.00278569 0.00184213 0.000765938 0.0003
 train.min_lr_ratio|0.3|cosine|-|equals|metrics.csv|lr|0.00283332 0.00209943 0.0012624 0.0009
