@@ -73,7 +73,7 @@
 #include "../sim/measure/linalg.h"
 #include "../sim/measure/metrics.h"
 #include "../sim/measure/truncation.h"
-#include "../sim/run/train.h"
+#include "../sim/train/train.h"
 #include "../sim/worlds/world.h"
 
 // ---- settings ---------------------------------------------------------------------------------

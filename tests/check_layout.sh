@@ -13,18 +13,25 @@ allowed() {
         optim) echo "optim nn" ;;
         config) echo "config nn optim" ;;
         worlds) echo "worlds config nn" ;;
-        measure) echo "measure io nn" ;;
+        measure) echo "measure nn" ;;
         report) echo "report config measure io nn optim" ;;
-        run) echo "run config worlds measure io nn optim" ;;
+        models) echo "models config worlds io nn optim" ;;
+        use) echo "use models measure worlds config io nn optim" ;;
+        evaluate) echo "evaluate use models measure worlds config io nn optim" ;;
+        train) echo "train evaluate use models measure worlds config io nn optim" ;;
+        tools) echo "tools train evaluate use models measure worlds config report io nn optim" ;;
+        cli) echo "cli io" ;;
         io) echo "io" ;;
-        main) echo "main config worlds measure report run io nn optim" ;;
+        main) echo "main cli tools train evaluate use models measure worlds config report io nn optim" ;;
     esac
 }
 room_of() {  # path relative to the repository -> room
     case $1 in
         nn/*) echo nn ;; optim/*) echo optim ;;
         sim/config/*) echo config ;; sim/worlds/*) echo worlds ;; sim/measure/*) echo measure ;;
-        sim/report/*) echo report ;; sim/run/*) echo run ;;
+        sim/report/*) echo report ;; sim/models/*) echo models ;; sim/use/*) echo use ;;
+        sim/evaluate/*) echo evaluate ;; sim/train/*) echo train ;; sim/tools/*) echo tools ;;
+        sim/cli/*) echo cli ;;
         sim/io.[ch]) echo io ;; sim/main.c) echo main ;;
         *) echo "?" ;;
     esac

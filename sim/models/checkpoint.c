@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include "checkpoint.h"
 #include "../io.h"
-#include "train.h"
+#include "../train/train.h"
 
 #define CKPT_FORMAT "moesim-checkpoint-1"
 

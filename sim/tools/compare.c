@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "compare.h"
-#include "metrics.h"
+#include "../measure/metrics.h"
 #include "../io.h"
 
 const char *const compare_kind_names[CMP_KINDS] = {"same_prompt_other_model", "other_prompt_same_model",

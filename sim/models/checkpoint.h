@@ -24,7 +24,7 @@
 #include "../config/config.h"
 #include "../../nn/model.h"
 #include "../../optim/optim.h"
-#include "batches.h"
+#include "../train/batches.h"
 
 // Shape of a table entry as numpy sees it ([count,] rows, cols; gains are vectors): the shape of
 // params/<name>.npy here and in `moesim export`. Returns the number of dimensions.

@@ -13,8 +13,8 @@
 #include <omp.h>
 #endif
 #include "train.h"
-#include "checkpoint.h"
-#include "prune.h"
+#include "../models/checkpoint.h"
+#include "../use/prune.h"
 #include "../config/config.h"
 #include "../io.h"
 #include "../measure/metrics.h"
