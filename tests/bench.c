@@ -73,6 +73,7 @@
 #include "../sim/measure/linalg.h"
 #include "../sim/measure/metrics.h"
 #include "../sim/measure/truncation.h"
+#include "../sim/models/spec.h"
 #include "../sim/train/train.h"
 #include "../sim/worlds/world.h"
 

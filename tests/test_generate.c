@@ -18,6 +18,7 @@
 #include "../sim/train/batches.h"
 #include "../sim/use/generate.h"
 #include "../sim/train/step.h"
+#include "../sim/models/spec.h"
 #include "../sim/train/train.h"
 #include "../sim/worlds/world.h"
 #ifdef _OPENMP

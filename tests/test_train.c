@@ -13,6 +13,7 @@
 #include "../sim/io.h"
 #include "../sim/train/step.h"
 #include "../sim/train/sweep.h"
+#include "../sim/models/spec.h"
 #include "../sim/train/train.h"
 #include "../sim/worlds/world.h"
 #include "../nn/layers.h"

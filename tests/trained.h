@@ -9,6 +9,7 @@
 #include "../sim/config/config.h"
 #include "../sim/train/batches.h"
 #include "../sim/train/step.h"
+#include "../sim/models/spec.h"
 #include "../sim/train/train.h"
 #include "../sim/worlds/world.h"
 

@@ -5,7 +5,8 @@
 #include "../config/config.h"
 #include "../io.h"
 #include "../models/checkpoint.h"
-#include "../train/train.h"
+#include "../models/spec.h"
+#include "../train/batches.h"
 #include "../../nn/model.h"
 
 static int fail(char *err, size_t errlen, const char *what, const char *path) {
