@@ -12,6 +12,8 @@ int eval_saved(const Config *c, const char *model_dir, const char *out, const Tr
     Evaluator R_, *R = &R_;
 #ifdef _OPENMP
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
+#else
+    (void)opt;
 #endif
     int step = 0, rc = -1;
     CkptRead r = {.step = &step};
