@@ -4,17 +4,17 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "measure/analyze.h"
-#include "measure/compare.h"
+#include "tools/analyze.h"
+#include "tools/compare.h"
 #include "config/config.h"
-#include "run/export.h"
-#include "run/checkpoint.h"
-#include "run/generate.h"
+#include "tools/export.h"
+#include "models/checkpoint.h"
+#include "use/generate.h"
 #include "report/report.h"
 #include "report/depth.h"
-#include "run/route.h"
-#include "run/sweep.h"
-#include "run/train.h"
+#include "use/route.h"
+#include "train/sweep.h"
+#include "train/train.h"
 #include "io.h"
 
 #ifndef MOESIM_VERSION

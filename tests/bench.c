@@ -24,7 +24,7 @@
 // (a busy machine shows there; the footer names the configurations hit).
 // E=16 in experts and K=2 in topk are the std AdamW 2-thread measurement itself (not rerun).
 //
-// Method. A step is the trainer's own train_step (sim/run/step.c: batch → zero grads → forward →
+// Method. A step is the trainer's own train_step (sim/train/step.c: batch → zero grads → forward →
 // NaN check → backward → grad norm → NaN check → clip factor → optimizer step, which applies the
 // clip as it reads the gradients → aux-free bias), without files or evaluations; the training loss
 // after the last step equals `moesim run` of the same config.
@@ -73,7 +73,8 @@
 #include "../sim/measure/linalg.h"
 #include "../sim/measure/metrics.h"
 #include "../sim/measure/truncation.h"
-#include "../sim/run/train.h"
+#include "../sim/models/spec.h"
+#include "../sim/train/train.h"
 #include "../sim/worlds/world.h"
 
 // ---- settings ---------------------------------------------------------------------------------
@@ -376,7 +377,7 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
     if (timed > MAX_SAMPLES) timed = MAX_SAMPLES;
     int steps = warmup + timed;
 
-    // ---- the trainer's own step (sim/run/step.c), timed by phase; no files, no evaluations ----
+    // ---- the trainer's own step (sim/train/step.c), timed by phase; no files, no evaluations ----
     StepResult sr = {0};
     long faults0 = 0;
     for (int step = 0; step < steps && rc == 0; step++) {

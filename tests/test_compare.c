@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "../sim/io.h"
-#include "../sim/measure/compare.h"
+#include "../sim/tools/compare.h"
 #include "harness.h"
 
 // Two models x two prompts x two samples, E = 4, K = 1, L = 1, 2 prompt positions + 4 generated.

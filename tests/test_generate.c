@@ -15,10 +15,11 @@
 #include "../optim/optim.h"
 #include "../sim/config/config.h"
 #include "../sim/io.h"
-#include "../sim/run/batches.h"
-#include "../sim/run/generate.h"
-#include "../sim/run/step.h"
-#include "../sim/run/train.h"
+#include "../sim/train/batches.h"
+#include "../sim/use/generate.h"
+#include "../sim/train/step.h"
+#include "../sim/models/spec.h"
+#include "../sim/train/train.h"
 #include "../sim/worlds/world.h"
 #ifdef _OPENMP
 #include <omp.h>

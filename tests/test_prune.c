@@ -1,4 +1,4 @@
-// test_prune.c — expert pruning by usage (sim/run/prune.c): the mask keeps the most used experts
+// test_prune.c — expert pruning by usage (sim/use/prune.c): the mask keeps the most used experts
 // of the pruned layers (hand-made usage, and the usage recounted from a forward over the validation
 // set of a model trained here); keeping every expert changes no NLL by a single bit and the
 // prompts' full-model NLL is the evaluation cross-entropy; pruning to top_k experts raises the NLL
@@ -13,10 +13,10 @@
 #include "../optim/optim.h"
 #include "../sim/config/config.h"
 #include "../sim/io.h"
-#include "../sim/run/batches.h"
-#include "../sim/run/prune.h"
-#include "../sim/run/step.h"
-#include "../sim/run/train.h"
+#include "../sim/train/batches.h"
+#include "../sim/use/prune.h"
+#include "../sim/train/step.h"
+#include "../sim/train/train.h"
 #include "../sim/worlds/world.h"
 #ifdef _OPENMP
 #include <omp.h>

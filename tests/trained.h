@@ -7,9 +7,10 @@
 #include "../nn/model.h"
 #include "../optim/optim.h"
 #include "../sim/config/config.h"
-#include "../sim/run/batches.h"
-#include "../sim/run/step.h"
-#include "../sim/run/train.h"
+#include "../sim/train/batches.h"
+#include "../sim/train/step.h"
+#include "../sim/models/spec.h"
+#include "../sim/train/train.h"
 #include "../sim/worlds/world.h"
 
 // t->ce: the training cross-entropy of the last step.

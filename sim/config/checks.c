@@ -154,7 +154,7 @@ int run_checks(const Config *c, FailFn fail, void *u) {
                   "eval.duplicate_content = %d cannot be combined with eval.transform = \"%s\" (a transform "
                   "would break the copies)", c->eval_duplicate_content, choice(c, CFGK_eval_transform, a, sizeof a));
     }
-    // Pruning (sim/run/prune.c): only checked against the model when it is on (prune_keep > 0).
+    // Pruning (sim/use/prune.c): only checked against the model when it is on (prune_keep > 0).
     int pdom = 0, pidx = 0;
     if (config_prune_on(c->eval_prune_on, &pdom, &pidx) != 0)
         xfail(&x, CFGK_eval_prune_on, -1, -1,

@@ -10,9 +10,9 @@
 #include <string.h>
 #include "analyze.h"
 #include "../io.h"
-#include "linalg.h"
-#include "metrics.h"
-#include "truncation.h"
+#include "../measure/linalg.h"
+#include "../measure/metrics.h"
+#include "../measure/truncation.h"
 #include "../../nn/moe.h"
 
 // Why a key of analysis.json is null, for the "null_because" object: the input analyze lacks,

@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include "checkpoint.h"
 #include "../io.h"
-#include "train.h"
+#include "spec.h"
 
 #define CKPT_FORMAT "moesim-checkpoint-1"
 
@@ -59,7 +59,7 @@ static int write_state_json(const char *dir, const Config *c, const Model *m, co
             w->optim ? w->optim->t : 0L);
     // the batch stream: xoshiro state as four 64-bit words in hex (exact; JSON numbers are doubles)
     fprintf(f, "  \"batch_rng\": \"");
-    for (int i = 0; w->batches && i < 4; i++) fprintf(f, "%s%016" PRIx64, i ? ":" : "", w->batches->rng.s[i]);
+    for (int i = 0; w->batch_rng && i < 4; i++) fprintf(f, "%s%016" PRIx64, i ? ":" : "", w->batch_rng->s[i]);
     fprintf(f, "\",\n  \"layers\": %d,\n  \"experts\": %d,\n  \"parameters\": [\n", m->spec.L, m->spec.E);
     size_t shape[3];
     for (int i = 0; i < m->table.n; i++) {
@@ -334,7 +334,7 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
         for (int o = 0; o < OPT_COUNT; o++)
             if (want_opt[o]) { memcpy(opt_array(r->optim, o), so, sizeof(float) * total); so += total; }
         if (r->optim) r->optim->t = opt_t;
-        if (r->batches) memcpy(r->batches->rng.s, rng, sizeof rng[0] * 4);
+        if (r->batch_rng) memcpy(r->batch_rng->s, rng, sizeof rng[0] * 4);
         if (r->step) *r->step = step;
     }
     free(stage);

@@ -20,7 +20,7 @@
 #include <omp.h>
 #endif
 #include "generate.h"
-#include "train.h"
+#include "../models/spec.h"
 #include "../io.h"
 #include "../worlds/world.h"
 #include "../../nn/gemm.h"

@@ -4,8 +4,9 @@
 #include "export.h"
 #include "../config/config.h"
 #include "../io.h"
-#include "checkpoint.h"
-#include "train.h"
+#include "../models/checkpoint.h"
+#include "../models/spec.h"
+#include "../train/batches.h"
 #include "../../nn/model.h"
 
 static int fail(char *err, size_t errlen, const char *what, const char *path) {

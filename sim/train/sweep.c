@@ -15,7 +15,7 @@
 #include "sweep.h"
 #include "../io.h"
 #include "../measure/metrics.h"
-#include "checkpoint.h"
+#include "../models/checkpoint.h"
 #include "train.h"
 
 void sweep_out_dir(const Experiment *ex, const SweepOptions *o, char *buf, size_t cap) {

@@ -101,7 +101,7 @@ int gen_run(GenOutput *o, Model *m, const GenPrompts *p, const GenArgs *a, char 
 void gen_output_free(GenOutput *o);
 
 // Writes tokens.npy, routes.npy, gates.npy, confidence.npy, diversity.csv (per prompt, the
-// diversity of its samples' continuations: run/diversity.h), then generate.json (settings,
+// diversity of its samples' continuations: use/diversity.h), then generate.json (settings,
 // prompt_len, the diversity's means over prompts, per row its prompt, sample, domain and seed),
 // each atomically, into a->out (created if missing). step: the model's training step (recorded).
 // Returns 0, or -1 with err naming the file and the system's reason.

@@ -24,7 +24,6 @@
 #include "../config/config.h"
 #include "../../nn/model.h"
 #include "../../optim/optim.h"
-#include "batches.h"
 
 // Shape of a table entry as numpy sees it ([count,] rows, cols; gains are vectors): the shape of
 // params/<name>.npy here and in `moesim export`. Returns the number of dimensions.
@@ -38,7 +37,7 @@ extern const char *const ckpt_partial_names[CKPT_NPARTIAL];  // metrics.csv laye
 typedef struct {
     int step;                               // steps done
     const Optimizer *optim;                 // moments / momentum and t
-    const BatchSource *batches;             // the RNG state of the training batches
+    const Rng *batch_rng;                   // the RNG state of the training batches (BatchSource.rng)
     const char *partial[CKPT_NPARTIAL];     // paths of the result files written so far, or NULL
 } CkptWrite;
 
@@ -62,7 +61,7 @@ int ckpt_check_shapes(const Config *saved, const Config *want, const char *dir, 
 // What to read back.
 typedef struct {
     Optimizer *optim;        // NULL: leave the optimizer as it is
-    BatchSource *batches;    // NULL: leave the RNG as it is
+    Rng *batch_rng;          // the training batches' RNG (BatchSource.rng); NULL: leave it as it is
     int *step;               // NULL: not needed
     // partial result files: each is copied into the matching FILE* (NULL: skip)
     FILE *partial[CKPT_NPARTIAL];

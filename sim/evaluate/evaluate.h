@@ -1,0 +1,95 @@
+// evaluate.h — the one evaluator of moesim, used by the trainer (at step 0, every eval.every steps
+// and at the end) and by `moesim eval` (a saved model): one forward pass over the world's fixed
+// evaluation set (data.seed), the per-layer measurements of measure/, and the files they go to.
+//
+//   evaluate.c  the evaluation set, the forward pass over it, the measurements → eval.csv,
+//               experts.csv rows
+//   writers.c   eval.csv / experts.csv opened and headed; the final evaluation's files: pairs.csv,
+//               removal.csv, prune.csv, truncation.csv, dump/; config.toml
+//   saved.c     eval_saved (`moesim eval`)
+//
+// The Evaluator owns the model it evaluates and the world it is measured on: the trainer builds
+// them here (evaluator_setup) and trains the model in place.
+#ifndef MOESIM_EVALUATE_H
+#define MOESIM_EVALUATE_H
+
+#include <stdio.h>
+#include "../config/schema.h"
+#include "../io.h"
+#include "../measure/metrics.h"
+#include "../worlds/world.h"
+#include "../../nn/model.h"
+
+// The options of a run of the trainer or the evaluator (train_run, eval_saved).
+typedef struct {
+    const char *run_id;    // shown in progress lines and the manifest
+    int threads;           // OpenMP threads for this run (0: leave the default)
+    int quiet;             // no progress output
+    FILE *progress;        // where progress lines go (NULL: stderr)
+    int tty;               // 1: one line updated in place (a terminal); 0: plain periodic lines
+    int resume;            // 1: continue from <dir>/checkpoint/ when there is one
+} TrainOptions;
+
+// Everything allocated once in evaluator_setup.
+typedef struct {
+    const Config *c;
+    char dir[1024];             // where the files go
+    ModelSpec ms;
+    World world;
+    Model model;
+    int world_ok, model_ok;
+    int router;                 // model.kind = router
+    int B, T, N, L, D, E, K;
+    // the evaluation set and what one evaluation pass caches, per layer
+    int ev_seqs;                    // sequences (router kind: chunks of T points)
+    int ev_from, ev_len;            // the measured positions of each sequence (world_eval_window):
+                                    // all T, or the last copy of eval.duplicate_content tokens
+    size_t ev_n;                    // measured tokens (points): ev_seqs x ev_len
+    int32_t *ev_tokens, *ev_seq_domain;
+    float *ev_hidden; int32_t *ev_target, *ev_cluster;
+    int32_t *ev_tok_domain, *ev_tok_id;      // ev_n
+    float *ev_u, *ev_z;                      // L x ev_n x D, L x ev_n x E
+    float *ev_resid;                         // L x ev_n norms of the residual stream at the router
+    int32_t *ev_topk;                        // L x ev_n x K
+    float *chunk_hidden;                     // N x D padded chunk (router kind)
+    LayerMetrics *lm;                        // L
+    double *domain_freq;                     // L x Dom x E
+    MetricsArrays arrays;                    // token pairs of the last layer evaluated (final)
+    double ev_ce;
+    // files
+    AtomicFile f_eval, f_experts;
+} Evaluator;
+
+// Builds the world and the model of c (parameters not initialized) and the evaluation set, for
+// files in dir. Returns 0, or -1 with err "world: ...", "model: ..." or "memory: ...". Call
+// evaluator_teardown in either case.
+int evaluator_setup(Evaluator *R, const Config *c, const char *dir, char *err, size_t errlen);
+void evaluator_teardown(Evaluator *R);
+
+// The forward pass over the evaluation set: fills the per-layer caches and R->ev_ce.
+void eval_forward(Evaluator *R);
+// The measurement inputs of layer l, from the caches of the last eval_forward.
+LayerData layer_data(const Evaluator *R, int l);
+// eval_forward, then one row per layer into eval.csv and the domain × expert frequencies into
+// experts.csv. final: also keeps the last layer's token pairs (R->arrays) for pairs.csv.
+void eval_measure(Evaluator *R, int step, int final);
+
+// writers.c. eval.csv and experts.csv as temporary files (committed by the caller): returns 0, or
+// -1 with err "output: cannot create ...".
+int eval_open_outputs(Evaluator *R, char *err, size_t errlen);
+void eval_write_headers(Evaluator *R);
+// The files of the final evaluation beside eval.csv, shared by a finished run and `moesim eval`:
+// pairs.csv, removal.csv, prune.csv (eval.prune_keep > 0), truncation.csv, dump/ (eval.dump).
+// Returns 0, or -1 with err naming the first file that could not be written and why.
+int write_final_evaluation(Evaluator *R, char *err, size_t errlen);
+// <dir>/config.toml: the resolved config. Returns 0, or -1 with errno set.
+int write_config(const Evaluator *R);
+
+// `moesim eval`: the evaluation of the model saved in model_dir (a model or checkpoint folder) on
+// the world of c (the saved run's config, with any data.* / eval.* overrides), written into out
+// (which must exist): eval.csv and experts.csv (rows of the model's step), pairs.csv, removal.csv,
+// config.toml, and dump/ when eval.dump is set. With no overrides, eval.csv equals the final rows
+// of the run's own eval.csv. Returns 0, or -1 with err naming the file and the reason.
+int eval_saved(const Config *c, const char *model_dir, const char *out, const TrainOptions *opt, char *err, size_t errlen);
+
+#endif

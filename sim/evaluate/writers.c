@@ -1,0 +1,134 @@
+// writers.c — the evaluator's files (evaluate.h): eval.csv and experts.csv (rows by eval_measure),
+// and those of the final evaluation: pairs.csv, removal.csv, prune.csv, truncation.csv, dump/,
+// config.toml. Every file is written atomically (io.h).
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "evaluate.h"
+#include "../config/config.h"
+#include "../measure/truncation.h"
+#include "../use/prune.h"
+
+int eval_open_outputs(Evaluator *R, char *err, size_t errlen) {
+    char p[1100];
+    AtomicFile *files[2] = {&R->f_eval, &R->f_experts};
+    const char *names[2] = {"eval.csv", "experts.csv"};
+    for (int i = 0; i < 2; i++)
+        if (!afile_open(files[i], path_join(p, sizeof p, R->dir, names[i]))) {
+            snprintf(err, errlen, "output: cannot create %s: %s", files[i]->tmp, strerror(errno));
+            return -1;
+        }
+    return 0;
+}
+
+void eval_write_headers(Evaluator *R) {
+    const char *names[METRICS_NSCALARS];
+    LayerMetrics dummy = {0};
+    int n = metrics_list(names, NULL, NULL, &dummy);
+    fprintf(R->f_eval.f, "step,layer,eval_ce");
+    for (int i = 0; i < n; i++) fprintf(R->f_eval.f, ",%s", names[i]);
+    fputc('\n', R->f_eval.f);
+    fprintf(R->f_experts.f, "step,layer,domain,expert,frequency\n");
+}
+
+static int write_pairs(const Evaluator *R) {
+    char p[1100];
+    AtomicFile a;
+    FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "pairs.csv"));
+    if (!f) return -1;
+    fprintf(f, "layer,i,j,rms_hidden,rms_logits,prop1_lhs,prop1_rhs\n");
+    for (int i = 0; i < R->c->eval_pairs; i++)
+        fprintf(f, "%d,%d,%d,%.6g,%.6g,%.6g,%.6g\n", R->L - 1, R->arrays.pairs[2 * i], R->arrays.pairs[2 * i + 1],
+                R->arrays.rms_hidden[i], R->arrays.rms_logits[i], R->arrays.prop1_lhs[i], R->arrays.prop1_rhs[i]);
+    return afile_commit(&a);
+}
+
+// Expert-removal sensitivity (DeepSeekMoE): the evaluation cross-entropy when every token's
+// round(r·E) best experts are masked in every layer and the top K re-picked, for each r of
+// eval.removal. Decoder only (the router kind has no language-model loss).
+static int write_removal(Evaluator *R) {
+    char p[1100];
+    AtomicFile a;
+    FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "removal.csv"));
+    if (!f) return -1;
+    fprintf(f, "r,masked_experts,eval_ce,delta_ce\n");
+    double base = R->ev_ce;
+    fprintf(f, "0,0,%.9g,0\n", base);
+    for (int i = 0; i < R->c->eval_removal.n && !R->router; i++) {
+        double r = R->c->eval_removal.v[i];
+        int masked = (int)floor(r * R->E + 0.5);
+        if (masked < 1 || masked + R->K > R->E) continue;
+        R->model.mask_top = masked;
+        eval_forward(R);
+        fprintf(f, "%g,%d,%.9g,%.9g\n", r, masked, R->ev_ce, R->ev_ce - base);
+    }
+    R->model.mask_top = 0;
+    eval_forward(R);  // leave the caches as the unmasked model has them
+    return afile_commit(&a);
+}
+
+// Fig. 24: per layer, the share of evaluation tokens whose m-th expert by logit survives keeping
+// only the top-r right singular directions of the router inputs (measure/truncation.h).
+static int write_truncation(const Evaluator *R) {
+    char p[1100];
+    AtomicFile a;
+    FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "truncation.csv"));
+    if (!f) return -1;
+    fprintf(f, "layer,rank,m,agreement\n");
+    int rs[24], nr = truncation_ranks(rs, R->D);
+    double *agree = malloc(sizeof(double) * (size_t)nr * R->K);
+    int bad = !agree;
+    for (int l = 0; l < R->L && !bad; l++) {
+        LayerData d = layer_data(R, l);
+        bad = truncation_agreement(agree, d.H, d.P, d.N, d.D, d.E, d.K, rs, nr) != 0;
+        for (int i = 0; i < nr && !bad; i++)
+            for (int m = 0; m < R->K; m++) fprintf(f, "%d,%d,%d,%.6f\n", l, rs[i], m + 1, agree[(size_t)i * R->K + m]);
+    }
+    free(agree);
+    if (bad) { afile_abort(&a); errno = ENOMEM; return -1; }
+    return afile_commit(&a);
+}
+
+int write_config(const Evaluator *R) {
+    char p[1100];
+    AtomicFile a;
+    FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "config.toml"));
+    if (!f) return -1;
+    config_write_toml(f, R->c);
+    return afile_commit(&a);
+}
+
+static int write_dumps(const Evaluator *R) {
+    char p[1100], name[128];
+    snprintf(p, sizeof p, "%s/dump", R->dir);
+    if (mkdir_p(p) != 0) return -1;
+    int bad = 0;
+    for (int l = 0; l < R->L; l++) {
+        LayerData d = layer_data(R, l);
+        size_t sh[2] = {R->ev_n, (size_t)R->D};
+        snprintf(name, sizeof name, "dump/blocks.%d.hidden.npy", l);
+        bad |= npy_write(path_join(p, sizeof p, R->dir, name), "<f4", d.H, 2, sh);
+        size_t shp[2] = {(size_t)R->E, (size_t)R->D};
+        snprintf(name, sizeof name, "dump/blocks.%d.router.npy", l);
+        bad |= npy_write(path_join(p, sizeof p, R->dir, name), "<f4", d.P, 2, shp);
+    }
+    size_t sh1[1] = {R->ev_n};
+    bad |= npy_write(path_join(p, sizeof p, R->dir, "dump/domains.npy"), "<i4", R->ev_tok_domain, 1, sh1);
+    return bad ? -1 : 0;
+}
+
+// The files of the final evaluation beside eval.csv, shared by a finished run and `moesim eval`:
+// pairs.csv, removal.csv, prune.csv (eval.prune_keep > 0), truncation.csv, dump/ (eval.dump).
+// Returns 0, or -1 with err naming the first file that could not be written and why.
+int write_final_evaluation(Evaluator *R, char *err, size_t errlen) {
+    const char *name = NULL;
+    if (write_pairs(R) != 0) name = "pairs.csv";
+    else if (write_removal(R) != 0) name = "removal.csv";
+    else if (prune_write(R->c, &R->model, &R->world, R->dir, err, errlen) != 0) return -1;
+    else if (write_truncation(R) != 0) name = "truncation.csv";
+    else if (R->c->eval_dump && write_dumps(R) != 0) name = "dump/";
+    if (!name) return 0;
+    snprintf(err, errlen, "cannot write %s/%s: %s", R->dir, name, strerror(errno));
+    return -1;
+}

@@ -1,0 +1,147 @@
+// results.c — the trainer's own files (train_internal.h): metrics.csv and layers.csv, which grow
+// during the run as temporary files, and manifest.json, written last, which marks a run as done.
+// eval.csv and experts.csv grow beside them (evaluate/), and all four go into a checkpoint.
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "train_internal.h"
+#include "../config/config.h"
+
+#ifndef MOESIM_VERSION
+#define MOESIM_VERSION "0.1.0"
+#endif
+#ifndef MOESIM_BUILD_FLAGS
+#define MOESIM_BUILD_FLAGS "unknown"
+#endif
+
+void iso_time(char *buf, size_t n) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int setfail(RunResult *r, const char *what, const char *msg) {
+    r->status = RUN_FAILED;
+    snprintf(r->reason, sizeof r->reason, "%s: %s", what, msg);
+    return -1;
+}
+
+AtomicFile *growing_file(Run *R, int i) {
+    AtomicFile *files[CKPT_NPARTIAL] = {&R->f_metrics, &R->f_layers, &R->ev.f_eval, &R->ev.f_experts};
+    return files[i];
+}
+
+int open_outputs(Run *R, RunResult *res) {
+    char p[1100];
+    for (int i = 0; i < 2; i++)
+        if (!afile_open(growing_file(R, i), path_join(p, sizeof p, R->ev.dir, ckpt_partial_names[i]))) {
+            char msg[1300];
+            snprintf(msg, sizeof msg, "cannot create %s: %s", growing_file(R, i)->tmp, strerror(errno));
+            return setfail(res, "output", msg);
+        }
+    char err[1400];
+    if (eval_open_outputs(&R->ev, err, sizeof err) != 0) {
+        res->status = RUN_FAILED;
+        snprintf(res->reason, sizeof res->reason, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+// Header rows, on a fresh start; a resumed run copies the checkpoint's rows instead.
+void write_headers(Run *R) {
+    const Config *c = R->ev.c;
+    fprintf(R->f_metrics.f, "step,loss,ce");
+    if (c->balance_method == BAL_SWITCH || c->balance_method == BAL_L2) fprintf(R->f_metrics.f, ",aux");
+    if (c->balance_z_alpha > 0) fprintf(R->f_metrics.f, ",z");
+    if (c->balance_seq_alpha > 0) fprintf(R->f_metrics.f, ",seq_aux");
+    fprintf(R->f_metrics.f, ",lr,grad_norm,maxvio_batch,tokens_per_s\n");
+    fprintf(R->f_layers.f, "step,layer,aux,z,seq_aux,maxvio_batch,bias_min,bias_max");
+    for (int e = 0; e < R->ev.E; e++) fprintf(R->f_layers.f, ",load_%d", e);
+    fputc('\n', R->f_layers.f);
+    eval_write_headers(&R->ev);
+}
+
+void write_log_rows(Run *R, int done, const Losses *l, double lr, double gn, double tps) {
+    const Config *c = R->ev.c;
+    const Model *m = &R->ev.model;
+    double maxvio = 0;
+    for (int i = 0; i < R->ev.L; i++) maxvio += m->blocks[i].maxvio / R->ev.L;
+    FILE *f = R->f_metrics.f;
+    fprintf(f, "%d,%.9g,%.9g", done, l->loss, l->ce);
+    if (c->balance_method == BAL_SWITCH || c->balance_method == BAL_L2) fprintf(f, ",%.9g", l->aux);
+    if (c->balance_z_alpha > 0) fprintf(f, ",%.9g", l->z);
+    if (c->balance_seq_alpha > 0) fprintf(f, ",%.9g", l->seq_aux);
+    fprintf(f, ",%.6g,%.9g,%.6g,%.1f\n", lr, gn, maxvio, tps);
+    for (int i = 0; i < R->ev.L; i++) {
+        const BlockActs *a = &m->blocks[i];
+        const real *bias = m->bias + (size_t)i * R->ev.E;
+        real bmin = bias[0], bmax = bias[0];
+        for (int e = 1; e < R->ev.E; e++) { bmin = bias[e] < bmin ? bias[e] : bmin; bmax = bias[e] > bmax ? bias[e] : bmax; }
+        fprintf(R->f_layers.f, "%d,%d,%.9g,%.9g,%.9g,%.6g,%.6g,%.6g", done, i, a->aux, a->zl, a->seq_aux, a->maxvio, bmin, bmax);
+        for (int e = 0; e < R->ev.E; e++) fprintf(R->f_layers.f, ",%d", a->load[e]);
+        fputc('\n', R->f_layers.f);
+    }
+}
+
+int write_manifest(const Run *R, const RunResult *res, const char *start, double wall) {
+    char p[1100], end[64];
+    iso_time(end, sizeof end);
+    AtomicFile a;
+    FILE *f = afile_open(&a, path_join(p, sizeof p, R->ev.dir, "manifest.json"));
+    if (!f) return -1;
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    fprintf(f, "{\n  \"run\": ");
+    json_string(f, R->opt->run_id ? R->opt->run_id : "run");
+    fprintf(f, ",\n  \"status\": ");
+    char status[2100];
+    if (res->status == RUN_OK) snprintf(status, sizeof status, "ok");
+    else if (res->status == RUN_DIVERGED) snprintf(status, sizeof status, "diverged");
+    else if (res->status == RUN_INTERRUPTED) snprintf(status, sizeof status, "interrupted");
+    else snprintf(status, sizeof status, "failed: %s", res->reason);
+    json_string(f, status);
+    fprintf(f, ",\n  \"reason\": ");
+    json_string(f, res->reason);
+    if (R->resumed_from >= 0) fprintf(f, ",\n  \"resumed_from\": %d", R->resumed_from);
+    else fprintf(f, ",\n  \"resumed_from\": null");
+    fprintf(f, ",\n  \"seed\": %d,\n  \"data_seed\": %d,\n  \"version\": ", R->ev.c->train_seed, R->ev.c->data_seed);
+    json_string(f, MOESIM_VERSION);
+    fprintf(f, ",\n  \"build_flags\": ");
+    json_string(f, MOESIM_BUILD_FLAGS);
+#ifdef _OPENMP
+    fprintf(f, ",\n  \"openmp\": true");
+#else
+    fprintf(f, ",\n  \"openmp\": false");
+#endif
+    fprintf(f, ",\n  \"threads\": %d,\n  \"start\": ", threads);
+    json_string(f, start);
+    fprintf(f, ",\n  \"end\": ");
+    json_string(f, end);
+    fprintf(f, ",\n  \"wall_s\": %.3f,\n  \"steps_done\": %d,\n  \"final_loss\": ", wall, res->steps_done);
+    json_number(f, res->loss);
+    fprintf(f, ",\n  \"final_ce\": ");
+    json_number(f, res->ce);
+    fprintf(f, ",\n  \"eval_ce\": ");
+    json_number(f, R->ev.ev_ce);
+    fprintf(f, ",\n  \"tokens_per_s\": %.1f,\n  \"parameters\": %zu,\n  \"final_eval\": [\n", res->tokens_per_s, R->ev.model.table.total);
+    for (int l = 0; l < R->ev.L; l++) {
+        fprintf(f, "    {\n      \"layer\": %d,\n", l);
+        metrics_write_json(f, &R->ev.lm[l], "      ");
+        fprintf(f, "\n    }%s\n", l + 1 < R->ev.L ? "," : "");
+    }
+    fprintf(f, "  ],\n  \"config\": ");
+    config_write_json(f, R->ev.c, 2);
+    fprintf(f, "\n}\n");
+    return afile_commit(&a);
+}
+
+void abort_outputs(Run *R) {
+    for (int i = 0; i < CKPT_NPARTIAL; i++) afile_abort(growing_file(R, i));
+}
