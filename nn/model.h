@@ -6,6 +6,7 @@
 //              s = softmax(z) | sigmoid(z);  top-K of s + bias;  h += Σ g_e·FFN_e(u) + Σ shared FFN(u)
 //   logits = RMSNorm(h; final_norm)·headᵀ;  loss = mean CE + balancing terms.
 // Router model: z = P·h for given hidden states h (one "layer"), loss = balancing (+ task CE).
+// One block function (nn/block.c) serves model_forward and decoding with a KV cache (Decoder below).
 //
 // The whole optimizer-step batch goes through one pass. Micro-batches are consecutive slices of
 // it and define the balancing groups; since nothing else couples sequences, this is exactly
@@ -172,8 +173,9 @@ typedef struct {
     int32_t *islab;        // every integer array
 } Decoder;
 
-// Allocates everything once and transposes m's matrices (read again by decoder_build only: rebuild
-// after changing the parameters). Returns 0, or -1 if out of memory.
+// Allocates everything once (nothing is allocated per call) and copies m's matrices transposed:
+// build the decoder again after the parameters change. Returns 0, or -1 if out of memory or m is
+// not a decoder.
 int decoder_build(Decoder *d, const Model *m);
 void decoder_free(Decoder *d);
 // model_forward over each row's window tokens[i*stride .. i*stride + w-1] (1 <= w <= T) at
