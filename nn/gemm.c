@@ -163,7 +163,11 @@ static void transpose(real *wt, const real *W, int O, int I) {
 void matmul_forward(real *out, const real *in, const real *W, int N, int I, int O, real *wt) {
     // wt[I x O] = Wᵀ, so out[N x O] = in[N x I] · wt
     transpose(wt, W, O, I);
-    gemm(out, (size_t)O, in, (size_t)I, 1, wt, (size_t)O, N, O, I, 0);
+    matmul_forward_t(out, in, wt, N, I, O);
+}
+
+void matmul_forward_t(real *out, const real *in, const real *Wt, int N, int I, int O) {
+    if (N > 0) gemm(out, (size_t)O, in, (size_t)I, 1, Wt, (size_t)O, N, O, I, 0);
 }
 
 void matmul_backward_input(real *din, const real *dout, const real *W, int N, int I, int O) {

@@ -25,6 +25,9 @@ void gemm_ref(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, cons
 const char *gemm_path(void);
 
 void matmul_forward(real *out, const real *in, const real *W, int N, int I, int O, real *wt);
+// out = in·Wᵀ with W given transposed (Wt: I x O), as a decoder keeps its weights: the same gemm
+// call as matmul_forward's, so the same bits.
+void matmul_forward_t(real *out, const real *in, const real *Wt, int N, int I, int O);
 // din += dout·W
 void matmul_backward_input(real *din, const real *dout, const real *W, int N, int I, int O);
 // din = dout·W (overwrites: saves zeroing a buffer that only this product fills)

@@ -9,6 +9,7 @@
 #include "gemm.h"
 #include "layers.h"
 #include "moe.h"
+#include "block.h"
 #include "reduce.h"
 
 #define PARAM(m, i) ((m)->params + (m)->table.info[i].offset)
@@ -241,15 +242,6 @@ static void zero_parallel(real *x, size_t n) {
     }
 }
 
-// y = a + b (b may be NULL: a copy), n floats, over the threads.
-static void add_parallel(real *y, const real *a, const real *b, size_t n) {
-    const long long nn = (long long)n;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n > 65536)
-#endif
-    for (long long i = 0; i < nn; i++) y[i] = b ? a[i] + b[i] : a[i];
-}
-
 // 1 for the routed experts' w1 and w2 entries: their gradients are written whole by
 // model_backward (experts_backward), never zeroed here, and their norm comes from wsq.
 static int written_by_backward(const Model *m, int i) {
@@ -299,18 +291,11 @@ static void balance_groups(const ModelSpec *sp, int B, int micro, int *gsize, in
     }
 }
 
-static void route_forward(Model *m, int l, const Batch *b) {
+// The balancing statistics and losses of block l from its routing (block_route's s, p, topk).
+static void balance_forward(Model *m, int l, const Batch *b) {
     const ModelSpec *sp = &m->spec;
     BlockActs *a = &m->blocks[l];
-    int N = b->B * sp->T, D = sp->D, E = sp->E, K = sp->K;
-    const real *P = PARAM(m, m->bp[l].router);
-    matmul_forward(a->z, a->u, P, N, D, E, m->wt);             // z[N x E] = u·Pᵀ
-    router_scores_forward(a->s, a->p, a->z, N, E, sp->score);
-    const real *bias = sp->bal_method == BAL_AUXFREE ? m->bias + (size_t)l * E : NULL;
-    const uint8_t *allowed = m->allowed ? m->allowed + (size_t)l * E : NULL;
-    if (!m->freeze_selection) router_topk_allowed(a->topk, a->s, bias, allowed, N, E, K, m->mask_top);
-    int normalize = sp->score == SCORE_SIGMOID || sp->gate_norm;
-    router_gates_forward(a->gate, a->s, a->topk, N, E, K, normalize);
+    int N = b->B * sp->T, E = sp->E, K = sp->K;
     expert_load(a->load, a->topk, N, E, K);
     a->maxvio = load_maxvio(a->load, E, N * K);
     a->aux = a->zl = a->seq_aux = 0;
@@ -379,12 +364,22 @@ static void sum_losses(Model *m, Losses *out, double ce) {
     out->loss = ce + aux_coef * out->aux + sp->z_alpha * out->z + sp->seq_alpha * out->seq_aux;
 }
 
-static int forward_router(Model *m, const Batch *b, Losses *out) {
+// A block's settings and scratch for a forward over b (full causal attention, matrices
+// transposed at each product).
+static BlockRun block_run(Model *m, const Batch *b, const ForwardSwitches *sw) {
+    BlockRun r = {.N = b->B * m->spec.T, .sw = sw, .wt = m->wt, .wt_experts = m->wt_experts, .tmp = m->tmp,
+                  .x_rows = m->x_rows, .hact = m->dhid, .att = {.B = b->B, .att_scratch = m->att_scratch}};
+    return r;
+}
+
+static int forward_router(Model *m, const Batch *b, const ForwardSwitches *sw, Losses *out) {
     const ModelSpec *sp = &m->spec;
     int N = b->B * sp->T, E = sp->E;
     if (!b->hidden) return -1;
     memcpy(m->blocks[0].u, b->hidden, sizeof(real) * (size_t)N * sp->D);
-    route_forward(m, 0, b);
+    BlockRun r = block_run(m, b, sw);
+    block_route(m, 0, &m->blocks[0], &r);
+    balance_forward(m, 0, b);
     double ce = 0;
     if (b->target) {
         for (int n = 0; n < N; n++) {
@@ -397,44 +392,23 @@ static int forward_router(Model *m, const Batch *b, Losses *out) {
     return 0;
 }
 
-int model_forward(Model *m, const Batch *b, Losses *out) {
+int model_forward(Model *m, const Batch *b, const ForwardSwitches *sw, Losses *out) {
     const ModelSpec *sp = &m->spec;
     if (b->B <= 0 || b->B > sp->max_batch || b->micro <= 0 || b->B % b->micro) return -1;
     m->B = b->B;
-    if (sp->kind == MODEL_ROUTER) return forward_router(m, b, out);
+    if (sp->kind == MODEL_ROUTER) return forward_router(m, b, sw, out);
     if (!b->tokens) return -1;
-    int B = b->B, T = sp->T, N = B * T, D = sp->D, E = sp->E, K = sp->K, F = sp->F, V = sp->V;
+    int B = b->B, T = sp->T, N = B * T, D = sp->D, V = sp->V;
     for (int i = 0; i < B * (T + 1); i++)
         if (b->tokens[i] < 0 || b->tokens[i] >= V) return -1;
     for (int bb = 0; bb < B; bb++)
         for (int t = 0; t < T; t++) m->targets[bb * T + t] = b->tokens[(size_t)bb * (T + 1) + t + 1];
 
     embed_forward(m->blocks[0].h_in, b->tokens, PARAM(m, m->i_wte), m->i_wpe >= 0 ? PARAM(m, m->i_wpe) : NULL, B, T, D);
+    BlockRun r = block_run(m, b, sw);
     for (int l = 0; l < sp->L; l++) {
-        BlockActs *a = &m->blocks[l];
-        const BlockParams *bp = &m->bp[l];
-        size_t ND = (size_t)N * D;
-        if (sp->attention) {
-            rmsnorm_forward(a->att_a, a->att_rstd, a->h_in, PARAM(m, bp->att_norm), N, D);
-            matmul_forward(a->qkv, a->att_a, PARAM(m, bp->wqkv), N, D, 3 * D, m->wt);  // [N x 3D]
-            attention_forward(a->att_o, a->att_p, a->qkv, m->att_scratch, B, T, D, sp->H);
-            matmul_forward(m->tmp, a->att_o, PARAM(m, bp->wo), N, D, D, m->wt);         // [N x D]
-            add_parallel(a->h_mid, a->h_in, m->tmp, ND);
-        }
-        rmsnorm_forward(a->u, a->moe_rstd, a->h_mid, PARAM(m, bp->moe_norm), N, D);
-        route_forward(m, l, b);
-        moe_dispatch(a->expert_start, a->row_token, a->token_row, a->topk, N, E, K);
-        real *next = l + 1 < sp->L ? m->blocks[l + 1].h_in : m->h_final;
-        add_parallel(next, a->h_mid, NULL, ND);
-        experts_forward(a->y, a->hpre, m->dhid, m->x_rows, a->u, PARAM(m, bp->w1), PARAM(m, bp->w2),
-                        a->expert_start, a->row_token, E, D, F, m->wt_experts);
-        moe_combine_forward(next, a->y, a->gate, a->token_row, N, D, K);
-        for (int s = 0; s < sp->S; s++) {
-            size_t off = (size_t)s * N * F;
-            ffn_forward(m->tmp, a->sh_hpre + off, m->dhid, a->u, PARAM(m, bp->shared_w1) + (size_t)s * F * D,
-                        PARAM(m, bp->shared_w2) + (size_t)s * D * F, N, D, F, m->wt);
-            add_parallel(next, next, m->tmp, ND);
-        }
+        block_forward(m, l, &m->blocks[l], l + 1 < sp->L ? m->blocks[l + 1].h_in : m->h_final, &r);
+        balance_forward(m, l, b);
     }
     rmsnorm_forward(m->f_norm, m->f_rstd, m->h_final, PARAM(m, m->i_final_norm), N, D);
     matmul_forward(m->logits, m->f_norm, PARAM(m, m->i_head), N, D, V, m->wt);          // [N x V]

@@ -6,6 +6,7 @@
 //              s = softmax(z) | sigmoid(z);  top-K of s + bias;  h += Σ g_e·FFN_e(u) + Σ shared FFN(u)
 //   logits = RMSNorm(h; final_norm)·headᵀ;  loss = mean CE + balancing terms.
 // Router model: z = P·h for given hidden states h (one "layer"), loss = balancing (+ task CE).
+// One block function (nn/block.c) serves model_forward and decoding with a KV cache (Decoder below).
 //
 // The whole optimizer-step batch goes through one pass. Micro-batches are consecutive slices of
 // it and define the balancing groups; since nothing else couples sequences, this is exactly
@@ -117,12 +118,17 @@ typedef struct {
     real *x_rows, *dy_rows, *dx_rows; // N*K x D
     real *dhid;            // max(N*K, N) x F: the experts' gelu(hpre) in the forward, their hidden gradient in the backward
     int32_t *perm;         // N (shuffle scope)
-    int freeze_selection;  // 1: forward keeps the cached top-K (gradient checks, frozen routing)
-    int mask_top;          // > 0: every token's mask_top best experts are removed before the top-K
-                           // (expert-removal sensitivity; evaluation only)
-    const uint8_t *allowed; // L x E, or NULL: expert e of layer l may be chosen iff allowed[l*E + e]
-                           // (pruning, sim/run/prune.c; evaluation only; the caller owns it)
 } Model;
+
+// Evaluation switches of one forward, passed with the call (NULL: a plain forward, all zero).
+// The model holds none of them: a forward depends only on its arguments.
+typedef struct {
+    int freeze_selection;   // 1: keep the top-K cached by the last forward (gradient checks, frozen routing)
+    int mask_top;           // > 0: every token's mask_top best experts are removed before the top-K
+                            // (expert-removal sensitivity)
+    const uint8_t *allowed; // L x E, or NULL: expert e of layer l may be chosen iff allowed[l*E + e]
+                            // (pruning, sim/run/prune.c; the caller owns it)
+} ForwardSwitches;
 
 // Builds the parameter table and allocates every array once. Returns 0, or -1 with err set.
 int model_build(Model *m, const ModelSpec *spec, char *err, size_t errlen);
@@ -132,8 +138,9 @@ void model_free(Model *m);
 void model_init_params(Model *m, uint64_t seed, double init_std, double embed_shared);
 // Zeroes every gradient except the routed experts' w1 and w2, which model_backward writes whole.
 void model_zero_grads(Model *m);
-// Forward over a batch: fills the caches and the loss. Returns 0, or -1 if the batch is invalid.
-int model_forward(Model *m, const Batch *b, Losses *out);
+// Forward over a batch: fills the caches and the loss. sw: evaluation switches, or NULL.
+// Returns 0, or -1 if the batch is invalid.
+int model_forward(Model *m, const Batch *b, const ForwardSwitches *sw, Losses *out);
 // Backward of the last forward: adds d(loss)/d(params) into m->grads (the routed experts' w1 and
 // w2 are written, not added: call model_zero_grads first, as the trainer does every step).
 void model_backward(Model *m, const Batch *b);
@@ -143,5 +150,48 @@ void model_backward(Model *m, const Batch *b);
 double model_grad_norm(const Model *m);
 // Aux-free balancing: updates the bias from the loads of the last forward (after the step).
 void model_update_bias(Model *m);
+
+// ---- decoding with a KV cache (nn/decode.c) ---------------------------------------------------
+// Up to R = spec.max_batch rows advance in lockstep through a window of positions 0..w-1 (w <= T,
+// the positions the model learned). A prefill runs model_forward over each row's window and keeps
+// every layer's keys and values; a step runs each row's next token alone at position w through
+// the same block function as model_forward (nn/block.c), attending to the cached keys 0..w, with
+// every matrix transposed once at build time (the same gemm calls, so the same bits as a forward
+// over the whole window, up to the attention's summation order: tests/test_generate.c).
+typedef struct {
+    int R, T;              // rows, window (spec.T)
+    real *wt;              // table.total: every matrix transposed (I x O) at its own offset
+    real *kc, *vc;         // L x R x T x D   keys and values of each row's window
+    int32_t *window;       // R x (T+1)       a prefill's windows, padded with token 0
+    BlockActs *blocks;     // L               a step's activations on R rows (rows i = 0..nr-1)
+    real *h_final, *f_norm, *f_rstd; // R x D, R x D, R
+    real *logits;          // R x V           logits of each row's newest position
+    real *att_s;           // R x H x T       attention probabilities of the newest position
+    real *tmp, *x_rows, *hact;                // R x D, R*K x D, max(R*K, R) x F: block scratch
+    int last_prefill;      // 1: the last call was a prefill (its routing lives in the model's caches)
+    real *slab;            // every real array above but wt
+    int32_t *islab;        // every integer array
+} Decoder;
+
+// Allocates everything once (nothing is allocated per call) and copies m's matrices transposed:
+// build the decoder again after the parameters change. Returns 0, or -1 if out of memory or m is
+// not a decoder.
+int decoder_build(Decoder *d, const Model *m);
+void decoder_free(Decoder *d);
+// model_forward over each row's window tokens[i*stride .. i*stride + w-1] (1 <= w <= T) at
+// positions 0..w-1 for nr <= R rows; fills the cache and the logits at position w-1. Overwrites
+// m's activation caches. Returns 0, or -1 if refused (a token outside the vocabulary, bad sizes).
+int model_decode_prefill(Model *m, Decoder *d, const int32_t *tokens, size_t stride, int nr, int w,
+                         const ForwardSwitches *sw);
+// Each row's next token tokens[i*stride] at position w (1 <= w < T; the cache holds 0..w-1):
+// stores its keys and values at w, leaves its logits. sw->freeze_selection is refused (a step has
+// no cached selection). Returns 0, or -1 if refused.
+int model_decode_step(const Model *m, Decoder *d, const int32_t *tokens, size_t stride, int nr, int w,
+                      const ForwardSwitches *sw);
+// Layer l's routing of row i at window position t of the last call (a prefill: t < its w; a step:
+// t is ignored, the position stepped): its K experts in top-K order, their gates (K) and the
+// router logits z (E). Valid until the next call (or model_forward, after a prefill).
+typedef struct { const int32_t *topk; const real *gate, *z; } DecodeRoute;
+DecodeRoute decoder_route(const Decoder *d, const Model *m, int l, int i, int t);
 
 #endif

@@ -173,11 +173,13 @@ void moe_dispatch(int32_t *expert_start, int32_t *row_token, int32_t *token_row,
 // ---- experts ----------------------------------------------------------------------------------
 
 void ffn_forward(real *y, real *hpre, real *hact, const real *x, const real *w1, const real *w2,
-                 int n, int D, int F, real *wt) {
+                 const real *w1t, const real *w2t, int n, int D, int F, real *wt) {
     if (n == 0) return;
-    matmul_forward(hpre, x, w1, n, D, F, wt);      // [n x F] = x[n x D]·W1[F x D]ᵀ
+    if (w1t) matmul_forward_t(hpre, x, w1t, n, D, F);
+    else matmul_forward(hpre, x, w1, n, D, F, wt);  // [n x F] = x[n x D]·W1[F x D]ᵀ
     gelu_forward(hact, hpre, (size_t)n * F);
-    matmul_forward(y, hact, w2, n, F, D, wt);      // [n x D] = hact[n x F]·W2[D x F]ᵀ
+    if (w2t) matmul_forward_t(y, hact, w2t, n, F, D);
+    else matmul_forward(y, hact, w2, n, F, D, wt);  // [n x D] = hact[n x F]·W2[D x F]ᵀ
 }
 
 void ffn_backward(real *dx, real *dw1, real *dw2, const real *dy, const real *x, const real *hpre,
@@ -210,8 +212,8 @@ void moe_gather_rows(real *x_rows, const real *u, const int32_t *row_token, int 
 }
 
 void experts_forward(real *y, real *hpre, real *hact, real *x_rows, const real *u, const real *w1,
-                     const real *w2, const int32_t *expert_start, const int32_t *row_token,
-                     int E, int D, int F, real *wt) {
+                     const real *w2, const real *w1t, const real *w2t, const int32_t *expert_start,
+                     const int32_t *row_token, int E, int D, int F, real *wt) {
     int rows = expert_start[E];
     moe_gather_rows(x_rows, u, row_token, rows, D);
     // one expert per iteration: each owns its rows, its weights' gradients and its slice of the
@@ -223,8 +225,9 @@ void experts_forward(real *y, real *hpre, real *hact, real *x_rows, const real *
     for (int e = 0; e < E; e++) {
         size_t r0 = (size_t)expert_start[e];
         int n = expert_start[e + 1] - expert_start[e];
-        ffn_forward(y + r0 * D, hpre + r0 * F, hact + r0 * F, x_rows + r0 * D,
-                    w1 + (size_t)e * F * D, w2 + (size_t)e * D * F, n, D, F, wt + (size_t)e * F * D);
+        size_t at = (size_t)e * F * D;  // expert e's matrices (and their transposes) in the stacks
+        ffn_forward(y + r0 * D, hpre + r0 * F, hact + r0 * F, x_rows + r0 * D, w1 + at, w2 + at,
+                    w1t ? w1t + at : NULL, w2t ? w2t + at : NULL, n, D, F, wt + at);
     }
 }
 

@@ -41,9 +41,12 @@ void moe_dispatch(int32_t *expert_start, int32_t *row_token, int32_t *token_row,
                   int N, int E, int K);
 
 // One FFN on n rows: hpre = x·W1ᵀ [n x F], hact = gelu(hpre), y = hact·W2ᵀ [n x D].
-// wt: scratch of F*D reals. hact may be scratch: the backward recomputes it from hpre.
+// wt: scratch of F*D reals, into which w1 and w2 are transposed for the products; or w1t (D x F)
+// and w2t (F x D) give them transposed already (a decoder's copy; NULL: transpose now, wt then
+// unused for that one): the same gemm either way, so the same bits.
+// hact may be scratch: the backward recomputes it from hpre.
 void ffn_forward(real *y, real *hpre, real *hact, const real *x, const real *w1, const real *w2,
-                 int n, int D, int F, real *wt);
+                 const real *w1t, const real *w2t, int n, int D, int F, real *wt);
 // dx += , dw1 += , dw2 += (set_w: dw1 = , dw2 = ; zero when n = 0); dhid: scratch of n*F reals
 // (it holds gelu(hpre), then the hidden gradient).
 void ffn_backward(real *dx, real *dw1, real *dw2, const real *dy, const real *x, const real *hpre,
@@ -55,10 +58,11 @@ void moe_gather_rows(real *x_rows, const real *u, const int32_t *row_token, int 
 // Routed experts over dispatched rows. x_rows[N*K x D] is filled by gathering u (N x D) in row
 // order; w1: E x F x D, w2: E x D x F; y, hpre, hact as in ffn_forward, for all N*K rows (hact
 // is scratch).
-// wt: E*F*D reals of scratch (one transpose buffer per expert: experts run in parallel).
+// wt: E*F*D reals of scratch (one transpose buffer per expert: experts run in parallel); w1t
+// (E x D x F) and w2t (E x F x D), or NULL, give the weights transposed already (ffn_forward).
 void experts_forward(real *y, real *hpre, real *hact, real *x_rows, const real *u, const real *w1,
-                     const real *w2, const int32_t *expert_start, const int32_t *row_token,
-                     int E, int D, int F, real *wt);
+                     const real *w2, const real *w1t, const real *w2t, const int32_t *expert_start,
+                     const int32_t *row_token, int E, int D, int F, real *wt);
 // dy_rows[N*K x D] → dx_rows (overwritten, N*K x D), dw1 =, dw2 = (overwritten, every expert's,
 // zero for an expert without rows). The exception to the += contract (nn.h) is deliberate: a
 // routed expert's weights have exactly one consumer per step, and writing their gradients saves

@@ -38,9 +38,11 @@ static int choice(const char *json, const char *table, const char *key, const ch
     return -1;
 }
 
+// The loss with the routing kept as cached (the float run's, loaded into the model's topk).
 static double loss_at(Model *m, const Batch *b) {
     Losses l;
-    model_forward(m, b, &l);
+    const ForwardSwitches frozen = {.freeze_selection = 1};
+    model_forward(m, b, &frozen, &l);
     return l.loss;
 }
 
@@ -98,7 +100,6 @@ int main(int argc, char **argv) {
         memcpy(m.blocks[l].topk, tk, sizeof(int32_t) * shape[0] * shape[1]);
         free(tk);
     }
-    m.freeze_selection = 1;  // the float run's routing, exactly
     Batch b = {.B = s.max_batch, .micro = micro, .tokens = tokens};
     int bad = 0, checked = 0;
     Rng rng;

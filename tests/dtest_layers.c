@@ -122,7 +122,7 @@ enum { FN = 5, FD = 4, FF = 6 };
 static struct { real *x, *w1, *w2, *y, *hpre, *hact, *wt, *w; } ff;
 static double ff_loss(void *c) {
     (void)c;
-    ffn_forward(ff.y, ff.hpre, ff.hact, ff.x, ff.w1, ff.w2, FN, FD, FF, ff.wt);
+    ffn_forward(ff.y, ff.hpre, ff.hact, ff.x, ff.w1, ff.w2, NULL, NULL, FN, FD, FF, ff.wt);
     return dotw(ff.y, ff.w, FN * FD);
 }
 static void test_ffn(void) {

@@ -11,11 +11,12 @@ static Batch batch;
 static int32_t tokens[64 * 9];
 static real hidden[64 * 8 * 16];
 static int32_t target[64 * 8];
+static ForwardSwitches switches;  // of model_loss's forwards
 
 static double model_loss(void *c) {
     (void)c;
     Losses l;
-    CHECK(model_forward(&model, &batch, &l) == 0);
+    CHECK(model_forward(&model, &batch, &switches, &l) == 0);
     test_passed--;  // count this helper's CHECK only when it fails
     return l.loss;
 }
@@ -47,7 +48,7 @@ static void setup(const ModelSpec *spec, int B, int micro, uint64_t seed) {
 static real *gradient(void) {
     Losses l;
     model_zero_grads(&model);
-    CHECK(model_forward(&model, &batch, &l) == 0);
+    CHECK(model_forward(&model, &batch, NULL, &l) == 0);
     model_backward(&model, &batch);
     real *g = malloc(sizeof(real) * model.table.total);
     memcpy(g, model.grads, sizeof(real) * model.table.total);
@@ -58,7 +59,7 @@ static void check_model(const char *what) {
     char name[160];
     real *g = gradient();
     // selection frozen: finite differences see the same experts as the analytic pass
-    model.freeze_selection = 1;
+    switches.freeze_selection = 1;
     for (int i = 0; i < model.table.n; i++) {
         const ParamInfo *p = &model.table.info[i];
         snprintf(name, sizeof name, "%s: %s", what, p->name);
@@ -81,7 +82,7 @@ static void check_model(const char *what) {
     double num = (fp - fm) / (2 * eps);
     CHECK_MSG(fabs(num - ana) <= 1e-6 * fabs(ana) + 1e-9 && fabs(ana) > 1e-6,
               "%s: random direction: analytic %.12g numeric %.12g", what, ana, num);
-    model.freeze_selection = 0;
+    switches.freeze_selection = 0;
     free(g); free(dir); free(x0);
     model_free(&model);
 }
@@ -131,7 +132,7 @@ static void loss_and_grad(const ModelSpec *s, int micro, double *loss, real **g)
     setup(s, 4, micro, 11);
     Losses l;
     model_zero_grads(&model);
-    CHECK(model_forward(&model, &batch, &l) == 0);
+    CHECK(model_forward(&model, &batch, NULL, &l) == 0);
     model_backward(&model, &batch);
     *loss = l.loss;
     *g = malloc(sizeof(real) * model.table.total);

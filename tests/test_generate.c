@@ -106,7 +106,7 @@ static void reference_window(Model *m, const int32_t *prompt, int n, int Tn, int
         memcpy(win, out + start, sizeof(int32_t) * w);
         Batch b = {.B = 1, .micro = 1, .tokens = win, .shuffle_seed = 1};
         Losses l;
-        model_forward(m, &b, &l);
+        model_forward(m, &b, NULL, &l);
         const real *lg = m->logits + (size_t)(w - 1) * V;
         int best = 0;
         for (int v = 1; v < V; v++) if (lg[v] > lg[best]) best = v;
@@ -217,7 +217,7 @@ static void test_domains(void) {
         for (int r = 0; r < o.rows; r++) memcpy(rows + (size_t)r * (T + 1), o.tokens + (size_t)r * o.len, sizeof(int32_t) * o.len);
         Batch b = {.B = o.rows, .micro = o.rows, .tokens = rows, .shuffle_seed = 1};
         Losses l;
-        CHECK(model_forward(m, &b, &l) == 0);
+        CHECK(model_forward(m, &b, NULL, &l) == 0);
         int argmax_ok = 0, route_ok = 0, n_gen = 0, n_route = 0;
         double gate_err = 0, conf_err = 0;
         for (int r = 0; r < o.rows; r++) {
@@ -254,7 +254,7 @@ static void test_domains(void) {
         // (e) prompt positions: a forward over the prompt alone (padded) routes them the same way
         memset(rows, 0, sizeof(int32_t) * (size_t)o.rows * (T + 1));
         for (int r = 0; r < o.rows; r++) memcpy(rows + (size_t)r * (T + 1), pg.tokens + (size_t)r * pg.n, sizeof(int32_t) * pg.n);
-        CHECK(model_forward(m, &b, &l) == 0);
+        CHECK(model_forward(m, &b, NULL, &l) == 0);
         int prompt_ok = 1;
         for (int r = 0; r < o.rows; r++)
             for (int l2 = 0; l2 < L; l2++)
@@ -282,10 +282,10 @@ static void test_domains(void) {
         Losses l;
         real *lg1 = malloc(sizeof(real) * 2 * T * V);
         int32_t *tk1 = malloc(sizeof(int32_t) * 2 * T * K);
-        model_forward(m, &b1, &l);
+        model_forward(m, &b1, NULL, &l);
         memcpy(lg1, m->logits, sizeof(real) * 2 * T * V);
         memcpy(tk1, m->blocks[L - 1].topk, sizeof(int32_t) * 2 * T * K);
-        model_forward(m, &b2, &l);
+        model_forward(m, &b2, NULL, &l);
         int same = 1, differ = 0;
         for (int s = 0; s < 2; s++) {
             same &= memcmp(lg1 + (size_t)s * T * V, m->logits + (size_t)s * T * V, sizeof(real) * (w + 1) * V) == 0;

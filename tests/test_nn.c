@@ -269,7 +269,7 @@ static void test_auxfree(void) {
         for (int i = 0; i < 18; i++) tok[i] = (int32_t)((i * 5) % 23);
         Batch b = {.B = 2, .micro = 1, .tokens = tok};
         Losses l;
-        CHECK(model_forward(&m, &b, &l) == 0);
+        CHECK(model_forward(&m, &b, NULL, &l) == 0);
         double before = 0, step = 0;
         for (int e = 0; e < sp.E; e++) {  // layer 1's start, and the sum of its sign steps
             before += m.bias[sp.E + e];
@@ -307,11 +307,11 @@ static void test_gates_unbiased(void) {
         Losses l;
         const int N = 16;
         int32_t t0[16 * 2];
-        CHECK(model_forward(&m, &b, &l) == 0);
+        CHECK(model_forward(&m, &b, NULL, &l) == 0);
         memcpy(t0, m.blocks[0].topk, sizeof t0);
         // expert 3 pushed up by far more than any score gap: chosen by every token
         m.bias[3] = 5;
-        CHECK(model_forward(&m, &b, &l) == 0);
+        CHECK(model_forward(&m, &b, NULL, &l) == 0);
         const BlockActs *a = &m.blocks[0];
         CHECK(memcmp(t0, a->topk, sizeof t0) != 0);  // the bias did change the selection
         double worst = 0;
@@ -494,7 +494,7 @@ static void test_removal_topk(void) {
     CHECK(overlap < N * K);  // masking does change the choice
 }
 
-// ---- pruning: a per-layer allowed-experts mask (router_topk_allowed, Model.allowed) ----
+// ---- pruning: a per-layer allowed-experts mask (router_topk_allowed, ForwardSwitches.allowed) ----
 // A pruned expert is never chosen; the choice is the top K of the allowed experts by s + bias
 // (ties to the lower index); with every expert allowed the result is bitwise the unmasked one,
 // at the layer and through the whole model.
@@ -555,21 +555,24 @@ static void test_pruned_topk(void) {
         int32_t top0[4 * 8 * 2], top1[4 * 8 * 2];
         uint8_t mall[2 * 6], mpr[2 * 6] = {1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 0};
         memset(mall, 1, sizeof mall);
-        model_forward(&m, &bt, &l0);
+        model_forward(&m, &bt, NULL, &l0);
         memcpy(top0, m.blocks[1].topk, sizeof top0);
-        m.allowed = mall;
-        model_forward(&m, &bt, &l1);
+        const ForwardSwitches all = {.allowed = mall}, pruned = {.allowed = mpr};
+        model_forward(&m, &bt, &all, &l1);
         memcpy(top1, m.blocks[1].topk, sizeof top1);
         CHECK_MSG(memcmp(&l0.loss, &l1.loss, sizeof(double)) == 0 && memcmp(top0, top1, sizeof top0) == 0,
                   "a model with every expert allowed differs from no mask");
-        m.allowed = mpr;
-        model_forward(&m, &bt, &l2);
+        model_forward(&m, &bt, &pruned, &l2);
         int ok = 1, changed = 0;
         for (int i = 0; i < 4 * 8 * 2; i++) ok &= mpr[6 + m.blocks[1].topk[i]];
         for (int i = 0; i < 4 * 8 * 2; i++) changed |= m.blocks[1].topk[i] != top0[i];
         CHECK_MSG(ok, "the model chose a pruned expert in layer 1");
         CHECK(changed && l2.ce != l0.ce);
-        m.allowed = NULL;
+        // switches pass with the call: a plain forward after the pruned one is the plain forward
+        Losses l3;
+        model_forward(&m, &bt, NULL, &l3);
+        CHECK_MSG(memcmp(&l0.loss, &l3.loss, sizeof(double)) == 0 && memcmp(top0, m.blocks[1].topk, sizeof top0) == 0,
+                  "a plain forward after a pruned one differs from a plain forward alone");
         model_free(&m);
     }
 }
@@ -602,7 +605,7 @@ static void run_model_ex(int threads, double *loss, real **grads, size_t *n, int
     Losses l;
     if (stale) for (size_t i = 0; i < m.table.total; i++) m.grads[i] = NAN;
     model_zero_grads(&m);
-    CHECK(model_forward(&m, &b, &l) == 0);
+    CHECK(model_forward(&m, &b, NULL, &l) == 0);
     model_backward(&m, &b);
     if (idle) for (int l = 0; l < sp.L; l++) CHECK(m.blocks[l].expert_start[1] == 0);  // expert 0 idle
     // the norm with the experts' part taken in backward equals the norm over the flat array
@@ -662,14 +665,14 @@ static void test_model_causal(void) {
     Losses l;
     const size_t NV = (size_t)B * T * V;
     real *ref = malloc(sizeof(real) * NV);
-    CHECK(model_forward(&m, &b, &l) == 0);
+    CHECK(model_forward(&m, &b, NULL, &l) == 0);
     memcpy(ref, m.logits, sizeof(real) * NV);
     int leaks = 0, inert = 0;
     for (int sb = 0; sb < B; sb++)
         for (int j = 0; j < T; j++) {
             int32_t *x = &tok[sb * (T + 1) + j], keep = *x;
             *x = (keep + 5) % V;
-            CHECK(model_forward(&m, &b, &l) == 0);
+            CHECK(model_forward(&m, &b, NULL, &l) == 0);
             *x = keep;
             for (int bb = 0; bb < B; bb++)
                 for (int t = 0; t < T; t++) {

@@ -125,7 +125,7 @@ static void run_steps(const Config *c, int threads, int steps, real **params, do
         Batch b = {.B = B, .micro = c->train_micro_batch, .tokens = tok, .shuffle_seed = (uint64_t)s};
         Losses l;
         model_zero_grads(&t.m);
-        model_forward(&t.m, &b, &l);
+        model_forward(&t.m, &b, NULL, &l);
         model_backward(&t.m, &b);
         double gn = grad_norm(t.m.grads, t.m.table.total);
         clip_grad(t.m.grads, t.m.table.total, gn, 0.5);
@@ -186,7 +186,7 @@ static void clip_steps(const Config *c, int by_hand, real **params, double *norm
             Losses l;
             batch_source_next(&src, s, &b);
             model_zero_grads(&t.m);
-            CHECK(model_forward(&t.m, &b, &l) == 0);
+            CHECK(model_forward(&t.m, &b, NULL, &l) == 0);
             model_backward(&t.m, &b);
             double gn = model_grad_norm(&t.m);
             clip_grad(t.m.grads, t.m.table.total, gn, 0.05);
@@ -299,7 +299,7 @@ static double auxfree_maxvio(int method) {
         Batch b = {.B = c.train_batch, .micro = c.train_batch, .hidden = h};
         Losses l;
         model_zero_grads(&t.m);
-        model_forward(&t.m, &b, &l);
+        model_forward(&t.m, &b, NULL, &l);
         model_backward(&t.m, &b);
         optim_step(&t.o, t.m.params, t.m.grads, 1e-2);
         model_update_bias(&t.m);
@@ -367,7 +367,7 @@ static void test_duplicate_content(void) {
         int32_t *x = tok + (size_t)s0 * (T + 1);  // 4 x (T+1)
         Batch b = {.B = 4, .micro = 4, .shuffle_seed = 1, .tokens = x};
         Losses l;
-        CHECK(model_forward(&t.m, &b, &l) == 0);
+        CHECK(model_forward(&t.m, &b, NULL, &l) == 0);
         nll_all += l.ce * 4 * T;
         float keep[4 * 3 * 16];
         for (int s = 0; s < 4; s++) {
@@ -390,7 +390,7 @@ static void test_duplicate_content(void) {
         // other tokens after the measured copy: the measured rows do not move
         for (int s = 0; s < 4; s++)
             for (int k = from + m; k < T + 1; k++) x[s * (T + 1) + k] = (x[s * (T + 1) + k] + 7) % V;
-        CHECK(model_forward(&t.m, &b, &l) == 0);
+        CHECK(model_forward(&t.m, &b, NULL, &l) == 0);
         for (int s = 0; s < 4; s++)
             for (int j = 0; j < m; j++)
                 for (int d = 0; d < D; d++) {
@@ -512,7 +512,7 @@ static void copy_nll(double p, double *first, double *last) {
     for (int s0 = 0; s0 < M; s0 += B) {
         Batch b = {.B = B, .micro = B, .shuffle_seed = 1, .tokens = tok + (size_t)s0 * (T + 1)};
         Losses l;
-        CHECK(model_forward(&t.m, &b, &l) == 0);
+        CHECK(model_forward(&t.m, &b, NULL, &l) == 0);
         for (int q = 0; q < B; q++)
             for (int j = 0; j < 7; j++) {  // copy 1: positions 0..6; copy 4: 24..30
                 const int32_t *x = b.tokens + (size_t)q * (T + 1);

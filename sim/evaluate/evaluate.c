@@ -113,7 +113,7 @@ static double window_nll_sum(const Model *m, const int32_t *tokens /* nb x (T+1)
 // each layer's router input, logits and choices at the measured positions (R->ev_from, R->ev_len
 // of each sequence) out of the model's caches. R->ev_ce: the loss over all T positions, or with
 // eval.duplicate_content over the measured copy's m - 1 predictions (window_nll_sum).
-void eval_forward(Evaluator *R) {
+double eval_forward(Evaluator *R, const ForwardSwitches *sw) {
     Model *m = &R->model;
     int T = R->T, D = R->D, E = R->E, K = R->K;
     const int from = R->ev_from, len = R->ev_len, window = !R->router && R->c->eval_duplicate_content > 0;
@@ -134,7 +134,7 @@ void eval_forward(Evaluator *R) {
             b.tokens = R->ev_tokens + (size_t)s0 * (T + 1);
         }
         Losses l;
-        model_forward(m, &b, &l);
+        model_forward(m, &b, sw, &l);
         if (window) ce_sum += window_nll_sum(m, b.tokens, nb, from, len);
         else ce_sum += l.ce * rows;
         // the measured rows: every row of the chunk, or len rows from `from` of each sequence
@@ -142,7 +142,7 @@ void eval_forward(Evaluator *R) {
         const size_t take = window ? (size_t)len : rows;
         for (int s = 0; s < parts; s++) {
             const size_t src = window ? (size_t)s * T + from : 0;  // first row in the model's caches
-            for (int layer = 0; layer < R->L; layer++) {
+            for (int layer = 0; layer < R->L && !sw; layer++) {
                 const BlockActs *a = &m->blocks[layer];
                 memcpy(R->ev_u + ((size_t)layer * R->ev_n + done) * D, a->u + src * D, sizeof(float) * take * D);
                 memcpy(R->ev_z + ((size_t)layer * R->ev_n + done) * E, a->z + src * E, sizeof(float) * take * E);
@@ -159,7 +159,9 @@ void eval_forward(Evaluator *R) {
             done += take;
         }
     }
-    R->ev_ce = window ? ce_sum / ((double)R->ev_seqs * (len - 1)) : ce_sum / (double)R->ev_n;
+    const double ce = window ? ce_sum / ((double)R->ev_seqs * (len - 1)) : ce_sum / (double)R->ev_n;
+    if (!sw) R->ev_ce = ce;
+    return ce;
 }
 
 LayerData layer_data(const Evaluator *R, int l) {
@@ -177,7 +179,7 @@ LayerData layer_data(const Evaluator *R, int l) {
 }
 
 void eval_measure(Evaluator *R, int step, int final) {
-    eval_forward(R);
+    eval_forward(R, NULL);
     MetricsOptions mo;
     metrics_default_options(&mo);
     mo.pairs = R->c->eval_pairs;

@@ -66,8 +66,10 @@ typedef struct {
 int evaluator_setup(Evaluator *R, const Config *c, const char *dir, char *err, size_t errlen);
 void evaluator_teardown(Evaluator *R);
 
-// The forward pass over the evaluation set: fills the per-layer caches and R->ev_ce.
-void eval_forward(Evaluator *R);
+// The forward pass over the evaluation set. sw = NULL: fills the per-layer arrays and R->ev_ce.
+// sw = the switches of an expert-removal pass: only returns its loss (R's arrays and R->ev_ce
+// keep the plain evaluation). Returns the loss.
+double eval_forward(Evaluator *R, const ForwardSwitches *sw);
 // The measurement inputs of layer l, from the caches of the last eval_forward.
 LayerData layer_data(const Evaluator *R, int l);
 // eval_forward, then one row per layer into eval.csv and the domain × expert frequencies into

@@ -59,12 +59,10 @@ static int write_removal(Evaluator *R) {
         double r = R->c->eval_removal.v[i];
         int masked = (int)floor(r * R->E + 0.5);
         if (masked < 1 || masked + R->K > R->E) continue;
-        R->model.mask_top = masked;
-        eval_forward(R);
-        fprintf(f, "%g,%d,%.9g,%.9g\n", r, masked, R->ev_ce, R->ev_ce - base);
+        const ForwardSwitches sw = {.mask_top = masked};
+        double ce = eval_forward(R, &sw);
+        fprintf(f, "%g,%d,%.9g,%.9g\n", r, masked, ce, ce - base);
     }
-    R->model.mask_top = 0;
-    eval_forward(R);  // leave the caches as the unmasked model has them
     return afile_commit(&a);
 }
 

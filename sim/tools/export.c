@@ -41,7 +41,7 @@ int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
     batch_source_next(&src, 0, &b);
     Losses l;
     model_zero_grads(&m);
-    int rc = model_forward(&m, &b, &l);
+    int rc = model_forward(&m, &b, NULL, &l);
     if (rc == 0) model_backward(&m, &b);
     int bad = rc != 0;
     size_t shape[3];

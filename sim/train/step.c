@@ -27,7 +27,7 @@ StepStatus train_step(Model *m, Optimizer *opt, BatchSource *src, const Config *
     r->lr = schedule_lr(c->train_schedule, c->train_lr, step, steps, c->train_warmup, c->train_min_lr_ratio);
     if (timed) t[1] = now_s();
     model_zero_grads(m);
-    if (model_forward(m, &b, &r->losses) != 0) {
+    if (model_forward(m, &b, NULL, &r->losses) != 0) {
         snprintf(r->reason, sizeof r->reason, "step %d: invalid batch", step + 1);
         return STEP_BAD_BATCH;
     }

@@ -1,13 +1,11 @@
 // generate.c — autoregressive sampling with a KV cache and a restarting window (generate.h).
 //
-// Per chunk of R <= max_batch rows, all at the same length (rows advance in lockstep):
-//   prefill  model_forward over each row's window (positions 0..w-1, padded to T+1 with token 0;
-//            positions after w-1 cannot change earlier ones: attention is causal and routing is
-//            per token without capacity) → the keys and values of every layer into the cache, the
-//            routing of the recorded positions, the logits at position w-1;
-//   step     the newest token alone at position w: the same layers as model_forward on R rows,
-//            attention over the cached keys 0..w, through the same kernels (gemm on transposed
-//            weights, transposed once here instead of at every call as matmul_forward does).
+// Per chunk of R <= max_batch rows, all at the same length (rows advance in lockstep), through the
+// model's decoder (nn/model.h, Decoder):
+//   prefill  model_decode_prefill over each row's window (positions 0..w-1) → the keys and values
+//            of every layer into the cache, the routing of the recorded positions, the logits at
+//            position w-1;
+//   step     model_decode_step: the newest token alone at position w, attending to the cache.
 // Sampling runs serially over the rows between passes, each row with its own RNG.
 #include <errno.h>
 #include <math.h>
@@ -23,9 +21,6 @@
 #include "../models/spec.h"
 #include "../io.h"
 #include "../worlds/world.h"
-#include "../../nn/gemm.h"
-#include "../../nn/layers.h"
-#include "../../nn/moe.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t errlen, const char *fmt, ...) {
@@ -260,101 +255,25 @@ int gen_sample(const real *logits, int V, double temperature, double top_p, Rng 
 // ---- the generator's buffers, allocated once ------------------------------------------------------
 
 typedef struct {
-    Model *m;
-    int R, T, D, H, Dh, L, E, K, F, S, V, attention;
-    real *wt;              // table.total: every matrix transposed (in x out) at its own offset
-    real *kc, *vc;         // L x R x T x D   keys and values of each row's window
-    int32_t *btok;         // R x (T+1)       the windows given to model_forward
-    real *h, *hn, *hmid, *u, *tmp, *att_o, *rstd;  // R x D (rstd: R)
-    real *qkv;             // R x 3D
-    real *att_s;           // R x H x T       attention probabilities of the newest position
-    real *z, *s, *p;       // R x E
-    int32_t *topk;         // R x K
-    real *gate;            // R x K
-    int32_t *estart, *row_token, *token_row;  // E+1, R*K, R*K
-    real *xrows, *y;       // R*K x D
-    real *hpre, *hact;     // max(R*K, R) x F
-    real *logits;          // R x V           logits of each row's newest position
+    Decoder d;             // the KV cache and the decoder's activations (nn/model.h)
+    int R;                 // rows per chunk (spec.max_batch)
     Rng *rng;              // R
     GenPick *pick;         // V
 } Gen;
 
 static void gen_free(Gen *g) {
-    free(g->wt); free(g->kc); free(g->vc); free(g->btok);
-    free(g->h); free(g->hn); free(g->hmid); free(g->u); free(g->tmp); free(g->att_o); free(g->rstd);
-    free(g->qkv); free(g->att_s); free(g->z); free(g->s); free(g->p); free(g->topk); free(g->gate);
-    free(g->estart); free(g->row_token); free(g->token_row); free(g->xrows); free(g->y);
-    free(g->hpre); free(g->hact); free(g->logits); free(g->rng); free(g->pick);
+    decoder_free(&g->d);
+    free(g->rng); free(g->pick);
     memset(g, 0, sizeof *g);
 }
 
-static void *alloc(size_t n, size_t size, int *bad) {
-    void *q = calloc(n ? n : 1, size);
-    if (!q) *bad = 1;
-    return q;
-}
-
-static int gen_init(Gen *g, Model *m) {
-    const ModelSpec *sp = &m->spec;
+static int gen_init(Gen *g, const Model *m) {
     memset(g, 0, sizeof *g);
-    g->m = m;
-    g->R = sp->max_batch; g->T = sp->T; g->D = sp->D; g->H = sp->attention ? sp->H : 1; g->Dh = g->D / g->H;
-    g->L = sp->L; g->E = sp->E; g->K = sp->K; g->F = sp->F; g->S = sp->S; g->V = sp->V;
-    g->attention = sp->attention;
-    size_t R = g->R, T = g->T, D = g->D, E = g->E, K = g->K, F = g->F, RK = R * K;
-    int bad = 0;
-    g->wt = alloc(m->table.total, sizeof(real), &bad);
-    if (g->attention) {
-        g->kc = alloc((size_t)g->L * R * T * D, sizeof(real), &bad);
-        g->vc = alloc((size_t)g->L * R * T * D, sizeof(real), &bad);
-    }
-    g->btok = alloc(R * (T + 1), sizeof(int32_t), &bad);
-    g->h = alloc(R * D, sizeof(real), &bad);
-    g->hn = alloc(R * D, sizeof(real), &bad);
-    g->hmid = alloc(R * D, sizeof(real), &bad);
-    g->u = alloc(R * D, sizeof(real), &bad);
-    g->tmp = alloc(R * D, sizeof(real), &bad);
-    g->att_o = alloc(R * D, sizeof(real), &bad);
-    g->rstd = alloc(R, sizeof(real), &bad);
-    g->qkv = alloc(R * 3 * D, sizeof(real), &bad);
-    g->att_s = alloc(R * g->H * T, sizeof(real), &bad);
-    g->z = alloc(R * E, sizeof(real), &bad);
-    g->s = alloc(R * E, sizeof(real), &bad);
-    g->p = alloc(R * E, sizeof(real), &bad);
-    g->topk = alloc(RK, sizeof(int32_t), &bad);
-    g->gate = alloc(RK, sizeof(real), &bad);
-    g->estart = alloc(E + 1, sizeof(int32_t), &bad);
-    g->row_token = alloc(RK, sizeof(int32_t), &bad);
-    g->token_row = alloc(RK, sizeof(int32_t), &bad);
-    g->xrows = alloc(RK * D, sizeof(real), &bad);
-    g->y = alloc(RK * D, sizeof(real), &bad);
-    g->hpre = alloc((RK > R ? RK : R) * F, sizeof(real), &bad);
-    g->hact = alloc((RK > R ? RK : R) * F, sizeof(real), &bad);
-    g->logits = alloc(R * g->V, sizeof(real), &bad);
-    g->rng = alloc(R, sizeof(Rng), &bad);
-    g->pick = alloc((size_t)g->V, sizeof(GenPick), &bad);
-    if (bad) { gen_free(g); return -1; }
-    // every matrix (embeddings, positions and gains are read as they are): W[O x I] -> Wᵀ[I x O]
-    for (int i = 0; i < m->table.n; i++) {
-        const ParamInfo *pi = &m->table.info[i];
-        if (pi->kind == PARAM_EMBED || pi->kind == PARAM_POS || pi->kind == PARAM_GAIN) continue;
-        size_t O = (size_t)pi->rows, I = (size_t)pi->cols;
-        for (int c = 0; c < pi->count; c++) {
-            const real *W = m->params + pi->offset + (size_t)c * O * I;
-            real *Wt = g->wt + pi->offset + (size_t)c * O * I;
-            for (size_t o = 0; o < O; o++)
-                for (size_t k = 0; k < I; k++) Wt[k * O + o] = W[o * I + k];
-        }
-    }
+    g->R = m->spec.max_batch;
+    g->rng = calloc((size_t)g->R, sizeof(Rng));
+    g->pick = calloc((size_t)m->spec.V, sizeof(GenPick));
+    if (decoder_build(&g->d, m) != 0 || !g->rng || !g->pick) { gen_free(g); return -1; }
     return 0;
-}
-
-#define PARAM_AT(m, i) ((m)->params + (m)->table.info[i].offset)
-#define WT_AT(g, i) ((g)->wt + (g)->m->table.info[i].offset)
-
-// out[n x O] = in[n x I] · W[O x I]ᵀ with W given transposed (Wt: I x O)
-static void matmul_t(real *out, const real *in, const real *Wt, int n, int I, int O) {
-    if (n > 0) gemm(out, (size_t)O, in, (size_t)I, 1, Wt, (size_t)O, n, O, I, 0);
 }
 
 // The largest softmax probability of one token's router logits z (E), in double as metrics.c.
@@ -365,143 +284,39 @@ static float confidence_of(const real *z, int E) {
     return (float)(1.0 / s);  // the largest term is exp(0) = 1
 }
 
-// Copies one token's routing (layer l) into row `row`, position `pos` of the outputs.
-static void record(GenOutput *o, int row, int l, int pos, const int32_t *topk, const real *gate, const real *z, int E) {
-    int K = o->K;
-    size_t at = ((size_t)row * o->L + l) * o->len + pos;  // rows x L x len
-    for (int k = 0; k < K; k++) {
-        o->routes[at * K + k] = topk[k];
-        o->gates[at * K + k] = (float)gate[k];
+// Copies the routing of the last decoder call at window position t of chunk row i (every layer)
+// into row `row`, position `pos` of the outputs.
+static void record(GenOutput *o, const Gen *g, const Model *m, int i, int t, int row, int pos) {
+    int K = o->K, E = m->spec.E;
+    for (int l = 0; l < o->L; l++) {
+        DecodeRoute rt = decoder_route(&g->d, m, l, i, t);
+        size_t at = ((size_t)row * o->L + l) * o->len + pos;  // rows x L x len
+        for (int k = 0; k < K; k++) {
+            o->routes[at * K + k] = rt.topk[k];
+            o->gates[at * K + k] = (float)rt.gate[k];
+        }
+        o->confidence[at] = confidence_of(rt.z, E);
     }
-    o->confidence[at] = confidence_of(z, E);
 }
 
-// model_forward over each row's window o->tokens[row][start .. start+w-1] at positions 0..w-1;
-// fills the cache, records positions rec_from..w-1 of the window, keeps the logits at w-1.
-static int prefill(Gen *g, GenOutput *o, int r0, int nr, int start, int w, int rec_from) {
-    Model *m = g->m;
-    int T = g->T, D = g->D, K = g->K, E = g->E, V = g->V, R = g->R;
-    for (int i = 0; i < nr; i++) {
-        int32_t *bt = g->btok + (size_t)i * (T + 1);  // T+1: the window, then padding
-        memcpy(bt, o->tokens + (size_t)(r0 + i) * o->len + start, sizeof(int32_t) * w);
-        for (int t = w; t <= T; t++) bt[t] = 0;
-    }
-    Batch b = {.B = nr, .micro = nr, .tokens = g->btok, .shuffle_seed = 1};
-    Losses loss;
-    if (model_forward(m, &b, &loss) != 0) return -1;
-    for (int l = 0; l < g->L; l++) {
-        const BlockActs *a = &m->blocks[l];
-        for (int i = 0; i < nr; i++) {
-            if (g->attention)
-                for (int t = 0; t < w; t++) {
-                    const real *qkv = a->qkv + ((size_t)i * T + t) * 3 * D;  // q | k | v
-                    size_t at = (((size_t)l * R + i) * T + t) * D;
-                    memcpy(g->kc + at, qkv + D, sizeof(real) * D);
-                    memcpy(g->vc + at, qkv + 2 * D, sizeof(real) * D);
-                }
-            for (int t = rec_from; t < w; t++) {
-                size_t n = (size_t)i * T + t;
-                record(o, r0 + i, l, start + t, a->topk + n * K, a->gate + n * K, a->z + n * E, E);
-            }
-        }
-    }
+// The window o->tokens[row][start .. start+w-1] of each chunk row at positions 0..w-1 through
+// model_decode_prefill; records positions rec_from..w-1 of the window.
+static int prefill(Gen *g, Model *m, GenOutput *o, const ForwardSwitches *sw, int r0, int nr, int start, int w,
+                   int rec_from) {
+    if (model_decode_prefill(m, &g->d, o->tokens + (size_t)r0 * o->len + start, (size_t)o->len, nr, w, sw) != 0)
+        return -1;
     for (int i = 0; i < nr; i++)
-        memcpy(g->logits + (size_t)i * V, m->logits + ((size_t)i * T + w - 1) * V, sizeof(real) * V);
+        for (int t = rec_from; t < w; t++) record(o, g, m, i, t, r0 + i, start + t);
     return 0;
 }
 
-// Attention of each row's newest position w over its cached keys 0..w (layer l).
-static void attend(Gen *g, int l, int nr, int w) {
-    int D = g->D, H = g->H, Dh = g->Dh, T = g->T, R = g->R;
-    real scale = (real)(1.0 / sqrt((double)Dh));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (nr * H > 1)
-#endif
-    for (int ih = 0; ih < nr * H; ih++) {
-        int i = ih / H, hh = ih % H;
-        const real *q = g->qkv + (size_t)i * 3 * D + hh * Dh;                 // Dh
-        const real *kc = g->kc + ((size_t)l * R + i) * T * D + hh * Dh;       // position j at + j*D
-        const real *vc = g->vc + ((size_t)l * R + i) * T * D + hh * Dh;
-        real *sc = g->att_s + (size_t)ih * T, mx = -INFINITY, sum = 0;        // w+1 scores
-        for (int j = 0; j <= w; j++) {
-            real dot = 0;
-            for (int d = 0; d < Dh; d++) dot += q[d] * kc[(size_t)j * D + d];
-            sc[j] = dot * scale;
-            mx = sc[j] > mx ? sc[j] : mx;
-        }
-        for (int j = 0; j <= w; j++) sc[j] = softmax_exp(sc[j] - mx);
-        for (int j = 0; j <= w; j++) sum += sc[j];
-        real inv = 1 / sum;
-        for (int j = 0; j <= w; j++) sc[j] *= inv;
-        real *out = g->att_o + (size_t)i * D + hh * Dh;                       // Dh = Σ_j p_j v_j
-        for (int d = 0; d < Dh; d++) out[d] = 0;
-        for (int j = 0; j <= w; j++)                                          // j in order: each
-            for (int d = 0; d < Dh; d++) out[d] += sc[j] * vc[(size_t)j * D + d];  // sum as P·V sums
-    }
-}
-
-// The newest token of each row (o->tokens[row][pos]) at window position w: the decoder's forward
-// for one position per row, recording its routing at pos and leaving its logits.
-static void step(Gen *g, GenOutput *o, int r0, int nr, int w, int pos) {
-    Model *m = g->m;
-    const ModelSpec *sp = &m->spec;
-    int T = g->T, D = g->D, E = g->E, K = g->K, F = g->F, V = g->V, R = g->R;
-    size_t ND = (size_t)nr * D;
-    const real *wte = PARAM_AT(m, m->i_wte), *wpe = m->i_wpe >= 0 ? PARAM_AT(m, m->i_wpe) + (size_t)w * D : NULL;
-    for (int i = 0; i < nr; i++) {
-        const real *te = wte + (size_t)o->tokens[(size_t)(r0 + i) * o->len + pos] * D;
-        for (int d = 0; d < D; d++) g->h[(size_t)i * D + d] = te[d] + (wpe ? wpe[d] : 0);
-    }
-    for (int l = 0; l < g->L; l++) {
-        const BlockParams *bp = &m->bp[l];
-        if (g->attention) {
-            rmsnorm_forward(g->hn, g->rstd, g->h, PARAM_AT(m, bp->att_norm), nr, D);
-            matmul_t(g->qkv, g->hn, WT_AT(g, bp->wqkv), nr, D, 3 * D);        // [nr x 3D]
-            for (int i = 0; i < nr; i++) {
-                size_t at = (((size_t)l * R + i) * T + w) * D;
-                memcpy(g->kc + at, g->qkv + (size_t)i * 3 * D + D, sizeof(real) * D);
-                memcpy(g->vc + at, g->qkv + (size_t)i * 3 * D + 2 * D, sizeof(real) * D);
-            }
-            attend(g, l, nr, w);
-            matmul_t(g->tmp, g->att_o, WT_AT(g, bp->wo), nr, D, D);           // [nr x D]
-            for (size_t j = 0; j < ND; j++) g->hmid[j] = g->h[j] + g->tmp[j];
-        } else {
-            memcpy(g->hmid, g->h, sizeof(real) * ND);
-        }
-        rmsnorm_forward(g->u, g->rstd, g->hmid, PARAM_AT(m, bp->moe_norm), nr, D);
-        matmul_t(g->z, g->u, WT_AT(g, bp->router), nr, D, E);                 // [nr x E]
-        router_scores_forward(g->s, g->p, g->z, nr, E, sp->score);
-        router_topk_allowed(g->topk, g->s, sp->bal_method == BAL_AUXFREE ? m->bias + (size_t)l * E : NULL,
-                            m->allowed ? m->allowed + (size_t)l * E : NULL, nr, E, K, 0);
-        router_gates_forward(g->gate, g->s, g->topk, nr, E, K, sp->score == SCORE_SIGMOID || sp->gate_norm);
-        for (int i = 0; i < nr; i++)
-            record(o, r0 + i, l, pos, g->topk + (size_t)i * K, g->gate + (size_t)i * K, g->z + (size_t)i * E, E);
-        // the routed experts on their rows, then h = h_mid + Σ_k gate·y (+ shared experts)
-        moe_dispatch(g->estart, g->row_token, g->token_row, g->topk, nr, E, K);
-        moe_gather_rows(g->xrows, g->u, g->row_token, nr * K, D);
-        const real *w1t = WT_AT(g, bp->w1), *w2t = WT_AT(g, bp->w2);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) if (nr * K > 64)
-#endif
-        for (int e = 0; e < E; e++) {
-            size_t a = (size_t)g->estart[e];
-            int n = g->estart[e + 1] - g->estart[e];
-            if (n == 0) continue;
-            matmul_t(g->hpre + a * F, g->xrows + a * D, w1t + (size_t)e * F * D, n, D, F);  // [n x F]
-            gelu_forward(g->hact + a * F, g->hpre + a * F, (size_t)n * F);
-            matmul_t(g->y + a * D, g->hact + a * F, w2t + (size_t)e * D * F, n, F, D);     // [n x D]
-        }
-        memcpy(g->h, g->hmid, sizeof(real) * ND);
-        moe_combine_forward(g->h, g->y, g->gate, g->token_row, nr, D, K);
-        for (int s = 0; s < g->S; s++) {
-            matmul_t(g->hpre, g->u, WT_AT(g, bp->shared_w1) + (size_t)s * F * D, nr, D, F);
-            gelu_forward(g->hact, g->hpre, (size_t)nr * F);
-            matmul_t(g->tmp, g->hact, WT_AT(g, bp->shared_w2) + (size_t)s * D * F, nr, F, D);
-            for (size_t j = 0; j < ND; j++) g->h[j] += g->tmp[j];
-        }
-    }
-    rmsnorm_forward(g->hn, g->rstd, g->h, PARAM_AT(m, m->i_final_norm), nr, D);
-    matmul_t(g->logits, g->hn, WT_AT(g, m->i_head), nr, D, V);                // [nr x V]
+// The newest token of each chunk row (o->tokens[row][pos]) at window position w through
+// model_decode_step; records its routing at pos.
+static int step(Gen *g, const Model *m, GenOutput *o, const ForwardSwitches *sw, int r0, int nr, int w, int pos) {
+    if (model_decode_step(m, &g->d, o->tokens + (size_t)r0 * o->len + pos, (size_t)o->len, nr, w, sw) != 0)
+        return -1;
+    for (int i = 0; i < nr; i++) record(o, g, m, i, w, r0 + i, pos);
+    return 0;
 }
 
 void gen_output_free(GenOutput *o) {
@@ -529,6 +344,7 @@ int gen_run(GenOutput *o, Model *m, const GenPrompts *p, const GenArgs *a, char 
     o->gates = calloc(cells * K, sizeof(float));
     o->confidence = calloc(cells, sizeof(float));
     o->row_seed = calloc((size_t)rows, sizeof(uint64_t));
+    const ForwardSwitches *sw = &a->switches;
     Gen g;
     int g_ok = 0;
     if (o->tokens && o->routes && o->gates && o->confidence && o->row_seed) g_ok = gen_init(&g, m) == 0;
@@ -546,15 +362,15 @@ int gen_run(GenOutput *o, Model *m, const GenPrompts *p, const GenArgs *a, char 
     for (int r0 = 0; r0 < rows && rc == 0; r0 += g.R) {
         int nr = rows - r0 < g.R ? rows - r0 : g.R;
         for (int i = 0; i < nr; i++) rng_seed(&g.rng[i], o->row_seed[r0 + i], GEN_STREAM);
-        if (prefill(&g, o, r0, nr, 0, n, 0) != 0) { rc = -1; break; }
+        if (prefill(&g, m, o, sw, r0, nr, 0, n, 0) != 0) { rc = -1; break; }
         int w = n;  // tokens in the window (the cache)
         for (int t = 0; t < Tn; t++) {
             int pos = n + t;
             for (int i = 0; i < nr; i++)
                 o->tokens[(size_t)(r0 + i) * len + pos] =
-                    gen_sample(g.logits + (size_t)i * V, V, a->temperature, a->top_p, &g.rng[i], g.pick);
+                    gen_sample(g.d.logits + (size_t)i * V, V, a->temperature, a->top_p, &g.rng[i], g.pick);
             if (w == T) {  // full: restart from the last `keep` tokens, the new one last
-                if (prefill(&g, o, r0, nr, pos + 1 - keep, keep, keep - 1) != 0) { rc = -1; break; }
+                if (prefill(&g, m, o, sw, r0, nr, pos + 1 - keep, keep, keep - 1) != 0) { rc = -1; break; }
                 w = keep;
             } else {
                 // One position per row is too little work to share: with two threads the kernels'
@@ -564,10 +380,11 @@ int gen_run(GenOutput *o, Model *m, const GenPrompts *p, const GenArgs *a, char 
                 int threads = omp_get_max_threads();
                 omp_set_num_threads(1);
 #endif
-                step(&g, o, r0, nr, w, pos);
+                int bad = step(&g, m, o, sw, r0, nr, w, pos) != 0;
 #ifdef _OPENMP
                 omp_set_num_threads(threads);
 #endif
+                if (bad) { rc = -1; break; }
                 w++;
             }
             double now = now_s();
@@ -585,7 +402,7 @@ int gen_run(GenOutput *o, Model *m, const GenPrompts *p, const GenArgs *a, char 
     gen_free(&g);
     if (rc != 0) {
         gen_output_free(o);
-        return fail(err, errlen, "generate: model_forward refused a window (a token outside the vocabulary?)");
+        return fail(err, errlen, "generate: the decoder refused a window (a token outside the vocabulary?)");
     }
     return 0;
 }

@@ -3,12 +3,14 @@
 // every row records the experts each layer chose, their gates and the router's confidence.
 //
 // Context past model.seq_len (T): a sliding window with a KV cache. The model has learned
-// positions 0..T-1 only (wpe), so a window always starts at position 0:
-//   - the prompt (n <= T tokens) is run through model_forward at positions 0..n-1, filling the
-//     cache of every layer's keys and values;
-//   - each new token is run alone at the next position, attending to the cache (no recompute);
+// positions 0..T-1 only (wpe), so a window always starts at position 0. The model decodes
+// (nn/model.h, Decoder); this file samples and records:
+//   - the prompt (n <= T tokens) is run through model_decode_prefill (model_forward) at positions
+//     0..n-1, filling the cache of every layer's keys and values;
+//   - each new token is run alone at the next position by model_decode_step, attending to the
+//     cache (no recompute);
 //   - when the window is full (T tokens) and another token arrives, the window restarts from the
-//     last `keep` tokens of the row (the new one last), recomputed by model_forward at positions
+//     last `keep` tokens of the row (the new one last), recomputed by a prefill at positions
 //     0..keep-1 (the positional embeddings shift: a kept token changes position). keep = T/2 by
 //     default, so every token is predicted from between T/2 and T tokens of context; keep = T is
 //     the exact sliding window of the last T tokens (a full forward per token, slow).
@@ -52,6 +54,8 @@ typedef struct {
     int keep;                   // tokens a restarted window keeps (0: seq_len/2); not a flag yet
     int duplicate;              // --duplicate N, default 1: each prompt repeated N whole times
     FILE *progress;             // one line updated in place when it is a terminal (NULL: quiet)
+    ForwardSwitches switches;   // of every forward (zero: plain); not a flag: pruning's on-policy
+                                // rollouts set allowed; freeze_selection is refused
 } GenArgs;
 
 void gen_args_defaults(GenArgs *a);

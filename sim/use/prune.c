@@ -32,16 +32,17 @@ void prune_mask(uint8_t *allowed, const int64_t *usage, int L, int E, int first,
             allowed[(size_t)l * E + e] = l < first || usage_rank(usage + (size_t)l * E, E, e) < keep;
 }
 
-// row_sum[i] = Σ_{t = from}^{T-1} −ln p(x_i[t+1] | x_i[0..t]) under m as it is (m->allowed
-// included), for the R rows of tok (R x (T+1)), in chunks of at most max_batch sequences. The
+// row_sum[i] = Σ_{t = from}^{T-1} −ln p(x_i[t+1] | x_i[0..t]) under m with the experts of allowed
+// (L x E, or NULL: every expert), for the R rows of tok (R x (T+1)), in chunks of at most max_batch sequences. The
 // log-softmax is taken in double from the model's logits; every sum runs in position order.
-static int score_rows(Model *m, const int32_t *tok, int R, int from, double *row_sum) {
+static int score_rows(Model *m, const uint8_t *allowed, const int32_t *tok, int R, int from, double *row_sum) {
+    const ForwardSwitches sw = {.allowed = allowed};
     const int T = m->spec.T, V = m->spec.V, Bmax = m->spec.max_batch;
     for (int s0 = 0; s0 < R; s0 += Bmax) {
         int nb = R - s0 < Bmax ? R - s0 : Bmax;
         Batch b = {.B = nb, .micro = nb, .tokens = tok + (size_t)s0 * (T + 1), .shuffle_seed = 1};
         Losses l;
-        if (model_forward(m, &b, &l) != 0) return -1;
+        if (model_forward(m, &b, &sw, &l) != 0) return -1;
         for (int i = 0; i < nb; i++) {
             const int32_t *x = tok + (size_t)(s0 + i) * (T + 1);
             double sum = 0;
@@ -81,18 +82,17 @@ static void tally(PruneResult *r, int set, const int32_t *dom, int R, int per_ro
     }
 }
 
-// Generates with m as it is (mask included) from prompts p, then scores the generated positions
+// Generates with m restricted to gen_mask (L x E, or NULL: the full model) from prompts p, then scores the generated positions
 // under the full model and under the pruned one.
 static int rollouts(PruneResult *r, int set, Model *m, const GenPrompts *p, const GenArgs *a,
                     const uint8_t *gen_mask, double *full, double *pruned, char *err, size_t errlen) {
     GenOutput o;
-    m->allowed = gen_mask;
-    if (gen_run(&o, m, p, a, err, errlen) != 0) return -1;
+    GenArgs ga = *a;
+    ga.switches.allowed = gen_mask;
+    if (gen_run(&o, m, p, &ga, err, errlen) != 0) return -1;
     int rc = 0;
-    m->allowed = NULL;
-    rc |= score_rows(m, o.tokens, o.rows, p->n - 1, full);
-    m->allowed = r->allowed;
-    rc |= score_rows(m, o.tokens, o.rows, p->n - 1, pruned);
+    rc |= score_rows(m, NULL, o.tokens, o.rows, p->n - 1, full);
+    rc |= score_rows(m, r->allowed, o.tokens, o.rows, p->n - 1, pruned);
     gen_output_free(&o);
     if (rc) return fail(err, errlen, "pruning: model_forward refused a generated row");
     tally(r, set, p->domain, p->N, r->T - (p->n - 1), full, pruned);
@@ -139,9 +139,6 @@ int prune_run(PruneResult *r, const Config *c, Model *m, const World *w, char *e
     p.tokens = malloc(sizeof(int32_t) * (size_t)M * n);              // M x n
     p.domain = malloc(sizeof(int32_t) * (size_t)M);
     int rc = -1;
-    const uint8_t *saved = m->allowed;
-    const int saved_mask_top = m->mask_top;  // expert removal must not leak into the pruned model
-    m->mask_top = 0;
     if (!r->usage || !r->allowed || !r->nll || !r->tokens || !r->rows || !set || !dom || !val || !full ||
         !pruned || !p.tokens || !p.domain) {
         fail(err, errlen, "pruning: out of memory (%d evaluation sequences)", M);
@@ -157,22 +154,19 @@ int prune_run(PruneResult *r, const Config *c, Model *m, const World *w, char *e
     if (r->val_n == 0) { fail(err, errlen, "eval.prune_on = \"%s\": no evaluation sequence", c->eval_prune_on); goto done; }
 
     // ---- 1. usage on the validation set, full model; 2. the mask
-    m->allowed = NULL;
     for (int s0 = 0; s0 < r->val_n; s0 += sp->max_batch) {
         int nb = r->val_n - s0 < sp->max_batch ? r->val_n - s0 : sp->max_batch;
         Batch b = {.B = nb, .micro = nb, .tokens = val + (size_t)s0 * (T + 1), .shuffle_seed = 1};
         Losses l;
-        if (model_forward(m, &b, &l) != 0) { fail(err, errlen, "pruning: model_forward refused the validation set"); goto done; }
+        if (model_forward(m, &b, NULL, &l) != 0) { fail(err, errlen, "pruning: model_forward refused the validation set"); goto done; }
         for (int layer = 0; layer < L; layer++)
             for (size_t i = 0; i < (size_t)nb * T * K; i++) r->usage[(size_t)layer * E + m->blocks[layer].topk[i]]++;
     }
     prune_mask(r->allowed, r->usage, L, E, r->first, keep);
 
     // ---- 3. the prompts, teacher-forced, every position
-    m->allowed = NULL;
-    if (score_rows(m, set, M, 0, full) != 0) { fail(err, errlen, "pruning: model_forward refused the evaluation set"); goto done; }
-    m->allowed = r->allowed;
-    if (score_rows(m, set, M, 0, pruned) != 0) { fail(err, errlen, "pruning: model_forward refused the evaluation set"); goto done; }
+    if (score_rows(m, NULL, set, M, 0, full) != 0) { fail(err, errlen, "pruning: model_forward refused the evaluation set"); goto done; }
+    if (score_rows(m, r->allowed, set, M, 0, pruned) != 0) { fail(err, errlen, "pruning: model_forward refused the evaluation set"); goto done; }
     tally(r, PRUNE_PROMPTS, dom, M, T, full, pruned);
 
     // ---- the continuations: sampled by the full model (off-policy), then by the pruned one
@@ -184,8 +178,6 @@ int prune_run(PruneResult *r, const Config *c, Model *m, const World *w, char *e
     if (rollouts(r, PRUNE_ON_POLICY, m, &p, &a, r->allowed, full, pruned, err, errlen) != 0) goto done;
     rc = 0;
 done:
-    m->allowed = saved;
-    m->mask_top = saved_mask_top;
     free(set); free(dom); free(val); free(full); free(pruned);
     gen_prompts_free(&p);
     if (rc) prune_result_free(r);

@@ -10,7 +10,7 @@
 //      went to expert e (with the aux-free bias, as the model routes).
 //   2. Mask. In each pruned layer l >= L - eval.prune_layers the keep experts of highest usage are
 //      kept (ties: the lower index); the other layers keep every expert. The pruned model is the
-//      same parameters with Model.allowed = that mask: every token still chooses its top K, among
+//      same parameters with that mask as ForwardSwitches.allowed: every token still chooses its top K, among
 //      the kept experts only, and its gates follow the usual rule over the chosen experts (softmax
 //      scores of the chosen, renormalized when model.gate_norm or sigmoid).
 //   3. NLLs. nll = the mean, over scored positions, of −ln p(x[t+1] | x[0..t]) (natural log, nats,
@@ -68,8 +68,8 @@ void prune_mask(uint8_t *allowed, const int64_t *usage, int L, int E, int first,
 // Steps 1–3 above for model m (a decoder) on world w's evaluation set, with eval.prune_keep
 // (top_k..experts; experts prunes nothing, a check), eval.prune_layers and eval.prune_on of c.
 // Allocates r and every buffer before any forward (gen_run allocates its own outputs, once per
-// generation); overwrites m's activation caches; leaves m->allowed and m->mask_top as it found
-// them (mask_top is 0 meanwhile). Returns 0, or -1 with err (bad settings, out of memory).
+// generation); overwrites m's activation caches. Returns 0, or -1 with err (bad settings, out of
+// memory).
 int prune_run(PruneResult *r, const Config *c, Model *m, const World *w, char *err, size_t errlen);
 void prune_result_free(PruneResult *r);
 

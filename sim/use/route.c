@@ -25,7 +25,7 @@ int route_tokens(Model *m, const int32_t *tokens, int rows, int len, int32_t *ro
         for (int b = 0; b < nb; b++) memcpy(batch + (size_t)b * (T + 1), tokens + (size_t)(r0 + b) * len, sizeof(int32_t) * len);
         Batch bt = {.B = nb, .micro = nb, .tokens = batch, .shuffle_seed = 1};
         Losses l;
-        if (model_forward(m, &bt, &l) != 0) { free(batch); snprintf(err, errlen, "invalid batch"); return -1; }
+        if (model_forward(m, &bt, NULL, &l) != 0) { free(batch); snprintf(err, errlen, "invalid batch"); return -1; }
         for (int b = 0; b < nb; b++)
             for (int layer = 0; layer < L; layer++) {
                 // positions 0..len-1 of sequence b: rows b*T + t of the layer's N x K choices
