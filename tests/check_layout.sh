@@ -17,14 +17,15 @@ allowed() {
         report) echo "report config measure io nn optim" ;;
         run) echo "run config worlds measure io nn optim" ;;
         io) echo "io" ;;
-        main) echo "main config worlds measure report run io nn optim" ;;
+        cli) echo "cli io" ;;
+        main) echo "main cli config worlds measure report run io nn optim" ;;
     esac
 }
 room_of() {  # path relative to the repository -> room
     case $1 in
         nn/*) echo nn ;; optim/*) echo optim ;;
         sim/config/*) echo config ;; sim/worlds/*) echo worlds ;; sim/measure/*) echo measure ;;
-        sim/report/*) echo report ;; sim/run/*) echo run ;;
+        sim/report/*) echo report ;; sim/run/*) echo run ;; sim/cli/*) echo cli ;;
         sim/io.[ch]) echo io ;; sim/main.c) echo main ;;
         *) echo "?" ;;
     esac
