@@ -1,7 +1,8 @@
-// main.c — the moesim command line: run, export, analyze, report, help.
-// Every input problem is reported (all of a file's errors at once) and exits with status 2
-// before any output folder is created or any work starts.
+// main.c — the moesim command line: one table of commands (git's git.c), each command's options
+// read by the one parser of cli/options.h. Every input problem is reported (all of a file's
+// errors at once) and exits with status 2 before any output folder is created or any work starts.
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tools/analyze.h"
@@ -16,31 +17,16 @@
 #include "train/sweep.h"
 #include "train/train.h"
 #include "io.h"
+#include "cli/options.h"
+
+_Static_assert(CLI_PATH_MAX == CFG_PATH_MAX, "a path the command line accepts must fit the config's");
 
 #ifndef MOESIM_VERSION
 #define MOESIM_VERSION "0.1.0"
 #endif
 
-static const char *usage_main =
-    "moesim " MOESIM_VERSION " — a Mixture-of-Experts training simulator\n"
-    "\n"
-    "usage: moesim <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  run FILE       train every point of an experiment file; results in results/<name>/\n"
-    "  export FILE    write the model at initialization, one batch and its gradients as .npy\n"
-    "  analyze        the paper's measurements on your own hidden states and router (.npy)\n"
-    "  report DIR     rebuild summary plots and report.html of a results folder\n"
-    "  eval RUN_DIR   evaluate a run's saved model (or checkpoint), optionally on another world\n"
-    "  compare DIR... expert usage across the rollouts of several models (from generate)\n"
-    "  generate RUN   sample continuations from a trained run's model, with every token's routing\n"
-    "  help [TOPIC]   help on a command (run, export, analyze, report, eval, generate, compare)\n"
-    "                 or `keys` (every config key)\n"
-    "\n"
-    "Start with `make run` (the classroom demo) and docs/EXPERIMENTS.md.\n";
-
-static const char *usage_run =
-    "usage: moesim run FILE [options]\n"
+static const char usage_run[] =
+    "usage: moesim run FILE [--out DIR] [--set KEY=VALUE]... [-j N] [--shard I/N] [--dry-run] [--force] [--quiet]\n"
     "\n"
     "Trains every point of the experiment (the grid of its [sweep] table) and writes\n"
     "results/<experiment.name>/<run-id>/ per run, then summary.csv, plots/ and report.html.\n"
@@ -55,7 +41,7 @@ static const char *usage_run =
     "  --force          redo finished runs too\n"
     "  --quiet          no progress output\n";
 
-static const char *usage_export =
+static const char usage_export[] =
     "usage: moesim export FILE --out DIR [--set KEY=VALUE]...\n"
     "\n"
     "Builds the model of FILE (its first sweep point) at initialization, draws the first training\n"
@@ -67,7 +53,7 @@ static const char *usage_export =
     "  DIR/acts/blocks.<l>.router_in.npy, router_logits.npy, topk.npy   the router's view\n"
     "  DIR/state/blocks.<l>.bias.npy     the aux-free selection bias\n";
 
-static const char *usage_analyze =
+static const char usage_analyze[] =
     "usage: moesim analyze --hidden H.npy --router P.npy [--top-k K | --topk-file I.npy] [options] --out DIR\n"
     "       moesim analyze --layers DIR [options] --out OUT\n"
     "\n"
@@ -102,7 +88,7 @@ static const char *usage_analyze =
     "  --truncation on|off  also write truncation.csv (Fig. 24; a full eigen-decomposition of the\n"
     "                     D x D Gram matrix, O(D^3): off by default above D = 2048)\n";
 
-static const char *usage_generate =
+static const char usage_generate[] =
     "usage: moesim generate RUN_DIR --out DIR [options]\n"
     "\n"
     "Loads the model of RUN_DIR (its model/, else its checkpoint/) and samples continuations\n"
@@ -131,13 +117,13 @@ static const char *usage_generate =
     "Past model.seq_len tokens the context is a sliding window that restarts at position 0 from the\n"
     "last seq_len/2 tokens (a KV cache in between); docs/EXPERIMENTS.md, \"Generation\".\n";
 
-static const char *usage_report =
+static const char usage_report[] =
     "usage: moesim report DIR\n"
     "\n"
     "Rebuilds DIR/plots/*.svg and DIR/report.html from the CSV files of a results folder\n"
     "(summary.csv, and each run's metrics.csv, eval.csv, experts.csv, pairs.csv).\n";
 
-static const char *usage_eval =
+static const char usage_eval[] =
     "usage: moesim eval RUN_DIR [--checkpoint] [--set KEY=VALUE]... --out DIR\n"
     "\n"
     "Loads the model a run saved (RUN_DIR/model/, or its last checkpoint with --checkpoint; RUN_DIR\n"
@@ -149,7 +135,7 @@ static const char *usage_eval =
     "sequences, another data seed); the model's own keys cannot. With no --set, eval.csv equals the\n"
     "run's final eval.csv rows exactly.\n";
 
-static const char *usage_compare =
+static const char usage_compare[] =
     "usage: moesim compare GEN_DIR... --out DIR [--top-p P] [--include-prompt] [--route-with RUN_DIR]\n"
     "\n"
     "Compares expert usage across the rollouts of several models (arXiv 2604.09780, Figs. 6, 25).\n"
@@ -174,19 +160,6 @@ static const char *usage_compare =
     "                     generating model's own routes: the paper reads the solutions of many models\n"
     "                     with one MoE (§5.1, Fig. 6). Without it, independently trained models are\n"
     "                     compared by expert index, and their experts have no correspondence.\n";
-
-static int die_usage(const char *msg, const char *usage) {
-    fprintf(stderr, "moesim: %s\n\n%s", msg, usage);
-    return 2;
-}
-
-static int parse_int(const char *s, int *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < 1 || v > 1000000) return -1;
-    *out = (int)v;
-    return 0;
-}
 
 static int load_experiment(Experiment *ex, const char *file, const char **sets, int nsets) {
     static CfgErrors errs;
@@ -217,44 +190,46 @@ static void print_settings(const Experiment *ex) {
     }
 }
 
+// --shard I/N through the config's parser, whose message names --shard and the value
+static int parse_shard(const char *v, void *dst, char *err, size_t errlen) {
+    SweepOptions *o = dst;
+    return experiment_shard_parse(v, &o->shard_index, &o->shard_count, err, errlen);
+}
+
+// The options every command reads the same way: --out DIR and the repeatable --set KEY=VALUE.
+#define MAX_SETS 64
+#define OPT_OUT(p, req) {.name = "--out", .kind = OPT_PATH, .meta = "DIR", .dst = (p), .flags = (req)}
+#define OPT_SETS(arr, n) {.name = "--set", .kind = OPT_LIST, .meta = "KEY=VALUE", .dst = (arr), .hi = MAX_SETS, .count = (n)}
+// One positional path (FILE, RUN_DIR, ...), required
+#define OPT_ONE(meta_, p) {.kind = OPT_ARGS, .meta = (meta_), .dst = (p), .hi = 1, .flags = OPT_REQUIRED}
+// The integer counts of every command: 1..1000000
+#define OPT_COUNT(name_, meta_, p) {.name = (name_), .kind = OPT_INT, .meta = (meta_), .dst = (p), .lo = 1, .hi = 1000000}
+// A probability mass in (0, 1]: --top-p of analyze, compare and generate
+#define OPT_TOP_P(p) {.name = "--top-p", .kind = OPT_DOUBLE, .meta = "P", .dst = (p), .lo = 0, .hi = 1, .flags = OPT_LO_OPEN}
+#define NOPTS(t) ((int)(sizeof t / sizeof t[0]))
+
 static int cmd_run(int argc, char **argv) {
     const char *file = NULL;
-    const char *sets[64];
+    const char *sets[MAX_SETS];
     int nsets = 0;
     SweepOptions o = {0};
     o.jobs = 1;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--out") == 0 && i + 1 < argc) o.out_dir = argv[++i];
-        else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
-            if (nsets == 64) return die_usage("too many --set options (64 at most)", usage_run);
-            sets[nsets++] = argv[++i];
-        } else if (strcmp(a, "-j") == 0 && i + 1 < argc) {
-            if (parse_int(argv[++i], &o.jobs) != 0) return die_usage("-j: expected a positive integer", usage_run);
-        } else if (strncmp(a, "-j", 2) == 0 && a[2]) {
-            if (parse_int(a + 2, &o.jobs) != 0) return die_usage("-j: expected a positive integer", usage_run);
-        } else if (strcmp(a, "--shard") == 0 && i + 1 < argc) {
-            char err[200];
-            if (experiment_shard_parse(argv[++i], &o.shard_index, &o.shard_count, err, sizeof err) != 0) {
-                fprintf(stderr, "moesim: --shard: %s\n", err);
-                return 2;
-            }
-        } else if (strcmp(a, "--dry-run") == 0) o.dry_run = 1;
-        else if (strcmp(a, "--force") == 0) o.force = 1;
-        else if (strcmp(a, "--quiet") == 0) o.quiet = 1;
-        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(usage_run, stdout); return 0; }
-        else if (a[0] == '-') {
-            char msg[300];
-            snprintf(msg, sizeof msg, "run: unknown or incomplete option '%s'", a);
-            return die_usage(msg, usage_run);
-        } else if (!file) file = a;
-        else return die_usage("run: only one experiment file at a time", usage_run);
-    }
-    if (!file) return die_usage("run: no experiment file given", usage_run);
+    const Option opts[] = {
+        OPT_ONE("FILE", &file),
+        OPT_OUT(&o.out_dir, 0),
+        OPT_SETS(sets, &nsets),
+        {.short_name = 'j', .kind = OPT_INT, .meta = "N", .dst = &o.jobs, .lo = 1, .hi = 1000000},
+        {.name = "--shard", .kind = OPT_CUSTOM, .meta = "I/N", .dst = &o, .parse = parse_shard},
+        {.name = "--dry-run", .kind = OPT_FLAG, .dst = &o.dry_run},
+        {.name = "--force", .kind = OPT_FLAG, .dst = &o.force},
+        {.name = "--quiet", .kind = OPT_FLAG, .dst = &o.quiet},
+    };
+    int rc = opt_parse("run", usage_run, opts, NOPTS(opts), argc, argv);
+    if (rc != OPT_CONTINUE) return rc;
     static Experiment ex;
     if (load_experiment(&ex, file, sets, nsets) != 0) return 2;
     if (!o.quiet && !o.dry_run) print_settings(&ex);
-    int rc = sweep_run(&ex, &o);
+    rc = sweep_run(&ex, &o);
     if (o.dry_run || rc == 2) return rc;
     if (rc > 128) {
         // interrupted: every unfinished run has a checkpoint; the same command resumes them
@@ -280,17 +255,11 @@ static int cmd_run(int argc, char **argv) {
 
 static int cmd_export(int argc, char **argv) {
     const char *file = NULL, *out = NULL;
-    const char *sets[64];
+    const char *sets[MAX_SETS];
     int nsets = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) out = argv[++i];
-        else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && nsets < 64) sets[nsets++] = argv[++i];
-        else if (strcmp(argv[i], "--help") == 0) { fputs(usage_export, stdout); return 0; }
-        else if (argv[i][0] == '-') return die_usage("export: unknown or incomplete option", usage_export);
-        else if (!file) file = argv[i];
-        else return die_usage("export: only one experiment file", usage_export);
-    }
-    if (!file || !out) return die_usage("export: needs FILE and --out DIR", usage_export);
+    const Option opts[] = {OPT_ONE("FILE", &file), OPT_OUT(&out, OPT_REQUIRED), OPT_SETS(sets, &nsets)};
+    int rc = opt_parse("export", usage_export, opts, NOPTS(opts), argc, argv);
+    if (rc != OPT_CONTINUE) return rc;
     static Experiment ex;
     if (load_experiment(&ex, file, sets, nsets) != 0) return 2;
     Config c;
@@ -308,42 +277,30 @@ static int cmd_analyze(int argc, char **argv) {
     AnalyzeArgs a = {0};
     const char *layers = NULL;
     int trunc = -1;                                   // -1: by D (on up to 2048)
-    for (int i = 0; i < argc; i++) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(k, "--help") == 0) { fputs(usage_analyze, stdout); return 0; }
-        if (!v) return die_usage("analyze: option without a value", usage_analyze);
-        i++;
-        if (strcmp(k, "--hidden") == 0) a.hidden = v;
-        else if (strcmp(k, "--router") == 0) a.router = v;
-        else if (strcmp(k, "--domains") == 0) a.domains = v;
-        else if (strcmp(k, "--topk-file") == 0) a.topk_file = v;
-        else if (strcmp(k, "--layers") == 0) layers = v;
-        else if (strcmp(k, "--out") == 0) a.out = v;
-        else if (strcmp(k, "--top-k") == 0) { if (parse_int(v, &a.top_k)) return die_usage("--top-k: expected a positive integer", usage_analyze); }
-        else if (strcmp(k, "--seq-len") == 0) { if (parse_int(v, &a.seq_len)) return die_usage("--seq-len: expected a positive integer", usage_analyze); }
-        else if (strcmp(k, "--pairs") == 0) { if (parse_int(v, &a.pairs)) return die_usage("--pairs: expected a positive integer", usage_analyze); }
-        else if (strcmp(k, "--score") == 0) {
-            if (strcmp(v, "softmax") == 0) a.sigmoid = 0;
-            else if (strcmp(v, "sigmoid") == 0) a.sigmoid = 1;
-            else return die_usage("--score: expected softmax or sigmoid", usage_analyze);
-        } else if (strcmp(k, "--dtype") == 0) {
-            if (strcmp(v, "bfloat16") != 0) return die_usage("--dtype: expected bfloat16 (other dtypes are read from the file)", usage_analyze);
-            a.dtype = v;
-        } else if (strcmp(k, "--truncation") == 0) {
-            if (strcmp(v, "on") == 0) trunc = 1;
-            else if (strcmp(v, "off") == 0) trunc = 0;
-            else return die_usage("--truncation: expected on or off", usage_analyze);
-        } else if (strcmp(k, "--top-p") == 0) {
-            char *end;
-            a.top_p = strtod(v, &end);
-            if (*end || !(a.top_p > 0 && a.top_p <= 1)) return die_usage("--top-p: expected a number in (0, 1]", usage_analyze);
-        } else return die_usage("analyze: unknown option", usage_analyze);
-    }
+    int dtype = -1;                                   // 0: bfloat16
+    const Option opts[] = {
+        {.name = "--hidden", .kind = OPT_PATH, .meta = "H.npy", .dst = &a.hidden},
+        {.name = "--router", .kind = OPT_PATH, .meta = "P.npy", .dst = &a.router},
+        {.name = "--domains", .kind = OPT_PATH, .meta = "D.npy", .dst = &a.domains},
+        {.name = "--topk-file", .kind = OPT_PATH, .meta = "I.npy", .dst = &a.topk_file},
+        {.name = "--layers", .kind = OPT_PATH, .meta = "DIR", .dst = &layers},
+        OPT_OUT(&a.out, OPT_REQUIRED),
+        OPT_COUNT("--top-k", "K", &a.top_k),
+        OPT_COUNT("--seq-len", "T", &a.seq_len),
+        OPT_COUNT("--pairs", "N", &a.pairs),
+        {.name = "--score", .kind = OPT_CHOICE, .meta = "S", .dst = &a.sigmoid, .choices = "softmax|sigmoid"},
+        {.name = "--dtype", .kind = OPT_CHOICE, .meta = "bfloat16", .dst = &dtype, .choices = "bfloat16"},
+        {.name = "--truncation", .kind = OPT_CHOICE, .meta = "on|off", .dst = &trunc, .choices = "off|on"},
+        OPT_TOP_P(&a.top_p),
+    };
+    int rc = opt_parse("analyze", usage_analyze, opts, NOPTS(opts), argc, argv);
+    if (rc != OPT_CONTINUE) return rc;
+    if (dtype == 0) a.dtype = "bfloat16";
     a.truncation = trunc;                             // resolved per layer below when -1
     char err[1024];
     if (layers) {
-        if (a.hidden || a.router || a.topk_file || !a.out)
-            return die_usage("analyze --layers: needs --out, and takes no --hidden, --router or --topk-file", usage_analyze);
+        if (a.hidden || a.router || a.topk_file)
+            return opt_fail("analyze", "--layers takes no --hidden, --router or --topk-file (see moesim analyze --help)");
         int n = analyze_folder(layers, &a, err, sizeof err);
         if (n < 0) { fprintf(stderr, "moesim: analyze: %s\n", err); return 2; }
         char csv[1100], plots[1100];
@@ -353,8 +310,8 @@ static int cmd_analyze(int argc, char **argv) {
         fprintf(stderr, "moesim: analyzed %d layers: %s/layer<i>/analysis.json, %s, %s/depth_*.svg\n", n, a.out, csv, plots);
         return 0;
     }
-    if (!a.hidden || !a.router || (!a.top_k && !a.topk_file) || !a.out)
-        return die_usage("analyze: needs --hidden, --router, --top-k (or --topk-file) and --out", usage_analyze);
+    if (!a.hidden || !a.router || (!a.top_k && !a.topk_file))
+        return opt_fail("analyze", "needs --hidden, --router and --top-k (or --topk-file), or --layers (see moesim analyze --help)");
     if (analyze_files(&a, err, sizeof err) != 0) {
         fprintf(stderr, "moesim: analyze: %s\n", err);
         return 2;
@@ -367,13 +324,16 @@ static int cmd_analyze(int argc, char **argv) {
 }
 
 static int cmd_report(int argc, char **argv) {
-    if (argc != 1 || argv[0][0] == '-') return die_usage("report: needs one results folder", usage_report);
+    const char *dir = NULL;
+    const Option opts[] = {OPT_ONE("DIR", &dir)};
+    int rc = opt_parse("report", usage_report, opts, NOPTS(opts), argc, argv);
+    if (rc != OPT_CONTINUE) return rc;
     char err[512];
-    if (report_build(argv[0], err, sizeof err) != 0) {
+    if (report_build(dir, err, sizeof err) != 0) {
         fprintf(stderr, "moesim: report: %s\n", err);
         return 1;
     }
-    fprintf(stderr, "moesim: wrote %s/report.html\n", argv[0]);
+    fprintf(stderr, "moesim: wrote %s/report.html\n", dir);
     return 0;
 }
 
@@ -382,65 +342,27 @@ static int cmd_report(int argc, char **argv) {
 static int cmd_generate(int argc, char **argv) {
     GenArgs a;
     gen_args_defaults(&a);
-    for (int i = 0; i < argc; i++) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char msg[300], *end = NULL;
-        if (strcmp(k, "--help") == 0 || strcmp(k, "-h") == 0) { fputs(usage_generate, stdout); return 0; }
-        if (k[0] != '-') {
-            if (a.run_dir) return die_usage("generate: only one RUN_DIR", usage_generate);
-            a.run_dir = k;
-            continue;
-        }
-        if (!v) {
-            snprintf(msg, sizeof msg, "generate: %s needs a value", k);
-            return die_usage(msg, usage_generate);
-        }
-        i++;
-        int *ip = strcmp(k, "--prompts") == 0 ? &a.prompts : strcmp(k, "--samples") == 0 ? &a.samples
-                : strcmp(k, "--prompt-len") == 0 ? &a.prompt_len : strcmp(k, "--tokens") == 0 ? &a.tokens
-                : strcmp(k, "--duplicate") == 0 ? &a.duplicate : NULL;
-        if (ip) {
-            if (parse_int(v, ip) != 0) {
-                snprintf(msg, sizeof msg, "%s '%s': expected an integer in 1..1000000", k, v);
-                return die_usage(msg, usage_generate);
-            }
-        } else if (strcmp(k, "--temperature") == 0 || strcmp(k, "--top-p") == 0) {
-            double x = strtod(v, &end);
-            if (*v == '\0' || *end != '\0') {
-                snprintf(msg, sizeof msg, "%s '%s': expected a number", k, v);
-                return die_usage(msg, usage_generate);
-            }
-            *(k[2] == 't' && k[3] == 'e' ? &a.temperature : &a.top_p) = x;
-        } else if (strcmp(k, "--seed") == 0) {
-            a.seed = strtoull(v, &end, 10);
-            if (*v < '0' || *v > '9' || *end != '\0') {
-                snprintf(msg, sizeof msg, "--seed '%s': expected a non-negative integer", v);
-                return die_usage(msg, usage_generate);
-            }
-        } else if (strcmp(k, "--prompt-domain") == 0) {
-            long d = strtol(v, &end, 10);
-            if (*v < '0' || *v > '9' || *end != '\0' || d > 1000000) {
-                snprintf(msg, sizeof msg, "--prompt-domain '%s': expected a domain index >= 0", v);
-                return die_usage(msg, usage_generate);
-            }
-            a.prompt_domain = (int)d;
-        } else if (strcmp(k, "--prompts-per-domain") == 0) {
-            long d = strtol(v, &end, 10);
-            if (*v < '0' || *v > '9' || *end != '\0' || d < 1 || d > 1000000) {
-                snprintf(msg, sizeof msg, "--prompts-per-domain '%s': expected an integer >= 1", v);
-                return die_usage(msg, usage_generate);
-            }
-            a.per_domain = (int)d;
-        } else if (strcmp(k, "--prompt-file") == 0) a.prompt_file = v;
-        else if (strcmp(k, "--out") == 0) a.out = v;
-        else {
-            snprintf(msg, sizeof msg, "generate: unknown option '%s'", k);
-            return die_usage(msg, usage_generate);
-        }
-    }
-    if (!a.run_dir || !a.out) return die_usage("generate: needs RUN_DIR and --out DIR", usage_generate);
+    unsigned long long seed = a.seed;
+    const Option opts[] = {
+        OPT_ONE("RUN_DIR", &a.run_dir),
+        OPT_OUT(&a.out, OPT_REQUIRED),
+        OPT_COUNT("--prompts", "N", &a.prompts),
+        OPT_COUNT("--samples", "M", &a.samples),
+        OPT_COUNT("--prompt-len", "n", &a.prompt_len),
+        OPT_COUNT("--tokens", "T", &a.tokens),
+        OPT_COUNT("--duplicate", "k", &a.duplicate),
+        {.name = "--temperature", .kind = OPT_DOUBLE, .meta = "t", .dst = &a.temperature, .lo = 0, .hi = INFINITY},
+        OPT_TOP_P(&a.top_p),
+        {.name = "--seed", .kind = OPT_U64, .meta = "s", .dst = &seed},
+        {.name = "--prompt-domain", .kind = OPT_INT, .meta = "d", .dst = &a.prompt_domain, .lo = 0, .hi = 1000000},
+        OPT_COUNT("--prompts-per-domain", "N", &a.per_domain),
+        {.name = "--prompt-file", .kind = OPT_PATH, .meta = "P.npy", .dst = &a.prompt_file},
+    };
+    int rc = opt_parse("generate", usage_generate, opts, NOPTS(opts), argc, argv);
+    if (rc != OPT_CONTINUE) return rc;
+    a.seed = seed;
     char err[1024];
-    if (gen_check_args(&a, err, sizeof err) != 0) return die_usage(err, usage_generate);
+    if (gen_check_args(&a, err, sizeof err) != 0) return opt_fail("generate", "%s", err);
     static Config c;
     Model m;
     int step = 0;
@@ -454,7 +376,7 @@ static int cmd_generate(int argc, char **argv) {
         model_free(&m);
         return 2;
     }
-    int rc = 0;
+    rc = 0;
     GenOutput o;
     a.progress = stderr;
     if (gen_run(&o, &m, &p, &a, err, sizeof err) != 0) {
@@ -488,23 +410,19 @@ static int cmd_generate(int argc, char **argv) {
 
 static int cmd_eval(int argc, char **argv) {
     const char *run = NULL, *out = NULL;
-    const char *sets[64];
+    const char *sets[MAX_SETS];
     int nsets = 0, prefer_checkpoint = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) out = argv[++i];
-        else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && nsets < 64) sets[nsets++] = argv[++i];
-        else if (strcmp(argv[i], "--checkpoint") == 0) prefer_checkpoint = 1;
-        else if (strcmp(argv[i], "--help") == 0) { fputs(usage_eval, stdout); return 0; }
-        else if (argv[i][0] == '-') return die_usage("eval: unknown or incomplete option", usage_eval);
-        else if (!run) run = argv[i];
-        else return die_usage("eval: only one run folder", usage_eval);
-    }
-    if (!run || !out) return die_usage("eval: needs RUN_DIR and --out DIR", usage_eval);
+    const Option opts[] = {
+        OPT_ONE("RUN_DIR", &run),
+        OPT_OUT(&out, OPT_REQUIRED),
+        OPT_SETS(sets, &nsets),
+        {.name = "--checkpoint", .kind = OPT_FLAG, .dst = &prefer_checkpoint},
+    };
+    int rc = opt_parse("eval", usage_eval, opts, NOPTS(opts), argc, argv);
+    if (rc != OPT_CONTINUE) return rc;
     for (int i = 0; i < nsets; i++)
-        if (strncmp(sets[i], "data.", 5) != 0 && strncmp(sets[i], "eval.", 5) != 0) {
-            fprintf(stderr, "moesim: eval: --set %s: only data.* and eval.* keys can change for a trained model\n", sets[i]);
-            return 2;
-        }
+        if (strncmp(sets[i], "data.", 5) != 0 && strncmp(sets[i], "eval.", 5) != 0)
+            return opt_fail("eval", "--set %s: only data.* and eval.* keys can change for a trained model", sets[i]);
     char dir[1100], err[1400], cfg_path[1200];
     if (ckpt_resolve(run, prefer_checkpoint, dir, sizeof dir, err, sizeof err) != 0) {
         fprintf(stderr, "moesim: eval: %s\n", err);
@@ -556,20 +474,15 @@ static int cmd_compare(int argc, char **argv) {
     static const char *dirs[256];
     const char *route_with = NULL;
     CompareArgs a = {.dirs = dirs, .top_p = 0.8};
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) a.out = argv[++i];
-        else if (strcmp(argv[i], "--route-with") == 0 && i + 1 < argc) route_with = argv[++i];
-        else if (strcmp(argv[i], "--top-p") == 0 && i + 1 < argc) {
-            char *end;
-            a.top_p = strtod(argv[++i], &end);
-            if (*end || end == argv[i]) return die_usage("compare: --top-p expects a number in (0, 1]", usage_compare);
-        } else if (strcmp(argv[i], "--include-prompt") == 0) a.include_prompt = 1;
-        else if (strcmp(argv[i], "--help") == 0) { fputs(usage_compare, stdout); return 0; }
-        else if (argv[i][0] == '-') return die_usage("compare: unknown or incomplete option", usage_compare);
-        else if (a.ndirs < 256) dirs[a.ndirs++] = argv[i];
-        else return die_usage("compare: at most 256 folders", usage_compare);
-    }
-    if (a.ndirs < 1 || !a.out) return die_usage("compare: needs GEN_DIR... and --out DIR", usage_compare);
+    const Option opts[] = {
+        {.kind = OPT_ARGS, .meta = "GEN_DIR", .dst = dirs, .hi = 256, .count = &a.ndirs, .flags = OPT_REQUIRED},
+        OPT_OUT(&a.out, OPT_REQUIRED),
+        OPT_TOP_P(&a.top_p),
+        {.name = "--include-prompt", .kind = OPT_FLAG, .dst = &a.include_prompt},
+        {.name = "--route-with", .kind = OPT_PATH, .meta = "RUN_DIR", .dst = &route_with},
+    };
+    int rc = opt_parse("compare", usage_compare, opts, NOPTS(opts), argc, argv);
+    if (rc != OPT_CONTINUE) return rc;
     char err[1600];
     Model analyzer;
     if (route_with) {
@@ -582,41 +495,87 @@ static int cmd_compare(int argc, char **argv) {
         a.route = route_with_model;
         a.route_ctx = &analyzer;
     }
-    int rc = compare_dirs(&a, err, sizeof err);
+    rc = compare_dirs(&a, err, sizeof err);
     if (route_with) model_free(&analyzer);
     if (rc != 0) { fprintf(stderr, "moesim: compare: %s\n", err); return rc; }
     fprintf(stderr, "moesim: wrote compare.csv, compare_pairs.csv, track.csv and track_pairs.csv in %s\n", a.out);
     return 0;
 }
 
+static const char usage_help[] =
+    "usage: moesim help [COMMAND | keys]\n"
+    "\n"
+    "Without an argument: every command, then every configuration key. `moesim help COMMAND` prints\n"
+    "COMMAND's usage (the same as `moesim COMMAND --help`); `moesim help keys` every configuration\n"
+    "key with its type, default, range and meaning.\n";
+
+static int cmd_help(int argc, char **argv);
+
+// ---- the command table ------------------------------------------------------------------------
+// One entry per command: `moesim help` lists them, `moesim help CMD` prints the usage, and the
+// README's "Commands" list is checked against this table (tests/e2e_commands.sh).
+typedef struct {
+    const char *name;
+    const char *args;                  // its arguments in `moesim help`'s list
+    int (*fn)(int argc, char **argv);  // argv: the arguments after the command's name
+    const char *usage;                 // printed by -h / --help and `moesim help NAME`
+    const char *summary;               // one line in `moesim help`'s list
+} Command;
+
+static const Command commands[] = {
+    {"run", "FILE", cmd_run, usage_run, "train every point of an experiment file; results in results/<name>/"},
+    {"export", "FILE", cmd_export, usage_export, "write the model at initialization, one batch and its gradients as .npy"},
+    {"analyze", "", cmd_analyze, usage_analyze, "the paper's measurements on your own hidden states and router (.npy)"},
+    {"report", "DIR", cmd_report, usage_report, "rebuild summary plots and report.html of a results folder"},
+    {"eval", "RUN_DIR", cmd_eval, usage_eval, "evaluate a run's saved model (or checkpoint), optionally on another world"},
+    {"compare", "GEN_DIR...", cmd_compare, usage_compare, "expert usage across the rollouts of several models (from generate)"},
+    {"generate", "RUN_DIR", cmd_generate, usage_generate, "sample continuations from a trained run's model, with every token's routing"},
+    {"help", "[COMMAND|keys]", cmd_help, usage_help, "help on a command, or `keys` (every config key)"},
+};
+#define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static const Command *find_command(const char *name) {
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+// `moesim`, `moesim --help`: the program and every command of the table, one line each.
+static void print_main_usage(FILE *f) {
+    fprintf(f, "moesim " MOESIM_VERSION " — a Mixture-of-Experts training simulator\n\n"
+               "usage: moesim <command> [options]     (moesim <command> --help: its options)\n\ncommands:\n");
+    for (int i = 0; i < NCOMMANDS; i++) {
+        char head[64];
+        snprintf(head, sizeof head, "%s %s", commands[i].name, commands[i].args);
+        fprintf(f, "  %-24s %s\n", head, commands[i].summary);
+    }
+    fprintf(f, "\nStart with `make run` (the classroom demo) and docs/EXPERIMENTS.md.\n");
+}
+
 static int cmd_help(int argc, char **argv) {
-    const char *t = argc > 0 ? argv[0] : "";
-    if (strcmp(t, "run") == 0) fputs(usage_run, stdout);
-    else if (strcmp(t, "export") == 0) fputs(usage_export, stdout);
-    else if (strcmp(t, "analyze") == 0) fputs(usage_analyze, stdout);
-    else if (strcmp(t, "report") == 0) fputs(usage_report, stdout);
-    else if (strcmp(t, "eval") == 0) fputs(usage_eval, stdout);
-    else if (strcmp(t, "generate") == 0) fputs(usage_generate, stdout);
-    else if (strcmp(t, "compare") == 0) fputs(usage_compare, stdout);
-    else if (strcmp(t, "keys") == 0 || strcmp(t, "config") == 0) config_print_help(stdout);
-    else if (!*t) { fputs(usage_main, stdout); printf("\nconfiguration keys (moesim help keys):\n\n"); config_print_help(stdout); }
-    else { fprintf(stderr, "moesim: no help on '%s'\n\n%s", t, usage_main); return 2; }
+    const char *topic = NULL;
+    const Option opts[] = {{.kind = OPT_ARGS, .meta = "COMMAND", .dst = &topic, .hi = 1}};
+    int rc = opt_parse("help", usage_help, opts, NOPTS(opts), argc, argv);
+    if (rc != OPT_CONTINUE) return rc;
+    const Command *c = topic ? find_command(topic) : NULL;
+    if (c) fputs(c->usage, stdout);
+    else if (topic && (strcmp(topic, "keys") == 0 || strcmp(topic, "config") == 0)) config_print_help(stdout);
+    else if (!topic) {
+        print_main_usage(stdout);
+        printf("\nconfiguration keys (moesim help keys):\n\n");
+        config_print_help(stdout);
+    } else return opt_fail("help", "no help on '%s' (see moesim help)", topic);
     return 0;
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) { fputs(usage_main, stderr); return 2; }
+    if (argc < 2) { print_main_usage(stderr); return 2; }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) { fputs(usage_main, stdout); return 0; }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) { print_main_usage(stdout); return 0; }
     if (strcmp(cmd, "--version") == 0) { puts("moesim " MOESIM_VERSION); return 0; }
-    if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
-    if (strcmp(cmd, "export") == 0) return cmd_export(argc - 2, argv + 2);
-    if (strcmp(cmd, "analyze") == 0) return cmd_analyze(argc - 2, argv + 2);
-    if (strcmp(cmd, "report") == 0) return cmd_report(argc - 2, argv + 2);
-    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 2, argv + 2);
-    if (strcmp(cmd, "compare") == 0) return cmd_compare(argc - 2, argv + 2);
-    if (strcmp(cmd, "generate") == 0) return cmd_generate(argc - 2, argv + 2);
-    if (strcmp(cmd, "help") == 0) return cmd_help(argc - 2, argv + 2);
-    fprintf(stderr, "moesim: unknown command '%s'\n\n%s", cmd, usage_main);
+    const Command *c = find_command(cmd);
+    if (c) return c->fn(argc - 2, argv + 2);
+    fprintf(stderr, "moesim: unknown command '%s'\n\n", cmd);
+    print_main_usage(stderr);
     return 2;
 }

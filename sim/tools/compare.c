@@ -181,7 +181,6 @@ static int write_tracking(const GenDir *g, const CompareArgs *a, char *err, size
 
 int compare_dirs(const CompareArgs *a, char *err, size_t errlen) {
     if (a->ndirs < 1) { snprintf(err, errlen, "no GEN_DIR given"); return 2; }
-    if (!(a->top_p > 0 && a->top_p <= 1)) { snprintf(err, errlen, "--top-p: expected a number in (0, 1], found %g", a->top_p); return 2; }
     GenDir *g = calloc((size_t)a->ndirs, sizeof *g);
     if (!g) { snprintf(err, errlen, "out of memory"); return 1; }
     int rc = 0, R = 0;

@@ -18,7 +18,8 @@ typedef struct {
     int ndirs;
     const char *const *dirs;    // GEN_DIR... (each one model)
     const char *out;            // --out DIR
-    double top_p;               // --top-p P (default 0.8, as the paper's Fig. 6)
+    double top_p;               // --top-p P in (0, 1] (default 0.8, as the paper's Fig. 6; the
+                                // command line's option table checks the range)
     int include_prompt;         // --include-prompt
     int experts;                // E (0: generate.json's "experts", else 1 + the largest expert seen;
                                 // unused trailing experts change neither measure)

@@ -53,8 +53,6 @@ void gen_args_defaults(GenArgs *a) {
 int gen_check_args(const GenArgs *a, char *err, size_t errlen) {
     if (!(a->temperature >= 0 && isfinite(a->temperature)))
         return fail(err, errlen, "--temperature %g: expected a number >= 0 (0 = greedy)", a->temperature);
-    if (!(a->top_p > 0 && a->top_p <= 1))
-        return fail(err, errlen, "--top-p %g: expected a number in (0, 1]", a->top_p);
     if (a->prompts < 0) return fail(err, errlen, "--prompts %d: expected an integer >= 1", a->prompts);
     if (a->samples < 1) return fail(err, errlen, "--samples %d: expected an integer >= 1", a->samples);
     if (a->prompt_len < 0) return fail(err, errlen, "--prompt-len %d: expected an integer >= 1", a->prompt_len);

@@ -59,8 +59,8 @@ typedef struct {
 } GenArgs;
 
 void gen_args_defaults(GenArgs *a);
-// The checks that need no model: temperature >= 0, top-p in (0, 1], counts >= 1, --prompt-domain
-// and --prompt-file not both. Returns 0, or -1 with err naming the flag and what was expected.
+// The checks that need no model: temperature >= 0, counts >= 1, --prompt-domain and --prompt-file
+// not both (--top-p's range is checked once, by the command line's option table). Returns 0, or -1 with err naming the flag and what was expected.
 int gen_check_args(const GenArgs *a, char *err, size_t errlen);
 
 // The prompts: N x n tokens, each row's domain (-1: unknown) and the resolved N and n. With
