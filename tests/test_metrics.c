@@ -12,6 +12,17 @@
 #include "../sim/measure/metrics.h"
 #include "../sim/measure/truncation.h"
 
+// metrics_layer over a scratch block sized for this one call (the tests change shape every call).
+static int layer_once(LayerMetrics *m, const MetricsArrays *arr, const LayerData *in,
+                      const MetricsOptions *opt, Rng *r, char *err, size_t errlen) {
+    MetricsShape shape = metrics_shape(in, opt);
+    MetricsScratch scratch;
+    if (metrics_scratch_init(&scratch, &shape) != 0) return -2;
+    int rc = metrics_layer(m, arr, in, opt, &scratch, r, err, errlen);
+    metrics_scratch_free(&scratch);
+    return rc;
+}
+
 // Householder reflector Q = I - 2 u uᵀ / (uᵀu): symmetric and orthogonal, so its columns are a
 // known orthonormal basis.
 static void householder(double *Q, const double *u, int n) {
@@ -596,7 +607,7 @@ static void test_layer_hand(void) {
     Rng r;
     rng_seed(&r, 1, 0);
     char err[200] = "";
-    CHECK_MSG(metrics_layer(&m, &arr, &in, &opt, &r, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(layer_once(&m, &arr, &in, &opt, &r, err, sizeof err) == 0, "%s", err);
 
     // Eq. 7 per sequence: every sequence is rank one (parallel rows), so its s1²/Σs² = 1 and
     // s2 = 0: energy_first = 1, energy_dir2 = energy_dir3 = 0, energy_top3 = 1.
@@ -703,12 +714,23 @@ static void test_layer_random(void) {
     LayerMetrics a, b, c;
     Rng r1, r2, r3;
     rng_seed(&r1, 99, 0); rng_seed(&r2, 99, 0); rng_seed(&r3, 100, 0);
-    CHECK(metrics_layer(&a, NULL, &in, &opt, &r1, NULL, 0) == 0);
-    CHECK(metrics_layer(&b, NULL, &in, &opt, &r2, NULL, 0) == 0);
-    CHECK(metrics_layer(&c, NULL, &in, &opt, &r3, NULL, 0) == 0);
+    CHECK(layer_once(&a, NULL, &in, &opt, &r1, NULL, 0) == 0);
+    CHECK(layer_once(&b, NULL, &in, &opt, &r2, NULL, 0) == 0);
+    CHECK(layer_once(&c, NULL, &in, &opt, &r3, NULL, 0) == 0);
     CHECK(memcmp(&a, &b, sizeof a) == 0);                    // same seed: bitwise identical
     CHECK(a.rms_hidden_mean != c.rms_hidden_mean);           // the pairs do come from the Rng
     CHECK(a.energy_first == c.energy_first);                 // ... and nothing else does
+    // One scratch block for the layer, dirty from garbage: the same bits (no stage reads a slice
+    // it has not written).
+    MetricsShape shape = metrics_shape(&in, &opt);
+    MetricsScratch sc;
+    CHECK(metrics_scratch_init(&sc, &shape) == 0 && sc.bytes == metrics_scratch_bytes(&shape));
+    memset(sc.base, 0xA5, sc.bytes);
+    Rng r4;
+    rng_seed(&r4, 99, 0);
+    CHECK(metrics_layer(&c, NULL, &in, &opt, &sc, &r4, NULL, 0) == 0);
+    CHECK(memcmp(&a, &c, sizeof a) == 0);
+    metrics_scratch_free(&sc);
     // Every scalar is finite here (domains and token ids given, 16 sequences), and in range.
     double v[METRICS_NSCALARS];
     const char *names[METRICS_NSCALARS];
@@ -737,14 +759,14 @@ static void test_layer_random(void) {
     int32_t sp[200];
     double fs[100];
     MetricsArrays arr = {.seq_pairs = sp, .seq_freqsim = fs};
-    CHECK(metrics_layer(&a, &arr, &in1, &opt, &r1, NULL, 0) == 0);
+    CHECK(layer_once(&a, &arr, &in1, &opt, &r1, NULL, 0) == 0);
     int ok = 1;
     for (int n = 0; n < 100; n++) ok &= sp[2 * n] != sp[2 * n + 1] && fs[n] == (top1[sp[2 * n]] == top1[sp[2 * n + 1]]);
     CHECK(ok);
     // One sequence, no domains, no ids: those scalars do not apply.
     LayerData in2 = in;
     in2.T = N; in2.domain = NULL; in2.token = NULL;
-    CHECK(metrics_layer(&a, NULL, &in2, &opt, &r1, NULL, 0) == 0);
+    CHECK(layer_once(&a, NULL, &in2, &opt, &r1, NULL, 0) == 0);
     CHECK(isnan(a.freqsim_seq) && isnan(a.nmi_domain_expert) && isnan(a.token_specialization));
     CHECK(isfinite(a.cosine_hidden) && isfinite(a.hamming_similarity));
     free(rn);
@@ -761,7 +783,7 @@ static void test_check_errors(void) {
     LayerMetrics m;
     Rng r;
     rng_seed(&r, 1, 0);
-    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, err, sizeof err) == -1);
+    CHECK(layer_once(&m, NULL, &in, &opt, &r, err, sizeof err) == -1);
     CHECK_MSG(strstr(err, "topk[1][0] = 2") != NULL, "message: %s", err);
     CHECK(isnan(m.router_confidence));
     topk[1] = 1;
@@ -775,6 +797,20 @@ static void test_check_errors(void) {
     in.H = H;
     opt.top_p = 0.0;
     CHECK(metrics_check(&in, &opt, err, sizeof err) == -1 && strstr(err, "top_p") != NULL);
+    // The scratch block: one byte short of metrics_scratch_bytes is refused (all NaN), and NULL too.
+    metrics_default_options(&opt);
+    MetricsShape shape = metrics_shape(&in, &opt);
+    size_t need = metrics_scratch_bytes(&shape);
+    CHECK(need > 0);
+    MetricsScratch small = {malloc(need), need - 1};
+    CHECK(metrics_layer(&m, NULL, &in, &opt, &small, &r, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "scratch too small") != NULL, "message: %s", err);
+    CHECK(isnan(m.router_confidence));
+    CHECK(metrics_layer(&m, NULL, &in, &opt, NULL, &r, err, sizeof err) == -1);
+    small.bytes = need;
+    CHECK(metrics_layer(&m, NULL, &in, &opt, &small, &r, err, sizeof err) == 0);
+    metrics_scratch_free(&small);
+    CHECK(small.base == NULL && small.bytes == 0);
 }
 
 static void test_list_json(void) {
@@ -835,7 +871,7 @@ static void test_speed(void) {
         metrics_default_options(&opt);
         LayerMetrics m;
         clock_t t0 = clock();
-        CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+        CHECK(layer_once(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
         double sec = (double)(clock() - t0) / CLOCKS_PER_SEC;
         printf("metrics_layer N=%d D=%d E=%d K=%d: %.2f s\n", N, D, E, K, sec);
         CHECK(m.prop1_holds_fraction == 1.0);
@@ -870,11 +906,11 @@ static void test_token_context_hand(void) {
     LayerMetrics m;
     Rng r;
     rng_seed(&r, 1, 0);
-    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK(layer_once(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
     CHECK_NEAR(m.resid_norm_mean, 2.0, 1e-12, 0);
     CHECK_NEAR(m.resid_norm_cv, 0.5, 1e-12, 0);
     in.resid_norm = NULL;
-    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK(layer_once(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
     CHECK(isnan(m.resid_norm_mean));
 }
 
@@ -995,12 +1031,12 @@ static void test_per_sequence_vs_wholeset(void) {
     LayerMetrics m;
     Rng r;
     rng_seed(&r, 2, 0);
-    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK(layer_once(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
     CHECK_NEAR(m.energy_first, 16.0 / 25, 1e-14, 0);
     CHECK_NEAR(m.energy_first_wholeset, 0.5, 1e-14, 0);
     CHECK_NEAR(m.retained_energy_first, 0.25, 1e-14, 0);
     in.T = 4;
-    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK(layer_once(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
     CHECK_NEAR(m.energy_first, 0.5, 1e-14, 0);
     CHECK_NEAR(m.energy_first_wholeset, 0.5, 1e-14, 0);
 }
@@ -1023,13 +1059,13 @@ static void test_seq_by_domain(void) {
     LayerMetrics m;
     Rng r;
     rng_seed(&r, 5, 0);
-    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK(layer_once(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
     CHECK_NEAR(m.freqsim_seq_same_domain, 1 / sqrt(2.0), 1e-7, 0);
     CHECK_NEAR(m.pooled_cosine_seq_same_domain, 1 / sqrt(2.0), 1e-7, 0);
     CHECK_NEAR(m.freqsim_seq_cross_domain, 0.5 / sqrt(2.0), 1e-7, 0);
     CHECK_NEAR(m.pooled_cosine_seq_cross_domain, 0.5 / sqrt(2.0), 1e-7, 0);
     in.domain = NULL;
-    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK(layer_once(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
     CHECK(isnan(m.freqsim_seq_same_domain) && isnan(m.pooled_cosine_seq_cross_domain));
 }
 
@@ -1047,7 +1083,7 @@ static void test_pooled_cosine(void) {
     LayerMetrics m;
     Rng r;
     rng_seed(&r, 3, 0);
-    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK(layer_once(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
     CHECK_NEAR(m.pooled_cosine_seq, 1.0, 1e-12, 0);
     // metrics_pool itself: (1/(1+ε) , 3/(3+ε)) / 2, and ε = 1e-8 pinned by a row of norm 1e-8,
     // which becomes 1e-8 / (1e-8 + 1e-8) = 1/2 (not 1, as without ε).
@@ -1147,7 +1183,7 @@ static void test_correlations(void) {
     LayerMetrics m;
     Rng r;
     rng_seed(&r, 5, 0);
-    CHECK(metrics_layer(&m, &arr, &in, &opt, &r, NULL, 0) == 0);
+    CHECK(layer_once(&m, &arr, &in, &opt, &r, NULL, 0) == 0);
     for (int k = 0; k < 60; k++) {
         int a = pairs[2 * k] < pairs[2 * k + 1] ? pairs[2 * k] : pairs[2 * k + 1];
         int b = pairs[2 * k] ^ pairs[2 * k + 1] ^ a;
@@ -1173,7 +1209,7 @@ static void test_correlations(void) {
     const float H2[12] = {1, 0, 1, 0, 0, 1, 0, 1, 1, 1, 1, 1};
     const int32_t tk2[6] = {0, 0, 0, 1, 1, 1};
     LayerData in2 = {.N = 6, .D = 2, .E = 2, .K = 1, .T = 2, .H = H2, .P = P, .Z = H2, .topk = tk2};
-    CHECK(metrics_layer(&m, NULL, &in2, &opt, &r, NULL, 0) == 0);
+    CHECK(layer_once(&m, NULL, &in2, &opt, &r, NULL, 0) == 0);
     CHECK_NEAR(m.freqsim_pooled_corr, -0.5, 1e-12, 0);
     CHECK_NEAR(m.freqsim_seq, sqrt(2.0) / 3, 1e-15, 0);
     CHECK_NEAR(m.pooled_cosine_seq, sqrt(2.0) / 3, 1e-15, 0);
@@ -1193,7 +1229,7 @@ static void test_rms_logits_pinned(void) {
     LayerMetrics m;
     Rng r;
     rng_seed(&r, 6, 0);
-    CHECK(metrics_layer(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK(layer_once(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
     CHECK_NEAR(m.rms_logits_mean, sqrt(2.0), 1e-12, 0);
     CHECK_NEAR(m.rms_hidden_mean, 1.0, 1e-12, 0);
     // logit_norm_mean: |z0| = √10, |z1| = √20, one sequence -> (√10 + √20) / 2.
