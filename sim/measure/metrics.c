@@ -1,6 +1,7 @@
-// metrics.c — one MoE layer's measurements: the options, the checks of the inputs, metrics_layer
-// (every scalar, from the functions of geometry.c and usage.c) and the output as CSV/JSON. See
-// metrics.h for the contract and docs/METRICS.md for every formula and its source.
+// metrics.c — one MoE layer's measurements: the options, the checks of the inputs, the scratch
+// block of metrics_layer and its slices, metrics_layer as stages over them (every scalar, from the
+// functions of geometry.c and usage.c) and the output as a list and JSON. See metrics.h for the
+// contract and docs/METRICS.md for every formula and its source.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
