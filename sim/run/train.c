@@ -180,7 +180,8 @@ static int run_setup(Run *R, RunResult *res) {
     R->arrays.rms_logits = xcalloc((size_t)P, sizeof(double), &bad);
     R->arrays.prop1_lhs = xcalloc((size_t)P, sizeof(double), &bad);
     R->arrays.prop1_rhs = xcalloc((size_t)P, sizeof(double), &bad);
-    MetricsOptions mo;                       // the shape eval_measure measures: every layer's
+    MetricsOptions mo;                       // metrics_layer's scratch, for the shape of every
+                                             // layer eval_measure measures
     metrics_default_options(&mo);
     mo.pairs = P;
     LayerData shape_of = {.N = R->ev_n, .D = D, .E = E, .T = R->ev_len, .domain = R->ev_tok_domain,
