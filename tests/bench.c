@@ -875,7 +875,12 @@ static int analyze_child(const void *arg, const Opts *o, ChildOut *out) {
         Rng rr;
         rng_seed(&rr, 1, 2);
         char err[256];
-        if (metrics_layer(&lm, NULL, &d, &mo, &rr, err, sizeof err) != 0) return child_fail(out, "metrics_layer", err);
+        MetricsShape shape = metrics_shape(&d, &mo);     // built once per input, as analyze does
+        MetricsScratch scratch;
+        if (metrics_scratch_init(&scratch, &shape) != 0) return child_fail(out, "analyze", "out of memory");
+        int rc = metrics_layer(&lm, NULL, &d, &mo, &scratch, &rr, err, sizeof err);
+        metrics_scratch_free(&scratch);
+        if (rc != 0) return child_fail(out, "metrics_layer", err);
         sw->v[sw->n++] = now_s() - t0;
         sc->v[sc->n++] = (double)(clock() - c0) / CLOCKS_PER_SEC;
     }

@@ -1,5 +1,6 @@
-// test_linalg.c — the fast solvers of sim/measure/linalg.h against the Jacobi reference and
-// against closed-form spectra:
+// test_linalg.c — the linear algebra of sim/measure/linalg.h: sim/measure/linalg.c,
+// linalg_kernels.c, linalg_eig.c, linalg_tridiag.c and linalg_dc.c, against the Jacobi reference
+// and against closed-form spectra:
 //   * dgemm, Gram, dot kernels against their plain references (awkward shapes);
 //   * linalg_eig_tql against linalg_eig_sym (indefinite random matrices) and against
 //     A = H diag(λ) H / n with H a Sylvester-Hadamard matrix (known eigenpairs, both signs);
@@ -13,7 +14,10 @@
 //     deflation), tight clusters, a low-rank Gram matrix, Wilkinson and glued Wilkinson
 //     matrices, zeros on the off-diagonal at the cuts, diagonal and zero matrices, sizes around
 //     the block sizes, a graded spectrum: eigenvalues, residual and orthogonality to 1e-14 n;
-//   * 1 thread vs 2 threads bitwise (the full decomposition also past n = 1024).
+//   * 1 thread vs 2 threads bitwise (the full decomposition also past n = 1024);
+//   * the Jacobi solver itself (linalg_eig_sym), linalg_eig_psd, linalg_svd_right,
+//     linalg_spectral_norm and linalg_svd_top's two routes on matrices built from chosen
+//     orthonormal vectors (Householder reflectors) and spectra.
 // The large sizes (D = 4096, 7168) run in the benchmark (`make bench`, group analyze).
 // Under ASan+UBSan (SAN=1, ~10x slower) the closed-form tests use D = 256 instead of 1024.
 #include <math.h>
@@ -23,6 +27,7 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#include "../nn/nn.h"
 #include "../sim/measure/linalg.h"
 #include "harness.h"
 
@@ -501,9 +506,247 @@ static void test_threads(void) {
 #endif
 }
 
+// ---- Jacobi, eig_psd, svd_right, spectral norm, svd_top on chosen vectors and spectra ----------
+
+// Householder reflector Q = I - 2 u uᵀ / (uᵀu): symmetric and orthogonal, so its columns are a
+// known orthonormal basis.
+static void householder(double *Q, const double *u, int n) {
+    double uu = 0.0;
+    for (int i = 0; i < n; i++) uu += u[i] * u[i];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) Q[i * n + j] = (i == j) - 2.0 * u[i] * u[j] / uu;
+}
+
+// |cosine| between column a of X (n x n) and column b of Y (n x n).
+static double col_abs_cos(const double *X, int a, const double *Y, int b, int n) {
+    double xy = 0, xx = 0, yy = 0;
+    for (int i = 0; i < n; i++) {
+        xy += X[i * n + a] * Y[i * n + b]; xx += X[i * n + a] * X[i * n + a]; yy += Y[i * n + b] * Y[i * n + b];
+    }
+    return fabs(xy) / sqrt(xx * yy);
+}
+
+static void test_jacobi_2x2(void) {
+    // [[2,1],[1,2]]: eigenvalues 3 and 1, eigenvectors (1,1)/√2 and (1,-1)/√2.
+    double A[4] = {2, 1, 1, 2}, w[2], V[4];
+    CHECK(linalg_eig_sym(w, V, A, 2) >= 0);
+    CHECK_NEAR(w[0], 3.0, 1e-14, 0);
+    CHECK_NEAR(w[1], 1.0, 1e-14, 0);
+    CHECK_NEAR(fabs(V[0 * 2 + 0]), 1 / sqrt(2.0), 1e-14, 0);
+    CHECK_NEAR(V[0 * 2 + 0] * V[1 * 2 + 0], 0.5, 1e-14, 0);    // same sign: (1,1) direction
+    CHECK_NEAR(V[0 * 2 + 1] * V[1 * 2 + 1], -0.5, 1e-14, 0);   // opposite signs: (1,-1)
+    // The identity needs no rotation at all.
+    double I[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, w3[3], V3[9];
+    CHECK(linalg_eig_sym(w3, V3, I, 3) == 0);
+    CHECK(w3[0] == 1.0 && w3[1] == 1.0 && w3[2] == 1.0);
+}
+
+static void test_jacobi_known_spectrum(void) {
+    // A = Q diag(λ) Qᵀ with Q a Householder reflector and λ chosen (one negative, unsorted): the
+    // solver must return λ sorted descending and Q's columns (up to sign) as eigenvectors.
+    enum { n = 5 };
+    const double u[n] = {1, 2, 3, 4, 5}, lam[n] = {2, 5, -1, 0.5, 3};
+    const int order[n] = {1, 4, 0, 3, 2};                  // indices of λ sorted descending
+    double Q[n * n], A[n * n], A0[n * n], w[n], V[n * n];
+    householder(Q, u, n);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int k = 0; k < n; k++) s += Q[i * n + k] * lam[k] * Q[j * n + k];
+            A[i * n + j] = A0[i * n + j] = s;
+        }
+    int sweeps = linalg_eig_sym(w, V, A, n);
+    CHECK(sweeps >= 1 && sweeps < 20);
+    for (int j = 0; j < n; j++) {
+        CHECK_NEAR(w[j], lam[order[j]], 1e-12, 0);
+        CHECK_NEAR(col_abs_cos(V, j, Q, order[j], n), 1.0, 1e-12, 0);
+    }
+    // Reconstruction A0 = V diag(w) Vᵀ and orthonormality VᵀV = I.
+    double err = 0, orth = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0, o = 0;
+            for (int k = 0; k < n; k++) { s += V[i * n + k] * w[k] * V[j * n + k]; o += V[k * n + i] * V[k * n + j]; }
+            err = fmax(err, fabs(s - A0[i * n + j]));
+            orth = fmax(orth, fabs(o - (i == j)));
+        }
+    CHECK(err < 1e-12);
+    CHECK(orth < 1e-12);
+}
+
+static void test_jacobi_random(void) {
+    // A random symmetric 64 x 64 matrix: reconstruction, orthonormality, trace, descending order.
+    enum { n = 64 };
+    static double A[n * n], A0[n * n], V[n * n], w[n];
+    Rng r;
+    rng_seed(&r, 7, 0);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j <= i; j++) A[i * n + j] = A[j * n + i] = A0[i * n + j] = A0[j * n + i] = rng_normal(&r);
+    double tr = 0;
+    for (int i = 0; i < n; i++) tr += A0[i * n + i];
+    CHECK(linalg_eig_sym(w, V, A, n) >= 0);
+    double err = 0, orth = 0, sw = 0;
+    int sorted = 1;
+    for (int k = 0; k < n; k++) { sw += w[k]; if (k && w[k] > w[k - 1]) sorted = 0; }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0, o = 0;
+            for (int k = 0; k < n; k++) { s += V[i * n + k] * w[k] * V[j * n + k]; o += V[k * n + i] * V[k * n + j]; }
+            err = fmax(err, fabs(s - A0[i * n + j]));
+            orth = fmax(orth, fabs(o - (i == j)));
+        }
+    CHECK(sorted);
+    CHECK_NEAR(sw, tr, 1e-10, 0);
+    CHECK_MSG(err < 1e-11, "reconstruction error %g", err);
+    CHECK_MSG(orth < 1e-12, "orthonormality error %g", orth);
+}
+
+static void test_eig_psd(void) {
+    // Known PSD spectrum with a repeated and a zero eigenvalue: λ = (2, 4, 0, 2, 1) on a
+    // Householder basis. Sorted: 4, 2, 2, 1, 0. The repeated pair only defines a plane, so check
+    // the distinct ones' vectors and that A v = λ v for all.
+    enum { n = 5 };
+    const double u[n] = {2, -1, 1, 3, 1}, lam[n] = {2, 4, 0, 2, 1};
+    double Q[n * n], A[n * n], A0[n * n], w[n], V[n * n];
+    householder(Q, u, n);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int k = 0; k < n; k++) s += Q[i * n + k] * lam[k] * Q[j * n + k];
+            A[i * n + j] = A0[i * n + j] = s;
+        }
+    CHECK(linalg_eig_psd(w, V, A, n) >= 1);
+    const double want[n] = {4, 2, 2, 1, 0};
+    for (int j = 0; j < n; j++) CHECK_NEAR(w[j], want[j], 1e-12, 0);
+    CHECK_NEAR(col_abs_cos(V, 0, Q, 1, n), 1.0, 1e-12, 0);   // λ = 4 is Q's column 1
+    CHECK_NEAR(col_abs_cos(V, 3, Q, 4, n), 1.0, 1e-12, 0);   // λ = 1 is Q's column 4
+    CHECK_NEAR(col_abs_cos(V, 4, Q, 2, n), 1.0, 1e-12, 0);   // λ = 0 is Q's column 2
+    double res = 0;
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < n; i++) {
+            double s = 0;
+            for (int k = 0; k < n; k++) s += A0[i * n + k] * V[k * n + j];
+            res = fmax(res, fabs(s - w[j] * V[i * n + j]));
+        }
+    CHECK_MSG(res < 1e-12, "residual %g", res);
+    // The identity and the zero matrix need no rotation.
+    double I[4] = {1, 0, 0, 1}, Z0[4] = {0, 0, 0, 0}, w2[2], V2[4];
+    CHECK(linalg_eig_psd(w2, V2, I, 2) == 0 && w2[0] == 1.0 && w2[1] == 1.0);
+    CHECK(linalg_eig_psd(w2, V2, Z0, 2) == 0 && w2[0] == 0.0 && w2[1] == 0.0);
+
+    // A random Gram matrix of rank 5 in 40 dimensions (N = 5 < D): converges, and agrees with
+    // the two-sided solver on the spectrum and the leading eigenvectors.
+    enum { N = 5, D = 40 };
+    static float X[N * D];
+    static double G1[D * D], G2[D * D], wa[D], wb[D], Va[D * D], Vb[D * D];
+    Rng r;
+    rng_seed(&r, 13, 0);
+    for (int i = 0; i < N * D; i++) X[i] = (float)rng_normal(&r);
+    linalg_gram(G1, X, N, D);
+    memcpy(G2, G1, sizeof G1);
+    CHECK(linalg_eig_psd(wa, Va, G1, D) >= 0);
+    CHECK(linalg_eig_sym(wb, Vb, G2, D) >= 0);
+    double werr = 0;
+    for (int j = 0; j < D; j++) werr = fmax(werr, fabs(wa[j] - wb[j]));
+    CHECK_MSG(werr < 1e-10 * wb[0], "eigenvalue mismatch %g", werr);
+    CHECK(wa[4] > 1.0 && fabs(wa[5]) < 1e-10 * wa[0]);     // five nonzero eigenvalues
+    for (int j = 0; j < N; j++) CHECK_NEAR(col_abs_cos(Va, j, Vb, j, D), 1.0, 1e-10, 0);
+}
+
+static void test_svd_known(void) {
+    // X = U diag(4,3,2,1) Vᵀ (8 x 4) from Householder bases; in float, so tolerances ~1e-6.
+    enum { N = 8, D = 4 };
+    const double u8[N] = {1, -1, 2, 0.5, 3, -2, 1, 1}, u4[D] = {1, 2, -1, 3}, sig[D] = {4, 3, 2, 1};
+    double U[N * N], Vt[D * D], s[D], V[D * D], G[D * D];
+    float X[N * D];
+    householder(U, u8, N);
+    householder(Vt, u4, D);                                // columns: the true right vectors
+    for (int i = 0; i < N; i++)
+        for (int a = 0; a < D; a++) {
+            double t = 0;
+            for (int k = 0; k < D; k++) t += U[i * N + k] * sig[k] * Vt[a * D + k];
+            X[i * D + a] = (float)t;
+        }
+    CHECK(linalg_svd_right(s, V, G, X, N, D) >= 0);
+    for (int k = 0; k < D; k++) {
+        CHECK_NEAR(s[k], sig[k], 1e-5, 1e-6);
+        CHECK_NEAR(col_abs_cos(V, k, Vt, k, D), 1.0, 1e-6, 0);
+    }
+    // G is XᵀX: its trace is the sum of squared singular values, 16 + 9 + 4 + 1 = 30.
+    CHECK_NEAR(G[0] + G[5] + G[10] + G[15], 30.0, 1e-4, 0);
+    // Rank 2: singular values (3, 1, 0, 0).
+    const double sig2[D] = {3, 1, 0, 0};
+    for (int i = 0; i < N; i++)
+        for (int a = 0; a < D; a++) {
+            double t = 0;
+            for (int k = 0; k < D; k++) t += U[i * N + k] * sig2[k] * Vt[a * D + k];
+            X[i * D + a] = (float)t;
+        }
+    CHECK(linalg_svd_right(s, V, NULL, X, N, D) >= 0);
+    CHECK_NEAR(s[0], 3.0, 1e-5, 0);
+    CHECK_NEAR(s[1], 1.0, 1e-5, 0);
+    CHECK(s[2] < 1e-3 && s[3] < 1e-3 && s[3] >= 0.0);
+}
+
+static void test_spectral_norm(void) {
+    const double a[6] = {3, 0, 0, 4, 0, 0};                // 3 x 2: diag(3, 4) over a zero row
+    CHECK_NEAR(linalg_spectral_norm(a, 3, 2), 4.0, 1e-14, 0);
+    const double b[4] = {1, 1, 1, 1};                       // rank 1, σ = |(1,1)|·|(1,1)| = 2
+    CHECK_NEAR(linalg_spectral_norm(b, 2, 2), 2.0, 1e-14, 0);
+    const double c[3] = {1, 2, 2};                          // a row vector: its length 3
+    CHECK_NEAR(linalg_spectral_norm(c, 1, 3), 3.0, 1e-14, 0);
+    CHECK_NEAR(linalg_spectral_norm(c, 3, 1), 3.0, 1e-14, 0);
+}
+
+static void test_svd_top(void) {
+    // linalg_svd_top against linalg_svd_right (the D x D route) on both of its routes: n < D
+    // (through X Xᵀ) and n >= D (through XᵀX). Same σ², same directions up to sign.
+    enum { D = 8 };
+    static float X[20 * D];
+    Rng r;
+    rng_seed(&r, 31, 0);
+    for (int i = 0; i < 20 * D; i++) X[i] = (float)(rng_normal(&r) + (i % D == 1 ? 1.5 : 0.0));
+    const int ns[2] = {5, 20};
+    for (int c = 0; c < 2; c++) {
+        int n = ns[c];
+        double lam[3], Vk[3 * D], fro2, s[D], V[D * D];
+        CHECK(linalg_svd_top(lam, Vk, &fro2, X, (size_t)n, D, 3) >= 0);
+        CHECK(linalg_svd_right(s, V, NULL, X, (size_t)n, D) >= 0);
+        double tr = 0;
+        for (int i = 0; i < n * D; i++) tr += (double)X[i] * X[i];
+        CHECK_NEAR(fro2, tr, 0, 1e-14);
+        for (int j = 0; j < 3; j++) {
+            CHECK_NEAR(lam[j], s[j] * s[j], 1e-10, 1e-10);
+            double dot = 0;
+            for (int a = 0; a < D; a++) dot += Vk[j * D + a] * V[a * D + j];
+            CHECK_MSG(fabs(fabs(dot) - 1.0) < 1e-8, "n %d, direction %d: |cos| %g", n, j, fabs(dot));
+        }
+    }
+    // Rank one: rows a·(0.6, 0.8, 0, ...). v1 = ±(0.6, 0.8, 0...) (to float rounding of the
+    // entries); v2, v3 undefined -> zero rows, σ2² ~ 0.
+    static float R[3 * D];
+    const float a[3] = {1, -2, 4};
+    for (int i = 0; i < 3; i++) { R[i * D] = 0.6f * a[i]; R[i * D + 1] = 0.8f * a[i]; }
+    double lam[3], Vk[3 * D];
+    CHECK(linalg_svd_top(lam, Vk, NULL, R, 3, D, 3) >= 0);
+    CHECK_NEAR(fabs(Vk[0]), 0.6, 1e-7, 0);
+    CHECK_NEAR(fabs(Vk[1]), 0.8, 1e-7, 0);
+    CHECK_NEAR(lam[0], 21.0, 1e-5, 0);                        // (1 + 4 + 16)·|(0.6, 0.8)|²
+    int zero = 1;
+    for (int a2 = 0; a2 < 2 * D; a2++) zero &= Vk[D + a2] == 0.0;
+    CHECK(zero);
+}
+
 int main(void) {
     double t0 = now_s();
     test_kernels();
+    test_jacobi_2x2();
+    test_jacobi_known_spectrum();
+    test_jacobi_random();
+    test_eig_psd();
+    test_svd_known();
+    test_spectral_norm();
+    test_svd_top();
     test_tql_vs_jacobi();
     test_dc_hard();
     test_closed_form_sym(FULL_D);

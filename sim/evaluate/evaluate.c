@@ -66,6 +66,14 @@ int evaluator_setup(Evaluator *R, const Config *c, const char *dir, char *err, s
     R->arrays.rms_logits = xcalloc((size_t)P, sizeof(double), &bad);
     R->arrays.prop1_lhs = xcalloc((size_t)P, sizeof(double), &bad);
     R->arrays.prop1_rhs = xcalloc((size_t)P, sizeof(double), &bad);
+    MetricsOptions mo;                       // metrics_layer's scratch, for the shape of every
+                                             // layer eval_measure measures
+    metrics_default_options(&mo);
+    mo.pairs = P;
+    LayerData shape_of = {.N = R->ev_n, .D = D, .E = E, .T = R->ev_len, .domain = R->ev_tok_domain,
+                          .n_domains = R->world.domains};
+    MetricsShape shape = metrics_shape(&shape_of, &mo);
+    if (metrics_scratch_init(&R->scratch, &shape) != 0) bad = 1;
     if (bad) return setup_fail(err, errlen, "memory", "cannot allocate the run's buffers");
     // the evaluation set, fixed by data.seed
     if (R->router) {
@@ -92,6 +100,7 @@ void evaluator_teardown(Evaluator *R) {
     free(R->lm); free(R->domain_freq);
     free(R->arrays.pairs); free(R->arrays.rms_hidden); free(R->arrays.rms_logits);
     free(R->arrays.prop1_lhs); free(R->arrays.prop1_rhs);
+    metrics_scratch_free(&R->scratch);
 }
 
 // ---- the pass ----------------------------------------------------------------------------------
@@ -196,7 +205,7 @@ void eval_measure(Evaluator *R, int step, int final) {
         arr.domain_freq = dfreq;
         if (final && l == R->L - 1) { arr = R->arrays; arr.domain_freq = dfreq; }
         char err[256];
-        if (metrics_layer(&R->lm[l], &arr, &d, &mo, &rng, err, sizeof err) != 0)
+        if (metrics_layer(&R->lm[l], &arr, &d, &mo, &R->scratch, &rng, err, sizeof err) != 0)
             fprintf(stderr, "moesim: evaluation at step %d, layer %d: %s\n", step, l, err);
         int n = metrics_list(names, NULL, values, &R->lm[l]);
         fprintf(f, "%d,%d,%.9g", step, l, R->ev_ce);

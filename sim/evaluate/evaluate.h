@@ -55,6 +55,7 @@ typedef struct {
     LayerMetrics *lm;                        // L
     double *domain_freq;                     // L x Dom x E
     MetricsArrays arrays;                    // token pairs of the last layer evaluated (final)
+    MetricsScratch scratch;                  // metrics_layer's scratch, sized once at setup
     double ev_ce;
     // files
     AtomicFile f_eval, f_experts;

@@ -1,6 +1,7 @@
-// metrics.c — one MoE layer's measurements: the options, the checks of the inputs, metrics_layer
-// (every scalar, from the functions of geometry.c and usage.c) and the output as CSV/JSON. See
-// metrics.h for the contract and docs/METRICS.md for every formula and its source.
+// metrics.c — one MoE layer's measurements: the options, the checks of the inputs, the scratch
+// block of metrics_layer and its slices, metrics_layer as stages over them (every scalar, from the
+// functions of geometry.c and usage.c) and the output as a list and JSON. See metrics.h for the
+// contract and docs/METRICS.md for every formula and its source.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,115 @@ int metrics_check(const LayerData *in, const MetricsOptions *opt, char *err, siz
 
 #undef FAIL
 
-// ---- one layer: every scalar --------------------------------------------------------------------
+// ---- one layer: the scratch block and its slices ------------------------------------------------
+
+MetricsShape metrics_shape(const LayerData *in, const MetricsOptions *opt) {
+    MetricsShape s = {.N = in->N, .D = in->D, .E = in->E, .T = in->T,
+                      .n_domains = in->domain ? in->n_domains : 0, .pairs = opt->pairs,
+                      .seq_pairs = opt->seq_pairs, .prop1_rank = opt->prop1_rank};
+    return s;
+}
+
+static size_t count_of(int x) { return x > 0 ? (size_t)x : 0; }   // a negative size counts as 0
+
+// The directions Prop. 1 needs (>= 1): r = prop1_rank, at most D.
+static int prop1_directions(const MetricsShape *s) {
+    int r = s->prop1_rank < s->D ? s->prop1_rank : s->D;
+    return r > 1 ? r : 1;
+}
+
+static size_t sequences(const MetricsShape *s) {
+    return s->T > 0 ? (s->N + (size_t)s->T - 1) / (size_t)s->T : 0;
+}
+
+// The named slices of the scratch, one group per stage; carve_slices lays them out.
+typedef struct {
+    // whole-set geometry (rk = prop1_directions, W = E + 2)
+    double *Vr;              // rk x D  leading right singular vectors of H, as rows
+    double *V;               // D x rk  the same as columns (metrics_prop1_ld's layout)
+    double *lam;             // rk      their σ²
+    double *B;               // E x D   Pi_E P
+    double *Wt;              // D x W   [v1, m, Bᵀ]
+    double *v1, *mdir;       // D       first right singular vector, unit mean direction
+    // token pairs (M = pairs)
+    int32_t *pairs;          // M x 2
+    double *rh, *rz;         // M       Eq. 5 on rows of H, on rows of Z
+    // sequence pairs (S sequences, SP pairs; all empty when SP = 0)
+    double *fq;              // S x E   Eq. 13 per sequence
+    double *pool;            // S x D   Eq. 16 pooled unit states
+    uint8_t *sets;           // S x E   Eq. 18 top-P sets
+    int32_t *sp;             // SP x 2
+    double *seq_fs, *seq_pc, *seq_jc;   // SP  Eqs. 14, 17, 19
+    // domains (Dom = n_domains)
+    double *dom;             // Dom x E selection frequency
+    size_t *dcount;          // Dom     tokens per domain
+} Slices;
+
+// Hands out consecutive aligned pieces of one block; with base NULL it only counts the bytes.
+typedef struct {
+    unsigned char *base;
+    size_t used;
+} Carver;
+
+static void *carve(Carver *c, size_t n, size_t size) {
+    const size_t align = _Alignof(max_align_t);
+    c->used = (c->used + align - 1) / align * align;
+    void *p = c->base ? c->base + c->used : NULL;
+    c->used += n * size;
+    return p;
+}
+
+// Lays the slices of *sl out in base (NULL: only counts); returns the bytes they take.
+static size_t carve_slices(Slices *sl, void *base, const MetricsShape *s) {
+    Carver c = {base, 0};
+    const size_t D = count_of(s->D), E = count_of(s->E), rk = (size_t)prop1_directions(s);
+    const size_t M = count_of(s->pairs), Dom = count_of(s->n_domains);
+    MetricsOptions cap = {.seq_pairs = s->seq_pairs};
+    const size_t SP = s->T > 0 && s->seq_pairs >= 0 ? metrics_seq_pair_count(s->N, s->T, &cap) : 0;
+    const size_t S = SP > 0 ? sequences(s) : 0;
+    sl->Vr = carve(&c, rk * D, sizeof(double));
+    sl->V = carve(&c, D * rk, sizeof(double));
+    sl->lam = carve(&c, rk, sizeof(double));
+    sl->B = carve(&c, E * D, sizeof(double));
+    sl->Wt = carve(&c, D * (E + 2), sizeof(double));
+    sl->v1 = carve(&c, D, sizeof(double));
+    sl->mdir = carve(&c, D, sizeof(double));
+    sl->pairs = carve(&c, M * 2, sizeof(int32_t));
+    sl->rh = carve(&c, M, sizeof(double));
+    sl->rz = carve(&c, M, sizeof(double));
+    sl->fq = carve(&c, S * E, sizeof(double));
+    sl->pool = carve(&c, S * D, sizeof(double));
+    sl->sets = carve(&c, S * E, sizeof(uint8_t));
+    sl->sp = carve(&c, SP * 2, sizeof(int32_t));
+    sl->seq_fs = carve(&c, SP, sizeof(double));
+    sl->seq_pc = carve(&c, SP, sizeof(double));
+    sl->seq_jc = carve(&c, SP, sizeof(double));
+    sl->dom = carve(&c, Dom * E, sizeof(double));
+    sl->dcount = carve(&c, Dom, sizeof(size_t));
+    return c.used;
+}
+
+size_t metrics_scratch_bytes(const MetricsShape *shape) {
+    Slices sl;
+    return carve_slices(&sl, NULL, shape);
+}
+
+int metrics_scratch_init(MetricsScratch *s, const MetricsShape *shape) {
+    s->bytes = metrics_scratch_bytes(shape);
+    s->base = malloc(s->bytes > 0 ? s->bytes : 1);
+    if (!s->base) s->bytes = 0;
+    return s->base ? 0 : -2;
+}
+
+void metrics_scratch_free(MetricsScratch *s) {
+    free(s->base);
+    s->base = NULL;
+    s->bytes = 0;
+}
+
+// ---- one layer: the stages ----------------------------------------------------------------------
+// Each stage fills its group of LayerMetrics from the inputs and its slices, and returns 0 or -2
+// (a single measurement could not allocate its own scratch).
 
 static void set_all_nan(LayerMetrics *m) {
 #define METRICS_NAN_(name, help) m->name = NAN;
@@ -110,39 +219,11 @@ static void set_all_nan(LayerMetrics *m) {
 #undef METRICS_NAN_
 }
 
-int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerData *in,
-                  const MetricsOptions *opt, Rng *rng, char *err, size_t errlen) {
-    static const MetricsArrays none;
-    const MetricsArrays *A = arrays ? arrays : &none;
-    set_all_nan(out);
-    if (metrics_check(in, opt, err, errlen)) return -1;
-    const size_t N = in->N;
-    const int D = in->D, E = in->E, K = in->K, T = in->T, M = opt->pairs;
-    const size_t S = (N + (size_t)T - 1) / (size_t)T;       // sequences
-    const size_t SP = metrics_seq_pair_count(N, T, opt);
-
-    int rc = -2;
-    const int r = opt->prop1_rank < D ? opt->prop1_rank : D;   // directions Prop. 1 needs (>= 1)
-    const int rk = r > 1 ? r : 1;
-    const int W = E + 2;                                    // columns of Wt: v1, m, Pi_E P rows
-    double *Vr = malloc((size_t)rk * D * sizeof(double));   // rk x D  leading right singular vectors
-    double *V = malloc((size_t)rk * D * sizeof(double));    // D x rk  the same as columns
-    double *lam = malloc((size_t)rk * sizeof(double));      // rk      their σ²
-    double *B = malloc((size_t)E * D * sizeof(double));     // E x D  Pi_E P
-    double *Wt = malloc((size_t)D * W * sizeof(double));    // D x W  [v1, m, Bᵀ]
-    double *v1 = malloc((size_t)D * sizeof(double)), *mdir = malloc((size_t)D * sizeof(double));
-    int32_t *pairs = A->pairs ? A->pairs : malloc((size_t)M * 2 * sizeof(int32_t));
-    double *rh = A->rms_hidden ? A->rms_hidden : malloc((size_t)M * sizeof(double));
-    double *rz = A->rms_logits ? A->rms_logits : malloc((size_t)M * sizeof(double));
-    double *fq = NULL, *pool = NULL, *seq_fs = NULL, *seq_pc = NULL, *seq_jc = NULL, *dom = NULL;
-    int32_t *sp = NULL;
-    uint8_t *sets = NULL;
-    size_t *dcount = NULL;
-    if (!Vr || !V || !lam || !B || !Wt || !v1 || !mdir || !pairs || !rh || !rz) goto done;
-
-    // Eqs. 7 and 8 as the paper defines them: one SVD per sequence, then the mean.
+// Eqs. 7 and 8 as the paper defines them: one SVD per sequence, then the mean.
+static int stage_sequence_energy(LayerMetrics *out, const LayerData *in) {
     SeqEnergy se;
-    if (metrics_seq_energy(&se, in->H, in->P, in->topk, N, D, E, K, T) != 0) goto done;
+    if (metrics_seq_energy(&se, in->H, in->P, in->topk, in->N, in->D, in->E, in->K, in->T) != 0)
+        return -2;
     out->energy_first = se.energy[0];
     out->energy_dir2 = se.energy[1];
     out->energy_dir3 = se.energy[2];
@@ -150,14 +231,21 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
     out->retained_energy_first = se.retained[0];
     out->retained_energy_dir2 = se.retained[1];
     out->retained_energy_dir3 = se.retained[2];
+    return 0;
+}
 
-    // Geometry of all N states (Proposition 1's H, and our whole-set variants): the leading
-    // right singular vectors of the uncentred H by Lanczos on the smaller Gram side (the D x D
-    // Gram matrix is never formed), then one pass over H for the energies of v1, of the mean
-    // direction m and of the centred router rows: with c = H [v1, m, Bᵀ] (N x (E+2)),
-    //   v1ᵀGv1 = Σ_i c_i0², mᵀGm = Σ_i c_i1², Σ_e b_eᵀ G b_e = Σ_i Σ_e c_i(2+e)², tr G = |H|_F².
+// Geometry of all N states (Proposition 1's H, and our whole-set variants): the leading
+// right singular vectors of the uncentred H by Lanczos on the smaller Gram side (the D x D
+// Gram matrix is never formed), then one pass over H for the energies of v1, of the mean
+// direction m and of the centred router rows: with c = H [v1, m, Bᵀ] (N x (E+2)),
+//   v1ᵀGv1 = Σ_i c_i0², mᵀGm = Σ_i c_i1², Σ_e b_eᵀ G b_e = Σ_i Σ_e c_i(2+e)², tr G = |H|_F².
+// Leaves the rk leading directions in sl->V (D x rk) for the token-pair stage.
+static int stage_wholeset_geometry(LayerMetrics *out, const Slices *sl, const LayerData *in, int rk) {
+    const size_t N = in->N;
+    const int D = in->D, E = in->E, W = E + 2;
+    double *Vr = sl->Vr, *V = sl->V, *B = sl->B, *Wt = sl->Wt, *v1 = sl->v1, *mdir = sl->mdir;
     double fro2;
-    if (linalg_svd_top(lam, Vr, &fro2, in->H, N, D, rk) == -2) goto done;
+    if (linalg_svd_top(sl->lam, Vr, &fro2, in->H, N, D, rk) == -2) return -2;
     for (int k = 0; k < rk; k++)
         for (int a = 0; a < D; a++) V[(size_t)a * rk + k] = Vr[(size_t)k * D + a];
     memcpy(v1, Vr, (size_t)D * sizeof(double));
@@ -172,7 +260,7 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
         for (int e = 0; e < E; e++) Wt[(size_t)a * W + 2 + e] = B[(size_t)e * D + a];
     }
     double sums[3];
-    if (linalg_xw_sumsq(sums, in->H, N, D, Wt, W) != 0) goto done;
+    if (linalg_xw_sumsq(sums, in->H, N, D, Wt, W) != 0) return -2;
     if (fro2 > 0.0) {
         out->energy_first_wholeset = sums[0] / fro2;
         double bv2 = 0.0;
@@ -184,9 +272,14 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
         out->energy_mean_dir = fro2 > 0.0 ? sums[1] / fro2 : NAN;
         out->suppression_rho_mean = metrics_suppression(B, mdir, E, D);
     }
-    if (out->suppression_rho < 0.0 || out->suppression_rho_mean < 0.0) goto done;
+    return out->suppression_rho < 0.0 || out->suppression_rho_mean < 0.0 ? -2 : 0;
+}
 
-    // Within-sequence similarity (Eqs. 10, 11), softmax statistics (Eq. 12), logit size, balance.
+// Within-sequence similarity (Eqs. 10, 11), softmax statistics (Eq. 12), logit size, balance:
+// sums over the inputs, no scratch.
+static void stage_within_sequences(LayerMetrics *out, const LayerData *in) {
+    const size_t N = in->N;
+    const int D = in->D, E = in->E, K = in->K, T = in->T;
     out->cosine_hidden = metrics_seq_cosine(in->H, N, D, T);
     out->cosine_logits = metrics_seq_cosine(in->Z, N, E, T);
     out->hamming_similarity = metrics_seq_hamming(in->topk, N, K, E, T);
@@ -194,9 +287,16 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
                           in->Z, N, E, K, T);
     out->logit_norm_mean = metrics_seq_mean_norm(in->Z, N, E, T);
     metrics_balance(&out->maxvio, &out->load_entropy, in->topk, N, K, E);
+}
 
-    // Token pairs: Eq. 5 and Proposition 1 on the same sample.
-    metrics_sample_pairs(pairs, M, N, rng);
+// Token pairs: Eq. 5 and Proposition 1 on the same sample of M pairs (sl->pairs, M x 2), with the
+// rk directions the geometry stage left in sl->V. lhs, rhs, naive: the caller's Prop. 1 arrays.
+static int stage_token_pairs(LayerMetrics *out, const Slices *sl, const LayerData *in,
+                             const MetricsOptions *opt, int rk, const MetricsArrays *A, Rng *rng) {
+    const int D = in->D, E = in->E, M = opt->pairs;
+    int32_t *pairs = sl->pairs;
+    double *rh = sl->rh, *rz = sl->rz;
+    metrics_sample_pairs(pairs, M, in->N, rng);
     for (int m = 0; m < M; m++) {
         size_t i = (size_t)pairs[2 * m], j = (size_t)pairs[2 * m + 1];
         rh[m] = metrics_rms(in->H + i * D, in->H + j * D, D);
@@ -208,106 +308,158 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
     out->rms_logits_mean = sz / M;
     out->rms_corr = metrics_pearson(rh, rz, (size_t)M);
     Prop1Summary p1;
-    if (metrics_prop1_ld(&p1, A->prop1_lhs, A->prop1_rhs, A->prop1_naive, in->H, in->P, V, (size_t)rk,
-                         pairs, M, D, E, opt->prop1_rank, opt->prop1_slack))
-        goto done;
+    if (metrics_prop1_ld(&p1, A->prop1_lhs, A->prop1_rhs, A->prop1_naive, in->H, in->P, sl->V,
+                         (size_t)rk, pairs, M, D, E, opt->prop1_rank, opt->prop1_slack))
+        return -2;
     out->prop1_holds_fraction = p1.holds_fraction;
     out->prop1_tightness = p1.tightness;
     out->prop1_naive_tightness = p1.naive_tightness;
     out->prop1_residual_ratio = p1.residual_ratio;
+    return 0;
+}
 
-    // Sequence pairs: Eqs. 13-19.
-    if (SP > 0) {
-        fq = malloc(S * E * sizeof(double));               // S x E  Eq. 13 per sequence
-        pool = malloc(S * D * sizeof(double));             // S x D  Eq. 16 pooled unit states
-        sets = malloc(S * E);                              // S x E  Eq. 18 top-P sets
-        sp = A->seq_pairs ? A->seq_pairs : malloc(SP * 2 * sizeof(int32_t));
-        seq_fs = A->seq_freqsim ? A->seq_freqsim : malloc(SP * sizeof(double));
-        seq_pc = A->seq_pooled_cos ? A->seq_pooled_cos : malloc(SP * sizeof(double));
-        seq_jc = A->seq_jaccard ? A->seq_jaccard : malloc(SP * sizeof(double));
-        if (!fq || !pool || !sets || !sp || !seq_fs || !seq_pc || !seq_jc) goto done;
-        for (size_t a = 0; a < S; a++) {
-            size_t lo = a * T, hi = lo + T < N ? lo + T : N;
-            metrics_freq(fq + a * E, in->topk + lo * K, hi - lo, K, E);
-            metrics_top_p_set(sets + a * E, fq + a * E, E, opt->top_p);
-            metrics_pool(pool + a * D, in->H + lo * D, hi - lo, D);
-        }
-        if (SP == S * (S - 1) / 2) {                       // every pair, in a fixed order
-            size_t n = 0;
-            for (size_t a = 0; a < S; a++)
-                for (size_t b = a + 1; b < S; b++) {
-                    sp[2 * n] = (int32_t)a;
-                    sp[2 * n + 1] = (int32_t)b;
-                    n++;
-                }
-        } else {
-            metrics_sample_pairs(sp, (int)SP, S, rng);
-        }
-        double fs = 0.0, pc = 0.0, jc = 0.0;
-        double dfs[2] = {0, 0}, dpc[2] = {0, 0};   // Fig. 5: [0] pairs of one domain, [1] of two
-        size_t dn[2] = {0, 0};
-        for (size_t n = 0; n < SP; n++) {
-            size_t a = (size_t)sp[2 * n], b = (size_t)sp[2 * n + 1];
-            seq_fs[n] = metrics_cosine(fq + a * E, fq + b * E, E);
-            seq_pc[n] = metrics_cosine(pool + a * D, pool + b * D, D);
-            seq_jc[n] = metrics_jaccard_sets(sets + a * E, sets + b * E, E);
-            fs += seq_fs[n]; pc += seq_pc[n]; jc += seq_jc[n];
-            if (in->domain) {
-                int cross = in->domain[a * T] != in->domain[b * T];  // a sequence's domain: its first token's
-                dfs[cross] += seq_fs[n]; dpc[cross] += seq_pc[n]; dn[cross]++;
+// Sequence pairs: Eqs. 13-19. Per sequence (S of them) the frequency vector, top-P set and pooled
+// state; then over SP > 0 pairs (every pair in a fixed order, or SP sampled from rng) the
+// FreqSim, pooled cosine and Jaccard, also split by same / cross domain (Fig. 5).
+static void stage_sequence_pairs(LayerMetrics *out, const Slices *sl, const LayerData *in,
+                                 const MetricsOptions *opt, size_t SP, Rng *rng) {
+    const size_t N = in->N;
+    const int D = in->D, E = in->E, K = in->K, T = in->T;
+    const size_t S = (N + (size_t)T - 1) / (size_t)T;
+    double *fq = sl->fq, *pool = sl->pool, *seq_fs = sl->seq_fs, *seq_pc = sl->seq_pc,
+           *seq_jc = sl->seq_jc;
+    uint8_t *sets = sl->sets;
+    int32_t *sp = sl->sp;
+    for (size_t a = 0; a < S; a++) {
+        size_t lo = a * T, hi = lo + T < N ? lo + T : N;
+        metrics_freq(fq + a * E, in->topk + lo * K, hi - lo, K, E);
+        metrics_top_p_set(sets + a * E, fq + a * E, E, opt->top_p);
+        metrics_pool(pool + a * D, in->H + lo * D, hi - lo, D);
+    }
+    if (SP == S * (S - 1) / 2) {                       // every pair, in a fixed order
+        size_t n = 0;
+        for (size_t a = 0; a < S; a++)
+            for (size_t b = a + 1; b < S; b++) {
+                sp[2 * n] = (int32_t)a;
+                sp[2 * n + 1] = (int32_t)b;
+                n++;
             }
+    } else {
+        metrics_sample_pairs(sp, (int)SP, S, rng);
+    }
+    double fs = 0.0, pc = 0.0, jc = 0.0;
+    double dfs[2] = {0, 0}, dpc[2] = {0, 0};   // Fig. 5: [0] pairs of one domain, [1] of two
+    size_t dn[2] = {0, 0};
+    for (size_t n = 0; n < SP; n++) {
+        size_t a = (size_t)sp[2 * n], b = (size_t)sp[2 * n + 1];
+        seq_fs[n] = metrics_cosine(fq + a * E, fq + b * E, E);
+        seq_pc[n] = metrics_cosine(pool + a * D, pool + b * D, D);
+        seq_jc[n] = metrics_jaccard_sets(sets + a * E, sets + b * E, E);
+        fs += seq_fs[n]; pc += seq_pc[n]; jc += seq_jc[n];
+        if (in->domain) {
+            int cross = in->domain[a * T] != in->domain[b * T];  // a sequence's domain: its first token's
+            dfs[cross] += seq_fs[n]; dpc[cross] += seq_pc[n]; dn[cross]++;
         }
-        out->freqsim_seq_same_domain = dn[0] ? dfs[0] / (double)dn[0] : NAN;
-        out->freqsim_seq_cross_domain = dn[1] ? dfs[1] / (double)dn[1] : NAN;
-        out->pooled_cosine_seq_same_domain = dn[0] ? dpc[0] / (double)dn[0] : NAN;
-        out->pooled_cosine_seq_cross_domain = dn[1] ? dpc[1] / (double)dn[1] : NAN;
-        out->freqsim_seq = fs / (double)SP;
-        out->pooled_cosine_seq = pc / (double)SP;
-        out->jaccard_seq = jc / (double)SP;
-        out->freqsim_pooled_corr = metrics_pearson(seq_fs, seq_pc, SP);
     }
+    out->freqsim_seq_same_domain = dn[0] ? dfs[0] / (double)dn[0] : NAN;
+    out->freqsim_seq_cross_domain = dn[1] ? dfs[1] / (double)dn[1] : NAN;
+    out->pooled_cosine_seq_same_domain = dn[0] ? dpc[0] / (double)dn[0] : NAN;
+    out->pooled_cosine_seq_cross_domain = dn[1] ? dpc[1] / (double)dn[1] : NAN;
+    out->freqsim_seq = fs / (double)SP;
+    out->pooled_cosine_seq = pc / (double)SP;
+    out->jaccard_seq = jc / (double)SP;
+    out->freqsim_pooled_corr = metrics_pearson(seq_fs, seq_pc, SP);
+}
 
-    // Domains.
-    if (in->domain) {
-        int Dom = in->n_domains;
-        dom = A->domain_freq ? A->domain_freq : malloc((size_t)Dom * E * sizeof(double));
-        dcount = malloc((size_t)Dom * sizeof(size_t));
-        if (!dom || !dcount) goto done;
-        metrics_domain_freq(dom, dcount, in->topk, in->domain, N, K, E, Dom);
-        metrics_cross_domain(&out->freqsim_cross_domain, &out->jaccard_cross_domain, dom, dcount,
-                             Dom, E, K, opt->top_p);
-        out->nmi_domain_expert = metrics_nmi(in->topk, in->domain, N, K, E, Dom);
-    }
-    if (in->token) {
-        out->token_specialization = metrics_token_specialization(in->topk, in->token, N, K, E);
-        if (out->token_specialization < 0.0) goto done;
-        if (in->domain && metrics_token_context(&out->token_context_freqsim, &out->token_context_jaccard,
-                                                in->topk, in->token, in->domain, N, K, E, in->n_domains, opt->top_p) != 0)
-            goto done;
-    }
-    if (in->resid_norm) {
-        // mean and coefficient of variation of the token norms, summed in double in row order
-        double s1 = 0, s2 = 0;
-        for (size_t i = 0; i < N; i++) { s1 += in->resid_norm[i]; s2 += (double)in->resid_norm[i] * in->resid_norm[i]; }
-        double mean = s1 / N, var = s2 / N - mean * mean;
-        out->resid_norm_mean = mean;
-        out->resid_norm_cv = mean > 0 ? sqrt(var > 0 ? var : 0) / mean : NAN;
-    }
-    rc = 0;
+// Domains (with labels): the Dom x E selection frequency (sl->dom), cross-domain similarity, NMI.
+static void stage_domains(LayerMetrics *out, const Slices *sl, const LayerData *in,
+                          const MetricsOptions *opt) {
+    const int K = in->K, E = in->E, Dom = in->n_domains;
+    metrics_domain_freq(sl->dom, sl->dcount, in->topk, in->domain, in->N, K, E, Dom);
+    metrics_cross_domain(&out->freqsim_cross_domain, &out->jaccard_cross_domain, sl->dom, sl->dcount,
+                         Dom, E, K, opt->top_p);
+    out->nmi_domain_expert = metrics_nmi(in->topk, in->domain, in->N, K, E, Dom);
+}
 
-done:
-    free(Vr); free(V); free(lam); free(B); free(Wt); free(v1); free(mdir);
-    if (pairs != A->pairs) free(pairs);
-    if (rh != A->rms_hidden) free(rh);
-    if (rz != A->rms_logits) free(rz);
-    free(fq); free(pool); free(sets);
-    if (sp != A->seq_pairs) free(sp);
-    if (seq_fs != A->seq_freqsim) free(seq_fs);
-    if (seq_pc != A->seq_pooled_cos) free(seq_pc);
-    if (seq_jc != A->seq_jaccard) free(seq_jc);
-    if (dom != A->domain_freq) free(dom);
-    free(dcount);
-    if (rc) {
+// Token ids (with ids): vocabulary specialization and, with domains too, context dependence.
+static int stage_tokens(LayerMetrics *out, const LayerData *in, const MetricsOptions *opt) {
+    const size_t N = in->N;
+    const int K = in->K, E = in->E;
+    out->token_specialization = metrics_token_specialization(in->topk, in->token, N, K, E);
+    if (out->token_specialization < 0.0) return -2;
+    if (in->domain && metrics_token_context(&out->token_context_freqsim, &out->token_context_jaccard,
+                                            in->topk, in->token, in->domain, N, K, E, in->n_domains,
+                                            opt->top_p) != 0)
+        return -2;
+    return 0;
+}
+
+// Norms of the residual stream (when given): mean and coefficient of variation of the token
+// norms, summed in double in row order.
+static void stage_resid_norms(LayerMetrics *out, const LayerData *in) {
+    const size_t N = in->N;
+    double s1 = 0, s2 = 0;
+    for (size_t i = 0; i < N; i++) { s1 += in->resid_norm[i]; s2 += (double)in->resid_norm[i] * in->resid_norm[i]; }
+    double mean = s1 / N, var = s2 / N - mean * mean;
+    out->resid_norm_mean = mean;
+    out->resid_norm_cv = mean > 0 ? sqrt(var > 0 ? var : 0) / mean : NAN;
+}
+
+static void copy_out(void *dst, const void *src, size_t bytes) {
+    if (dst && bytes) memcpy(dst, src, bytes);
+}
+
+// The arrays the caller asked for, copied out of the slices.
+static void copy_arrays(const MetricsArrays *A, const Slices *sl, const LayerData *in,
+                        const MetricsOptions *opt, size_t SP) {
+    const size_t M = (size_t)opt->pairs;
+    copy_out(A->pairs, sl->pairs, M * 2 * sizeof(int32_t));
+    copy_out(A->rms_hidden, sl->rh, M * sizeof(double));
+    copy_out(A->rms_logits, sl->rz, M * sizeof(double));
+    copy_out(A->seq_pairs, sl->sp, SP * 2 * sizeof(int32_t));
+    copy_out(A->seq_freqsim, sl->seq_fs, SP * sizeof(double));
+    copy_out(A->seq_pooled_cos, sl->seq_pc, SP * sizeof(double));
+    copy_out(A->seq_jaccard, sl->seq_jc, SP * sizeof(double));
+    if (in->domain) copy_out(A->domain_freq, sl->dom, (size_t)in->n_domains * in->E * sizeof(double));
+}
+
+// ---- one layer: every scalar --------------------------------------------------------------------
+
+int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerData *in,
+                  const MetricsOptions *opt, MetricsScratch *scratch, Rng *rng, char *err,
+                  size_t errlen) {
+    static const MetricsArrays none;
+    const MetricsArrays *A = arrays ? arrays : &none;
+    set_all_nan(out);
+    if (metrics_check(in, opt, err, errlen)) return -1;
+    const MetricsShape shape = metrics_shape(in, opt);
+    Slices sl;
+    const size_t need = carve_slices(&sl, NULL, &shape);
+    if (!scratch || !scratch->base || scratch->bytes < need) {
+        if (err && errlen)
+            snprintf(err, errlen, "metrics scratch too small: need %zu bytes, have %zu", need,
+                     scratch && scratch->base ? scratch->bytes : 0);
+        return -1;
+    }
+    carve_slices(&sl, scratch->base, &shape);
+    const int rk = prop1_directions(&shape);
+    const size_t SP = metrics_seq_pair_count(in->N, in->T, opt);
+
+    int rc = stage_sequence_energy(out, in);
+    if (!rc) rc = stage_wholeset_geometry(out, &sl, in, rk);
+    if (!rc) {
+        stage_within_sequences(out, in);
+        rc = stage_token_pairs(out, &sl, in, opt, rk, A, rng);
+    }
+    if (!rc) {
+        if (SP > 0) stage_sequence_pairs(out, &sl, in, opt, SP, rng);
+        if (in->domain) stage_domains(out, &sl, in, opt);
+        if (in->token) rc = stage_tokens(out, in, opt);
+    }
+    if (!rc) {
+        if (in->resid_norm) stage_resid_norms(out, in);
+        copy_arrays(A, &sl, in, opt, SP);
+    } else {
         set_all_nan(out);
         if (err && errlen) snprintf(err, errlen, "out of memory");
     }

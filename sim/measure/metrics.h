@@ -18,13 +18,14 @@
 //
 // Everything accumulates in double in a fixed order, so results are bitwise reproducible; the
 // only randomness is the sampling of token pairs and sequence pairs, drawn from the Rng the
-// caller passes (same seed, same pairs). Functions that need scratch allocate it and free it
-// before returning. Nothing here prints or exits.
+// caller passes (same seed, same pairs). metrics_layer works in one scratch block the caller sizes
+// once (MetricsScratch); the single measurements allocate their small scratch and free it before
+// returning. Nothing here prints or exits.
 //
 // Conventions: a value that does not apply (no domains given, fewer than two sequences, a zero
 // denominator) is NaN in LayerMetrics and `null` in JSON. Cosine with a zero vector is 0. The
 // single-measurement functions below also return NaN if their small scratch allocation fails;
-// metrics_layer reports a failed allocation of its own (large) buffers as -2.
+// metrics_layer reports such a failure as -2.
 #ifndef MOESIM_METRICS_H
 #define MOESIM_METRICS_H
 
@@ -141,11 +142,39 @@ size_t metrics_seq_pair_count(size_t N, int T, const MetricsOptions *opt);
 // Returns 0, or -1 with a message naming the first problem in err (if err is not NULL).
 int metrics_check(const LayerData *in, const MetricsOptions *opt, char *err, size_t errlen);
 
-// Every scalar of one layer. Draws opt->pairs token pairs from rng, then (only if there are more
-// sequence pairs than opt->seq_pairs) the sampled sequence pairs. Returns 0; -1 if metrics_check
-// fails (message in err); -2 if memory could not be allocated. On failure *out is all NaN.
+// The sizes metrics_layer's scratch depends on: metrics_shape(in, opt) takes them from a layer's
+// inputs and options (n_domains is 0 when in->domain is NULL).
+typedef struct {
+    size_t N;                // tokens
+    int D, E, T;             // hidden width, experts, tokens per sequence
+    int n_domains;           // Dom, 0 without domain labels
+    int pairs, seq_pairs;    // opt->pairs, opt->seq_pairs
+    int prop1_rank;          // opt->prop1_rank
+} MetricsShape;
+MetricsShape metrics_shape(const LayerData *in, const MetricsOptions *opt);
+
+// One block of scratch for metrics_layer, sized once for a shape and reused for every call with
+// that shape (or a smaller one): the trainer builds it at run setup, so no evaluation allocates
+// its large buffers. metrics_scratch_bytes gives the size; metrics_scratch_init allocates it
+// (0, or -2 if memory could not be allocated; base is then NULL); metrics_scratch_free frees it
+// (safe on a zeroed or freed block).
+typedef struct {
+    void *base;
+    size_t bytes;
+} MetricsScratch;
+size_t metrics_scratch_bytes(const MetricsShape *shape);
+int metrics_scratch_init(MetricsScratch *s, const MetricsShape *shape);
+void metrics_scratch_free(MetricsScratch *s);
+
+// Every scalar of one layer, computed in the block `scratch` (at least metrics_scratch_bytes of
+// metrics_shape(in, opt) bytes). Draws opt->pairs token pairs from rng, then (only if there are
+// more sequence pairs than opt->seq_pairs) the sampled sequence pairs. The arrays the caller asks
+// for in `arrays` (may be NULL) are copied out of the scratch at the end. Returns 0; -1 if
+// metrics_check fails or the scratch is too small (message in err); -2 if memory could not be
+// allocated (the single measurements' own small buffers). On failure *out is all NaN.
 int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerData *in,
-                  const MetricsOptions *opt, Rng *rng, char *err, size_t errlen);
+                  const MetricsOptions *opt, MetricsScratch *scratch, Rng *rng, char *err,
+                  size_t errlen);
 
 // The scalars as (name, meaning, value) in the fixed order of METRICS_SCALARS; any output array
 // may be NULL, each has METRICS_NSCALARS entries. Returns METRICS_NSCALARS.

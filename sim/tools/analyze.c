@@ -58,6 +58,7 @@ static int write_truncation(const char *out, const float *H, const float *P, siz
 // analyze_files with the scalars returned (lm may be NULL).
 static int analyze_one(const AnalyzeArgs *a, LayerMetrics *lm_out, char *err, size_t errlen) {
     float *H = NULL, *P = NULL, *Z = NULL;
+    MetricsScratch scratch = {0};
     double *Pt = NULL, *Zd = NULL;
     int32_t *dom = NULL, *topk = NULL;
     int ndh, ndp, ndd, ndk, rc = -1;
@@ -132,7 +133,9 @@ static int analyze_one(const AnalyzeArgs *a, LayerMetrics *lm_out, char *err, si
     Rng rng;
     rng_seed(&rng, 1, 0xA7A1);
     LayerMetrics lm;
-    if (metrics_layer(&lm, NULL, &d, &mo, &rng, err, errlen) != 0) goto done;
+    MetricsShape shape = metrics_shape(&d, &mo);
+    if (metrics_scratch_init(&scratch, &shape) != 0) { snprintf(err, errlen, "out of memory"); goto done; }
+    if (metrics_layer(&lm, NULL, &d, &mo, &scratch, &rng, err, errlen) != 0) goto done;
     if (a->sigmoid) {
         // Sigmoid scores: the score statistics on the normalized scores σ(z_e) / Σ_e σ(z_e), which
         // is the softmax of log σ(z); the logit keys stay on z.
@@ -173,6 +176,7 @@ static int analyze_one(const AnalyzeArgs *a, LayerMetrics *lm_out, char *err, si
     rc = 0;
 done:
     free(H); free(P); free(Z); free(Pt); free(Zd); free(dom); free(topk);
+    metrics_scratch_free(&scratch);
     return rc;
 }
 
