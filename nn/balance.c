@@ -2,7 +2,7 @@
 #include <math.h>
 #include <string.h>
 #include "balance.h"
-#include "model.h"
+#include "model_types.h"
 
 void expert_load(int32_t *load, const int32_t *topk, int N, int E, int K) {
     memset(load, 0, sizeof(int32_t) * E);

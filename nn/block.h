@@ -8,7 +8,7 @@
 #ifndef MOESIM_BLOCK_H
 #define MOESIM_BLOCK_H
 
-#include "model.h"
+#include "model_types.h"
 
 // Where attention finds its keys and values.
 typedef struct {

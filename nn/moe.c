@@ -4,7 +4,7 @@
 #include "moe.h"
 #include "gemm.h"
 #include "layers.h"
-#include "model.h"
+#include "model_types.h"
 #include "reduce.h"
 
 // ---- router scores ----------------------------------------------------------------------------

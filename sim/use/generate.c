@@ -509,7 +509,7 @@ static int write_all(const GenOutput *o, const GenPrompts *p, const GenArgs *a, 
     double md, me, ms;
     gen_diversity_mean(div, p->N, &md, &me, &ms);
     fprintf(f, "  \"diversity\": {\"samples\": %d, \"distinct_continuations\": %.6f, \"entropy_mean\": %.6f, "
-            "\"distinct_share_mean\": %.6f, \"rule\": \"means over prompts of diversity.csv (sim/run/diversity.h)\"},\n",
+            "\"distinct_share_mean\": %.6f, \"rule\": \"means over prompts of diversity.csv (sim/use/diversity.h)\"},\n",
             M, md, me, ms);
     fprintf(f, "  \"context\": {\"seq_len\": %d, \"keep\": %d, \"rule\": \"sliding window with a KV cache: when "
             "seq_len tokens fill it, the window restarts at position 0 from the last keep tokens\"},\n", T, keep);
