@@ -7,6 +7,7 @@
 # depth.csv and the depth plots; bad inputs exit 2 naming the file. The forms are written by
 # tests/verify_npy_forms.py (Python standard library); without Python 3 those checks print
 # "skipped: <why>" and are counted. Prints "e2e_analyze: N passed, M failed, K skipped".
+# covers: sim/tools/analyze.c sim/report/depth.c sim/io.c sim/main.c
 set -u
 MOESIM=${MOESIM:-./moesim}
 pass=0; fail=0; skipped=0

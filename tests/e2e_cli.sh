@@ -6,6 +6,8 @@
 # reproduces a run's measurements, and those agree with a recomputation in Python from the
 # dumped arrays. A check that cannot run here (no Python 3.11) prints "skipped: <why>" and is
 # counted. Prints "e2e_cli: N passed, M failed, K skipped".
+# covers: sim/main.c sim/train/sweep.c sim/train/results.c sim/config/load.c sim/report/html.c
+# covers: sim/tools/export.c sim/tools/analyze.c
 set -u
 MOESIM=${MOESIM:-./moesim}
 BUILD_DIR=${BUILD_DIR:-build/rel}

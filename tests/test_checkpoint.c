@@ -4,7 +4,7 @@
 // checkpoint folder (partial rows, kind); resolving a run folder (model/, checkpoint/, .prev);
 // and the errors — missing file, wrong shape, a saved config of another shape, another
 // optimizer, a foreign state.json, a truncated tensor — each naming the file, the model untouched.
-// covers: sim/models/checkpoint.c sim/models/spec.c
+// covers: sim/models/checkpoint.c sim/io.c
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

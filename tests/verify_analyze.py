@@ -1,3 +1,4 @@
+# covers: sim/tools/analyze.c sim/measure/metrics.c
 """verify_analyze.py DUMP LAYER TOP_K SEQ_LEN TOP_P FILE... — recomputes, with Python's standard
 library alone and the formulas of docs/METRICS.md written here afresh, the deterministic
 measurements of one layer from the arrays a run dumped (eval.dump = true): the hidden states H,

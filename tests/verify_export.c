@@ -3,6 +3,7 @@
 // and checks the exported float32 gradients against central finite differences of the float64
 // loss along a random direction per parameter tensor. Used by tests/e2e_cli.sh.
 // usage: verify_export DIR   (exit 0 when every tensor agrees)
+// covers: sim/tools/export.c
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

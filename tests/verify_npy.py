@@ -1,3 +1,4 @@
+# covers: sim/io.c sim/tools/export.c
 """verify_npy.py DIR — every .npy file of a `moesim export` folder parses as numpy's format 1.0
 (magic, header dict, 64-byte alignment, data length = product of the shape), with python's
 standard library alone; with numpy installed, numpy.load must also read each file and agree."""

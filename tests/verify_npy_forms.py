@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# covers: sim/io.c sim/tools/analyze.c
 """verify_npy_forms.py — writes one hidden-state matrix in the forms real models produce, for
 tests/e2e_analyze.sh (standard library only; no numpy).
 
