@@ -88,7 +88,7 @@ $(BUILD)/tests/dtest_%: tests/dtest_%.c $(DNN_OBJ)
 	$(CC) $(CFLAGS) -DMOESIM_DOUBLE -o $@ $< $(DNN_OBJ) $(LDLIBS)
 
 # the double-precision verifier of `moesim export` (run by tests/e2e_cli.sh)
-$(BUILD)/tests/check_export: tests/check_export.c $(DNN_OBJ) $(BUILD)/sim/io.o
+$(BUILD)/tests/verify_export: tests/verify_export.c $(DNN_OBJ) $(BUILD)/sim/io.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DMOESIM_DOUBLE -o $@ $< $(DNN_OBJ) $(BUILD)/sim/io.o $(LDLIBS)
 
@@ -96,7 +96,7 @@ $(BENCH): tests/bench.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
-testbins: $(TESTS) $(DTESTS) $(BUILD)/moesim $(BUILD)/tests/check_export
+testbins: $(TESTS) $(DTESTS) $(BUILD)/moesim $(BUILD)/tests/verify_export
 
 # The three builds, each in its own folder; the runner prints the final "N passed, M failed, K skipped".
 test:

@@ -6,6 +6,10 @@
 # within each folder the include graph of its files has no circle: a file and its header (x.c, x.h,
 # x_internal.h) are one node, and "a -> b" means a.c, a.h or a_internal.h includes b.h; a circle
 # fails with its nodes, unless it is on the list of algorithms that genuinely call each other.
+# And every test names, in its opening comment, the sources it exercises and checks, on one or
+# more lines "// covers: a.c b.c" ("# covers: ..." in shell and Python); a test program without
+# such a line fails, a named file that does not exist fails, and so does a source file of nn/,
+# optim/ or sim/ that no test names (write a test for it; naming it is not testing it).
 # Prints "check_layout: N passed, M failed".
 set -u
 pass=0; fail=0
@@ -105,5 +109,21 @@ else
     sed -n 's/^circle \(.*\)/check_layout: FAILED: an include circle within a folder: \1 (move what both need into a third file)/p' /tmp/check_layout_cycles.$$ >&2
 fi
 rm -f /tmp/check_layout_cycles.$$
+# Tests findable by file: the covers: lines of the test programs (check_*.sh are static checks of
+# the source, and bench.c measures speed: neither is a test of a file).
+tests=$(ls tests/test_*.c tests/dtest_*.c tests/e2e_*.sh tests/verify_* tests/fuzz/*.c 2>/dev/null)
+for t in $tests; do
+    if grep -q '^\(//\|#\) covers: ' "$t"; then pass=$((pass + 1))
+    else fail=$((fail + 1)); echo "check_layout: FAILED: $t has no \"covers:\" line naming the sources it tests" >&2; fi
+done
+covered=$(for t in $tests; do sed -n 's,^\(//\|#\) covers: ,,p' "$t"; done | tr ' ' '\n' | sed '/^$/d' | sort -u)
+for f in $covered; do
+    if [ -f "$f" ]; then pass=$((pass + 1))
+    else fail=$((fail + 1)); echo "check_layout: FAILED: $f is named in a covers: line but does not exist ($(grep -l "^\(//\|#\) covers: .*$f" $tests | tr '\n' ' '))" >&2; fi
+done
+for f in $(find nn optim sim -name '*.c' | sort); do
+    if printf '%s\n' "$covered" | grep -Fqx "$f"; then pass=$((pass + 1))
+    else fail=$((fail + 1)); echo "check_layout: FAILED: $f is covered by no test (no tests/* names it in a covers: line)" >&2; fi
+done
 echo "check_layout: $pass passed, $fail failed, 0 skipped"
 [ "$fail" -eq 0 ]

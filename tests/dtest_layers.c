@@ -1,5 +1,6 @@
 // dtest_layers.c — every layer's backward against central finite differences, in double.
 // Each layer is wrapped as a scalar L = Σ w ⊙ output with fixed random w, so dL/doutput = w.
+// covers: nn/embed.c nn/norm.c nn/attention.c nn/moe.c nn/balance.c nn/loss.c
 #include <stdlib.h>
 #include <string.h>
 #include "gradcheck.h"

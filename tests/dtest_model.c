@@ -1,6 +1,7 @@
 // dtest_model.c — whole-model gradient checks in double: every parameter tensor at sampled
 // coordinates and the whole gradient along a random direction, for decoder and router models
 // over the score modes, gate modes, balancing methods and scopes; plus the scope equivalences.
+// covers: nn/model.c nn/block.c nn/params.c
 #include <stdlib.h>
 #include <string.h>
 #include "gradcheck.h"

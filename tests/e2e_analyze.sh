@@ -5,8 +5,9 @@
 # choices (--topk-file) equal to the logits' top-K change nothing, and different ones change the
 # mask-based keys only; a folder of layers (--layers) gives each layer's analysis.json, a
 # depth.csv and the depth plots; bad inputs exit 2 naming the file. The forms are written by
-# tests/check_npy_forms.py (Python standard library); without Python 3 those checks print
+# tests/verify_npy_forms.py (Python standard library); without Python 3 those checks print
 # "skipped: <why>" and are counted. Prints "e2e_analyze: N passed, M failed, K skipped".
+# covers: sim/tools/analyze.c sim/report/depth.c sim/io.c sim/main.c
 set -u
 MOESIM=${MOESIM:-./moesim}
 pass=0; fail=0; skipped=0
@@ -32,8 +33,8 @@ if ! command -v python3 >/dev/null 2>&1; then
 else
     F=$T/forms
     mkdir -p "$F"
-    python3 tests/check_npy_forms.py make "$D/blocks.0.hidden.npy" "$D/blocks.0.router.npy" 8 "$F"
-    same() { python3 tests/check_npy_forms.py same "$@" >/dev/null; }
+    python3 tests/verify_npy_forms.py make "$D/blocks.0.hidden.npy" "$D/blocks.0.router.npy" 8 "$F"
+    same() { python3 tests/verify_npy_forms.py same "$@" >/dev/null; }
     an base --hidden "$D/blocks.0.hidden.npy" --seq-len 8
     an f16 --hidden "$F/f16.npy" --seq-len 8;            an f16r --hidden "$F/f16_as32.npy" --seq-len 8
     an bf16 --hidden "$F/bf16.npy" --seq-len 8 --dtype bfloat16
@@ -70,7 +71,7 @@ check '[ $(wc -l <"$T/depth/depth.csv") -eq 3 ]' "--layers: depth.csv should hav
 check '[ -n "$(ls "$T/depth/plots/"depth_*.svg 2>/dev/null)" ]' "--layers: no depth plots"
 $MOESIM analyze --hidden "$D/blocks.1.hidden.npy" --router "$D/blocks.1.router.npy" --top-k 2 --seq-len 8 --out "$T/one1" >/dev/null 2>&1
 if command -v python3 >/dev/null 2>&1; then
-    check 'python3 tests/check_npy_forms.py same "$T/depth/layer1/analysis.json" "$T/one1/analysis.json" >/dev/null' "--layers: layer 1 differs from analyzing it alone"
+    check 'python3 tests/verify_npy_forms.py same "$T/depth/layer1/analysis.json" "$T/one1/analysis.json" >/dev/null' "--layers: layer 1 differs from analyzing it alone"
 else
     skip "python3 is not installed: layer 1 of --layers is not compared with a single call"
 fi

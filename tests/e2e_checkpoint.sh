@@ -5,6 +5,8 @@
 # previous checkpoint usable; the final model is saved; a warm start continues from it; and bad
 # checkpoints, shape mismatches and a full disk give clear errors. Prints
 # "e2e_checkpoint: N passed, M failed".
+# covers: sim/models/checkpoint.c sim/train/train.c sim/evaluate/saved.c sim/use/generate.c
+# covers: sim/use/route.c sim/tools/compare.c sim/main.c
 set -u
 MOESIM=${MOESIM:-./moesim}
 pass=0; fail=0

@@ -6,6 +6,8 @@
 # reproduces a run's measurements, and those agree with a recomputation in Python from the
 # dumped arrays. A check that cannot run here (no Python 3.11) prints "skipped: <why>" and is
 # counted. Prints "e2e_cli: N passed, M failed, K skipped".
+# covers: sim/main.c sim/train/sweep.c sim/train/results.c sim/config/load.c sim/report/html.c
+# covers: sim/tools/export.c sim/tools/analyze.c
 set -u
 MOESIM=${MOESIM:-./moesim}
 BUILD_DIR=${BUILD_DIR:-build/rel}
@@ -112,19 +114,19 @@ check '[ $(grep -l "\"status\": \"ok\"" "$T"/f/*/manifest.json | wc -l) -eq 4 ]'
 $MOESIM export $FX/tiny.toml --out "$T/x" --set train.seed=3 >/dev/null 2>&1; rc=$?
 check '[ $rc -eq 0 ] && [ -s "$T/x/manifest.json" ] && [ -s "$T/x/params/blocks.1.w1.npy" ]' "export failed ($rc)"
 check '[ -s "$T/x/acts/blocks.0.topk.npy" ] && [ -s "$T/x/state/blocks.1.bias.npy" ] && [ -s "$T/x/tokens.npy" ]' "export files missing"
-if [ -x "$BUILD_DIR/tests/check_export" ]; then
-    out=$("$BUILD_DIR/tests/check_export" "$T/x" 2>&1); rc=$?
+if [ -x "$BUILD_DIR/tests/verify_export" ]; then
+    out=$("$BUILD_DIR/tests/verify_export" "$T/x" 2>&1); rc=$?
     check '[ $rc -eq 0 ]' "exported gradients disagree with finite differences: $out"
 fi
 if [ -n "$PY" ]; then
-    $PY tests/check_npy.py "$T/x" >"$T/npy.out" 2>&1
+    $PY tests/verify_npy.py "$T/x" >"$T/npy.out" 2>&1
     check '[ $? -eq 0 ]' "the .npy files do not parse: $(tail -3 "$T/npy.out")"
 else
     skip "$nopy: the exported .npy files not parsed"
 fi
 
 # 9. analyze reproduces a run's measurements from its dumped arrays, and both agree with the
-# same measurements recomputed in Python from those arrays (tests/check_analyze.py: formulas
+# same measurements recomputed in Python from those arrays (tests/verify_analyze.py: formulas
 # written afresh; comparing analyze with eval.csv alone would only test the plumbing, since both
 # come from the same metrics code)
 $MOESIM run $FX/tiny.toml --out "$T/g" --set eval.dump=true --set 'balance.scope="micro"' --set train.seed=1 --quiet >/dev/null 2>&1
@@ -144,9 +146,9 @@ for k in ["router_confidence", "hamming_similarity", "cosine_hidden", "energy_fi
     assert math.isclose(x, y, rel_tol=1e-5, abs_tol=1e-7), (k, x, y)
 PY
     check '[ $? -eq 0 ]' "analyze does not reproduce the run's eval.csv"
-    $PY tests/check_analyze.py "$r/dump" 1 2 8 0.8 "$r/eval.csv" "$T/an/analysis.json" >"$T/ca.out" 2>&1
+    $PY tests/verify_analyze.py "$r/dump" 1 2 8 0.8 "$r/eval.csv" "$T/an/analysis.json" >"$T/ca.out" 2>&1
     check '[ $? -eq 0 ]' "layer 1's measurements disagree with the recomputation: $(head -5 "$T/ca.out")"
-    $PY tests/check_analyze.py "$r/dump" 0 2 8 0.8 "$r/eval.csv" >"$T/ca0.out" 2>&1
+    $PY tests/verify_analyze.py "$r/dump" 0 2 8 0.8 "$r/eval.csv" >"$T/ca0.out" 2>&1
     check '[ $? -eq 0 ]' "layer 0's measurements disagree with the recomputation: $(head -5 "$T/ca0.out")"
 else
     skip "$nopy: analyze not compared with eval.csv, measurements not recomputed"

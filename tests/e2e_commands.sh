@@ -7,6 +7,7 @@
 # an unknown option, a missing value, an empty or over-long path, a 65th --set, a number out of
 # range or with trailing junk. Fast: no command here trains anything but a dry run.
 # Prints "e2e_commands: N passed, M failed".
+# covers: sim/main.c sim/cli/options.c
 set -u
 MOESIM=${MOESIM:-./moesim}
 pass=0; fail=0

@@ -7,6 +7,8 @@
 # below (the one place). A key of the schema in neither list, or a listed key the schema no longer
 # has, fails. Values are chosen so a wrong formula gives a different answer: no factor of 1, no
 # offset of 0, no setting the base already has. Prints "e2e_keys: N passed, M failed, K skipped".
+# covers: sim/config/values.c sim/models/spec.c sim/train/train.c sim/evaluate/writers.c
+# covers: sim/tools/export.c
 set -u
 MOESIM=${MOESIM:-./moesim}
 BUILD_DIR=${BUILD_DIR:-build/rel}

@@ -2,6 +2,7 @@
 // and Eq. 14 FreqSim per kind worked out by hand, the prompt left out unless asked, the per-pair
 // file, the Fig. 7 prompt-to-rollout tracking, the Fig. 14 pooled cosine (Eqs. 15-17) of a stand-in
 // analyzer's router inputs over the prompt and over prompt + rollout, and the input checks (folders that do not share their prompts, bad shapes).
+// covers: sim/tools/compare.c sim/measure/rollouts.c
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

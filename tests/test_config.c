@@ -7,6 +7,8 @@
 //   test_config                       run every test
 //   test_config --print-resolved F    print what good/F.expected must hold (to update it on purpose)
 //   test_config --print-key-table     print the key table of docs/EXPERIMENTS.md
+// covers: sim/config/toml.c sim/config/load.c sim/config/values.c sim/config/checks.c
+// covers: sim/config/points.c
 #include "../sim/config/config.h"
 #include "../sim/config/toml.h"
 #include "harness.h"

@@ -5,6 +5,7 @@
 // after a position does not change it; the same seed gives the same bits at 1 and 2 threads;
 // bad settings and prompt files are refused with the flag or file named; --duplicate repeats every
 // prompt whole, and the diversity of several samples (diversity.csv) is checked by hand.
+// covers: sim/use/generate.c sim/use/diversity.c nn/decode.c nn/block.c
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -20,6 +20,8 @@
 //     orthonormal vectors (Householder reflectors) and spectra.
 // The large sizes (D = 4096, 7168) run in the benchmark (`make bench`, group analyze).
 // Under ASan+UBSan (SAN=1, ~10x slower) the closed-form tests use D = 256 instead of 1024.
+// covers: sim/measure/linalg.c sim/measure/linalg_eig.c sim/measure/linalg_tridiag.c
+// covers: sim/measure/linalg_dc.c sim/measure/linalg_kernels.c
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,6 +4,7 @@
 // worked out by hand in the comments (the expected numbers are written as closed-form
 // expressions, never by calling the code under test), plus the invariants the issue names. The
 // linear algebra under them is tested in test_linalg.c.
+// covers: sim/measure/metrics.c sim/measure/geometry.c sim/measure/usage.c sim/measure/truncation.c
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

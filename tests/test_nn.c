@@ -1,6 +1,9 @@
 // test_nn.c — the nn layer in its float build: the blocked matrix kernel against the plain one,
 // routing and balancing against the independent reference values (shared/reference/
-// golden-values.md, copied here), dispatch invariants, aux-free behaviour, thread determinism.
+// golden-values.md, copied here), dispatch invariants, aux-free behaviour, thread determinism;
+// sums of squares and GELU against plain formulas, rng_normal's moments.
+// covers: nn/gemm.c nn/simd.c nn/reduce.c nn/rng.c nn/params.c nn/balance.c nn/moe.c nn/gelu.c
+// covers: nn/loss.c nn/model.c
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
@@ -403,6 +406,30 @@ static void test_exp_gelu(void) {
     CHECK_MSG(dworst < 2e-6, "gelu_grad vs the tanh formula: worst error %.3g", dworst);
 }
 
+// ---- rng_normal (nn/rng.c): a standard normal, the same numbers for the same seed ----
+static void test_rng_normal(void) {
+    Rng a, b;
+    rng_seed(&a, 11, 4);
+    rng_seed(&b, 11, 4);
+    const int n = 200000;
+    double sum = 0, sq = 0, fourth = 0;
+    int within1 = 0, finite = 1, same = 1;
+    for (int i = 0; i < n; i++) {
+        double x = rng_normal(&a);
+        finite &= isfinite(x);
+        same &= x == rng_normal(&b);
+        sum += x; sq += x * x; fourth += x * x * x * x;
+        within1 += fabs(x) < 1;
+    }
+    double mean = sum / n, var = sq / n - mean * mean;
+    CHECK(finite && same);
+    // bounds about 5 standard errors wide (n = 200000; fixed seed, so no flakiness)
+    CHECK_NEAR(mean, 0, 0.011, 0);
+    CHECK_NEAR(var, 1, 0.016, 0);
+    CHECK_NEAR(fourth / n, 3, 0.07, 0);                 // the normal's kurtosis
+    CHECK_NEAR((double)within1 / n, 0.682689492, 0.0052, 0);  // P(|x| < 1)
+}
+
 // ---- sum of squares (the gradient norm) at every vector width, and at 1 and 2 threads ----
 static void test_sum_squares(void) {
     static const size_t lens[] = {1, 7, 8, 4097, 300001};
@@ -738,6 +765,7 @@ int main(void) {
     test_pruned_topk();
     test_topk_sorted();
     test_sum_squares();
+    test_rng_normal();
     test_exp_gelu();
     test_gelu_kernels();
     test_thread_determinism();

@@ -2,6 +2,7 @@
 // Muon step against the golden values of an independent implementation (copied here from the
 // shared reference; the project never reads that file), the singular-value band, per-expert
 // orthogonalization, group assignment, the update scales, the schedule, and gradient clipping.
+// covers: optim/optim.c optim/adamw.c optim/muon.c optim/newton_schulz.c optim/schedule.c
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

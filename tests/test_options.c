@@ -2,6 +2,7 @@
 // --name=value and -jN, numbers read whole and range-checked at both ends, the caps of repeatable
 // options and positional arguments, required options, help winning anywhere (return 0) and every
 // error returning 2 (the messages themselves: tests/e2e_commands.sh, which reads stderr).
+// covers: sim/cli/options.c
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

@@ -4,6 +4,7 @@
 // prompts' full-model NLL is the evaluation cross-entropy; pruning to top_k experts raises the NLL
 // of at least one set; results are the same bits at 1 and 2 threads; the files have their rows;
 // bad settings are refused naming the key; eval.prune_keep = 0 writes nothing.
+// covers: sim/use/prune.c
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

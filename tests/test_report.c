@@ -5,6 +5,8 @@
 // run and every plot, that the error bars carry the right mean ± sd, that the terminal heatmaps
 // name each variant with its value and fit 80 columns, and that missing or broken files give
 // errors naming the file. Also the CSV reader and the tick and mean/sd helpers on their own.
+// covers: sim/report/csv.c sim/report/data.c sim/report/html.c sim/report/svg.c
+// covers: sim/report/terminal.c sim/report/plots_layers.c sim/report/plots_training.c
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

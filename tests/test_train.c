@@ -2,6 +2,9 @@
 // balancing balances, and eval.duplicate_content measures the last copy (rows and loss by hand).
 // Runs go through the same code as `moesim run` (train_run) where files matter, and through the
 // library loop where bitwise state matters.
+// covers: sim/train/train.c sim/train/step.c sim/train/batches.c sim/train/results.c
+// covers: sim/train/sweep.c sim/evaluate/evaluate.c sim/evaluate/writers.c sim/models/spec.c
+// covers: sim/worlds/cyclic.c
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

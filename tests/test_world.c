@@ -5,6 +5,7 @@
 // Statistical checks use a fixed seed (so they are deterministic) and bounds of 5 standard
 // deviations, or a chi-square z-score below 5; each statistical check is paired with a wrong model
 // that the same bound must reject, so the check can fail.
+// covers: sim/worlds/world.c sim/worlds/domains.c sim/worlds/geometry.c sim/worlds/cyclic.c
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"

@@ -3,6 +3,8 @@
 // error must dump to TOML and load back to the same configuration at every sweep point (checked
 // up to 16 points), and must format its run ids and JSON. The input is also fed to the
 // standalone value parser and to --set. A failed property aborts, so libFuzzer keeps the input.
+// covers: sim/config/toml.c sim/config/load.c sim/config/values.c sim/config/checks.c
+// covers: sim/config/points.c
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
-"""check_npy.py DIR — every .npy file of a `moesim export` folder parses as numpy's format 1.0
+# covers: sim/io.c sim/tools/export.c
+"""verify_npy.py DIR — every .npy file of a `moesim export` folder parses as numpy's format 1.0
 (magic, header dict, 64-byte alignment, data length = product of the shape), with python's
 standard library alone; with numpy installed, numpy.load must also read each file and agree."""
 import ast, os, struct, sys
@@ -31,6 +32,6 @@ def main(root):
         if numpy is not None:
             a = numpy.load(path)
             assert a.shape == tuple(h["shape"]), path
-    print(f"check_npy: {len(files)} files ok" + ("" if numpy else " (numpy not installed: format checked by hand)"))
+    print(f"verify_npy: {len(files)} files ok" + ("" if numpy else " (numpy not installed: format checked by hand)"))
 
 main(sys.argv[1])

@@ -1,8 +1,9 @@
-// check_export.c — verifies a `moesim export` folder: rebuilds the model in double precision from
+// verify_export.c — verifies a `moesim export` folder: rebuilds the model in double precision from
 // manifest.json, loads params/*.npy and tokens.npy, freezes routing to the exported acts/*topk.npy,
 // and checks the exported float32 gradients against central finite differences of the float64
 // loss along a random direction per parameter tensor. Used by tests/e2e_cli.sh.
-// usage: check_export DIR   (exit 0 when every tensor agrees)
+// usage: verify_export DIR   (exit 0 when every tensor agrees)
+// covers: sim/tools/export.c
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ static double loss_at(Model *m, const Batch *b) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) { fprintf(stderr, "usage: check_export DIR\n"); return 2; }
+    if (argc != 2) { fprintf(stderr, "usage: verify_export DIR\n"); return 2; }
     const char *dir = argv[1];
     char p[1200], err[300];
     char *js = read_text_file(path_join(p, sizeof p, dir, "manifest.json"));
@@ -69,7 +70,7 @@ int main(int argc, char **argv) {
     s.alpha = dval(js, "balance", "alpha"); s.z_alpha = dval(js, "balance", "z_alpha"); s.seq_alpha = dval(js, "balance", "seq_alpha");
     s.max_batch = ival(js, "batch", "sequences");
     int micro = ival(js, "batch", "micro_batch");
-    if (s.kind != MODEL_DECODER || s.bal_scope == SCOPE_SHUFFLE) { fprintf(stderr, "check_export: decoder, non-shuffle scopes only\n"); return 2; }
+    if (s.kind != MODEL_DECODER || s.bal_scope == SCOPE_SHUFFLE) { fprintf(stderr, "verify_export: decoder, non-shuffle scopes only\n"); return 2; }
     Model m;
     if (model_build(&m, &s, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 2; }
     float *buf;
@@ -129,7 +130,7 @@ int main(int argc, char **argv) {
         checked++;
         free(dirv); free(x0);
     }
-    printf("check_export: %d tensors, %d disagree\n", checked, bad);
+    printf("verify_export: %d tensors, %d disagree\n", checked, bad);
     free(js); free(exported); free(tokens);
     model_free(&m);
     return bad ? 1 : 0;

@@ -1,4 +1,5 @@
-"""check_analyze.py DUMP LAYER TOP_K SEQ_LEN TOP_P FILE... — recomputes, with Python's standard
+# covers: sim/tools/analyze.c sim/measure/metrics.c
+"""verify_analyze.py DUMP LAYER TOP_K SEQ_LEN TOP_P FILE... — recomputes, with Python's standard
 library alone and the formulas of docs/METRICS.md written here afresh, the deterministic
 measurements of one layer from the arrays a run dumped (eval.dump = true): the hidden states H,
 the router P and the domain labels. Each FILE is a run's eval.csv (its last row of LAYER) or an
@@ -159,7 +160,7 @@ def main():
             if not math.isclose(x, want, rel_tol=1e-4, abs_tol=1e-6):
                 print(f"{path}: {k} = {x}, recomputed {want}")
                 bad += 1
-    print(f"check_analyze: {len(m)} measurements recomputed, {bad} disagreements")
+    print(f"verify_analyze: {len(m)} measurements recomputed, {bad} disagreements")
     sys.exit(1 if bad else 0)
 
 main()

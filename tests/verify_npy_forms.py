@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""check_npy_forms.py — writes one hidden-state matrix in the forms real models produce, for
+# covers: sim/io.c sim/tools/analyze.c
+"""verify_npy_forms.py — writes one hidden-state matrix in the forms real models produce, for
 tests/e2e_analyze.sh (standard library only; no numpy).
 
-    check_npy_forms.py make HIDDEN.npy ROUTER.npy T OUTDIR
+    verify_npy_forms.py make HIDDEN.npy ROUTER.npy T OUTDIR
         reads a float32 N x D .npy and writes into OUTDIR:
           f16.npy       float16 N x D (the values rounded to float16)
           f16_as32.npy  the same rounded values as float32 (the reference for f16.npy)
@@ -13,7 +14,7 @@ tests/e2e_analyze.sh (standard library only; no numpy).
           btd.npy       float32 (N/T) x T x D
           topk.npy      int64 N x K: the K largest logits of ROUTER · h, K = 2
           topk_rev.npy  int32 N x K: the 1st and 3rd largest (a model whose choices differ)
-    check_npy_forms.py same A.json B.json [KEY...]
+    verify_npy_forms.py same A.json B.json [KEY...]
         exits 1 unless every metric of the two analysis.json files is equal (NaN = null equal),
         or only the listed keys when given
 """

@@ -1,0 +1,384 @@
+// test_checkpoint.c — model and checkpoint folders on their own (sim/models/checkpoint.c): a small
+// model with its optimizer state and the batch RNG written and read back bit for bit (parameters,
+// aux-free biases, AdamW moments, Muon momentum, optimizer t, step); a model folder against a
+// checkpoint folder (partial rows, kind); resolving a run folder (model/, checkpoint/, .prev);
+// and the errors — missing file, wrong shape, a saved config of another shape, another
+// optimizer, a foreign state.json, a truncated tensor — each naming the file, the model untouched.
+// covers: sim/models/checkpoint.c sim/io.c
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "harness.h"
+#include "../nn/model.h"
+#include "../optim/optim.h"
+#include "../sim/config/config.h"
+#include "../sim/io.h"
+#include "../sim/models/checkpoint.h"
+#include "../sim/models/spec.h"
+
+static char tmpdir[256];
+
+static void set(Config *c, const char *key, const char *value) {
+    char err[300];
+    int rc = config_set(c, key, value, err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+}
+
+static void small_config(Config *c, const char *optimizer) {
+    CHECK(config_defaults(c) == 0);
+    set(c, "model.vocab", "16");
+    set(c, "model.d_model", "16");
+    set(c, "model.layers", "2");
+    set(c, "model.heads", "2");
+    set(c, "model.seq_len", "8");
+    set(c, "model.experts", "4");
+    set(c, "model.top_k", "2");
+    set(c, "model.d_ff", "8");
+    set(c, "data.domains", "2");
+    set(c, "data.shared_vocab", "4");
+    set(c, "optim.name", optimizer);
+}
+
+typedef struct { Model m; Optimizer o; } Saved;
+
+static int build(Saved *s, const Config *c) {
+    char err[300];
+    ModelSpec ms;
+    OptimConfig oc;
+    model_spec_from_config(&ms, c);
+    optim_config_from_config(&oc, c);
+    int rc = model_build(&s->m, &ms, err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    if (rc != 0) return -1;
+    rc = optim_init(&s->o, &oc, &s->m.table, err, sizeof err);
+    CHECK_MSG(rc == 0, "%s", err);
+    if (rc != 0) { model_free(&s->m); return -1; }
+    return 0;
+}
+
+static void saved_free(Saved *s) { optim_free(&s->o); model_free(&s->m); }
+
+// Every float of the state distinct and non-trivial (a reader that drops, swaps or zeroes an array
+// cannot match by chance): uniform in [-1, 1) from a stream per array.
+static void fill(float *x, size_t n, uint64_t stream) {
+    Rng r;
+    rng_seed(&r, 77, stream);
+    for (size_t i = 0; i < n; i++) x[i] = (float)(2 * rng_uniform(&r) - 1);
+}
+
+static void fill_state(Saved *s, uint64_t salt) {
+    fill(s->m.params, s->m.table.total, 1 + salt);
+    fill(s->m.bias, (size_t)s->m.spec.L * s->m.spec.E, 2 + salt);
+    if (s->o.m) fill(s->o.m, s->o.n, 3 + salt);
+    if (s->o.v) fill(s->o.v, s->o.n, 4 + salt);
+    if (s->o.mom) fill(s->o.mom, s->o.n, 5 + salt);
+    s->o.t = 37 + (long)salt;
+}
+
+static int same_floats(const float *a, const float *b, size_t n) {
+    if (!a || !b) return a == b;
+    return memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+static int same_state(const Saved *a, const Saved *b) {
+    return same_floats(a->m.params, b->m.params, a->m.table.total) &&
+           same_floats(a->m.bias, b->m.bias, (size_t)a->m.spec.L * a->m.spec.E) &&
+           same_floats(a->o.m, b->o.m, a->o.n) && same_floats(a->o.v, b->o.v, a->o.n) &&
+           same_floats(a->o.mom, b->o.mom, a->o.n) && a->o.t == b->o.t;
+}
+
+static int contains(const char *s, const char *part) { return strstr(s, part) != NULL; }
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+// ---- round trip -------------------------------------------------------------------------------
+
+static void test_round_trip(const char *optimizer, const char *tag) {
+    Config c;
+    small_config(&c, optimizer);
+    Saved a, b;
+    if (build(&a, &c) != 0) return;
+    if (build(&b, &c) != 0) { saved_free(&a); return; }
+    fill_state(&a, 0);
+    fill_state(&b, 100);  // b starts elsewhere, so a field left unread shows
+    CHECK(!same_state(&a, &b));
+    Rng rng, rng_back;
+    rng_seed(&rng, 5, 3);
+    for (int i = 0; i < 7; i++) rng_next(&rng);  // mid-stream, not a fresh seed
+    rng_seed(&rng_back, 1, 1);
+    char dir[512], err[1500] = "";
+    snprintf(dir, sizeof dir, "%s/%s/model", tmpdir, tag);
+    CkptWrite w = {.step = 123, .optim = &a.o, .batch_rng = &rng};
+    CHECK_MSG(ckpt_write(dir, &c, &a.m, &w, err, sizeof err) == 0, "%s", err);
+    int step = -1;
+    CkptRead r = {.optim = &b.o, .batch_rng = &rng_back, .step = &step};
+    CHECK_MSG(ckpt_read(dir, &b.m, &r, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(same_floats(a.m.params, b.m.params, a.m.table.total), "%s: parameters differ", tag);
+    CHECK_MSG(same_floats(a.m.bias, b.m.bias, (size_t)a.m.spec.L * a.m.spec.E), "%s: biases differ", tag);
+    CHECK_MSG(same_floats(a.o.m, b.o.m, a.o.n) && same_floats(a.o.v, b.o.v, a.o.n), "%s: AdamW moments differ", tag);
+    CHECK_MSG(same_floats(a.o.mom, b.o.mom, a.o.n), "%s: Muon momentum differs", tag);
+    CHECK(b.o.t == a.o.t);
+    CHECK(step == 123);
+    CHECK(memcmp(rng.s, rng_back.s, sizeof rng.s) == 0);
+    CHECK(rng_next(&rng) == rng_next(&rng_back));
+    if (!strcmp(tag, "muon")) CHECK(a.o.mom != NULL);  // the Muon case really carries momentum
+    // the folder: state.json says what it is; config.toml rebuilds the same shapes
+    char p[700];
+    char *json = read_text_file(path_join(p, sizeof p, dir, "state.json"));
+    CHECK(json && contains(json, "\"kind\": \"model\"") && contains(json, "\"step\": 123"));
+    free(json);
+    Config back;
+    CHECK_MSG(ckpt_read_config(dir, &back, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(ckpt_check_shapes(&back, &c, dir, err, sizeof err) == 0, "%s", err);
+    // a NULL optimizer, RNG and step leave those alone and still load the model
+    fill_state(&b, 200);
+    float m0_before = b.o.m ? b.o.m[0] : 0;
+    CkptRead model_only = {0};
+    CHECK_MSG(ckpt_read(dir, &b.m, &model_only, err, sizeof err) == 0, "%s", err);
+    CHECK(same_floats(a.m.params, b.m.params, a.m.table.total));
+    CHECK(b.o.t == 237 && (!b.o.m || b.o.m[0] == m0_before));
+    // ckpt_open_model: resolve, read the config, build, load
+    Config oc;
+    Model om;
+    int ostep = -1;
+    CHECK_MSG(ckpt_open_model(dir, 0, &oc, &om, &ostep, err, sizeof err) == 0, "%s", err);
+    if (om.params) {
+        CHECK(om.table.total == a.m.table.total && same_floats(a.m.params, om.params, a.m.table.total));
+        CHECK(ostep == 123);
+        model_free(&om);
+    }
+    saved_free(&a);
+    saved_free(&b);
+}
+
+// ---- model folder vs checkpoint folder; resolving a run folder ---------------------------------
+
+static void test_kinds_and_resolve(void) {
+    Config c;
+    small_config(&c, "\"adamw\"");
+    Saved a;
+    if (build(&a, &c) != 0) return;
+    fill_state(&a, 0);
+    char run[512], model[600], ckpt[600], p[800], err[1500] = "", out[1100];
+    snprintf(run, sizeof run, "%s/kinds", tmpdir);
+    path_join(model, sizeof model, run, "model");
+    path_join(ckpt, sizeof ckpt, run, "checkpoint");
+    CHECK(mkdir_p(run) == 0);
+    // the result rows so far, one file per partial name
+    const char *partial_src[CKPT_NPARTIAL];
+    char partial_paths[CKPT_NPARTIAL][700];
+    for (int i = 0; i < CKPT_NPARTIAL; i++) {
+        path_join(partial_paths[i], sizeof partial_paths[i], run, ckpt_partial_names[i]);
+        char text[100];
+        snprintf(text, sizeof text, "step,x\n%d,%d.5\n", i, i);
+        write_text(partial_paths[i], text);
+        partial_src[i] = partial_paths[i];
+    }
+    CkptWrite wm = {.step = 10, .optim = &a.o};
+    CHECK_MSG(ckpt_write(model, &c, &a.m, &wm, err, sizeof err) == 0, "%s", err);
+    CkptWrite wc = {.step = 7, .optim = &a.o};
+    memcpy(wc.partial, partial_src, sizeof wc.partial);
+    CHECK_MSG(ckpt_write(ckpt, &c, &a.m, &wc, err, sizeof err) == 0, "%s", err);
+    char *json = read_text_file(path_join(p, sizeof p, ckpt, "state.json"));
+    CHECK(json && contains(json, "\"kind\": \"checkpoint\""));
+    free(json);
+    CHECK(!file_exists(path_join(p, sizeof p, model, "partial")));
+    // the checkpoint's partial rows come back byte for byte
+    FILE *got[CKPT_NPARTIAL];
+    CkptRead r = {0};
+    int step = -1;
+    r.step = &step;
+    for (int i = 0; i < CKPT_NPARTIAL; i++) r.partial[i] = got[i] = tmpfile();
+    CHECK_MSG(ckpt_read(ckpt, &a.m, &r, err, sizeof err) == 0, "%s", err);
+    CHECK(step == 7);
+    for (int i = 0; i < CKPT_NPARTIAL; i++) {
+        char buf[200] = "", want[100];
+        snprintf(want, sizeof want, "step,x\n%d,%d.5\n", i, i);
+        rewind(got[i]);
+        size_t n = fread(buf, 1, sizeof buf - 1, got[i]);
+        buf[n] = 0;
+        CHECK_MSG(strcmp(buf, want) == 0, "partial %s: got \"%s\"", ckpt_partial_names[i], buf);
+    }
+    // a model folder has no rows to resume
+    for (int i = 0; i < CKPT_NPARTIAL; i++) rewind(got[i]);
+    err[0] = 0;
+    CHECK(ckpt_read(model, &a.m, &r, err, sizeof err) != 0);
+    CHECK_MSG(contains(err, model) && contains(err, "not a checkpoint"), "%s", err);
+    for (int i = 0; i < CKPT_NPARTIAL; i++) fclose(got[i]);
+    // resolve: a run folder means its model (or, asked, its checkpoint); a folder itself is itself
+    CHECK(ckpt_resolve(run, 0, out, sizeof out, err, sizeof err) == 0 && strcmp(out, model) == 0);
+    CHECK(ckpt_resolve(run, 1, out, sizeof out, err, sizeof err) == 0 && strcmp(out, ckpt) == 0);
+    CHECK(ckpt_resolve(ckpt, 0, out, sizeof out, err, sizeof err) == 0 && strcmp(out, ckpt) == 0);
+    // a swap cut short leaves DIR.prev: the reader takes it
+    char prev[700];
+    snprintf(prev, sizeof prev, "%s.prev", ckpt);
+    CHECK(rename(ckpt, prev) == 0);
+    CHECK(ckpt_resolve(run, 1, out, sizeof out, err, sizeof err) == 0 && strcmp(out, prev) == 0);
+    // rewriting over an existing folder replaces it and leaves no .prev or .tmp behind
+    CHECK(rename(prev, ckpt) == 0);
+    wc.step = 8;
+    CHECK_MSG(ckpt_write(ckpt, &c, &a.m, &wc, err, sizeof err) == 0, "%s", err);
+    CHECK(!file_exists(prev));
+    json = read_text_file(path_join(p, sizeof p, ckpt, "state.json"));
+    CHECK(json && contains(json, "\"step\": 8"));
+    free(json);
+    // without model/, a run folder falls back to its checkpoint; asked for a checkpoint, never a model
+    CHECK(remove_tree(ckpt) == 0);
+    CHECK(ckpt_resolve(run, 1, out, sizeof out, err, sizeof err) != 0);
+    CHECK_MSG(contains(err, run) && contains(err, "no checkpoint"), "%s", err);
+    CHECK(remove_tree(model) == 0);
+    CHECK(ckpt_resolve(run, 0, out, sizeof out, err, sizeof err) != 0);
+    CHECK_MSG(contains(err, "no saved model") && contains(err, "state.json"), "%s", err);
+    snprintf(p, sizeof p, "%s/nowhere", tmpdir);
+    CHECK(ckpt_resolve(p, 0, out, sizeof out, err, sizeof err) != 0);
+    CHECK_MSG(contains(err, p) && contains(err, "no such folder"), "%s", err);
+    saved_free(&a);
+}
+
+// ---- errors: each names the file, and leaves the model as it was --------------------------------
+
+// Writes a fresh folder from a (state salt 0) into tmpdir/<tag>, returns its path in dir.
+static void fresh(Saved *a, const Config *c, const char *tag, char *dir, size_t cap) {
+    char err[1500] = "";
+    snprintf(dir, cap, "%s/err_%s", tmpdir, tag);
+    CkptWrite w = {.step = 3, .optim = &a->o};
+    CHECK_MSG(ckpt_write(dir, c, &a->m, &w, err, sizeof err) == 0, "%s", err);
+}
+
+// Reads dir into b (state salt 100) expecting failure: the message holds `part1` and `part2`, and
+// nothing of b changed.
+static void expect_fail(Saved *b, const char *dir, int with_optim, const char *part1, const char *part2,
+                        const char *what) {
+    char err[1500] = "";
+    fill_state(b, 100);
+    size_t n = b->m.table.total, nb = (size_t)b->m.spec.L * b->m.spec.E;
+    float *keep = malloc(sizeof(float) * (n + nb));
+    memcpy(keep, b->m.params, sizeof(float) * n);
+    memcpy(keep + n, b->m.bias, sizeof(float) * nb);
+    int step = -1;
+    CkptRead r = {.optim = with_optim ? &b->o : NULL, .step = &step};
+    int rc = ckpt_read(dir, &b->m, &r, err, sizeof err);
+    CHECK_MSG(rc != 0, "%s: read succeeded", what);
+    CHECK_MSG(contains(err, part1) && contains(err, part2), "%s: message \"%s\" lacks \"%s\" / \"%s\"", what, err,
+              part1, part2);
+    CHECK_MSG(memcmp(keep, b->m.params, sizeof(float) * n) == 0 && memcmp(keep + n, b->m.bias, sizeof(float) * nb) == 0,
+              "%s: the model changed on a failed read", what);
+    CHECK_MSG(step == -1 && b->o.t == 137, "%s: step or optimizer t changed on a failed read", what);
+    free(keep);
+}
+
+static void test_errors(void) {
+    Config c;
+    small_config(&c, "\"adamw\"");
+    Saved a, b;
+    if (build(&a, &c) != 0) return;
+    if (build(&b, &c) != 0) { saved_free(&a); return; }
+    fill_state(&a, 0);
+    char dir[512], p[800], err[1500] = "";
+
+    // a missing parameter file
+    fresh(&a, &c, "missing", dir, sizeof dir);
+    path_join(p, sizeof p, dir, "params/blocks.1.w1.npy");
+    CHECK(unlink(p) == 0);
+    expect_fail(&b, dir, 0, p, "", "missing parameter file");
+    // a missing bias file
+    fresh(&a, &c, "nobias", dir, sizeof dir);
+    path_join(p, sizeof p, dir, "state/blocks.1.bias.npy");
+    CHECK(unlink(p) == 0);
+    expect_fail(&b, dir, 0, p, "", "missing bias file");
+    // a missing state.json: not a checkpoint folder at all
+    fresh(&a, &c, "nostate", dir, sizeof dir);
+    path_join(p, sizeof p, dir, "state.json");
+    CHECK(unlink(p) == 0);
+    expect_fail(&b, dir, 0, p, "", "missing state.json");
+    char out[1100];
+    CHECK(ckpt_resolve(dir, 0, out, sizeof out, err, sizeof err) != 0);
+    // a missing config.toml
+    fresh(&a, &c, "noconfig", dir, sizeof dir);
+    path_join(p, sizeof p, dir, "config.toml");
+    CHECK(unlink(p) == 0);
+    Config got;
+    CHECK(ckpt_read_config(dir, &got, err, sizeof err) != 0);
+    CHECK_MSG(contains(err, p) && contains(err, "missing"), "%s", err);
+
+    // a truncated tensor file
+    fresh(&a, &c, "trunc", dir, sizeof dir);
+    path_join(p, sizeof p, dir, "params/blocks.0.router.npy");
+    FILE *f = fopen(p, "r+b");
+    CHECK(f != NULL);
+    if (f) { fseek(f, 0, SEEK_END); long len = ftell(f); fclose(f); CHECK(truncate(p, len - 6) == 0); }
+    expect_fail(&b, dir, 0, p, "", "truncated tensor");
+    // a truncated moment, read only when the optimizer is asked for
+    fresh(&a, &c, "trunc_m", dir, sizeof dir);
+    path_join(p, sizeof p, dir, "optim/v/wte.npy");
+    CHECK(truncate(p, 40) == 0);
+    expect_fail(&b, dir, 1, p, "", "truncated moment");
+    CkptRead no_optim = {0};
+    CHECK_MSG(ckpt_read(dir, &b.m, &no_optim, err, sizeof err) == 0, "%s", err);
+
+    // a state.json that is another program's, or has a bad step or RNG
+    fresh(&a, &c, "format", dir, sizeof dir);
+    path_join(p, sizeof p, dir, "state.json");
+    write_text(p, "{\n  \"format\": \"other-1\",\n  \"step\": 3,\n  \"optimizer_t\": 1\n}\n");
+    expect_fail(&b, dir, 0, "state.json", "not a moesim checkpoint", "foreign state.json");
+    write_text(p, "{\n  \"format\": \"moesim-checkpoint-1\",\n  \"step\": -4,\n  \"optimizer_t\": 1\n}\n");
+    expect_fail(&b, dir, 0, "state.json", "\"step\"", "negative step");
+    write_text(p, "{\n  \"format\": \"moesim-checkpoint-1\",\n  \"step\": 4,\n  \"optimizer_t\": 1,\n"
+                  "  \"batch_rng\": \"12:zz\"\n}\n");
+    expect_fail(&b, dir, 0, "state.json", "batch_rng", "bad batch_rng");
+
+    // a model of another shape: the tensor's shape is named against the expected one
+    Config wide;
+    small_config(&wide, "\"adamw\"");
+    set(&wide, "model.d_ff", "12");
+    Saved w;
+    if (build(&w, &wide) == 0) {
+        fill_state(&w, 0);
+        fresh(&w, &wide, "shape", dir, sizeof dir);
+        path_join(p, sizeof p, dir, "params/blocks.0.w1.npy");
+        expect_fail(&b, dir, 0, p, "expected", "wrong shape");
+        // and its config.toml names the key that differs
+        CHECK_MSG(ckpt_read_config(dir, &got, err, sizeof err) == 0, "%s", err);
+        CHECK(ckpt_check_shapes(&got, &c, dir, err, sizeof err) != 0);
+        CHECK_MSG(contains(err, dir) && contains(err, "model.d_ff = 12") && contains(err, "model.d_ff = 8"), "%s", err);
+        saved_free(&w);
+    }
+    // a state.json and config.toml naming another config: the shapes check refuses it by key
+    Config other;
+    small_config(&other, "\"adamw\"");
+    set(&other, "model.experts", "8");
+    CHECK(ckpt_check_shapes(&other, &c, "somewhere", err, sizeof err) != 0);
+    CHECK_MSG(contains(err, "somewhere") && contains(err, "model.experts"), "%s", err);
+    Config same_shape = c;
+    set(&same_shape, "train.lr", "0.5");  // not a shape: accepted
+    CHECK_MSG(ckpt_check_shapes(&same_shape, &c, "x", err, sizeof err) == 0, "%s", err);
+
+    // saved by AdamW, read by Muon: the momentum is missing, and the message says how to go on
+    Config mc;
+    small_config(&mc, "\"muon\"");
+    Saved m;
+    if (build(&m, &mc) == 0) {
+        fresh(&a, &c, "optimizer", dir, sizeof dir);
+        expect_fail(&m, dir, 1, "optim/mom/", "train.init_optimizer = false", "another optimizer");
+        saved_free(&m);
+    }
+    saved_free(&a);
+    saved_free(&b);
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_checkpoint.%ld", (long)getpid());
+    CHECK(mkdir_p(tmpdir) == 0);
+    test_round_trip("\"adamw\"", "adamw");
+    test_round_trip("\"muon\"", "muon");
+    test_kinds_and_resolve();
+    test_errors();
+    if (!getenv("KEEP")) remove_tree(tmpdir);
+    return test_summary("test_checkpoint");
+}
