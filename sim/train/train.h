@@ -21,7 +21,7 @@ extern volatile sig_atomic_t train_stop_signal;
 
 typedef struct {
     RunStatus status;
-    char reason[2048];     // why a run diverged, failed or stopped
+    char reason[IO_REASON_MAX];     // why a run diverged, failed or stopped
     int steps_done;
     double loss, ce;       // last training step
     double wall_s, tokens_per_s;
