@@ -305,8 +305,10 @@ static int cmd_analyze(int argc, char **argv) {
         int n = analyze_folder(layers, &a, err, sizeof err);
         if (n < 0) { fprintf(stderr, "moesim: analyze: %s\n", err); return 2; }
         char csv[IO_CHILD_PATH_MAX], plots[IO_CHILD_PATH_MAX];
-        snprintf(csv, sizeof csv, "%s/depth.csv", a.out);
-        snprintf(plots, sizeof plots, "%s/plots", a.out);
+        if (!path_join(csv, sizeof csv, a.out, "depth.csv") || !path_join(plots, sizeof plots, a.out, "plots")) {
+            fprintf(stderr, "moesim: analyze: %s: %s\n", a.out, strerror(ENAMETOOLONG));
+            return 2;
+        }
         if (report_depth(csv, plots, err, sizeof err) != 0) { fprintf(stderr, "moesim: analyze: %s\n", err); return 1; }
         fprintf(stderr, "moesim: analyzed %d layers: %s/layer<i>/analysis.json, %s, %s/depth_*.svg\n", n, a.out, csv, plots);
         return 0;
@@ -424,14 +426,18 @@ static int cmd_eval(int argc, char **argv) {
     for (int i = 0; i < nsets; i++)
         if (strncmp(sets[i], "data.", 5) != 0 && strncmp(sets[i], "eval.", 5) != 0)
             return opt_fail("eval", "--set %s: only data.* and eval.* keys can change for a trained model", sets[i]);
-    char dir[IO_CHILD_PATH_MAX], err[IO_MSG_MAX], cfg_path[IO_DEEP_PATH_MAX];
+    char dir[IO_DEEP_PATH_MAX], err[IO_MSG_MAX], cfg_path[IO_DEEP_PATH_MAX];
     if (ckpt_resolve(run, prefer_checkpoint, dir, sizeof dir, err, sizeof err) != 0) {
         fprintf(stderr, "moesim: eval: %s\n", err);
         return 2;
     }
     // the saved run's config with the overrides, through the same checks as an experiment file
     static Experiment ex;
-    if (load_experiment(&ex, path_join(cfg_path, sizeof cfg_path, dir, "config.toml"), sets, nsets) != 0) return 2;
+    if (!path_join(cfg_path, sizeof cfg_path, dir, "config.toml")) {
+        fprintf(stderr, "moesim: eval: %s: %s\n", cfg_path, strerror(ENAMETOOLONG));
+        return 2;
+    }
+    if (load_experiment(&ex, cfg_path, sets, nsets) != 0) return 2;
     Config c, saved;
     experiment_point(&ex, 0, &c);
     // every file of the saved model is read once before anything is written

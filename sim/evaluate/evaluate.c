@@ -1,6 +1,7 @@
 // evaluate.c — the evaluation pass (evaluate.h): the fixed evaluation set of the world, one forward
 // pass over it in chunks of train.batch sequences that copies each layer's router inputs, logits
 // and choices out of the model's caches, and the measurements of measure/metrics.h per layer.
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@ static void *xcalloc(size_t n, size_t size, int *bad) {
 int evaluator_setup(Evaluator *R, const Config *c, const char *dir, char *err, size_t errlen) {
     memset(R, 0, sizeof *R);
     R->c = c;
-    snprintf(R->dir, sizeof R->dir, "%s", dir);
+    if ((size_t)snprintf(R->dir, sizeof R->dir, "%s", dir) >= sizeof R->dir)
+        return io_fail(err, errlen, "%s: %s", dir, strerror(ENAMETOOLONG));
     char msg[IO_SHORT_MSG_MAX];
     WorldSpec ws;
     world_spec_from_config(&ws, c);

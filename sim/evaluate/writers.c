@@ -98,9 +98,8 @@ int write_config(const Evaluator *R) {
 }
 
 static int write_dumps(const Evaluator *R) {
-    char p[IO_CHILD_PATH_MAX], name[128];
-    snprintf(p, sizeof p, "%s/dump", R->dir);
-    if (mkdir_p(p) != 0) return -1;
+    char p[IO_DEEP_PATH_MAX], name[128];
+    if (mkdir_p(path_join(p, sizeof p, R->dir, "dump")) != 0) return -1;
     int bad = 0;
     for (int l = 0; l < R->L; l++) {
         LayerData d = layer_data(R, l);

@@ -128,10 +128,13 @@ static int write_contents(const char *dir, const Config *c, const Model *m, cons
 }
 
 int ckpt_write(const char *dir, const Config *c, const Model *m, const CkptWrite *w, char *err, size_t errlen) {
-    char tmp[IO_CHILD_PATH_MAX], prev[IO_CHILD_PATH_MAX];
+    char tmp[IO_DEEP_PATH_MAX], prev[IO_DEEP_PATH_MAX];
     if (w->partial[0]) ckpt_writes++;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid());
-    snprintf(prev, sizeof prev, "%s.prev", dir);
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid()) >= sizeof tmp ||
+        (size_t)snprintf(prev, sizeof prev, "%s.prev", dir) >= sizeof prev) {
+        errno = ENAMETOOLONG;
+        return fail_errno(err, errlen, "cannot write", dir);
+    }
     remove_tree(tmp);
     if (write_contents(tmp, c, m, w, err, errlen) != 0) {
         remove_tree(tmp);
@@ -157,18 +160,18 @@ static int has_state(const char *dir) {
 
 // dir itself, or its .prev when a swap was cut short. 1 when found (into out).
 static int complete_folder(const char *dir, char *out, size_t cap) {
-    char prev[IO_CHILD_PATH_MAX];
-    snprintf(prev, sizeof prev, "%s.prev", dir);
-    if (has_state(dir)) { snprintf(out, cap, "%s", dir); return 1; }
-    if (has_state(prev)) { snprintf(out, cap, "%s", prev); return 1; }
-    return 0;
+    char prev[IO_DEEP_PATH_MAX];
+    int prev_fits = (size_t)snprintf(prev, sizeof prev, "%s.prev", dir) < sizeof prev;
+    const char *found = has_state(dir) ? dir : prev_fits && has_state(prev) ? prev : NULL;
+    return found && (size_t)snprintf(out, cap, "%s", found) < cap;  // a path that does not fit is not found
 }
 
 int ckpt_resolve(const char *path, int prefer_checkpoint, char *out, size_t cap, char *err, size_t errlen) {
-    char a[IO_CHILD_PATH_MAX], b[IO_CHILD_PATH_MAX];
+    char a[IO_DEEP_PATH_MAX], b[IO_DEEP_PATH_MAX];
     if (complete_folder(path, out, cap)) return 0;
-    path_join(a, sizeof a, path, prefer_checkpoint ? "checkpoint" : "model");
-    path_join(b, sizeof b, path, prefer_checkpoint ? "model" : "checkpoint");
+    if (!path_join(a, sizeof a, path, prefer_checkpoint ? "checkpoint" : "model") ||
+        !path_join(b, sizeof b, path, prefer_checkpoint ? "model" : "checkpoint"))
+        return io_fail(err, errlen, "%s: %s", path, strerror(ENAMETOOLONG));
     if (complete_folder(a, out, cap)) return 0;
     if (!prefer_checkpoint && complete_folder(b, out, cap)) return 0;
     if (!file_exists(path)) snprintf(err, errlen, "%s: no such folder", path);
@@ -183,7 +186,7 @@ int ckpt_resolve(const char *path, int prefer_checkpoint, char *out, size_t cap,
 
 int ckpt_read_config(const char *dir, Config *c, char *err, size_t errlen) {
     char p[IO_DEEP_PATH_MAX];
-    path_join(p, sizeof p, dir, "config.toml");
+    if (!path_join(p, sizeof p, dir, "config.toml")) return io_fail(err, errlen, "%s: %s", p, strerror(ENAMETOOLONG));
     if (!file_exists(p)) { snprintf(err, errlen, "%s: missing", p); return -1; }
     Experiment *ex = calloc(1, sizeof *ex);
     CfgErrors *e = calloc(1, sizeof *e);
@@ -343,7 +346,7 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
 
 int ckpt_open_model(const char *path, int prefer_checkpoint, Config *c, Model *m, int *step, char *err,
                     size_t errlen) {
-    char dir[IO_CHILD_PATH_MAX];
+    char dir[IO_DEEP_PATH_MAX];
     if (ckpt_resolve(path, prefer_checkpoint, dir, sizeof dir, err, errlen) != 0) return -1;
     if (ckpt_read_config(dir, c, err, errlen) != 0) return -1;
     ModelSpec ms;

@@ -4,6 +4,7 @@
 // Memory: the hidden states are converted to float once as they stream from the file (io.h), so
 // the peak is about 4 N D bytes (the states) + 8 D² only when truncation.csv is asked (its full
 // eigen-decomposition) + O(N E) for logits and choices; docs/ANALYZE.md gives the formula.
+#include <errno.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
@@ -210,8 +211,12 @@ int analyze_folder(const char *dir, const AnalyzeArgs *a, char *err, size_t errl
     int count = 0;
     for (int l = lo; l <= hi; l++) {
         char hid[IO_CHILD_PATH_MAX], rou[IO_CHILD_PATH_MAX], tk[IO_CHILD_PATH_MAX], lab[IO_CHILD_PATH_MAX], sub[IO_CHILD_PATH_MAX], name[64];
+        // the other names are as long or shorter: if hid fits, they do
         snprintf(name, sizeof name, "layer%d.hidden.npy", l);
-        path_join(hid, sizeof hid, dir, name);
+        if (!path_join(hid, sizeof hid, dir, name) || !path_join(sub, sizeof sub, a->out, name)) {
+            afile_abort(&af);
+            return io_fail(err, errlen, "%s: %s", hid, strerror(ENAMETOOLONG));
+        }
         if (!file_exists(hid)) {
             afile_abort(&af);
             snprintf(err, errlen, "%s: layers %d..%d found, but layer %d is missing", dir, lo, hi, l);

@@ -24,7 +24,7 @@ void sweep_out_dir(const Experiment *ex, const SweepOptions *o, char *buf, size_
 }
 
 int run_is_done(const char *run_dir) {
-    char p[IO_CHILD_PATH_MAX], status[64];
+    char p[IO_DEEP_PATH_MAX], status[64];
     char *json = read_text_file(path_join(p, sizeof p, run_dir, "manifest.json"));
     int ok = json && json_field(json, "status", status, sizeof status) && strcmp(status, "ok") == 0;
     free(json);
@@ -35,8 +35,8 @@ int run_is_done(const char *run_dir) {
 // written when the run was killed) and the old manifest. The checkpoint itself stays, so the run
 // resumes from it; with force, it goes too, with the saved model: the run starts over.
 static void clean_run_dir(const char *run_dir, int force) {
-    char p[IO_CHILD_PATH_MAX];
-    remove(path_join(p, sizeof p, run_dir, "manifest.json"));
+    char p[IO_DEEP_PATH_MAX];
+    if (path_join(p, sizeof p, run_dir, "manifest.json")) remove(p);
     DIR *d = opendir(run_dir);
     if (!d) return;
     struct dirent *de;
@@ -76,8 +76,8 @@ static void install_stop_handlers(void) {
 
 // The last evaluation's rows of eval.csv: values[layer][column] (columns after step,layer).
 static int read_final_eval(const char *run_dir, int L, double *vals /* L x (1 + NS) */) {
-    char p[IO_CHILD_PATH_MAX];
-    FILE *f = fopen(path_join(p, sizeof p, run_dir, "eval.csv"), "r");
+    char p[IO_DEEP_PATH_MAX];
+    FILE *f = path_join(p, sizeof p, run_dir, "eval.csv") ? fopen(p, "r") : NULL;
     if (!f) return -1;
     char line[8192];
     int ncol = 1 + METRICS_NSCALARS;
@@ -95,7 +95,7 @@ static int read_final_eval(const char *run_dir, int L, double *vals /* L x (1 + 
 }
 
 int sweep_write_summary(const Experiment *ex, const char *dir) {
-    char p[IO_CHILD_PATH_MAX], id[CFG_RUN_ID_MAX + 1], run_dir[IO_CHILD_PATH_MAX], buf[600];
+    char p[IO_DEEP_PATH_MAX], id[CFG_RUN_ID_MAX + 1], run_dir[IO_CHILD_PATH_MAX], buf[600];
     const char *names[METRICS_NSCALARS];
     LayerMetrics dummy = {0};
     metrics_list(names, NULL, NULL, &dummy);
@@ -117,8 +117,8 @@ int sweep_write_summary(const Experiment *ex, const char *dir) {
     double *vals = malloc(sizeof(double) * (size_t)L * ncol);
     for (long i = 0; vals && i < ex->npoints; i++) {
         experiment_run_id(ex, i, id, sizeof id);
-        path_join(run_dir, sizeof run_dir, dir, id);
-        char *json = read_text_file(path_join(p, sizeof p, run_dir, "manifest.json"));
+        // a run folder whose path does not fit was never run (sweep_run refuses it)
+        char *json = path_join(run_dir, sizeof run_dir, dir, id) ? read_text_file(path_join(p, sizeof p, run_dir, "manifest.json")) : NULL;
         if (!json) continue;
         Config c;
         experiment_point(ex, i, &c);
@@ -164,8 +164,7 @@ static int run_point(const Experiment *ex, long i, const char *dir, int threads,
                      long total) {
     char id[CFG_RUN_ID_MAX + 1], run_dir[IO_CHILD_PATH_MAX];
     experiment_run_id(ex, i, id, sizeof id);
-    path_join(run_dir, sizeof run_dir, dir, id);
-    if (mkdir_p(run_dir) != 0) {
+    if (!path_join(run_dir, sizeof run_dir, dir, id) || mkdir_p(run_dir) != 0) {
         fprintf(stderr, "moesim: cannot create %s: %s\n", run_dir, strerror(errno));
         return 1;
     }
@@ -200,7 +199,11 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         if (!experiment_in_shard(i, si, sn)) continue;
         nmine++;
         experiment_run_id(ex, i, id, sizeof id);
-        path_join(run_dir, sizeof run_dir, dir, id);
+        if (!path_join(run_dir, sizeof run_dir, dir, id)) {  // the later joins of dir and an id fit
+            fprintf(stderr, "moesim: %s: %s\n", run_dir, strerror(ENAMETOOLONG));
+            free(todo);
+            return 2;
+        }
         int done = run_is_done(run_dir);
         if (o->dry_run) printf("%-40s %s  %s\n", id, run_dir, done && !o->force ? "done" : "to run");
         if (!done || o->force) todo[ntodo++] = i;
@@ -217,7 +220,7 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         experiment_point(ex, todo[k], &c);
         experiment_run_id(ex, todo[k], id, sizeof id);
         path_join(run_dir, sizeof run_dir, dir, id);
-        char found[IO_CHILD_PATH_MAX], err[IO_MSG_MAX];
+        char found[IO_DEEP_PATH_MAX], err[IO_MSG_MAX];
         if (ckpt_resolve(run_dir, 1, found, sizeof found, err, sizeof err) != 0) continue;  // nothing to resume
         int bad = ckpt_read_config(found, &saved, err, sizeof err) != 0;
         if (!bad && !config_equal(&saved, &c)) {
@@ -239,7 +242,7 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         Config c, saved;
         experiment_point(ex, todo[k], &c);
         if (!c.train_init_from[0]) continue;
-        char found[IO_CHILD_PATH_MAX], err[IO_MSG_MAX];
+        char found[IO_DEEP_PATH_MAX], err[IO_MSG_MAX];
         if (ckpt_resolve(c.train_init_from, 0, found, sizeof found, err, sizeof err) != 0 ||
             ckpt_read_config(found, &saved, err, sizeof err) != 0 || ckpt_check_shapes(&saved, &c, found, err, sizeof err) != 0) {
             fprintf(stderr, "moesim: train.init_from: %s\n", err);

@@ -59,7 +59,7 @@ static void progress_line(const TrainRun *R, int step, int steps, const Losses *
 // or afresh. Returns the first step to run, or -1 with res failed.
 static int run_start(TrainRun *R, RunResult *res) {
     const Config *c = R->ev.c;
-    char err[IO_MSG_MAX], found[IO_CHILD_PATH_MAX], msg[IO_MSG_MAX];
+    char err[IO_MSG_MAX], found[IO_DEEP_PATH_MAX], msg[IO_MSG_MAX];
     R->resumed_from = -1;
     if (R->opt->resume && ckpt_resolve(R->ev.dir, 1, found, sizeof found, err, sizeof err) == 0) {
         Config saved;
@@ -98,7 +98,7 @@ static int run_start(TrainRun *R, RunResult *res) {
 
 // Writes <dir>/checkpoint/ with the rows written so far. Returns 0, or -1 with res failed.
 static int write_checkpoint(TrainRun *R, int step, RunResult *res) {
-    char path[IO_CHILD_PATH_MAX], err[IO_MSG_MAX];
+    char path[IO_DEEP_PATH_MAX], err[IO_MSG_MAX];
     CkptWrite w = {.step = step, .optim = &R->optim, .batch_rng = &R->batches.rng};
     for (int i = 0; i < CKPT_NPARTIAL; i++) {
         AtomicFile *a = growing_file(R, i);
@@ -108,8 +108,11 @@ static int write_checkpoint(TrainRun *R, int step, RunResult *res) {
         }
         w.partial[i] = a->tmp;
     }
-    if (ckpt_write(path_join(path, sizeof path, R->ev.dir, "checkpoint"), R->ev.c, &R->ev.model, &w, err, sizeof err) != 0)
+    if (!path_join(path, sizeof path, R->ev.dir, "checkpoint")) {
+        snprintf(err, sizeof err, "%s: %s", path, strerror(ENAMETOOLONG));
         return setfail(res, "checkpoint", err);
+    }
+    if (ckpt_write(path, R->ev.c, &R->ev.model, &w, err, sizeof err) != 0) return setfail(res, "checkpoint", err);
     return 0;
 }
 
@@ -194,7 +197,7 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
         run_teardown(R);
         return res->status == RUN_FAILED ? -1 : 0;
     }
-    char err[IO_MSG_MAX], path[IO_CHILD_PATH_MAX];
+    char err[IO_MSG_MAX], path[IO_DEEP_PATH_MAX];
     const char *what = NULL;  // the first file that could not be written, and why
     for (int i = 0; i < CKPT_NPARTIAL; i++) {
         AtomicFile *a = growing_file(R, i);
@@ -204,7 +207,10 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
     if (!what && write_config(&R->ev) != 0) { snprintf(err, sizeof err, "cannot write %s/config.toml: %s", dir, strerror(errno)); what = err; }
     if (res->status == RUN_OK && c->train_save_model && !what) {
         CkptWrite w = {.step = res->steps_done, .optim = &R->optim, .batch_rng = &R->batches.rng};
-        if (ckpt_write(path_join(path, sizeof path, R->ev.dir, "model"), c, m, &w, err, sizeof err) != 0) what = err;
+        if (!path_join(path, sizeof path, R->ev.dir, "model")) {
+            snprintf(err, sizeof err, "%s: %s", path, strerror(ENAMETOOLONG));
+            what = err;
+        } else if (ckpt_write(path, c, m, &w, err, sizeof err) != 0) what = err;
     }
     if (what) setfail(res, "output", what);
     if (write_manifest(R, res, start, wall) != 0 && res->status != RUN_FAILED) {

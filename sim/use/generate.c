@@ -394,7 +394,7 @@ int gen_run(GenOutput *o, Model *m, const GenPrompts *p, const GenArgs *a, char 
 static int write_npy(const char *dir, const char *name, const char *dtype, const void *data, int nd,
                      const size_t *shape, char *err, size_t errlen) {
     char path[IO_DEEP_PATH_MAX];
-    path_join(path, sizeof path, dir, name);
+    if (!path_join(path, sizeof path, dir, name)) return io_fail(err, errlen, "cannot write %s: %s", path, strerror(ENAMETOOLONG));
     errno = 0;
     if (npy_write(path, dtype, data, nd, shape) != 0)
         return io_fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "write error");
@@ -426,7 +426,8 @@ static int write_all(const GenOutput *o, const GenPrompts *p, const GenArgs *a, 
 static int write_diversity(const char *dir, const GenPrompts *p, int samples, const Diversity *div,
                            char *err, size_t errlen) {
     char path[IO_DEEP_PATH_MAX];
-    path_join(path, sizeof path, dir, "diversity.csv");
+    if (!path_join(path, sizeof path, dir, "diversity.csv"))
+        return io_fail(err, errlen, "cannot write %s: %s", path, strerror(ENAMETOOLONG));
     AtomicFile af;
     errno = 0;
     FILE *f = afile_open(&af, path);
@@ -469,7 +470,8 @@ static int write_all(const GenOutput *o, const GenPrompts *p, const GenArgs *a, 
         write_diversity(dir, p, a->samples, div, err, errlen))
         return -1;
     char path[IO_DEEP_PATH_MAX];
-    path_join(path, sizeof path, dir, "generate.json");
+    if (!path_join(path, sizeof path, dir, "generate.json"))
+        return io_fail(err, errlen, "cannot write %s: %s", path, strerror(ENAMETOOLONG));
     AtomicFile af;
     errno = 0;
     FILE *f = afile_open(&af, path);
