@@ -221,13 +221,9 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         experiment_run_id(ex, todo[k], id, sizeof id);
         path_join(run_dir, sizeof run_dir, dir, id);
         char found[IO_DEEP_PATH_MAX], err[IO_MSG_MAX];
-        if (ckpt_resolve(run_dir, 1, found, sizeof found, err, sizeof err) != 0) continue;  // nothing to resume
-        int bad = ckpt_read_config(found, &saved, err, sizeof err) != 0;
-        if (!bad && !config_equal(&saved, &c)) {
-            snprintf(err, sizeof err, "%s/config.toml: the experiment changed since this checkpoint was written "
-                     "(run with --force to start over)", found);
-            bad = 1;
-        }
+        int resume = train_resume_check(run_dir, &c, &saved, found, sizeof found, err, sizeof err);
+        if (resume == 0) continue;  // nothing to resume
+        int bad = resume < 0;
         Model m;
         int step;
         if (!bad && ckpt_open_model(found, 1, &saved, &m, &step, err, sizeof err) != 0) bad = 1;
@@ -243,8 +239,7 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         experiment_point(ex, todo[k], &c);
         if (!c.train_init_from[0]) continue;
         char found[IO_DEEP_PATH_MAX], err[IO_MSG_MAX];
-        if (ckpt_resolve(c.train_init_from, 0, found, sizeof found, err, sizeof err) != 0 ||
-            ckpt_read_config(found, &saved, err, sizeof err) != 0 || ckpt_check_shapes(&saved, &c, found, err, sizeof err) != 0) {
+        if (train_init_from_check(&c, &saved, found, sizeof found, err, sizeof err) != 0) {
             fprintf(stderr, "moesim: train.init_from: %s\n", err);
             free(todo);
             return 2;

@@ -55,20 +55,33 @@ static void progress_line(const TrainRun *R, int step, int steps, const Losses *
     fflush(out);
 }
 
+int train_resume_check(const char *run_dir, const Config *c, Config *saved, char *found, size_t cap, char *err,
+                       size_t errlen) {
+    if (ckpt_resolve(run_dir, 1, found, cap, err, errlen) != 0) return 0;  // nothing to resume
+    if (ckpt_read_config(found, saved, err, errlen) != 0) return -1;
+    if (!config_equal(saved, c))
+        return io_fail(err, errlen, "%s/config.toml: the experiment changed since this checkpoint was written "
+                       "(run with --force to start over)", found);
+    return 1;
+}
+
+int train_init_from_check(const Config *c, Config *saved, char *found, size_t cap, char *err, size_t errlen) {
+    if (ckpt_resolve(c->train_init_from, 0, found, cap, err, errlen) != 0 ||
+        ckpt_read_config(found, saved, err, errlen) != 0 || ckpt_check_shapes(saved, c, found, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
 // Where the run starts: from a checkpoint of its own (resume), from a saved model (warm start),
 // or afresh. Returns the first step to run, or -1 with res failed.
 static int run_start(TrainRun *R, RunResult *res) {
     const Config *c = R->ev.c;
     char err[IO_MSG_MAX], found[IO_DEEP_PATH_MAX], msg[IO_MSG_MAX];
     R->resumed_from = -1;
-    if (R->opt->resume && ckpt_resolve(R->ev.dir, 1, found, sizeof found, err, sizeof err) == 0) {
-        Config saved;
-        if (ckpt_read_config(found, &saved, err, sizeof err) != 0) return setfail(res, "checkpoint", err);
-        if (!config_equal(&saved, c)) {
-            snprintf(msg, sizeof msg, "%s/config.toml: the experiment changed since this checkpoint was written "
-                     "(run with --force to start over)", found);
-            return setfail(res, "checkpoint", msg);
-        }
+    Config saved;
+    int resume = R->opt->resume ? train_resume_check(R->ev.dir, c, &saved, found, sizeof found, err, sizeof err) : 0;
+    if (resume < 0) return setfail(res, "checkpoint", err);
+    if (resume) {
         int step = 0;
         CkptRead r = {.optim = &R->optim, .batch_rng = &R->batches.rng, .step = &step};
         for (int i = 0; i < CKPT_NPARTIAL; i++) r.partial[i] = growing_file(R, i)->f;
@@ -84,10 +97,7 @@ static int run_start(TrainRun *R, RunResult *res) {
     }
     write_headers(R);
     if (c->train_init_from[0]) {
-        Config saved;
-        if (ckpt_resolve(c->train_init_from, 0, found, sizeof found, err, sizeof err) != 0 ||
-            ckpt_read_config(found, &saved, err, sizeof err) != 0 ||
-            ckpt_check_shapes(&saved, c, found, err, sizeof err) != 0)
+        if (train_init_from_check(c, &saved, found, sizeof found, err, sizeof err) != 0)
             return setfail(res, "train.init_from", err);
         CkptRead r = {.optim = c->train_init_optimizer ? &R->optim : NULL};
         if (ckpt_read(found, &R->ev.model, &r, err, sizeof err) != 0) return setfail(res, "train.init_from", err);
