@@ -11,7 +11,7 @@
 #include "../use/prune.h"
 
 int eval_open_outputs(Evaluator *R, char *err, size_t errlen) {
-    char p[IO_CHILD_PATH_MAX];
+    char p[IO_DEEP_PATH_MAX];
     AtomicFile *files[2] = {&R->f_eval, &R->f_experts};
     const char *names[2] = {"eval.csv", "experts.csv"};
     for (int i = 0; i < 2; i++)
@@ -33,7 +33,7 @@ void eval_write_headers(Evaluator *R) {
 }
 
 static int write_pairs(const Evaluator *R) {
-    char p[IO_CHILD_PATH_MAX];
+    char p[IO_DEEP_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "pairs.csv"));
     if (!f) return -1;
@@ -48,7 +48,7 @@ static int write_pairs(const Evaluator *R) {
 // round(r·E) best experts are masked in every layer and the top K re-picked, for each r of
 // eval.removal. Decoder only (the router kind has no language-model loss).
 static int write_removal(Evaluator *R) {
-    char p[IO_CHILD_PATH_MAX];
+    char p[IO_DEEP_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "removal.csv"));
     if (!f) return -1;
@@ -69,7 +69,7 @@ static int write_removal(Evaluator *R) {
 // Fig. 24: per layer, the share of evaluation tokens whose m-th expert by logit survives keeping
 // only the top-r right singular directions of the router inputs (measure/truncation.h).
 static int write_truncation(const Evaluator *R) {
-    char p[IO_CHILD_PATH_MAX];
+    char p[IO_DEEP_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "truncation.csv"));
     if (!f) return -1;
@@ -89,7 +89,7 @@ static int write_truncation(const Evaluator *R) {
 }
 
 int write_config(const Evaluator *R) {
-    char p[IO_CHILD_PATH_MAX];
+    char p[IO_DEEP_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "config.toml"));
     if (!f) return -1;

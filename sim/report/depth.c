@@ -99,7 +99,7 @@ int report_depth(const char *csv_path, const char *plots_dir, char *err, size_t 
          {"suppression_rho", "suppression_rho_mean", NULL}, {"v1", "mean", NULL}},
         {"MaxVio", "max load / mean - 1", {"maxvio", NULL}, {"MaxVio", NULL}},
     };
-    char p[3][IO_CHILD_PATH_MAX];
+    char p[3][IO_DEEP_PATH_MAX];
     if (!path_join(p[0], sizeof p[0], plots_dir, "depth_energy.svg") ||
         !path_join(p[1], sizeof p[1], plots_dir, "depth_similarity.svg") ||
         !path_join(p[2], sizeof p[2], plots_dir, "depth_routing.svg")) {

@@ -35,7 +35,7 @@ AtomicFile *growing_file(TrainRun *R, int i) {
 }
 
 int open_outputs(TrainRun *R, RunResult *res) {
-    char p[IO_CHILD_PATH_MAX];
+    char p[IO_DEEP_PATH_MAX];
     for (int i = 0; i < 2; i++)
         if (!afile_open(growing_file(R, i), path_join(p, sizeof p, R->ev.dir, ckpt_partial_names[i]))) {
             char msg[IO_MSG_MAX];
@@ -89,7 +89,7 @@ void write_log_rows(TrainRun *R, int done, const Losses *l, double lr, double gn
 }
 
 int write_manifest(const TrainRun *R, const RunResult *res, const char *start, double wall) {
-    char p[IO_CHILD_PATH_MAX], end[64];
+    char p[IO_DEEP_PATH_MAX], end[64];
     iso_time(end, sizeof end);
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, R->ev.dir, "manifest.json"));

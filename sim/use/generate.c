@@ -9,7 +9,6 @@
 // Sampling runs serially over the rows between passes, each row with its own RNG.
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

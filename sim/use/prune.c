@@ -1,7 +1,6 @@
 // prune.c — expert pruning by usage (see prune.h for the protocol and what each number is).
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +98,8 @@ void prune_result_free(PruneResult *r) {
 int prune_run(PruneResult *r, const Config *c, Model *m, const World *w, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     const ModelSpec *sp = &m->spec;
+    // Guards: config/checks.c rejects these settings with file:line before any work; a Config passed
+    // in by hand (tests/test_prune.c) has not been through it.
     if (sp->kind != MODEL_DECODER) return io_fail(err, errlen, "pruning: the model is not a decoder");
     const int L = sp->L, E = sp->E, K = sp->K, T = sp->T, keep = c->eval_prune_keep;
     if (keep < K || keep > E)
