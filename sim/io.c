@@ -1,16 +1,23 @@
 // io.c — atomic result files, directories, .npy and JSON helpers.
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "io.h"
 
 FILE *afile_open(AtomicFile *a, const char *path) {
-    snprintf(a->path, sizeof a->path, "%s", path);
-    snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
+    a->f = NULL;
+    a->path[0] = a->tmp[0] = '\0';
+    if (!path || (size_t)snprintf(a->path, sizeof a->path, "%s", path) >= sizeof a->path ||
+        (size_t)snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof a->tmp) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
     a->f = fopen(a->tmp, "wb");
     return a->f;
 }
@@ -38,6 +45,7 @@ void afile_abort(AtomicFile *a) {
 }
 
 int remove_tree(const char *path) {
+    if (!path) { errno = ENAMETOOLONG; return -1; }
     struct stat st;
     if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -1;
     if (!S_ISDIR(st.st_mode)) return remove(path);
@@ -45,7 +53,7 @@ int remove_tree(const char *path) {
     if (!d) return -1;
     struct dirent *de;
     int bad = 0;
-    char p[1200];
+    char p[IO_DEEP_PATH_MAX];
     while ((de = readdir(d)))
         if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
             bad |= remove_tree(path_join(p, sizeof p, path, de->d_name)) != 0;
@@ -54,6 +62,7 @@ int remove_tree(const char *path) {
 }
 
 int copy_file_into(FILE *out, const char *path) {
+    if (!path) { errno = ENAMETOOLONG; return -1; }
     FILE *in = fopen(path, "rb");
     if (!in) return -1;
     char buf[65536];
@@ -67,8 +76,8 @@ int copy_file_into(FILE *out, const char *path) {
 }
 
 int mkdir_p(const char *path) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
+    char buf[IO_DEEP_PATH_MAX];
+    if (!path || (size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf) { errno = ENAMETOOLONG; return -1; }
     size_t n = strlen(buf);
     if (n == 0) return 0;
     for (size_t i = 1; i <= n; i++) {
@@ -84,10 +93,11 @@ int mkdir_p(const char *path) {
 
 int file_exists(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0;
+    return path && stat(path, &st) == 0;
 }
 
 char *read_text_file(const char *path) {
+    if (!path) { errno = ENAMETOOLONG; return NULL; }
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     char *buf = NULL;
@@ -101,8 +111,9 @@ char *read_text_file(const char *path) {
 }
 
 char *path_join(char *path, size_t len, const char *dir, const char *name) {
-    snprintf(path, len, "%s/%s", dir, name);
-    return path;
+    if ((size_t)snprintf(path, len, "%s/%s", dir, name) < len) return path;
+    errno = ENAMETOOLONG;
+    return NULL;
 }
 
 // ---- .npy -------------------------------------------------------------------------------------
@@ -189,6 +200,7 @@ static long npy_header_f(FILE *f, char *dtype, int *ndim, size_t shape[NPY_MAX_D
 }
 
 static int npy_read(const char *path, int want_int, void **out, int *ndim, size_t shape[3], char *err, size_t errlen) {
+    if (!path) return io_fail(err, errlen, "cannot open a .npy file: %s", strerror(ENAMETOOLONG));
     FILE *f = fopen(path, "rb");
     if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     char dtype[4] = {0};
@@ -234,6 +246,7 @@ int npy_read_int32(const char *path, int32_t **data, int *ndim, size_t shape[3],
 }
 
 int npy_read_int32_nd(const char *path, int32_t **data, int ndim, size_t *shape, char *err, size_t errlen) {
+    if (!path) return io_fail(err, errlen, "cannot open a .npy file: %s", strerror(ENAMETOOLONG));
     FILE *f = fopen(path, "rb");
     if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     char dtype[4] = {0};
@@ -290,6 +303,7 @@ static size_t fortran_to_c(size_t j, int nd, const size_t *shape) {
 
 int npy_read_array(const char *path, int want, const char *as_bf16, void **data, int *ndim,
                    size_t shape[NPY_MAX_DIMS], char *err, size_t errlen) {
+    if (!path) return io_fail(err, errlen, "cannot open a .npy file: %s", strerror(ENAMETOOLONG));
     FILE *f = fopen(path, "rb");
     if (!f) { snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno)); return -1; }
     char dtype[4] = {0};
@@ -399,4 +413,20 @@ const char *json_field(const char *json, const char *key, char *out, size_t cap)
 void json_number(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.17g", v);
     else fputs("null", f);
+}
+
+// ---- shared helpers: error messages, the clock -------------------------------------------------
+
+int io_fail(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+double io_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }

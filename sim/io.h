@@ -7,11 +7,30 @@
 #include <stdint.h>
 #include <stdio.h>
 
+// ---- buffer caps: one name per kind of buffer (bytes, NUL included) ----------------------------
+// A path as given: a folder or a file named on the command line or in a config.
+#define IO_PATH_MAX 1024
+// A path built inside a given folder: folder + "/" + a name of our own (a run id, "manifest.json").
+#define IO_CHILD_PATH_MAX (IO_PATH_MAX + 76)
+// A path two levels down: folder/run/file, checkpoint/params/<tensor>.npy.
+#define IO_DEEP_PATH_MAX (IO_CHILD_PATH_MAX + 300)
+// An error message, which may name a path and quote a lower layer's message.
+#define IO_MSG_MAX (IO_DEEP_PATH_MAX + 200)
+// A message with its context prefixed ("what: <message>"), e.g. a run's failure reason.
+#define IO_REASON_MAX 2048
+// A message that names no path (a step's divergence, a measurement's failure).
+#define IO_SHORT_MSG_MAX 256
+_Static_assert(IO_REASON_MAX >= IO_MSG_MAX + 64, "a reason holds a message and its prefix");
+// path_join() reports an overflow instead of truncating, so the caps only need to fit real paths.
+
 typedef struct {
     FILE *f;
-    char path[1024];
-    char tmp[1100];
+    char path[IO_DEEP_PATH_MAX];
+    char tmp[IO_DEEP_PATH_MAX + 32];  // path + ".tmp.<pid>"
 } AtomicFile;
+
+// The functions below that take a path fail with errno ENAMETOOLONG when it is NULL, so the result
+// of an overflowing path_join() can be passed straight in: f(path_join(...)) is an error, not UB.
 
 // Opens the temporary file; returns its FILE*, or NULL with errno set.
 FILE *afile_open(AtomicFile *a, const char *path);
@@ -30,7 +49,8 @@ int mkdir_p(const char *path);
 int file_exists(const char *path);
 // The whole text of a file, NUL-terminated and malloc'ed; NULL if it cannot be read.
 char *read_text_file(const char *path);
-// path = dir + "/" + name (truncated safely); returns path.
+// path = dir + "/" + name; returns path, or NULL with errno = ENAMETOOLONG when it does not fit in
+// len bytes (a truncated path would name another file; path then holds it truncated, for messages).
 char *path_join(char *path, size_t len, const char *dir, const char *name);
 
 // .npy format 1.0, C order, little-endian. dtype "<f4", "<f8" or "<i4".
@@ -62,5 +82,14 @@ void json_string(FILE *f, const char *s);
 const char *json_field(const char *json, const char *key, char *out, size_t cap);
 // Writes a number as JSON (%.17g; NaN and Inf become null).
 void json_number(FILE *f, double v);
+
+
+// ---- shared helpers: error messages, the clock -------------------------------------------------
+
+// Formats an error message into err (errlen bytes) and returns -1, so a failing function can
+// `return io_fail(err, errlen, "cannot read %s", path);`.
+int io_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+// Seconds on the monotonic clock (for durations only: its origin is arbitrary).
+double io_now_s(void);
 
 #endif

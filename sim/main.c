@@ -20,6 +20,7 @@
 #include "cli/options.h"
 
 _Static_assert(CLI_PATH_MAX == CFG_PATH_MAX, "a path the command line accepts must fit the config's");
+_Static_assert(CFG_PATH_MAX <= IO_PATH_MAX, "a path the config or the command line accepts fits the buffers for a given path");
 
 #ifndef MOESIM_VERSION
 #define MOESIM_VERSION "0.1.0"
@@ -239,7 +240,7 @@ static int cmd_run(int argc, char **argv) {
         return rc;
     }
     // the report reads the result files the sweep wrote; it never reaches into the training loop
-    char dir[1024], err[512];
+    char dir[IO_PATH_MAX], err[IO_MSG_MAX];
     sweep_out_dir(&ex, &o, dir, sizeof dir);
     int report_ok = report_build(dir, err, sizeof err) == 0;
     if (!report_ok) { fprintf(stderr, "moesim: report: %s\n", err); rc = 1; }
@@ -264,7 +265,7 @@ static int cmd_export(int argc, char **argv) {
     if (load_experiment(&ex, file, sets, nsets) != 0) return 2;
     Config c;
     experiment_point(&ex, 0, &c);
-    char err[512];
+    char err[IO_MSG_MAX];
     if (export_model(&c, out, err, sizeof err) != 0) {
         fprintf(stderr, "moesim: export: %s\n", err);
         return 1;
@@ -297,15 +298,17 @@ static int cmd_analyze(int argc, char **argv) {
     if (rc != OPT_CONTINUE) return rc;
     if (dtype == 0) a.dtype = "bfloat16";
     a.truncation = trunc;                             // resolved per layer below when -1
-    char err[1024];
+    char err[IO_MSG_MAX];
     if (layers) {
         if (a.hidden || a.router || a.topk_file)
             return opt_fail("analyze", "--layers takes no --hidden, --router or --topk-file (see moesim analyze --help)");
         int n = analyze_folder(layers, &a, err, sizeof err);
         if (n < 0) { fprintf(stderr, "moesim: analyze: %s\n", err); return 2; }
-        char csv[1100], plots[1100];
-        snprintf(csv, sizeof csv, "%s/depth.csv", a.out);
-        snprintf(plots, sizeof plots, "%s/plots", a.out);
+        char csv[IO_CHILD_PATH_MAX], plots[IO_CHILD_PATH_MAX];
+        if (!path_join(csv, sizeof csv, a.out, "depth.csv") || !path_join(plots, sizeof plots, a.out, "plots")) {
+            fprintf(stderr, "moesim: analyze: %s: %s\n", a.out, strerror(ENAMETOOLONG));
+            return 2;
+        }
         if (report_depth(csv, plots, err, sizeof err) != 0) { fprintf(stderr, "moesim: analyze: %s\n", err); return 1; }
         fprintf(stderr, "moesim: analyzed %d layers: %s/layer<i>/analysis.json, %s, %s/depth_*.svg\n", n, a.out, csv, plots);
         return 0;
@@ -328,7 +331,7 @@ static int cmd_report(int argc, char **argv) {
     const Option opts[] = {OPT_ONE("DIR", &dir)};
     int rc = opt_parse("report", usage_report, opts, NOPTS(opts), argc, argv);
     if (rc != OPT_CONTINUE) return rc;
-    char err[512];
+    char err[IO_MSG_MAX];
     if (report_build(dir, err, sizeof err) != 0) {
         fprintf(stderr, "moesim: report: %s\n", err);
         return 1;
@@ -361,7 +364,7 @@ static int cmd_generate(int argc, char **argv) {
     int rc = opt_parse("generate", usage_generate, opts, NOPTS(opts), argc, argv);
     if (rc != OPT_CONTINUE) return rc;
     a.seed = seed;
-    char err[1024];
+    char err[IO_MSG_MAX];
     if (gen_check_args(&a, err, sizeof err) != 0) return opt_fail("generate", "%s", err);
     static Config c;
     Model m;
@@ -423,14 +426,18 @@ static int cmd_eval(int argc, char **argv) {
     for (int i = 0; i < nsets; i++)
         if (strncmp(sets[i], "data.", 5) != 0 && strncmp(sets[i], "eval.", 5) != 0)
             return opt_fail("eval", "--set %s: only data.* and eval.* keys can change for a trained model", sets[i]);
-    char dir[1100], err[1400], cfg_path[1200];
+    char dir[IO_DEEP_PATH_MAX], err[IO_MSG_MAX], cfg_path[IO_DEEP_PATH_MAX];
     if (ckpt_resolve(run, prefer_checkpoint, dir, sizeof dir, err, sizeof err) != 0) {
         fprintf(stderr, "moesim: eval: %s\n", err);
         return 2;
     }
     // the saved run's config with the overrides, through the same checks as an experiment file
     static Experiment ex;
-    if (load_experiment(&ex, path_join(cfg_path, sizeof cfg_path, dir, "config.toml"), sets, nsets) != 0) return 2;
+    if (!path_join(cfg_path, sizeof cfg_path, dir, "config.toml")) {
+        fprintf(stderr, "moesim: eval: %s: %s\n", cfg_path, strerror(ENAMETOOLONG));
+        return 2;
+    }
+    if (load_experiment(&ex, cfg_path, sets, nsets) != 0) return 2;
     Config c, saved;
     experiment_point(&ex, 0, &c);
     // every file of the saved model is read once before anything is written
@@ -483,7 +490,7 @@ static int cmd_compare(int argc, char **argv) {
     };
     int rc = opt_parse("compare", usage_compare, opts, NOPTS(opts), argc, argv);
     if (rc != OPT_CONTINUE) return rc;
-    char err[1600];
+    char err[IO_MSG_MAX];
     Model analyzer;
     if (route_with) {
         Config c;

@@ -1,17 +1,13 @@
 // evaluate.c — the evaluation pass (evaluate.h): the fixed evaluation set of the world, one forward
 // pass over it in chunks of train.batch sequences that copies each layer's router inputs, logits
 // and choices out of the model's caches, and the measurements of measure/metrics.h per layer.
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "evaluate.h"
 #include "../models/spec.h"
 #include "../../nn/layers.h"
-
-static int setup_fail(char *err, size_t errlen, const char *what, const char *msg) {
-    snprintf(err, errlen, "%s: %s", what, msg);
-    return -1;
-}
 
 static void *xcalloc(size_t n, size_t size, int *bad) {
     void *p = calloc(n ? n : 1, size);
@@ -22,14 +18,15 @@ static void *xcalloc(size_t n, size_t size, int *bad) {
 int evaluator_setup(Evaluator *R, const Config *c, const char *dir, char *err, size_t errlen) {
     memset(R, 0, sizeof *R);
     R->c = c;
-    snprintf(R->dir, sizeof R->dir, "%s", dir);
-    char msg[256];
+    if ((size_t)snprintf(R->dir, sizeof R->dir, "%s", dir) >= sizeof R->dir)
+        return io_fail(err, errlen, "%s: %s", dir, strerror(ENAMETOOLONG));
+    char msg[IO_SHORT_MSG_MAX];
     WorldSpec ws;
     world_spec_from_config(&ws, c);
-    if (world_build(&R->world, &ws, msg, sizeof msg) != 0) return setup_fail(err, errlen, "world", msg);
+    if (world_build(&R->world, &ws, msg, sizeof msg) != 0) return io_fail(err, errlen, "world: %s", msg);
     R->world_ok = 1;
     model_spec_from_config(&R->ms, c);
-    if (model_build(&R->model, &R->ms, msg, sizeof msg) != 0) return setup_fail(err, errlen, "model", msg);
+    if (model_build(&R->model, &R->ms, msg, sizeof msg) != 0) return io_fail(err, errlen, "model: %s", msg);
     R->model_ok = 1;
 
     R->router = c->model_kind == MODEL_ROUTER;
@@ -74,7 +71,7 @@ int evaluator_setup(Evaluator *R, const Config *c, const char *dir, char *err, s
                           .n_domains = R->world.domains};
     MetricsShape shape = metrics_shape(&shape_of, &mo);
     if (metrics_scratch_init(&R->scratch, &shape) != 0) bad = 1;
-    if (bad) return setup_fail(err, errlen, "memory", "cannot allocate the run's buffers");
+    if (bad) return io_fail(err, errlen, "memory: cannot allocate the run's buffers");
     // the evaluation set, fixed by data.seed
     if (R->router) {
         world_eval_hidden(&R->world, R->ev_hidden, R->ev_target, R->ev_cluster);
@@ -204,7 +201,7 @@ void eval_measure(Evaluator *R, int step, int final) {
         MetricsArrays arr = {0};
         arr.domain_freq = dfreq;
         if (final && l == R->L - 1) { arr = R->arrays; arr.domain_freq = dfreq; }
-        char err[256];
+        char err[IO_SHORT_MSG_MAX];
         if (metrics_layer(&R->lm[l], &arr, &d, &mo, &R->scratch, &rng, err, sizeof err) != 0)
             fprintf(stderr, "moesim: evaluation at step %d, layer %d: %s\n", step, l, err);
         int n = metrics_list(names, NULL, values, &R->lm[l]);

@@ -33,7 +33,7 @@ typedef struct {
 // Everything allocated once in evaluator_setup.
 typedef struct {
     const Config *c;
-    char dir[1024];             // where the files go
+    char dir[IO_CHILD_PATH_MAX];       // where the files go: a run's folder
     ModelSpec ms;
     World world;
     Model model;

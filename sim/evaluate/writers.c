@@ -11,7 +11,7 @@
 #include "../use/prune.h"
 
 int eval_open_outputs(Evaluator *R, char *err, size_t errlen) {
-    char p[1100];
+    char p[IO_DEEP_PATH_MAX];
     AtomicFile *files[2] = {&R->f_eval, &R->f_experts};
     const char *names[2] = {"eval.csv", "experts.csv"};
     for (int i = 0; i < 2; i++)
@@ -33,7 +33,7 @@ void eval_write_headers(Evaluator *R) {
 }
 
 static int write_pairs(const Evaluator *R) {
-    char p[1100];
+    char p[IO_DEEP_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "pairs.csv"));
     if (!f) return -1;
@@ -48,7 +48,7 @@ static int write_pairs(const Evaluator *R) {
 // round(r·E) best experts are masked in every layer and the top K re-picked, for each r of
 // eval.removal. Decoder only (the router kind has no language-model loss).
 static int write_removal(Evaluator *R) {
-    char p[1100];
+    char p[IO_DEEP_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "removal.csv"));
     if (!f) return -1;
@@ -69,7 +69,7 @@ static int write_removal(Evaluator *R) {
 // Fig. 24: per layer, the share of evaluation tokens whose m-th expert by logit survives keeping
 // only the top-r right singular directions of the router inputs (measure/truncation.h).
 static int write_truncation(const Evaluator *R) {
-    char p[1100];
+    char p[IO_DEEP_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "truncation.csv"));
     if (!f) return -1;
@@ -89,7 +89,7 @@ static int write_truncation(const Evaluator *R) {
 }
 
 int write_config(const Evaluator *R) {
-    char p[1100];
+    char p[IO_DEEP_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "config.toml"));
     if (!f) return -1;
@@ -98,9 +98,8 @@ int write_config(const Evaluator *R) {
 }
 
 static int write_dumps(const Evaluator *R) {
-    char p[1100], name[128];
-    snprintf(p, sizeof p, "%s/dump", R->dir);
-    if (mkdir_p(p) != 0) return -1;
+    char p[IO_DEEP_PATH_MAX], name[128];
+    if (mkdir_p(path_join(p, sizeof p, R->dir, "dump")) != 0) return -1;
     int bad = 0;
     for (int l = 0; l < R->L; l++) {
         LayerData d = layer_data(R, l);

@@ -31,9 +31,9 @@ int param_npy_shape(const ParamInfo *p, size_t *shape) {
     return 2;
 }
 
+// io_fail with the reason errno gives.
 static int fail_errno(char *err, size_t errlen, const char *what, const char *path) {
-    snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
-    return -1;
+    return io_fail(err, errlen, "%s %s: %s", what, path, strerror(errno));
 }
 
 // Fault injection for the tests (docs/EXPERIMENTS.md): MOESIM_CKPT_KILL=n kills the process with
@@ -49,7 +49,7 @@ static void maybe_die(const char *var) {
 
 static int write_state_json(const char *dir, const Config *c, const Model *m, const CkptWrite *w, char *err,
                             size_t errlen) {
-    char p[1200];
+    char p[IO_DEEP_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, dir, "state.json"));
     if (!f) return fail_errno(err, errlen, "cannot write", p);
@@ -76,7 +76,7 @@ static int write_state_json(const char *dir, const Config *c, const Model *m, co
 
 static int write_contents(const char *dir, const Config *c, const Model *m, const CkptWrite *w, char *err,
                           size_t errlen) {
-    char p[1200], name[300];
+    char p[IO_DEEP_PATH_MAX], name[300];
     const char *subs[] = {"params", "state", "optim", "optim/m", "optim/v", "optim/mom", "partial"};
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         if (i >= 2 && i <= 5 && !w->optim) continue;
@@ -128,10 +128,13 @@ static int write_contents(const char *dir, const Config *c, const Model *m, cons
 }
 
 int ckpt_write(const char *dir, const Config *c, const Model *m, const CkptWrite *w, char *err, size_t errlen) {
-    char tmp[1100], prev[1100];
+    char tmp[IO_DEEP_PATH_MAX], prev[IO_DEEP_PATH_MAX];
     if (w->partial[0]) ckpt_writes++;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid());
-    snprintf(prev, sizeof prev, "%s.prev", dir);
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid()) >= sizeof tmp ||
+        (size_t)snprintf(prev, sizeof prev, "%s.prev", dir) >= sizeof prev) {
+        errno = ENAMETOOLONG;
+        return fail_errno(err, errlen, "cannot write", dir);
+    }
     remove_tree(tmp);
     if (write_contents(tmp, c, m, w, err, errlen) != 0) {
         remove_tree(tmp);
@@ -151,24 +154,24 @@ int ckpt_write(const char *dir, const Config *c, const Model *m, const CkptWrite
 // ---- finding and reading ------------------------------------------------------------------------
 
 static int has_state(const char *dir) {
-    char p[1200];
+    char p[IO_DEEP_PATH_MAX];
     return file_exists(path_join(p, sizeof p, dir, "state.json"));
 }
 
 // dir itself, or its .prev when a swap was cut short. 1 when found (into out).
 static int complete_folder(const char *dir, char *out, size_t cap) {
-    char prev[1100];
-    snprintf(prev, sizeof prev, "%s.prev", dir);
-    if (has_state(dir)) { snprintf(out, cap, "%s", dir); return 1; }
-    if (has_state(prev)) { snprintf(out, cap, "%s", prev); return 1; }
-    return 0;
+    char prev[IO_DEEP_PATH_MAX];
+    int prev_fits = (size_t)snprintf(prev, sizeof prev, "%s.prev", dir) < sizeof prev;
+    const char *found = has_state(dir) ? dir : prev_fits && has_state(prev) ? prev : NULL;
+    return found && (size_t)snprintf(out, cap, "%s", found) < cap;  // a path that does not fit is not found
 }
 
 int ckpt_resolve(const char *path, int prefer_checkpoint, char *out, size_t cap, char *err, size_t errlen) {
-    char a[1100], b[1100];
+    char a[IO_DEEP_PATH_MAX], b[IO_DEEP_PATH_MAX];
     if (complete_folder(path, out, cap)) return 0;
-    path_join(a, sizeof a, path, prefer_checkpoint ? "checkpoint" : "model");
-    path_join(b, sizeof b, path, prefer_checkpoint ? "model" : "checkpoint");
+    if (!path_join(a, sizeof a, path, prefer_checkpoint ? "checkpoint" : "model") ||
+        !path_join(b, sizeof b, path, prefer_checkpoint ? "model" : "checkpoint"))
+        return io_fail(err, errlen, "%s: %s", path, strerror(ENAMETOOLONG));
     if (complete_folder(a, out, cap)) return 0;
     if (!prefer_checkpoint && complete_folder(b, out, cap)) return 0;
     if (!file_exists(path)) snprintf(err, errlen, "%s: no such folder", path);
@@ -182,8 +185,8 @@ int ckpt_resolve(const char *path, int prefer_checkpoint, char *out, size_t cap,
 }
 
 int ckpt_read_config(const char *dir, Config *c, char *err, size_t errlen) {
-    char p[1200];
-    path_join(p, sizeof p, dir, "config.toml");
+    char p[IO_DEEP_PATH_MAX];
+    if (!path_join(p, sizeof p, dir, "config.toml")) return io_fail(err, errlen, "%s: %s", p, strerror(ENAMETOOLONG));
     if (!file_exists(p)) { snprintf(err, errlen, "%s: missing", p); return -1; }
     Experiment *ex = calloc(1, sizeof *ex);
     CfgErrors *e = calloc(1, sizeof *e);
@@ -267,7 +270,7 @@ static int parse_state(const char *dir, const char *json, int *step, long *opt_t
 }
 
 int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t errlen) {
-    char p[1200], name[300];
+    char p[IO_DEEP_PATH_MAX], name[300];
     char *json = read_text_file(path_join(p, sizeof p, dir, "state.json"));
     if (!json) return fail_errno(err, errlen, "cannot read", p);
     int step;
@@ -343,7 +346,7 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
 
 int ckpt_open_model(const char *path, int prefer_checkpoint, Config *c, Model *m, int *step, char *err,
                     size_t errlen) {
-    char dir[1100];
+    char dir[IO_DEEP_PATH_MAX];
     if (ckpt_resolve(path, prefer_checkpoint, dir, sizeof dir, err, errlen) != 0) return -1;
     if (ckpt_read_config(dir, c, err, errlen) != 0) return -1;
     ModelSpec ms;

@@ -4,6 +4,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L  // open_memstream
 #endif
+#include <errno.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
@@ -89,8 +90,8 @@ static const char *last_part(const char *k) {
 
 // summary.csv: runs, swept keys and variants. Everything else needs only this.
 int load_summary(Report *R) {
-    char p[1100];
-    path_join(p, sizeof p, R->dir, "summary.csv");
+    char p[IO_CHILD_PATH_MAX];
+    if (!path_join(p, sizeof p, R->dir, "summary.csv")) return report_fail(R, "%s: %s", p, strerror(ENAMETOOLONG));
     if (csv_read(&R->sum, p, R->err, R->errlen) != 0) return -1;
     const Csv *S = &R->sum;
     if (strcmp(S->names[0], "run") != 0) return report_fail(R, "%s: the first column must be 'run', found '%s'", p, S->names[0]);
@@ -125,7 +126,7 @@ int load_summary(Report *R) {
     R->vars = ralloc(R, (size_t)R->nruns * sizeof *R->vars);
     if (!R->runs || !R->vars) return report_fail(R, "out of memory");
     for (int r = 0; r < R->nruns; r++) {
-        Run *U = &R->runs[r];
+        ReportRun *U = &R->runs[r];
         U->id = csv_cell(S, (size_t)r, 0);
         U->status = csv_cell(S, (size_t)r, R->c_status);
         U->ok = !strcmp(U->status, "ok");
@@ -176,11 +177,11 @@ int load_summary(Report *R) {
 }
 
 // Reads DIR/<run>/<name>; required files of ok runs are errors when missing, others stay empty.
-int load_run_file(Report *R, const Run *U, const char *name, Csv *t, int required) {
-    char p[1400], sub[1100];
-    path_join(sub, sizeof sub, R->dir, U->id);
-    path_join(p, sizeof p, sub, name);
-    char e[1500];
+int load_run_file(Report *R, const ReportRun *U, const char *name, Csv *t, int required) {
+    char p[IO_DEEP_PATH_MAX], sub[IO_CHILD_PATH_MAX];
+    if (!path_join(sub, sizeof sub, R->dir, U->id)) return report_fail(R, "%s: %s", sub, strerror(ENAMETOOLONG));
+    if (!path_join(p, sizeof p, sub, name)) return report_fail(R, "%s: %s", p, strerror(ENAMETOOLONG));
+    char e[IO_MSG_MAX];
     if (csv_read(t, p, e, sizeof e) == 0) return 0;
     if (required) return report_fail(R, "%s (run '%s' has status ok)", e, U->id);
     return 0;
@@ -188,7 +189,7 @@ int load_run_file(Report *R, const Run *U, const char *name, Csv *t, int require
 
 int load_runs(Report *R) {
     for (int r = 0; r < R->nruns; r++) {
-        Run *U = &R->runs[r];
+        ReportRun *U = &R->runs[r];
         if (load_run_file(R, U, "metrics.csv", &U->metrics, U->ok) ||
             load_run_file(R, U, "eval.csv", &U->eval, U->ok) ||
             load_run_file(R, U, "experts.csv", &U->experts, U->ok))
@@ -227,7 +228,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 // The table of run U a curve comes from: 0 metrics.csv, 1 eval.csv (rows of its last layer).
-static const Csv *curve_table(const Run *U, int which) { return which ? &U->eval : &U->metrics; }
+static const Csv *curve_table(const ReportRun *U, int which) { return which ? &U->eval : &U->metrics; }
 
 // Mean ± sd over the variant's used runs of column ycol against column "step", at every step any
 // run has. Returns 0 (a curve with n = 0 when no run has the column), -1 when out of memory.
@@ -239,7 +240,7 @@ int var_curve(Report *R, const Variant *V, int which, const char *ycol, Curve *o
     if (!xs) return report_fail(R, "out of memory");
     size_t nx = 0;
     for (int i = 0; i < V->nused; i++) {
-        const Run *U = &R->runs[V->used[i]];
+        const ReportRun *U = &R->runs[V->used[i]];
         const Csv *t = curve_table(U, which);
         int cs = csv_col(t, "step"), cy = csv_col(t, ycol), cl = csv_col(t, "layer");
         if (cs < 0 || cy < 0) continue;
@@ -263,7 +264,7 @@ int var_curve(Report *R, const Variant *V, int which, const char *ycol, Curve *o
     if (!vals || !out->y || !out->sd || !out->count) { free(vals); return report_fail(R, "out of memory"); }
     for (size_t i = 0; i < u * (size_t)nr; i++) vals[i] = NAN;
     for (int i = 0; i < nr; i++) {
-        const Run *U = &R->runs[V->used[i]];
+        const ReportRun *U = &R->runs[V->used[i]];
         const Csv *t = curve_table(U, which);
         int cs = csv_col(t, "step"), cy = csv_col(t, ycol), cl = csv_col(t, "layer");
         if (cs < 0 || cy < 0) continue;
@@ -284,7 +285,7 @@ int var_curve(Report *R, const Variant *V, int which, const char *ycol, Curve *o
 
 // Domain x expert frequencies of the last step and last layer of a run's experts.csv. Returns the
 // matrix (rows x cols, owned by the report; unknown cells NaN), or NULL when there are none.
-double *run_heatmap(Report *R, const Run *U, int *rows, int *cols, double *step, int *layer) {
+double *run_heatmap(Report *R, const ReportRun *U, int *rows, int *cols, double *step, int *layer) {
     const Csv *t = &U->experts;
     int cs = csv_col(t, "step"), cl = csv_col(t, "layer"), cd = csv_col(t, "domain"),
         ce = csv_col(t, "expert"), cf = csv_col(t, "frequency");

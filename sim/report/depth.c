@@ -1,4 +1,5 @@
 // depth.c — per-depth plots of `moesim analyze --layers` (depth.h).
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,15 +99,21 @@ int report_depth(const char *csv_path, const char *plots_dir, char *err, size_t 
          {"suppression_rho", "suppression_rho_mean", NULL}, {"v1", "mean", NULL}},
         {"MaxVio", "max load / mean - 1", {"maxvio", NULL}, {"MaxVio", NULL}},
     };
-    char p[1100];
+    char p[3][IO_DEEP_PATH_MAX];
+    if (!path_join(p[0], sizeof p[0], plots_dir, "depth_energy.svg") ||
+        !path_join(p[1], sizeof p[1], plots_dir, "depth_similarity.svg") ||
+        !path_join(p[2], sizeof p[2], plots_dir, "depth_routing.svg")) {
+        csv_free(&t);
+        return io_fail(err, errlen, "%s/depth_*.svg: %s", plots_dir, strerror(ENAMETOOLONG));
+    }
     int rc = 0;
-    rc |= depth_figure(&t, path_join(p, sizeof p, plots_dir, "depth_energy.svg"),
+    rc |= depth_figure(&t, p[0],
                        "Energy along the leading directions over depth (Fig. 2)",
                        "per sequence, mean over sequences; lines: 1st, 2nd, 3rd key of each title", energy, 3, err, errlen);
-    if (!rc) rc |= depth_figure(&t, path_join(p, sizeof p, plots_dir, "depth_similarity.svg"),
+    if (!rc) rc |= depth_figure(&t, p[1],
                                 "Similarity of hidden states, logits and routing over depth (Figs. 15-19)",
                                 "within sequences (Eqs. 10, 11) and between sequences (Eqs. 14, 17)", sim, 3, err, errlen);
-    if (!rc) rc |= depth_figure(&t, path_join(p, sizeof p, plots_dir, "depth_routing.svg"),
+    if (!rc) rc |= depth_figure(&t, p[2],
                                 "Router confidence, overlap, suppression and balance over depth",
                                 "docs/METRICS.md defines every key", routing, 4, err, errlen);
     csv_free(&t);

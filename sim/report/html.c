@@ -3,6 +3,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L  // open_memstream
 #endif
+#include <errno.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
@@ -184,7 +185,7 @@ static void write_tables(FILE *f, const Report *R) {
         if (show[m]) { fputs("<th>", f); esc_header(f, TABLE_MEAS[m]); fputs("</th>", f); }
     fputs("</tr>\n", f);
     for (int r = 0; r < R->nruns; r++) {
-        const Run *U = &R->runs[r];
+        const ReportRun *U = &R->runs[r];
         fprintf(f, "<tr%s><td class=\"id\"><span class=\"sw\" style=\"background:%s\"></span><code>", U->ok ? "" : " class=\"bad\"",
                 R->vars[U->variant].color);
         esc(f, U->id);
@@ -227,7 +228,7 @@ static void write_glossary(FILE *f) {
 }
 
 static int write_html(Report *R) {
-    char p[1100];
+    char p[IO_CHILD_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "report.html"));
     if (!f) return report_fail(R, "%s: cannot create", p);
@@ -296,8 +297,8 @@ static int write_html(Report *R) {
 // ---- the entry points -----------------------------------------------------------------------------
 
 static int build(Report *R) {
-    char p[1100];
-    path_join(p, sizeof p, R->dir, "experiment.toml");
+    char p[IO_CHILD_PATH_MAX];
+    if (!path_join(p, sizeof p, R->dir, "experiment.toml")) return report_fail(R, "%s: %s", p, strerror(ENAMETOOLONG));
     R->ex = malloc(sizeof *R->ex);
     CfgErrors *e = malloc(sizeof *e);
     if (!R->ex || !e) { free(e); return report_fail(R, "out of memory"); }
@@ -320,11 +321,11 @@ static int build(Report *R) {
     if (nonseed == 0 && plot_by_key(R, -1)) return -1;
     if (plot_training(R) || plot_heatmaps(R) || plot_prop1(R) || plot_layers(R)) return -1;
     // Files: plots first, the page that shows them last.
-    char pd[1100];
-    path_join(pd, sizeof pd, R->dir, "plots");
+    char pd[IO_CHILD_PATH_MAX];
+    if (!path_join(pd, sizeof pd, R->dir, "plots")) return report_fail(R, "%s: %s", pd, strerror(ENAMETOOLONG));
     if (mkdir_p(pd) != 0) return report_fail(R, "%s: cannot create the folder", pd);
     for (int i = 0; i < R->nplots; i++) {
-        char name[200], path[1400];
+        char name[200], path[IO_DEEP_PATH_MAX];
         snprintf(name, sizeof name, "%s.svg", R->plots[i].name);
         AtomicFile a;
         FILE *f = afile_open(&a, path_join(path, sizeof path, pd, name));
@@ -343,8 +344,8 @@ static int build(Report *R) {
         for (int i = 0; i < R->nplots && !ours; i++)
             ours = n - 4 == strlen(R->plots[i].name) && !strncmp(de->d_name, R->plots[i].name, n - 4);
         if (!ours) {
-            char path[1400];
-            remove(path_join(path, sizeof path, pd, de->d_name));
+            char path[IO_DEEP_PATH_MAX];
+            if (path_join(path, sizeof path, pd, de->d_name)) remove(path);  // a name too long is not ours
         }
     }
     if (d) closedir(d);

@@ -3,6 +3,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L  // open_memstream
 #endif
+#include <errno.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
@@ -65,11 +66,11 @@ int plot_heatmaps(Report *R) {
 int plot_prop1(Report *R) {
     Csv t = {0};
     int r = -1;
-    char p[1400], sub[1100], e[1500];
+    char p[IO_DEEP_PATH_MAX], sub[IO_CHILD_PATH_MAX], e[IO_MSG_MAX];
     for (int i = 0; i < R->nruns && r < 0; i++) {
         if (!R->runs[i].ok) continue;
-        path_join(sub, sizeof sub, R->dir, R->runs[i].id);
-        path_join(p, sizeof p, sub, "pairs.csv");
+        if (!path_join(sub, sizeof sub, R->dir, R->runs[i].id)) return report_fail(R, "%s: %s", sub, strerror(ENAMETOOLONG));
+        if (!path_join(p, sizeof p, sub, "pairs.csv")) return report_fail(R, "%s: %s", p, strerror(ENAMETOOLONG));
         if (!file_exists(p)) continue;
         if (csv_read(&t, p, e, sizeof e) != 0) return report_fail(R, "%s", e);
         r = i;

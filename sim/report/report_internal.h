@@ -32,7 +32,7 @@ typedef struct {
     int ok, variant;
     Csv metrics, eval, experts;  // empty (0 columns) when absent
     int last_layer;       // largest layer in eval.csv (-1: none)
-} Run;
+} ReportRun;
 
 typedef struct {
     char label[400];      // "scope=micro, alpha=0.1"
@@ -66,7 +66,7 @@ typedef struct {
     int nkeys;
     Key keys[MAX_KEYS];
     int nruns;
-    Run *runs;
+    ReportRun *runs;
     int nvars;
     Variant *vars;
     int nlayers;          // from the l<i>. columns of the summary
@@ -96,7 +96,7 @@ void report_free(Report *R);
 // summary.csv: runs, swept keys and variants. Everything else needs only this.
 int load_summary(Report *R);
 // Reads DIR/<run>/<name>; required files of ok runs are errors when missing, others stay empty.
-int load_run_file(Report *R, const Run *U, const char *name, Csv *t, int required);
+int load_run_file(Report *R, const ReportRun *U, const char *name, Csv *t, int required);
 int load_runs(Report *R);
 // Mean ± sd over the variant's used runs of summary column col.
 int var_stat(const Report *R, const Variant *V, int col, double *mean, double *sd);
@@ -107,7 +107,7 @@ int col_has_data(const Report *R, const char *name);
 int var_curve(Report *R, const Variant *V, int which, const char *ycol, Curve *out);
 // Domain x expert frequencies of the last step and last layer of a run's experts.csv. Returns the
 // matrix (rows x cols, owned by the report; unknown cells NaN), or NULL when there are none.
-double *run_heatmap(Report *R, const Run *U, int *rows, int *cols, double *step, int *layer);
+double *run_heatmap(Report *R, const ReportRun *U, int *rows, int *cols, double *step, int *layer);
 // The variant's first used run that has expert frequencies (for its heatmap), or -1.
 int heatmap_run(const Report *R, const Variant *V);
 

@@ -54,7 +54,7 @@ static int terminal(Report *R, FILE *f, const char *metric) {
     for (int v = 0; v < R->nvars; v++) {
         Variant *V = &R->vars[v];
         for (int i = 0; i < V->nused && !M[v]; i++) {
-            Run *U = &R->runs[V->used[i]];
+            ReportRun *U = &R->runs[V->used[i]];
             if (load_run_file(R, U, "experts.csv", &U->experts, 0) != 0) return -1;
             M[v] = run_heatmap(R, U, &D[v], &E[v], &step, &layer);
         }

@@ -4,6 +4,7 @@
 // Memory: the hidden states are converted to float once as they stream from the file (io.h), so
 // the peak is about 4 N D bytes (the states) + 8 D² only when truncation.csv is asked (its full
 // eigen-decomposition) + O(N E) for logits and choices; docs/ANALYZE.md gives the formula.
+#include <errno.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
@@ -43,7 +44,7 @@ static int write_truncation(const char *out, const float *H, const float *P, siz
         snprintf(err, errlen, "truncation: out of memory");
         return -1;
     }
-    char p[1100];
+    char p[IO_CHILD_PATH_MAX];
     AtomicFile af;
     FILE *f = afile_open(&af, path_join(p, sizeof p, out, "truncation.csv"));
     if (!f) { free(agree); snprintf(err, errlen, "cannot write %s", p); return -1; }
@@ -145,7 +146,7 @@ static int analyze_one(const AnalyzeArgs *a, LayerMetrics *lm_out, char *err, si
         }
         metrics_softmax_stats(&lm.router_confidence, &lm.topk_score_sum, &lm.router_entropy, Z, N, E, K, T);
     }
-    char p[1100];
+    char p[IO_CHILD_PATH_MAX];
     if (mkdir_p(a->out) != 0) { snprintf(err, errlen, "cannot create %s", a->out); goto done; }
     AtomicFile af;
     FILE *f = afile_open(&af, path_join(p, sizeof p, a->out, "analysis.json"));
@@ -197,7 +198,7 @@ int analyze_folder(const char *dir, const AnalyzeArgs *a, char *err, size_t errl
     }
     closedir(dd);
     if (lo < 0) { snprintf(err, errlen, "%s: no layer<i>.hidden.npy files", dir); return -1; }
-    char p[1100];
+    char p[IO_CHILD_PATH_MAX];
     if (mkdir_p(a->out) != 0) { snprintf(err, errlen, "cannot create %s", a->out); return -1; }
     AtomicFile af;
     FILE *f = afile_open(&af, path_join(p, sizeof p, a->out, "depth.csv"));
@@ -209,9 +210,13 @@ int analyze_folder(const char *dir, const AnalyzeArgs *a, char *err, size_t errl
     fprintf(f, "\n");
     int count = 0;
     for (int l = lo; l <= hi; l++) {
-        char hid[1100], rou[1100], tk[1100], lab[1100], sub[1100], name[64];
+        char hid[IO_CHILD_PATH_MAX], rou[IO_CHILD_PATH_MAX], tk[IO_CHILD_PATH_MAX], lab[IO_CHILD_PATH_MAX], sub[IO_CHILD_PATH_MAX], name[64];
+        // the other names are as long or shorter: if hid fits, they do
         snprintf(name, sizeof name, "layer%d.hidden.npy", l);
-        path_join(hid, sizeof hid, dir, name);
+        if (!path_join(hid, sizeof hid, dir, name) || !path_join(sub, sizeof sub, a->out, name)) {
+            afile_abort(&af);
+            return io_fail(err, errlen, "%s: %s", hid, strerror(ENAMETOOLONG));
+        }
         if (!file_exists(hid)) {
             afile_abort(&af);
             snprintf(err, errlen, "%s: layers %d..%d found, but layer %d is missing", dir, lo, hi, l);

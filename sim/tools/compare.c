@@ -34,7 +34,7 @@ static int json_int(const char *json, const char *key, int *out) {
 }
 
 static int read_gen_dir(GenDir *g, const char *dir, int experts, char *err, size_t errlen) {
-    char p[1200];
+    char p[IO_DEEP_PATH_MAX];
     memset(g, 0, sizeof *g);
     char *json = read_text_file(path_join(p, sizeof p, dir, "generate.json"));
     if (!json) { snprintf(err, errlen, "%s: cannot read: %s (is %s a `moesim generate` folder?)", p, strerror(errno), dir); return -1; }
@@ -115,7 +115,7 @@ static void write_pair(void *u, int a, int b, CompareKind kind, double overlap, 
 // track.csv and track_pairs.csv: each model's prompts (sample 0 of each) tracked as the rollout
 // grows, at n = 0, 1, 2, ... generated tokens (every token up to 64, then 64 evenly spaced steps).
 static int write_tracking(const GenDir *g, const CompareArgs *a, char *err, size_t errlen) {
-    char p[1200], q[1200];
+    char p[IO_DEEP_PATH_MAX], q[IO_DEEP_PATH_MAX];
     AtomicFile ft, fq;
     FILE *t = afile_open(&ft, path_join(p, sizeof p, a->out, "track.csv"));
     if (!t) { snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno)); return -1; }
@@ -189,7 +189,7 @@ int compare_dirs(const CompareArgs *a, char *err, size_t errlen) {
         if (a->route) {  // the analyzer's routing of this folder's tokens replaces its own
             int32_t *rt = NULL;
             float *hid = NULL;
-            char e2[1024];
+            char e2[IO_MSG_MAX];
             if (a->route(a->route_ctx, g[d].tokens, g[d].rows, g[d].len, &rt, &hid, &g[d].L, &g[d].K, &g[d].E, &g[d].D, e2,
                          sizeof e2) != 0) {
                 snprintf(err, errlen, "%s: routing its tokens: %s", a->dirs[d], e2);
@@ -248,7 +248,7 @@ int compare_dirs(const CompareArgs *a, char *err, size_t errlen) {
             for (int r = 0; r < g[d].rows; r++) ids[r0 + r] = (RolloutId){d, g[d].prompt[r], g[d].sample[r]};
             r0 += g[d].rows;
         }
-        char p[1200], q[1200];
+        char p[IO_DEEP_PATH_MAX], q[IO_DEEP_PATH_MAX];
         AtomicFile fc, fp;
         FILE *c = NULL, *pf = NULL;
         if (mkdir_p(a->out) != 0) { snprintf(err, errlen, "cannot create %s: %s", a->out, strerror(errno)); rc = 1; }

@@ -9,16 +9,11 @@
 #include "../train/batches.h"
 #include "../../nn/model.h"
 
-static int fail(char *err, size_t errlen, const char *what, const char *path) {
-    snprintf(err, errlen, "%s %s", what, path);
-    return -1;
-}
-
 int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
-    char p[1200], sub[1100];
+    char p[IO_DEEP_PATH_MAX], sub[IO_CHILD_PATH_MAX];
     const char *subs[] = {"params", "grads", "acts", "state"};
     for (int i = 0; i < 4; i++)
-        if (mkdir_p(path_join(sub, sizeof sub, dir, subs[i])) != 0) return fail(err, errlen, "cannot create", sub);
+        if (mkdir_p(path_join(sub, sizeof sub, dir, subs[i])) != 0) return io_fail(err, errlen, "cannot create %s", sub);
     WorldSpec ws;
     World w;
     world_spec_from_config(&ws, c);
@@ -36,7 +31,7 @@ int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
     if (batch_source_init(&src, c, &w) != 0) {
         model_free(&m);
         world_free(&w);
-        return fail(err, errlen, "out of memory exporting to", dir);
+        return io_fail(err, errlen, "out of memory exporting to %s", dir);
     }
     batch_source_next(&src, 0, &b);
     Losses l;
@@ -106,6 +101,6 @@ int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
     batch_source_free(&src);
     model_free(&m);
     world_free(&w);
-    if (bad) return fail(err, errlen, "cannot write the export into", dir);
+    if (bad) return io_fail(err, errlen, "cannot write the export into %s", dir);
     return 0;
 }

@@ -26,24 +26,24 @@ void iso_time(char *buf, size_t n) {
 
 int setfail(RunResult *r, const char *what, const char *msg) {
     r->status = RUN_FAILED;
-    snprintf(r->reason, sizeof r->reason, "%s: %s", what, msg);
-    return -1;
+    return io_fail(r->reason, sizeof r->reason, "%s: %s", what, msg);
 }
 
-AtomicFile *growing_file(Run *R, int i) {
+AtomicFile *growing_file(TrainRun *R, int i) {
     AtomicFile *files[CKPT_NPARTIAL] = {&R->f_metrics, &R->f_layers, &R->ev.f_eval, &R->ev.f_experts};
     return files[i];
 }
 
-int open_outputs(Run *R, RunResult *res) {
-    char p[1100];
+int open_outputs(TrainRun *R, RunResult *res) {
+    char p[IO_DEEP_PATH_MAX];
     for (int i = 0; i < 2; i++)
         if (!afile_open(growing_file(R, i), path_join(p, sizeof p, R->ev.dir, ckpt_partial_names[i]))) {
-            char msg[1300];
-            snprintf(msg, sizeof msg, "cannot create %s: %s", growing_file(R, i)->tmp, strerror(errno));
+            char msg[IO_MSG_MAX];
+            snprintf(msg, sizeof msg, "cannot create %s: %s", errno == ENAMETOOLONG ? p : growing_file(R, i)->tmp,
+                     strerror(errno));
             return setfail(res, "output", msg);
         }
-    char err[1400];
+    char err[IO_MSG_MAX];
     if (eval_open_outputs(&R->ev, err, sizeof err) != 0) {
         res->status = RUN_FAILED;
         snprintf(res->reason, sizeof res->reason, "%s", err);
@@ -53,7 +53,7 @@ int open_outputs(Run *R, RunResult *res) {
 }
 
 // Header rows, on a fresh start; a resumed run copies the checkpoint's rows instead.
-void write_headers(Run *R) {
+void write_headers(TrainRun *R) {
     const Config *c = R->ev.c;
     fprintf(R->f_metrics.f, "step,loss,ce");
     if (c->balance_method == BAL_SWITCH || c->balance_method == BAL_L2) fprintf(R->f_metrics.f, ",aux");
@@ -66,7 +66,7 @@ void write_headers(Run *R) {
     eval_write_headers(&R->ev);
 }
 
-void write_log_rows(Run *R, int done, const Losses *l, double lr, double gn, double tps) {
+void write_log_rows(TrainRun *R, int done, const Losses *l, double lr, double gn, double tps) {
     const Config *c = R->ev.c;
     const Model *m = &R->ev.model;
     double maxvio = 0;
@@ -88,8 +88,8 @@ void write_log_rows(Run *R, int done, const Losses *l, double lr, double gn, dou
     }
 }
 
-int write_manifest(const Run *R, const RunResult *res, const char *start, double wall) {
-    char p[1100], end[64];
+int write_manifest(const TrainRun *R, const RunResult *res, const char *start, double wall) {
+    char p[IO_DEEP_PATH_MAX], end[64];
     iso_time(end, sizeof end);
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, R->ev.dir, "manifest.json"));
@@ -142,6 +142,6 @@ int write_manifest(const Run *R, const RunResult *res, const char *start, double
     return afile_commit(&a);
 }
 
-void abort_outputs(Run *R) {
+void abort_outputs(TrainRun *R) {
     for (int i = 0; i < CKPT_NPARTIAL; i++) afile_abort(growing_file(R, i));
 }

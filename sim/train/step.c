@@ -1,16 +1,10 @@
 // step.c — one training step (step.h). The trainer and the benchmark call this one function.
 #include <math.h>
 #include <stdio.h>
-#include <time.h>
 #include "step.h"
+#include "../io.h"
 
 const char *const step_phase_names[PHASE_COUNT] = {"batch", "forward", "backward", "norm+clip", "optimizer"};
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 // A NaN prints as "nan" or "-nan" by its sign bit, which says nothing here: messages show "nan".
 static double unsigned_nan(double x) { return isnan(x) ? fabs(x) : x; }
@@ -21,11 +15,11 @@ StepStatus train_step(Model *m, Optimizer *opt, BatchSource *src, const Config *
     int timed = phase_s != NULL;  // the clock is read only when someone asks for the phases
     r->reason[0] = '\0';
     r->grad_norm = 0;
-    if (timed) t[0] = now_s();
+    if (timed) t[0] = io_now_s();
     Batch b;
     batch_source_next(src, step, &b);
     r->lr = schedule_lr(c->train_schedule, c->train_lr, step, steps, c->train_warmup, c->train_min_lr_ratio);
-    if (timed) t[1] = now_s();
+    if (timed) t[1] = io_now_s();
     model_zero_grads(m);
     if (model_forward(m, &b, NULL, &r->losses) != 0) {
         snprintf(r->reason, sizeof r->reason, "step %d: invalid batch", step + 1);
@@ -36,21 +30,21 @@ StepStatus train_step(Model *m, Optimizer *opt, BatchSource *src, const Config *
                  unsigned_nan(r->losses.ce));
         return STEP_DIVERGED;
     }
-    if (timed) t[2] = now_s();
+    if (timed) t[2] = io_now_s();
     model_backward(m, &b);
-    if (timed) t[3] = now_s();
+    if (timed) t[3] = io_now_s();
     double gn = model_grad_norm(m);  // = grad_norm over m->grads, the experts' part taken in backward
     r->grad_norm = gn;
     if (!isfinite(gn)) {
         snprintf(r->reason, sizeof r->reason, "step %d: gradient norm is %g", step + 1, unsigned_nan(gn));
         return STEP_DIVERGED;
     }
-    if (timed) t[4] = now_s();
+    if (timed) t[4] = io_now_s();
     // clipping happens inside the optimizer's pass (bit for bit clip_grad's scaling)
     optim_step_scaled(opt, m->params, m->grads, r->lr, clip_factor(gn, c->train_clip));
     model_update_bias(m);
     if (timed) {
-        t[5] = now_s();
+        t[5] = io_now_s();
         for (int p = 0; p < PHASE_COUNT; p++) phase_s[p] = t[p + 1] - t[p];
     }
     return STEP_OK;

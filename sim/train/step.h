@@ -7,6 +7,7 @@
 #define MOESIM_STEP_H
 
 #include "../config/schema.h"
+#include "../io.h"
 #include "../../nn/model.h"
 #include "../../optim/optim.h"
 #include "batches.h"
@@ -21,7 +22,7 @@ typedef struct {
     Losses losses;         // of this step's forward pass
     double lr;             // the scheduled learning rate used
     double grad_norm;      // before clipping
-    char reason[256];      // STEP_DIVERGED / STEP_BAD_BATCH: what happened, naming the step (1-based)
+    char reason[IO_SHORT_MSG_MAX];      // STEP_DIVERGED / STEP_BAD_BATCH: what happened, naming the step (1-based)
 } StepResult;
 
 // Runs step `step` (0-based) of a run of `steps` steps. phase_s, when not NULL, receives the

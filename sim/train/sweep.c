@@ -24,7 +24,7 @@ void sweep_out_dir(const Experiment *ex, const SweepOptions *o, char *buf, size_
 }
 
 int run_is_done(const char *run_dir) {
-    char p[1100], status[64];
+    char p[IO_DEEP_PATH_MAX], status[64];
     char *json = read_text_file(path_join(p, sizeof p, run_dir, "manifest.json"));
     int ok = json && json_field(json, "status", status, sizeof status) && strcmp(status, "ok") == 0;
     free(json);
@@ -35,8 +35,8 @@ int run_is_done(const char *run_dir) {
 // written when the run was killed) and the old manifest. The checkpoint itself stays, so the run
 // resumes from it; with force, it goes too, with the saved model: the run starts over.
 static void clean_run_dir(const char *run_dir, int force) {
-    char p[1100];
-    remove(path_join(p, sizeof p, run_dir, "manifest.json"));
+    char p[IO_DEEP_PATH_MAX];
+    if (path_join(p, sizeof p, run_dir, "manifest.json")) remove(p);
     DIR *d = opendir(run_dir);
     if (!d) return;
     struct dirent *de;
@@ -76,8 +76,8 @@ static void install_stop_handlers(void) {
 
 // The last evaluation's rows of eval.csv: values[layer][column] (columns after step,layer).
 static int read_final_eval(const char *run_dir, int L, double *vals /* L x (1 + NS) */) {
-    char p[1100];
-    FILE *f = fopen(path_join(p, sizeof p, run_dir, "eval.csv"), "r");
+    char p[IO_DEEP_PATH_MAX];
+    FILE *f = path_join(p, sizeof p, run_dir, "eval.csv") ? fopen(p, "r") : NULL;
     if (!f) return -1;
     char line[8192];
     int ncol = 1 + METRICS_NSCALARS;
@@ -95,7 +95,7 @@ static int read_final_eval(const char *run_dir, int L, double *vals /* L x (1 + 
 }
 
 int sweep_write_summary(const Experiment *ex, const char *dir) {
-    char p[1100], id[CFG_RUN_ID_MAX + 1], run_dir[1100], buf[600];
+    char p[IO_DEEP_PATH_MAX], id[CFG_RUN_ID_MAX + 1], run_dir[IO_CHILD_PATH_MAX], buf[600];
     const char *names[METRICS_NSCALARS];
     LayerMetrics dummy = {0};
     metrics_list(names, NULL, NULL, &dummy);
@@ -117,8 +117,8 @@ int sweep_write_summary(const Experiment *ex, const char *dir) {
     double *vals = malloc(sizeof(double) * (size_t)L * ncol);
     for (long i = 0; vals && i < ex->npoints; i++) {
         experiment_run_id(ex, i, id, sizeof id);
-        path_join(run_dir, sizeof run_dir, dir, id);
-        char *json = read_text_file(path_join(p, sizeof p, run_dir, "manifest.json"));
+        // a run folder whose path does not fit was never run (sweep_run refuses it)
+        char *json = path_join(run_dir, sizeof run_dir, dir, id) ? read_text_file(path_join(p, sizeof p, run_dir, "manifest.json")) : NULL;
         if (!json) continue;
         Config c;
         experiment_point(ex, i, &c);
@@ -150,7 +150,7 @@ int sweep_write_summary(const Experiment *ex, const char *dir) {
 // ---- running ----------------------------------------------------------------------------------
 
 static int write_experiment_toml(const Experiment *ex, const char *dir) {
-    char p[1100];
+    char p[IO_CHILD_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, dir, "experiment.toml"));
     if (!f) return -1;
@@ -162,10 +162,9 @@ static int write_experiment_toml(const Experiment *ex, const char *dir) {
 // One point in this process. Returns 0 ok, 1 failed, 2 diverged, 3 interrupted.
 static int run_point(const Experiment *ex, long i, const char *dir, int threads, int quiet, int tty, int force, long nth,
                      long total) {
-    char id[CFG_RUN_ID_MAX + 1], run_dir[1100];
+    char id[CFG_RUN_ID_MAX + 1], run_dir[IO_CHILD_PATH_MAX];
     experiment_run_id(ex, i, id, sizeof id);
-    path_join(run_dir, sizeof run_dir, dir, id);
-    if (mkdir_p(run_dir) != 0) {
+    if (!path_join(run_dir, sizeof run_dir, dir, id) || mkdir_p(run_dir) != 0) {
         fprintf(stderr, "moesim: cannot create %s: %s\n", run_dir, strerror(errno));
         return 1;
     }
@@ -189,7 +188,7 @@ static int run_point(const Experiment *ex, long i, const char *dir, int threads,
 }
 
 int sweep_run(const Experiment *ex, const SweepOptions *o) {
-    char dir[1024], id[CFG_RUN_ID_MAX + 1], run_dir[1100];
+    char dir[IO_PATH_MAX], id[CFG_RUN_ID_MAX + 1], run_dir[IO_CHILD_PATH_MAX];
     sweep_out_dir(ex, o, dir, sizeof dir);
     int si = o->shard_count > 0 ? o->shard_index : 1, sn = o->shard_count > 0 ? o->shard_count : 1;
     // the work list: this shard's points that are not done (or all of them with --force)
@@ -200,7 +199,11 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         if (!experiment_in_shard(i, si, sn)) continue;
         nmine++;
         experiment_run_id(ex, i, id, sizeof id);
-        path_join(run_dir, sizeof run_dir, dir, id);
+        if (!path_join(run_dir, sizeof run_dir, dir, id)) {  // the later joins of dir and an id fit
+            fprintf(stderr, "moesim: %s: %s\n", run_dir, strerror(ENAMETOOLONG));
+            free(todo);
+            return 2;
+        }
         int done = run_is_done(run_dir);
         if (o->dry_run) printf("%-40s %s  %s\n", id, run_dir, done && !o->force ? "done" : "to run");
         if (!done || o->force) todo[ntodo++] = i;
@@ -217,14 +220,10 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         experiment_point(ex, todo[k], &c);
         experiment_run_id(ex, todo[k], id, sizeof id);
         path_join(run_dir, sizeof run_dir, dir, id);
-        char found[1100], err[1400];
-        if (ckpt_resolve(run_dir, 1, found, sizeof found, err, sizeof err) != 0) continue;  // nothing to resume
-        int bad = ckpt_read_config(found, &saved, err, sizeof err) != 0;
-        if (!bad && !config_equal(&saved, &c)) {
-            snprintf(err, sizeof err, "%s/config.toml: the experiment changed since this checkpoint was written "
-                     "(run with --force to start over)", found);
-            bad = 1;
-        }
+        char found[IO_DEEP_PATH_MAX], err[IO_MSG_MAX];
+        int resume = train_resume_check(run_dir, &c, &saved, found, sizeof found, err, sizeof err);
+        if (resume == 0) continue;  // nothing to resume
+        int bad = resume < 0;
         Model m;
         int step;
         if (!bad && ckpt_open_model(found, 1, &saved, &m, &step, err, sizeof err) != 0) bad = 1;
@@ -239,9 +238,8 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         Config c, saved;
         experiment_point(ex, todo[k], &c);
         if (!c.train_init_from[0]) continue;
-        char found[1100], err[1400];
-        if (ckpt_resolve(c.train_init_from, 0, found, sizeof found, err, sizeof err) != 0 ||
-            ckpt_read_config(found, &saved, err, sizeof err) != 0 || ckpt_check_shapes(&saved, &c, found, err, sizeof err) != 0) {
+        char found[IO_DEEP_PATH_MAX], err[IO_MSG_MAX];
+        if (train_init_from_check(&c, &saved, found, sizeof found, err, sizeof err) != 0) {
             fprintf(stderr, "moesim: train.init_from: %s\n", err);
             free(todo);
             return 2;

@@ -19,16 +19,10 @@
 
 volatile sig_atomic_t train_stop_signal = 0;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 // The evaluator builds the world, the model and the evaluation set; the model is initialized here
 // (train.seed), then the optimizer and the batch source.
-static int run_setup(Run *R, const Config *c, const char *dir, RunResult *res) {
-    char err[1400];
+static int run_setup(TrainRun *R, const Config *c, const char *dir, RunResult *res) {
+    char err[IO_MSG_MAX];
     if (evaluator_setup(&R->ev, c, dir, err, sizeof err) != 0) {
         res->status = RUN_FAILED;
         snprintf(res->reason, sizeof res->reason, "%s", err);
@@ -44,13 +38,13 @@ static int run_setup(Run *R, const Config *c, const char *dir, RunResult *res) {
     return 0;
 }
 
-static void run_teardown(Run *R) {
+static void run_teardown(TrainRun *R) {
     if (R->optim_ok) optim_free(&R->optim);
     if (R->batches_ok) batch_source_free(&R->batches);
     evaluator_teardown(&R->ev);
 }
 
-static void progress_line(const Run *R, int step, int steps, const Losses *l, double tps, double eta) {
+static void progress_line(const TrainRun *R, int step, int steps, const Losses *l, double tps, double eta) {
     if (R->opt->quiet) return;
     FILE *out = R->opt->progress ? R->opt->progress : stderr;
     if (R->opt->tty) fputs("\r\033[K", out);  // rewrite the line in place
@@ -61,20 +55,33 @@ static void progress_line(const Run *R, int step, int steps, const Losses *l, do
     fflush(out);
 }
 
+int train_resume_check(const char *run_dir, const Config *c, Config *saved, char *found, size_t cap, char *err,
+                       size_t errlen) {
+    if (ckpt_resolve(run_dir, 1, found, cap, err, errlen) != 0) return 0;  // nothing to resume
+    if (ckpt_read_config(found, saved, err, errlen) != 0) return -1;
+    if (!config_equal(saved, c))
+        return io_fail(err, errlen, "%s/config.toml: the experiment changed since this checkpoint was written "
+                       "(run with --force to start over)", found);
+    return 1;
+}
+
+int train_init_from_check(const Config *c, Config *saved, char *found, size_t cap, char *err, size_t errlen) {
+    if (ckpt_resolve(c->train_init_from, 0, found, cap, err, errlen) != 0 ||
+        ckpt_read_config(found, saved, err, errlen) != 0 || ckpt_check_shapes(saved, c, found, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
 // Where the run starts: from a checkpoint of its own (resume), from a saved model (warm start),
 // or afresh. Returns the first step to run, or -1 with res failed.
-static int run_start(Run *R, RunResult *res) {
+static int run_start(TrainRun *R, RunResult *res) {
     const Config *c = R->ev.c;
-    char err[1400], found[1100], msg[1600];
+    char err[IO_MSG_MAX], found[IO_DEEP_PATH_MAX], msg[IO_MSG_MAX];
     R->resumed_from = -1;
-    if (R->opt->resume && ckpt_resolve(R->ev.dir, 1, found, sizeof found, err, sizeof err) == 0) {
-        Config saved;
-        if (ckpt_read_config(found, &saved, err, sizeof err) != 0) return setfail(res, "checkpoint", err);
-        if (!config_equal(&saved, c)) {
-            snprintf(msg, sizeof msg, "%s/config.toml: the experiment changed since this checkpoint was written "
-                     "(run with --force to start over)", found);
-            return setfail(res, "checkpoint", msg);
-        }
+    Config saved;
+    int resume = R->opt->resume ? train_resume_check(R->ev.dir, c, &saved, found, sizeof found, err, sizeof err) : 0;
+    if (resume < 0) return setfail(res, "checkpoint", err);
+    if (resume) {
         int step = 0;
         CkptRead r = {.optim = &R->optim, .batch_rng = &R->batches.rng, .step = &step};
         for (int i = 0; i < CKPT_NPARTIAL; i++) r.partial[i] = growing_file(R, i)->f;
@@ -90,10 +97,7 @@ static int run_start(Run *R, RunResult *res) {
     }
     write_headers(R);
     if (c->train_init_from[0]) {
-        Config saved;
-        if (ckpt_resolve(c->train_init_from, 0, found, sizeof found, err, sizeof err) != 0 ||
-            ckpt_read_config(found, &saved, err, sizeof err) != 0 ||
-            ckpt_check_shapes(&saved, c, found, err, sizeof err) != 0)
+        if (train_init_from_check(c, &saved, found, sizeof found, err, sizeof err) != 0)
             return setfail(res, "train.init_from", err);
         CkptRead r = {.optim = c->train_init_optimizer ? &R->optim : NULL};
         if (ckpt_read(found, &R->ev.model, &r, err, sizeof err) != 0) return setfail(res, "train.init_from", err);
@@ -103,8 +107,8 @@ static int run_start(Run *R, RunResult *res) {
 }
 
 // Writes <dir>/checkpoint/ with the rows written so far. Returns 0, or -1 with res failed.
-static int write_checkpoint(Run *R, int step, RunResult *res) {
-    char path[1100], err[1400];
+static int write_checkpoint(TrainRun *R, int step, RunResult *res) {
+    char path[IO_DEEP_PATH_MAX], err[IO_MSG_MAX];
     CkptWrite w = {.step = step, .optim = &R->optim, .batch_rng = &R->batches.rng};
     for (int i = 0; i < CKPT_NPARTIAL; i++) {
         AtomicFile *a = growing_file(R, i);
@@ -114,13 +118,16 @@ static int write_checkpoint(Run *R, int step, RunResult *res) {
         }
         w.partial[i] = a->tmp;
     }
-    if (ckpt_write(path_join(path, sizeof path, R->ev.dir, "checkpoint"), R->ev.c, &R->ev.model, &w, err, sizeof err) != 0)
+    if (!path_join(path, sizeof path, R->ev.dir, "checkpoint")) {
+        snprintf(err, sizeof err, "%s: %s", path, strerror(ENAMETOOLONG));
         return setfail(res, "checkpoint", err);
+    }
+    if (ckpt_write(path, R->ev.c, &R->ev.model, &w, err, sizeof err) != 0) return setfail(res, "checkpoint", err);
     return 0;
 }
 
 int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResult *res) {
-    Run R_, *R = &R_;
+    TrainRun R_, *R = &R_;
     memset(R, 0, sizeof *R);
     memset(res, 0, sizeof *res);
     R->opt = opt;
@@ -130,18 +137,18 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
 #endif
     char start[64];
     iso_time(start, sizeof start);
-    double t0 = now_s();
+    double t0 = io_now_s();
     int step0 = -1;
     if (run_setup(R, c, dir, res) != 0 || open_outputs(R, res) != 0 || (step0 = run_start(R, res)) < 0) {
         abort_outputs(R);
-        write_manifest(R, res, start, now_s() - t0);
+        write_manifest(R, res, start, io_now_s() - t0);
         run_teardown(R);
         return -1;
     }
     Model *m = &R->ev.model;
     int steps = c->train_steps;
     int eval_every = c->eval_every;
-    double t_log = now_s(), tps = 0;
+    double t_log = io_now_s(), tps = 0;
     int tokens_since_log = 0;
     Losses l = {0};
     res->status = RUN_OK;
@@ -168,7 +175,7 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
         tokens_since_log += R->ev.N;
         int done = step + 1;
         if (done % c->train_log_every == 0 || done == steps) {
-            double t = now_s();
+            double t = io_now_s();
             tps = tokens_since_log / (t - t_log > 1e-9 ? t - t_log : 1e-9);
             t_log = t;
             tokens_since_log = 0;
@@ -188,7 +195,7 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
             break;
         }
     }
-    double wall = now_s() - t0;
+    double wall = io_now_s() - t0;
     res->wall_s = wall;
     res->tokens_per_s = res->steps_done ? (double)res->steps_done * R->ev.N / wall : 0;
     if (res->status == RUN_DIVERGED && !opt->quiet)
@@ -200,7 +207,7 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
         run_teardown(R);
         return res->status == RUN_FAILED ? -1 : 0;
     }
-    char err[1400], path[1100];
+    char err[IO_MSG_MAX], path[IO_DEEP_PATH_MAX];
     const char *what = NULL;  // the first file that could not be written, and why
     for (int i = 0; i < CKPT_NPARTIAL; i++) {
         AtomicFile *a = growing_file(R, i);
@@ -210,7 +217,10 @@ int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResu
     if (!what && write_config(&R->ev) != 0) { snprintf(err, sizeof err, "cannot write %s/config.toml: %s", dir, strerror(errno)); what = err; }
     if (res->status == RUN_OK && c->train_save_model && !what) {
         CkptWrite w = {.step = res->steps_done, .optim = &R->optim, .batch_rng = &R->batches.rng};
-        if (ckpt_write(path_join(path, sizeof path, R->ev.dir, "model"), c, m, &w, err, sizeof err) != 0) what = err;
+        if (!path_join(path, sizeof path, R->ev.dir, "model")) {
+            snprintf(err, sizeof err, "%s: %s", path, strerror(ENAMETOOLONG));
+            what = err;
+        } else if (ckpt_write(path, c, m, &w, err, sizeof err) != 0) what = err;
     }
     if (what) setfail(res, "output", what);
     if (write_manifest(R, res, start, wall) != 0 && res->status != RUN_FAILED) {

@@ -21,7 +21,7 @@ extern volatile sig_atomic_t train_stop_signal;
 
 typedef struct {
     RunStatus status;
-    char reason[2048];     // why a run diverged, failed or stopped
+    char reason[IO_REASON_MAX];     // why a run diverged, failed or stopped
     int steps_done;
     double loss, ce;       // last training step
     double wall_s, tokens_per_s;
@@ -36,5 +36,15 @@ typedef struct {
 // train.init_optimizer = false). Returns 0 when the run finished (ok or diverged) or was
 // interrupted (r->status says which), -1 when it failed (r->reason says why).
 int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResult *r);
+
+// The two checks of a run's saved state, written once: train_run makes them as it starts, and the
+// sweep makes them for every point before any work (so a bad point stops the sweep with exit 2).
+// The checkpoint in run_dir a run resumes from: 0 none, 1 found (its folder in found, its config in
+// *saved) and of this experiment c, -1 unreadable or of another experiment (err says which).
+int train_resume_check(const char *run_dir, const Config *c, Config *saved, char *found, size_t cap, char *err,
+                       size_t errlen);
+// The saved model train.init_from names: it exists and its shapes fit c. 0 (its folder in found, its
+// config in *saved), or -1 with err.
+int train_init_from_check(const Config *c, Config *saved, char *found, size_t cap, char *err, size_t errlen);
 
 #endif

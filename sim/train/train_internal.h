@@ -16,18 +16,18 @@ typedef struct {
     int batches_ok;
     AtomicFile f_metrics, f_layers;
     int resumed_from;               // step of the checkpoint this run resumed from, -1: none
-} Run;
+} TrainRun;
 
 // results.c
 int setfail(RunResult *r, const char *what, const char *msg);
 void iso_time(char *buf, size_t n);
 // The four files that grow during the run (ckpt_partial_names' order), opened as temporary files.
-AtomicFile *growing_file(Run *R, int i);
-int open_outputs(Run *R, RunResult *res);
-void write_headers(Run *R);
+AtomicFile *growing_file(TrainRun *R, int i);
+int open_outputs(TrainRun *R, RunResult *res);
+void write_headers(TrainRun *R);
 // One row of metrics.csv and L rows of layers.csv after step `done`.
-void write_log_rows(Run *R, int done, const Losses *l, double lr, double gn, double tps);
-int write_manifest(const Run *R, const RunResult *res, const char *start, double wall);
-void abort_outputs(Run *R);
+void write_log_rows(TrainRun *R, int done, const Losses *l, double lr, double gn, double tps);
+int write_manifest(const TrainRun *R, const RunResult *res, const char *start, double wall);
+void abort_outputs(TrainRun *R);
 
 #endif

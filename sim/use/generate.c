@@ -9,10 +9,8 @@
 // Sampling runs serially over the rows between passes, each row with its own RNG.
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -21,21 +19,6 @@
 #include "../models/spec.h"
 #include "../io.h"
 #include "../worlds/world.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 // ---- settings -----------------------------------------------------------------------------------
 
@@ -52,19 +35,19 @@ void gen_args_defaults(GenArgs *a) {
 
 int gen_check_args(const GenArgs *a, char *err, size_t errlen) {
     if (!(a->temperature >= 0 && isfinite(a->temperature)))
-        return fail(err, errlen, "--temperature %g: expected a number >= 0 (0 = greedy)", a->temperature);
-    if (a->prompts < 0) return fail(err, errlen, "--prompts %d: expected an integer >= 1", a->prompts);
-    if (a->samples < 1) return fail(err, errlen, "--samples %d: expected an integer >= 1", a->samples);
-    if (a->prompt_len < 0) return fail(err, errlen, "--prompt-len %d: expected an integer >= 1", a->prompt_len);
-    if (a->tokens < 1) return fail(err, errlen, "--tokens %d: expected an integer >= 1", a->tokens);
-    if (a->duplicate < 1) return fail(err, errlen, "--duplicate %d: expected an integer >= 1", a->duplicate);
-    if (a->prompt_domain < -1) return fail(err, errlen, "--prompt-domain %d: expected a domain index >= 0", a->prompt_domain);
+        return io_fail(err, errlen, "--temperature %g: expected a number >= 0 (0 = greedy)", a->temperature);
+    if (a->prompts < 0) return io_fail(err, errlen, "--prompts %d: expected an integer >= 1", a->prompts);
+    if (a->samples < 1) return io_fail(err, errlen, "--samples %d: expected an integer >= 1", a->samples);
+    if (a->prompt_len < 0) return io_fail(err, errlen, "--prompt-len %d: expected an integer >= 1", a->prompt_len);
+    if (a->tokens < 1) return io_fail(err, errlen, "--tokens %d: expected an integer >= 1", a->tokens);
+    if (a->duplicate < 1) return io_fail(err, errlen, "--duplicate %d: expected an integer >= 1", a->duplicate);
+    if (a->prompt_domain < -1) return io_fail(err, errlen, "--prompt-domain %d: expected a domain index >= 0", a->prompt_domain);
     if (a->prompt_domain >= 0 && a->prompt_file)
-        return fail(err, errlen, "--prompt-domain and --prompt-file: give one of them (a file's prompts have no domain)");
-    if (a->per_domain < 0) return fail(err, errlen, "--prompts-per-domain %d: expected an integer >= 1", a->per_domain);
+        return io_fail(err, errlen, "--prompt-domain and --prompt-file: give one of them (a file's prompts have no domain)");
+    if (a->per_domain < 0) return io_fail(err, errlen, "--prompts-per-domain %d: expected an integer >= 1", a->per_domain);
     if (a->per_domain > 0 && (a->prompts || a->prompt_domain >= 0 || a->prompt_file))
-        return fail(err, errlen, "--prompts-per-domain: give it alone, without --prompts, --prompt-domain or --prompt-file");
-    if (a->keep < 0) return fail(err, errlen, "keep %d: expected 0 (half the window) or 1..model.seq_len", a->keep);
+        return io_fail(err, errlen, "--prompts-per-domain: give it alone, without --prompts, --prompt-domain or --prompt-file");
+    if (a->keep < 0) return io_fail(err, errlen, "keep %d: expected 0 (half the window) or 1..model.seq_len", a->keep);
     return 0;
 }
 
@@ -75,39 +58,39 @@ static int prompts_from_file(GenPrompts *p, const GenArgs *a, const Config *c, c
     int32_t *data = NULL;
     int nd = 0;
     size_t sh[3];
-    char e[512];
-    if (npy_read_int32(f, &data, &nd, sh, e, sizeof e) != 0) return fail(err, errlen, "--prompt-file: %s", e);
+    char e[IO_MSG_MAX];
+    if (npy_read_int32(f, &data, &nd, sh, e, sizeof e) != 0) return io_fail(err, errlen, "--prompt-file: %s", e);
     if (nd != 2 || sh[0] < 1 || sh[1] < 1) {
         free(data);
-        return fail(err, errlen, "--prompt-file %s: expected a 2-D int32 array N x n (prompts x tokens), "
+        return io_fail(err, errlen, "--prompt-file %s: expected a 2-D int32 array N x n (prompts x tokens), "
                     "got %d dimension%s", f, nd, nd == 1 ? "" : "s");
     }
     if (sh[0] > 1000000 || sh[1] > (size_t)c->model_seq_len) {
         free(data);
-        if (sh[0] > 1000000) return fail(err, errlen, "--prompt-file %s: %zu prompts, at most 1000000", f, sh[0]);
-        return fail(err, errlen, "--prompt-file %s: prompts of %zu tokens exceed model.seq_len = %d, the positions "
+        if (sh[0] > 1000000) return io_fail(err, errlen, "--prompt-file %s: %zu prompts, at most 1000000", f, sh[0]);
+        return io_fail(err, errlen, "--prompt-file %s: prompts of %zu tokens exceed model.seq_len = %d, the positions "
                     "the model learned", f, sh[1], c->model_seq_len);
     }
     int N = (int)sh[0], n = (int)sh[1];
     if (a->prompts && a->prompts != N) {
         free(data);
-        return fail(err, errlen, "--prompts %d does not match --prompt-file %s, which holds %d prompts", a->prompts, f, N);
+        return io_fail(err, errlen, "--prompts %d does not match --prompt-file %s, which holds %d prompts", a->prompts, f, N);
     }
     if (a->prompt_len && a->prompt_len != n) {
         free(data);
-        return fail(err, errlen, "--prompt-len %d does not match --prompt-file %s, whose prompts have %d tokens",
+        return io_fail(err, errlen, "--prompt-len %d does not match --prompt-file %s, whose prompts have %d tokens",
                     a->prompt_len, f, n);
     }
     for (size_t i = 0; i < (size_t)N * n; i++)
         if (data[i] < 0 || data[i] >= c->model_vocab) {
             int v = data[i];
             free(data);
-            return fail(err, errlen, "--prompt-file %s: row %zu, column %zu holds token %d, outside 0..%d "
+            return io_fail(err, errlen, "--prompt-file %s: row %zu, column %zu holds token %d, outside 0..%d "
                         "(model.vocab = %d)", f, i / n, i % n, v, c->model_vocab - 1, c->model_vocab);
         }
     p->N = N; p->n = n; p->tokens = data;
     p->domain = malloc(sizeof(int32_t) * N);
-    if (!p->domain) { gen_prompts_free(p); return fail(err, errlen, "prompts: out of memory"); }
+    if (!p->domain) { gen_prompts_free(p); return io_fail(err, errlen, "prompts: out of memory"); }
     for (int i = 0; i < N; i++) p->domain[i] = -1;
     return 0;
 }
@@ -127,12 +110,12 @@ int gen_prompts(GenPrompts *p, const GenArgs *a, const Config *c, char *err, siz
     if ((long long)k * p->n > c->model_seq_len) {
         int n = p->n;
         gen_prompts_free(p);
-        return fail(err, errlen, "--duplicate %d copies of prompts of %d tokens need %lld positions, more than "
+        return io_fail(err, errlen, "--duplicate %d copies of prompts of %d tokens need %lld positions, more than "
                     "model.seq_len = %d (the positions the model learned): lower --duplicate or --prompt-len",
                     k, n, (long long)k * n, c->model_seq_len);
     }
     int32_t *rep = malloc(sizeof(int32_t) * (size_t)p->N * k * p->n);
-    if (!rep) { gen_prompts_free(p); return fail(err, errlen, "prompts: out of memory"); }
+    if (!rep) { gen_prompts_free(p); return io_fail(err, errlen, "prompts: out of memory"); }
     gen_repeat_rows(rep, p->tokens, p->N, p->n, k);
     free(p->tokens);
     p->tokens = rep;
@@ -143,21 +126,21 @@ int gen_prompts(GenPrompts *p, const GenArgs *a, const Config *c, char *err, siz
 static int prompts_build(GenPrompts *p, const GenArgs *a, const Config *c, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
     if (c->model_kind != MODEL_DECODER)
-        return fail(err, errlen, "the model is a router alone (model.kind = \"router\"): it has no tokens to generate");
+        return io_fail(err, errlen, "the model is a router alone (model.kind = \"router\"): it has no tokens to generate");
     if (c->data_world == WORLD_GEOMETRY && !a->prompt_file)
-        return fail(err, errlen, "the run's world (data.world = \"geometry\") has no token sequences to take prompts "
+        return io_fail(err, errlen, "the run's world (data.world = \"geometry\") has no token sequences to take prompts "
                     "from: give --prompt-file");
     const int T = c->model_seq_len;
-    if (a->keep > T) return fail(err, errlen, "keep %d exceeds model.seq_len = %d", a->keep, T);
+    if (a->keep > T) return io_fail(err, errlen, "keep %d exceeds model.seq_len = %d", a->keep, T);
     if (a->prompt_file) return prompts_from_file(p, a, c, err, errlen);
     int N = a->prompts ? a->prompts : 16;
     int n = a->prompt_len ? a->prompt_len : (T < 16 ? T : 16);
     if (n > T)
-        return fail(err, errlen, "--prompt-len %d exceeds model.seq_len = %d, the positions the model learned", n, T);
+        return io_fail(err, errlen, "--prompt-len %d exceeds model.seq_len = %d, the positions the model learned", n, T);
     WorldSpec ws;
     world_spec_from_config(&ws, c);
     if (a->prompt_domain >= 0 && a->prompt_domain >= ws.domains)
-        return fail(err, errlen, "--prompt-domain %d: the world has data.domains = %d (domains 0..%d)",
+        return io_fail(err, errlen, "--prompt-domain %d: the world has data.domains = %d (domains 0..%d)",
                     a->prompt_domain, ws.domains, ws.domains - 1);
     // A domain's evaluation sequences come from its own stream, so asking for more than
     // eval.sequences extends the run's set instead of redrawing it.
@@ -168,11 +151,11 @@ static int prompts_build(GenPrompts *p, const GenArgs *a, const Config *c, char 
     }
     World w;
     char e[400];
-    if (world_build(&w, &ws, e, sizeof e) != 0) return fail(err, errlen, "the run's world: %s", e);
+    if (world_build(&w, &ws, e, sizeof e) != 0) return io_fail(err, errlen, "the run's world: %s", e);
     int M = world_eval_count(&w), per = ws.eval_sequences;
     if (a->prompt_domain < 0 && N > M) {
         world_free(&w);
-        return fail(err, errlen, "--prompts %d: the run's evaluation set has %d sequences (eval.sequences = %d x "
+        return io_fail(err, errlen, "--prompts %d: the run's evaluation set has %d sequences (eval.sequences = %d x "
                     "data.domains = %d); ask for at most %d, or for one domain's with --prompt-domain "
                     "(extended as needed)", N, M, per, ws.domains, M);
     }
@@ -181,7 +164,7 @@ static int prompts_build(GenPrompts *p, const GenArgs *a, const Config *c, char 
     p->domain = malloc(sizeof(int32_t) * (size_t)N);
     if (!set || !dom || !p->tokens || !p->domain) {
         free(set); free(dom); world_free(&w); gen_prompts_free(p);
-        return fail(err, errlen, "prompts: out of memory (%d evaluation sequences)", M);
+        return io_fail(err, errlen, "prompts: out of memory (%d evaluation sequences)", M);
     }
     world_eval_set(&w, set, dom);  // domain-major: domain 0's sequences first
     int first = a->prompt_domain >= 0 ? a->prompt_domain * per : 0;
@@ -325,14 +308,14 @@ void gen_output_free(GenOutput *o) {
 int gen_run(GenOutput *o, Model *m, const GenPrompts *p, const GenArgs *a, char *err, size_t errlen) {
     memset(o, 0, sizeof *o);
     const ModelSpec *sp = &m->spec;
-    if (sp->kind != MODEL_DECODER) return fail(err, errlen, "generate: the model is not a decoder");
+    if (sp->kind != MODEL_DECODER) return io_fail(err, errlen, "generate: the model is not a decoder");
     int T = sp->T, n = p->n, Tn = a->tokens, M = a->samples;
     if (n < 1 || n > T)
-        return fail(err, errlen, "prompt length %d: expected 1..model.seq_len = %d", n, T);
-    if (Tn < 1 || M < 1 || p->N < 1) return fail(err, errlen, "generate: tokens, samples and prompts must be >= 1");
-    if (a->keep < 0 || a->keep > T) return fail(err, errlen, "keep %d: expected 0..model.seq_len = %d", a->keep, T);
+        return io_fail(err, errlen, "prompt length %d: expected 1..model.seq_len = %d", n, T);
+    if (Tn < 1 || M < 1 || p->N < 1) return io_fail(err, errlen, "generate: tokens, samples and prompts must be >= 1");
+    if (a->keep < 0 || a->keep > T) return io_fail(err, errlen, "keep %d: expected 0..model.seq_len = %d", a->keep, T);
     if ((long long)p->N * M > 100000000LL || (long long)n + Tn > 100000000LL)
-        return fail(err, errlen, "generate: %d prompts x %d samples x %d tokens is too much", p->N, M, n + Tn);
+        return io_fail(err, errlen, "generate: %d prompts x %d samples x %d tokens is too much", p->N, M, n + Tn);
     int keep = a->keep ? a->keep : (T / 2 > 0 ? T / 2 : 1);
     int rows = p->N * M, len = n + Tn, L = sp->L, K = sp->K, V = sp->V;
     o->rows = rows; o->len = len; o->L = L; o->K = K;
@@ -348,13 +331,13 @@ int gen_run(GenOutput *o, Model *m, const GenPrompts *p, const GenArgs *a, char 
     if (o->tokens && o->routes && o->gates && o->confidence && o->row_seed) g_ok = gen_init(&g, m) == 0;
     if (!g_ok) {
         gen_output_free(o);
-        return fail(err, errlen, "generate: out of memory (%d rows x %d layers x %d positions)", rows, L, len);
+        return io_fail(err, errlen, "generate: out of memory (%d rows x %d layers x %d positions)", rows, L, len);
     }
     for (int r = 0; r < rows; r++) {
         memcpy(o->tokens + (size_t)r * len, p->tokens + (size_t)(r / M) * n, sizeof(int32_t) * n);
         o->row_seed[r] = gen_row_seed(a->seed, r);
     }
-    double t0 = now_s(), shown = t0;
+    double t0 = io_now_s(), shown = t0;
     FILE *live = a->progress && isatty(fileno(a->progress)) ? a->progress : NULL;  // a log gets no \r lines
     int rc = 0;
     for (int r0 = 0; r0 < rows && rc == 0; r0 += g.R) {
@@ -385,7 +368,7 @@ int gen_run(GenOutput *o, Model *m, const GenPrompts *p, const GenArgs *a, char 
                 if (bad) { rc = -1; break; }
                 w++;
             }
-            double now = now_s();
+            double now = io_now_s();
             if (live && now - shown > 0.25) {
                 shown = now;
                 double done = (double)r0 * Tn + (double)nr * (t + 1);
@@ -396,11 +379,11 @@ int gen_run(GenOutput *o, Model *m, const GenPrompts *p, const GenArgs *a, char 
         }
     }
     if (live && shown > t0) { fputc('\n', live); fflush(live); }
-    o->seconds = now_s() - t0;
+    o->seconds = io_now_s() - t0;
     gen_free(&g);
     if (rc != 0) {
         gen_output_free(o);
-        return fail(err, errlen, "generate: the decoder refused a window (a token outside the vocabulary?)");
+        return io_fail(err, errlen, "generate: the decoder refused a window (a token outside the vocabulary?)");
     }
     return 0;
 }
@@ -409,11 +392,11 @@ int gen_run(GenOutput *o, Model *m, const GenPrompts *p, const GenArgs *a, char 
 
 static int write_npy(const char *dir, const char *name, const char *dtype, const void *data, int nd,
                      const size_t *shape, char *err, size_t errlen) {
-    char path[1200];
-    path_join(path, sizeof path, dir, name);
+    char path[IO_DEEP_PATH_MAX];
+    if (!path_join(path, sizeof path, dir, name)) return io_fail(err, errlen, "cannot write %s: %s", path, strerror(ENAMETOOLONG));
     errno = 0;
     if (npy_write(path, dtype, data, nd, shape) != 0)
-        return fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "write error");
+        return io_fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "write error");
     return 0;
 }
 
@@ -441,12 +424,13 @@ static int write_all(const GenOutput *o, const GenPrompts *p, const GenArgs *a, 
 // diversity.csv: one row per prompt.
 static int write_diversity(const char *dir, const GenPrompts *p, int samples, const Diversity *div,
                            char *err, size_t errlen) {
-    char path[1200];
-    path_join(path, sizeof path, dir, "diversity.csv");
+    char path[IO_DEEP_PATH_MAX];
+    if (!path_join(path, sizeof path, dir, "diversity.csv"))
+        return io_fail(err, errlen, "cannot write %s: %s", path, strerror(ENAMETOOLONG));
     AtomicFile af;
     errno = 0;
     FILE *f = afile_open(&af, path);
-    if (!f) return fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "open error");
+    if (!f) return io_fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "open error");
     fprintf(f, "prompt,domain,samples,distinct_continuations,entropy_mean,distinct_share_mean\n");
     for (int i = 0; i < p->N; i++) {
         fprintf(f, "%d,", i);
@@ -454,7 +438,7 @@ static int write_diversity(const char *dir, const GenPrompts *p, int samples, co
         fprintf(f, ",%d,%d,%.6f,%.6f\n", samples, div[i].distinct, div[i].entropy, div[i].share);
     }
     errno = 0;
-    if (afile_commit(&af) != 0) return fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "write error");
+    if (afile_commit(&af) != 0) return io_fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "write error");
     return 0;
 }
 
@@ -463,7 +447,7 @@ int gen_write(const GenOutput *o, const GenPrompts *p, const GenArgs *a, const C
     Diversity *div = malloc(sizeof *div * (size_t)p->N);
     if (!div || gen_diversity(div, o, p, a->samples) != 0) {
         free(div);
-        return fail(err, errlen, "diversity: out of memory");
+        return io_fail(err, errlen, "diversity: out of memory");
     }
     int rc = write_all(o, p, a, c, step, div, err, errlen);
     free(div);
@@ -475,7 +459,7 @@ static int write_all(const GenOutput *o, const GenPrompts *p, const GenArgs *a, 
     const char *dir = a->out;
     errno = 0;
     if (mkdir_p(dir) != 0)
-        return fail(err, errlen, "cannot create the folder %s: %s", dir, errno ? strerror(errno) : "mkdir error");
+        return io_fail(err, errlen, "cannot create the folder %s: %s", dir, errno ? strerror(errno) : "mkdir error");
     size_t sh_tok[2] = {(size_t)o->rows, (size_t)o->len};
     size_t sh_rt[4] = {(size_t)o->rows, (size_t)o->L, (size_t)o->len, (size_t)o->K};
     if (write_npy(dir, "tokens.npy", "<i4", o->tokens, 2, sh_tok, err, errlen) ||
@@ -484,12 +468,13 @@ static int write_all(const GenOutput *o, const GenPrompts *p, const GenArgs *a, 
         write_npy(dir, "confidence.npy", "<f4", o->confidence, 3, sh_rt, err, errlen) ||
         write_diversity(dir, p, a->samples, div, err, errlen))
         return -1;
-    char path[1200];
-    path_join(path, sizeof path, dir, "generate.json");
+    char path[IO_DEEP_PATH_MAX];
+    if (!path_join(path, sizeof path, dir, "generate.json"))
+        return io_fail(err, errlen, "cannot write %s: %s", path, strerror(ENAMETOOLONG));
     AtomicFile af;
     errno = 0;
     FILE *f = afile_open(&af, path);
-    if (!f) return fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "open error");
+    if (!f) return io_fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "open error");
     int M = a->samples, T = c->model_seq_len;
     int keep = a->keep ? a->keep : (T / 2 > 0 ? T / 2 : 1);
     fprintf(f, "{\n  \"format\": \"moesim-generate-1\",\n  \"run_dir\": ");
@@ -526,6 +511,6 @@ static int write_all(const GenOutput *o, const GenPrompts *p, const GenArgs *a, 
     }
     fprintf(f, "  ]\n}\n");
     errno = 0;
-    if (afile_commit(&af) != 0) return fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "write error");
+    if (afile_commit(&af) != 0) return io_fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "write error");
     return 0;
 }

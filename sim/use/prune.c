@@ -1,7 +1,6 @@
 // prune.c — expert pruning by usage (see prune.h for the protocol and what each number is).
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,14 +8,6 @@
 #include "generate.h"
 #include "../io.h"
 #include "../../nn/layers.h"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 // Expert e's place in layer usage u (E): how many experts are used more, or as much with a lower
 // index. 0 = most used; the keep experts of rank < keep are kept.
@@ -94,7 +85,7 @@ static int rollouts(PruneResult *r, int set, Model *m, const GenPrompts *p, cons
     rc |= score_rows(m, NULL, o.tokens, o.rows, p->n - 1, full);
     rc |= score_rows(m, r->allowed, o.tokens, o.rows, p->n - 1, pruned);
     gen_output_free(&o);
-    if (rc) return fail(err, errlen, "pruning: model_forward refused a generated row");
+    if (rc) return io_fail(err, errlen, "pruning: model_forward refused a generated row");
     tally(r, set, p->domain, p->N, r->T - (p->n - 1), full, pruned);
     return 0;
 }
@@ -107,18 +98,20 @@ void prune_result_free(PruneResult *r) {
 int prune_run(PruneResult *r, const Config *c, Model *m, const World *w, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     const ModelSpec *sp = &m->spec;
-    if (sp->kind != MODEL_DECODER) return fail(err, errlen, "pruning: the model is not a decoder");
+    // Guards: config/checks.c rejects these settings with file:line before any work; a Config passed
+    // in by hand (tests/test_prune.c) has not been through it.
+    if (sp->kind != MODEL_DECODER) return io_fail(err, errlen, "pruning: the model is not a decoder");
     const int L = sp->L, E = sp->E, K = sp->K, T = sp->T, keep = c->eval_prune_keep;
     if (keep < K || keep > E)
-        return fail(err, errlen, "eval.prune_keep = %d: expected model.top_k = %d .. model.experts = %d", keep, K, E);
+        return io_fail(err, errlen, "eval.prune_keep = %d: expected model.top_k = %d .. model.experts = %d", keep, K, E);
     if (c->eval_prune_layers < 1 || c->eval_prune_layers > L)
-        return fail(err, errlen, "eval.prune_layers = %d: expected 1 .. model.layers = %d", c->eval_prune_layers, L);
+        return io_fail(err, errlen, "eval.prune_layers = %d: expected 1 .. model.layers = %d", c->eval_prune_layers, L);
     int on_domain, on_index;
     if (config_prune_on(c->eval_prune_on, &on_domain, &on_index) != 0)
-        return fail(err, errlen, "eval.prune_on = \"%s\": expected \"sequence:<i>\" or \"domain:<d>\"", c->eval_prune_on);
+        return io_fail(err, errlen, "eval.prune_on = \"%s\": expected \"sequence:<i>\" or \"domain:<d>\"", c->eval_prune_on);
     const int M = world_eval_count(w), A = w->domains;
     if ((!on_domain && on_index >= M) || (on_domain && on_index >= A))
-        return fail(err, errlen, "eval.prune_on = \"%s\": the evaluation set has %d sequences of %d domains",
+        return io_fail(err, errlen, "eval.prune_on = \"%s\": the evaluation set has %d sequences of %d domains",
                     c->eval_prune_on, M, A);
     const int n = T / 2 > 0 ? T / 2 : 1;  // prompt tokens; the rows are n + (T+1-n) = T+1 tokens
     r->L = L; r->E = E; r->K = K; r->T = T; r->keep = keep; r->first = L - c->eval_prune_layers;
@@ -141,7 +134,7 @@ int prune_run(PruneResult *r, const Config *c, Model *m, const World *w, char *e
     int rc = -1;
     if (!r->usage || !r->allowed || !r->nll || !r->tokens || !r->rows || !set || !dom || !val || !full ||
         !pruned || !p.tokens || !p.domain) {
-        fail(err, errlen, "pruning: out of memory (%d evaluation sequences)", M);
+        io_fail(err, errlen, "pruning: out of memory (%d evaluation sequences)", M);
         goto done;
     }
     world_eval_set(w, set, dom);
@@ -151,22 +144,22 @@ int prune_run(PruneResult *r, const Config *c, Model *m, const World *w, char *e
         memcpy(p.tokens + (size_t)i * n, set + (size_t)i * (T + 1), sizeof(int32_t) * n);
         p.domain[i] = dom[i];
     }
-    if (r->val_n == 0) { fail(err, errlen, "eval.prune_on = \"%s\": no evaluation sequence", c->eval_prune_on); goto done; }
+    if (r->val_n == 0) { io_fail(err, errlen, "eval.prune_on = \"%s\": no evaluation sequence", c->eval_prune_on); goto done; }
 
     // ---- 1. usage on the validation set, full model; 2. the mask
     for (int s0 = 0; s0 < r->val_n; s0 += sp->max_batch) {
         int nb = r->val_n - s0 < sp->max_batch ? r->val_n - s0 : sp->max_batch;
         Batch b = {.B = nb, .micro = nb, .tokens = val + (size_t)s0 * (T + 1), .shuffle_seed = 1};
         Losses l;
-        if (model_forward(m, &b, NULL, &l) != 0) { fail(err, errlen, "pruning: model_forward refused the validation set"); goto done; }
+        if (model_forward(m, &b, NULL, &l) != 0) { io_fail(err, errlen, "pruning: model_forward refused the validation set"); goto done; }
         for (int layer = 0; layer < L; layer++)
             for (size_t i = 0; i < (size_t)nb * T * K; i++) r->usage[(size_t)layer * E + m->blocks[layer].topk[i]]++;
     }
     prune_mask(r->allowed, r->usage, L, E, r->first, keep);
 
     // ---- 3. the prompts, teacher-forced, every position
-    if (score_rows(m, NULL, set, M, 0, full) != 0) { fail(err, errlen, "pruning: model_forward refused the evaluation set"); goto done; }
-    if (score_rows(m, r->allowed, set, M, 0, pruned) != 0) { fail(err, errlen, "pruning: model_forward refused the evaluation set"); goto done; }
+    if (score_rows(m, NULL, set, M, 0, full) != 0) { io_fail(err, errlen, "pruning: model_forward refused the evaluation set"); goto done; }
+    if (score_rows(m, r->allowed, set, M, 0, pruned) != 0) { io_fail(err, errlen, "pruning: model_forward refused the evaluation set"); goto done; }
     tally(r, PRUNE_PROMPTS, dom, M, T, full, pruned);
 
     // ---- the continuations: sampled by the full model (off-policy), then by the pruned one
@@ -187,7 +180,7 @@ done:
 static const char *set_names[PRUNE_SETS] = {"prompts", "off_policy", "on_policy"};
 
 int prune_write_files(const PruneResult *r, const char *dir) {
-    char path[1100];
+    char path[IO_CHILD_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(path, sizeof path, dir, "prune.csv"));
     if (!f) return -1;
@@ -216,7 +209,7 @@ int prune_write(const Config *c, Model *m, const World *w, const char *dir, char
     PruneResult r;
     if (prune_run(&r, c, m, w, err, errlen) != 0) return -1;
     int rc = prune_write_files(&r, dir);
-    if (rc != 0) fail(err, errlen, "cannot write prune.csv and prune_experts.csv in %s: %s", dir, strerror(errno));
+    if (rc != 0) io_fail(err, errlen, "cannot write prune.csv and prune_experts.csv in %s: %s", dir, strerror(errno));
     prune_result_free(&r);
     return rc;
 }

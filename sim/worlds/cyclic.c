@@ -6,6 +6,7 @@
 // token, so specialization metrics have something to find. Leftover tokens V mod domains are unused.
 #include "world.h"
 
+// Its check is a guard like world.c's check_common (config/checks.c has the user's).
 int world_cyclic_build(World *w, char *err, size_t errlen) {
     const WorldSpec *s = &w->spec;
     w->period = s->V / s->domains;

@@ -48,6 +48,7 @@ static inline int draw_slot(const World *w, Rng *rng) {
     return u < w->alias_p[j] ? j : w->alias_j[j];
 }
 
+// Its checks are guards like world.c's check_common (config/checks.c has the user's).
 int world_domains_build(World *w, char *err, size_t errlen) {
     const WorldSpec *s = &w->spec;
     const int K = s->domains, S = s->shared_vocab, b = s->branching;

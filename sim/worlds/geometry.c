@@ -19,6 +19,7 @@ static void random_vector(Rng *r, int D, double norm, float *out /* D */) {
     for (int i = 0; i < D; i++) out[i] = (float)(out[i] * scale);
 }
 
+// Its checks are guards like world.c's check_common (config's schema ranges have the user's).
 int world_geometry_build(World *w, char *err, size_t errlen) {
     const WorldSpec *s = &w->spec;
     const int D = s->D, K = s->domains;

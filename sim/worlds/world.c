@@ -17,6 +17,9 @@ int world_fail(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 // The knobs every world uses; each world's build checks its own.
+// Guards, not the user's checks: a WorldSpec from a config has passed config/checks.c and the
+// schema's ranges, which reject each of these with file:line before any work. A WorldSpec built by
+// hand (tests/test_world.c, a tool) does not, so world_build still refuses a spec it cannot build.
 static int check_common(const WorldSpec *s, char *err, size_t errlen) {
     if (s->kind != WORLD_DOMAINS && s->kind != WORLD_GEOMETRY && s->kind != WORLD_CYCLIC)
         return world_fail(err, errlen, "data.world: unknown world kind %d", s->kind);
