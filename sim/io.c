@@ -378,7 +378,7 @@ int npy_read_array(const char *path, int want, const char *as_bf16, void **data,
 
 // ---- JSON -------------------------------------------------------------------------------------
 
-void json_string(FILE *f, const char *s) {
+static void json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -389,6 +389,71 @@ void json_string(FILE *f, const char *s) {
         else fputc(c, f);
     }
     fputc('"', f);
+}
+
+void json_begin(JsonWriter *w, FILE *f) {
+    memset(w, 0, sizeof *w);
+    w->f = f;
+}
+
+// Before any value or key: the separator and the indentation its container asks for.
+static void json_place(JsonWriter *w) {
+    if (w->after_key) { w->after_key = 0; return; }
+    if (w->depth == 0) return;
+    int first = !w->members[w->depth - 1];
+    w->members[w->depth - 1] = 1;
+    if (w->flat_from && w->depth >= w->flat_from) fputs(first ? "" : ", ", w->f);
+    else fprintf(w->f, "%s\n%*s", first ? "" : ",", 2 * w->depth, "");
+}
+
+static void json_open(JsonWriter *w, char c, int flat) {
+    json_place(w);
+    fputc(c, w->f);
+    if (w->depth >= JSON_MAX_DEPTH) abort();  // a writer bug, not an input error
+    w->closers[w->depth] = c == '{' ? '}' : ']';
+    w->members[w->depth++] = 0;
+    if (flat && !w->flat_from) w->flat_from = w->depth;
+}
+
+void json_object(JsonWriter *w) { json_open(w, '{', 0); }
+void json_object_flat(JsonWriter *w) { json_open(w, '{', 1); }
+void json_array(JsonWriter *w) { json_open(w, '[', 0); }
+void json_array_flat(JsonWriter *w) { json_open(w, '[', 1); }
+
+void json_end(JsonWriter *w) {
+    if (w->depth == 0) abort();  // more ends than begins: a writer bug
+    int flat = w->flat_from && w->depth >= w->flat_from;
+    if (!flat && w->members[w->depth - 1]) fprintf(w->f, "\n%*s", 2 * (w->depth - 1), "");
+    if (w->flat_from == w->depth) w->flat_from = 0;
+    w->depth--;
+    fputc(w->closers[w->depth], w->f);
+    if (w->depth == 0) fputc('\n', w->f);
+}
+
+void json_key(JsonWriter *w, const char *key) {
+    json_place(w);
+    json_string(w->f, key);
+    fputs(": ", w->f);
+    w->after_key = 1;
+}
+
+void json_str(JsonWriter *w, const char *s) { json_place(w); json_string(w->f, s); }
+void json_int(JsonWriter *w, long long v) { json_place(w); fprintf(w->f, "%lld", v); }
+void json_uint(JsonWriter *w, unsigned long long v) { json_place(w); fprintf(w->f, "%llu", v); }
+void json_bool(JsonWriter *w, int v) { json_place(w); fputs(v ? "true" : "false", w->f); }
+void json_null(JsonWriter *w) { json_place(w); fputs("null", w->f); }
+void json_raw(JsonWriter *w, const char *text) { json_place(w); fputs(text, w->f); }
+
+void json_double(JsonWriter *w, double v) {
+    json_place(w);
+    if (isfinite(v)) fprintf(w->f, "%.17g", v);
+    else fputs("null", w->f);
+}
+
+void json_fixed(JsonWriter *w, double v, int places) {
+    json_place(w);
+    if (isfinite(v)) fprintf(w->f, "%.*f", places, v);
+    else fputs("null", w->f);
 }
 
 const char *json_field(const char *json, const char *key, char *out, size_t cap) {
@@ -408,11 +473,6 @@ const char *json_field(const char *json, const char *key, char *out, size_t cap)
     }
     out[n] = '\0';
     return out;
-}
-
-void json_number(FILE *f, double v) {
-    if (isfinite(v)) fprintf(f, "%.17g", v);
-    else fputs("null", f);
 }
 
 // ---- shared helpers: error messages, the clock -------------------------------------------------

@@ -1,5 +1,5 @@
 // io.h — result files that are never half-written: every file goes to "<path>.tmp.<pid>" and is
-// renamed over <path> only when complete. Also mkdir -p, .npy (format 1.0) and JSON strings.
+// renamed over <path> only when complete. Also mkdir -p, .npy (format 1.0) and a JSON writer.
 #ifndef MOESIM_IO_H
 #define MOESIM_IO_H
 
@@ -74,14 +74,46 @@ enum { NPY_WANT_FLOAT = 0, NPY_WANT_INT = 1 };
 int npy_read_array(const char *path, int want, const char *as_bf16, void **data, int *ndim,
                    size_t shape[NPY_MAX_DIMS], char *err, size_t errlen);
 
-// Writes s as a JSON string literal (quotes and escapes included).
-void json_string(FILE *f, const char *s);
+// ---- JSON ---------------------------------------------------------------------------------------
+// JsonWriter: every JSON file goes through it, so commas, indentation and escaping are in one place.
+// Containers are written one member a line, indented two spaces a level (`{\n  "key": value,\n...}`),
+// or, opened with a _flat call, on one line (`{"a": 1, "b": [1, 2]}`); anything inside a flat
+// container is flat too. A value inside an object follows json_key; the top-level container's end
+// writes a final newline. Strings: `"` and `\` escaped, \n and \t as such, other bytes < 0x20 as
+// \u00XX, everything else (UTF-8 included) as is. Numbers: json_double is %.17g (round-trip exact),
+// json_fixed %.*f (a value reported to a fixed number of places, as timings and means are); NaN and
+// Inf become null.
+#define JSON_MAX_DEPTH 16
+typedef struct {
+    FILE *f;
+    int depth;                            // open containers
+    int flat_from;                        // the depth from which containers are flat (0: none)
+    unsigned char members[JSON_MAX_DEPTH];  // 1 once the container at that depth has a member
+    char closers[JSON_MAX_DEPTH];           // '}' or ']' for the container at that depth
+    int after_key;                        // a key was written, its value comes next
+} JsonWriter;
+
+void json_begin(JsonWriter *w, FILE *f);
+void json_object(JsonWriter *w);
+void json_object_flat(JsonWriter *w);
+void json_array(JsonWriter *w);
+void json_array_flat(JsonWriter *w);
+void json_end(JsonWriter *w);  // closes the innermost container
+void json_key(JsonWriter *w, const char *key);
+void json_str(JsonWriter *w, const char *s);
+void json_int(JsonWriter *w, long long v);
+void json_uint(JsonWriter *w, unsigned long long v);
+void json_double(JsonWriter *w, double v);
+void json_fixed(JsonWriter *w, double v, int places);
+void json_bool(JsonWriter *w, int v);
+void json_null(JsonWriter *w);
+// text written as is in a value's place (already valid JSON, e.g. a TOML array of numbers)
+void json_raw(JsonWriter *w, const char *text);
+
 // The value of a top-level key of a JSON file this program wrote (two-space indent, one key a line:
 // `\n  "key": value`), strings unquoted and unescaped, others as written ("null", "12"). NULL when
 // the key is missing.
 const char *json_field(const char *json, const char *key, char *out, size_t cap);
-// Writes a number as JSON (%.17g; NaN and Inf become null).
-void json_number(FILE *f, double v);
 
 
 // ---- shared helpers: error messages, the clock -------------------------------------------------

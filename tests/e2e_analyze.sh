@@ -22,6 +22,7 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 $MOESIM run tests/fixtures/e2e/tiny.toml --set train.seed=1 --set 'balance.scope="micro"' --set eval.dump=true \
     --set train.save_model=false --out "$T/run" --quiet >/dev/null 2>&1
 D=$T/run/run/dump
+tail -n +2 "$T/run/run/truncation.csv" >"$T/run/run/truncation.csv.rows" 2>/dev/null
 check '[ -s "$D/blocks.0.hidden.npy" ] && [ -s "$D/blocks.1.router.npy" ]' "no dump to analyze"
 an() {  # an OUT ARGS...: analyze the layer-0 router over the given hidden states
     out=$1; shift
@@ -69,6 +70,9 @@ $MOESIM analyze --layers "$L" --top-k 2 --seq-len 8 --out "$T/depth" >"$T/depth.
 check '[ $rc -eq 0 ] && [ -s "$T/depth/layer0/analysis.json" ] && [ -s "$T/depth/layer1/analysis.json" ]' "--layers: per-layer analysis.json (exit $rc)"
 check '[ $(wc -l <"$T/depth/depth.csv") -eq 3 ]' "--layers: depth.csv should have a header and 2 rows"
 check '[ -n "$(ls "$T/depth/plots/"depth_*.svg 2>/dev/null)" ]' "--layers: no depth plots"
+# truncation.csv in the trainer's layout, layer = i: the layers' rows together are the run's file
+check 'head -1 "$T/depth/layer1/truncation.csv" | grep -qx "layer,rank,m,agreement" && [ -z "$(tail -n +2 "$T/depth/layer1/truncation.csv" | grep -v "^1,")" ]' "--layers: layer1/truncation.csv should be layer,rank,m,agreement with layer 1"
+check 'tail -q -n +2 "$T/depth/layer0/truncation.csv" "$T/depth/layer1/truncation.csv" | cmp -s - "$T/run/run/truncation.csv.rows"' "--layers: truncation.csv rows differ from the run's truncation.csv"
 $MOESIM analyze --hidden "$D/blocks.1.hidden.npy" --router "$D/blocks.1.router.npy" --top-k 2 --seq-len 8 --out "$T/one1" >/dev/null 2>&1
 if command -v python3 >/dev/null 2>&1; then
     check 'python3 tests/verify_npy_forms.py same "$T/depth/layer1/analysis.json" "$T/one1/analysis.json" >/dev/null' "--layers: layer 1 differs from analyzing it alone"

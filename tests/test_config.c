@@ -11,6 +11,7 @@
 // covers: sim/config/points.c
 #include "../sim/config/config.h"
 #include "../sim/config/toml.h"
+#include "../sim/evaluate/evaluate.h"
 #include "harness.h"
 
 #include <dirent.h>
@@ -650,13 +651,15 @@ static void test_dumps(void) {
     CHECK(!strcmp(buf, "0.125 0.25"));
     config_format_value(&c, CFGK_optim_eps, 1, buf, sizeof buf);
     CHECK(!strcmp(buf, "1e-08"));
-    // JSON: one object per table, every key, embeddable at an indent.
+    // JSON (json_config, evaluate/writers.c): one object per table, every key.
     char *js = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&js, &len);
-    config_write_json(f, &c, 2);
+    JsonWriter w;
+    json_begin(&w, f);
+    json_config(&w, &c);
     fclose(f);
-    CHECK(js[0] == '{' && js[len - 1] == '}' && strstr(js, "\n    \"model\": {\n      \"kind\": \"decoder\",") &&
+    CHECK(js[0] == '{' && !strcmp(js + len - 2, "}\n") && strstr(js, "\n  \"model\": {\n    \"kind\": \"decoder\",") &&
           strstr(js, "\"removal\": [0.125, 0.25]") && strstr(js, "\"attention\": true") && !strstr(js, "\"model.top_k\""));
     for (int k = 0; k < CFG_NKEYS; k++) {
         char key[80];
@@ -757,7 +760,12 @@ static void test_tomllib(void) {
         snprintf(paths[1][npairs], 600, "%s/%d.json", dir, i);
         FILE *t = fopen(paths[0][npairs], "w"), *j = fopen(paths[1][npairs], "w");
         if (t) { config_write_toml(t, &ex.base); fclose(t); }
-        if (j) { config_write_json(j, &ex.base, 0); fclose(j); }
+        if (j) {
+            JsonWriter w;
+            json_begin(&w, j);
+            json_config(&w, &ex.base);
+            fclose(j);
+        }
         o += (size_t)snprintf(cmd + o, sizeof cmd - o, " %s %s", paths[0][npairs], paths[1][npairs]);
         npairs++;
     }

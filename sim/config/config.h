@@ -91,10 +91,7 @@ int config_prune_on(const char *s, int *domain, int *index);
 // The resolved configuration as TOML, one [table] per schema table in schema order; loading it
 // back gives an equal Config.
 void config_write_toml(FILE *f, const Config *c);
-// The same as one JSON object {"model": {"top_k": 2, ...}, ...}. Nested lines are indented by
-// indent + 2 spaces and the closing brace by indent, so it can be embedded in another object; no
-// newline after the closing brace.
-void config_write_json(FILE *f, const Config *c, int indent);
+// (The same as JSON: json_config in evaluate/evaluate.h, since config/ writes no JSON.)
 // `moesim help`: every key with its type, default, range or choices, and help text.
 void config_print_help(FILE *f);
 // The key table of docs/EXPERIMENTS.md (Markdown), generated so the docs cannot drift.

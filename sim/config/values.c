@@ -1,6 +1,7 @@
 // values.c — the schema as a table (cfg_keys), typed values (formatting, parsing one value with its
 // type and range, defaults, equality), and what is generated from the table: the resolved-config
-// dumps (TOML, JSON), `moesim help` and the docs' key table. See config.h for the contract.
+// dump (TOML; the JSON one is json_config in evaluate/writers.c), `moesim help` and the docs' key
+// table. See config.h for the contract.
 #include "config.h"
 #include "config_internal.h"
 #include "toml.h"
@@ -378,44 +379,6 @@ void config_write_toml(FILE *f, const Config *c) {
             fprintf(f, "%s = %s\n", last_part(cfg_keys[k].key), v);
         }
     }
-}
-
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20 || *p == 0x7f) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-void config_write_json(FILE *f, const Config *c, int indent) {
-    char v[CFG_STR_MAX * 6 + 16];
-    int first_table = 1;
-    fputc('{', f);
-    for (int t = 0; t < CFG_NKEYS; t++) {
-        if (!first_of_table(t)) continue;
-        fprintf(f, "%s\n%*s\"%.*s\": {", first_table ? "" : ",", indent + 2, "", (int)table_len(cfg_keys[t].key),
-                cfg_keys[t].key);
-        first_table = 0;
-        int first = 1;
-        for (int k = t; k < CFG_NKEYS; k++) {
-            if (!same_table(t, k)) continue;
-            fprintf(f, "%s\n%*s\"%s\": ", first ? "" : ",", indent + 4, "", last_part(cfg_keys[k].key));
-            first = 0;
-            const CfgType ty = cfg_keys[k].type;
-            if (ty == CFG_STR || ty == CFG_CHOICE) {
-                config_format_value(c, k, 0, v, sizeof v);
-                json_string(f, v);
-            } else {
-                config_format_value(c, k, 1, v, sizeof v);  // TOML numbers, booleans, arrays are JSON
-                fputs(v, f);
-            }
-        }
-        fprintf(f, "\n%*s}", indent + 2, "");
-    }
-    fprintf(f, "\n%*s}", indent, "");
 }
 
 static const char *type_name(CfgType t) {

@@ -5,7 +5,8 @@
 //   evaluate.c  the evaluation set, the forward pass over it, the measurements → eval.csv,
 //               experts.csv rows
 //   writers.c   eval.csv / experts.csv opened and headed; the final evaluation's files: pairs.csv,
-//               removal.csv, prune.csv, truncation.csv, dump/; config.toml
+//               removal.csv, prune.csv, truncation.csv, dump/; config.toml; the JSON of a
+//               config and of a layer's scalars, and truncation.csv's rows (for tools/ too)
 //   saved.c     eval_saved (`moesim eval`)
 //
 // The Evaluator owns the model it evaluates and the world it is measured on: the trainer builds
@@ -87,6 +88,20 @@ void eval_write_headers(Evaluator *R);
 int write_final_evaluation(Evaluator *R, char *err, size_t errlen);
 // <dir>/config.toml: the resolved config. Returns 0, or -1 with errno set.
 int write_config(const Evaluator *R);
+
+// The config as one JSON object {"model": {"top_k": 2, ...}, ...}, one member per schema key in
+// schema order, one object per table (manifest.json's "config", export's manifest.json).
+void json_config(JsonWriter *w, const Config *c);
+// A layer's scalars as members "name": value of the open object, in metrics_list's order
+// (%.17g, NaN and Inf as null): manifest.json's final_eval, analysis.json.
+void json_metrics(JsonWriter *w, const LayerMetrics *m);
+
+// truncation.csv, one layout for the trainer's evaluation and `moesim analyze`: the header, then
+// per layer its rows layer,rank,m,agreement (ranks of truncation_ranks(D), m = 1..K).
+#define TRUNCATION_CSV_HEADER "layer,rank,m,agreement\n"
+// The rows of one layer (H: N x D hidden states, P: E x D router). Returns 0, or -1 with errno =
+// ENOMEM.
+int truncation_csv_layer(FILE *f, int layer, const float *H, const float *P, size_t N, int D, int E, int K);
 
 // `moesim eval`: the evaluation of the model saved in model_dir (a model or checkpoint folder) on
 // the world of c (the saved run's config, with any data.* / eval.* overrides), written into out

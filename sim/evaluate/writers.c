@@ -1,6 +1,7 @@
 // writers.c — the evaluator's files (evaluate.h): eval.csv and experts.csv (rows by eval_measure),
 // and those of the final evaluation: pairs.csv, removal.csv, prune.csv, truncation.csv, dump/,
-// config.toml. Every file is written atomically (io.h).
+// config.toml. Every file is written atomically (io.h). Also the JSON of a config and of a layer's
+// scalars, and truncation.csv's rows, which tools/ writes too.
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -68,24 +69,81 @@ static int write_removal(Evaluator *R) {
 
 // Fig. 24: per layer, the share of evaluation tokens whose m-th expert by logit survives keeping
 // only the top-r right singular directions of the router inputs (measure/truncation.h).
+int truncation_csv_layer(FILE *f, int layer, const float *H, const float *P, size_t N, int D, int E, int K) {
+    int rs[24], nr = truncation_ranks(rs, D);
+    double *agree = malloc(sizeof(double) * (size_t)nr * K);
+    if (!agree || truncation_agreement(agree, H, P, N, D, E, K, rs, nr) != 0) {
+        free(agree);
+        errno = ENOMEM;
+        return -1;
+    }
+    for (int i = 0; i < nr; i++)
+        for (int m = 0; m < K; m++) fprintf(f, "%d,%d,%d,%.6f\n", layer, rs[i], m + 1, agree[(size_t)i * K + m]);
+    free(agree);
+    return 0;
+}
+
 static int write_truncation(const Evaluator *R) {
     char p[IO_DEEP_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "truncation.csv"));
     if (!f) return -1;
-    fprintf(f, "layer,rank,m,agreement\n");
-    int rs[24], nr = truncation_ranks(rs, R->D);
-    double *agree = malloc(sizeof(double) * (size_t)nr * R->K);
-    int bad = !agree;
+    fputs(TRUNCATION_CSV_HEADER, f);
+    int bad = 0;
     for (int l = 0; l < R->L && !bad; l++) {
         LayerData d = layer_data(R, l);
-        bad = truncation_agreement(agree, d.H, d.P, d.N, d.D, d.E, d.K, rs, nr) != 0;
-        for (int i = 0; i < nr && !bad; i++)
-            for (int m = 0; m < R->K; m++) fprintf(f, "%d,%d,%d,%.6f\n", l, rs[i], m + 1, agree[(size_t)i * R->K + m]);
+        bad = truncation_csv_layer(f, l, d.H, d.P, d.N, d.D, d.E, d.K) != 0;
     }
-    free(agree);
     if (bad) { afile_abort(&a); errno = ENOMEM; return -1; }
     return afile_commit(&a);
+}
+
+// The table part of a schema key ("model.top_k" -> 5, the length of "model"), as config's dumps
+// split keys (config_write_toml).
+static size_t key_table_len(const char *key) {
+    const char *dot = strchr(key, '.');
+    return dot ? (size_t)(dot - key) : 0;
+}
+
+void json_config(JsonWriter *w, const Config *c) {
+    char v[CFG_STR_MAX * 6 + 16], table[128];
+    json_object(w);
+    for (int t = 0; t < CFG_NKEYS; t++) {
+        // a table starts at its first key (its keys need not be adjacent in the schema)
+        size_t tl = key_table_len(cfg_keys[t].key);
+        int first = 1;
+        for (int k = 0; k < t && first; k++)
+            first = !(key_table_len(cfg_keys[k].key) == tl && !strncmp(cfg_keys[k].key, cfg_keys[t].key, tl));
+        if (!first) continue;
+        snprintf(table, sizeof table, "%.*s", (int)tl, cfg_keys[t].key);
+        json_key(w, table);
+        json_object(w);
+        for (int k = t; k < CFG_NKEYS; k++) {
+            if (key_table_len(cfg_keys[k].key) != tl || strncmp(cfg_keys[k].key, cfg_keys[t].key, tl)) continue;
+            const char *dot = strrchr(cfg_keys[k].key, '.');
+            json_key(w, dot ? dot + 1 : cfg_keys[k].key);
+            const CfgType ty = cfg_keys[k].type;
+            if (ty == CFG_STR || ty == CFG_CHOICE) {
+                config_format_value(c, k, 0, v, sizeof v);
+                json_str(w, v);
+            } else {
+                config_format_value(c, k, 1, v, sizeof v);  // TOML numbers, booleans, arrays are JSON
+                json_raw(w, v);
+            }
+        }
+        json_end(w);
+    }
+    json_end(w);
+}
+
+void json_metrics(JsonWriter *w, const LayerMetrics *m) {
+    const char *names[METRICS_NSCALARS];
+    double values[METRICS_NSCALARS];
+    metrics_list(names, NULL, values, m);
+    for (int i = 0; i < METRICS_NSCALARS; i++) {
+        json_key(w, names[i]);
+        json_double(w, values[i]);
+    }
 }
 
 int write_config(const Evaluator *R) {

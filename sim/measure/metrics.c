@@ -1,6 +1,6 @@
 // metrics.c — one MoE layer's measurements: the options, the checks of the inputs, the scratch
 // block of metrics_layer and its slices, metrics_layer as stages over them (every scalar, from the
-// functions of geometry.c and usage.c) and the output as a list and JSON. See metrics.h for the
+// functions of geometry.c and usage.c) and the output as a list. See metrics.h for the
 // contract and docs/METRICS.md for every formula and its source.
 #include <math.h>
 #include <stdlib.h>
@@ -478,17 +478,4 @@ int metrics_list(const char **names, const char **help, double *values, const La
     METRICS_SCALARS(METRICS_LIST_)
 #undef METRICS_LIST_
     return i;
-}
-
-int metrics_write_json(FILE *f, const LayerMetrics *m, const char *indent) {
-    const char *names[METRICS_NSCALARS];
-    double values[METRICS_NSCALARS];
-    metrics_list(names, NULL, values, m);
-    const char *in = indent ? indent : "";
-    for (int i = 0; i < METRICS_NSCALARS; i++) {
-        const char *sep = i + 1 < METRICS_NSCALARS ? ",\n" : "\n";
-        if (isfinite(values[i])) fprintf(f, "%s\"%s\": %.17g%s", in, names[i], values[i], sep);
-        else fprintf(f, "%s\"%s\": null%s", in, names[i], sep);
-    }
-    return ferror(f) ? -1 : 0;
 }

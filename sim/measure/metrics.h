@@ -180,11 +180,6 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
 // may be NULL, each has METRICS_NSCALARS entries. Returns METRICS_NSCALARS.
 int metrics_list(const char **names, const char **help, double *values, const LayerMetrics *m);
 
-// Writes the scalars as JSON members, one per line: `<indent>"name": value`, separated by
-// ",\n", no braces and no trailing comma (the caller wraps them in an object). Finite values use
-// %.17g (round-trip exact), NaN/Inf are written as null. Returns 0, or -1 on a write error.
-int metrics_write_json(FILE *f, const LayerMetrics *m, const char *indent);
-
 // ---- the single measurements (each usable alone; metrics_layer is built from them) -------------
 
 // Eq. 5: RMS distance sqrt((1/d) sum_k (a_k - b_k)^2).

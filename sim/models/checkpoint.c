@@ -53,23 +53,37 @@ static int write_state_json(const char *dir, const Config *c, const Model *m, co
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, dir, "state.json"));
     if (!f) return fail_errno(err, errlen, "cannot write", p);
-    fprintf(f, "{\n  \"format\": \"%s\",\n  \"kind\": \"%s\",\n  \"step\": %d,\n", CKPT_FORMAT,
-            w->partial[0] ? "checkpoint" : "model", w->step);
-    fprintf(f, "  \"optimizer\": \"%s\",\n  \"optimizer_t\": %ld,\n", c->optim_name == OPTIM_MUON ? "muon" : "adamw",
-            w->optim ? w->optim->t : 0L);
+    JsonWriter jw;
+    json_begin(&jw, f);
+    json_object(&jw);
+    json_key(&jw, "format"); json_str(&jw, CKPT_FORMAT);
+    json_key(&jw, "kind"); json_str(&jw, w->partial[0] ? "checkpoint" : "model");
+    json_key(&jw, "step"); json_int(&jw, w->step);
+    json_key(&jw, "optimizer"); json_str(&jw, c->optim_name == OPTIM_MUON ? "muon" : "adamw");
+    json_key(&jw, "optimizer_t"); json_int(&jw, w->optim ? w->optim->t : 0L);
     // the batch stream: xoshiro state as four 64-bit words in hex (exact; JSON numbers are doubles)
-    fprintf(f, "  \"batch_rng\": \"");
-    for (int i = 0; w->batch_rng && i < 4; i++) fprintf(f, "%s%016" PRIx64, i ? ":" : "", w->batch_rng->s[i]);
-    fprintf(f, "\",\n  \"layers\": %d,\n  \"experts\": %d,\n  \"parameters\": [\n", m->spec.L, m->spec.E);
+    char rng[4 * 17 + 1] = "";
+    for (int i = 0; w->batch_rng && i < 4; i++)
+        snprintf(rng + strlen(rng), sizeof rng - strlen(rng), "%s%016" PRIx64, i ? ":" : "", w->batch_rng->s[i]);
+    json_key(&jw, "batch_rng"); json_str(&jw, rng);
+    json_key(&jw, "layers"); json_int(&jw, m->spec.L);
+    json_key(&jw, "experts"); json_int(&jw, m->spec.E);
+    json_key(&jw, "parameters");
+    json_array(&jw);
     size_t shape[3];
     for (int i = 0; i < m->table.n; i++) {
         const ParamInfo *pi = &m->table.info[i];
         int nd = param_npy_shape(pi, shape);
-        fprintf(f, "    {\"name\": \"%s\", \"shape\": [", pi->name);
-        for (int k = 0; k < nd; k++) fprintf(f, "%s%zu", k ? ", " : "", shape[k]);
-        fprintf(f, "]}%s\n", i + 1 < m->table.n ? "," : "");
+        json_object_flat(&jw);
+        json_key(&jw, "name"); json_str(&jw, pi->name);
+        json_key(&jw, "shape");
+        json_array_flat(&jw);
+        for (int k = 0; k < nd; k++) json_uint(&jw, shape[k]);
+        json_end(&jw);
+        json_end(&jw);
     }
-    fprintf(f, "  ]\n}\n");
+    json_end(&jw);
+    json_end(&jw);
     if (afile_commit(&a) != 0) return fail_errno(err, errlen, "cannot write", p);
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "analyze.h"
 #include "../io.h"
+#include "../evaluate/evaluate.h"
 #include "../measure/linalg.h"
 #include "../measure/metrics.h"
 #include "../measure/truncation.h"
@@ -35,29 +36,26 @@ static const char *null_reason(const char *name, size_t S, int have_domains) {
     return "undefined on these data (a zero denominator, e.g. a zero router or constant values)";
 }
 
-static int write_truncation(const char *out, const float *H, const float *P, size_t N, int D, int E, int K,
-                            char *err, size_t errlen) {
-    int rs[24], nr = truncation_ranks(rs, D);
-    double *agree = malloc(sizeof(double) * (size_t)nr * K);
-    if (!agree || truncation_agreement(agree, H, P, N, D, E, K, rs, nr) != 0) {
-        free(agree);
-        snprintf(err, errlen, "truncation: out of memory");
-        return -1;
-    }
+// truncation.csv in the trainer's layout (evaluate.h): layer is the input's layer index.
+static int write_truncation(const char *out, int layer, const float *H, const float *P, size_t N, int D, int E,
+                            int K, char *err, size_t errlen) {
     char p[IO_CHILD_PATH_MAX];
     AtomicFile af;
     FILE *f = afile_open(&af, path_join(p, sizeof p, out, "truncation.csv"));
-    if (!f) { free(agree); snprintf(err, errlen, "cannot write %s", p); return -1; }
-    fprintf(f, "rank,m,agreement\n");
-    for (int i = 0; i < nr; i++)
-        for (int m = 0; m < K; m++) fprintf(f, "%d,%d,%.6f\n", rs[i], m + 1, agree[(size_t)i * K + m]);
-    free(agree);
+    if (!f) { snprintf(err, errlen, "cannot write %s", p); return -1; }
+    fputs(TRUNCATION_CSV_HEADER, f);
+    if (truncation_csv_layer(f, layer, H, P, N, D, E, K) != 0) {
+        afile_abort(&af);
+        snprintf(err, errlen, "truncation: out of memory");
+        return -1;
+    }
     if (afile_commit(&af) != 0) { snprintf(err, errlen, "cannot write %s", p); return -1; }
     return 0;
 }
 
-// analyze_files with the scalars returned (lm may be NULL).
-static int analyze_one(const AnalyzeArgs *a, LayerMetrics *lm_out, char *err, size_t errlen) {
+// analyze_files with the scalars returned (lm may be NULL); layer is the input's index (0 for
+// --hidden, i for a folder's layer<i>), truncation.csv's layer column.
+static int analyze_one(const AnalyzeArgs *a, int layer, LayerMetrics *lm_out, char *err, size_t errlen) {
     float *H = NULL, *P = NULL, *Z = NULL;
     MetricsScratch scratch = {0};
     double *Pt = NULL, *Zd = NULL;
@@ -151,28 +149,38 @@ static int analyze_one(const AnalyzeArgs *a, LayerMetrics *lm_out, char *err, si
     AtomicFile af;
     FILE *f = afile_open(&af, path_join(p, sizeof p, a->out, "analysis.json"));
     if (!f) { snprintf(err, errlen, "cannot write %s", p); goto done; }
-    fprintf(f, "{\n  \"n\": %zu,\n  \"d\": %d,\n  \"experts\": %d,\n  \"top_k\": %d,\n  \"seq_len\": %d,\n  \"domains\": %d,\n",
-            N, D, E, K, T, ndom);
-    fprintf(f, "  \"sequences\": %zu,\n  \"sequences_from\": \"%s\",\n", S,
-            a->seq_len > 0 ? "--seq-len: consecutive rows, the last sequence may be shorter"
-            : ndh == 3     ? "the input's shape: B x T x D, one sequence per b"
-                           : "the whole input: no --seq-len was given, so the N rows are one sequence");
-    fprintf(f, "  \"choices_from\": \"%s\",\n  \"score\": \"%s\",\n",
-            a->topk_file ? "--topk-file: the model's own choices" : "the K largest logits z = P h",
-            a->sigmoid ? "sigmoid" : "softmax");
+    JsonWriter w;
+    json_begin(&w, f);
+    json_object(&w);
+    json_key(&w, "n"); json_uint(&w, N);
+    json_key(&w, "d"); json_int(&w, D);
+    json_key(&w, "experts"); json_int(&w, E);
+    json_key(&w, "top_k"); json_int(&w, K);
+    json_key(&w, "seq_len"); json_int(&w, T);
+    json_key(&w, "domains"); json_int(&w, ndom);
+    json_key(&w, "sequences"); json_uint(&w, S);
+    json_key(&w, "sequences_from");
+    json_str(&w, a->seq_len > 0 ? "--seq-len: consecutive rows, the last sequence may be shorter"
+                 : ndh == 3     ? "the input's shape: B x T x D, one sequence per b"
+                                : "the whole input: no --seq-len was given, so the N rows are one sequence");
+    json_key(&w, "choices_from");
+    json_str(&w, a->topk_file ? "--topk-file: the model's own choices" : "the K largest logits z = P h");
+    json_key(&w, "score"); json_str(&w, a->sigmoid ? "sigmoid" : "softmax");
     const char *names[METRICS_NSCALARS];
     double values[METRICS_NSCALARS];
     metrics_list(names, NULL, values, &lm);
-    fprintf(f, "  \"null_because\": {");
-    int nnull = 0;
+    json_key(&w, "null_because");
+    json_object(&w);
     for (int i = 0; i < METRICS_NSCALARS; i++)
-        if (!isfinite(values[i]))
-            fprintf(f, "%s\n    \"%s\": \"%s\"", nnull++ ? "," : "", names[i], null_reason(names[i], S, ndom > 0));
-    fprintf(f, "%s},\n", nnull ? "\n  " : "");
-    metrics_write_json(f, &lm, "  ");
-    fprintf(f, "\n}\n");
+        if (!isfinite(values[i])) {
+            json_key(&w, names[i]);
+            json_str(&w, null_reason(names[i], S, ndom > 0));
+        }
+    json_end(&w);
+    json_metrics(&w, &lm);
+    json_end(&w);
     if (afile_commit(&af) != 0) { snprintf(err, errlen, "cannot write %s", p); goto done; }
-    if ((a->truncation > 0 || (a->truncation < 0 && D <= 2048)) && write_truncation(a->out, H, P, N, D, E, K, err, errlen) != 0) goto done;
+    if ((a->truncation > 0 || (a->truncation < 0 && D <= 2048)) && write_truncation(a->out, layer, H, P, N, D, E, K, err, errlen) != 0) goto done;
     if (lm_out) *lm_out = lm;
     rc = 0;
 done:
@@ -181,7 +189,7 @@ done:
     return rc;
 }
 
-int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen) { return analyze_one(a, NULL, err, errlen); }
+int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen) { return analyze_one(a, 0, NULL, err, errlen); }
 
 int analyze_folder(const char *dir, const AnalyzeArgs *a, char *err, size_t errlen) {
     // the layers present: layer<i>.hidden.npy, i from the smallest found, consecutive
@@ -240,7 +248,7 @@ int analyze_folder(const char *dir, const AnalyzeArgs *a, char *err, size_t errl
         if (b.topk_file && a->top_k == 0) b.top_k = 0;
         LayerMetrics lm;
         char e2[600];
-        if (analyze_one(&b, &lm, e2, sizeof e2) != 0) {
+        if (analyze_one(&b, l, &lm, e2, sizeof e2) != 0) {
             afile_abort(&af);
             snprintf(err, errlen, "layer %d: %s", l, e2);
             return -1;

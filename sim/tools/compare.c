@@ -24,7 +24,7 @@ static void gen_dir_free(GenDir *g) {
     memset(g, 0, sizeof *g);
 }
 
-static int json_int(const char *json, const char *key, int *out) {
+static int field_int(const char *json, const char *key, int *out) {
     char v[64], *end;
     if (!json_field(json, key, v, sizeof v)) return -1;
     long x = strtol(v, &end, 10);
@@ -38,12 +38,12 @@ static int read_gen_dir(GenDir *g, const char *dir, int experts, char *err, size
     memset(g, 0, sizeof *g);
     char *json = read_text_file(path_join(p, sizeof p, dir, "generate.json"));
     if (!json) { snprintf(err, errlen, "%s: cannot read: %s (is %s a `moesim generate` folder?)", p, strerror(errno), dir); return -1; }
-    int bad = json_int(json, "prompt_len", &g->prompt_len) || json_int(json, "layers", &g->L) ||
-              json_int(json, "top_k", &g->K);
+    int bad = field_int(json, "prompt_len", &g->prompt_len) || field_int(json, "layers", &g->L) ||
+              field_int(json, "top_k", &g->K);
     // E: given, or generate.json's "experts", or (0) one more than the largest expert seen — an
     // expert no rollout uses adds a zero to every vector, which changes neither measure
     g->E = experts;
-    if (!bad && !experts && json_int(json, "experts", &g->E) != 0) g->E = 0;
+    if (!bad && !experts && field_int(json, "experts", &g->E) != 0) g->E = 0;
     if (bad) {
         snprintf(err, errlen, "%s: missing \"prompt_len\", \"layers\" or \"top_k\"", p);
         free(json);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "export.h"
 #include "../config/config.h"
+#include "../evaluate/evaluate.h"
 #include "../io.h"
 #include "../models/checkpoint.h"
 #include "../models/spec.h"
@@ -72,28 +73,40 @@ int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
     AtomicFile af;
     FILE *f = bad ? NULL : afile_open(&af, path_join(p, sizeof p, dir, "manifest.json"));
     if (f) {
-        fprintf(f, "{\n  \"config\": ");
-        config_write_json(f, c, 2);
-        fprintf(f, ",\n  \"parameters\": [\n");
+        JsonWriter w;
+        json_begin(&w, f);
+        json_object(&w);
+        json_key(&w, "config"); json_config(&w, c);
+        json_key(&w, "parameters");
+        json_array(&w);
         for (int i = 0; i < m.table.n; i++) {
             const ParamInfo *pi = &m.table.info[i];
             int nd = param_npy_shape(pi, shape);
-            fprintf(f, "    {\"name\": \"%s\", \"kind\": \"%s\", \"shape\": [", pi->name, param_kind_name(pi->kind));
-            for (int k = 0; k < nd; k++) fprintf(f, "%s%zu", k ? ", " : "", shape[k]);
-            fprintf(f, "]}%s\n", i + 1 < m.table.n ? "," : "");
+            json_object_flat(&w);
+            json_key(&w, "name"); json_str(&w, pi->name);
+            json_key(&w, "kind"); json_str(&w, param_kind_name(pi->kind));
+            json_key(&w, "shape");
+            json_array_flat(&w);
+            for (int k = 0; k < nd; k++) json_uint(&w, shape[k]);
+            json_end(&w);
+            json_end(&w);
         }
-        fprintf(f, "  ],\n  \"batch\": {\"sequences\": %d, \"micro_batch\": %d, \"tokens\": %d},\n", B, src.micro, N);
-        fprintf(f, "  \"step0_loss\": {\"loss\": ");
-        json_number(f, l.loss);
-        fprintf(f, ", \"ce\": ");
-        json_number(f, l.ce);
-        fprintf(f, ", \"aux\": ");
-        json_number(f, l.aux);
-        fprintf(f, ", \"z\": ");
-        json_number(f, l.z);
-        fprintf(f, ", \"seq_aux\": ");
-        json_number(f, l.seq_aux);
-        fprintf(f, "}\n}\n");
+        json_end(&w);
+        json_key(&w, "batch");
+        json_object_flat(&w);
+        json_key(&w, "sequences"); json_int(&w, B);
+        json_key(&w, "micro_batch"); json_int(&w, src.micro);
+        json_key(&w, "tokens"); json_int(&w, N);
+        json_end(&w);
+        json_key(&w, "step0_loss");
+        json_object_flat(&w);
+        json_key(&w, "loss"); json_double(&w, l.loss);
+        json_key(&w, "ce"); json_double(&w, l.ce);
+        json_key(&w, "aux"); json_double(&w, l.aux);
+        json_key(&w, "z"); json_double(&w, l.z);
+        json_key(&w, "seq_aux"); json_double(&w, l.seq_aux);
+        json_end(&w);
+        json_end(&w);
         bad |= afile_commit(&af) != 0;
     } else {
         bad = 1;

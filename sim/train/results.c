@@ -98,47 +98,49 @@ int write_manifest(const TrainRun *R, const RunResult *res, const char *start, d
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
-    fprintf(f, "{\n  \"run\": ");
-    json_string(f, R->opt->run_id ? R->opt->run_id : "run");
-    fprintf(f, ",\n  \"status\": ");
     char status[2100];
     if (res->status == RUN_OK) snprintf(status, sizeof status, "ok");
     else if (res->status == RUN_DIVERGED) snprintf(status, sizeof status, "diverged");
     else if (res->status == RUN_INTERRUPTED) snprintf(status, sizeof status, "interrupted");
     else snprintf(status, sizeof status, "failed: %s", res->reason);
-    json_string(f, status);
-    fprintf(f, ",\n  \"reason\": ");
-    json_string(f, res->reason);
-    if (R->resumed_from >= 0) fprintf(f, ",\n  \"resumed_from\": %d", R->resumed_from);
-    else fprintf(f, ",\n  \"resumed_from\": null");
-    fprintf(f, ",\n  \"seed\": %d,\n  \"data_seed\": %d,\n  \"version\": ", R->ev.c->train_seed, R->ev.c->data_seed);
-    json_string(f, MOESIM_VERSION);
-    fprintf(f, ",\n  \"build_flags\": ");
-    json_string(f, MOESIM_BUILD_FLAGS);
+    JsonWriter w;
+    json_begin(&w, f);
+    json_object(&w);
+    json_key(&w, "run"); json_str(&w, R->opt->run_id ? R->opt->run_id : "run");
+    json_key(&w, "status"); json_str(&w, status);
+    json_key(&w, "reason"); json_str(&w, res->reason);
+    json_key(&w, "resumed_from");
+    if (R->resumed_from >= 0) json_int(&w, R->resumed_from); else json_null(&w);
+    json_key(&w, "seed"); json_int(&w, R->ev.c->train_seed);
+    json_key(&w, "data_seed"); json_int(&w, R->ev.c->data_seed);
+    json_key(&w, "version"); json_str(&w, MOESIM_VERSION);
+    json_key(&w, "build_flags"); json_str(&w, MOESIM_BUILD_FLAGS);
 #ifdef _OPENMP
-    fprintf(f, ",\n  \"openmp\": true");
+    json_key(&w, "openmp"); json_bool(&w, 1);
 #else
-    fprintf(f, ",\n  \"openmp\": false");
+    json_key(&w, "openmp"); json_bool(&w, 0);
 #endif
-    fprintf(f, ",\n  \"threads\": %d,\n  \"start\": ", threads);
-    json_string(f, start);
-    fprintf(f, ",\n  \"end\": ");
-    json_string(f, end);
-    fprintf(f, ",\n  \"wall_s\": %.3f,\n  \"steps_done\": %d,\n  \"final_loss\": ", wall, res->steps_done);
-    json_number(f, res->loss);
-    fprintf(f, ",\n  \"final_ce\": ");
-    json_number(f, res->ce);
-    fprintf(f, ",\n  \"eval_ce\": ");
-    json_number(f, R->ev.ev_ce);
-    fprintf(f, ",\n  \"tokens_per_s\": %.1f,\n  \"parameters\": %zu,\n  \"final_eval\": [\n", res->tokens_per_s, R->ev.model.table.total);
+    json_key(&w, "threads"); json_int(&w, threads);
+    json_key(&w, "start"); json_str(&w, start);
+    json_key(&w, "end"); json_str(&w, end);
+    json_key(&w, "wall_s"); json_fixed(&w, wall, 3);
+    json_key(&w, "steps_done"); json_int(&w, res->steps_done);
+    json_key(&w, "final_loss"); json_double(&w, res->loss);
+    json_key(&w, "final_ce"); json_double(&w, res->ce);
+    json_key(&w, "eval_ce"); json_double(&w, R->ev.ev_ce);
+    json_key(&w, "tokens_per_s"); json_fixed(&w, res->tokens_per_s, 1);
+    json_key(&w, "parameters"); json_uint(&w, R->ev.model.table.total);
+    json_key(&w, "final_eval");
+    json_array(&w);
     for (int l = 0; l < R->ev.L; l++) {
-        fprintf(f, "    {\n      \"layer\": %d,\n", l);
-        metrics_write_json(f, &R->ev.lm[l], "      ");
-        fprintf(f, "\n    }%s\n", l + 1 < R->ev.L ? "," : "");
+        json_object(&w);
+        json_key(&w, "layer"); json_int(&w, l);
+        json_metrics(&w, &R->ev.lm[l]);
+        json_end(&w);
     }
-    fprintf(f, "  ],\n  \"config\": ");
-    config_write_json(f, R->ev.c, 2);
-    fprintf(f, "\n}\n");
+    json_end(&w);
+    json_key(&w, "config"); json_config(&w, R->ev.c);
+    json_end(&w);
     return afile_commit(&a);
 }
 

@@ -477,39 +477,76 @@ static int write_all(const GenOutput *o, const GenPrompts *p, const GenArgs *a, 
     if (!f) return io_fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "open error");
     int M = a->samples, T = c->model_seq_len;
     int keep = a->keep ? a->keep : (T / 2 > 0 ? T / 2 : 1);
-    fprintf(f, "{\n  \"format\": \"moesim-generate-1\",\n  \"run_dir\": ");
-    json_string(f, a->run_dir ? a->run_dir : "");
-    fprintf(f, ",\n  \"model_step\": %d,\n  \"settings\": {\"prompts\": %d, \"samples\": %d, \"prompt_len\": %d, "
-            "\"tokens\": %d, \"temperature\": ", step, p->N, M, p->n, a->tokens);
-    json_number(f, a->temperature);
-    fprintf(f, ", \"top_p\": ");
-    json_number(f, a->top_p);
-    fprintf(f, ", \"seed\": %llu, \"prompt_domain\": ", (unsigned long long)a->seed);
-    if (a->prompt_domain >= 0) fprintf(f, "%d", a->prompt_domain); else fprintf(f, "null");
-    fprintf(f, ", \"prompt_file\": ");
-    if (a->prompt_file) json_string(f, a->prompt_file); else fprintf(f, "null");
-    fprintf(f, ", \"duplicate\": %d", a->duplicate > 1 ? a->duplicate : 1);
-    fprintf(f, "},\n  \"prompt_len\": %d,\n  \"content_len\": %d,\n  \"tokens\": %d,\n  \"len\": %d,\n", p->n,
-            p->content > 0 ? p->content : p->n, a->tokens, o->len);
     double md, me, ms;
     gen_diversity_mean(div, p->N, &md, &me, &ms);
-    fprintf(f, "  \"diversity\": {\"samples\": %d, \"distinct_continuations\": %.6f, \"entropy_mean\": %.6f, "
-            "\"distinct_share_mean\": %.6f, \"rule\": \"means over prompts of diversity.csv (sim/use/diversity.h)\"},\n",
-            M, md, me, ms);
-    fprintf(f, "  \"context\": {\"seq_len\": %d, \"keep\": %d, \"rule\": \"sliding window with a KV cache: when "
-            "seq_len tokens fill it, the window restarts at position 0 from the last keep tokens\"},\n", T, keep);
-    fprintf(f, "  \"layers\": %d,\n  \"top_k\": %d,\n  \"experts\": %d,\n  \"seconds\": ", o->L, o->K, c->model_experts);
-    json_number(f, o->seconds);
-    fprintf(f, ",\n  \"files\": {\"tokens.npy\": \"int32 rows x len\", \"routes.npy\": \"int32 rows x layers x len x top_k\", "
-            "\"gates.npy\": \"float32 rows x layers x len x top_k\", \"confidence.npy\": \"float32 rows x layers x len\"},\n");
-    fprintf(f, "  \"rows\": [\n");
+    JsonWriter w;
+    json_begin(&w, f);
+    json_object(&w);
+    json_key(&w, "format"); json_str(&w, "moesim-generate-1");
+    json_key(&w, "run_dir"); json_str(&w, a->run_dir ? a->run_dir : "");
+    json_key(&w, "model_step"); json_int(&w, step);
+    json_key(&w, "settings");
+    json_object_flat(&w);
+    json_key(&w, "prompts"); json_int(&w, p->N);
+    json_key(&w, "samples"); json_int(&w, M);
+    json_key(&w, "prompt_len"); json_int(&w, p->n);
+    json_key(&w, "tokens"); json_int(&w, a->tokens);
+    json_key(&w, "temperature"); json_double(&w, a->temperature);
+    json_key(&w, "top_p"); json_double(&w, a->top_p);
+    json_key(&w, "seed"); json_uint(&w, (unsigned long long)a->seed);
+    json_key(&w, "prompt_domain");
+    if (a->prompt_domain >= 0) json_int(&w, a->prompt_domain); else json_null(&w);
+    json_key(&w, "prompt_file");
+    if (a->prompt_file) json_str(&w, a->prompt_file); else json_null(&w);
+    json_key(&w, "duplicate"); json_int(&w, a->duplicate > 1 ? a->duplicate : 1);
+    json_end(&w);
+    json_key(&w, "prompt_len"); json_int(&w, p->n);
+    json_key(&w, "content_len"); json_int(&w, p->content > 0 ? p->content : p->n);
+    json_key(&w, "tokens"); json_int(&w, a->tokens);
+    json_key(&w, "len"); json_int(&w, o->len);
+    json_key(&w, "diversity");
+    json_object_flat(&w);
+    json_key(&w, "samples"); json_int(&w, M);
+    json_key(&w, "distinct_continuations"); json_fixed(&w, md, 6);
+    json_key(&w, "entropy_mean"); json_fixed(&w, me, 6);
+    json_key(&w, "distinct_share_mean"); json_fixed(&w, ms, 6);
+    json_key(&w, "rule"); json_str(&w, "means over prompts of diversity.csv (sim/use/diversity.h)");
+    json_end(&w);
+    json_key(&w, "context");
+    json_object_flat(&w);
+    json_key(&w, "seq_len"); json_int(&w, T);
+    json_key(&w, "keep"); json_int(&w, keep);
+    json_key(&w, "rule");
+    json_str(&w, "sliding window with a KV cache: when seq_len tokens fill it, the window restarts at position 0 "
+                 "from the last keep tokens");
+    json_end(&w);
+    json_key(&w, "layers"); json_int(&w, o->L);
+    json_key(&w, "top_k"); json_int(&w, o->K);
+    json_key(&w, "experts"); json_int(&w, c->model_experts);
+    json_key(&w, "seconds"); json_double(&w, o->seconds);
+    json_key(&w, "files");
+    json_object_flat(&w);
+    json_key(&w, "tokens.npy"); json_str(&w, "int32 rows x len");
+    json_key(&w, "routes.npy"); json_str(&w, "int32 rows x layers x len x top_k");
+    json_key(&w, "gates.npy"); json_str(&w, "float32 rows x layers x len x top_k");
+    json_key(&w, "confidence.npy"); json_str(&w, "float32 rows x layers x len");
+    json_end(&w);
+    json_key(&w, "rows");
+    json_array(&w);
     for (int r = 0; r < o->rows; r++) {
         int pi = r / M, d = p->domain ? p->domain[pi] : -1;
-        fprintf(f, "    {\"row\": %d, \"prompt\": %d, \"sample\": %d, \"domain\": ", r, pi, r % M);
-        if (d >= 0) fprintf(f, "%d", d); else fprintf(f, "null");
-        fprintf(f, ", \"seed\": %llu}%s\n", (unsigned long long)o->row_seed[r], r + 1 < o->rows ? "," : "");
+        // one row a line, `{"row": ` first: compare.c finds the rows by that text
+        json_object_flat(&w);
+        json_key(&w, "row"); json_int(&w, r);
+        json_key(&w, "prompt"); json_int(&w, pi);
+        json_key(&w, "sample"); json_int(&w, r % M);
+        json_key(&w, "domain");
+        if (d >= 0) json_int(&w, d); else json_null(&w);
+        json_key(&w, "seed"); json_uint(&w, (unsigned long long)o->row_seed[r]);
+        json_end(&w);
     }
-    fprintf(f, "  ]\n}\n");
+    json_end(&w);
+    json_end(&w);
     errno = 0;
     if (afile_commit(&af) != 0) return io_fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "write error");
     return 0;
