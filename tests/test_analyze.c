@@ -226,7 +226,8 @@ static void test_folder(void) {
     CHECK(!isnan(key(l3, "maxvio")));
     snprintf(p, sizeof p, "%s/truncation.csv", l2);
     char *tr = read_text_file(p);
-    CHECK(tr && strncmp(tr, "rank,m,agreement\n", 17) == 0);
+    // the trainer's layout, with this layer's index (2) in the first column
+    CHECK(tr && strncmp(tr, "layer,rank,m,agreement\n2,", 25) == 0);
     free(tr);
     snprintf(p, sizeof p, "%s/depth.csv", out);
     char *csv = read_text_file(p);

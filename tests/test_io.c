@@ -1,7 +1,10 @@
 // test_io.c — sim/io.c's JSON writer (JsonWriter) and its reader json_field: escaping (quotes,
 // backslashes, control characters; UTF-8 passes through), nesting, automatic commas and
 // indentation, flat containers, the number formats and non-finite numbers. Every expected text is
-// written out in full, never produced by the code under test.
+// written out in full, never produced by the code under test. And path_join's overflow: an
+// error that every io function taking a path refuses, never a truncated path.
+// covers: sim/io.c
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,9 +148,33 @@ static void test_numbers(void) {
     free(o.text);
 }
 
+// A path that does not fit its buffer is an error (NULL, ENAMETOOLONG) that the io functions the
+// readers above use refuse, never a truncated path that names another file.
+static void test_path_overflow(void) {
+    char p[16], err[IO_MSG_MAX];
+    CHECK(path_join(p, sizeof p, "abc", "def") != NULL && strcmp(p, "abc/def") == 0);
+    CHECK(path_join(p, 8, "abc", "def") == p);  // "abc/def" + NUL is exactly 8 bytes
+    errno = 0;
+    CHECK(path_join(p, 7, "abc", "def") == NULL && errno == ENAMETOOLONG);
+    AtomicFile a;
+    errno = 0;
+    CHECK(afile_open(&a, NULL) == NULL && errno == ENAMETOOLONG);
+    CHECK(mkdir_p(NULL) != 0 && read_text_file(NULL) == NULL && !file_exists(NULL) && remove_tree(NULL) != 0);
+    int32_t *d = NULL;
+    int nd;
+    size_t sh[3];
+    CHECK(npy_read_int32(NULL, &d, &nd, sh, err, sizeof err) != 0 && strstr(err, "too long") != NULL);
+    // a given folder near IO_PATH_MAX still takes a run id and a file name two levels down
+    char dir[IO_PATH_MAX], run[IO_CHILD_PATH_MAX], file[IO_DEEP_PATH_MAX];
+    memset(dir, 'x', sizeof dir - 1);
+    dir[sizeof dir - 1] = '\0';
+    CHECK(path_join(run, sizeof run, dir, "run-0123456789") && path_join(file, sizeof file, run, "manifest.json"));
+}
+
 int main(void) {
     test_escaping();
     test_nesting();
     test_numbers();
+    test_path_overflow();
     return test_summary("test_io");
 }
