@@ -31,6 +31,7 @@
 #endif
 #include "../nn/nn.h"
 #include "../sim/measure/linalg.h"
+#include "bases.h"
 #include "harness.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -509,24 +510,6 @@ static void test_threads(void) {
 }
 
 // ---- Jacobi, eig_psd, svd_right, spectral norm, svd_top on chosen vectors and spectra ----------
-
-// Householder reflector Q = I - 2 u uᵀ / (uᵀu): symmetric and orthogonal, so its columns are a
-// known orthonormal basis.
-static void householder(double *Q, const double *u, int n) {
-    double uu = 0.0;
-    for (int i = 0; i < n; i++) uu += u[i] * u[i];
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) Q[i * n + j] = (i == j) - 2.0 * u[i] * u[j] / uu;
-}
-
-// |cosine| between column a of X (n x n) and column b of Y (n x n).
-static double col_abs_cos(const double *X, int a, const double *Y, int b, int n) {
-    double xy = 0, xx = 0, yy = 0;
-    for (int i = 0; i < n; i++) {
-        xy += X[i * n + a] * Y[i * n + b]; xx += X[i * n + a] * X[i * n + a]; yy += Y[i * n + b] * Y[i * n + b];
-    }
-    return fabs(xy) / sqrt(xx * yy);
-}
 
 static void test_jacobi_2x2(void) {
     // [[2,1],[1,2]]: eigenvalues 3 and 1, eigenvectors (1,1)/√2 and (1,-1)/√2.

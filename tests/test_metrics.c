@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "bases.h"
 #include "harness.h"
 #include "../sim/measure/linalg.h"
 #include "../sim/measure/metrics.h"
@@ -24,24 +25,6 @@ static int layer_once(LayerMetrics *m, const MetricsArrays *arr, const LayerData
     int rc = metrics_layer(m, arr, in, opt, &scratch, r, err, errlen);
     metrics_scratch_free(&scratch);
     return rc;
-}
-
-// Householder reflector Q = I - 2 u uᵀ / (uᵀu): symmetric and orthogonal, so its columns are a
-// known orthonormal basis.
-static void householder(double *Q, const double *u, int n) {
-    double uu = 0.0;
-    for (int i = 0; i < n; i++) uu += u[i] * u[i];
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) Q[i * n + j] = (i == j) - 2.0 * u[i] * u[j] / uu;
-}
-
-// |cosine| between column a of X (n x n) and column b of Y (n x n).
-static double col_abs_cos(const double *X, int a, const double *Y, int b, int n) {
-    double xy = 0, xx = 0, yy = 0;
-    for (int i = 0; i < n; i++) {
-        xy += X[i * n + a] * Y[i * n + b]; xx += X[i * n + a] * X[i * n + a]; yy += Y[i * n + b] * Y[i * n + b];
-    }
-    return fabs(xy) / sqrt(xx * yy);
 }
 
 // ---- single measurements -----------------------------------------------------------------------

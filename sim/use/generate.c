@@ -421,16 +421,22 @@ void gen_diversity_mean(const Diversity *div /* N */, int N, double *distinct, d
 static int write_all(const GenOutput *o, const GenPrompts *p, const GenArgs *a, const Config *c, int step,
                      const Diversity *div, char *err, size_t errlen);
 
+// Opens DIR/NAME for an atomic write, path (IO_DEEP_PATH_MAX) holding its name; NULL with err
+// naming the file and the system's reason (a path too long included).
+static FILE *open_out(AtomicFile *af, char *path, const char *dir, const char *name, char *err, size_t errlen) {
+    errno = 0;
+    FILE *f = afile_open(af, path_join(path, IO_DEEP_PATH_MAX, dir, name));
+    if (!f) io_fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "open error");
+    return f;
+}
+
 // diversity.csv: one row per prompt.
 static int write_diversity(const char *dir, const GenPrompts *p, int samples, const Diversity *div,
                            char *err, size_t errlen) {
     char path[IO_DEEP_PATH_MAX];
-    if (!path_join(path, sizeof path, dir, "diversity.csv"))
-        return io_fail(err, errlen, "cannot write %s: %s", path, strerror(ENAMETOOLONG));
     AtomicFile af;
-    errno = 0;
-    FILE *f = afile_open(&af, path);
-    if (!f) return io_fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "open error");
+    FILE *f = open_out(&af, path, dir, "diversity.csv", err, errlen);
+    if (!f) return -1;
     fprintf(f, "prompt,domain,samples,distinct_continuations,entropy_mean,distinct_share_mean\n");
     for (int i = 0; i < p->N; i++) {
         fprintf(f, "%d,", i);
@@ -469,12 +475,9 @@ static int write_all(const GenOutput *o, const GenPrompts *p, const GenArgs *a, 
         write_diversity(dir, p, a->samples, div, err, errlen))
         return -1;
     char path[IO_DEEP_PATH_MAX];
-    if (!path_join(path, sizeof path, dir, "generate.json"))
-        return io_fail(err, errlen, "cannot write %s: %s", path, strerror(ENAMETOOLONG));
     AtomicFile af;
-    errno = 0;
-    FILE *f = afile_open(&af, path);
-    if (!f) return io_fail(err, errlen, "cannot write %s: %s", path, errno ? strerror(errno) : "open error");
+    FILE *f = open_out(&af, path, dir, "generate.json", err, errlen);
+    if (!f) return -1;
     int M = a->samples, T = c->model_seq_len;
     int keep = a->keep ? a->keep : (T / 2 > 0 ? T / 2 : 1);
     double md, me, ms;
