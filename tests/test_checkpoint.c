@@ -18,11 +18,7 @@
 
 static char tmpdir[256];
 
-static void set(Config *c, const char *key, const char *value) {
-    char err[300];
-    int rc = config_set(c, key, value, err, sizeof err);
-    CHECK_MSG(rc == 0, "%s", err);
-}
+#include "set_key.h"
 
 static void small_config(Config *c, const char *optimizer) {
     CHECK(config_defaults(c) == 0);

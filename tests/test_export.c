@@ -23,11 +23,7 @@
 
 static char tmpdir[256];
 
-static void set(Config *c, const char *key, const char *value) {
-    char err[300];
-    int rc = config_set(c, key, value, err, sizeof err);
-    CHECK_MSG(rc == 0, "%s: %s", key, err);
-}
+#include "set_key.h"
 
 static void tiny(Config *c) {
     CHECK(config_defaults(c) == 0);

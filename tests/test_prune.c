@@ -25,11 +25,7 @@
 
 static char tmpdir[256];
 
-static void set(Config *c, const char *key, const char *value) {
-    char err[300];
-    int rc = config_set(c, key, value, err, sizeof err);
-    CHECK_MSG(rc == 0, "%s: %s", key, err);
-}
+#include "set_key.h"
 
 // ---- the mask on hand-made usage --------------------------------------------------------------
 static void test_mask_hand(void) {

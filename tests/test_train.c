@@ -25,11 +25,7 @@
 #include <omp.h>
 #endif
 
-static void set(Config *c, const char *key, const char *value) {
-    char err[300];
-    int rc = config_set(c, key, value, err, sizeof err);
-    CHECK_MSG(rc == 0, "%s", err);
-}
+#include "set_key.h"
 
 // Last row's value of a column of a CSV file.
 static double last_value(const char *path, const char *column) {
