@@ -418,7 +418,7 @@ def claim13(out, figs):
         verdict13.__doc__,
         "`moesim eval` of the analyzer and of claim 11's three AdamW models with `eval.prune_keep = 6` of 16, "
         "`eval.prune_layers = 1` (the last of two layers), `eval.prune_on = \"sequence:0\"`; the three sets are "
-        "defined in `sim/run/prune.h` and docs/EXPERIMENTS.md (Pruning). "
+        "defined in `sim/use/prune.h` and docs/EXPERIMENTS.md (Pruning). "
         f"{cap(measured.split('; in the setting')[0])}. Our last layer still routes by domain (claim 3's global runs: "
         "cross-domain FreqSim well below 1; claim 17: no collapse in deeper models either), so there is no prefill "
         "collapse to exploit: keeping one sequence's experts hurts the other domains' prompts as much as the "
