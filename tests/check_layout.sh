@@ -10,6 +10,7 @@
 # more lines "// covers: a.c b.c" ("# covers: ..." in shell and Python); a test program without
 # such a line fails, a named file that does not exist fails, and so does a source file of nn/,
 # optim/ or sim/ that no test names (write a test for it; naming it is not testing it).
+# And measure/ does no file I/O and returns no exit codes.
 # Prints "check_layout: N passed, M failed".
 set -u
 pass=0; fail=0
@@ -75,6 +76,16 @@ for f in $(find nn optim sim -name "*.c" | sort) tests/bench.c; do
         if awk '!/^\/\//{exit} {print}' "$f" | grep -q 'One file'; then pass=$((pass + 1))
         else fail=$((fail + 1)); echo "check_layout: FAILED: $f has $n lines and its opening comment does not say why it is one file" >&2; fi
     fi
+done
+# measure/ is pure: arrays in, numbers out. No file I/O (FILE, fopen, fprintf, fputs, fwrite,
+# fread, io.h) and no exit codes (exit); its headers do not include stdio.h, and a .c file may
+# (snprintf into an error message).
+for f in $(find sim/measure -name "*.[ch]" | sort); do
+    pat='(\bFILE\b|\bf(open|printf|puts|write|read|close)\(|\bexit\(|io\.h")'
+    case $f in *.h) pat='(\bFILE\b|\bf(open|printf|puts|write|read|close)\(|\bexit\(|io\.h"|#include <stdio\.h>)' ;; esac
+    hit=$(grep -nE "$pat" "$f" | head -n 1)
+    if [ -z "$hit" ]; then pass=$((pass + 1))
+    else fail=$((fail + 1)); echo "check_layout: FAILED: $f:${hit%%:*}: measure/ does no I/O (${hit#*:})" >&2; fi
 done
 # The include graph of each folder: a circle is a pair of files that cannot be read (or changed)
 # one without the other.

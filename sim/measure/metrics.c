@@ -3,6 +3,7 @@
 // functions of geometry.c and usage.c) and the output as a list. See metrics.h for the
 // contract and docs/METRICS.md for every formula and its source.
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "metrics.h"

@@ -31,7 +31,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include "../../nn/nn.h"
 
 // ---- the scalar measurements of one layer: THE list (name, meaning) -----------------------------
