@@ -4,7 +4,8 @@
 # any check fails (a skip is not a failure, but it is counted and its reason printed).
 # Each test binary prints "<name>: N passed, M failed, K skipped" as its last line; scripts
 # tests/e2e_*.sh (end-to-end checks of the program) and tests/check_*.sh (static checks of the
-# source, e.g. check_layout.sh) do the same. Every skip prints a line
+# source, e.g. check_layout.sh; run once, with the first build) do the same. Builds use two jobs
+# (TEST_JOBS). Every skip prints a line
 # containing "skipped: <why>", which is shown here.
 set -u
 MAKE=${MAKE:-make}
@@ -17,14 +18,17 @@ for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
     flags=${cfg#*:}
     dir=build/$name
     echo "== build $name ${flags}"
-    if ! $MAKE -s BUILD=$dir $flags testbins >build-$name.log 2>&1; then
+    # both cores build (the objects are the same whatever the order)
+    if ! $MAKE -s -j"${TEST_JOBS:-2}" BUILD=$dir $flags testbins >build-$name.log 2>&1; then
         cat build-$name.log
         echo "build $name failed"
         total_fail=$((total_fail + 1)); status=1
         continue
     fi
     rm -f build-$name.log
-    for t in $dir/tests/test_* $dir/tests/dtest_* tests/e2e_*.sh tests/check_*.sh; do
+    # check_*.sh read the source, not a build: once, with the first build
+    static=; [ "$name" = rel ] && static=$(ls tests/check_*.sh)
+    for t in $dir/tests/test_* $dir/tests/dtest_* tests/e2e_*.sh $static; do
         [ -e "$t" ] || continue
         case $t in *.d|*.o) continue ;; esac
         t0=$(date +%s)
