@@ -452,7 +452,7 @@ static int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "moesim: eval: cannot create %s: %s\n", out, strerror(errno));
         return 1;
     }
-    TrainOptions to = {.run_id = "eval", .quiet = 1};
+    RunOptions to = {.run_id = "eval", .quiet = 1};
     if (eval_saved(&c, dir, out, &to, err, sizeof err) != 0) {
         fprintf(stderr, "moesim: eval: %s\n", err);
         return 1;

@@ -21,17 +21,7 @@ static char tmpdir[256];
 #include "set_key.h"
 
 static void small_config(Config *c, const char *optimizer) {
-    CHECK(config_defaults(c) == 0);
-    set(c, "model.vocab", "16");
-    set(c, "model.d_model", "16");
-    set(c, "model.layers", "2");
-    set(c, "model.heads", "2");
-    set(c, "model.seq_len", "8");
-    set(c, "model.experts", "4");
-    set(c, "model.top_k", "2");
-    set(c, "model.d_ff", "8");
-    set(c, "data.domains", "2");
-    set(c, "data.shared_vocab", "4");
+    tiny_decoder(c, "16");
     set(c, "optim.name", optimizer);
 }
 

@@ -26,17 +26,7 @@ static char tmpdir[256];
 #include "set_key.h"
 
 static void tiny(Config *c) {
-    CHECK(config_defaults(c) == 0);
-    set(c, "model.vocab", "32");
-    set(c, "model.d_model", "16");
-    set(c, "model.layers", "2");
-    set(c, "model.heads", "2");
-    set(c, "model.seq_len", "8");
-    set(c, "model.experts", "4");
-    set(c, "model.top_k", "2");
-    set(c, "model.d_ff", "8");
-    set(c, "data.domains", "2");
-    set(c, "data.shared_vocab", "4");
+    tiny_decoder(c, "32");
     set(c, "train.batch", "4");
     set(c, "train.seed", "7");
 }

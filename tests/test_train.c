@@ -68,7 +68,7 @@ static void test_learns(int optimizer) {
     char dir[512], p[600];
     snprintf(dir, sizeof dir, "%s/learn%d", tmpdir, optimizer);
     CHECK(mkdir_p(dir) == 0);
-    TrainOptions o = {.run_id = "learn", .quiet = 1};
+    RunOptions o = {.run_id = "learn", .quiet = 1};
     RunResult r;
     CHECK(train_run(&c, dir, &o, &r) == 0);
     CHECK(r.status == RUN_OK);
@@ -344,7 +344,7 @@ static void test_duplicate_content(void) {
     char dir[512], p[600], err[300];
     snprintf(dir, sizeof dir, "%s/dupcontent", tmpdir);
     CHECK(mkdir_p(dir) == 0);
-    TrainOptions o = {.run_id = "dup", .quiet = 1};
+    RunOptions o = {.run_id = "dup", .quiet = 1};
     RunResult r;
     CHECK(train_run(&c, dir, &o, &r) == 0);
     double ce_run = last_value(path_join(p, sizeof p, dir, "eval.csv"), "eval_ce");

@@ -29,7 +29,7 @@ typedef struct {
     FILE *progress;        // where progress lines go (NULL: stderr)
     int tty;               // 1: one line updated in place (a terminal); 0: plain periodic lines
     int resume;            // 1: continue from <dir>/checkpoint/ when there is one
-} TrainOptions;
+} RunOptions;
 
 // Everything allocated once in evaluator_setup.
 typedef struct {
@@ -108,6 +108,6 @@ int truncation_csv_layer(FILE *f, int layer, const float *H, const float *P, siz
 // (which must exist): eval.csv and experts.csv (rows of the model's step), pairs.csv, removal.csv,
 // config.toml, and dump/ when eval.dump is set. With no overrides, eval.csv equals the final rows
 // of the run's own eval.csv. Returns 0, or -1 with err naming the file and the reason.
-int eval_saved(const Config *c, const char *model_dir, const char *out, const TrainOptions *opt, char *err, size_t errlen);
+int eval_saved(const Config *c, const char *model_dir, const char *out, const RunOptions *opt, char *err, size_t errlen);
 
 #endif

@@ -8,7 +8,7 @@
 #include "evaluate.h"
 #include "../models/checkpoint.h"
 
-int eval_saved(const Config *c, const char *model_dir, const char *out, const TrainOptions *opt, char *err, size_t errlen) {
+int eval_saved(const Config *c, const char *model_dir, const char *out, const RunOptions *opt, char *err, size_t errlen) {
     Evaluator R_, *R = &R_;
 #ifdef _OPENMP
     if (opt->threads > 0) omp_set_num_threads(opt->threads);

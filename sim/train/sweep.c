@@ -172,7 +172,7 @@ static int run_point(const Experiment *ex, long i, const char *dir, int threads,
     Config c;
     experiment_point(ex, i, &c);
     if (!quiet) fprintf(stderr, "[%ld/%ld] %s → %s\n", nth, total, id, run_dir);
-    TrainOptions to = {.run_id = id, .threads = threads, .quiet = quiet, .tty = tty, .resume = 1};
+    RunOptions to = {.run_id = id, .threads = threads, .quiet = quiet, .tty = tty, .resume = 1};
     RunResult r;
     train_run(&c, run_dir, &to, &r);
     if (r.status == RUN_FAILED && quiet)  // a failure is not progress: it is said even with --quiet

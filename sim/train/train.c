@@ -126,7 +126,7 @@ static int write_checkpoint(TrainRun *R, int step, RunResult *res) {
     return 0;
 }
 
-int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResult *res) {
+int train_run(const Config *c, const char *dir, const RunOptions *opt, RunResult *res) {
     TrainRun R_, *R = &R_;
     memset(R, 0, sizeof *R);
     memset(res, 0, sizeof *res);

@@ -17,7 +17,7 @@ typedef enum { RUN_OK, RUN_DIVERGED, RUN_FAILED, RUN_INTERRUPTED } RunStatus;
 // records "status": "interrupted" and returns RUN_INTERRUPTED.
 extern volatile sig_atomic_t train_stop_signal;
 
-// TrainOptions: evaluate.h (eval_saved takes them too).
+// RunOptions: evaluate.h (eval_saved takes them too).
 
 typedef struct {
     RunStatus status;
@@ -35,7 +35,7 @@ typedef struct {
 // train.init_from, it starts from that saved model (and its optimizer state unless
 // train.init_optimizer = false). Returns 0 when the run finished (ok or diverged) or was
 // interrupted (r->status says which), -1 when it failed (r->reason says why).
-int train_run(const Config *c, const char *dir, const TrainOptions *opt, RunResult *r);
+int train_run(const Config *c, const char *dir, const RunOptions *opt, RunResult *r);
 
 // The two checks of a run's saved state, written once: train_run makes them as it starts, and the
 // sweep makes them for every point before any work (so a bad point stops the sweep with exit 2).

@@ -9,7 +9,7 @@
 // Everything allocated once in run_setup.
 typedef struct {
     Evaluator ev;                   // the model, its world, the evaluation set, eval.csv, experts.csv
-    const TrainOptions *opt;
+    const RunOptions *opt;
     Optimizer optim;
     int optim_ok;
     BatchSource batches;            // the training batches
