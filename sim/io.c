@@ -490,3 +490,29 @@ double io_now_s(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
+
+uint64_t io_hash_bytes(uint64_t h, const void *data, size_t n) {
+    const unsigned char *b = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;  // the 64-bit FNV prime
+    }
+    return h;
+}
+
+int io_hash_file(const char *path, uint64_t *h) {
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!path) errno = ENAMETOOLONG;
+    if (!f) return -1;
+    unsigned char buf[1 << 16];
+    uint64_t acc = IO_HASH_INIT;
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) acc = io_hash_bytes(acc, buf, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { errno = EIO; return -1; }
+    *h = acc;
+    return 0;
+}
+
+void io_hash_hex(uint64_t h, char out[17]) { snprintf(out, 17, "%016llx", (unsigned long long)h); }

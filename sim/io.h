@@ -124,4 +124,13 @@ int io_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((forma
 // Seconds on the monotonic clock (for durations only: its origin is arbitrary).
 double io_now_s(void);
 
+// ---- content hashes: 64-bit FNV-1a (not cryptographic; detects edits and corruption) -----------
+#define IO_HASH_INIT 0xcbf29ce484222325ULL
+// Continues hash h over n bytes; start from IO_HASH_INIT.
+uint64_t io_hash_bytes(uint64_t h, const void *data, size_t n);
+// The hash of a whole file's bytes into *h. Returns 0, or -1 with errno set.
+int io_hash_file(const char *path, uint64_t *h);
+// A hash as it is written in files: 16 lowercase hex digits (out holds at least 17 bytes).
+void io_hash_hex(uint64_t h, char out[17]);
+
 #endif
