@@ -92,11 +92,16 @@ $(BUILD)/tests/verify_export: tests/verify_export.c $(DNN_OBJ) $(BUILD)/sim/io.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DMOESIM_DOUBLE -o $@ $< $(DNN_OBJ) $(BUILD)/sim/io.o $(LDLIBS)
 
+# the ENOSPC fault shim of tests/e2e_enospc.sh (LD_PRELOAD; no sanitizers: it is loaded into any build)
+$(BUILD)/tests/enospc.so: tests/fault/enospc.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
+
 $(BENCH): tests/bench.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
-testbins: $(TESTS) $(DTESTS) $(BUILD)/moesim $(BUILD)/tests/verify_export
+testbins: $(TESTS) $(DTESTS) $(BUILD)/moesim $(BUILD)/tests/verify_export $(BUILD)/tests/enospc.so
 
 # The three builds, each in its own folder; the runner prints the final "N passed, M failed, K skipped".
 test:

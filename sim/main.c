@@ -17,6 +17,7 @@
 #include "train/sweep.h"
 #include "train/train.h"
 #include "io.h"
+#include "outdir.h"
 #include "cli/options.h"
 
 _Static_assert(CLI_PATH_MAX == CFG_PATH_MAX, "a path the command line accepts must fit the config's");
@@ -25,6 +26,23 @@ _Static_assert(CFG_PATH_MAX <= IO_PATH_MAX, "a path the config or the command li
 #ifndef MOESIM_VERSION
 #define MOESIM_VERSION "0.1.0"
 #endif
+
+// The --out folder of eval, generate, analyze, compare and export (outdir.h): the command writes
+// into od->tmp, begun after the input checks (a bad --out exits 2) and committed last, so the
+// folder is whole or absent. out_begin and out_commit print the error; out_commit's is exit 1.
+static int out_begin(const char *cmd, OutDir *od, const char *out) {
+    char err[IO_MSG_MAX];
+    if (outdir_begin(od, out, err, sizeof err) == 0) return 0;
+    fprintf(stderr, "moesim: %s: %s\n", cmd, err);
+    return -1;
+}
+
+static int out_commit(const char *cmd, OutDir *od) {
+    char err[IO_MSG_MAX];
+    if (outdir_commit(od, cmd, MOESIM_VERSION, err, sizeof err) == 0) return 0;
+    fprintf(stderr, "moesim: %s: %s\n", cmd, err);
+    return -1;
+}
 
 static const char usage_run[] =
     "usage: moesim run FILE [--out DIR] [--set KEY=VALUE]... [-j N] [--shard I/N] [--dry-run] [--force] [--quiet]\n"
@@ -52,7 +70,8 @@ static const char usage_export[] =
     "  DIR/grads/<name>.npy              its gradient\n"
     "  DIR/tokens.npy                    the batch, int32 B x (T+1) (router kind: hidden.npy)\n"
     "  DIR/acts/blocks.<l>.router_in.npy, router_logits.npy, topk.npy   the router's view\n"
-    "  DIR/state/blocks.<l>.bias.npy     the aux-free selection bias\n";
+    "  DIR/state/blocks.<l>.bias.npy     the aux-free selection bias\n"
+    "  DIR/complete.json                 written last: the folder is whole (an earlier DIR is replaced whole)\n";
 
 static const char usage_analyze[] =
     "usage: moesim analyze --hidden H.npy --router P.npy [--top-k K | --topk-file I.npy] [options] --out DIR\n"
@@ -100,6 +119,7 @@ static const char usage_generate[] =
     "  DIR/confidence.npy   float32 (N*M) x L x (n+T), the router's largest softmax probability\n"
     "  DIR/diversity.csv    per prompt, how alike its M continuations are (distinct, entropy, share)\n"
     "  DIR/generate.json    settings, prompt_len, diversity means, per row its prompt, sample, domain, seed\n"
+    "  DIR/complete.json    written last: the folder is whole (an earlier DIR is replaced whole)\n"
     "\n"
     "options:\n"
     "  --prompts N          prompts (default 16, or the prompt file's rows)\n"
@@ -132,6 +152,7 @@ static const char usage_eval[] =
     "  eval.csv, experts.csv   the measurements at the model's step (as the run's final rows)\n"
     "  pairs.csv, removal.csv  the Proposition 1 pairs and expert-removal sensitivity\n"
     "  config.toml             the resolved config of the evaluation; dump/ with eval.dump = true\n"
+    "  complete.json           written last: the folder is whole (an earlier DIR is replaced whole)\n"
     "With --set, only data.* and eval.* keys may change (another transform, duplication, more\n"
     "sequences, another data seed); the model's own keys cannot. With no --set, eval.csv equals the\n"
     "run's final eval.csv rows exactly.\n";
@@ -140,11 +161,12 @@ static const char usage_compare[] =
     "usage: moesim compare GEN_DIR... --out DIR [--top-p P] [--include-prompt] [--route-with RUN_DIR]\n"
     "\n"
     "Compares expert usage across the rollouts of several models (arXiv 2604.09780, Figs. 6, 25).\n"
-    "Each GEN_DIR is the output of `moesim generate` for one model (run); all must use the same\n"
-    "prompts. A rollout (model, prompt, sample) is summarized per layer by its expert-frequency\n"
-    "vector (Eq. 13) over its generated tokens (prompt tokens too with --include-prompt). Every\n"
-    "unordered pair of rollouts counts once in one kind: same_prompt_other_model,\n"
-    "other_prompt_same_model, same_prompt_same_model_other_sample, other_prompt_other_model.\n"
+    "Each GEN_DIR is the complete output of `moesim generate` (with its complete.json) for one\n"
+    "model (run); all must use the same prompts. A rollout (model, prompt, sample) is summarized\n"
+    "per layer by its expert-frequency vector (Eq. 13) over its generated tokens (prompt tokens\n"
+    "too with --include-prompt). Every unordered pair of rollouts counts once in one kind:\n"
+    "same_prompt_other_model, other_prompt_same_model, same_prompt_same_model_other_sample,\n"
+    "other_prompt_other_model.\n"
     "Writes DIR/compare.csv (layer,kind,pairs,overlap_mean,overlap_sd,freqsim_mean; overlap is\n"
     "Eq. 19's Jaccard of the top-P sets, freqsim Eq. 14's cosine) and DIR/compare_pairs.csv.\n"
     "It also tracks each model's prompts as their rollouts grow (Fig. 7): DIR/track.csv\n"
@@ -266,11 +288,15 @@ static int cmd_export(int argc, char **argv) {
     Config c;
     experiment_point(&ex, 0, &c);
     char err[IO_MSG_MAX];
-    if (export_model(&c, out, err, sizeof err) != 0) {
+    OutDir od;
+    if (out_begin("export", &od, out) != 0) return 2;
+    if (export_model(&c, od.tmp, err, sizeof err) != 0) {
         fprintf(stderr, "moesim: export: %s\n", err);
+        outdir_abort(&od);
         return 1;
     }
-    fprintf(stderr, "moesim: exported to %s\n", out);
+    if (out_commit("export", &od) != 0) return 1;
+    fprintf(stderr, "moesim: exported to %s\n", od.dir);
     return 0;
 }
 
@@ -299,30 +325,43 @@ static int cmd_analyze(int argc, char **argv) {
     if (dtype == 0) a.dtype = "bfloat16";
     a.truncation = trunc;                             // resolved per layer below when -1
     char err[IO_MSG_MAX];
+    if (layers && (a.hidden || a.router || a.topk_file))
+        return opt_fail("analyze", "--layers takes no --hidden, --router or --topk-file (see moesim analyze --help)");
+    if (!layers && (!a.hidden || !a.router || (!a.top_k && !a.topk_file)))
+        return opt_fail("analyze", "needs --hidden, --router and --top-k (or --topk-file), or --layers (see moesim analyze --help)");
+    OutDir od;
+    if (out_begin("analyze", &od, a.out) != 0) return 2;
+    a.out = od.tmp;
+    // bad input: exit 2; a failed write (or out of memory): exit 1 (analyze.h)
     if (layers) {
-        if (a.hidden || a.router || a.topk_file)
-            return opt_fail("analyze", "--layers takes no --hidden, --router or --topk-file (see moesim analyze --help)");
         int n = analyze_folder(layers, &a, err, sizeof err);
-        if (n < 0) { fprintf(stderr, "moesim: analyze: %s\n", err); return 2; }
         char csv[IO_CHILD_PATH_MAX], plots[IO_CHILD_PATH_MAX];
-        if (!path_join(csv, sizeof csv, a.out, "depth.csv") || !path_join(plots, sizeof plots, a.out, "plots")) {
-            fprintf(stderr, "moesim: analyze: %s: %s\n", a.out, strerror(ENAMETOOLONG));
-            return 2;
+        if (n >= 0 && (!path_join(csv, sizeof csv, a.out, "depth.csv") || !path_join(plots, sizeof plots, a.out, "plots"))) {
+            io_fail(err, sizeof err, "%s: %s", a.out, strerror(ENAMETOOLONG));
+            n = ANALYZE_FAILED;
         }
-        if (report_depth(csv, plots, err, sizeof err) != 0) { fprintf(stderr, "moesim: analyze: %s\n", err); return 1; }
-        fprintf(stderr, "moesim: analyzed %d layers: %s/layer<i>/analysis.json, %s, %s/depth_*.svg\n", n, a.out, csv, plots);
+        if (n >= 0 && report_depth(csv, plots, err, sizeof err) != 0) n = ANALYZE_FAILED;
+        if (n < 0) {
+            fprintf(stderr, "moesim: analyze: %s\n", err);
+            outdir_abort(&od);
+            return n == ANALYZE_BAD_INPUT ? 2 : 1;
+        }
+        if (out_commit("analyze", &od) != 0) return 1;
+        fprintf(stderr, "moesim: analyzed %d layers: %s/layer<i>/analysis.json, %s/depth.csv, %s/plots/depth_*.svg\n", n,
+                od.dir, od.dir, od.dir);
         return 0;
     }
-    if (!a.hidden || !a.router || (!a.top_k && !a.topk_file))
-        return opt_fail("analyze", "needs --hidden, --router and --top-k (or --topk-file), or --layers (see moesim analyze --help)");
-    if (analyze_files(&a, err, sizeof err) != 0) {
+    rc = analyze_files(&a, err, sizeof err);
+    if (rc != 0) {
         fprintf(stderr, "moesim: analyze: %s\n", err);
-        return 2;
+        outdir_abort(&od);
+        return rc == ANALYZE_BAD_INPUT ? 2 : 1;
     }
+    if (out_commit("analyze", &od) != 0) return 1;
     if (a.seq_len <= 0)
         fprintf(stderr, "moesim: analyze: no --seq-len: a B x T x D input gives the sequences; an N x D one is one "
                         "sequence (the per-sequence measurements cover all rows, the sequence-pair ones are null)\n");
-    fprintf(stderr, "moesim: wrote %s/analysis.json\n", a.out);
+    fprintf(stderr, "moesim: wrote %s/analysis.json\n", od.dir);
     return 0;
 }
 
@@ -379,21 +418,32 @@ static int cmd_generate(int argc, char **argv) {
         model_free(&m);
         return 2;
     }
+    OutDir od;
+    if (out_begin("generate", &od, a.out) != 0) {
+        gen_prompts_free(&p);
+        model_free(&m);
+        return 2;
+    }
     rc = 0;
     GenOutput o;
     a.progress = stderr;
+    GenArgs into = a;  // the files go to the temporary folder
+    into.out = od.tmp;
     if (gen_run(&o, &m, &p, &a, err, sizeof err) != 0) {
         fprintf(stderr, "moesim: %s\n", err);
         rc = 1;
     } else {
-        if (gen_write(&o, &p, &a, &c, step, err, sizeof err) != 0) {  // creates --out, then the files
+        if (gen_write(&o, &p, &into, &c, step, err, sizeof err) != 0) {  // creates od.tmp, then the files
             fprintf(stderr, "moesim: generate: %s\n", err);
+            outdir_abort(&od);
+            rc = 1;
+        } else if (out_commit("generate", &od) != 0) {
             rc = 1;
         } else {
             fprintf(stderr, "moesim: generated %d rows (%d prompts x %d samples) of %d + %d tokens in %.2f s "
                     "(%.0f new tokens/s); wrote %s/{tokens,routes,gates,confidence}.npy, diversity.csv and "
                     "generate.json\n", o.rows, p.N, a.samples, p.n, a.tokens, o.seconds,
-                    o.seconds > 0 ? (double)o.rows * a.tokens / o.seconds : 0.0, a.out);
+                    o.seconds > 0 ? (double)o.rows * a.tokens / o.seconds : 0.0, od.dir);
             Diversity *dv = malloc(sizeof *dv * (size_t)p.N);
             double dd, de, ds;
             if (dv && gen_diversity(dv, &o, &p, a.samples) == 0) {
@@ -448,16 +498,21 @@ static int cmd_eval(int argc, char **argv) {
         return 2;
     }
     model_free(&m);
-    if (mkdir_p(out) != 0) {
-        fprintf(stderr, "moesim: eval: cannot create %s: %s\n", out, strerror(errno));
+    OutDir od;
+    if (out_begin("eval", &od, out) != 0) return 2;
+    if (mkdir_p(od.tmp) != 0) {
+        fprintf(stderr, "moesim: eval: cannot create %s: %s\n", od.tmp, strerror(errno));
+        outdir_abort(&od);
         return 1;
     }
     RunOptions to = {.run_id = "eval", .quiet = 1};
-    if (eval_saved(&c, dir, out, &to, err, sizeof err) != 0) {
+    if (eval_saved(&c, dir, od.tmp, &to, err, sizeof err) != 0) {
         fprintf(stderr, "moesim: eval: %s\n", err);
+        outdir_abort(&od);
         return 1;
     }
-    fprintf(stderr, "moesim: evaluated %s; results in %s\n", dir, out);
+    if (out_commit("eval", &od) != 0) return 1;
+    fprintf(stderr, "moesim: evaluated %s; results in %s\n", dir, od.dir);
     return 0;
 }
 
@@ -491,6 +546,9 @@ static int cmd_compare(int argc, char **argv) {
     int rc = opt_parse("compare", usage_compare, opts, NOPTS(opts), argc, argv);
     if (rc != OPT_CONTINUE) return rc;
     char err[IO_MSG_MAX];
+    OutDir od;
+    if (out_begin("compare", &od, a.out) != 0) return 2;
+    a.out = od.tmp;
     Model analyzer;
     if (route_with) {
         Config c;
@@ -504,8 +562,9 @@ static int cmd_compare(int argc, char **argv) {
     }
     rc = compare_dirs(&a, err, sizeof err);
     if (route_with) model_free(&analyzer);
-    if (rc != 0) { fprintf(stderr, "moesim: compare: %s\n", err); return rc; }
-    fprintf(stderr, "moesim: wrote compare.csv, compare_pairs.csv, track.csv and track_pairs.csv in %s\n", a.out);
+    if (rc != 0) { fprintf(stderr, "moesim: compare: %s\n", err); outdir_abort(&od); return rc; }
+    if (out_commit("compare", &od) != 0) return 1;
+    fprintf(stderr, "moesim: wrote compare.csv, compare_pairs.csv, track.csv and track_pairs.csv in %s\n", od.dir);
     return 0;
 }
 

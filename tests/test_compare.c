@@ -1,8 +1,9 @@
 // test_compare.c — `moesim compare` on hand-made routing traces: pair kinds, Eq. 19 top-P overlap
 // and Eq. 14 FreqSim per kind worked out by hand, the prompt left out unless asked, the per-pair
 // file, the Fig. 7 prompt-to-rollout tracking, the Fig. 14 pooled cosine (Eqs. 15-17) of a stand-in
-// analyzer's router inputs over the prompt and over prompt + rollout, and the input checks (folders that do not share their prompts, bad shapes).
-// covers: sim/tools/compare.c sim/measure/rollouts.c
+// analyzer's router inputs over the prompt and over prompt + rollout, and the input checks (folders that do not share their prompts, bad shapes,
+// folders that are not complete `moesim generate` outputs: no complete.json, or another command's).
+// covers: sim/tools/compare.c sim/measure/rollouts.c sim/outdir.c
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,17 @@ static const int32_t GEN[2][4][4] = {
     {{0, 0, 0, 1}, {0, 0, 1, 1}, {2, 2, 2, 3}, {2, 2, 3, 3}},
     {{0, 0, 0, 2}, {1, 1, 1, 0}, {3, 3, 3, 3}, {2, 3, 3, 3}},
 };
+
+// The completion marker a command writes last (sim/outdir.h), as text.
+static void write_marker(const char *dir, const char *command) {
+    char p[512];
+    FILE *f = fopen(path_join(p, sizeof p, dir, "complete.json"), "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fprintf(f, "{\n  \"format\": \"moesim-complete-1\",\n  \"command\": \"%s\",\n  \"version\": \"0.1.0\",\n"
+               "  \"finished\": \"2026-12-06T00:00:00Z\"\n}\n", command);
+    fclose(f);
+}
 
 // Writes one model's generate folder: rows ordered prompt by prompt (row = 2 prompt + sample).
 static void write_gen(const char *dir, int model, int prompt_tokens_offset) {
@@ -46,6 +58,7 @@ static void write_gen(const char *dir, int model, int prompt_tokens_offset) {
                 r < 3 ? "," : "");
     fprintf(f, "  ]\n}\n");
     fclose(f);
+    write_marker(dir, "generate");
 }
 
 // Reads compare.csv into overlap / freqsim / pairs per kind (layer 0).
@@ -247,6 +260,29 @@ static void test_bad_input(const char *T) {
     CHECK(compare_dirs(&a, err, sizeof err) == 2 && strstr(err, "/nonexistent/gen") != NULL);
 }
 
+// A folder without complete.json (a generate cut short, or mixed by an older moesim) and a folder
+// another command wrote are refused before anything is written, naming the folder and what to do.
+static void test_incomplete(const char *T) {
+    char m0[512], mi[512], me[512], out[512], p[600], err[1024];
+    snprintf(m0, sizeof m0, "%s/m0", T);
+    snprintf(mi, sizeof mi, "%s/incomplete", T);
+    snprintf(me, sizeof me, "%s/evalout", T);
+    snprintf(out, sizeof out, "%s/inc_out", T);
+    write_gen(mi, 1, 0);
+    CHECK(remove(path_join(p, sizeof p, mi, "complete.json")) == 0);
+    const char *dirs[2] = {m0, mi};
+    CompareArgs a = {.ndirs = 2, .dirs = dirs, .out = out, .top_p = 0.8};
+    CHECK(compare_dirs(&a, err, sizeof err) == 2);
+    CHECK_MSG(strstr(err, mi) && strstr(err, "complete.json") && strstr(err, "moesim generate"), "message: %s", err);
+    CHECK(access(out, F_OK) != 0);
+    write_gen(me, 1, 0);
+    write_marker(me, "eval");
+    a.dirs = (const char *[]){m0, me};
+    CHECK(compare_dirs(&a, err, sizeof err) == 2);
+    CHECK_MSG(strstr(err, me) && strstr(err, "moesim eval"), "message: %s", err);
+    CHECK(access(out, F_OK) != 0);
+}
+
 int main(void) {
     char T[] = "/tmp/moesim_compare.XXXXXX";
     if (!mkdtemp(T)) { perror("mkdtemp"); return 1; }
@@ -256,6 +292,7 @@ int main(void) {
     test_by_hand(T);
     test_pooled_track(T);
     test_bad_input(T);
+    test_incomplete(T);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", T);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", T);

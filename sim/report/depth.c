@@ -61,9 +61,17 @@ static int depth_figure(const Csv *t, const char *path, const char *title, const
                      .cols = np < 3 ? np : 3, .panel_w = 300, .panel_h = 200,
                      .nlegend = 0, .legend_names = lnames, .legend_colors = lcolors};
     AtomicFile af;
+    errno = 0;
     FILE *f = afile_open(&af, path);
-    if (!f) { snprintf(err, errlen, "cannot write %s", path); goto done; }
-    if (svg_figure(f, &fig) != 0 || afile_commit(&af) != 0) { snprintf(err, errlen, "cannot write %s", path); goto done; }
+    if (!f) { snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno)); goto done; }
+    errno = 0;
+    if (svg_figure(f, &fig) != 0) {  // out of memory, or a failed write: no .tmp is left
+        int e = errno;
+        afile_abort(&af);
+        snprintf(err, errlen, "cannot write %s: %s", path, e ? strerror(e) : "out of memory");
+        goto done;
+    }
+    if (afile_commit(&af) != 0) { snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno)); goto done; }
     rc = 0;
 done:
     free(x); free(y); free(ser); free(pan);
@@ -74,7 +82,7 @@ int report_depth(const char *csv_path, const char *plots_dir, char *err, size_t 
     Csv t;
     if (csv_read(&t, csv_path, err, errlen) != 0) return -1;
     if (csv_col(&t, "layer") < 0) { csv_free(&t); snprintf(err, errlen, "%s: no layer column", csv_path); return -1; }
-    if (mkdir_p(plots_dir) != 0) { csv_free(&t); snprintf(err, errlen, "cannot create %s", plots_dir); return -1; }
+    if (mkdir_p(plots_dir) != 0) { snprintf(err, errlen, "cannot create %s: %s", plots_dir, strerror(errno)); csv_free(&t); return -1; }
     // Each panel names its lines in its title (1st = blue, 2nd = orange, 3rd = green).
     static const DepthPanel energy[] = {
         {"Eq. 7: energy of v1 / v2 / v3", "share of |H|_F^2",

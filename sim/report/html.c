@@ -231,7 +231,7 @@ static int write_html(Report *R) {
     char p[IO_CHILD_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, R->dir, "report.html"));
-    if (!f) return report_fail(R, "%s: cannot create", p);
+    if (!f) return report_fail(R, "%s: cannot create: %s", p, strerror(errno));
     const Config *c = &R->ex->base;
     int ok = 0, div = 0, failed = 0;
     for (int r = 0; r < R->nruns; r++) {
@@ -290,7 +290,7 @@ static int write_html(Report *R) {
     write_glossary(f);
     fputs("<p class=\"meta\">Written by <code>moesim report</code> from the CSV files of this folder; rebuild "
           "it with <code>./moesim report DIR</code>.</p>\n</main>\n</body>\n</html>\n", f);
-    if (afile_commit(&a) != 0) return report_fail(R, "%s: cannot write", p);
+    if (afile_commit(&a) != 0) return report_fail(R, "%s: cannot write: %s", p, strerror(errno));
     return 0;
 }
 
@@ -323,15 +323,15 @@ static int build(Report *R) {
     // Files: plots first, the page that shows them last.
     char pd[IO_CHILD_PATH_MAX];
     if (!path_join(pd, sizeof pd, R->dir, "plots")) return report_fail(R, "%s: %s", pd, strerror(ENAMETOOLONG));
-    if (mkdir_p(pd) != 0) return report_fail(R, "%s: cannot create the folder", pd);
+    if (mkdir_p(pd) != 0) return report_fail(R, "%s: cannot create the folder: %s", pd, strerror(errno));
     for (int i = 0; i < R->nplots; i++) {
         char name[200], path[IO_DEEP_PATH_MAX];
         snprintf(name, sizeof name, "%s.svg", R->plots[i].name);
         AtomicFile a;
         FILE *f = afile_open(&a, path_join(path, sizeof path, pd, name));
-        if (!f) return report_fail(R, "%s: cannot create", path);
+        if (!f) return report_fail(R, "%s: cannot create: %s", path, strerror(errno));
         fwrite(R->plots[i].svg, 1, R->plots[i].len, f);
-        if (afile_commit(&a) != 0) return report_fail(R, "%s: cannot write", path);
+        if (afile_commit(&a) != 0) return report_fail(R, "%s: cannot write: %s", path, strerror(errno));
     }
     // plots/ belongs to the report: an .svg it did not write this time (a swept key renamed, a
     // figure with no data any more) is stale and goes, so the folder shows exactly this report.

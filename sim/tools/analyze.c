@@ -42,14 +42,13 @@ static int write_truncation(const char *out, int layer, const float *H, const fl
     char p[IO_CHILD_PATH_MAX];
     AtomicFile af;
     FILE *f = afile_open(&af, path_join(p, sizeof p, out, "truncation.csv"));
-    if (!f) { snprintf(err, errlen, "cannot write %s", p); return -1; }
+    if (!f) return io_fail(err, errlen, "cannot write %s: %s", p, strerror(errno));
     fputs(TRUNCATION_CSV_HEADER, f);
     if (truncation_csv_layer(f, layer, H, P, N, D, E, K) != 0) {
         afile_abort(&af);
-        snprintf(err, errlen, "truncation: out of memory");
-        return -1;
+        return io_fail(err, errlen, "truncation: out of memory");
     }
-    if (afile_commit(&af) != 0) { snprintf(err, errlen, "cannot write %s", p); return -1; }
+    if (afile_commit(&af) != 0) return io_fail(err, errlen, "cannot write %s: %s", p, strerror(errno));
     return 0;
 }
 
@@ -60,7 +59,7 @@ static int analyze_one(const AnalyzeArgs *a, int layer, LayerMetrics *lm_out, ch
     MetricsScratch scratch = {0};
     double *Pt = NULL, *Zd = NULL;
     int32_t *dom = NULL, *topk = NULL;
-    int ndh, ndp, ndd, ndk, rc = -1;
+    int ndh, ndp, ndd, ndk, rc = ANALYZE_BAD_INPUT;  // until the inputs are read and checked
     size_t sh[NPY_MAX_DIMS], sp[NPY_MAX_DIMS], sd[NPY_MAX_DIMS], sk[NPY_MAX_DIMS];
     if (npy_read_array(a->hidden, NPY_WANT_FLOAT, a->dtype, (void **)&H, &ndh, sh, err, errlen) != 0) goto done;
     if (npy_read_array(a->router, NPY_WANT_FLOAT, a->dtype, (void **)&P, &ndp, sp, err, errlen) != 0) goto done;
@@ -114,6 +113,7 @@ static int analyze_one(const AnalyzeArgs *a, int layer, LayerMetrics *lm_out, ch
     Pt = malloc(sizeof(double) * (size_t)D * E);
     Zd = malloc(sizeof(double) * N * E);
     if (!topk) topk = malloc(sizeof(int32_t) * N * K);
+    rc = ANALYZE_FAILED;  // the inputs are good: what fails now is the work
     if (!Z || !Pt || !Zd || !topk) { snprintf(err, errlen, "out of memory"); goto done; }
     for (int e = 0; e < E; e++)
         for (int i = 0; i < D; i++) Pt[(size_t)i * E + e] = P[(size_t)e * D + i];
@@ -145,10 +145,10 @@ static int analyze_one(const AnalyzeArgs *a, int layer, LayerMetrics *lm_out, ch
         metrics_softmax_stats(&lm.router_confidence, &lm.topk_score_sum, &lm.router_entropy, Z, N, E, K, T);
     }
     char p[IO_CHILD_PATH_MAX];
-    if (mkdir_p(a->out) != 0) { snprintf(err, errlen, "cannot create %s", a->out); goto done; }
+    if (mkdir_p(a->out) != 0) { snprintf(err, errlen, "cannot create %s: %s", a->out, strerror(errno)); goto done; }
     AtomicFile af;
     FILE *f = afile_open(&af, path_join(p, sizeof p, a->out, "analysis.json"));
-    if (!f) { snprintf(err, errlen, "cannot write %s", p); goto done; }
+    if (!f) { snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno)); goto done; }
     JsonWriter w;
     json_begin(&w, f);
     json_object(&w);
@@ -179,7 +179,7 @@ static int analyze_one(const AnalyzeArgs *a, int layer, LayerMetrics *lm_out, ch
     json_end(&w);
     json_metrics(&w, &lm);
     json_end(&w);
-    if (afile_commit(&af) != 0) { snprintf(err, errlen, "cannot write %s", p); goto done; }
+    if (afile_commit(&af) != 0) { snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno)); goto done; }
     if ((a->truncation > 0 || (a->truncation < 0 && D <= 2048)) && write_truncation(a->out, layer, H, P, N, D, E, K, err, errlen) != 0) goto done;
     if (lm_out) *lm_out = lm;
     rc = 0;
@@ -194,7 +194,7 @@ int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen) { return analy
 int analyze_folder(const char *dir, const AnalyzeArgs *a, char *err, size_t errlen) {
     // the layers present: layer<i>.hidden.npy, i from the smallest found, consecutive
     DIR *dd = opendir(dir);
-    if (!dd) { snprintf(err, errlen, "%s: cannot open the folder", dir); return -1; }
+    if (!dd) { snprintf(err, errlen, "%s: cannot open the folder: %s", dir, strerror(errno)); return ANALYZE_BAD_INPUT; }
     int lo = -1, hi = -1;
     struct dirent *de;
     while ((de = readdir(dd))) {
@@ -205,12 +205,12 @@ int analyze_folder(const char *dir, const AnalyzeArgs *a, char *err, size_t errl
         }
     }
     closedir(dd);
-    if (lo < 0) { snprintf(err, errlen, "%s: no layer<i>.hidden.npy files", dir); return -1; }
+    if (lo < 0) { snprintf(err, errlen, "%s: no layer<i>.hidden.npy files", dir); return ANALYZE_BAD_INPUT; }
     char p[IO_CHILD_PATH_MAX];
-    if (mkdir_p(a->out) != 0) { snprintf(err, errlen, "cannot create %s", a->out); return -1; }
+    if (mkdir_p(a->out) != 0) return io_fail(err, errlen, "cannot create %s: %s", a->out, strerror(errno));
     AtomicFile af;
     FILE *f = afile_open(&af, path_join(p, sizeof p, a->out, "depth.csv"));
-    if (!f) { snprintf(err, errlen, "cannot write %s", p); return -1; }
+    if (!f) return io_fail(err, errlen, "cannot write %s: %s", p, strerror(errno));
     const char *names[METRICS_NSCALARS];
     metrics_list(names, NULL, NULL, &(LayerMetrics){0});
     fprintf(f, "layer");
@@ -223,12 +223,13 @@ int analyze_folder(const char *dir, const AnalyzeArgs *a, char *err, size_t errl
         snprintf(name, sizeof name, "layer%d.hidden.npy", l);
         if (!path_join(hid, sizeof hid, dir, name) || !path_join(sub, sizeof sub, a->out, name)) {
             afile_abort(&af);
-            return io_fail(err, errlen, "%s: %s", hid, strerror(ENAMETOOLONG));
+            io_fail(err, errlen, "%s: %s", hid, strerror(ENAMETOOLONG));
+            return ANALYZE_BAD_INPUT;
         }
         if (!file_exists(hid)) {
             afile_abort(&af);
             snprintf(err, errlen, "%s: layers %d..%d found, but layer %d is missing", dir, lo, hi, l);
-            return -1;
+            return ANALYZE_BAD_INPUT;
         }
         snprintf(name, sizeof name, "layer%d.router.npy", l);
         path_join(rou, sizeof rou, dir, name);
@@ -247,11 +248,12 @@ int analyze_folder(const char *dir, const AnalyzeArgs *a, char *err, size_t errl
         b.out = sub;
         if (b.topk_file && a->top_k == 0) b.top_k = 0;
         LayerMetrics lm;
-        char e2[600];
-        if (analyze_one(&b, l, &lm, e2, sizeof e2) != 0) {
+        char e2[IO_MSG_MAX];
+        int rc = analyze_one(&b, l, &lm, e2, sizeof e2);
+        if (rc != 0) {
             afile_abort(&af);
             snprintf(err, errlen, "layer %d: %s", l, e2);
-            return -1;
+            return rc;
         }
         double values[METRICS_NSCALARS];
         metrics_list(NULL, NULL, values, &lm);
@@ -263,6 +265,6 @@ int analyze_folder(const char *dir, const AnalyzeArgs *a, char *err, size_t errl
         fprintf(f, "\n");
         count++;
     }
-    if (afile_commit(&af) != 0) { snprintf(err, errlen, "cannot write %s", p); return -1; }
+    if (afile_commit(&af) != 0) return io_fail(err, errlen, "cannot write %s: %s", p, strerror(errno));
     return count;
 }

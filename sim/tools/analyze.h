@@ -22,8 +22,13 @@ typedef struct {
     int truncation;        // 1: also write truncation.csv (Fig. 24)
 } AnalyzeArgs;
 
-// Writes OUT/analysis.json (and OUT/truncation.csv if asked). Returns 0, or -1 with a message
-// naming the file in err.
+// How analyze_files and analyze_folder fail, with a message in err: an input file or option is
+// wrong (named; the command exits 2), or the work failed (a write: the file and the system's
+// reason; out of memory; the command exits 1).
+enum { ANALYZE_FAILED = -1, ANALYZE_BAD_INPUT = -2 };
+
+// Writes OUT/analysis.json (and OUT/truncation.csv if asked), creating OUT. Returns 0,
+// ANALYZE_BAD_INPUT or ANALYZE_FAILED.
 int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen);
 
 // A folder of layers: DIR/layer<i>.hidden.npy and DIR/layer<i>.router.npy for i = 0, 1, ...
@@ -31,7 +36,7 @@ int analyze_files(const AnalyzeArgs *a, char *err, size_t errlen);
 // DIR/layer<i>.labels.npy). For each layer, analyze_files into OUT/layer<i>/; then
 // OUT/depth.csv: one row per layer, columns layer then every scalar key. `a` gives the options
 // (its hidden, router, topk_file, domains and out are replaced per layer). Returns the number of
-// layers (>= 1), or -1 with a message in err.
+// layers (>= 1), ANALYZE_BAD_INPUT or ANALYZE_FAILED.
 int analyze_folder(const char *dir, const AnalyzeArgs *a, char *err, size_t errlen);
 
 #endif

@@ -8,6 +8,7 @@
 #include "../measure/metrics.h"
 #include "../measure/rollouts.h"
 #include "../io.h"
+#include "../outdir.h"
 
 // ---- folders ----------------------------------------------------------------------------------
 
@@ -36,6 +37,7 @@ static int field_int(const char *json, const char *key, int *out) {
 static int read_gen_dir(GenDir *g, const char *dir, int experts, char *err, size_t errlen) {
     char p[IO_DEEP_PATH_MAX];
     memset(g, 0, sizeof *g);
+    if (outdir_check(dir, "generate", err, errlen) != 0) return -1;  // a folder cut short or mixed is no model's rollouts
     char *json = read_text_file(path_join(p, sizeof p, dir, "generate.json"));
     if (!json) { snprintf(err, errlen, "%s: cannot read: %s (is %s a `moesim generate` folder?)", p, strerror(errno), dir); return -1; }
     int bad = field_int(json, "prompt_len", &g->prompt_len) || field_int(json, "layers", &g->L) ||

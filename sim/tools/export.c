@@ -1,4 +1,5 @@
 // export.c — one forward/backward at initialization, written out for analysis in numpy.
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "export.h"
@@ -10,11 +11,24 @@
 #include "../train/batches.h"
 #include "../../nn/model.h"
 
+// Writes dir/name unless an earlier write failed; the first failure's file and reason go to err.
+// Returns 1 when this or an earlier write failed.
+static int put_npy(const char *dir, const char *name, const char *dtype, const void *data, int nd, const size_t *shape,
+                   int bad, char *err, size_t errlen) {
+    char p[IO_DEEP_PATH_MAX];
+    if (bad) return 1;
+    errno = 0;
+    if (npy_write(path_join(p, sizeof p, dir, name), dtype, data, nd, shape) == 0) return 0;
+    io_fail(err, errlen, "cannot write %s: %s", p, errno ? strerror(errno) : "write error");
+    return 1;
+}
+
 int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
     char p[IO_DEEP_PATH_MAX], sub[IO_CHILD_PATH_MAX];
     const char *subs[] = {"params", "grads", "acts", "state"};
     for (int i = 0; i < 4; i++)
-        if (mkdir_p(path_join(sub, sizeof sub, dir, subs[i])) != 0) return io_fail(err, errlen, "cannot create %s", sub);
+        if (mkdir_p(path_join(sub, sizeof sub, dir, subs[i])) != 0)
+            return io_fail(err, errlen, "cannot create %s: %s", sub, strerror(errno));
     WorldSpec ws;
     World w;
     world_spec_from_config(&ws, c);
@@ -40,38 +54,41 @@ int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
     int rc = model_forward(&m, &b, NULL, &l);
     if (rc == 0) model_backward(&m, &b);
     int bad = rc != 0;
+    if (bad) io_fail(err, errlen, "export: the step-0 forward pass failed");
     size_t shape[3];
     for (int i = 0; i < m.table.n && !bad; i++) {
         const ParamInfo *pi = &m.table.info[i];
         int nd = param_npy_shape(pi, shape);
         snprintf(sub, sizeof sub, "params/%s.npy", pi->name);
-        bad |= npy_write(path_join(p, sizeof p, dir, sub), "<f4", m.params + pi->offset, nd, shape) != 0;
+        bad = put_npy(dir, sub, "<f4", m.params + pi->offset, nd, shape, bad, err, errlen);
         snprintf(sub, sizeof sub, "grads/%s.npy", pi->name);
-        bad |= npy_write(path_join(p, sizeof p, dir, sub), "<f4", m.grads + pi->offset, nd, shape) != 0;
+        bad = put_npy(dir, sub, "<f4", m.grads + pi->offset, nd, shape, bad, err, errlen);
     }
     if (router) {
         size_t sh[2] = {(size_t)N, (size_t)D};
-        bad |= npy_write(path_join(p, sizeof p, dir, "hidden.npy"), "<f4", src.hidden, 2, sh) != 0;
+        bad = put_npy(dir, "hidden.npy", "<f4", src.hidden, 2, sh, bad, err, errlen);
     } else {
         size_t sh[2] = {(size_t)B, (size_t)T + 1};
-        bad |= npy_write(path_join(p, sizeof p, dir, "tokens.npy"), "<i4", src.tokens, 2, sh) != 0;
+        bad = put_npy(dir, "tokens.npy", "<i4", src.tokens, 2, sh, bad, err, errlen);
     }
     for (int layer = 0; layer < m.spec.L && !bad; layer++) {
         const BlockActs *a = &m.blocks[layer];
         size_t su[2] = {(size_t)N, (size_t)D}, sz[2] = {(size_t)N, (size_t)m.spec.E}, sk[2] = {(size_t)N, (size_t)m.spec.K};
         size_t sb[1] = {(size_t)m.spec.E};
         snprintf(sub, sizeof sub, "acts/blocks.%d.router_in.npy", layer);
-        bad |= npy_write(path_join(p, sizeof p, dir, sub), "<f4", a->u, 2, su) != 0;
+        bad = put_npy(dir, sub, "<f4", a->u, 2, su, bad, err, errlen);
         snprintf(sub, sizeof sub, "acts/blocks.%d.router_logits.npy", layer);
-        bad |= npy_write(path_join(p, sizeof p, dir, sub), "<f4", a->z, 2, sz) != 0;
+        bad = put_npy(dir, sub, "<f4", a->z, 2, sz, bad, err, errlen);
         snprintf(sub, sizeof sub, "acts/blocks.%d.topk.npy", layer);
-        bad |= npy_write(path_join(p, sizeof p, dir, sub), "<i4", a->topk, 2, sk) != 0;
+        bad = put_npy(dir, sub, "<i4", a->topk, 2, sk, bad, err, errlen);
         snprintf(sub, sizeof sub, "state/blocks.%d.bias.npy", layer);
-        bad |= npy_write(path_join(p, sizeof p, dir, sub), "<f4", m.bias + (size_t)layer * m.spec.E, 1, sb) != 0;
+        bad = put_npy(dir, sub, "<f4", m.bias + (size_t)layer * m.spec.E, 1, sb, bad, err, errlen);
     }
     // the manifest last: config, parameter names and shapes, the step-0 loss in pieces
     AtomicFile af;
+    errno = 0;
     FILE *f = bad ? NULL : afile_open(&af, path_join(p, sizeof p, dir, "manifest.json"));
+    if (!f && !bad) bad = io_fail(err, errlen, "cannot write %s: %s", p, errno ? strerror(errno) : "open error") != 0;
     if (f) {
         JsonWriter w;
         json_begin(&w, f);
@@ -107,13 +124,11 @@ int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
         json_key(&w, "seq_aux"); json_double(&w, l.seq_aux);
         json_end(&w);
         json_end(&w);
-        bad |= afile_commit(&af) != 0;
-    } else {
-        bad = 1;
+        errno = 0;
+        if (afile_commit(&af) != 0) bad = io_fail(err, errlen, "cannot write %s: %s", p, errno ? strerror(errno) : "write error") != 0;
     }
     batch_source_free(&src);
     model_free(&m);
     world_free(&w);
-    if (bad) return io_fail(err, errlen, "cannot write the export into %s", dir);
-    return 0;
+    return bad ? -1 : 0;
 }
