@@ -3,7 +3,8 @@
 // load_entropy, router_confidence, topk_score_sum, router_entropy, per sequence of --seq-len rows); the same
 // states as B x T x D or float64 give the same numbers; --topk-file equal to the logits' top-K
 // changes nothing and another choice moves maxvio to its hand value; a folder of layers gives
-// each layer's analysis.json and a depth.csv row each; and bad inputs fail naming the file.
+// each layer's analysis.json and a depth.csv row each; and bad inputs fail naming the file
+// (ANALYZE_BAD_INPUT), a failed write names the file and the system's reason (ANALYZE_FAILED).
 // (The measurements themselves: test_metrics; real models' file forms: e2e_analyze.sh.)
 // covers: sim/tools/analyze.c
 #include <math.h>
@@ -162,10 +163,10 @@ static void test_errors(void) {
     size_t sp2[2] = {E, D + 1};
     path(p, sizeof p, "p_wide.npy");
     CHECK(npy_write(p, "<f4", p2, 2, sp2) == 0);
-    CHECK(run("h.npy", "p_wide.npy", NULL, NULL, 0, "x1", err, sizeof err) != 0);
+    CHECK(run("h.npy", "p_wide.npy", NULL, NULL, 0, "x1", err, sizeof err) == ANALYZE_BAD_INPUT);
     CHECK_MSG(strstr(err, "h.npy") && strstr(err, "p_wide.npy") && strstr(err, "same D"), "%s", err);
     // a missing file
-    CHECK(run("nothere.npy", "p.npy", NULL, NULL, 0, "x2", err, sizeof err) != 0);
+    CHECK(run("nothere.npy", "p.npy", NULL, NULL, 0, "x2", err, sizeof err) == ANALYZE_BAD_INPUT);
     CHECK_MSG(strstr(err, "nothere.npy") != NULL, "%s", err);
     // choices outside the router's experts, or one expert twice in a row
     int32_t bad[N * K];
@@ -174,13 +175,16 @@ static void test_errors(void) {
     bad[5] = E;
     path(p, sizeof p, "bad_topk.npy");
     CHECK(npy_write(p, "<i4", bad, 2, sk) == 0);
-    CHECK(run("h.npy", "p.npy", "bad_topk.npy", NULL, 0, "x3", err, sizeof err) != 0);
+    CHECK(run("h.npy", "p.npy", "bad_topk.npy", NULL, 0, "x3", err, sizeof err) == ANALYZE_BAD_INPUT);
     CHECK_MSG(strstr(err, "bad_topk.npy") && strstr(err, "outside 0..3"), "%s", err);
     bad[5] = 1;
     bad[7] = bad[6];
     CHECK(npy_write(p, "<i4", bad, 2, sk) == 0);
-    CHECK(run("h.npy", "p.npy", "bad_topk.npy", NULL, 0, "x4", err, sizeof err) != 0);
+    CHECK(run("h.npy", "p.npy", "bad_topk.npy", NULL, 0, "x4", err, sizeof err) == ANALYZE_BAD_INPUT);
     CHECK_MSG(strstr(err, "bad_topk.npy") && strstr(err, "twice"), "%s", err);
+    // a failed write: the output folder cannot be made below a file
+    CHECK(run("h.npy", "p.npy", NULL, NULL, 0, "p.npy/out", err, sizeof err) == ANALYZE_FAILED);
+    CHECK_MSG(strstr(err, "p.npy/out") && strstr(err, "Not a directory"), "%s", err);
     // labels: one per state, none negative
     int32_t lab[N + 1] = {0};
     size_t sl[1] = {N + 1};
