@@ -53,7 +53,7 @@ run() {  # run NAME OUTDIR [--set ...]
     "$MOESIM" run "experiments/$name.toml" -j "$JOBS" --quiet $FORCE --out "$dir" "$@"
 }
 gen() {  # gen RUN_DIR OUT_DIR: the same prompts for every model (8 prompt tokens, 24 new ones)
-    [ -n "$FORCE" ] || [ ! -s "$2/generate.json" ] || return 0
+    [ -n "$FORCE" ] || [ ! -s "$2/complete.json" ] || return 0  # whole (docs/EXPERIMENTS.md)
     mkdir -p "$(dirname "$2")"
     "$MOESIM" generate "$1" --out "$2" --prompts-per-domain $PER_DOMAIN --samples $SAMPLES --prompt-len 8 \
         --tokens 24 --temperature 1 --seed 7 >"$2.log" 2>&1 && rm -f "$2.log" || { cat "$2.log" >&2; exit 1; }
@@ -90,7 +90,7 @@ if [ -d "$c11/models" ]; then
     for r in "$c11/models"/*=*; do
         [ -s "$r/model/state.json" ] || continue
         g="$c11/gen_long/$(basename "$r")"
-        if [ -n "$FORCE" ] || [ ! -s "$g/generate.json" ] || [ ! -s "$g/routes.npy" ]; then
+        if [ -n "$FORCE" ] || [ ! -s "$g/complete.json" ] || [ ! -s "$g/routes.npy" ]; then
             mkdir -p "$c11/gen_long"
             "$MOESIM" generate "$r" --out "$g" --prompts-per-domain $PER_DOMAIN --samples 1 --prompt-len 8 \
                 --tokens 500 --temperature 1 --seed 11 >"$g.log" 2>&1 && rm -f "$g.log" || { cat "$g.log" >&2; exit 1; }

@@ -29,10 +29,12 @@ _Static_assert(CFG_PATH_MAX <= IO_PATH_MAX, "a path the config or the command li
 
 // The --out folder of eval, generate, analyze, compare and export (outdir.h): the command writes
 // into od->tmp, begun after the input checks (a bad --out exits 2) and committed last, so the
-// folder is whole or absent. out_begin and out_commit print the error; out_commit's is exit 1.
-static int out_begin(const char *cmd, OutDir *od, const char *out) {
+// folder is whole or absent. own_file: the file every output of the command holds (an older
+// moesim's output, without complete.json, may be replaced). out_begin and out_commit print the
+// error; out_commit's is exit 1.
+static int out_begin(const char *cmd, OutDir *od, const char *out, const char *own_file) {
     char err[IO_MSG_MAX];
-    if (outdir_begin(od, out, err, sizeof err) == 0) return 0;
+    if (outdir_begin(od, out, own_file, err, sizeof err) == 0) return 0;
     fprintf(stderr, "moesim: %s: %s\n", cmd, err);
     return -1;
 }
@@ -289,7 +291,7 @@ static int cmd_export(int argc, char **argv) {
     experiment_point(&ex, 0, &c);
     char err[IO_MSG_MAX];
     OutDir od;
-    if (out_begin("export", &od, out) != 0) return 2;
+    if (out_begin("export", &od, out, "manifest.json") != 0) return 2;
     if (export_model(&c, od.tmp, err, sizeof err) != 0) {
         fprintf(stderr, "moesim: export: %s\n", err);
         outdir_abort(&od);
@@ -330,7 +332,7 @@ static int cmd_analyze(int argc, char **argv) {
     if (!layers && (!a.hidden || !a.router || (!a.top_k && !a.topk_file)))
         return opt_fail("analyze", "needs --hidden, --router and --top-k (or --topk-file), or --layers (see moesim analyze --help)");
     OutDir od;
-    if (out_begin("analyze", &od, a.out) != 0) return 2;
+    if (out_begin("analyze", &od, a.out, layers ? "depth.csv" : "analysis.json") != 0) return 2;
     a.out = od.tmp;
     // bad input: exit 2; a failed write (or out of memory): exit 1 (analyze.h)
     if (layers) {
@@ -419,7 +421,7 @@ static int cmd_generate(int argc, char **argv) {
         return 2;
     }
     OutDir od;
-    if (out_begin("generate", &od, a.out) != 0) {
+    if (out_begin("generate", &od, a.out, "generate.json") != 0) {
         gen_prompts_free(&p);
         model_free(&m);
         return 2;
@@ -499,7 +501,7 @@ static int cmd_eval(int argc, char **argv) {
     }
     model_free(&m);
     OutDir od;
-    if (out_begin("eval", &od, out) != 0) return 2;
+    if (out_begin("eval", &od, out, "eval.csv") != 0) return 2;
     if (mkdir_p(od.tmp) != 0) {
         fprintf(stderr, "moesim: eval: cannot create %s: %s\n", od.tmp, strerror(errno));
         outdir_abort(&od);
@@ -547,7 +549,7 @@ static int cmd_compare(int argc, char **argv) {
     if (rc != OPT_CONTINUE) return rc;
     char err[IO_MSG_MAX];
     OutDir od;
-    if (out_begin("compare", &od, a.out) != 0) return 2;
+    if (out_begin("compare", &od, a.out, "compare.csv") != 0) return 2;
     a.out = od.tmp;
     Model analyzer;
     if (route_with) {

@@ -67,7 +67,7 @@ static int folder_empty(const char *dir) {
     return empty;
 }
 
-int outdir_begin(OutDir *o, const char *dir, char *err, size_t errlen) {
+int outdir_begin(OutDir *o, const char *dir, const char *own_file, char *err, size_t errlen) {
     o->dir[0] = o->tmp[0] = '\0';
     if (!dir || !*dir) return io_fail(err, errlen, "--out: expected a folder's name, got ''");
     if ((size_t)snprintf(o->dir, sizeof o->dir, "%s", dir) >= sizeof o->dir)
@@ -83,11 +83,12 @@ int outdir_begin(OutDir *o, const char *dir, char *err, size_t errlen) {
     clean_stale(o);
     struct stat st;
     if (lstat(o->dir, &st) == 0) {
-        char marker[IO_PATH_MAX + 32];
+        char marker[IO_PATH_MAX + 32], own[IO_PATH_MAX + 32];
         if (!S_ISDIR(st.st_mode))
             return io_fail(err, errlen, "--out %s: a file of that name exists (the output is a folder): remove it or "
                            "give another --out", o->dir);
-        if (!folder_empty(o->dir) && !file_exists(path_join(marker, sizeof marker, o->dir, OUTDIR_MARKER)))
+        if (!folder_empty(o->dir) && !file_exists(path_join(marker, sizeof marker, o->dir, OUTDIR_MARKER)) &&
+            !(own_file && file_exists(path_join(own, sizeof own, o->dir, own_file))))
             return io_fail(err, errlen, "--out %s: the folder exists and is not a moesim output (no %s): it would be "
                            "replaced whole, so remove it yourself or give another --out", o->dir, OUTDIR_MARKER);
     }

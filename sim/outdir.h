@@ -11,9 +11,10 @@
 // short, mixed by an older moesim, or assembled by hand) is refused. Siblings DIR.tmp.<pid> of a
 // process that is gone are removed by outdir_begin and never read.
 //
-// An existing DIR is replaced only when it is empty or holds complete.json (an earlier output of
-// a moesim command); any other existing folder or file is refused, so a mistyped --out never
-// deletes someone's files.
+// An existing DIR is replaced only when it is empty, holds complete.json (an earlier output of a
+// moesim command), or holds the command's own file (generate.json for generate...: its output
+// from a moesim before complete.json existed); any other existing folder or file is refused, so
+// a mistyped --out never deletes someone's files.
 #ifndef MOESIM_OUTDIR_H
 #define MOESIM_OUTDIR_H
 
@@ -30,9 +31,10 @@ typedef struct {
 
 // Names the temporary sibling of dir, removes the stale DIR.tmp.<pid> siblings of processes that
 // are gone (and puts back a DIR.prev.<pid> whose swap was cut short), and checks that an existing
-// dir may be replaced. Creates nothing: the command makes o->tmp when it writes its first file.
-// Returns 0, or -1 with err naming the folder and what to do (a bad --out: exit 2).
-int outdir_begin(OutDir *o, const char *dir, char *err, size_t errlen);
+// dir may be replaced (own_file: the file every output of the command holds, or NULL). Creates
+// nothing: the command makes o->tmp when it writes its first file. Returns 0, or -1 with err
+// naming the folder and what to do (a bad --out: exit 2).
+int outdir_begin(OutDir *o, const char *dir, const char *own_file, char *err, size_t errlen);
 
 // Writes o->tmp/complete.json ("format", "command", "version", "finished": UTC time) and puts
 // o->tmp in place of o->dir (see above). Returns 0, or -1 with err naming the file and the

@@ -2,7 +2,8 @@
 // whole with complete.json; an earlier output is replaced whole (none of its files stay); a failed
 // command leaves the earlier folder as it was; a folder that is not a moesim output, a file, and
 // '.', '..' or '/' are refused; a dead writer's DIR.tmp.<pid> is removed and a live one's left; a
-// DIR.prev.<pid> whose swap was cut short is put back; the reader's check names what is wrong.
+// DIR.prev.<pid> whose swap was cut short is put back; an older moesim's output (the command's own
+// file, no complete.json) may be replaced; the reader's check names what is wrong.
 // covers: sim/outdir.c
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ static void test_replace_whole(const char *T) {
     char dir[600], err[2048];
     snprintf(dir, sizeof dir, "%s/out", T);
     OutDir o;
-    CHECK_MSG(outdir_begin(&o, dir, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(outdir_begin(&o, dir, NULL, err, sizeof err) == 0, "%s", err);
     CHECK(!file_exists(o.tmp) && !file_exists(dir));  // begin creates nothing
     CHECK(strncmp(o.tmp, dir, strlen(dir)) == 0 && strstr(o.tmp, ".tmp.") != NULL);
     CHECK(mkdir_p(o.tmp) == 0);
@@ -52,7 +53,7 @@ static void test_replace_whole(const char *T) {
     CHECK(outdir_check(dir, NULL, err, sizeof err) == 0);
     CHECK(strstr(text_of(dir, OUTDIR_MARKER), "\"command\": \"eval\"") && strstr(text_of(dir, OUTDIR_MARKER), "\"version\": \"9.9\""));
     // a second output replaces the first whole: first.txt does not stay
-    CHECK_MSG(outdir_begin(&o, dir, err, sizeof err) == 0, "%s", err);
+    CHECK_MSG(outdir_begin(&o, dir, NULL, err, sizeof err) == 0, "%s", err);
     CHECK(mkdir_p(o.tmp) == 0);
     put(o.tmp, "shared.txt", "new\n");
     CHECK_MSG(outdir_commit(&o, "generate", "9.9", err, sizeof err) == 0, "%s", err);
@@ -63,19 +64,19 @@ static void test_replace_whole(const char *T) {
     snprintf(sib, sizeof sib, "%s.prev.%ld", dir, (long)getpid());
     CHECK(!file_exists(sib));
     // a failed command: abort leaves the earlier folder as it was
-    CHECK(outdir_begin(&o, dir, err, sizeof err) == 0);
+    CHECK(outdir_begin(&o, dir, NULL, err, sizeof err) == 0);
     CHECK(mkdir_p(o.tmp) == 0);
     put(o.tmp, "shared.txt", "partial\n");
     outdir_abort(&o);
     CHECK(!file_exists(o.tmp) && !strcmp(text_of(dir, "shared.txt"), "new\n") && has(dir, OUTDIR_MARKER));
     // nothing written: commit fails and leaves dir as it was
-    CHECK(outdir_begin(&o, dir, err, sizeof err) == 0);
+    CHECK(outdir_begin(&o, dir, NULL, err, sizeof err) == 0);
     CHECK(outdir_commit(&o, "eval", "9.9", err, sizeof err) != 0 && strstr(err, "nothing was written"));
     CHECK(!strcmp(text_of(dir, "shared.txt"), "new\n"));
     // "out/" is the folder out
     char slash[700];
     snprintf(slash, sizeof slash, "%s//", dir);
-    CHECK(outdir_begin(&o, slash, err, sizeof err) == 0 && !strcmp(o.dir, dir));
+    CHECK(outdir_begin(&o, slash, NULL, err, sizeof err) == 0 && !strcmp(o.dir, dir));
 }
 
 static void test_refused(const char *T) {
@@ -83,18 +84,23 @@ static void test_refused(const char *T) {
     OutDir o;
     snprintf(dir, sizeof dir, "%s/mine", T);
     CHECK(mkdir_p(dir) == 0);
-    CHECK(outdir_begin(&o, dir, err, sizeof err) == 0);  // empty: may be replaced
+    CHECK(outdir_begin(&o, dir, NULL, err, sizeof err) == 0);  // empty: may be replaced
     put(dir, "notes.txt", "keep\n");
-    CHECK(outdir_begin(&o, dir, err, sizeof err) != 0);
+    CHECK(outdir_begin(&o, dir, NULL, err, sizeof err) != 0);
     CHECK_MSG(strstr(err, dir) && strstr(err, "not a moesim output"), "%s", err);
     CHECK(!strcmp(text_of(dir, "notes.txt"), "keep\n"));
+    // a folder holding the command's own file: an older moesim's output of it, replaced
+    CHECK(outdir_begin(&o, dir, "generate.json", err, sizeof err) != 0);
+    put(dir, "generate.json", "{}\n");
+    CHECK_MSG(outdir_begin(&o, dir, "generate.json", err, sizeof err) == 0, "%s", err);
+    CHECK(outdir_begin(&o, dir, "eval.csv", err, sizeof err) != 0);
     CHECK(outdir_check(dir, "generate", err, sizeof err) != 0 && strstr(err, "complete.json") && strstr(err, dir));
     snprintf(file, sizeof file, "%s/notes.txt", dir);
-    CHECK(outdir_begin(&o, file, err, sizeof err) != 0 && strstr(err, "a file of that name exists"));
+    CHECK(outdir_begin(&o, file, NULL, err, sizeof err) != 0 && strstr(err, "a file of that name exists"));
     const char *names[] = {"/", ".", "..", "x/.", "x/.."};
     for (int i = 0; i < 5; i++) {
         err[0] = 0;
-        CHECK_MSG(outdir_begin(&o, names[i], err, sizeof err) != 0 && strstr(err, "folder's name"), "%s: %s", names[i], err);
+        CHECK_MSG(outdir_begin(&o, names[i], NULL, err, sizeof err) != 0 && strstr(err, "folder's name"), "%s: %s", names[i], err);
     }
     snprintf(file, sizeof file, "%s/none", T);
     CHECK(outdir_check(file, "generate", err, sizeof err) != 0 && strstr(err, "no such folder"));
@@ -114,7 +120,7 @@ static void test_stale(const char *T) {
     snprintf(live, sizeof live, "%s.tmp.%ld", dir, (long)getppid());
     CHECK(mkdir_p(dead) == 0 && mkdir_p(live) == 0);
     put(dead, "tokens.npy", "junk");
-    CHECK(outdir_begin(&o, dir, err, sizeof err) == 0);
+    CHECK(outdir_begin(&o, dir, NULL, err, sizeof err) == 0);
     CHECK(!file_exists(dead));  // the dead writer's folder is removed
     CHECK(file_exists(live));   // a running process's is left alone
     remove_tree(live);
@@ -123,13 +129,13 @@ static void test_stale(const char *T) {
     CHECK(mkdir_p(prev) == 0);
     put(prev, "a.txt", "earlier\n");
     put(prev, OUTDIR_MARKER, "{\n  \"format\": \"moesim-complete-1\",\n  \"command\": \"eval\"\n}\n");
-    CHECK(outdir_begin(&o, dir, err, sizeof err) == 0);
+    CHECK(outdir_begin(&o, dir, NULL, err, sizeof err) == 0);
     CHECK(!file_exists(prev) && !strcmp(text_of(dir, "a.txt"), "earlier\n") && outdir_check(dir, "eval", err, sizeof err) == 0);
     // names that only look like siblings are not touched
     char other[700];
     snprintf(other, sizeof other, "%s.tmp.12x", dir);
     CHECK(mkdir_p(other) == 0);
-    CHECK(outdir_begin(&o, dir, err, sizeof err) == 0 && file_exists(other));
+    CHECK(outdir_begin(&o, dir, NULL, err, sizeof err) == 0 && file_exists(other));
 }
 
 int main(void) {
