@@ -3,7 +3,8 @@
 // command leaves the earlier folder as it was; a folder that is not a moesim output, a file, and
 // '.', '..' or '/' are refused; a dead writer's DIR.tmp.<pid> is removed and a live one's left; a
 // DIR.prev.<pid> whose swap was cut short is put back; an older moesim's output (the command's own
-// file, no complete.json) may be replaced; the reader's check names what is wrong.
+// file, no complete.json) may be replaced; the reader's check names what is wrong. The swap both
+// by the atomic exchange and by the two renames (MOESIM_OUTDIR_FALLBACK=1).
 // covers: sim/outdir.c
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,13 @@ int main(void) {
     char T[] = "/tmp/moesim_outdir.XXXXXX";
     if (!mkdtemp(T)) { perror("mkdtemp"); return 1; }
     test_replace_whole(T);
+    // the same through the two renames (systems without an atomic exchange)
+    setenv("MOESIM_OUTDIR_FALLBACK", "1", 1);
+    char T2[700];
+    snprintf(T2, sizeof T2, "%s/fallback", T);
+    CHECK(mkdir_p(T2) == 0);
+    test_replace_whole(T2);
+    unsetenv("MOESIM_OUTDIR_FALLBACK");
     test_refused(T);
     test_stale(T);
     remove_tree(T);
