@@ -19,6 +19,7 @@
 #include "io.h"
 #include "outdir.h"
 #include "cli/options.h"
+#include "cli/wait_policy.h"
 
 _Static_assert(CLI_PATH_MAX == CFG_PATH_MAX, "a path the command line accepts must fit the config's");
 _Static_assert(CFG_PATH_MAX <= IO_PATH_MAX, "a path the config or the command line accepts fits the buffers for a given path");
@@ -637,10 +638,15 @@ static int cmd_help(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    wait_policy_apply(argv);  // may re-execute the program once, before anything else happens
     if (argc < 2) { print_main_usage(stderr); return 2; }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) { print_main_usage(stdout); return 0; }
-    if (strcmp(cmd, "--version") == 0) { puts("moesim " MOESIM_VERSION); return 0; }
+    if (strcmp(cmd, "--version") == 0) {
+        puts("moesim " MOESIM_VERSION);
+        printf("OpenMP threads wait: %s\n", wait_policy_name());
+        return 0;
+    }
     const Command *c = find_command(cmd);
     if (c) return c->fn(argc - 2, argv + 2);
     fprintf(stderr, "moesim: unknown command '%s'\n\n", cmd);

@@ -14,6 +14,10 @@
 //   analyze  (issue 16) every measurement of one layer at D = 4096, E = 64, 16 x 512 tokens
 //            (target <= 5 s) and D = 7168, E = 256, 16 x 256 (< 30 s): wall and CPU seconds,
 //            peak memory
+//   busy     (issue 21) std AdamW on 2 threads beside two busy loops (processes that spin on both
+//            cores): tokens/s and the slowdown against the quiet std figure (target <= 3x). The
+//            program waits passively (sim/cli/wait_policy.c) unless OMP_WAIT_POLICY says otherwise;
+//            `OMP_WAIT_POLICY=active make bench` shows what spinning costs.
 //   spectrum (issue 16) closed-form accuracy of the leading singular values and vectors at
 //            D = 4096 and 7168 (target 1e-6), every eigenpair of a D x D Gram matrix (D = 2048,
 //            4096), and Fig. 24's truncation table for one layer (D = 4096)
@@ -46,13 +50,14 @@
 //
 // Usage: bench [--quick] [--only NAME[,NAME...]] [--steps N] [--csv PATH]
 //   --quick   1 warm-up and 3 timed steps, fewer kernel samples: a smoke run, not a measurement
-//   --only    run only these groups: std, experts, topk, kernels, router, analyze, spectrum
+//   --only    run only these groups: std, experts, topk, kernels, router, analyze, spectrum, busy
 //   --steps   timed steps per training configuration (default 30; the router runs 10x as many)
 //   --csv     where to write the CSV (default results/bench/bench.csv)
 // MOESIM_SIMD=sse|avx2 caps the vector width (nn/simd.h); the path used is printed at the top.
 #define _DEFAULT_SOURCE  // wait4 and getloadavg (per-child resource usage)
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +74,7 @@
 #include "../nn/model.h"
 #include "../optim/optim.h"
 #include "../sim/config/config.h"
+#include "../sim/cli/wait_policy.h"
 #include "../sim/io.h"
 #include "../sim/measure/linalg.h"
 #include "../sim/measure/metrics.h"
@@ -79,10 +85,10 @@
 
 // ---- settings ---------------------------------------------------------------------------------
 
-enum { G_STD = 1, G_EXPERTS = 2, G_TOPK = 4, G_KERNELS = 8, G_ROUTER = 16, G_ANALYZE = 32, G_SPECTRUM = 64, G_ALL = 127 };
+enum { G_STD = 1, G_EXPERTS = 2, G_TOPK = 4, G_KERNELS = 8, G_ROUTER = 16, G_ANALYZE = 32, G_SPECTRUM = 64, G_BUSY = 128, G_ALL = 255 };
 static const struct { const char *name; int bit; } groups[] = {
     {"std", G_STD}, {"experts", G_EXPERTS}, {"topk", G_TOPK}, {"kernels", G_KERNELS}, {"router", G_ROUTER}, {"analyze", G_ANALYZE},
-    {"spectrum", G_SPECTRUM}};
+    {"spectrum", G_SPECTRUM}, {"busy", G_BUSY}};
 
 typedef struct {
     int quick;
@@ -102,6 +108,9 @@ typedef struct {
 #define TARGET_SPEEDUP 1.7
 #define TARGET_GFLOPS_PER_CORE 70.0
 #define TARGET_STD_MIB 64.0
+// Issue 21's: 2 threads beside two busy processes take at most this many times their quiet time.
+#define TARGET_BUSY_SLOWDOWN 3.0
+#define BUSY_LOOPS 2
 
 static double now_s(void) {
     struct timespec ts;
@@ -283,6 +292,7 @@ typedef struct {
     int muon;
     int E, K;      // decoder only
     int threads;
+    int busy;      // busy-loop processes running beside the measurement (group busy)
 } TrainCase;
 
 // What a training configuration allocates, by owner (reported for std, to show where memory goes).
@@ -660,6 +670,31 @@ static int write_csv(const char *path) {
     return 0;
 }
 
+// ---- busy loops: the other jobs of a shared machine ----------------------------------------------
+
+// Starts n processes that spin until killed (at most BUSY_LOOPS). Returns how many started.
+static int start_busy_loops(pid_t *pids, int n) {
+    int started = 0;
+    fflush(stdout);
+    fflush(stderr);
+    for (int i = 0; i < n && i < BUSY_LOOPS; i++) {
+        pid_t pid = fork();
+        if (pid < 0) break;
+        if (pid == 0) {
+            volatile unsigned long spin = 0;
+            for (;;) spin++;
+        }
+        pids[started++] = pid;
+    }
+    return started;
+}
+
+static void stop_busy_loops(const pid_t *pids, int n) {
+    for (int i = 0; i < n; i++) kill(pids[i], SIGKILL);
+    for (int i = 0; i < n; i++)
+        while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR) {}
+}
+
 // ---- training measurements, memoized (E=16 and K=2 are std itself) ----------------------------
 
 typedef struct {
@@ -688,7 +723,10 @@ static const TrainResult *measure_train(const TrainCase *tc, const Opts *o) {
     r->tokens = tc->router ? 64 * 64 : 32 * 64;
     ChildOut *out = &child_buf;
     double t0 = now_s();
+    pid_t loops[BUSY_LOOPS];
+    int nloops = start_busy_loops(loops, tc->busy);
     int rc = run_child(train_child, tc, o, out, &r->st);
+    stop_busy_loops(loops, nloops);
     if (rc != 0 || out->nseries < 1 + PHASE_COUNT || out->s[0].n == 0) {
         scopy(r->err, sizeof r->err, out->err[0] ? out->err : "no samples");
         return r;
@@ -748,7 +786,7 @@ static void group_std(const Opts *o) {
     const TrainResult *res[2][3] = {{0}};
     for (int mu = 0; mu < 2; mu++)
         for (int th = 1; th <= o->tmax; th++) {
-            TrainCase tc = {0, mu, STD_E, STD_K, th};
+            TrainCase tc = {0, mu, STD_E, STD_K, th, 0};
             res[mu][th] = measure_train(&tc, o);
             Row *tps = train_rows(names[mu], res[mu][th], 1);
             if (tps && th == o->tmax) set_target(tps, 1, mu ? TARGET_MUON_TPS : TARGET_ADAMW_TPS);
@@ -798,7 +836,7 @@ static void group_experts(const Opts *o) {
     static const int Es[] = {8, 16, 64};
     const TrainResult *res[3];
     for (int i = 0; i < 3; i++) {
-        TrainCase tc = {0, 0, Es[i], STD_K, o->tmax};
+        TrainCase tc = {0, 0, Es[i], STD_K, o->tmax, 0};
         res[i] = measure_train(&tc, o);
         char nm[48];
         snprintf(nm, sizeof nm, "experts E=%d", Es[i]);
@@ -810,7 +848,7 @@ static void group_experts(const Opts *o) {
 static void group_topk(const Opts *o) {
     static const int Ks[] = {1, 2, 4};
     for (int i = 0; i < 3; i++) {
-        TrainCase tc = {0, 0, STD_E, Ks[i], o->tmax};
+        TrainCase tc = {0, 0, STD_E, Ks[i], o->tmax, 0};
         const TrainResult *r = measure_train(&tc, o);
         char nm[48];
         snprintf(nm, sizeof nm, "topk K=%d", Ks[i]);
@@ -1066,9 +1104,29 @@ static void group_spectrum(const Opts *o) {
     }
 }
 
+// std AdamW at the largest thread count, quiet (the std group's measurement, memoized) and beside
+// BUSY_LOOPS spinning processes: the slowdown is quiet tokens/s over busy tokens/s.
+static void group_busy(const Opts *o) {
+    TrainCase quiet = {0, 0, STD_E, STD_K, o->tmax, 0};
+    TrainCase busy = quiet;
+    busy.busy = BUSY_LOOPS;
+    const TrainResult *rq = measure_train(&quiet, o);
+    const TrainResult *rb = measure_train(&busy, o);
+    if (!(o->only & G_STD)) train_rows("std adamw", rq, 1);  // the quiet figure, unless std printed it
+    char nm[64];
+    snprintf(nm, sizeof nm, "std adamw beside %d busy loops", BUSY_LOOPS);
+    train_rows(nm, rb, 1);
+    snprintf(nm, sizeof nm, "std adamw busy slowdown");
+    if (!rq->ok || !rb->ok) { error_row(nm, o->tmax, "slowdown", "a configuration it compares failed"); return; }
+    // slowdown = busy step time / quiet step time; spread pairs the quartiles conservatively
+    Row *r = add_row(nm, o->tmax, "slowdown", rb->step.med / rq->step.med, rb->step.p25 / rq->step.p75,
+                     rb->step.p75 / rq->step.p25, "x");
+    set_target(r, 0, TARGET_BUSY_SLOWDOWN);
+}
+
 static void group_router(const Opts *o) {
     for (int th = 1; th <= o->tmax; th++) {
-        TrainCase tc = {1, 0, 8, 2, th};
+        TrainCase tc = {1, 0, 8, 2, th, 0};
         const TrainResult *r = measure_train(&tc, o);
         if (!r->ok) { error_row("router N=4096 D=64 E=8", th, "steps_per_s", r->err); continue; }
         add_row("router N=4096 D=64 E=8", th, "steps_per_s", 1.0 / r->step.med, 1.0 / r->step.p75, 1.0 / r->step.p25, "step/s");
@@ -1132,7 +1190,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: bench [--quick] [--only NAME[,NAME...]] [--steps N] [--csv PATH]\n"
             "  --quick   1 warm-up and 3 timed steps, fewer kernel samples (a smoke run)\n"
-            "  --only    run only these groups: std, experts, topk, kernels, router, analyze, spectrum\n"
+            "  --only    run only these groups: std, experts, topk, kernels, router, analyze, spectrum, busy\n"
             "            (repeatable)\n"
             "  --steps   timed steps per training configuration (default 30)\n"
             "  --csv     output file (default results/bench/bench.csv)\n");
@@ -1170,6 +1228,7 @@ static void cpu_model(char *buf, size_t n) {
 }
 
 int main(int argc, char **argv) {
+    wait_policy_apply(argv);  // as moesim itself does: threads sleep while they wait
     Opts o = {0};
     o.warmup = 3; o.steps = 30; o.router_mult = 10; o.kern_samples = 15; o.kern_min_s = 0.02;
     o.csv = "results/bench/bench.csv";
@@ -1206,7 +1265,7 @@ int main(int argc, char **argv) {
     printf("  cpu: %s, %ld online; load average %.2f %.2f %.2f\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), load[0], load[1],
            load[2]);
 #ifdef _OPENMP
-    printf("  OpenMP: on (threads 1 and 2, set per configuration)\n");
+    printf("  OpenMP: on (threads 1 and 2, set per configuration; threads wait: %s)\n", wait_policy_name());
 #else
     printf("  OpenMP: off (1 thread only)\n");
 #endif
@@ -1236,6 +1295,7 @@ int main(int argc, char **argv) {
     if (o.only & G_ROUTER) group_router(&o);
     if (o.only & G_ANALYZE) group_analyze(&o);
     if (o.only & G_SPECTRUM) group_spectrum(&o);
+    if (o.only & G_BUSY) group_busy(&o);
 
     getloadavg(load, 3);
     add_row("env load average", 0, "end_1min", load[0], load[0], load[0], "");
