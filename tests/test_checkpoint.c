@@ -460,6 +460,18 @@ static void test_file_list(void) {
     path_join(p, sizeof p, dir, "params/wte.npy");
     CHECK(truncate(p, 100) == 0);
     expect_fail(&b, dir, 0, p, "100 bytes, state.json lists", "truncated parameter");
+    // a file of the model left out of the list
+    fresh(&a, &c, "unlisted", dir, sizeof dir);
+    char *st = read_text_file(path_join(p, sizeof p, dir, "state.json"));
+    char *line = st ? strstr(st, "    {\"name\": \"params/blocks.0.w1.npy\"") : NULL;
+    CHECK(line != NULL);
+    if (line) {
+        char *next = strchr(line, '\n') + 1;
+        memmove(line, next, strlen(next) + 1);
+        write_text(p, st);
+    }
+    free(st);
+    expect_fail(&b, dir, 0, "params/blocks.0.w1.npy: not in state.json's file list", "", "a file left out of the list");
     // state.json's parameter list, against the model built from the config
     fresh(&a, &c, "params", dir, sizeof dir);
     path_join(p, sizeof p, dir, "state.json");

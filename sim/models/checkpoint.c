@@ -58,6 +58,8 @@ static void maybe_die(const char *var) {
 typedef struct {
     char name[CKPT_NAME_MAX];
     int npy;          // a float32 .npy array (else a text file)
+    int opt;          // the optimizer array it belongs to (OPT_M ...), -1: none
+    int listed;       // (check_files) state.json lists it
     int nd;
     size_t shape[3];
 } FileSpec;
@@ -71,6 +73,7 @@ static FileSpec *file_specs(const Model *m, const int opt[OPT_COUNT], int partia
     size_t cap = 1 + (size_t)m->table.n * (1 + (size_t)nopt) + (size_t)m->spec.L + CKPT_NPARTIAL;
     FileSpec *f = calloc(cap, sizeof *f);
     if (!f) return NULL;
+    for (size_t i = 0; i < cap; i++) f[i].opt = -1;
     int k = 0;
     snprintf(f[k++].name, CKPT_NAME_MAX, "config.toml");
     for (int o = -1; o < OPT_COUNT; o++) {
@@ -80,6 +83,7 @@ static FileSpec *file_specs(const Model *m, const int opt[OPT_COUNT], int partia
             if (o < 0) snprintf(f[k].name, CKPT_NAME_MAX, "params/%s.npy", pi->name);
             else snprintf(f[k].name, CKPT_NAME_MAX, "optim/%s/%s.npy", opt_names[o], pi->name);
             f[k].npy = 1;
+            f[k].opt = o;
             f[k].nd = param_npy_shape(pi, f[k].shape);
         }
     }
@@ -89,7 +93,8 @@ static FileSpec *file_specs(const Model *m, const int opt[OPT_COUNT], int partia
         f[k].nd = 1;
         f[k].shape[0] = (size_t)m->spec.E;
     }
-    for (int i = 0; partials && i < CKPT_NPARTIAL; i++) snprintf(f[k++].name, CKPT_NAME_MAX, "partial/%s", ckpt_partial_names[i]);
+    for (int i = 0; partials && i < CKPT_NPARTIAL; i++)
+        snprintf(f[k++].name, CKPT_NAME_MAX, "partial/%s", ckpt_partial_names[i]);
     *n = k;
     return f;
 }
@@ -359,7 +364,9 @@ static int read_exact(const char *path, int nd, const size_t *shape, float *dst,
 static int parse_state(const char *dir, const char *json, int *step, long *opt_t, uint64_t rng[4], char *err,
                        size_t errlen) {
     char v[128];
-    int version = json_field(json, "format", v, sizeof v) ? strcmp(v, CKPT_FORMAT) == 0 ? 2 : strcmp(v, CKPT_FORMAT_1) == 0 : 0;
+    int version = 0;
+    if (json_field(json, "format", v, sizeof v))
+        version = strcmp(v, CKPT_FORMAT) == 0 ? 2 : strcmp(v, CKPT_FORMAT_1) == 0 ? 1 : 0;
     if (!version) {
         snprintf(err, errlen, "%s/state.json: not a moesim checkpoint (expected \"format\": \"%s\")", dir, CKPT_FORMAT);
         return -1;
@@ -460,7 +467,10 @@ static int parse_list(const char *dir, const char *json, const char *key, Listed
         while (*q == ' ' || *q == '\n' || *q == ',') q++;
         if (*q == ']') break;
         const char *e = *q == '{' ? strchr(q, '}') : NULL;
-        if (!e || n == cap) { free(L); return io_fail(err, errlen, "%s/state.json: bad \"%s\" list near entry %d", dir, key, n + 1); }
+        if (!e || n == cap) {
+            free(L);
+            return io_fail(err, errlen, "%s/state.json: bad \"%s\" list near entry %d", dir, key, n + 1);
+        }
         Listed *x = &L[n];
         x->nd = -1;
         x->bytes = -1;
@@ -553,24 +563,15 @@ static int check_files(const char *dir, const char *json, const Model *m, int ch
         } else if (L[i].bytes < 0 || strlen(L[i].hash) != 16) {
             rc = io_fail(err, errlen, "%s: state.json lists it without \"bytes\" or \"fnv1a64\"", p);
         } else {
-            fs[k].nd = -1;  // listed
+            fs[k].listed = 1;
         }
     }
     // what must be listed: everything but the optimizer arrays, and those of an optimizer all or none
-    for (int o = 0; o < OPT_COUNT; o++) {
-        opt_have[o] = 0;
-        char pre[16];
-        snprintf(pre, sizeof pre, "optim/%s/", opt_names[o]);
-        for (int k = 0; k < nspec; k++) opt_have[o] |= fs[k].nd < 0 && strncmp(fs[k].name, pre, strlen(pre)) == 0;
-    }
+    for (int o = 0; o < OPT_COUNT; o++) opt_have[o] = 0;
+    for (int k = 0; k < nspec; k++)
+        if (fs[k].opt >= 0 && fs[k].listed) opt_have[fs[k].opt] = 1;
     for (int k = 0; k < nspec && rc == 0; k++) {
-        if (fs[k].nd < 0) continue;
-        int o = -1;
-        for (int j = 0; j < OPT_COUNT; j++)
-            if (strncmp(fs[k].name, "optim/", 6) == 0 && strncmp(fs[k].name + 6, opt_names[j], strlen(opt_names[j])) == 0 &&
-                fs[k].name[6 + strlen(opt_names[j])] == '/')
-                o = j;
-        if (o >= 0 && !opt_have[o]) continue;
+        if (fs[k].listed || (fs[k].opt >= 0 && !opt_have[fs[k].opt])) continue;
         rc = io_fail(err, errlen, "%s/%s: not in state.json's file list (the model built from config.toml has it)", dir,
                      fs[k].name);
     }
@@ -600,8 +601,9 @@ static int check_files(const char *dir, const char *json, const Model *m, int ch
         struct dirent *de;
         while (d && rc == 0 && (de = readdir(d))) {
             if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-            if (s == 2 && (strcmp(de->d_name, "m") == 0 || strcmp(de->d_name, "v") == 0 || strcmp(de->d_name, "mom") == 0))
-                continue;
+            int opt_folder = 0;  // optim/ holds the folders m, v, mom
+            for (int o = 0; s == 2 && o < OPT_COUNT; o++) opt_folder |= strcmp(de->d_name, opt_names[o]) == 0;
+            if (opt_folder) continue;
             int listed = 0;
             if ((size_t)snprintf(name, sizeof name, "%s/%s", subs[s], de->d_name) < sizeof name)
                 for (int i = 0; i < n && !listed; i++) listed = strcmp(L[i].name, name) == 0;
@@ -628,9 +630,17 @@ static int field_int(const char *s, const char *e, int n, long *v) {
     return end > s && (end == e || *end == ',') ? 0 : -1;
 }
 
+// The step of block b of a rule's rows, or -1 when the rule has no block b at or before `step`.
+static long block_step(const CkptCsvRule *rule, long b, int step) {
+    long s = (long)rule->first + b * rule->every;
+    return (b == 0 || rule->every > 0) && s <= step ? s : -1;
+}
+
 int ckpt_check_csv(const char *path, const char *text, const CkptCsvRule *rule, int step, char *err, size_t errlen) {
     const char *nl = strchr(text, '\n');
-    if (!text[0]) return io_fail(err, errlen, "%s: empty (expected the header \"%.60s...\" and the rows up to step %d)", path, rule->header, step);
+    if (!text[0])
+        return io_fail(err, errlen, "%s: empty (expected the header \"%.60s...\" and the rows up to step %d)", path,
+                       rule->header, step);
     if (!nl) return io_fail(err, errlen, "%s line 1: cut short (no newline: the file was truncated)", path);
     size_t hl = strlen(rule->header);
     if ((size_t)(nl - text) != hl || memcmp(text, rule->header, hl) != 0)
@@ -639,15 +649,14 @@ int ckpt_check_csv(const char *path, const char *text, const CkptCsvRule *rule, 
                        nl - text > 80 ? "..." : "");
     int nfields = 1;
     for (const char *c = rule->header; *c; c++) nfields += *c == ',';
-    int per_block = 1;
+    long per_block = 1;
     for (int k = 0; k < rule->nkeys; k++) per_block *= rule->radix[k];
-    // the expected row: block b (step first + b * every), row r within it
-    long b = 0, r = 0, line = 1;
-    #define WANT_STEP ((long)rule->first + b * rule->every)
-    #define MORE (per_block > 0 && (b == 0 || rule->every > 0) && WANT_STEP <= step)
+    // the expected row: row r of block b (of step `want`; -1: no more rows)
+    long b = 0, r = 0, line = 1, want = per_block > 0 ? block_step(rule, 0, step) : -1;
     for (const char *s = nl + 1; *s; line++) {
         const char *e = strchr(s, '\n');
-        if (!e) return io_fail(err, errlen, "%s line %ld: cut short (no newline: the file was truncated)", path, line + 1);
+        if (!e)
+            return io_fail(err, errlen, "%s line %ld: cut short (no newline: the file was truncated)", path, line + 1);
         int f = 1;
         for (const char *c = s; c < e; c++) f += *c == ',';
         long v;
@@ -655,28 +664,26 @@ int ckpt_check_csv(const char *path, const char *text, const CkptCsvRule *rule, 
             return io_fail(err, errlen, "%s line %ld: %d fields, the header has %d", path, line + 1, f, nfields);
         if (field_int(s, e, 0, &v) != 0)
             return io_fail(err, errlen, "%s line %ld: the step is not a whole number", path, line + 1);
-        if (!MORE)
+        if (want < 0)
             return io_fail(err, errlen, "%s line %ld: a row of step %ld after the checkpoint's step %d (state.json's "
                            "step and the rows disagree)", path, line + 1, v, step);
-        if (v != WANT_STEP)
+        if (v != want)
             return io_fail(err, errlen, "%s line %ld: step %ld, expected step %ld (the rows must follow each other up "
-                           "to the checkpoint's step %d)", path, line + 1, v, WANT_STEP, step);
+                           "to the checkpoint's step %d)", path, line + 1, v, want, step);
         long rest = r;
         for (int k = rule->nkeys - 1; k >= 0; k--) {
-            long want = rest % rule->radix[k];
+            long key = rest % rule->radix[k];
             rest /= rule->radix[k];
-            if (field_int(s, e, 1 + k, &v) != 0 || v != want)
+            if (field_int(s, e, 1 + k, &v) != 0 || v != key)
                 return io_fail(err, errlen, "%s line %ld: field %d should be %ld (the rows of step %ld are numbered "
-                               "in order)", path, line + 1, 2 + k, want, WANT_STEP);
+                               "in order)", path, line + 1, 2 + k, key, want);
         }
-        if (++r == per_block) { r = 0; b++; }
+        if (++r == per_block) { r = 0; want = block_step(rule, ++b, step); }
         s = e + 1;
     }
-    if (MORE)
+    if (want >= 0)
         return io_fail(err, errlen, "%s: ends at line %ld, before the rows of step %ld (the checkpoint is at step %d: "
-                       "the file was truncated, or state.json's step was changed)", path, line, WANT_STEP, step);
-    #undef WANT_STEP
-    #undef MORE
+                       "the file was truncated, or state.json's step was changed)", path, line, want, step);
     return 0;
 }
 
