@@ -79,8 +79,8 @@ typedef struct {
     int radix[3];
 } CkptCsvRule;
 
-// Checks the partial CSV at path (its text `text`, NUL-terminated) against rule for a checkpoint
-// of step `step`. Returns 0, or -1 with err naming the file, the line and what differs.
+// (partial_csv.c) Checks the partial CSV at path (its text `text`, NUL-terminated) against rule for
+// a checkpoint of step `step`. Returns 0, or -1 with err naming the file, the line and what differs.
 int ckpt_check_csv(const char *path, const char *text, const CkptCsvRule *rule, int step, char *err, size_t errlen);
 
 // Why a folder is read: the advice in the messages depends on it.
