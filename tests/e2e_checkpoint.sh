@@ -180,10 +180,10 @@ f=$(ls "$T/corrupt/run/checkpoint/params/"*.npy | head -1)
 head -c $(( $(wc -c <"$f") - 4 )) "$f" >"$T/trunc" && cp "$T/trunc" "$f"
 before=$(find "$T/corrupt" | sort | md5sum)
 $MOESIM run $FX $S --out "$T/corrupt" --quiet >"$T/corrupt.out" 2>&1; rc=$?
-check '[ $rc -eq 2 ] && grep -q "$(basename "$f")" "$T/corrupt.out" && grep -q "shorter than its shape" "$T/corrupt.out"' "truncated checkpoint: expected exit 2 naming $(basename "$f") (exit $rc)"
+check '[ $rc -eq 2 ] && grep -q "$(basename "$f")" "$T/corrupt.out" && grep -q "bytes, state.json lists" "$T/corrupt.out"' "truncated checkpoint: expected exit 2 naming $(basename "$f") (exit $rc)"
 check '[ "$(find "$T/corrupt" | sort | md5sum)" = "$before" ]' "a refused resume wrote something"
 $MOESIM eval "$T/corrupt/run" --checkpoint --out "$T/ev5" >"$T/ev5.out" 2>&1; rc=$?
-check '[ $rc -eq 2 ] && grep -q "shorter than its shape" "$T/ev5.out" && [ ! -e "$T/ev5" ]' "eval of a truncated checkpoint: exit 2, nothing written (exit $rc)"
+check '[ $rc -eq 2 ] && grep -q "bytes, state.json lists" "$T/ev5.out" && [ ! -e "$T/ev5" ]' "eval of a truncated checkpoint: exit 2, nothing written (exit $rc)"
 rm -f "$T/corrupt/run/checkpoint/state.json"
 $MOESIM eval "$T/corrupt/run" --checkpoint --out "$T/ev6" >"$T/ev6.out" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q "no checkpoint here" "$T/ev6.out"' "eval of a checkpoint without state.json (exit $rc)"

@@ -3,8 +3,11 @@
 // aux-free biases, AdamW moments, Muon momentum, optimizer t, step); a model folder against a
 // checkpoint folder (partial rows, kind); resolving a run folder (model/, checkpoint/, .prev);
 // and the errors — missing file, wrong shape, a saved config of another shape, another
-// optimizer, a foreign state.json, a truncated tensor — each naming the file, the model untouched.
-// covers: sim/models/checkpoint.c sim/io.c
+// optimizer, a foreign state.json, a truncated tensor — each naming the file, the model untouched;
+// the file list of state.json (a flipped byte, an edited config.toml, an unknown tensor, a size,
+// the parameter list), non-finite arrays, a folder of the earlier format, and the partial CSVs' rules.
+// covers: sim/models/checkpoint.c sim/models/partial_csv.c sim/io.c
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -237,7 +240,8 @@ static void fresh(Saved *a, const Config *c, const char *tag, char *dir, size_t 
     CHECK_MSG(ckpt_write(dir, c, &a->m, &w, err, sizeof err) == 0, "%s", err);
 }
 
-// Reads dir into b (state salt 100) expecting failure: the message holds `part1` and `part2`, and
+// Reads dir into b (state salt 100; with_optim 1: its optimizer too, 2: as a warm start does)
+// expecting failure: the message holds `part1` and `part2`, and
 // nothing of b changed.
 static void expect_fail(Saved *b, const char *dir, int with_optim, const char *part1, const char *part2,
                         const char *what) {
@@ -248,7 +252,8 @@ static void expect_fail(Saved *b, const char *dir, int with_optim, const char *p
     memcpy(keep, b->m.params, sizeof(float) * n);
     memcpy(keep + n, b->m.bias, sizeof(float) * nb);
     int step = -1;
-    CkptRead r = {.optim = with_optim ? &b->o : NULL, .step = &step};
+    CkptRead r = {.optim = with_optim ? &b->o : NULL, .step = &step,
+                  .purpose = with_optim == 2 ? CKPT_FOR_WARM_START : CKPT_FOR_MODEL};
     int rc = ckpt_read(dir, &b->m, &r, err, sizeof err);
     CHECK_MSG(rc != 0, "%s: read succeeded", what);
     CHECK_MSG(contains(err, part1) && contains(err, part2), "%s: message \"%s\" lacks \"%s\" / \"%s\"", what, err,
@@ -300,13 +305,12 @@ static void test_errors(void) {
     CHECK(f != NULL);
     if (f) { fseek(f, 0, SEEK_END); long len = ftell(f); fclose(f); CHECK(truncate(p, len - 6) == 0); }
     expect_fail(&b, dir, 0, p, "", "truncated tensor");
-    // a truncated moment, read only when the optimizer is asked for
+    // a truncated moment: the folder is damaged, whether or not the optimizer is asked for
     fresh(&a, &c, "trunc_m", dir, sizeof dir);
     path_join(p, sizeof p, dir, "optim/v/wte.npy");
     CHECK(truncate(p, 40) == 0);
-    expect_fail(&b, dir, 1, p, "", "truncated moment");
-    CkptRead no_optim = {0};
-    CHECK_MSG(ckpt_read(dir, &b.m, &no_optim, err, sizeof err) == 0, "%s", err);
+    expect_fail(&b, dir, 1, p, "40 bytes", "truncated moment");
+    expect_fail(&b, dir, 0, p, "40 bytes", "truncated moment, optimizer not asked for");
 
     // a state.json that is another program's, or has a bad step or RNG
     fresh(&a, &c, "format", dir, sizeof dir);
@@ -327,8 +331,8 @@ static void test_errors(void) {
     if (build(&w, &wide) == 0) {
         fill_state(&w, 0);
         fresh(&w, &wide, "shape", dir, sizeof dir);
-        path_join(p, sizeof p, dir, "params/blocks.0.w1.npy");
-        expect_fail(&b, dir, 0, p, "expected", "wrong shape");
+        // state.json's parameter list is checked against the model first
+        expect_fail(&b, dir, 0, "state.json: parameter blocks.0.w1 has shape 4x12x16", "4x8x16", "wrong shape");
         // and its config.toml names the key that differs
         CHECK_MSG(ckpt_read_config(dir, &got, err, sizeof err) == 0, "%s", err);
         CHECK(ckpt_check_shapes(&got, &c, dir, err, sizeof err) != 0);
@@ -351,11 +355,190 @@ static void test_errors(void) {
     Saved m;
     if (build(&m, &mc) == 0) {
         fresh(&a, &c, "optimizer", dir, sizeof dir);
-        expect_fail(&m, dir, 1, "optim/mom/", "train.init_optimizer = false", "another optimizer");
+        expect_fail(&m, dir, 2, "optim/mom/", "train.init_optimizer = false", "another optimizer");
         saved_free(&m);
     }
     saved_free(&a);
     saved_free(&b);
+}
+
+
+// ---- the file list (format 2): every file against state.json, before anything is loaded -------------
+
+// Replaces the first `from` in the file at path by `to` (the same length keeps the size). 1 when found.
+static int edit_file(const char *path, const char *from, const char *to) {
+    char *text = read_text_file(path);
+    char *at = text ? strstr(text, from) : NULL;
+    if (at) {
+        size_t n = strlen(text), fl = strlen(from), tl = strlen(to);
+        char *out = malloc(n - fl + tl + 1);
+        memcpy(out, text, (size_t)(at - text));
+        memcpy(out + (at - text), to, tl);
+        memcpy(out + (at - text) + tl, at + fl, n - (size_t)(at - text) - fl + 1);
+        write_text(path, out);
+        free(out);
+    }
+    free(text);
+    return at != NULL;
+}
+
+// state.json as the earlier format wrote it: format 1, no "files" list.
+static void downgrade(const char *dir) {
+    char p[800];
+    char *text = read_text_file(path_join(p, sizeof p, dir, "state.json"));
+    char *files = text ? strstr(text, ",\n  \"files\": [") : NULL;
+    CHECK(files != NULL);
+    if (files) {
+        strcpy(files, "\n}\n");
+        write_text(p, text);
+        CHECK(edit_file(p, "moesim-checkpoint-2", "moesim-checkpoint-1"));
+    }
+    free(text);
+}
+
+static void flip_last_byte(const char *path) {
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL);
+    if (!f) return;
+    fseek(f, -1, SEEK_END);
+    int ch = fgetc(f);
+    fseek(f, -1, SEEK_END);
+    fputc(ch ^ 0x40, f);
+    fclose(f);
+}
+
+static void test_file_list(void) {
+    Config c;
+    small_config(&c, "\"adamw\"");
+    Saved a, b;
+    if (build(&a, &c) != 0) return;
+    if (build(&b, &c) != 0) { saved_free(&a); return; }
+    fill_state(&a, 0);
+    char dir[512], p[800], err[1500] = "";
+
+    // the list: every file with its size and checksum, arrays with dtype and shape
+    fresh(&a, &c, "list", dir, sizeof dir);
+    char *json = read_text_file(path_join(p, sizeof p, dir, "state.json"));
+    CHECK(json && contains(json, "\"format\": \"moesim-checkpoint-2\""));
+    CHECK_MSG(json && contains(json, "{\"name\": \"params/wte.npy\", \"dtype\": \"<f4\", \"shape\": [") &&
+              contains(json, "{\"name\": \"config.toml\", \"bytes\": ") && contains(json, "\"fnv1a64\": \"") &&
+              contains(json, "\"name\": \"optim/v/wte.npy\"") && contains(json, "\"name\": \"state/blocks.1.bias.npy\""),
+              "%s", json ? json : "(no state.json)");
+    free(json);
+
+    // a flipped byte in a parameter file: its checksum
+    fresh(&a, &c, "flip", dir, sizeof dir);
+    path_join(p, sizeof p, dir, "params/blocks.0.router.npy");
+    flip_last_byte(p);
+    expect_fail(&b, dir, 0, p, "checksum", "flipped byte");
+    // an edited config.toml (top_k, score): the checksum, also through ckpt_open_model
+    const char *edits[][2] = {{"top_k = 2", "top_k = 1"}, {"score = \"softmax\"", "score = \"sigmoid\""}};
+    for (int e = 0; e < 2; e++) {
+        fresh(&a, &c, e ? "score" : "topk", dir, sizeof dir);
+        path_join(p, sizeof p, dir, "config.toml");
+        CHECK_MSG(edit_file(p, edits[e][0], edits[e][1]), "config.toml has no \"%s\"", edits[e][0]);
+        expect_fail(&b, dir, 0, p, "checksum", edits[e][0]);
+        Config oc;
+        Model om;
+        int ostep;
+        CHECK(ckpt_open_model(dir, 0, &oc, &om, &ostep, err, sizeof err) != 0);
+        CHECK_MSG(contains(err, p) && contains(err, "checksum"), "%s", err);
+    }
+    // a file that is not in the list (an unknown tensor)
+    fresh(&a, &c, "extra", dir, sizeof dir);
+    path_join(p, sizeof p, dir, "params/blocks.9.w1.npy");
+    size_t sh[1] = {4};
+    float four[4] = {1, 2, 3, 4};
+    CHECK(npy_write(p, "<f4", four, 1, sh) == 0);
+    expect_fail(&b, dir, 0, p, "not in state.json's file list", "unknown tensor file");
+    // a listed file of another name, size or shape than the model's
+    fresh(&a, &c, "listname", dir, sizeof dir);
+    path_join(p, sizeof p, dir, "state.json");
+    CHECK(edit_file(p, "\"name\": \"params/wte.npy\"", "\"name\": \"params/wtx.npy\""));
+    expect_fail(&b, dir, 0, "params/wtx.npy", "not a file of the model", "unknown listed tensor");
+    fresh(&a, &c, "listbytes", dir, sizeof dir);
+    path_join(p, sizeof p, dir, "params/wte.npy");
+    CHECK(truncate(p, 100) == 0);
+    expect_fail(&b, dir, 0, p, "100 bytes, state.json lists", "truncated parameter");
+    // a file of the model left out of the list
+    fresh(&a, &c, "unlisted", dir, sizeof dir);
+    char *st = read_text_file(path_join(p, sizeof p, dir, "state.json"));
+    char *line = st ? strstr(st, "    {\"name\": \"params/blocks.0.w1.npy\"") : NULL;
+    CHECK(line != NULL);
+    if (line) {
+        char *next = strchr(line, '\n') + 1;
+        memmove(line, next, strlen(next) + 1);
+        write_text(p, st);
+    }
+    free(st);
+    expect_fail(&b, dir, 0, "params/blocks.0.w1.npy: not in state.json's file list", "", "a file left out of the list");
+    // state.json's parameter list, against the model built from the config
+    fresh(&a, &c, "params", dir, sizeof dir);
+    path_join(p, sizeof p, dir, "state.json");
+    CHECK(edit_file(p, "{\"name\": \"wte\"", "{\"name\": \"wtx\""));
+    expect_fail(&b, dir, 0, "state.json: parameter 1 is wtx", "wte", "edited parameter list");
+
+    // non-finite parameters: refused naming the tensor and the first bad element
+    const ParamInfo *p0 = &a.m.table.info[1];
+    a.m.params[p0->offset + 5] = NAN;
+    fresh(&a, &c, "nan", dir, sizeof dir);
+    snprintf(p, sizeof p, "%s/params/%s.npy", dir, p0->name);
+    expect_fail(&b, dir, 0, p, "element 5 is NaN", "NaN parameter");
+    fill_state(&a, 0);
+    a.m.bias[a.m.spec.E + 1] = INFINITY;
+    fresh(&a, &c, "inf", dir, sizeof dir);
+    path_join(p, sizeof p, dir, "state/blocks.1.bias.npy");
+    expect_fail(&b, dir, 0, p, "element 1 is Inf", "Inf bias");
+    // a folder of the earlier format (no list): read, with a warning, unverified; NaN still refused
+    downgrade(dir);
+    expect_fail(&b, dir, 0, p, "element 1 is Inf", "Inf bias, format 1");
+    fill_state(&a, 0);
+    fresh(&a, &c, "format1", dir, sizeof dir);
+    downgrade(dir);
+    path_join(p, sizeof p, dir, "params/blocks.0.router.npy");
+    flip_last_byte(p);  // cannot be seen without a list
+    CkptRead r = {.optim = &b.o};
+    CHECK_MSG(ckpt_read(dir, &b.m, &r, err, sizeof err) == 0, "format 1: %s", err);
+    saved_free(&a);
+    saved_free(&b);
+}
+
+// ---- the partial CSVs' rules --------------------------------------------------------------------
+
+static void expect_csv(const char *text, const CkptCsvRule *rule, int step, const char *part, const char *what) {
+    char err[600] = "";
+    int rc = ckpt_check_csv("x.csv", text, rule, step, err, sizeof err);
+    if (!part) { CHECK_MSG(rc == 0, "%s: %s", what, err); return; }
+    CHECK_MSG(rc != 0, "%s: accepted", what);
+    CHECK_MSG(contains(err, "x.csv") && contains(err, part), "%s: message \"%s\" lacks \"%s\"", what, err, part);
+}
+
+static void test_csv_rules(void) {
+    char header[] = "step,layer,v";
+    // two rows (layers 0, 1) at steps 0, 2, 4, ...; and one row at steps 3, 6, ...
+    CkptCsvRule ev = {.header = header, .first = 0, .every = 2, .nkeys = 1, .radix = {2}};
+    CkptCsvRule log = {.header = header, .first = 3, .every = 3};
+    const char *good = "step,layer,v\n0,0,1.5\n0,1,2\n2,0,3\n2,1,4\n4,0,5\n4,1,6\n";
+    expect_csv(good, &ev, 4, NULL, "whole file");
+    expect_csv(good, &ev, 5, NULL, "checkpoint between two evaluations");
+    expect_csv("", &ev, 4, "empty", "emptied file");
+    expect_csv("step,layer,v\n", &ev, 4, "before the rows of step 0", "header only");
+    expect_csv("step,layer,v\n0,0,1.5\n0,1,2\n2,0,3\n2,1,4\n4,0,5\n4,1", &ev, 4, "line 7: cut short", "truncated");
+    expect_csv("step,layer,v\n0,0,1.5\n0,1,2\n2,0,3\n2,1,4\n4,0,54,1,6\n", &ev, 4, "line 6: 5 fields, the header has 3",
+               "two lines merged");
+    expect_csv(good, &ev, 2, "line 6: a row of step 4 after the checkpoint's step 2", "step lowered");
+    expect_csv(good, &ev, 6, "before the rows of step 6", "step raised");
+    expect_csv("step,layer,v\n0,0,1.5\n0,1,2\n2,0,3\n2,1,4\n2,0,3\n2,1,4\n", &ev, 4, "line 6: step 2, expected step 4",
+               "repeated rows");
+    expect_csv("step,layer,v\n0,0,1.5\n0,0,2\n", &ev, 0, "line 3: field 2 should be 1", "layers out of order");
+    expect_csv("step,layer,w\n0,0,1.5\n0,1,2\n", &ev, 0, "line 1: not the header", "another header");
+    expect_csv("step,layer,v\nx,0,1\n", &ev, 0, "not a whole number", "a step that is no number");
+    expect_csv("step,layer,v\n", &log, 2, NULL, "no row before the first log step");
+    expect_csv("step,layer,v\n3,1,2\n", &log, 2, "after the checkpoint's step 2", "a row before its time");
+    expect_csv("step,layer,v\n3,1,2\n6,0,1\n", &log, 8, NULL, "log rows");
+    CkptCsvRule once = {.header = header, .first = 0, .every = 0, .nkeys = 1, .radix = {1}};
+    expect_csv("step,layer,v\n0,0,1\n", &once, 9, NULL, "eval.every = 0: step 0 only");
+    expect_csv("step,layer,v\n0,0,1\n0,0,1\n", &once, 9, "after the checkpoint's step 9", "eval.every = 0, a second row");
 }
 
 int main(void) {
@@ -365,6 +548,8 @@ int main(void) {
     test_round_trip("\"muon\"", "muon");
     test_kinds_and_resolve();
     test_errors();
+    test_file_list();
+    test_csv_rules();
     if (!getenv("KEEP")) remove_tree(tmpdir);
     return test_summary("test_checkpoint");
 }

@@ -82,6 +82,10 @@ void eval_measure(Evaluator *R, int step, int final);
 // -1 with err "output: cannot create ...".
 int eval_open_outputs(Evaluator *R, char *err, size_t errlen);
 void eval_write_headers(Evaluator *R);
+// The header lines of eval.csv and experts.csv, newline included (eval_write_headers writes them;
+// a checkpoint's partial copies are checked against them).
+void eval_csv_header(FILE *f);
+void experts_csv_header(FILE *f);
 // The files of the final evaluation beside eval.csv, shared by a finished run and `moesim eval`:
 // pairs.csv, removal.csv, prune.csv (eval.prune_keep > 0), truncation.csv, dump/ (eval.dump).
 // Returns 0, or -1 with err naming the first file that could not be written and why.

@@ -23,14 +23,20 @@ int eval_open_outputs(Evaluator *R, char *err, size_t errlen) {
     return 0;
 }
 
-void eval_write_headers(Evaluator *R) {
+void eval_csv_header(FILE *f) {
     const char *names[METRICS_NSCALARS];
     LayerMetrics dummy = {0};
     int n = metrics_list(names, NULL, NULL, &dummy);
-    fprintf(R->f_eval.f, "step,layer,eval_ce");
-    for (int i = 0; i < n; i++) fprintf(R->f_eval.f, ",%s", names[i]);
-    fputc('\n', R->f_eval.f);
-    fprintf(R->f_experts.f, "step,layer,domain,expert,frequency\n");
+    fprintf(f, "step,layer,eval_ce");
+    for (int i = 0; i < n; i++) fprintf(f, ",%s", names[i]);
+    fputc('\n', f);
+}
+
+void experts_csv_header(FILE *f) { fprintf(f, "step,layer,domain,expert,frequency\n"); }
+
+void eval_write_headers(Evaluator *R) {
+    eval_csv_header(R->f_eval.f);
+    experts_csv_header(R->f_experts.f);
 }
 
 static int write_pairs(const Evaluator *R) {

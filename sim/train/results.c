@@ -52,17 +52,24 @@ int open_outputs(TrainRun *R, RunResult *res) {
     return 0;
 }
 
+void metrics_csv_header(FILE *f, const Config *c) {
+    fprintf(f, "step,loss,ce");
+    if (c->balance_method == BAL_SWITCH || c->balance_method == BAL_L2) fprintf(f, ",aux");
+    if (c->balance_z_alpha > 0) fprintf(f, ",z");
+    if (c->balance_seq_alpha > 0) fprintf(f, ",seq_aux");
+    fprintf(f, ",lr,grad_norm,maxvio_batch,tokens_per_s\n");
+}
+
+void layers_csv_header(FILE *f, int E) {
+    fprintf(f, "step,layer,aux,z,seq_aux,maxvio_batch,bias_min,bias_max");
+    for (int e = 0; e < E; e++) fprintf(f, ",load_%d", e);
+    fputc('\n', f);
+}
+
 // Header rows, on a fresh start; a resumed run copies the checkpoint's rows instead.
 void write_headers(TrainRun *R) {
-    const Config *c = R->ev.c;
-    fprintf(R->f_metrics.f, "step,loss,ce");
-    if (c->balance_method == BAL_SWITCH || c->balance_method == BAL_L2) fprintf(R->f_metrics.f, ",aux");
-    if (c->balance_z_alpha > 0) fprintf(R->f_metrics.f, ",z");
-    if (c->balance_seq_alpha > 0) fprintf(R->f_metrics.f, ",seq_aux");
-    fprintf(R->f_metrics.f, ",lr,grad_norm,maxvio_batch,tokens_per_s\n");
-    fprintf(R->f_layers.f, "step,layer,aux,z,seq_aux,maxvio_batch,bias_min,bias_max");
-    for (int e = 0; e < R->ev.E; e++) fprintf(R->f_layers.f, ",load_%d", e);
-    fputc('\n', R->f_layers.f);
+    metrics_csv_header(R->f_metrics.f, R->ev.c);
+    layers_csv_header(R->f_layers.f, R->ev.E);
     eval_write_headers(&R->ev);
 }
 

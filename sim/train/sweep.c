@@ -213,34 +213,16 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         free(todo);
         return 0;
     }
-    // a checkpoint to resume from must be complete and of this experiment, and a warm start's saved
-    // model must exist and fit every point it is used by: both checked before any work (exit 2)
-    for (long k = 0; k < ntodo && !o->force; k++) {
-        Config c, saved;
+    // a checkpoint to resume from and a warm start's saved model are read whole (every file against
+    // its list, the partial rows, finite arrays) before any work and any folder (exit 2)
+    for (long k = 0; k < ntodo; k++) {
+        Config c;
+        char err[IO_MSG_MAX];
         experiment_point(ex, todo[k], &c);
         experiment_run_id(ex, todo[k], id, sizeof id);
         path_join(run_dir, sizeof run_dir, dir, id);
-        char found[IO_DEEP_PATH_MAX], err[IO_MSG_MAX];
-        int resume = train_resume_check(run_dir, &c, &saved, found, sizeof found, err, sizeof err);
-        if (resume == 0) continue;  // nothing to resume
-        int bad = resume < 0;
-        Model m;
-        int step;
-        if (!bad && ckpt_open_model(found, 1, &saved, &m, &step, err, sizeof err) != 0) bad = 1;
-        else if (!bad) model_free(&m);
-        if (bad) {
-            fprintf(stderr, "moesim: cannot resume %s: %s\n", id, err);
-            free(todo);
-            return 2;
-        }
-    }
-    for (long k = 0; k < ntodo; k++) {
-        Config c, saved;
-        experiment_point(ex, todo[k], &c);
-        if (!c.train_init_from[0]) continue;
-        char found[IO_DEEP_PATH_MAX], err[IO_MSG_MAX];
-        if (train_init_from_check(&c, &saved, found, sizeof found, err, sizeof err) != 0) {
-            fprintf(stderr, "moesim: train.init_from: %s\n", err);
+        if (run_check_saved(&c, run_dir, !o->force, err, sizeof err) != 0) {
+            fprintf(stderr, "moesim: %s\n", err);
             free(todo);
             return 2;
         }

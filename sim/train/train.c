@@ -55,41 +55,21 @@ static void progress_line(const TrainRun *R, int step, int steps, const Losses *
     fflush(out);
 }
 
-int train_resume_check(const char *run_dir, const Config *c, Config *saved, char *found, size_t cap, char *err,
-                       size_t errlen) {
-    if (ckpt_resolve(run_dir, 1, found, cap, err, errlen) != 0) return 0;  // nothing to resume
-    if (ckpt_read_config(found, saved, err, errlen) != 0) return -1;
-    if (!config_equal(saved, c))
-        return io_fail(err, errlen, "%s/config.toml: the experiment changed since this checkpoint was written "
-                       "(run with --force to start over)", found);
-    return 1;
-}
-
-int train_init_from_check(const Config *c, Config *saved, char *found, size_t cap, char *err, size_t errlen) {
-    if (ckpt_resolve(c->train_init_from, 0, found, cap, err, errlen) != 0 ||
-        ckpt_read_config(found, saved, err, errlen) != 0 || ckpt_check_shapes(saved, c, found, err, errlen) != 0)
-        return -1;
-    return 0;
-}
-
 // Where the run starts: from a checkpoint of its own (resume), from a saved model (warm start),
 // or afresh. Returns the first step to run, or -1 with res failed.
 static int run_start(TrainRun *R, RunResult *res) {
     const Config *c = R->ev.c;
-    char err[IO_MSG_MAX], found[IO_DEEP_PATH_MAX], msg[IO_MSG_MAX];
+    char err[IO_MSG_MAX], found[IO_DEEP_PATH_MAX];
     R->resumed_from = -1;
     Config saved;
     int resume = R->opt->resume ? train_resume_check(R->ev.dir, c, &saved, found, sizeof found, err, sizeof err) : 0;
     if (resume < 0) return setfail(res, "checkpoint", err);
     if (resume) {
         int step = 0;
-        CkptRead r = {.optim = &R->optim, .batch_rng = &R->batches.rng, .step = &step};
-        for (int i = 0; i < CKPT_NPARTIAL; i++) r.partial[i] = growing_file(R, i)->f;
-        if (ckpt_read(found, &R->ev.model, &r, err, sizeof err) != 0) return setfail(res, "checkpoint", err);
-        if (step > c->train_steps) {
-            snprintf(msg, sizeof msg, "%s: checkpoint at step %d, beyond train.steps = %d", found, step, c->train_steps);
-            return setfail(res, "checkpoint", msg);
-        }
+        FILE *partial[CKPT_NPARTIAL];
+        for (int i = 0; i < CKPT_NPARTIAL; i++) partial[i] = growing_file(R, i)->f;
+        if (train_resume_read(found, c, &R->ev.model, &R->optim, &R->batches.rng, partial, &step, err, sizeof err) != 0)
+            return setfail(res, "checkpoint", err);
         R->resumed_from = step;
         if (!R->opt->quiet) fprintf(R->opt->progress ? R->opt->progress : stderr, "%s: resuming from step %d (%s)\n",
                                     R->opt->run_id ? R->opt->run_id : "run", step, found);
@@ -97,10 +77,9 @@ static int run_start(TrainRun *R, RunResult *res) {
     }
     write_headers(R);
     if (c->train_init_from[0]) {
-        if (train_init_from_check(c, &saved, found, sizeof found, err, sizeof err) != 0)
+        if (train_init_from_check(c, &saved, found, sizeof found, err, sizeof err) != 0 ||
+            train_init_from_read(found, &R->ev.model, c->train_init_optimizer ? &R->optim : NULL, err, sizeof err) != 0)
             return setfail(res, "train.init_from", err);
-        CkptRead r = {.optim = c->train_init_optimizer ? &R->optim : NULL};
-        if (ckpt_read(found, &R->ev.model, &r, err, sizeof err) != 0) return setfail(res, "train.init_from", err);
     }
     eval_measure(&R->ev, 0, c->train_steps == 0);
     return 0;

@@ -7,6 +7,7 @@
 #include "../evaluate/evaluate.h"
 #include "batches.h"
 #include "step.h"
+#include "../models/checkpoint.h"
 
 #include <signal.h>
 
@@ -46,5 +47,19 @@ int train_resume_check(const char *run_dir, const Config *c, Config *saved, char
 // The saved model train.init_from names: it exists and its shapes fit c. 0 (its folder in found, its
 // config in *saved), or -1 with err.
 int train_init_from_check(const Config *c, Config *saved, char *found, size_t cap, char *err, size_t errlen);
+
+// (saved_state.c) Reads the checkpoint found (of config c) into m, o and batch_rng, and its partial
+// rows into partial[] (NULL: none), after checking all of it (ckpt_read with the partial CSVs' rules)
+// and its step against train.steps. Returns 0, or -1 with err saying the checkpoint is damaged and
+// how to start the run over.
+int train_resume_read(const char *found, const Config *c, Model *m, Optimizer *o, Rng *batch_rng,
+                      FILE *const partial[CKPT_NPARTIAL], int *step, char *err, size_t errlen);
+// Reads the saved model found (train_init_from_check) into m, and its optimizer state into o unless
+// o is NULL, after checking all of it. Returns 0, or -1 with err naming the file.
+int train_init_from_read(const char *found, Model *m, Optimizer *o, char *err, size_t errlen);
+// Everything above for one point before any work: the checkpoint in run_dir (when resume) is read
+// whole into scratch objects and thrown away, and so is the model of train.init_from (when set).
+// Returns 0, or -1 with err ("cannot resume RUN_DIR: ..." or "train.init_from: ...").
+int run_check_saved(const Config *c, const char *run_dir, int resume, char *err, size_t errlen);
 
 #endif

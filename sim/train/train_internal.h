@@ -25,6 +25,10 @@ void iso_time(char *buf, size_t n);
 AtomicFile *growing_file(TrainRun *R, int i);
 int open_outputs(TrainRun *R, RunResult *res);
 void write_headers(TrainRun *R);
+// The header lines of metrics.csv (its columns depend on the balance keys) and layers.csv (E
+// experts), newline included; ckpt_partial_rules (saved_state.c) checks a checkpoint's against them.
+void metrics_csv_header(FILE *f, const Config *c);
+void layers_csv_header(FILE *f, int E);
 // One row of metrics.csv and L rows of layers.csv after step `done`.
 void write_log_rows(TrainRun *R, int done, const Losses *l, double lr, double gn, double tps);
 int write_manifest(const TrainRun *R, const RunResult *res, const char *start, double wall);
