@@ -79,16 +79,16 @@ kill -TERM $P; wait $P
 check '[ ! -e "$T/l/moesim.lock" ]' "the lock file stayed after SIGTERM"
 
 # 8. SIGHUP stops like SIGTERM (checkpoint, "interrupted"); the same command resumes
-$MOESIM run $FX $ONE --set train.steps=400 --set eval.every=0 --out "$T/h" --quiet >"$T/h.out" 2>&1 &
+$MOESIM run $FX $ONE --set train.steps=200 --set eval.every=0 --out "$T/h" --quiet >"$T/h.out" 2>&1 &
 P=$!; PIDS="$PIDS $P"
 wait_for '[ -n "$(ls "$T/h/run/" 2>/dev/null | grep tmp)" ]'
 kill -HUP $P; wait $P; rc=$?
 check '[ $rc -eq 129 ] && grep -q "\"status\": \"interrupted\"" "$T/h/run/manifest.json" 2>/dev/null' "SIGHUP did not stop the run with a checkpoint (exit $rc)"
-$MOESIM run $FX $ONE --set train.steps=400 --set eval.every=0 --out "$T/h" --quiet >/dev/null 2>&1; rc=$?
+$MOESIM run $FX $ONE --set train.steps=200 --set eval.every=0 --out "$T/h" --quiet >/dev/null 2>&1; rc=$?
 check '[ $rc -eq 0 ] && grep -q "\"resumed_from\": [0-9]" "$T/h/run/manifest.json"' "the run after SIGHUP did not resume (exit $rc)"
 
 # 9. a -j child killed by a signal: named with its run id and the signal, a failed row kept
-$MOESIM run $FX --set train.steps=150 --set eval.every=0 -j 2 --out "$T/j" --quiet >"$T/j.out" 2>&1 &
+$MOESIM run $FX --set train.steps=100 --set eval.every=0 -j 2 --out "$T/j" --quiet >"$T/j.out" 2>&1 &
 P=$!; PIDS="$PIDS $P"
 wait_for '[ -n "$(children $P)" ]'
 c=$(children $P | cut -d' ' -f1)

@@ -366,6 +366,7 @@ static void write_killed_manifest(const Experiment *ex, long i, const char *dir,
     experiment_run_id(ex, i, id, sizeof id);
     if (!path_join(run_dir, sizeof run_dir, dir, id) || !path_join(p, sizeof p, run_dir, "manifest.json")) return;
     if (file_exists(p)) return;  // it wrote its own before the signal came
+    mkdir_p(run_dir);            // killed before it made its folder: the row is kept all the same
     Config c;
     experiment_point(ex, i, &c);
     config_hash_hex(&c, hash);
