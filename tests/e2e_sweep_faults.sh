@@ -78,24 +78,31 @@ check '[ $rc -eq 2 ] && grep -q "PID $P " "$T/l3.out"' "a shard on a folder lock
 kill -TERM $P; wait $P
 check '[ ! -e "$T/l/moesim.lock" ]' "the lock file stayed after SIGTERM"
 
-# 8. SIGHUP stops like SIGTERM (checkpoint, "interrupted"); the same command resumes
-$MOESIM run $FX $ONE --set train.steps=200 --set eval.every=0 --out "$T/h" --quiet >"$T/h.out" 2>&1 &
+# 8. SIGHUP stops like SIGTERM (checkpoint, "interrupted"); the same command resumes from there
+# (it is stopped again once it says so: the runs are long, so no kill can come too late)
+H="$ONE --set train.steps=100000 --set eval.every=0 --out $T/h"
+$MOESIM run $FX $H --quiet >"$T/h.out" 2>&1 &
 P=$!; PIDS="$PIDS $P"
 wait_for '[ -n "$(ls "$T/h/run/" 2>/dev/null | grep tmp)" ]'
 kill -HUP $P; wait $P; rc=$?
 check '[ $rc -eq 129 ] && grep -q "\"status\": \"interrupted\"" "$T/h/run/manifest.json" 2>/dev/null' "SIGHUP did not stop the run with a checkpoint (exit $rc)"
-$MOESIM run $FX $ONE --set train.steps=200 --set eval.every=0 --out "$T/h" --quiet >/dev/null 2>&1; rc=$?
-check '[ $rc -eq 0 ] && grep -q "\"resumed_from\": [0-9]" "$T/h/run/manifest.json"' "the run after SIGHUP did not resume (exit $rc)"
-
-# 9. a -j child killed by a signal: named with its run id and the signal, a failed row kept
-$MOESIM run $FX --set train.steps=100 --set eval.every=0 -j 2 --out "$T/j" --quiet >"$T/j.out" 2>&1 &
+k=$(sed -n 's/^  "step": \([0-9]*\),$/\1/p' "$T/h/run/checkpoint/state.json" 2>/dev/null)
+$MOESIM run $FX $H >"$T/h2.out" 2>&1 &
 P=$!; PIDS="$PIDS $P"
-wait_for '[ -n "$(children $P)" ]'
-c=$(children $P | cut -d' ' -f1)
-kill -KILL $c; wait $P; rc=$?
-id=$(sed -n 's/^moesim: run: \(.*\): killed by signal 9 (Killed)$/\1/p' "$T/j.out")
-check '[ $rc -eq 1 ] && [ -n "$id" ]' "a child killed by SIGKILL not named with its run and signal (exit $rc): $(head -3 "$T/j.out")"
-check '[ -n "$id" ] && grep -q "^$id,.*,failed: killed by signal 9 (Killed)," "$T/j/summary.csv" && [ $(wc -l <"$T/j/summary.csv") -eq 5 ]' "no failed row for the killed run in summary.csv"
+wait_for 'grep -q "resuming from step" "$T/h2.out" || ! kill -0 $P 2>/dev/null'
+kill -TERM $P; wait $P
+check '[ -n "$k" ] && grep -q "run: resuming from step $k " "$T/h2.out"' "the run after SIGHUP did not resume from its checkpoint (step '$k'): $(grep -v step "$T/h2.out" | head -3)"
+
+# 9. a -j child killed by a signal: named with its run id and the signal, a failed row kept. Two
+# points, a short one and a long one: the long one's child is killed once the short one is done.
+sed 's/^"balance.scope" = .*$/"train.steps" = [30, 100000]/; /^"train.seed"/d; /^steps = /d' $FX >"$T/two.toml"
+$MOESIM run "$T/two.toml" --set eval.every=0 -j 2 --out "$T/j" --quiet >"$T/j.out" 2>&1 &
+P=$!; PIDS="$PIDS $P"
+wait_for 'grep -qs "\"status\": \"ok\"" "$T/j/steps=30/manifest.json" && [ $(children $P | wc -w) -eq 1 ]'
+c=$(children $P); PIDS="$PIDS $c"
+[ -n "$c" ] && kill -KILL $c; wait $P; rc=$?
+check '[ $rc -eq 1 ] && grep -q "^moesim: run: steps=100000: killed by signal 9 (Killed)$" "$T/j.out"' "a child killed by SIGKILL not named with its run and signal (exit $rc): $(head -3 "$T/j.out")"
+check 'grep -q "^steps=100000,.*,failed: killed by signal 9 (Killed)," "$T/j/summary.csv" && grep -q "^steps=30,.*,ok," "$T/j/summary.csv"' "no failed row for the killed run in summary.csv"
 
 # 10. no heatmap or ranking when every run failed: both children of a 2-point sweep killed
 $MOESIM run $FX --set train.steps=100000 --set eval.every=0 --shard 1/2 -j 2 --out "$T/n" >"$T/n.out" 2>"$T/n.err" &
