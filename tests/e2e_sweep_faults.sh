@@ -96,13 +96,15 @@ check '[ -n "$k" ] && grep -q "run: resuming from step $k " "$T/h2.out"' "the ru
 # 9. a -j child killed by a signal: named with its run id and the signal, a failed row kept. Two
 # points, a short one and a long one: the long one's child is killed once the short one is done.
 sed 's/^"balance.scope" = .*$/"train.steps" = [30, 100000]/; /^"train.seed"/d; /^steps = /d' $FX >"$T/two.toml"
-$MOESIM run "$T/two.toml" --set eval.every=0 -j 2 --out "$T/j" --quiet >"$T/j.out" 2>&1 &
+$MOESIM run "$T/two.toml" --set eval.every=0 -j 2 --out "$T/j" >"$T/j.stdout" 2>"$T/j.out" &
 P=$!; PIDS="$PIDS $P"
 wait_for 'grep -qs "\"status\": \"ok\"" "$T/j/steps=30/manifest.json" && [ $(children $P | wc -w) -eq 1 ]'
 c=$(children $P); PIDS="$PIDS $c"
 [ -n "$c" ] && kill -KILL $c; wait $P; rc=$?
-check '[ $rc -eq 1 ] && grep -q "^moesim: run: steps=100000: killed by signal 9 (Killed)$" "$T/j.out"' "a child killed by SIGKILL not named with its run and signal (exit $rc): $(head -3 "$T/j.out")"
+check '[ $rc -eq 1 ] && grep -q "^moesim: run: steps=100000: killed by signal 9 (Killed)$" "$T/j.out"' "a child killed by SIGKILL not named with its run and signal (exit $rc): $(grep -v "^\[" "$T/j.out" | head -3)"
 check 'grep -q "^steps=100000,.*,failed: killed by signal 9 (Killed)," "$T/j/summary.csv" && grep -q "^steps=30,.*,ok," "$T/j/summary.csv"' "no failed row for the killed run in summary.csv"
+# the terminal view: the finished variant's heatmap, the failed one named instead of measured
+check 'grep -q "^no run finished ok, not shown: steps=100000 (1 failed)$" "$T/j.stdout" && grep -q "highest first: steps=30 [0-9.]*$" "$T/j.stdout"' "the terminal view measured the failed run, or not the ok one: $(cat "$T/j.stdout")"
 
 # 10. no heatmap or ranking when every run failed: both children of a 2-point sweep killed
 $MOESIM run $FX --set train.steps=100000 --set eval.every=0 --shard 1/2 -j 2 --out "$T/n" >"$T/n.out" 2>"$T/n.err" &

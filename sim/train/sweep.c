@@ -117,9 +117,13 @@ static void install_stop_handlers(void) {
     sigaction(SIGHUP, &sa, NULL);
 }
 
-// The folder's lock, held until the process exits (sweep.h).
+// The folder's lock, held until the process exits (sweep.h); a -j child inherits it but never
+// removes it, even if it should call exit().
 static FolderLock held = {.fd = -1};
-static void release_at_exit(void) { folder_unlock(&held); }
+static pid_t held_by;
+static void release_at_exit(void) {
+    if (getpid() == held_by) folder_unlock(&held);
+}
 
 static int take_lock(const char *dir, int si, int sn) {
     static int registered;
@@ -129,6 +133,7 @@ static int take_lock(const char *dir, int si, int sn) {
         fprintf(stderr, "moesim: run: %s\n", err);
         return -1;
     }
+    held_by = getpid();
     if (!registered) registered = atexit(release_at_exit) == 0;
     if (note[0]) fprintf(stderr, "moesim: run: %s\n", note);  // even with --quiet: it is no progress line
     return 0;
