@@ -19,8 +19,8 @@ int config_hash_hex(const Config *c, char out[17]);
 // "; ", at most max keys then "(and N more)". Returns the number of differing keys.
 int config_diff(const Config *a, const Config *b, int max, char *out, size_t cap);
 
-// The grid of an experiment, one swept key a line-part: `key = [v1, v2]` joined by "; " (empty
-// without a sweep).
+// The grid of an experiment: each swept key as `key = [v1, v2]` (values in TOML syntax), in sweep
+// order, joined by "; " ("" without a sweep).
 void experiment_grid_text(const Experiment *ex, char *out, size_t cap);
 
 // The record of an experiment folder (experiment.json).
