@@ -52,7 +52,12 @@ static const char usage_run[] =
     "\n"
     "Trains every point of the experiment (the grid of its [sweep] table) and writes\n"
     "results/<experiment.name>/<run-id>/ per run, then summary.csv, plots/ and report.html.\n"
-    "Finished runs (manifest.json status \"ok\") are skipped, so an interrupted sweep resumes.\n"
+    "Finished runs (manifest.json status \"ok\" with the point's config_hash) are skipped, so an\n"
+    "interrupted sweep resumes. A finished run or a checkpoint of another config, or a folder of\n"
+    "another experiment (its experiment.json), stops the command before any work (exit 2, naming\n"
+    "the keys that differ). One run writes into a folder at a time (DIR/moesim.lock; shards of one\n"
+    "grid side by side); SIGTERM, SIGINT and SIGHUP stop it with a checkpoint. docs/EXPERIMENTS.md,\n"
+    "\"Results folders\".\n"
     "\n"
     "options:\n"
     "  --out DIR        write the experiment's results into DIR\n"
@@ -60,7 +65,8 @@ static const char usage_run[] =
     "  -j N             run N points in parallel processes (OpenMP threads are divided among them)\n"
     "  --shard I/N      run only the I-th of N disjoint slices of the points (cluster job arrays)\n"
     "  --dry-run        list the points and their folders; run nothing\n"
-    "  --force          redo finished runs too\n"
+    "  --force          redo finished runs too (also those of another config), and take over a\n"
+    "                   folder of another experiment\n"
     "  --quiet          no progress output\n";
 
 static const char usage_export[] =

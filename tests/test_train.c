@@ -3,7 +3,7 @@
 // Runs go through the same code as `moesim run` (train_run) where files matter, and through the
 // library loop where bitwise state matters.
 // covers: sim/train/train.c sim/train/step.c sim/train/batches.c sim/train/results.c
-// covers: sim/train/sweep.c sim/evaluate/evaluate.c sim/evaluate/writers.c sim/models/spec.c
+// covers: sim/train/sweep.c sim/train/identity.c sim/evaluate/evaluate.c sim/evaluate/writers.c sim/models/spec.c
 // covers: sim/worlds/cyclic.c
 #include <math.h>
 #include <stdlib.h>
@@ -83,7 +83,13 @@ static void test_learns(int optimizer) {
     CHECK_MSG(last_ce < 0.05, "%s: final cross-entropy %.4f, expected < 0.05 (at step 0: %.4f)",
               optimizer == OPTIM_MUON ? "muon" : "adamw", last_ce, first);
     CHECK_MSG(first > 2.5, "evaluation cross-entropy at step 0 is %.4f: expected near ln 32 = 3.47", first);
-    CHECK(run_is_done(dir) == 1);
+    // done for this config; a changed key makes it a run of another config, named with both values
+    char why[IO_MSG_MAX];
+    CHECK(run_state(dir, &c, why, sizeof why) == RUN_STATE_DONE);
+    Config c2 = c;
+    set(&c2, "train.steps", "151");
+    CHECK(run_state(dir, &c2, why, sizeof why) == RUN_STATE_CHANGED);
+    CHECK_MSG(strstr(why, "train.steps = 150 there, 151 now") != NULL, "why: %s", why);
     CHECK(file_exists(path_join(p, sizeof p, dir, "config.toml")));
     CHECK(file_exists(path_join(p, sizeof p, dir, "eval.csv")));
 }

@@ -1,5 +1,6 @@
 // terminal.c — the terminal view of `make run`: each variant's domain x expert heatmap in
-// characters and the ranking of the variants by one measurement.
+// characters and the ranking of the variants by one measurement, of the runs that finished ok
+// only (a variant without one is named with its runs' statuses; with none at all, no table).
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L  // open_memstream
 #endif
@@ -41,17 +42,52 @@ static void fmt_mean_sd(char *buf, size_t cap, double m, double sd, int n) {
     } else snprintf(buf, cap, "%s (%d seed%s)", a, n, n == 1 ? "" : "s");
 }
 
+// Runs that did not finish ok, by kind ("2 failed, 1 diverged"), into buf.
+static void count_not_ok(const Report *R, const Variant *V, char *buf, size_t cap) {
+    static const char *const kinds[] = {"failed", "diverged", "interrupted"};
+    int n[4] = {0};
+    for (int i = 0; i < (V ? V->nruns : R->nruns); i++) {
+        const ReportRun *U = &R->runs[V ? V->runs[i] : i];
+        if (U->ok) continue;
+        int k = 0;
+        while (k < 3 && strncmp(U->status, kinds[k], strlen(kinds[k])) != 0) k++;
+        n[k]++;
+    }
+    buf[0] = '\0';
+    for (int k = 0; k < 4; k++)
+        if (n[k]) lput(buf, cap, "%s%d %s", buf[0] ? ", " : "", n[k], k < 3 ? kinds[k] : "other");
+}
+
 static int terminal(Report *R, FILE *f, const char *metric) {
     if (load_summary(R) != 0) return -1;
     int col = csv_col(&R->sum, metric);
     if (col < 0) return report_fail(R, "%s/summary.csv: no column '%s'", R->dir, metric);
+    // Measurements only of runs that finished ok: a variant without one is named, not drawn.
+    int *vis = ralloc(R, ((size_t)R->nvars + 1) * sizeof *vis), nvis = 0;
+    if (!vis) return report_fail(R, "out of memory");
+    char why[200], missing[2048] = "";
+    for (int v = 0; v < R->nvars; v++) {
+        int ok = 0;
+        for (int i = 0; i < R->vars[v].nruns; i++) ok |= R->runs[R->vars[v].runs[i]].ok;
+        if (ok) { vis[nvis++] = v; continue; }
+        count_not_ok(R, &R->vars[v], why, sizeof why);
+        lput(missing, sizeof missing, "%s%.200s (%s)", missing[0] ? "; " : "", R->vars[v].label, why);
+    }
+    if (nvis == 0) {
+        count_not_ok(R, NULL, why, sizeof why);
+        fprintf(f, "No run finished ok (%d run%s: %s): no measurement to show.\nSee %s/summary.csv and each run's "
+                "manifest.json for why.\n", R->nruns, R->nruns == 1 ? "" : "s", R->nruns ? why : "none in summary.csv",
+                R->dir);
+        return 0;
+    }
     // Each variant's heatmap (experts.csv of its first run that has one).
     double **M = ralloc(R, (size_t)R->nvars * sizeof *M);
     int *D = ralloc(R, (size_t)R->nvars * sizeof *D), *E = ralloc(R, (size_t)R->nvars * sizeof *E);
     if (!M || !D || !E) return report_fail(R, "out of memory");
     double vmax = 0, step = 0;
     int layer = 0;
-    for (int v = 0; v < R->nvars; v++) {
+    for (int j = 0; j < nvis; j++) {
+        int v = vis[j];
         Variant *V = &R->vars[v];
         for (int i = 0; i < V->nused && !M[v]; i++) {
             ReportRun *U = &R->runs[V->used[i]];
@@ -64,15 +100,18 @@ static int terminal(Report *R, FILE *f, const char *metric) {
     if (vmax <= 0) vmax = 1;
     fprintf(f, "Domain \xc3\x97 expert selection frequency (final evaluation, last layer, first seed)\n");
     fprintf(f, "shade \" .:-=+*#%%@\": share of a domain's tokens that pick the expert, 0 to %.2f\n", vmax);
-    fprintf(f, "under each map: %.40s, mean \xc2\xb1 sd over seeds\n\n", metric);
+    fprintf(f, "under each map: %.40s, mean \xc2\xb1 sd over seeds\n", metric);
+    if (missing[0]) fprintf(f, "no run finished ok, not shown: %s\n", missing);
+    fputc('\n', f);
     // Blocks of text lines, placed side by side while they fit in TERM_W columns.
     int v0 = 0;
-    while (v0 < R->nvars) {
+    while (v0 < nvis) {
         enum { LINES = 72, LW = 256 };
         char (*lines)[LINES][LW] = ralloc(R, 8 * sizeof *lines);
         if (!lines) return report_fail(R, "out of memory");
         int width[8], nl[8], nb = 0, used = 0;
-        for (int v = v0; v < R->nvars && nb < 8; v++) {
+        for (int j = v0; j < nvis && nb < 8; j++) {
+            int v = vis[j];
             int e = M[v] ? E[v] : 0, d = M[v] ? D[v] : 0;
             int cw = e <= 16 ? 3 : e <= 26 ? 2 : 1;
             int w = 5 + cw * e;
@@ -152,11 +191,12 @@ static int terminal(Report *R, FILE *f, const char *metric) {
     double *mean = ralloc(R, (size_t)R->nvars * sizeof *mean), *sdv = ralloc(R, (size_t)R->nvars * sizeof *sdv);
     int *cnt = ralloc(R, (size_t)R->nvars * sizeof *cnt);
     if (!order || !mean || !sdv || !cnt) return report_fail(R, "out of memory");
-    for (int v = 0; v < R->nvars; v++) {
-        order[v] = v;
+    for (int j = 0; j < nvis; j++) {
+        int v = vis[j];
+        order[j] = v;
         cnt[v] = var_stat(R, &R->vars[v], col, &mean[v], &sdv[v]);
     }
-    for (int i = 1; i < R->nvars; i++)  // insertion sort, NaN last, ties keep variant order
+    for (int i = 1; i < nvis; i++)  // insertion sort, NaN last, ties keep variant order
         for (int j = i; j > 0; j--) {
             double a = mean[order[j - 1]], b = mean[order[j]];
             if (!(isnan(a) || (!isnan(b) && b > a))) break;
@@ -167,7 +207,7 @@ static int terminal(Report *R, FILE *f, const char *metric) {
     // '\1' while wrapping and printed as spaces.
     char line[4096];
     snprintf(line, sizeof line, "%.60s, highest first: ", metric);
-    for (int i = 0; i < R->nvars; i++) {
+    for (int i = 0; i < nvis; i++) {
         int v = order[i];
         char a[40], b[40], item[600];
         svg_num(a, sizeof a, mean[v], 3);

@@ -1,5 +1,6 @@
 // results.c — the trainer's own files (train_internal.h): metrics.csv and layers.csv, which grow
-// during the run as temporary files, and manifest.json, written last, which marks a run as done.
+// during the run as temporary files, and manifest.json, written last, which marks a run as done
+// (with the hash of its config: sweep.c's run_state).
 // eval.csv and experts.csv grow beside them (evaluate/), and all four go into a checkpoint.
 #include <errno.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #endif
 #include "train_internal.h"
 #include "../config/config.h"
+#include "identity.h"
 
 #ifndef MOESIM_VERSION
 #define MOESIM_VERSION "0.1.0"
@@ -146,6 +148,10 @@ int write_manifest(const TrainRun *R, const RunResult *res, const char *start, d
         json_end(&w);
     }
     json_end(&w);
+    // what makes the run done for a sweep: its config, hashed as its config.toml (identity.h)
+    char hash[17] = "";
+    config_hash_hex(R->ev.c, hash);
+    json_key(&w, "config_hash"); json_str(&w, hash);
     json_key(&w, "config"); json_config(&w, R->ev.c);
     json_end(&w);
     return afile_commit(&a);

@@ -1,6 +1,13 @@
 // sweep.c — the grid of an experiment, run point by point (or in parallel processes), resumable.
-// A run is done only when its manifest.json says "ok"; anything else is redone from scratch, so
-// killing the process at any moment and running again gives the results of an uninterrupted run.
+// A run is done only when its manifest.json says "ok" AND its "config_hash" equals the hash of
+// the point's resolved config (identity.h); anything else unfinished is redone, from its
+// checkpoint when there is one, so killing the process at any moment and running again gives the
+// results of an uninterrupted run. Before any work, every point of this call is checked: a
+// finished run, or a checkpoint, of another configuration stops the command (exit 2, naming the
+// keys that differ) unless --force; so does a folder whose experiment.json records another
+// experiment (another file's config, another grid, other --set values). One process writes into
+// a folder at a time (lock.h; the shards of one grid side by side). -j children stop with their
+// parent; a child killed by a signal is named, and keeps a "failed" manifest and summary row.
 #include <dirent.h>
 #include <signal.h>
 #include <errno.h>
@@ -9,10 +16,15 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 #include "sweep.h"
+#include "identity.h"
+#include "lock.h"
 #include "../io.h"
 #include "../measure/metrics.h"
 #include "../models/checkpoint.h"
@@ -23,12 +35,42 @@ void sweep_out_dir(const Experiment *ex, const SweepOptions *o, char *buf, size_
     else snprintf(buf, cap, "results/%s", ex->base.experiment_name);
 }
 
-int run_is_done(const char *run_dir) {
-    char p[IO_DEEP_PATH_MAX], status[64];
+// The config hash a finished run records: its manifest's "config_hash", or, in a manifest written
+// before it was recorded, the hash of the run's config.toml (the same thing). "" when neither.
+static void recorded_hash(const char *run_dir, const char *json, char out[17]) {
+    char p[IO_DEEP_PATH_MAX];
+    uint64_t h = IO_HASH_INIT;
+    out[0] = '\0';
+    if (json_field(json, "config_hash", out, 17)) return;
+    if (io_hash_file(path_join(p, sizeof p, run_dir, "config.toml"), &h) == 0) io_hash_hex(h, out);
+}
+
+int run_state(const char *run_dir, const Config *c, char *why, size_t cap) {
+    char p[IO_DEEP_PATH_MAX], status[64], was[17], now[17], err[IO_MSG_MAX], found[IO_DEEP_PATH_MAX];
+    why[0] = '\0';
+    if (config_hash_hex(c, now) != 0) return snprintf(why, cap, "out of memory"), RUN_STATE_CHANGED;
     char *json = read_text_file(path_join(p, sizeof p, run_dir, "manifest.json"));
     int ok = json && json_field(json, "status", status, sizeof status) && strcmp(status, "ok") == 0;
+    if (ok) recorded_hash(run_dir, json, was);
     free(json);
-    return ok;
+    Config saved;
+    if (ok) {
+        if (strcmp(was, now) == 0) return RUN_STATE_DONE;
+        // the run's config.toml is the config it ran with: the keys that differ
+        if (ckpt_read_config(run_dir, &saved, err, sizeof err) != 0) snprintf(why, cap, "its config: %s", err);
+        else if (config_diff(&saved, c, 3, why, cap) == 0) snprintf(why, cap, "its config hash %s is not %s", was, now);
+        return RUN_STATE_CHANGED;
+    }
+    // unfinished: a checkpoint of another config must not be resumed either (an unreadable one is
+    // train_resume_check's to report)
+    if (ckpt_resolve(run_dir, 1, found, sizeof found, err, sizeof err) == 0 &&
+        ckpt_read_config(found, &saved, err, sizeof err) == 0 && !config_equal(&saved, c)) {
+        char d[IO_MSG_MAX];
+        config_diff(&saved, c, 3, d, sizeof d);
+        snprintf(why, cap, "its checkpoint %s: %s", found, d);
+        return RUN_STATE_CHANGED;
+    }
+    return RUN_STATE_TODO;
 }
 
 // Removes what an interrupted run left behind: temporary files and folders (a checkpoint being
@@ -51,9 +93,10 @@ static void clean_run_dir(const char *run_dir, int force) {
 
 // ---- signals ----------------------------------------------------------------------------------
 
-// The children of a parallel sweep (pid 0: free slot), to pass a signal on.
+// The children of a parallel sweep (pid 0: free slot), to pass a signal on, and their points.
 #define SWEEP_MAX_JOBS 256
 static pid_t children[SWEEP_MAX_JOBS];
+static long child_point[SWEEP_MAX_JOBS];
 
 static void on_stop_signal(int sig) {
     train_stop_signal = sig;
@@ -61,8 +104,9 @@ static void on_stop_signal(int sig) {
         if (children[i] > 0) kill(children[i], sig);
 }
 
-// SIGTERM (Slurm's warning before a time limit or preemption) and SIGINT (Ctrl-C) let the current
-// step finish, write a checkpoint and stop; no SA_RESTART, so a parent waiting on children wakes.
+// SIGTERM (Slurm's warning before a time limit or preemption), SIGINT (Ctrl-C) and SIGHUP (the
+// terminal or the ssh session closed) let the current step finish, write a checkpoint and stop;
+// no SA_RESTART, so a parent waiting on children wakes.
 static void install_stop_handlers(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -70,6 +114,29 @@ static void install_stop_handlers(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+// The folder's lock, held until the process exits (sweep.h); a -j child inherits it but never
+// removes it, even if it should call exit().
+static FolderLock held = {.fd = -1};
+static pid_t held_by;
+static void release_at_exit(void) {
+    if (getpid() == held_by) folder_unlock(&held);
+}
+
+static int take_lock(const char *dir, int si, int sn) {
+    static int registered;
+    char note[IO_MSG_MAX], err[IO_MSG_MAX];
+    folder_unlock(&held);  // a lock of an earlier call in this process
+    if (folder_lock(&held, dir, si, sn, note, sizeof note, err, sizeof err) != 0) {
+        fprintf(stderr, "moesim: run: %s\n", err);
+        return -1;
+    }
+    held_by = getpid();
+    if (!registered) registered = atexit(release_at_exit) == 0;
+    if (note[0]) fprintf(stderr, "moesim: run: %s\n", note);  // even with --quiet: it is no progress line
+    return 0;
 }
 
 // ---- summary.csv ------------------------------------------------------------------------------
@@ -149,14 +216,107 @@ int sweep_write_summary(const Experiment *ex, const char *dir) {
 
 // ---- running ----------------------------------------------------------------------------------
 
-static int write_experiment_toml(const Experiment *ex, const char *dir) {
+// experiment.toml (the resolved base config, for people and for the next call's key-by-key
+// comparison) and experiment.json (the folder's record: identity.h)
+static int write_experiment_files(const Experiment *ex, const char *dir) {
     char p[IO_CHILD_PATH_MAX];
+    ExperimentRecord rec;
+    if (experiment_record(ex, &rec) != 0) { errno = ENOMEM; return -1; }
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, dir, "experiment.toml"));
     if (!f) return -1;
     fprintf(f, "# The resolved base configuration of %s (swept keys at their base values).\n", ex->path);
     config_write_toml(f, &ex->base);
-    return afile_commit(&a);
+    if (afile_commit(&a) != 0) return -1;
+    return experiment_record_write(dir, &rec);
+}
+
+// Why the folder's record (was) is not this experiment's (now): the files, the grids and the base
+// keys that differ (from the folder's experiment.toml).
+static void explain_other_experiment(const Experiment *ex, const char *dir, const ExperimentRecord *was,
+                                     const ExperimentRecord *now) {
+    fprintf(stderr, "moesim: run: %s holds the results of another experiment (see its experiment.json)\n", dir);
+    fprintf(stderr, "  made from:  %s%s%s\n", was->source, was->set[0] ? " --set " : "", was->set);
+    fprintf(stderr, "  this call:  %s%s%s\n", now->source, now->set[0] ? " --set " : "", now->set);
+    if (strcmp(was->grid, now->grid) != 0) {
+        fprintf(stderr, "  its sweep:  %s\n", was->grid[0] ? was->grid : "(none)");
+        fprintf(stderr, "  this sweep: %s\n", now->grid[0] ? now->grid : "(none)");
+    }
+    char p[IO_CHILD_PATH_MAX], d[IO_MSG_MAX];
+    Experiment *old = calloc(1, sizeof *old);
+    CfgErrors *e = calloc(1, sizeof *e);
+    if (old && e && path_join(p, sizeof p, dir, "experiment.toml") && experiment_load(old, p, NULL, 0, e) == 0 &&
+        config_diff(&old->base, &ex->base, 5, d, sizeof d) > 0)
+        fprintf(stderr, "  keys:       %s\n", d);
+    free(old);
+    free(e);
+    fprintf(stderr, "moesim: run: nothing was run; use another --out, or --force to redo every run of this "
+                    "experiment in %s\n", dir);
+}
+
+// Every point of this call against what the folder holds, before any work: the to-do list, and
+// with list the --dry-run listing. Returns 0, or 2 after saying why it refuses (1: out of memory).
+static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, int si, int sn, long *todo, long *ntodo,
+                long *nmine, int list) {
+    char id[CFG_RUN_ID_MAX + 1], run_dir[IO_CHILD_PATH_MAX], err[IO_MSG_MAX], why[IO_MSG_MAX];
+    ExperimentRecord now, was;
+    if (experiment_record(ex, &now) != 0) { fprintf(stderr, "moesim: run: out of memory\n"); return 1; }
+    int rec = experiment_record_read(dir, &was, err, sizeof err);
+    if (rec < 0 && !o->force) {
+        fprintf(stderr, "moesim: run: %s; use another --out, or --force to take the folder over\n", err);
+        return 2;
+    }
+    if (rec == 1 && strcmp(was.hash, now.hash) != 0 && !o->force) {
+        explain_other_experiment(ex, dir, &was, &now);
+        return 2;
+    }
+    long changed = 0;
+    *ntodo = *nmine = 0;
+    for (long i = 0; i < ex->npoints; i++) {
+        if (!experiment_in_shard(i, si, sn)) continue;
+        (*nmine)++;
+        experiment_run_id(ex, i, id, sizeof id);
+        if (!path_join(run_dir, sizeof run_dir, dir, id)) {  // the later joins of dir and an id fit
+            fprintf(stderr, "moesim: %s: %s\n", run_dir, strerror(ENAMETOOLONG));
+            return 2;
+        }
+        Config c;
+        experiment_point(ex, i, &c);
+        int st = run_state(run_dir, &c, why, sizeof why);
+        if (list)
+            printf("%-40s %s  %s\n", id, run_dir,
+                   o->force ? "to run" : st == RUN_STATE_DONE ? "done" : st == RUN_STATE_CHANGED ? "differs" : "to run");
+        if (st == RUN_STATE_CHANGED && !o->force) {
+            if (changed < 3) fprintf(stderr, "moesim: run: %s ran with another config: %s\n", run_dir, why);
+            changed++;
+        }
+        if (st != RUN_STATE_DONE || o->force) todo[(*ntodo)++] = i;
+    }
+    if (changed) {
+        fprintf(stderr, "moesim: run: %ld run%s in %s %s another config than this experiment's; nothing was run. "
+                        "--force redoes %s with this one, or use another --out\n",
+                changed, changed == 1 ? "" : "s", dir, changed == 1 ? "has" : "have", changed == 1 ? "it" : "them");
+        return 2;
+    }
+    return 0;
+}
+
+// A checkpoint to resume from and a warm start's saved model are read whole (every file against
+// its list, the partial rows, finite arrays) before any work and any folder (exit 2).
+static int check_saved_models(const Experiment *ex, const SweepOptions *o, const char *dir, const long *todo, long ntodo) {
+    char id[CFG_RUN_ID_MAX + 1], run_dir[IO_CHILD_PATH_MAX];
+    for (long k = 0; k < ntodo; k++) {
+        Config c;
+        char err[IO_MSG_MAX];
+        experiment_point(ex, todo[k], &c);
+        experiment_run_id(ex, todo[k], id, sizeof id);
+        path_join(run_dir, sizeof run_dir, dir, id);
+        if (run_check_saved(&c, run_dir, !o->force, err, sizeof err) != 0) {
+            fprintf(stderr, "moesim: %s\n", err);
+            return 2;
+        }
+    }
+    return 0;
 }
 
 // One point in this process. Returns 0 ok, 1 failed, 2 diverged, 3 interrupted.
@@ -187,47 +347,67 @@ static int run_point(const Experiment *ex, long i, const char *dir, int threads,
     return r.status == RUN_OK ? 0 : r.status == RUN_FAILED ? 1 : r.status == RUN_DIVERGED ? 2 : 3;
 }
 
+// A -j child killed by a signal wrote no manifest: the parent writes a "failed" one naming the
+// signal, so the run keeps its row in summary.csv (and is redone, or resumed, by the next call).
+static void write_killed_manifest(const Experiment *ex, long i, const char *dir, const char *reason) {
+    char id[CFG_RUN_ID_MAX + 1], run_dir[IO_CHILD_PATH_MAX], p[IO_DEEP_PATH_MAX], hash[17] = "", status[IO_SHORT_MSG_MAX + 16];
+    experiment_run_id(ex, i, id, sizeof id);
+    if (!path_join(run_dir, sizeof run_dir, dir, id) || !path_join(p, sizeof p, run_dir, "manifest.json")) return;
+    if (file_exists(p)) return;  // it wrote its own before the signal came
+    mkdir_p(run_dir);            // killed before it made its folder: the row is kept all the same
+    Config c;
+    experiment_point(ex, i, &c);
+    config_hash_hex(&c, hash);
+    snprintf(status, sizeof status, "failed: %s", reason);
+    AtomicFile a;
+    FILE *f = afile_open(&a, p);
+    if (f) {
+        JsonWriter w;
+        json_begin(&w, f);
+        json_object(&w);
+        json_key(&w, "run"); json_str(&w, id);
+        json_key(&w, "status"); json_str(&w, status);
+        json_key(&w, "reason"); json_str(&w, reason);
+        json_key(&w, "config_hash"); json_str(&w, hash);
+        json_end(&w);
+    }
+    if (!f || afile_commit(&a) != 0) fprintf(stderr, "moesim: run: cannot write %s: %s\n", p, strerror(errno));
+}
+
 int sweep_run(const Experiment *ex, const SweepOptions *o) {
-    char dir[IO_PATH_MAX], id[CFG_RUN_ID_MAX + 1], run_dir[IO_CHILD_PATH_MAX];
+    char dir[IO_PATH_MAX], id[CFG_RUN_ID_MAX + 1];
     sweep_out_dir(ex, o, dir, sizeof dir);
     int si = o->shard_count > 0 ? o->shard_index : 1, sn = o->shard_count > 0 ? o->shard_count : 1;
     // the work list: this shard's points that are not done (or all of them with --force)
     long *todo = malloc(sizeof(long) * (size_t)(ex->npoints > 0 ? ex->npoints : 1));
     long ntodo = 0, nmine = 0;
     if (!todo) return 1;
-    for (long i = 0; i < ex->npoints; i++) {
-        if (!experiment_in_shard(i, si, sn)) continue;
-        nmine++;
-        experiment_run_id(ex, i, id, sizeof id);
-        if (!path_join(run_dir, sizeof run_dir, dir, id)) {  // the later joins of dir and an id fit
-            fprintf(stderr, "moesim: %s: %s\n", run_dir, strerror(ENAMETOOLONG));
-            free(todo);
-            return 2;
-        }
-        int done = run_is_done(run_dir);
-        if (o->dry_run) printf("%-40s %s  %s\n", id, run_dir, done && !o->force ? "done" : "to run");
-        if (!done || o->force) todo[ntodo++] = i;
-    }
+    // an existing folder is locked before it is read; a new one is made, and locked, only after
+    // every check that needs no folder
+    int existed = file_exists(dir), rc = 0;
+    if (!o->dry_run && existed && take_lock(dir, si, sn) != 0) rc = 2;
+    if (rc == 0) rc = plan(ex, o, dir, si, sn, todo, &ntodo, &nmine, o->dry_run);
     if (o->dry_run) {
-        printf("%ld points (%ld in this shard), %ld to run, results in %s\n", ex->npoints, nmine, ntodo, dir);
+        if (rc == 0) printf("%ld points (%ld in this shard), %ld to run, results in %s\n", ex->npoints, nmine, ntodo, dir);
         free(todo);
-        return 0;
+        return rc;
     }
-    // a checkpoint to resume from and a warm start's saved model are read whole (every file against
-    // its list, the partial rows, finite arrays) before any work and any folder (exit 2)
-    for (long k = 0; k < ntodo; k++) {
-        Config c;
-        char err[IO_MSG_MAX];
-        experiment_point(ex, todo[k], &c);
-        experiment_run_id(ex, todo[k], id, sizeof id);
-        path_join(run_dir, sizeof run_dir, dir, id);
-        if (run_check_saved(&c, run_dir, !o->force, err, sizeof err) != 0) {
-            fprintf(stderr, "moesim: %s\n", err);
-            free(todo);
-            return 2;
+    if (rc == 0) rc = check_saved_models(ex, o, dir, todo, ntodo);
+    if (rc == 0 && !existed) {
+        if (mkdir_p(dir) != 0) {
+            fprintf(stderr, "moesim: cannot create %s: %s\n", dir, strerror(errno));
+            rc = 1;
+        } else if (take_lock(dir, si, sn) != 0) {
+            rc = 2;
+        } else {
+            rc = plan(ex, o, dir, si, sn, todo, &ntodo, &nmine, 0);  // another process may have made it meanwhile
         }
     }
-    if (mkdir_p(dir) != 0 || write_experiment_toml(ex, dir) != 0) {
+    if (rc != 0) {
+        free(todo);
+        return rc;
+    }
+    if (write_experiment_files(ex, dir) != 0) {
         fprintf(stderr, "moesim: cannot write into %s: %s\n", dir, strerror(errno));
         free(todo);
         return 1;
@@ -254,6 +434,7 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         // launching, is passed on to the children (on_stop_signal), and the parent waits for them
         long next = 0;
         int running = 0;
+        pid_t parent = getpid();
         fflush(NULL);
         while ((next < ntodo && !train_stop_signal) || running > 0) {
             if (next < ntodo && running < jobs && !train_stop_signal) {
@@ -263,10 +444,18 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
                 // parallel runs print plain lines: in-place updates from several processes would clash
                 if (pid == 0) {
                     memset(children, 0, sizeof children);
+                    // a child stops (checkpoint, exit) when its parent dies, as on SIGTERM; the
+                    // getppid() check covers a parent that died before prctl
+#ifdef __linux__
+                    prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+                    if (getppid() != parent) _exit(3);
+                    folder_lock_child(&held);
                     _exit(run_point(ex, todo[next], dir, threads, o->quiet, 0, o->force, next + 1, ntodo));
                 }
                 if (pid < 0) { fprintf(stderr, "moesim: fork failed: %s\n", strerror(errno)); failed++; next++; continue; }
                 children[slot] = pid;
+                child_point[slot] = todo[next];
                 next++;
                 running++;
                 continue;
@@ -277,10 +466,20 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
                 if (errno == EINTR) continue;  // a signal: the loop now only waits
                 break;
             }
+            long point = -1;
             for (int i = 0; i < SWEEP_MAX_JOBS; i++)
-                if (children[i] == pid) children[i] = 0;
+                if (children[i] == pid) { children[i] = 0; point = child_point[i]; }
             running--;
             int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+            if (WIFSIGNALED(st) && point >= 0) {
+                // said even with --quiet: a failure is not progress
+                char reason[IO_SHORT_MSG_MAX];
+                int sig = WTERMSIG(st);
+                snprintf(reason, sizeof reason, "killed by signal %d (%s)", sig, strsignal(sig));
+                experiment_run_id(ex, point, id, sizeof id);
+                fprintf(stderr, "moesim: run: %s: %s\n", id, reason);
+                write_killed_manifest(ex, point, dir, reason);
+            }
             ok += rc == 0; failed += rc == 1; diverged += rc == 2; interrupted += rc == 3;
         }
     }

@@ -1,0 +1,128 @@
+#!/bin/sh
+# e2e_sweep_faults.sh — a results folder is never silently wrong: a changed experiment, another
+# file of the same name, a pinned swept key or a checkpoint of another config is refused (exit 2,
+# naming the keys) and --force redoes; a second run on a locked folder is refused naming the
+# holder's PID and a dead owner's lock is taken over; a -j child killed by a signal is named with
+# the signal and keeps a failed row in summary.csv; SIGHUP stops like SIGTERM and the rerun
+# resumes; -j children stop when their parent is killed with -9; no heatmap is printed when every
+# run failed. Prints "e2e_sweep_faults: N passed, M failed".
+# covers: sim/train/sweep.c sim/train/identity.c sim/train/lock.c sim/train/results.c
+# covers: sim/report/terminal.c sim/main.c
+set -u
+MOESIM=${MOESIM:-./moesim}
+pass=0; fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "e2e_sweep_faults: FAILED: $*" >&2; }
+check() { if eval "$1"; then ok; else bad "$2"; fi; }
+T=$(mktemp -d /tmp/moesim_faults.XXXXXX)
+PIDS=""  # background processes to stop on exit, whatever happened
+trap 'for p in $PIDS; do kill -9 $p 2>/dev/null; done; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+export OMP_NUM_THREADS=1  # the runs are tiny; the timing of the kills below does not depend on it
+FX=tests/fixtures/e2e/tiny.toml
+Q="--set train.steps=4 --set eval.every=0"
+ONE="--set train.seed=1 --set balance.scope=micro"  # one point: run id "run"
+# wait_for CONDITION: polls up to about 10 s
+wait_for() { i=0; while ! eval "$1" && [ $i -lt 500 ]; do sleep 0.02; i=$((i + 1)); done; eval "$1"; }
+children() { pgrep -P "$1" 2>/dev/null | tr '\n' ' '; }
+alive() { for p in $1; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+
+# 1. a finished sweep, then the same folder with a changed key: refused before any work, the key
+# named with both values; --force redoes the runs with the new value
+$MOESIM run $FX $Q --out "$T/a" --quiet >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 0 ] && [ -s "$T/a/summary.csv" ] && [ -s "$T/a/experiment.json" ]' "first sweep (exit $rc)"
+cp "$T/a/summary.csv" "$T/sum.csv"
+$MOESIM run $FX --set train.steps=5 --set eval.every=0 --out "$T/a" --quiet >"$T/c.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "train.steps = 4 there, 5 now" "$T/c.out"' "changed train.steps not refused with exit 2 naming the key (exit $rc): $(head -3 "$T/c.out")"
+check 'cmp -s "$T/a/summary.csv" "$T/sum.csv" && grep -q "\"steps_done\": 4" "$T/a/scope=micro-seed=1/manifest.json"' "a refused call touched the results"
+# the same without the folder's record (a folder of an older moesim): each finished run is checked
+mv "$T/a/experiment.json" "$T/rec.json"
+$MOESIM run $FX --set train.steps=5 --set eval.every=0 --out "$T/a" --quiet >"$T/c2.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "scope=micro-seed=1 ran with another config: train.steps = 4 there, 5 now" "$T/c2.out"' "a finished run of another config not refused naming its folder (exit $rc): $(head -3 "$T/c2.out")"
+mv "$T/rec.json" "$T/a/experiment.json"
+
+# 2. another file with the same experiment name is refused, naming it and the key
+mkdir -p "$T/other"
+sed 's/^d_ff = 16/d_ff = 24/' $FX >"$T/other/tiny.toml"
+$MOESIM run "$T/other/tiny.toml" $Q --out "$T/a" --quiet >"$T/o.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "other/tiny.toml" "$T/o.out" && grep -q "model.d_ff = 16 there, 24 now" "$T/o.out"' "another tiny.toml took over the folder (exit $rc): $(head -3 "$T/o.out")"
+
+# 3. pinning a swept key is another grid: refused, summary.csv unchanged
+$MOESIM run $FX $Q --set train.seed=1 --out "$T/a" --quiet >"$T/p.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "train.seed = \[1, 2\]" "$T/p.out" && cmp -s "$T/a/summary.csv" "$T/sum.csv"' "--set train.seed=1 not refused, or summary.csv rewritten (exit $rc): $(head -3 "$T/p.out")"
+
+# 4. a dead owner's lock is taken over (a PID that has exited, on this host)
+dead=$(sh -c 'echo $$')
+printf 'pid %s\nhost %s\nstarted 2026-01-01T00:00:00Z\nshard 1/1\n' "$dead" "$(uname -n)" >"$T/a/moesim.lock"
+$MOESIM run $FX $Q --out "$T/a" --quiet >"$T/d.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ] && grep -q "taking over .*moesim.lock from PID $dead" "$T/d.out" && [ ! -e "$T/a/moesim.lock" ]' "a dead owner's lock not taken over, or not removed at exit (exit $rc): $(head -3 "$T/d.out")"
+
+# 5. --force redoes the changed runs
+$MOESIM run $FX --set train.steps=5 --set eval.every=0 --out "$T/a" --force --quiet >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 0 ] && [ $(grep -l "\"steps_done\": 5" "$T"/a/*/manifest.json | wc -l) -eq 4 ]' "--force did not redo the 4 runs with train.steps = 5 (exit $rc)"
+
+# 6. an unfinished run whose checkpoint has another config is not resumed: refused naming the key
+$MOESIM run $FX $Q --set train.checkpoint_every=2 --shard 1/4 --out "$T/ck" --quiet >/dev/null 2>&1
+rm -f "$T/ck/scope=micro-seed=1/manifest.json" "$T/ck/experiment.json"
+$MOESIM run $FX --set train.steps=6 --set eval.every=0 --set train.checkpoint_every=2 --shard 1/4 --out "$T/ck" --quiet >"$T/k.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "checkpoint.*train.steps = 4 there, 6 now" "$T/k.out"' "a checkpoint of another config not refused naming the key (exit $rc): $(head -3 "$T/k.out")"
+
+# 7. one writer per folder: a second run on a locked folder stops at once naming the PID; the lock
+# goes with its owner (SIGTERM). timeout: without a lock the second run would train for minutes.
+$MOESIM run $FX $ONE --set train.steps=100000 --set eval.every=0 --out "$T/l" --quiet >/dev/null 2>&1 &
+P=$!; PIDS="$PIDS $P"
+wait_for '[ -s "$T/l/run/metrics.csv.tmp.$P" ] || [ -n "$(ls "$T/l/run/" 2>/dev/null | grep tmp)" ]'
+timeout 5 $MOESIM run $FX $ONE --set train.steps=100000 --set eval.every=0 --out "$T/l" --quiet >"$T/l2.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "PID $P " "$T/l2.out"' "a second run on a locked folder not refused naming PID $P (exit $rc): $(head -3 "$T/l2.out")"
+timeout 5 $MOESIM run $FX $ONE --set train.steps=100000 --set eval.every=0 --out "$T/l" --shard 1/2 --quiet >"$T/l3.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "PID $P " "$T/l3.out"' "a shard on a folder locked by a whole run not refused (exit $rc)"
+kill -TERM $P; wait $P
+check '[ ! -e "$T/l/moesim.lock" ]' "the lock file stayed after SIGTERM"
+
+# 8. SIGHUP stops like SIGTERM (checkpoint, "interrupted"); the same command resumes from there
+# (it is stopped again once it says so: the runs are long, so no kill can come too late)
+H="$ONE --set train.steps=100000 --set eval.every=0 --out $T/h"
+$MOESIM run $FX $H --quiet >"$T/h.out" 2>&1 &
+P=$!; PIDS="$PIDS $P"
+wait_for '[ -n "$(ls "$T/h/run/" 2>/dev/null | grep tmp)" ]'
+kill -HUP $P; wait $P; rc=$?
+check '[ $rc -eq 129 ] && grep -q "\"status\": \"interrupted\"" "$T/h/run/manifest.json" 2>/dev/null' "SIGHUP did not stop the run with a checkpoint (exit $rc)"
+k=$(sed -n 's/^  "step": \([0-9]*\),$/\1/p' "$T/h/run/checkpoint/state.json" 2>/dev/null)
+$MOESIM run $FX $H >"$T/h2.out" 2>&1 &
+P=$!; PIDS="$PIDS $P"
+wait_for 'grep -q "resuming from step" "$T/h2.out" || ! kill -0 $P 2>/dev/null'
+kill -TERM $P; wait $P
+check '[ -n "$k" ] && grep -q "run: resuming from step $k " "$T/h2.out"' "the run after SIGHUP did not resume from its checkpoint (step '$k'): $(grep -v step "$T/h2.out" | head -3)"
+
+# 9. a -j child killed by a signal: named with its run id and the signal, a failed row kept. Two
+# points, a short one and a long one: the long one's child is killed once the short one is done.
+sed 's/^"balance.scope" = .*$/"train.steps" = [30, 100000]/; /^"train.seed"/d; /^steps = /d' $FX >"$T/two.toml"
+$MOESIM run "$T/two.toml" --set eval.every=0 -j 2 --out "$T/j" >"$T/j.stdout" 2>"$T/j.out" &
+P=$!; PIDS="$PIDS $P"
+wait_for 'grep -qs "\"status\": \"ok\"" "$T/j/steps=30/manifest.json" && [ $(children $P | wc -w) -eq 1 ]'
+c=$(children $P); PIDS="$PIDS $c"
+[ -n "$c" ] && kill -KILL $c; wait $P; rc=$?
+check '[ $rc -eq 1 ] && grep -q "^moesim: run: steps=100000: killed by signal 9 (Killed)$" "$T/j.out"' "a child killed by SIGKILL not named with its run and signal (exit $rc): $(grep -v "^\[" "$T/j.out" | head -3)"
+check 'grep -q "^steps=100000,.*,failed: killed by signal 9 (Killed)," "$T/j/summary.csv" && grep -q "^steps=30,.*,ok," "$T/j/summary.csv"' "no failed row for the killed run in summary.csv"
+# the terminal view: the finished variant's heatmap, the failed one named instead of measured
+check 'grep -q "^no run finished ok, not shown: steps=100000 (1 failed)$" "$T/j.stdout" && grep -q "highest first: steps=30 [0-9.]*$" "$T/j.stdout"' "the terminal view measured the failed run, or not the ok one: $(cat "$T/j.stdout")"
+
+# 10. no heatmap or ranking when every run failed: both children of a 2-point sweep killed
+$MOESIM run $FX --set train.steps=100000 --set eval.every=0 --shard 1/2 -j 2 --out "$T/n" >"$T/n.out" 2>"$T/n.err" &
+P=$!; PIDS="$PIDS $P"
+wait_for '[ $(children $P | wc -w) -eq 2 ]'
+kill -KILL $(children $P); wait $P; rc=$?
+check '[ $rc -eq 1 ] && ! grep -q "expert selection frequency\|highest first" "$T/n.out" && grep -q "No run finished ok (2 runs: 2 failed)" "$T/n.out"' "measurements printed although every run failed (exit $rc): $(head -3 "$T/n.out")"
+
+# 11. a -j parent killed with -9: its children stop (checkpoint, "interrupted") instead of
+# running on as orphans
+$MOESIM run $FX --set train.steps=100000 --set eval.every=0 -j 2 --out "$T/k9" --quiet >/dev/null 2>&1 &
+P=$!; PIDS="$PIDS $P"
+wait_for '[ $(children $P | wc -w) -eq 2 ]'
+kids=$(children $P); PIDS="$PIDS $kids"
+kill -9 $P; wait $P 2>/dev/null
+wait_for '! alive "$kids"'
+check '! alive "$kids"' "the children of a killed parent still run: $kids"
+check '[ $(grep -l "\"status\": \"interrupted\"" "$T"/k9/*/manifest.json 2>/dev/null | wc -l) -eq 2 ]' "the orphaned children did not stop with a checkpoint"
+
+echo "e2e_sweep_faults: $pass passed, $fail failed"
+[ $fail -eq 0 ]
