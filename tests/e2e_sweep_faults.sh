@@ -1,7 +1,7 @@
 #!/bin/sh
 # e2e_sweep_faults.sh — a results folder is never silently wrong: a changed experiment, another
 # file of the same name, a pinned swept key or a checkpoint of another config is refused (exit 2,
-# naming the keys) and --force redoes; a second run on a locked folder is refused naming the
+# naming the keys) and --force redoes; a grown sweep keeps its finished runs; a second run on a locked folder is refused naming the
 # holder's PID and a dead owner's lock is taken over; a -j child killed by a signal is named with
 # the signal and keeps a failed row in summary.csv; SIGHUP stops like SIGTERM and the rerun
 # resumes; -j children stop when their parent is killed with -9; no heatmap is printed when every
@@ -49,6 +49,14 @@ check '[ $rc -eq 2 ] && grep -q "other/tiny.toml" "$T/o.out" && grep -q "model.d
 # 3. pinning a swept key is another grid: refused, summary.csv unchanged
 $MOESIM run $FX $Q --set train.seed=1 --out "$T/a" --quiet >"$T/p.out" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q "train.seed = \[1, 2\]" "$T/p.out" && cmp -s "$T/a/summary.csv" "$T/sum.csv"' "--set train.seed=1 not refused, or summary.csv rewritten (exit $rc): $(head -3 "$T/p.out")"
+
+# 3b. a grown sweep (another seed) keeps every run the folder holds: accepted, the finished runs
+# are not redone, and the summary has the old rows and the new ones
+cp -r "$T/a" "$T/g"
+sed 's/^"train.seed" = \[1, 2\]/"train.seed" = [1, 2, 3]/' $FX >"$T/grown.toml"
+m0=$(md5sum "$T/g/scope=micro-seed=1/manifest.json")
+$MOESIM run "$T/grown.toml" $Q --out "$T/g" >"$T/g.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ] && [ "$(md5sum "$T/g/scope=micro-seed=1/manifest.json")" = "$m0" ] && [ $(wc -l <"$T/g/summary.csv") -eq 7 ] && grep -q "4 of 6 runs already done" "$T/g.out"' "a grown sweep was refused, redid finished runs or lost rows (exit $rc): $(head -3 "$T/g.out")"
 
 # 4. a dead owner's lock is taken over (a PID that has exited, on this host)
 dead=$(sh -c 'echo $$')

@@ -232,7 +232,7 @@ static int write_experiment_files(const Experiment *ex, const char *dir) {
 }
 
 // Why the folder's record (was) is not this experiment's (now): the files, the grids and the base
-// keys that differ (from the folder's experiment.toml).
+// keys that differ (from the folder's experiment.toml). The caller says what it refuses.
 static void explain_other_experiment(const Experiment *ex, const char *dir, const ExperimentRecord *was,
                                      const ExperimentRecord *now) {
     fprintf(stderr, "moesim: run: %s holds the results of another experiment (see its experiment.json)\n", dir);
@@ -250,8 +250,40 @@ static void explain_other_experiment(const Experiment *ex, const char *dir, cons
         fprintf(stderr, "  keys:       %s\n", d);
     free(old);
     free(e);
-    fprintf(stderr, "moesim: run: nothing was run; use another --out, or --force to redo every run of this "
-                    "experiment in %s\n", dir);
+}
+
+// The run folders in dir (those with a manifest or a checkpoint) that are no point of ex's grid:
+// their number, and the first few names in out ("a, b, c"). A grid that keeps every run the
+// folder holds may grow (another seed, another value); one that would drop a run from the summary
+// (a pinned swept key, a value taken out, another experiment's grid) may not.
+static long runs_outside_grid(const Experiment *ex, const char *dir, char *out, size_t cap) {
+    long n = 0;
+    out[0] = '\0';
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *de;
+    char id[CFG_RUN_ID_MAX + 1], p[IO_DEEP_PATH_MAX], run_dir[IO_CHILD_PATH_MAX];
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !path_join(run_dir, sizeof run_dir, dir, de->d_name)) continue;
+        if (!file_exists(path_join(p, sizeof p, run_dir, "manifest.json")) &&
+            !file_exists(path_join(p, sizeof p, run_dir, "checkpoint")) &&
+            !file_exists(path_join(p, sizeof p, run_dir, "checkpoint.prev")))
+            continue;
+        int in_grid = 0;
+        for (long i = 0; i < ex->npoints && !in_grid; i++) {
+            experiment_run_id(ex, i, id, sizeof id);
+            in_grid = strcmp(id, de->d_name) == 0;
+        }
+        if (in_grid) continue;
+        size_t k = strlen(out), len = strlen(de->d_name);
+        if (n < 3 && k + len + 3 < cap) {  // a name that does not fit is left to the count
+            if (n) memcpy(out + k, ", ", 2), k += 2;
+            memcpy(out + k, de->d_name, len + 1);
+        }
+        n++;
+    }
+    closedir(d);
+    return n;
 }
 
 // Every point of this call against what the folder holds, before any work: the to-do list, and
@@ -266,10 +298,17 @@ static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, in
         fprintf(stderr, "moesim: run: %s; use another --out, or --force to take the folder over\n", err);
         return 2;
     }
-    if (rec == 1 && strcmp(was.hash, now.hash) != 0 && !o->force) {
-        explain_other_experiment(ex, dir, &was, &now);
+    char outside[256];
+    long nout = runs_outside_grid(ex, dir, outside, sizeof outside);
+    if (nout > 0 && !o->force) {
+        if (rec == 1) explain_other_experiment(ex, dir, &was, &now);
+        fprintf(stderr, "moesim: run: %ld run%s in %s %s not in this experiment's grid (%s%s), so the summary "
+                        "would lose %s; nothing was run. Use another --out, or --force to take the folder over\n",
+                nout, nout == 1 ? "" : "s", dir, nout == 1 ? "is" : "are", outside, nout > 3 ? ", ..." : "",
+                nout == 1 ? "it" : "them");
         return 2;
     }
+    int other = rec == 1 && strcmp(was.hash, now.hash) != 0;
     long changed = 0;
     *ntodo = *nmine = 0;
     for (long i = 0; i < ex->npoints; i++) {
@@ -293,11 +332,15 @@ static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, in
         if (st != RUN_STATE_DONE || o->force) todo[(*ntodo)++] = i;
     }
     if (changed) {
+        if (other) explain_other_experiment(ex, dir, &was, &now);
         fprintf(stderr, "moesim: run: %ld run%s in %s %s another config than this experiment's; nothing was run. "
                         "--force redoes %s with this one, or use another --out\n",
                 changed, changed == 1 ? "" : "s", dir, changed == 1 ? "has" : "have", changed == 1 ? "it" : "them");
         return 2;
     }
+    if (other && !o->quiet && !list)
+        fprintf(stderr, "moesim: run: %s: the experiment now sweeps %s (was %s); its finished runs are kept\n", dir,
+                now.grid[0] ? now.grid : "nothing", was.grid[0] ? was.grid : "nothing");
     return 0;
 }
 
