@@ -88,9 +88,9 @@ $(BUILD)/tests/dtest_%: tests/dtest_%.c $(DNN_OBJ)
 	$(CC) $(CFLAGS) -DMOESIM_DOUBLE -o $@ $< $(DNN_OBJ) $(LDLIBS)
 
 # the double-precision verifier of `moesim export` (run by tests/e2e_cli.sh)
-$(BUILD)/tests/verify_export: tests/verify_export.c $(DNN_OBJ) $(BUILD)/sim/io.o
+$(BUILD)/tests/verify_export: tests/verify_export.c $(DNN_OBJ) $(BUILD)/sim/io.o $(BUILD)/sim/npy_read.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DMOESIM_DOUBLE -o $@ $< $(DNN_OBJ) $(BUILD)/sim/io.o $(LDLIBS)
+	$(CC) $(CFLAGS) -DMOESIM_DOUBLE -o $@ $< $(DNN_OBJ) $(BUILD)/sim/io.o $(BUILD)/sim/npy_read.o $(LDLIBS)
 
 # the ENOSPC fault shim of tests/e2e_enospc.sh (LD_PRELOAD; no sanitizers: it is loaded into any build)
 $(BUILD)/tests/enospc.so: tests/fault/enospc.c

@@ -1,5 +1,6 @@
 // io.h — result files that are never half-written: every file goes to "<path>.tmp.<pid>" and is
-// renamed over <path> only when complete. Also mkdir -p, .npy (format 1.0) and a JSON writer.
+// renamed over <path> only when complete. Also mkdir -p, .npy (writer here, reader in npy_read.c)
+// and a JSON writer.
 #ifndef MOESIM_IO_H
 #define MOESIM_IO_H
 
@@ -55,24 +56,50 @@ char *path_join(char *path, size_t len, const char *dir, const char *name);
 
 // .npy format 1.0, C order, little-endian. dtype "<f4", "<f8" or "<i4".
 int npy_write(const char *path, const char *dtype, const void *data, int ndim, const size_t *shape);
-// Reads a 1-D to 3-D array of float32/float64 (converted to float) or int32. *data is malloc'ed;
-// shape[ndim..2] are set to 1. Returns 0, or -1 with a message naming the file in err.
-int npy_read_float(const char *path, float **data, int *ndim, size_t shape[3], char *err, size_t errlen);
-int npy_read_int32(const char *path, int32_t **data, int *ndim, size_t shape[3], char *err, size_t errlen);
-// Reads an int32 array of exactly ndim (<= NPY_MAX_DIMS) dimensions into *data (malloc'ed) and
-// shape[0..ndim). Returns 0, or -1 with a message naming the file in err.
+
+// ---- .npy reading (npy_read.c): one header parser and one reader behind every .npy read ---------
+// Versions 1.0, 2.0 and 3.0. Every field is checked (magic, version, header length, the dict's
+// syntax and keys, descr, fortran_order, the shape: 1 to NPY_MAX_DIMS non-negative integers), the
+// shape's element and byte counts are overflow-checked, and the data must be exactly as long as
+// the shape says, checked against the file's length before anything is allocated (a short file
+// and trailing bytes are both errors). Every error names the file and what is wrong.
 #define NPY_MAX_DIMS 4
-int npy_read_int32_nd(const char *path, int32_t **data, int ndim, size_t *shape, char *err, size_t errlen);
+#define NPY_HEADER_MAX 65536  // the longest header read (numpy writes under 100 bytes)
+#define NPY_SHAPE_TEXT_MAX 96  // "(d0, d1, d2, d3)" with 20-digit dimensions
+typedef struct {
+    char descr[16];               // "<f4", "|V2", ... as written (not yet checked against a use)
+    int fortran;                  // fortran_order: True
+    int ndim;                     // 1..NPY_MAX_DIMS
+    size_t shape[NPY_MAX_DIMS];   // shape[ndim..] = 1
+    size_t count;                 // elements: the product of the shape (checked not to overflow)
+    size_t offset;                // bytes before the data: preamble + header
+} NpyHeader;
+// Parses the header of a .npy file of file_size bytes whose first len bytes are in buf (len may
+// stop anywhere after the header). Returns 0, or -1 with what is wrong in err (no file name).
+int npy_parse_header(const unsigned char *buf, size_t len, uint64_t file_size, NpyHeader *h, char *err,
+                     size_t errlen);
+// "(3, 4)", "(5,)": the shape as numpy writes it, into out (cap bytes); returns out.
+char *npy_shape_text(const NpyHeader *h, char *out, size_t cap);
 
 // Reads a 1-D to NPY_MAX_DIMS-D array as models write it, converted to float (want =
 // NPY_WANT_FLOAT: float32, float64, float16; with as_bf16 != NULL also 2-byte raw bfloat16 bits,
 // dtype <u2, <i2 or |V2) or to int32 (NPY_WANT_INT: int32 or int64, values must fit), in C order
 // whatever the file's order (Fortran-order files are reordered as they stream). The file is read
 // in 1 MiB chunks converted on the fly: peak memory is the output (4 bytes an element) + 1 MiB.
-// *data is malloc'ed; shape[ndim..] are left as 1. Returns 0, or -1 with a message naming the file.
+// *data is malloc'ed; shape[ndim..] are left as 1. Returns 0, or -1 with a message naming the
+// file. The file must be a regular file (its length is checked before reading).
 enum { NPY_WANT_FLOAT = 0, NPY_WANT_INT = 1 };
 int npy_read_array(const char *path, int want, const char *as_bf16, void **data, int *ndim,
                    size_t shape[NPY_MAX_DIMS], char *err, size_t errlen);
+// The same from an open stream at its start whose whole length is file_size (name: for messages).
+int npy_read_stream(FILE *f, uint64_t file_size, const char *name, int want, const char *as_bf16, void **data,
+                    int *ndim, size_t shape[NPY_MAX_DIMS], char *err, size_t errlen);
+// Thin forms of npy_read_array that also check the number of dimensions:
+// a 1-D to 3-D array as float (float32/64/16) or int32 (int32/64); shape[ndim..2] are set to 1.
+int npy_read_float(const char *path, float **data, int *ndim, size_t shape[3], char *err, size_t errlen);
+int npy_read_int32(const char *path, int32_t **data, int *ndim, size_t shape[3], char *err, size_t errlen);
+// an int32 array of exactly ndim (<= NPY_MAX_DIMS) dimensions; shape[0..ndim).
+int npy_read_int32_nd(const char *path, int32_t **data, int ndim, size_t *shape, char *err, size_t errlen);
 
 // ---- JSON ---------------------------------------------------------------------------------------
 // JsonWriter: every JSON file goes through it, so commas, indentation and escaping are in one place.

@@ -4,10 +4,11 @@
 # measurements of the equivalent float32 C-order N x D input with --seq-len; the model's own
 # choices (--topk-file) equal to the logits' top-K change nothing, and different ones change the
 # mask-based keys only; a folder of layers (--layers) gives each layer's analysis.json, a
-# depth.csv and the depth plots; bad inputs exit 2 naming the file. The forms are written by
+# depth.csv and the depth plots; bad inputs exit 2 naming the file, crafted .npy headers (a
+# wrapping shape, a file shorter than its shape, trailing bytes) included. The forms are written by
 # tests/verify_npy_forms.py (Python standard library); without Python 3 those checks print
 # "skipped: <why>" and are counted. Prints "e2e_analyze: N passed, M failed, K skipped".
-# covers: sim/tools/analyze.c sim/report/depth.c sim/io.c sim/main.c
+# covers: sim/tools/analyze.c sim/report/depth.c sim/io.c sim/npy_read.c sim/main.c
 set -u
 MOESIM=${MOESIM:-./moesim}
 pass=0; fail=0; skipped=0
@@ -86,6 +87,26 @@ an junk --hidden "$T/junk.npy"; rc=$?
 check '[ $rc -eq 2 ] && grep -q "junk.npy" "$T/junk.log" && [ ! -e "$T/junk/analysis.json" ]' "a corrupt .npy: expected exit 2 naming it (exit $rc)"
 an miss --hidden "$T/none.npy"; rc=$?
 check '[ $rc -eq 2 ] && grep -q "none.npy" "$T/miss.log"' "a missing .npy: expected exit 2 naming it (exit $rc)"
+# crafted headers (issue 21): a shape whose element count wraps size_t ((2^62 + 1) x 16 = 16 mod
+# 2^64: 64 bytes "fit"; it crashed analyze), and a 4 KB file claiming 2^40 rows ("out of memory")
+craft() {  # craft FILE SHAPE NBYTES: a float32 .npy header (numpy's padding) and NBYTES zero bytes
+    h="{'descr': '<f4', 'fortran_order': False, 'shape': $2, }"
+    while [ $(((10 + ${#h} + 1) % 64)) -ne 0 ]; do h="$h "; done
+    n=$((${#h} + 1))
+    { printf '\223NUMPY\001\000'; printf "\\$(printf %03o $((n % 256)))\\$(printf %03o $((n / 256)))"
+      printf '%s\n' "$h"; head -c "$3" /dev/zero; } >"$1"
+}
+craft "$T/wrap.npy" "(4611686018427387905, 16)" 64
+an wrap --hidden "$T/wrap.npy"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "wrap.npy: shape (4611686018427387905, 16) has more elements than this machine can count" "$T/wrap.log" && [ ! -e "$T/wrap/analysis.json" ]' \
+    "a shape whose element count wraps: expected exit 2 naming it (exit $rc: $(head -c 300 "$T/wrap.log"))"
+craft "$T/huge.npy" "(1099511627776, 16)" 3968
+an huge --hidden "$T/huge.npy"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "huge.npy: shape (1099511627776, 16) needs 70368744177664 bytes but the file holds 3968 after its header" "$T/huge.log"' \
+    "2^40 rows in a 4 KB file: expected exit 2, the file shorter than its shape (exit $rc: $(head -c 300 "$T/huge.log"))"
+craft "$T/trail.npy" "(8, 16)" 520
+an trail --hidden "$T/trail.npy"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "trail.npy: 8 bytes after the data" "$T/trail.log"' "trailing bytes: expected exit 2 (exit $rc: $(head -c 300 "$T/trail.log"))"
 mkdir -p "$T/emptylayers"
 $MOESIM analyze --layers "$T/emptylayers" --top-k 2 --out "$T/el" >"$T/el.log" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q "emptylayers" "$T/el.log"' "--layers on a folder without layers: expected exit 2 (exit $rc)"
