@@ -107,6 +107,12 @@ check '[ $rc -eq 2 ] && grep -q "huge.npy: shape (1099511627776, 16) needs 70368
 craft "$T/trail.npy" "(8, 16)" 520
 an trail --hidden "$T/trail.npy"; rc=$?
 check '[ $rc -eq 2 ] && grep -q "trail.npy: 8 bytes after the data" "$T/trail.log"' "trailing bytes: expected exit 2 (exit $rc: $(head -c 300 "$T/trail.log"))"
+# empty arrays: 2^40 rows of 0 columns hold no byte; refused before any allocation
+craft "$T/empty_h.npy" "(1099511627776, 0)" 0
+craft "$T/empty_p.npy" "(4, 0)" 0
+$MOESIM analyze --hidden "$T/empty_h.npy" --router "$T/empty_p.npy" --top-k 2 --out "$T/empty" >"$T/empty.log" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "N = 1099511627776 hidden states, D = 0, E = 4 experts: each must be 1..2147483647" "$T/empty.log"' \
+    "empty arrays: expected exit 2 (exit $rc: $(head -c 300 "$T/empty.log"))"
 mkdir -p "$T/emptylayers"
 $MOESIM analyze --layers "$T/emptylayers" --top-k 2 --out "$T/el" >"$T/el.log" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q "emptylayers" "$T/el.log"' "--layers on a folder without layers: expected exit 2 (exit $rc)"

@@ -4,7 +4,8 @@
 # a synopsis of that command's usage); every command answers -h and --help with its usage (exit
 # 0, the same text as `moesim help CMD`); every option its usage names is known to its parser;
 # the same error gets the same one-line wording in every command, exit 2, nothing created:
-# an unknown option, a missing value, an empty or over-long path, a 65th --set, a number out of
+# an unknown option, a missing value, an empty or over-long path (nothing created in / or the
+# working folder), a 65th --set, a number out of
 # range or with trailing junk. Fast: no command here trains anything but a dry run.
 # Prints "e2e_commands: N passed, M failed".
 # covers: sim/main.c sim/cli/options.c
@@ -79,7 +80,7 @@ for c in run export analyze eval compare generate; do
     # shellcheck disable=SC2046
     expect_error "missing value" "moesim: $c: --out needs a value" "$c" $(first $c) --out
     # shellcheck disable=SC2046
-    expect_error "value is an option" "moesim: $c: --out needs a value" "$c" $(first $c) --out --quiet
+    expect_error "value is an option" "moesim: $c: --out needs a value, found the option --quiet (a value that starts with \"--\" is given as --out=VALUE)" "$c" $(first $c) --out --quiet
     # shellcheck disable=SC2046
     expect_error "empty path" "moesim: $c: --out '': expected a path" "$c" $(first $c) --out ''
     # shellcheck disable=SC2046
@@ -88,6 +89,23 @@ for c in run export analyze eval compare generate; do
     run "$c" $(first $c) --out "$T/$long"
     check '[ $rc -eq 2 ] && grep -q "^moesim: $c: --out .*: path longer than 511 bytes$" "$T/err" && [ ! -e "$T/$long" ]' "moesim $c --out <600 bytes>: exit $rc, $(head -c 200 "$T/err")"
 done
+
+# 5b. the same bad --out forms (and a 2000-byte one, over the buffers' IO_PATH_MAX) create nothing:
+# neither in / (where --out '' once wrote) nor in the working folder nor under $T
+abs_moesim=$(cd "$(dirname "$MOESIM")" && pwd)/$(basename "$MOESIM")
+mkdir -p "$T/cwd"
+long2000=$(printf '%02000d' 0)
+ls -a / >"$T/root.before"
+for c in run export analyze eval compare generate; do
+    for form in "--out ''" "--out" "--out --quiet" "--out $long2000" "--out=$long2000"; do
+        # shellcheck disable=SC2046
+        (cd "$T/cwd" && eval "\"\$abs_moesim\" $c $(first $c) $form" >/dev/null 2>"$T/err5"); rc=$?
+        check '[ $rc -eq 2 ] && grep -q "^moesim: $c: --out" "$T/err5"' "moesim $c $(echo "$form" | cut -c1-20): exit $rc, $(head -c 200 "$T/err5")"
+    done
+done
+ls -a / >"$T/root.after"
+check 'cmp -s "$T/root.before" "$T/root.after"' "a rejected --out changed /: $(diff "$T/root.before" "$T/root.after" | head -3)"
+check '[ -z "$(ls -A "$T/cwd")" ]' "a rejected --out created $(ls -A "$T/cwd" | head -3) in the working folder"
 
 # 6. --set: 64 are accepted, a 65th is an error with one wording (run, export, eval)
 sets64=""; i=0

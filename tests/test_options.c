@@ -63,6 +63,14 @@ int main(void) {
     CHECK(run(&g, ARGV("f", "--out", "")) == 2);
     CHECK(run(&g, ARGV("f", "--out=")) == 2);
     CHECK(run(&g, ARGV("f", "--flag=1")) == 2);
+    // a value that starts with "--" only as --name=value; a 2000-byte path (over IO_PATH_MAX, the
+    // buffers' size) is an error as an option and as a positional argument
+    CHECK(run(&g, ARGV("f", "--out=--odd")) == OPT_CONTINUE && strcmp(g.out, "--odd") == 0);
+    static char long_path[2001];
+    memset(long_path, 'a', 2000);
+    CHECK(run(&g, ARGV("f", "--out", long_path)) == 2 && !g.out);
+    CHECK(run(&g, ARGV(long_path)) == 2 && !g.file);
+    CHECK(run(&g, ARGV("f", "--out=", "--flag")) == 2);
     CHECK(run(&g, ARGV("f", "--set", "a", "--set", "b", "--set", "c", "--set", "d")) == 2);  // cap 3
     CHECK(run(&g, ARGV("f", "--set", "a", "--set", "b", "--set", "c")) == OPT_CONTINUE && g.nsets == 3);
     const char *bad_int[] = {"0", "11", "", " 5", "5 ", "5x", "0x5", "1e1", "99999999999999999999"};

@@ -194,8 +194,15 @@ int opt_parse(const char *cmd, const char *usage, const Option *opts, int nopts,
             continue;
         }
         if (!v) {  // the value is the next argument, unless there is none or it is an option
-            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
+            if (i + 1 >= argc) {
                 snprintf(err, sizeof err, "%s needs a value", name);
+                continue;
+            }
+            if (strncmp(argv[i + 1], "--", 2) == 0) {  // `--out --quiet`: a forgotten value, not a folder
+                if (a[1] == '-')
+                    snprintf(err, sizeof err, "%s needs a value, found the option %.60s (a value that starts with \"--\" is given as %s=VALUE)",
+                             name, argv[i + 1], name);
+                else snprintf(err, sizeof err, "%s needs a value, found the option %.60s", name, argv[i + 1]);
                 continue;
             }
             v = argv[++i];

@@ -5,12 +5,13 @@
 //   - every error is one line in one wording, e.g.
 //       moesim: run: unknown option '--x' (see moesim run --help)
 //       moesim: run: --out needs a value
+//       moesim: run: --out needs a value, found the option --quiet (a value that starts with "--" is given as --out=VALUE)
 //       moesim: generate: --top-p 1.5: expected a number in (0, 1]
 //       moesim: run: too many --set (at most 64)
 //     and exits with status 2 before any work starts;
 //   - a value is the next argument or `--name=value`; it is missing at the end of argv or when
 //     it starts with "--" (so `--out --quiet` is an error, while `--temperature -1` reaches the
-//     range check); numbers are read whole (no trailing junk) and range-checked here, once;
+//     range check, and `--out=--odd` is the folder "--odd"); numbers are read whole (no trailing junk) and range-checked here, once;
 //   - a path is never empty and never longer than CLI_PATH_MAX - 1 bytes (an error, not a
 //     truncation: the program's buffers are sized for it).
 #ifndef MOESIM_CLI_OPTIONS_H

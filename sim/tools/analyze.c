@@ -6,6 +6,7 @@
 // eigen-decomposition) + O(N E) for logits and choices; docs/ANALYZE.md gives the formula.
 #include <errno.h>
 #include <dirent.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,15 @@ static int analyze_one(const AnalyzeArgs *a, int layer, LayerMetrics *lm_out, ch
         snprintf(err, errlen, "%s and %s: expected N x D or B x T x D hidden states and an E x D router with the same D", a->hidden, a->router);
         goto done;
     }
-    size_t N = ndh == 3 ? sh[0] * sh[1] : sh[0];
+    // B x T saturates (with D = 0 the file holds no element, and B x T may be anything)
+    size_t N = ndh < 3 ? sh[0] : sh[1] && sh[0] > SIZE_MAX / sh[1] ? SIZE_MAX : sh[0] * sh[1];
+    // the reader guarantees the data exist; an empty array (a 0 in a shape) or a count over int's
+    // range (the kernels index rows, experts and D with int) is refused before any allocation
+    if (sh[ndh - 1] < 1 || sp[0] < 1 || N < 1 || sh[ndh - 1] > INT_MAX || sp[0] > INT_MAX || N > INT_MAX) {
+        snprintf(err, errlen, "%s and %s: N = %zu hidden states, D = %zu, E = %zu experts: each must be 1..%d", a->hidden,
+                 a->router, N, sh[ndh - 1], sp[0], INT_MAX);
+        goto done;
+    }
     int D = (int)sh[ndh - 1], E = (int)sp[0], K = a->top_k;
     if (ndh == 3 && a->seq_len > 0 && (size_t)a->seq_len != sh[1]) {
         snprintf(err, errlen, "%s: B x T x D with T = %zu, but --seq-len %d", a->hidden, sh[1], a->seq_len);
