@@ -5,7 +5,7 @@
 #   make test       build and run every unit test three times: normal, OMP=0, ASan+UBSan
 #   make bench      build and run the benchmark (results/bench/bench.csv)
 #   make reproduce  run every claim's experiment and rebuild results/
-#   make fuzz       fuzz the experiment-file parser for a bounded time (clang + libFuzzer)
+#   make fuzz       fuzz the experiment-file parser and the .npy reader for a bounded time (clang + libFuzzer)
 #   make mutate     put each bug of tests/mutants.txt into a copy of the tree; every one must fail a test
 #   make clean      remove build/ and ./moesim
 #

@@ -23,6 +23,9 @@
 
 _Static_assert(CLI_PATH_MAX == CFG_PATH_MAX, "a path the command line accepts must fit the config's");
 _Static_assert(CFG_PATH_MAX <= IO_PATH_MAX, "a path the config or the command line accepts fits the buffers for a given path");
+// sweep_out_dir writes --out, or "results/" + experiment.name (a string key), into IO_PATH_MAX
+// bytes: neither can be cut
+_Static_assert(sizeof "results/" + CFG_STR_MAX <= IO_PATH_MAX, "results/<experiment.name> fits a given path's buffer");
 
 #ifndef MOESIM_VERSION
 #define MOESIM_VERSION "0.1.0"

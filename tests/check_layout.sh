@@ -45,7 +45,7 @@ room_of() {  # path relative to the repository -> room
         sim/report/*) echo report ;; sim/models/*) echo models ;; sim/use/*) echo use ;;
         sim/evaluate/*) echo evaluate ;; sim/train/*) echo train ;; sim/tools/*) echo tools ;;
         sim/cli/*) echo cli ;;
-        sim/io.[ch]|sim/outdir.[ch]) echo io ;; sim/main.c) echo main ;;
+        sim/io.[ch]|sim/outdir.[ch]|sim/npy_read.c) echo io ;; sim/main.c) echo main ;;
         *) echo "?" ;;
     esac
 }
