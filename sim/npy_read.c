@@ -100,7 +100,7 @@ int npy_parse_header(const unsigned char *buf, size_t len, uint64_t file_size, N
     uint64_t hlen = buf[8] | (uint64_t)buf[9] << 8;
     if (major > 1) hlen |= (uint64_t)buf[10] << 16 | (uint64_t)buf[11] << 24;
     if (hlen == 0) return io_fail(err, errlen, "header length 0");
-    if (hlen > file_size - off)
+    if (file_size < off || hlen > file_size - off)
         return io_fail(err, errlen, "header length %" PRIu64 " runs past the end of the file (%" PRIu64 " bytes)", hlen,
                        file_size);
     if (hlen > NPY_HEADER_MAX)

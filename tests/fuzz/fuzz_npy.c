@@ -2,8 +2,9 @@
 // input is a whole .npy file, read from memory through npy_read_stream as float (with and without
 // bfloat16 bits) and as int. Properties beyond "no crash, no leak, no read out of bounds" (ASan +
 // UBSan): an accepted file has 1 to NPY_MAX_DIMS dimensions, its header parses alone to the same
-// shape, and its data fill the rest of the file exactly (elements x element size = bytes after the
-// header); a refused file has a message. A failed property aborts, so libFuzzer keeps the input.
+// shape, whose element count does not wrap size_t, and its data fill the rest of the file exactly
+// (elements x element size = bytes after the header); a refused file has a message naming it. A
+// failed property aborts, so libFuzzer keeps the input.
 // covers: sim/npy_read.c
 #include <stdint.h>
 #include <stdio.h>
@@ -41,7 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t count = 1;
         for (int k = 0; k < nd; k++) {
             if (sh[k] != h.shape[k]) abort();
-            count *= sh[k];  // cannot wrap: the reader checked it
+            if (__builtin_mul_overflow(count, sh[k], &count)) {  // the reader must have refused it
+                fprintf(stderr, "accepted a shape whose element count wraps size_t\n");
+                abort();
+            }
         }
         if (count != h.count || count * elem_size(h.descr) != size - h.offset) {
             fprintf(stderr, "accepted %zu elements of %s, but %zu bytes follow the header\n", count, h.descr, size - h.offset);
