@@ -16,6 +16,7 @@
 #include "../io.h"
 #include "../measure/metrics.h"
 #include "../models/checkpoint.h"
+#include "memory.h"
 #include "train.h"
 
 void sweep_out_dir(const Experiment *ex, const SweepOptions *o, char *buf, size_t cap) {
@@ -195,6 +196,15 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
     long *todo = malloc(sizeof(long) * (size_t)(ex->npoints > 0 ? ex->npoints : 1));
     long ntodo = 0, nmine = 0;
     if (!todo) return 1;
+    int jobs = o->jobs > 1 ? o->jobs : 1;
+    if (jobs > SWEEP_MAX_JOBS) jobs = SWEEP_MAX_JOBS;
+    int threads = 0;
+#ifdef _OPENMP
+    if (jobs > 1) { threads = omp_get_max_threads() / jobs; if (threads < 1) threads = 1; }
+#endif
+    // every run to do is estimated from its config before anything is allocated (memory.h)
+    MemPlan plan;
+    memory_plan_begin(&plan, jobs, o->max_memory);
     for (long i = 0; i < ex->npoints; i++) {
         if (!experiment_in_shard(i, si, sn)) continue;
         nmine++;
@@ -205,13 +215,29 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
             return 2;
         }
         int done = run_is_done(run_dir);
-        if (o->dry_run) printf("%-40s %s  %s\n", id, run_dir, done && !o->force ? "done" : "to run");
-        if (!done || o->force) todo[ntodo++] = i;
+        char est[32] = "-", found[IO_DEEP_PATH_MAX], err[IO_MSG_MAX];
+        if (!done || o->force) {
+            Config c;
+            experiment_point(ex, i, &c);
+            int start = !o->force && ckpt_resolve(run_dir, 1, found, sizeof found, err, sizeof err) == 0 ? MEM_RESUMES
+                      : c.train_init_from[0] ? MEM_WARM_START : MEM_FRESH;
+            MemEstimate me;
+            if (memory_estimate(&c, threads, start, &me, err, sizeof err) != 0) {
+                fprintf(stderr, "moesim: %s: %s\n", id, err);
+                free(todo);
+                return 2;
+            }
+            memory_plan_add(&plan, id, &me);
+            io_bytes_text(est, sizeof est, me.total);
+            todo[ntodo++] = i;
+        }
+        if (o->dry_run) printf("%-40s %s  %10s  %s\n", id, run_dir, est, done && !o->force ? "done" : "to run");
     }
-    if (o->dry_run) {
-        printf("%ld points (%ld in this shard), %ld to run, results in %s\n", ex->npoints, nmine, ntodo, dir);
+    if (o->dry_run) printf("%ld points (%ld in this shard), %ld to run, results in %s\n", ex->npoints, nmine, ntodo, dir);
+    int mem_rc = memory_plan_check(&plan, o->dry_run, stdout);  // 2: over the limit, said why (exit 2)
+    if (o->dry_run || mem_rc != 0) {
         free(todo);
-        return 0;
+        return mem_rc;
     }
     // a checkpoint to resume from must be complete and of this experiment, and a warm start's saved
     // model must exist and fit every point it is used by: both checked before any work (exit 2)
@@ -252,12 +278,6 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
     }
     if (!o->quiet && ntodo < nmine)
         fprintf(stderr, "moesim: %ld of %ld runs already done in %s (use --force to redo them)\n", nmine - ntodo, nmine, dir);
-    int jobs = o->jobs > 1 ? o->jobs : 1;
-    if (jobs > SWEEP_MAX_JOBS) jobs = SWEEP_MAX_JOBS;
-    int threads = 0;
-#ifdef _OPENMP
-    if (jobs > 1) { threads = omp_get_max_threads() / jobs; if (threads < 1) threads = 1; }
-#endif
     train_stop_signal = 0;
     install_stop_handlers();
     long ok = 0;

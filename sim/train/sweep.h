@@ -12,11 +12,13 @@ typedef struct {
     int force;             // redo finished runs too
     int dry_run;           // list the points and their folders, run nothing
     int quiet;             // no progress output
+    double max_memory;     // --max-memory in bytes (0: none): runs whose estimate exceeds it are refused
 } SweepOptions;
 
 // Runs every selected point, then rebuilds summary.csv and the report from what is on disk.
-// Returns the process exit status: 0, or 1 if any run failed (diverged runs are results, not
-// failures).
+// Before any work, every run to do is estimated (memory.h); over --max-memory or the available
+// memory nothing runs. Returns the process exit status: 0, 2 when refused before any work, or 1
+// if any run failed (diverged runs are results, not failures).
 int sweep_run(const Experiment *ex, const SweepOptions *o);
 
 // Rebuilds DIR/summary.csv from the run folders listed by the experiment (points without a
