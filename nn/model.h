@@ -76,6 +76,9 @@ typedef struct {
 // not a decoder.
 int decoder_build(Decoder *d, const Model *m);
 void decoder_free(Decoder *d);
+// What decoder_build allocates for a model of spec beside wt (table.total reals), without
+// allocating it: its slab's real and int32 elements (sim/train/memory.c: pruning decodes).
+void decoder_sizes(const ModelSpec *sp, size_t *reals, size_t *ints);
 // model_forward over each row's window tokens[i*stride .. i*stride + w-1] (1 <= w <= T) at
 // positions 0..w-1 for nr <= R rows; fills the cache and the logits at position w-1. Overwrites
 // m's activation caches. Returns 0, or -1 if refused (a token outside the vocabulary, bad sizes).

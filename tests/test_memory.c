@@ -287,6 +287,20 @@ static void test_huge_refused(void) {
     free(msg);
     if (UNDER_ASAN) SKIP("huge: nothing allocated (peak RSS): under AddressSanitizer the resident memory is its shadow");
     else CHECK_MSG(r.rss_mib < 64, "huge: peak %.1f MiB before the refusal: something was allocated", r.rss_mib);
+    // without the flag, on a machine that has less available than the model needs (the issue's)
+    double avail = memory_available();
+    if (UNDER_ASAN) SKIP("huge without --max-memory: under AddressSanitizer no address-space cap guards the machine");
+    else if (avail < 0) SKIP("huge without --max-memory: the available memory is unknown here");
+    else if (avail >= e.total) SKIP("huge without --max-memory: this machine has %.1f GiB available, more than the model needs", avail / 1073741824);
+    else {
+        char *bargv[] = {moesim, "run", path, "--out", out, NULL};
+        r = run_moesim("huge_avail", bargv, 2048);
+        snprintf(errp, sizeof errp, "%s/huge_avail.err", tmpdir);
+        msg = read_text_file(errp);
+        CHECK_MSG(r.status == 2 && r.wall_s < 1.0 && !file_exists(out) && msg && strstr(msg, "available (MemAvailable"),
+                  "huge without --max-memory: exit %d after %.2f s, '%.300s'", r.status, r.wall_s, msg ? msg : "");
+        free(msg);
+    }
     // the dry run shows the estimate and the verdict, and exits 2 as the run would
     char *dargv[] = {moesim, "run", path, "--out", out, "--max-memory", "24G", "--dry-run", NULL};
     r = run_moesim("huge_dry", dargv, UNDER_ASAN ? 0 : 2048);

@@ -51,9 +51,9 @@ int memory_estimate(const Config *c, int threads, int start, MemEstimate *out, c
     if (evaluator_bytes(c, ms.kind == MODEL_ROUTER ? 1 : ms.L, &eb) != 0)
         return io_fail(err, errlen, "memory estimate: out of memory");
 
-    const double f = sizeof(float);
-    out->part[MEM_PARAMS] = f * (double)(mz.params + mz.bias);
-    out->part[MEM_GRADS] = f * (double)mz.params;
+    const double f = sizeof(float), r = sizeof(real);
+    out->part[MEM_PARAMS] = r * (double)(mz.params + mz.bias);
+    out->part[MEM_GRADS] = r * (double)mz.params;
     // AdamW touches its two moments everywhere; Muon touches the moments of its AdamW group and the
     // momentum of its own, unless the state is written out (train.save_model, checkpoints), which
     // reads all three arrays whole. Muon's scratch: one slot per thread that runs a matrix.
@@ -62,19 +62,30 @@ int memory_estimate(const Config *c, int threads, int start, MemEstimate *out, c
     double state = oz.muon_entries && !saved ? 2.0 * oz.adamw + oz.muon : (double)opt_arrays * oz.n;
     int slots = oz.muon_jobs < threads ? oz.muon_jobs : threads;
     out->part[MEM_OPTIM] = f * (state + (oz.muon_entries ? (double)oz.scratch_len * slots : 0));
-    out->part[MEM_ACTS] = (double)mz.slab * sizeof(float) + (double)mz.islab * sizeof(int32_t) +
+    out->part[MEM_ACTS] = (double)mz.slab * r + (double)mz.islab * sizeof(int32_t) +
                           (double)mz.dslab * sizeof(double);
-    // the final evaluation's truncation.csv: the Gram matrix, its eigenvectors, the solver's copy
-    // and its divide-and-conquer workspace (about 5 D²): 8 D² doubles beside everything else
+    // The final evaluation adds, one after the other, its largest transient: truncation.csv's
+    // Gram matrix, eigenvectors, the solver's copy and its divide-and-conquer workspace (about
+    // 5 D²), 8 D² doubles; and with eval.prune_keep, pruning's rollouts: a decoder (every matrix
+    // transposed, its KV cache and activations: decoder_sizes) and copies of the evaluation set.
     const double D = c->model_d_model;
-    out->part[MEM_EVAL] = eb.buffers + eb.scratch + 8.0 * D * D * sizeof(double);
+    double final_eval = 8.0 * D * D * sizeof(double);
+    if (c->eval_prune_keep > 0 && ms.kind == MODEL_DECODER) {
+        size_t dr, di;
+        decoder_sizes(&ms, &dr, &di);
+        const double M = (double)c->data_domains * c->eval_sequences, T1 = c->model_seq_len + 1;
+        double prune = sizeof(real) * ((double)mz.params + dr) + sizeof(int32_t) * (di + M * (2.5 * T1 + 2)) +
+                       2 * M * sizeof(double);
+        if (prune > final_eval) final_eval = prune;
+    }
+    out->part[MEM_EVAL] = eb.buffers + eb.scratch + final_eval;
     WorldSpec ws;
     world_spec_from_config(&ws, c);
     out->part[MEM_DATA] = world_bytes(&ws) + batch_source_bytes(c);
     // a checkpoint is read whole into staging before it replaces anything (models/checkpoint.c)
     int staged = start == MEM_RESUMES ? opt_arrays
                : start == MEM_WARM_START && c->train_init_optimizer ? opt_arrays : 0;
-    if (start != MEM_FRESH) out->part[MEM_CKPT] = f * ((double)mz.params * (1 + staged) + (double)mz.bias);
+    if (start != MEM_FRESH) out->part[MEM_CKPT] = f * ((double)mz.params * (1 + staged) + (double)mz.bias);  // float files
     out->part[MEM_PROCESS] = MEM_PROCESS_BYTES + MEM_THREAD_BYTES * threads;
     for (int i = 0; i < MEM_PARTS; i++) out->total += out->part[i];
     return 0;

@@ -11,8 +11,10 @@
 //                allocated but never touched, unless the state is saved: writing it reads them)
 //   activations  model_sizes: the training step's activation and scratch slab, sized for train.batch
 //   evaluation   evaluator_bytes (evaluate/): the evaluation set and its per-layer caches, the
-//                measurements' scratch, and the final evaluation's D x D eigen-decomposition
-//                (truncation.csv: about 8 D² doubles)
+//                measurements' scratch, and the final evaluation's largest transient: the D x D
+//                eigen-decomposition of truncation.csv (about 8 D² doubles), or with
+//                eval.prune_keep the rollouts' decoder (decoder_sizes and a transposed copy of
+//                the parameters)
 //   data         world_bytes (worlds/) and batch_source_bytes (batches.h)
 //   checkpoint   a resume or warm start reads every array into a staging copy first (checkpoint.c)
 //   process      the program itself: code, libc, libgomp, the threads' stacks (measured:
