@@ -135,8 +135,8 @@ static void carve(Model *m, Carver *c) {
         for (size_t i = 0; i < 3; i++) wmax = cand[i] > wmax ? cand[i] : wmax;
     }
     m->wt = take_r(c, wmax);
-    m->tmp = take_r(c, N * D);
-    m->dh = take_r(c, N * D);
+    m->tmp = dec ? take_r(c, N * D) : NULL;    // the router model has no block output to stage
+    m->dh = dec ? take_r(c, N * D) : NULL;     // nor a residual gradient
     m->du = take_r(c, N * D);
     m->da = dec ? take_r(c, N * D) : NULL;
     m->dqkv = dec && sp->attention ? take_r(c, N * 3 * D) : NULL;

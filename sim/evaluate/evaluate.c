@@ -42,7 +42,9 @@ static void eval_buffers(const Evaluator *R, int n_domains, int pairs, EvalBuf b
     const size_t M = R->router ? R->ev_n : (size_t)R->ev_seqs, P = (size_t)pairs;  // sequences (router: points)
     const int r = R->router;
 #define EB(i, w, count, type, name) b[i] = (EvalBuf){(w), (count), sizeof(type), (name)}
-    EB(EB_CHUNK_HIDDEN, r, (size_t)R->N * D, float, "the evaluation chunk");
+    // a chunk is at most train.batch sequences of the evaluation set: no more rows than it has
+    const size_t chunk_rows = (size_t)(R->ev_seqs < R->B ? R->ev_seqs : R->B) * (size_t)R->T;
+    EB(EB_CHUNK_HIDDEN, r, chunk_rows * D, float, "the evaluation chunk");
     EB(EB_EV_HIDDEN, r, M * D, float, "the evaluation hidden states");
     EB(EB_EV_TARGET, r, M, int32_t, "the evaluation targets");
     EB(EB_EV_CLUSTER, r, M, int32_t, "the evaluation clusters");

@@ -52,7 +52,7 @@ typedef struct {
     float *ev_u, *ev_z;                      // L x ev_n x D, L x ev_n x E
     float *ev_resid;                         // L x ev_n norms of the residual stream at the router
     int32_t *ev_topk;                        // L x ev_n x K
-    float *chunk_hidden;                     // N x D padded chunk (router kind)
+    float *chunk_hidden;                     // min(ev_seqs, B) x T x D padded chunk (router kind)
     LayerMetrics *lm;                        // L
     double *domain_freq;                     // L x Dom x E
     MetricsArrays arrays;                    // token pairs of the last layer evaluated (final)
