@@ -1,9 +1,9 @@
 // test_memory.c — a run's memory known up front (issue 21, finding 7): the estimate is within
-// 25 % of the measured peak of `moesim run` on bench's std configuration, the demo and the router model; the
-// issue's huge model (vocab 65,536 x d_model 4,096 x 1,024 experts, about 30 GiB) is refused with
-// exit 2 before anything is allocated; the sizes the estimate reads are the ones the allocators
-// use (model_sizes vs model_build, optim_sizes vs optim_init); an allocation that fails names its
-// buffer and size; --max-memory's sizes; -j adds the largest runs.
+// 25 % of the measured peak of `moesim run` on bench's std configuration, the demo and the router
+// model; the issue's huge model (vocab 65,536 x d_model 4,096 x 1,024 experts, about 30 GiB) is
+// refused with exit 2 before anything is allocated; the sizes the estimate reads are the ones the
+// allocators use (model_sizes vs model_build, optim_sizes vs optim_init); an allocation that
+// fails names its buffer and size; --max-memory's sizes; -j adds the largest runs.
 // The peaks come from wait4's ru_maxrss of the program beside this test (BUILD/moesim), run in a
 // child; under AddressSanitizer a process's resident memory is mostly shadow, so those checks are
 // skipped there (counted, with the reason).
@@ -249,9 +249,7 @@ static void check_peak(const char *name, const char *file, const char *const *se
 
 static void test_estimate_vs_measured_peak(void) {
     if (UNDER_ASAN) {
-        SKIP("estimate vs measured peak (std, demo): under AddressSanitizer the resident memory is mostly its shadow");
-        SKIP("estimate vs measured peak: same reason, the demo");
-        SKIP("estimate vs measured peak: same reason, the router model");
+        SKIP("estimate vs measured peak (std, demo, router): under AddressSanitizer the resident memory is mostly its shadow");
         return;
     }
     char std_path[300];
