@@ -82,12 +82,20 @@ int memory_estimate(const Config *c, int threads, int start, MemEstimate *out, c
     WorldSpec ws;
     world_spec_from_config(&ws, c);
     out->part[MEM_DATA] = world_bytes(&ws) + batch_source_bytes(c);
-    // a checkpoint is read whole into staging before it replaces anything (models/checkpoint.c)
-    int staged = start == MEM_RESUMES ? opt_arrays
-               : start == MEM_WARM_START && c->train_init_optimizer ? opt_arrays : 0;
-    if (start != MEM_FRESH) out->part[MEM_CKPT] = f * ((double)mz.params * (1 + staged) + (double)mz.bias);  // float files
     out->part[MEM_PROCESS] = MEM_PROCESS_BYTES + MEM_THREAD_BYTES * threads;
     for (int i = 0; i < MEM_PARTS; i++) out->total += out->part[i];
+    // A resume or warm start reads the checkpoint whole into a staging copy before it replaces
+    // anything (models/checkpoint.c), and frees it before the first step: then the parameters,
+    // the optimizer arrays it fills, the data and the program are resident, the activations and
+    // the evaluation caches not yet. The peak is the larger of that moment and the training.
+    int staged = start == MEM_RESUMES ? opt_arrays
+               : start == MEM_WARM_START && c->train_init_optimizer ? opt_arrays : 0;
+    if (start != MEM_FRESH) {
+        out->part[MEM_CKPT] = f * ((double)mz.params * (1 + staged) + (double)mz.bias);  // float files
+        double at_read = out->part[MEM_PARAMS] + f * (double)oz.n * staged + out->part[MEM_DATA] +
+                         out->part[MEM_PROCESS] + out->part[MEM_CKPT];
+        if (at_read > out->total) out->total = at_read;
+    }
     return 0;
 }
 
@@ -97,8 +105,8 @@ void memory_breakdown(char *buf, size_t cap, const MemEstimate *e) {
     for (int i = 0; i < MEM_PARTS && n < cap; i++) {
         if (e->part[i] <= 0) continue;
         char sz[32];
-        int w = snprintf(buf + n, cap - n, "%s%s %s", n ? ", " : "", memory_part_names[i],
-                         io_bytes_text(sz, sizeof sz, e->part[i]));
+        int w = snprintf(buf + n, cap - n, "%s%s %s%s", n ? ", " : "", memory_part_names[i],
+                         io_bytes_text(sz, sizeof sz, e->part[i]), i == MEM_CKPT ? " (before the first step)" : "");
         if (w < 0) break;
         n += (size_t)w;
     }

@@ -16,7 +16,9 @@
 //                eval.prune_keep the rollouts' decoder (decoder_sizes and a transposed copy of
 //                the parameters)
 //   data         world_bytes (worlds/) and batch_source_bytes (batches.h)
-//   checkpoint   a resume or warm start reads every array into a staging copy first (checkpoint.c)
+//   checkpoint   a resume or warm start reads every array into a staging copy first (checkpoint.c);
+//                it is freed before the first step, so it counts when that moment (parameters,
+//                the optimizer arrays it fills, data, program and the copy) is the larger peak
 //   process      the program itself: code, libc, libgomp, the threads' stacks (measured:
 //                docs/PERFORMANCE.md)
 // What is counted is what becomes resident, not what is reserved: Linux hands out pages when they
@@ -34,7 +36,8 @@ extern const char *const memory_part_names[MEM_PARTS];
 
 typedef struct {
     double part[MEM_PARTS];  // bytes
-    double total;            // their sum: the run's estimated peak resident memory
+    double total;            // the run's estimated peak resident memory: the sum of the parts but
+                             // MEM_CKPT, or the moment the checkpoint is read if that is larger
 } MemEstimate;
 
 // Whether the run starts by reading saved state (its staging copy counts).
