@@ -21,7 +21,7 @@ static void carve(Decoder *d, const ModelSpec *sp, Carver *c) {
     size_t R = d->R, T = sp->T, D = sp->D, E = sp->E, K = sp->K, F = sp->F, S = sp->S, V = sp->V;
     size_t H = sp->attention ? sp->H : 1, RK = R * K, RKF = (RK > R ? RK : R) * F;
     for (int l = 0; l < sp->L; l++) {
-        BlockActs *a = &d->blocks[l];
+        BlockActs sizing, *a = d->blocks ? &d->blocks[l] : &sizing;  // decoder_sizes: no blocks yet
         a->h_in = take_r(c, R * D);
         if (sp->attention) {
             a->att_a = take_r(c, R * D);
@@ -64,6 +64,17 @@ static void carve(Decoder *d, const ModelSpec *sp, Carver *c) {
 void decoder_free(Decoder *d) {
     free(d->wt); free(d->blocks); free(d->slab); free(d->islab);
     memset(d, 0, sizeof *d);
+}
+
+void decoder_sizes(const ModelSpec *sp, size_t *reals, size_t *ints) {
+    Decoder d;
+    memset(&d, 0, sizeof d);
+    d.R = sp->max_batch;
+    d.T = sp->T;
+    Carver c = {0};
+    carve(&d, sp, &c);
+    *reals = c.nr;
+    *ints = c.ni;
 }
 
 int decoder_build(Decoder *d, const Model *m) {

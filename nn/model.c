@@ -135,8 +135,8 @@ static void carve(Model *m, Carver *c) {
         for (size_t i = 0; i < 3; i++) wmax = cand[i] > wmax ? cand[i] : wmax;
     }
     m->wt = take_r(c, wmax);
-    m->tmp = take_r(c, N * D);
-    m->dh = take_r(c, N * D);
+    m->tmp = dec ? take_r(c, N * D) : NULL;    // the router model has no block output to stage
+    m->dh = dec ? take_r(c, N * D) : NULL;     // nor a residual gradient
     m->du = take_r(c, N * D);
     m->da = dec ? take_r(c, N * D) : NULL;
     m->dqkv = dec && sp->attention ? take_r(c, N * 3 * D) : NULL;
@@ -155,7 +155,10 @@ static void carve(Model *m, Carver *c) {
     }
 }
 
-int model_build(Model *m, const ModelSpec *spec, char *err, size_t errlen) {
+// Everything model_build does before it allocates the big arrays: the checks of the spec, the
+// parameter table and the measuring pass over the activation slab (c's counts). model_sizes stops
+// here, so an estimate of the memory and the allocation read the same numbers.
+static int model_layout(Model *m, const ModelSpec *spec, Carver *c, char *err, size_t errlen) {
     memset(m, 0, sizeof *m);
     m->spec = *spec;
     ModelSpec *sp = &m->spec;
@@ -172,23 +175,61 @@ int model_build(Model *m, const ModelSpec *spec, char *err, size_t errlen) {
     m->blocks = calloc((size_t)sp->L, sizeof *m->blocks);
     if (!m->bp || !m->blocks) { model_free(m); return fail(err, errlen, "model: out of memory"); }
     if (build_table(m) != 0) { model_free(m); return fail(err, errlen, "model: parameter table overflow"); }
-    gemm_path();                                // choose the matrix kernels before any thread runs
-    Carver c = {0};
-    carve(m, &c);                               // measuring pass
-    m->slab_len = c.nr; m->islab_len = c.ni; m->dslab_len = c.nd;
-    m->params = calloc(m->table.total, sizeof(real));
-    m->grads = calloc(m->table.total, sizeof(real));
-    m->bias = calloc((size_t)sp->L * sp->E, sizeof(real));
-    m->slab = calloc(c.nr, sizeof(real));
-    m->islab = calloc(c.ni, sizeof(int32_t));
-    m->dslab = calloc(c.nd, sizeof(double));
-    if (!m->params || !m->grads || !m->bias || !m->slab || !m->islab || !m->dslab) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "model: out of memory (needed %zu MiB of activations)",
-                 (c.nr * sizeof(real) + c.ni * 4 + c.nd * 8) >> 20);
-        model_free(m);
-        return fail(err, errlen, msg);
+    memset(c, 0, sizeof *c);
+    carve(m, c);                                // measuring pass
+    m->slab_len = c->nr; m->islab_len = c->ni; m->dslab_len = c->nd;
+    return 0;
+}
+
+int model_sizes(const ModelSpec *spec, ModelSizes *out, ParamTable *table, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    Model *m = malloc(sizeof *m);               // ~80 KB of table: not for the stack
+    if (!m) return fail(err, errlen, "model: out of memory");
+    Carver c;
+    if (model_layout(m, spec, &c, err, errlen) != 0) { free(m); return -1; }
+    out->params = m->table.total;
+    out->bias = (size_t)m->spec.L * m->spec.E;
+    out->slab = c.nr; out->islab = c.ni; out->dslab = c.nd;
+    if (table) *table = m->table;
+    model_free(m);
+    free(m);
+    return 0;
+}
+
+// bytes as text in binary units: "512 B", "3.2 MiB", "1.9 GiB" (nn/ has no io.h).
+static const char *bytes_text(char *buf, size_t cap, double bytes) {
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 6) { bytes /= 1024; u++; }
+    snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
+    return buf;
+}
+
+// calloc(n, size), or NULL with err naming what could not be had and how much it was.
+static void *alloc_named(size_t n, size_t size, const char *what, char *err, size_t errlen, int *bad) {
+    if (*bad) return NULL;
+    void *p = calloc(n ? n : 1, size);
+    if (!p) {
+        *bad = 1;
+        char sz[32];
+        snprintf(err, errlen, "model: out of memory allocating %s (%s)", what, bytes_text(sz, sizeof sz, (double)n * size));
     }
+    return p;
+}
+
+int model_build(Model *m, const ModelSpec *spec, char *err, size_t errlen) {
+    Carver c;
+    if (model_layout(m, spec, &c, err, errlen) != 0) return -1;
+    const ModelSpec *sp = &m->spec;
+    gemm_path();                                // choose the matrix kernels before any thread runs
+    int bad = 0;                                // the first failure names its buffer
+    m->params = alloc_named(m->table.total, sizeof(real), "the parameters", err, errlen, &bad);
+    m->grads = alloc_named(m->table.total, sizeof(real), "the gradients", err, errlen, &bad);
+    m->bias = alloc_named((size_t)sp->L * sp->E, sizeof(real), "the aux-free biases", err, errlen, &bad);
+    m->slab = alloc_named(c.nr, sizeof(real), "the activations", err, errlen, &bad);
+    m->islab = alloc_named(c.ni, sizeof(int32_t), "the integer activations (routing)", err, errlen, &bad);
+    m->dslab = alloc_named(c.nd, sizeof(double), "the balancing statistics", err, errlen, &bad);
+    if (bad) { model_free(m); return -1; }
     Carver real_c = {m->slab, m->islab, m->dslab, 0, 0, 0};
     carve(m, &real_c);                          // carving pass
     return 0;

@@ -17,9 +17,20 @@
 #include "model_types.h"
 
 
-// Builds the parameter table and allocates every array once. Returns 0, or -1 with err set.
+// Builds the parameter table and allocates every array once. Returns 0, or -1 with err set (out of
+// memory: err names the array that could not be allocated and its size).
 int model_build(Model *m, const ModelSpec *spec, char *err, size_t errlen);
 void model_free(Model *m);
+// What model_build would allocate for spec, in elements, found by the same checks, table and
+// measuring pass, without allocating any of it (sim/train/memory.c estimates a run's memory
+// from this before anything is allocated). table: a copy of the parameter table, or NULL.
+// Returns 0, or -1 with err set (the spec model_build would refuse).
+typedef struct {
+    size_t params;              // parameters (table.total), float; the gradients are as many
+    size_t bias;                // L x E aux-free biases, float
+    size_t slab, islab, dslab;  // activations: real, int32 and double elements
+} ModelSizes;
+int model_sizes(const ModelSpec *spec, ModelSizes *out, ParamTable *table, char *err, size_t errlen);
 // Normal(0, init_std) matrices and embeddings, gains 1, bias 0; embed_shared > 0 adds one common
 // random direction of that norm to every token embedding. Deterministic in seed.
 void model_init_params(Model *m, uint64_t seed, double init_std, double embed_shared);
@@ -65,6 +76,9 @@ typedef struct {
 // not a decoder.
 int decoder_build(Decoder *d, const Model *m);
 void decoder_free(Decoder *d);
+// What decoder_build allocates for a model of spec beside wt (table.total reals), without
+// allocating it: its slab's real and int32 elements (sim/train/memory.c: pruning decodes).
+void decoder_sizes(const ModelSpec *sp, size_t *reals, size_t *ints);
 // model_forward over each row's window tokens[i*stride .. i*stride + w-1] (1 <= w <= T) at
 // positions 0..w-1 for nr <= R rows; fills the cache and the logits at position w-1. Overwrites
 // m's activation caches. Returns 0, or -1 if refused (a token outside the vocabulary, bad sizes).

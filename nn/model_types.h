@@ -101,8 +101,8 @@ typedef struct {
     // scratch (forward and backward)
     real *wt;              // largest matrix: transposed weights for matmul_forward
     real *wt_experts;      // E x F x D: one transpose buffer per expert (experts run in parallel)
-    real *tmp;             // N x D
-    real *dh, *du, *da;    // N x D
+    real *tmp;             // N x D (decoder only)
+    real *dh, *du, *da;    // N x D (dh and da: decoder only)
     real *dqkv;            // N x 3D
     real *att_scratch;     // attention_scratch(B, T, D, H)
     real *dz, *ds, *dp, *dpb; // N x E

@@ -63,16 +63,15 @@ static int check_config(const OptimConfig *c, char *err, size_t errlen) {
     return 0;
 }
 
-int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *err, size_t errlen) {
-    memset(o, 0, sizeof *o);
+int optim_sizes(const OptimConfig *cfg, ParamTable *table, OptimSizes *sz, char *err, size_t errlen) {
+    memset(sz, 0, sizeof *sz);
     if (check_config(cfg, err, errlen)) return -1;
     if (table->n <= 0 || table->total == 0)
         return fail(err, errlen, "optimizer: the parameter table is empty");
 
     // Every element of the flat array belongs to exactly one entry (the entries tile it in
     // order), and every entry to exactly one group; so every element is updated exactly once.
-    size_t expect = 0, scratch = 0;
-    int n_muon = 0, n_jobs = 0;
+    size_t expect = 0;
     for (int i = 0; i < table->n; i++) {
         ParamInfo *p = &table->info[i];
         if (p->count < 1 || p->rows < 1 || p->cols < 1)
@@ -87,36 +86,63 @@ int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *er
             return fail(err, errlen, "optimizer: parameter %s (kind %d = %s) belongs to no optimizer group",
                         p->name, (int)p->kind, param_kind_name(p->kind));
         if (p->group == OPT_GROUP_MUON) {
-            n_muon++;
-            n_jobs += p->count;
+            sz->muon_entries++;
+            sz->muon_jobs += p->count;
+            sz->muon += param_numel(p);
             size_t s = muon_scratch(p->rows, p->cols);
-            if (s > scratch) scratch = s;
+            if (s > sz->scratch_len) sz->scratch_len = s;
+        } else {
+            sz->adamw += param_numel(p);
         }
     }
     if (expect != table->total)
         return fail(err, errlen, "optimizer: the entries cover %zu elements but the table says %zu",
                     expect, table->total);
-    if (cfg->name == OPTIM_MUON && n_muon == 0)
+    if (cfg->name == OPTIM_MUON && sz->muon_entries == 0)
         return fail(err, errlen, "optimizer: Muon has no matrix parameter to update (no attn, expert%s entry); "
                     "use optim.name = \"adamw\"", cfg->muon_router ? " or router" : "");
+    sz->n = table->total;
+    return 0;
+}
 
+int optim_scratch_slots(void) {
+    // One scratch slot per thread that may run a matrix (the most threads a region can get).
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+// calloc(n, size), or NULL with err naming the state that could not be had and its size.
+static void *alloc_named(size_t n, size_t size, const char *what, char *err, size_t errlen, int *bad) {
+    if (*bad) return NULL;
+    void *p = calloc(n ? n : 1, size);
+    if (!p) {
+        *bad = 1;
+        fail(err, errlen, "optimizer: out of memory allocating %s (%.1f MiB)", what, (double)n * size / 1048576.0);
+    }
+    return p;
+}
+
+int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *err, size_t errlen) {
+    memset(o, 0, sizeof *o);
+    OptimSizes sz;
+    if (optim_sizes(cfg, table, &sz, err, errlen) != 0) return -1;
     o->cfg = *cfg;
     o->table = table;
     o->n = table->total;
     // One allocation each, same offsets as the parameters; zero is the right start for all.
-    o->m = calloc(o->n, sizeof *o->m);
-    o->v = calloc(o->n, sizeof *o->v);
-    if (n_muon) {
-        // One scratch slot per thread that may run a matrix (the most threads a region can get).
-        int slots = 1;
-#ifdef _OPENMP
-        slots = omp_get_max_threads();
-#endif
-        o->mom = calloc(o->n, sizeof *o->mom);
-        o->scratch = calloc(scratch * (size_t)slots, sizeof *o->scratch);
-        o->scratch_len = scratch;
+    int bad = 0;
+    o->m = alloc_named(o->n, sizeof *o->m, "the AdamW first moments", err, errlen, &bad);
+    o->v = alloc_named(o->n, sizeof *o->v, "the AdamW second moments", err, errlen, &bad);
+    if (sz.muon_entries) {
+        int slots = optim_scratch_slots();
+        o->mom = alloc_named(o->n, sizeof *o->mom, "the Muon momentum", err, errlen, &bad);
+        o->scratch = alloc_named(sz.scratch_len * (size_t)slots, sizeof *o->scratch, "the Muon scratch", err, errlen, &bad);
+        o->scratch_len = sz.scratch_len;
         o->scratch_slots = slots;
-        o->muon_jobs = malloc(sizeof *o->muon_jobs * 2 * (size_t)n_jobs);
+        o->muon_jobs = alloc_named(2 * (size_t)sz.muon_jobs, sizeof *o->muon_jobs, "the Muon job list", err, errlen, &bad);
         if (o->muon_jobs)
             for (int i = 0; i < table->n; i++)
                 for (int e = 0; table->info[i].group == OPT_GROUP_MUON && e < table->info[i].count; e++) {
@@ -125,9 +151,9 @@ int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *er
                     o->n_muon_jobs++;
                 }
     }
-    if (!o->m || !o->v || (n_muon && (!o->mom || !o->scratch || !o->muon_jobs))) {
+    if (bad) {
         optim_free(o);
-        return fail(err, errlen, "optimizer: out of memory for the state of %zu parameters", table->total);
+        return -1;
     }
     return 0;
 }

@@ -36,8 +36,26 @@ typedef struct {
     long t;               // steps taken (AdamW bias correction)
 } Optimizer;
 
+// What optim_init allocates for cfg over table, found by its own checks and group assignment
+// (written into info[i].group) without allocating: m and v (n floats each; only the AdamW group's
+// elements are updated), the Muon momentum (n floats, only the Muon group's updated) and one
+// Muon scratch slot of scratch_len floats per thread (optim_scratch_slots). sim/train/memory.c
+// estimates a run's memory from it. Returns 0, or -1 with a message in err (optim_init's).
+typedef struct {
+    size_t n;             // elements of the flat array
+    size_t adamw, muon;   // elements in each group (adamw + muon = n)
+    int muon_entries;     // table entries in the Muon group (0: no momentum, no scratch)
+    int muon_jobs;        // Muon matrices (an expert stack counts each expert)
+    size_t scratch_len;   // floats of one Muon scratch slot
+} OptimSizes;
+int optim_sizes(const OptimConfig *cfg, ParamTable *table, OptimSizes *sizes, char *err, size_t errlen);
+// Muon scratch slots optim_init allocates: the most threads an OpenMP region can get now (1
+// without OpenMP).
+int optim_scratch_slots(void);
+
 // Assigns every table entry to exactly one group (written into info[i].group), allocates state.
-// Returns 0, or -1 with a message in err (e.g. Muon with no matrix parameter).
+// Returns 0, or -1 with a message in err (e.g. Muon with no matrix parameter; out of memory: the
+// state that could not be allocated and its size).
 int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *err, size_t errlen);
 // One update with learning rate lr (the schedule's value for this step). No allocation.
 void optim_step(Optimizer *o, float *params, const float *grads, double lr);

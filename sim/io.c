@@ -261,6 +261,14 @@ double io_now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+const char *io_bytes_text(char *buf, size_t cap, double bytes) {
+    static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 6) { bytes /= 1024; u++; }
+    snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
+    return buf;
+}
+
 uint64_t io_hash_bytes(uint64_t h, const void *data, size_t n) {
     const unsigned char *b = data;
     for (size_t i = 0; i < n; i++) {

@@ -150,6 +150,9 @@ const char *json_field(const char *json, const char *key, char *out, size_t cap)
 int io_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 // Seconds on the monotonic clock (for durations only: its origin is arbitrary).
 double io_now_s(void);
+// A size in bytes as text in binary units, as messages show it: "512 B", "3.2 MiB", "1.9 GiB".
+// Returns buf.
+const char *io_bytes_text(char *buf, size_t cap, double bytes);
 
 // ---- content hashes: 64-bit FNV-1a (not cryptographic; detects edits and corruption) -----------
 #define IO_HASH_INIT 0xcbf29ce484222325ULL

@@ -14,6 +14,7 @@
 #include "report/report.h"
 #include "report/depth.h"
 #include "use/route.h"
+#include "train/memory.h"
 #include "train/sweep.h"
 #include "train/train.h"
 #include "io.h"
@@ -51,7 +52,7 @@ static int out_commit(const char *cmd, OutDir *od) {
 }
 
 static const char usage_run[] =
-    "usage: moesim run FILE [--out DIR] [--set KEY=VALUE]... [-j N] [--shard I/N] [--dry-run] [--force] [--quiet]\n"
+    "usage: moesim run FILE [--out DIR] [--set KEY=VALUE]... [-j N] [--shard I/N] [--dry-run] [--max-memory SIZE] [--force] [--quiet]\n"
     "\n"
     "Trains every point of the experiment (the grid of its [sweep] table) and writes\n"
     "results/<experiment.name>/<run-id>/ per run, then summary.csv, plots/ and report.html.\n"
@@ -67,7 +68,12 @@ static const char usage_run[] =
     "  --set KEY=VALUE  override a key (same checks as the file; repeatable), e.g. --set train.steps=50\n"
     "  -j N             run N points in parallel processes (OpenMP threads are divided among them)\n"
     "  --shard I/N      run only the I-th of N disjoint slices of the points (cluster job arrays)\n"
-    "  --dry-run        list the points and their folders; run nothing\n"
+    "  --dry-run        list the points, their folders and each run's estimated peak memory, with\n"
+    "                   the largest run's breakdown; run nothing\n"
+    "  --max-memory SIZE  refuse (exit 2, before any work) runs whose estimated peak memory exceeds\n"
+    "                   SIZE: bytes, or K, M, G, T (powers of 1024), e.g. 512M, 2G, 1.5GiB. Runs are\n"
+    "                   also refused over the machine's available memory (MemAvailable); with -j N\n"
+    "                   the N largest estimates are added\n"
     "  --force          redo finished runs too (also those of another config), and take over a\n"
     "                   folder of another experiment\n"
     "  --quiet          no progress output\n";
@@ -231,6 +237,12 @@ static int parse_shard(const char *v, void *dst, char *err, size_t errlen) {
     return experiment_shard_parse(v, &o->shard_index, &o->shard_count, err, errlen);
 }
 
+// --max-memory SIZE through the estimate's parser (its message names --max-memory and the value)
+static int parse_max_memory(const char *v, void *dst, char *err, size_t errlen) {
+    SweepOptions *o = dst;
+    return memory_parse_size(v, &o->max_memory, err, errlen);
+}
+
 // The options every command reads the same way: --out DIR and the repeatable --set KEY=VALUE.
 #define MAX_SETS 64
 #define OPT_OUT(p, req) {.name = "--out", .kind = OPT_PATH, .meta = "DIR", .dst = (p), .flags = (req)}
@@ -258,6 +270,7 @@ static int cmd_run(int argc, char **argv) {
         {.name = "--dry-run", .kind = OPT_FLAG, .dst = &o.dry_run},
         {.name = "--force", .kind = OPT_FLAG, .dst = &o.force},
         {.name = "--quiet", .kind = OPT_FLAG, .dst = &o.quiet},
+        {.name = "--max-memory", .kind = OPT_CUSTOM, .meta = "SIZE", .dst = &o, .parse = parse_max_memory},
     };
     int rc = opt_parse("run", usage_run, opts, NOPTS(opts), argc, argv);
     if (rc != OPT_CONTINUE) return rc;

@@ -4,7 +4,9 @@
 //   std      V=256 D=128 L=4 H=4 E=16 K=2 F=256 T=64, batch 32 (2,048 tokens/step), attention,
 //            switch balancing (alpha 0.01, scope global), clip 1.0; AdamW and Muon, 1 and 2 threads:
 //            tokens/s, step time, the 2-thread speed-up, where the time goes (median ms per phase
-//            of the step) and where the memory goes (bytes allocated per owner)
+//            of the step) and where the memory goes (bytes allocated per owner); and a whole run
+//            of it (2 steps with its evaluations, as `moesim run`): its peak RSS against the
+//            estimate `moesim run --dry-run` prints (sim/train/memory.h; target within 25 %)
 //   experts  std with E = 8, 16, 64 (2 threads): tokens/s and the ratio E=64 / E=8
 //   topk     std with K = 1, 2, 4 (2 threads): tokens/s
 //   kernels  gemm GFLOP/s at the model's shapes (forward and both backward products of qkv, the
@@ -80,6 +82,7 @@
 #include "../sim/measure/metrics.h"
 #include "../sim/measure/truncation.h"
 #include "../sim/models/spec.h"
+#include "../sim/train/memory.h"
 #include "../sim/train/train.h"
 #include "../sim/worlds/world.h"
 
@@ -779,6 +782,65 @@ static void ratio_row(const char *name, int threads, const char *metric, const T
     if (goal > 0) set_target(r, 1, goal);
 }
 
+// ---- memory: the estimate of `moesim run --dry-run` against a whole run's measured peak ----------
+// A child runs the trainer's whole run (train_run: world, model, optimizer, evaluations at step 0
+// and the end, the final evaluation's files, the saved model) for 2 steps in a scratch folder;
+// its peak RSS is compared with sim/train/memory.c's estimate of the same config (issue 21:
+// within 25 %).
+
+typedef struct { int muon, threads; char dir[256]; } RunCase;
+
+static int run_case_config(const RunCase *rc, Config *c, char *err, size_t errlen) {
+    TrainCase tc = {0, rc->muon, STD_E, STD_K, rc->threads};
+    if (case_config(&tc, c, err, errlen) != 0) return -1;
+    return config_set(c, "train.steps", "2", err, errlen);
+}
+
+static int whole_run_child(const void *arg, const Opts *o, ChildOut *out) {
+    (void)o;
+    const RunCase *rc = arg;
+    set_threads(rc->threads);
+    char err[CFG_ERROR_LEN];
+    Config *c = calloc(1, sizeof *c);
+    if (!c) return child_fail(out, "config", "out of memory");
+    if (run_case_config(rc, c, err, sizeof err) != 0) { free(c); return child_fail(out, "config", err); }
+    RunOptions ro = {.run_id = "std", .threads = rc->threads, .quiet = 1};
+    RunResult res;
+    int ok = train_run(c, rc->dir, &ro, &res) == 0 && res.status == RUN_OK;
+    out->loss = res.loss;
+    free(c);
+    return ok ? 0 : child_fail(out, "run", res.reason);
+}
+
+static void memory_rows(const char *name, int muon, int threads, const Opts *o) {
+    RunCase rc = {muon, threads, ""};
+    snprintf(rc.dir, sizeof rc.dir, "/tmp/moesim_bench_mem.XXXXXX");
+    char err[CFG_ERROR_LEN];
+    Config *c = calloc(1, sizeof *c);
+    MemEstimate e;
+    if (!c || !mkdtemp(rc.dir) || run_case_config(&rc, c, err, sizeof err) != 0 ||
+        memory_estimate(c, threads, MEM_FRESH, &e, err, sizeof err) != 0) {
+        error_row(name, threads, "mem_estimate", c ? err : "out of memory");
+        free(c);
+        return;
+    }
+    free(c);
+    ChildStat st;
+    int rcode = run_child(whole_run_child, &rc, o, &child_buf, &st);
+    remove_tree(rc.dir);
+    if (rcode != 0) { error_row(name, threads, "mem_estimate", child_buf.err); return; }
+    double est = e.total / 1048576, err_pct = 100 * (est - st.rss_mib) / st.rss_mib;
+    add_row(name, threads, "mem_estimate", est, est, est, "MiB");
+    add_row(name, threads, "mem_measured", st.rss_mib, st.rss_mib, st.rss_mib, "MiB");
+    Row *r = add_row(name, threads, "mem_est_error", err_pct, err_pct, err_pct, "%");
+    snprintf(r->target, sizeof r->target, "|x|<=25");
+    snprintf(r->status, sizeof r->status, "%s", fabs(err_pct) <= 25 ? "PASS" : "MISS");
+    char bd[600];
+    memory_breakdown(bd, sizeof bd, &e);
+    fprintf(stderr, "bench: %s (whole run, 2 steps, %d thread%s): estimate %.1f MiB, measured peak %.1f MiB (%+.1f %%): %s\n",
+            name, threads, threads == 1 ? "" : "s", est, st.rss_mib, err_pct, bd);
+}
+
 // ---- groups -----------------------------------------------------------------------------------
 
 static void group_std(const Opts *o) {
@@ -817,6 +879,8 @@ static void group_std(const Opts *o) {
             add_row(nm, 1, alloc_names[a], mib, mib, mib, "MiB");
         }
     }
+    // a whole run's peak memory against its estimate (moesim run --dry-run's)
+    for (int mu = 0; mu < 2; mu++) memory_rows(mu ? "std muon memory" : "std adamw memory", mu, o->tmax, o);
     // where a step's time goes (median ms per phase)
     for (int mu = 0; mu < 2; mu++)
         for (int th = 1; th <= o->tmax; th++) {

@@ -9,10 +9,91 @@
 #include "../models/spec.h"
 #include "../../nn/layers.h"
 
-static void *xcalloc(size_t n, size_t size, int *bad) {
-    void *p = calloc(n ? n : 1, size);
-    if (!p) *bad = 1;
-    return p;
+// The evaluator's buffers, in the order evaluator_setup allocates them. eval_buffers sizes them
+// and evaluator_bytes sums the same sizes, so the memory estimate cannot drift from the allocation.
+enum {
+    EB_CHUNK_HIDDEN, EB_EV_HIDDEN, EB_EV_TARGET, EB_EV_CLUSTER, EB_EV_TOKENS, EB_EV_SEQ_DOMAIN,
+    EB_TOK_DOMAIN, EB_TOK_ID, EB_EV_U, EB_EV_Z, EB_EV_RESID, EB_EV_TOPK, EB_LM, EB_DOMAIN_FREQ,
+    EB_PAIRS, EB_RMS_HIDDEN, EB_RMS_LOGITS, EB_PROP1_LHS, EB_PROP1_RHS, EB_COUNT
+};
+typedef struct { int want; size_t n, size; const char *what; } EvalBuf;
+
+// R's sizes (router, B, T, N, L, D, E, K and the evaluation set's ev_seqs, ev_from, ev_len, ev_n)
+// from c, the model's L and the world's evaluation set.
+static void eval_shape(Evaluator *R, const Config *c, int L, const World *w) {
+    R->router = c->model_kind == MODEL_ROUTER;
+    R->B = c->train_batch; R->T = c->model_seq_len; R->N = R->B * R->T;
+    R->L = L; R->D = c->model_d_model; R->E = c->model_experts; R->K = c->model_top_k;
+    int M = world_eval_count(w);
+    if (R->router) {
+        R->ev_from = 0; R->ev_len = R->T;
+        R->ev_n = (size_t)M;
+        R->ev_seqs = (M + R->T - 1) / R->T;
+    } else {
+        R->ev_seqs = M;
+        world_eval_window(w, &R->ev_from, &R->ev_len);
+        R->ev_n = (size_t)M * R->ev_len;
+    }
+}
+
+// Every buffer of R's sizes (eval_shape): b[EB_*] (want 0: the model kind has none).
+static void eval_buffers(const Evaluator *R, int n_domains, int pairs, EvalBuf b[EB_COUNT]) {
+    const size_t L = (size_t)R->L, D = (size_t)R->D, E = (size_t)R->E, K = (size_t)R->K, n = R->ev_n;
+    const size_t M = R->router ? R->ev_n : (size_t)R->ev_seqs, P = (size_t)pairs;  // sequences (router: points)
+    const int r = R->router;
+#define EB(i, w, count, type, name) b[i] = (EvalBuf){(w), (count), sizeof(type), (name)}
+    // a chunk is at most train.batch sequences of the evaluation set: no more rows than it has
+    const size_t chunk_rows = (size_t)(R->ev_seqs < R->B ? R->ev_seqs : R->B) * (size_t)R->T;
+    EB(EB_CHUNK_HIDDEN, r, chunk_rows * D, float, "the evaluation chunk");
+    EB(EB_EV_HIDDEN, r, M * D, float, "the evaluation hidden states");
+    EB(EB_EV_TARGET, r, M, int32_t, "the evaluation targets");
+    EB(EB_EV_CLUSTER, r, M, int32_t, "the evaluation clusters");
+    EB(EB_EV_TOKENS, !r, M * (size_t)(R->T + 1), int32_t, "the evaluation sequences");
+    EB(EB_EV_SEQ_DOMAIN, !r, M, int32_t, "the evaluation domains");
+    EB(EB_TOK_DOMAIN, 1, n, int32_t, "the evaluation token domains");
+    EB(EB_TOK_ID, 1, n, int32_t, "the evaluation token ids");
+    EB(EB_EV_U, 1, L * n * D, float, "the evaluation router inputs");
+    EB(EB_EV_Z, 1, L * n * E, float, "the evaluation router logits");
+    EB(EB_EV_RESID, 1, L * n, float, "the evaluation residual norms");
+    EB(EB_EV_TOPK, 1, L * n * K, int32_t, "the evaluation expert choices");
+    EB(EB_LM, 1, L, LayerMetrics, "the layer measurements");
+    EB(EB_DOMAIN_FREQ, 1, L * (size_t)n_domains * E, double, "the domain x expert frequencies");
+    EB(EB_PAIRS, 1, P * 2, int32_t, "the token pairs");
+    EB(EB_RMS_HIDDEN, 1, P, double, "the pair distances");
+    EB(EB_RMS_LOGITS, 1, P, double, "the pair logit distances");
+    EB(EB_PROP1_LHS, 1, P, double, "the Prop. 1 left sides");
+    EB(EB_PROP1_RHS, 1, P, double, "the Prop. 1 right sides");
+#undef EB
+}
+
+// The measurements' scratch shape for R's sizes (every layer eval_measure measures has it).
+static MetricsShape eval_metrics_shape(const Evaluator *R, int n_domains, int pairs) {
+    MetricsOptions mo;
+    metrics_default_options(&mo);
+    mo.pairs = pairs;
+    int32_t labels = 0;   // metrics_shape only asks whether there are domain labels
+    LayerData shape_of = {.N = R->ev_n, .D = R->D, .E = R->E, .T = R->ev_len, .domain = &labels,
+                          .n_domains = n_domains};
+    return metrics_shape(&shape_of, &mo);
+}
+
+int evaluator_bytes(const Config *c, int L, EvalBytes *out) {
+    memset(out, 0, sizeof *out);
+    WorldSpec ws;
+    world_spec_from_config(&ws, c);
+    World w = {.spec = ws, .domains = ws.domains};   // the evaluation set's size needs only the spec
+    Evaluator *R = calloc(1, sizeof *R);             // holds a Model (its ~80 KB table)
+    if (!R) return -1;
+    eval_shape(R, c, L, &w);
+    EvalBuf b[EB_COUNT];
+    eval_buffers(R, w.domains, c->eval_pairs, b);
+    for (int i = 0; i < EB_COUNT; i++)
+        if (b[i].want) out->buffers += (double)(b[i].n ? b[i].n : 1) * b[i].size;
+    MetricsShape shape = eval_metrics_shape(R, w.domains, c->eval_pairs);
+    out->scratch = (double)metrics_scratch_bytes(&shape);
+    out->ev_n = R->ev_n;
+    free(R);
+    return 0;
 }
 
 int evaluator_setup(Evaluator *R, const Config *c, const char *dir, char *err, size_t errlen) {
@@ -26,53 +107,42 @@ int evaluator_setup(Evaluator *R, const Config *c, const char *dir, char *err, s
     if (world_build(&R->world, &ws, msg, sizeof msg) != 0) return io_fail(err, errlen, "world: %s", msg);
     R->world_ok = 1;
     model_spec_from_config(&R->ms, c);
-    if (model_build(&R->model, &R->ms, msg, sizeof msg) != 0) return io_fail(err, errlen, "model: %s", msg);
+    if (model_build(&R->model, &R->ms, msg, sizeof msg) != 0) return io_fail(err, errlen, "%s", msg);  // "model: ..."
     R->model_ok = 1;
 
-    R->router = c->model_kind == MODEL_ROUTER;
-    R->B = c->train_batch; R->T = c->model_seq_len; R->N = R->B * R->T;
-    R->L = R->model.spec.L; R->D = c->model_d_model; R->E = c->model_experts; R->K = c->model_top_k;
-    int bad = 0, L = R->L, D = R->D, E = R->E, K = R->K, T = R->T;
-    if (R->router) R->chunk_hidden = xcalloc((size_t)R->N * D, sizeof(float), &bad);
-    int M = world_eval_count(&R->world);
-    if (R->router) {
-        R->ev_from = 0; R->ev_len = T;
-        R->ev_n = (size_t)M;
-        R->ev_seqs = (M + T - 1) / T;
-        R->ev_hidden = xcalloc((size_t)M * D, sizeof(float), &bad);
-        R->ev_target = xcalloc((size_t)M, sizeof(int32_t), &bad);
-        R->ev_cluster = xcalloc((size_t)M, sizeof(int32_t), &bad);
-    } else {
-        R->ev_seqs = M;
-        world_eval_window(&R->world, &R->ev_from, &R->ev_len);
-        R->ev_n = (size_t)M * R->ev_len;
-        R->ev_tokens = xcalloc((size_t)M * (T + 1), sizeof(int32_t), &bad);
-        R->ev_seq_domain = xcalloc((size_t)M, sizeof(int32_t), &bad);
-    }
-    R->ev_tok_domain = xcalloc(R->ev_n, sizeof(int32_t), &bad);
-    R->ev_tok_id = xcalloc(R->ev_n, sizeof(int32_t), &bad);
-    R->ev_u = xcalloc((size_t)L * R->ev_n * D, sizeof(float), &bad);
-    R->ev_z = xcalloc((size_t)L * R->ev_n * E, sizeof(float), &bad);
-    R->ev_resid = xcalloc((size_t)L * R->ev_n, sizeof(float), &bad);
-    R->ev_topk = xcalloc((size_t)L * R->ev_n * K, sizeof(int32_t), &bad);
-    R->lm = xcalloc((size_t)L, sizeof(LayerMetrics), &bad);
-    R->domain_freq = xcalloc((size_t)L * R->world.domains * E, sizeof(double), &bad);
+    eval_shape(R, c, R->model.spec.L, &R->world);
+    EvalBuf b[EB_COUNT];
     int P = c->eval_pairs;
-    R->arrays.pairs = xcalloc((size_t)P * 2, sizeof(int32_t), &bad);
-    R->arrays.rms_hidden = xcalloc((size_t)P, sizeof(double), &bad);
-    R->arrays.rms_logits = xcalloc((size_t)P, sizeof(double), &bad);
-    R->arrays.prop1_lhs = xcalloc((size_t)P, sizeof(double), &bad);
-    R->arrays.prop1_rhs = xcalloc((size_t)P, sizeof(double), &bad);
-    MetricsOptions mo;                       // metrics_layer's scratch, for the shape of every
-                                             // layer eval_measure measures
-    metrics_default_options(&mo);
-    mo.pairs = P;
-    LayerData shape_of = {.N = R->ev_n, .D = D, .E = E, .T = R->ev_len, .domain = R->ev_tok_domain,
-                          .n_domains = R->world.domains};
-    MetricsShape shape = metrics_shape(&shape_of, &mo);
-    if (metrics_scratch_init(&R->scratch, &shape) != 0) bad = 1;
-    if (bad) return io_fail(err, errlen, "memory: cannot allocate the run's buffers");
+    eval_buffers(R, R->world.domains, P, b);
+    void *p[EB_COUNT] = {0};
+    for (int i = 0; i < EB_COUNT; i++) {
+        if (!b[i].want) continue;
+        p[i] = calloc(b[i].n ? b[i].n : 1, b[i].size);
+        if (!p[i]) {
+            char sz[32];
+            io_fail(err, errlen, "memory: out of memory allocating %s (%s)", b[i].what,
+                    io_bytes_text(sz, sizeof sz, (double)b[i].n * b[i].size));
+            for (int j = 0; j < i; j++) free(p[j]);
+            R->L = 0;  // nothing is measured: a failed run's manifest lists no layers (R->lm is NULL)
+            return -1;
+        }
+    }
+    R->chunk_hidden = p[EB_CHUNK_HIDDEN];
+    R->ev_hidden = p[EB_EV_HIDDEN]; R->ev_target = p[EB_EV_TARGET]; R->ev_cluster = p[EB_EV_CLUSTER];
+    R->ev_tokens = p[EB_EV_TOKENS]; R->ev_seq_domain = p[EB_EV_SEQ_DOMAIN];
+    R->ev_tok_domain = p[EB_TOK_DOMAIN]; R->ev_tok_id = p[EB_TOK_ID];
+    R->ev_u = p[EB_EV_U]; R->ev_z = p[EB_EV_Z]; R->ev_resid = p[EB_EV_RESID]; R->ev_topk = p[EB_EV_TOPK];
+    R->lm = p[EB_LM]; R->domain_freq = p[EB_DOMAIN_FREQ];
+    R->arrays.pairs = p[EB_PAIRS]; R->arrays.rms_hidden = p[EB_RMS_HIDDEN]; R->arrays.rms_logits = p[EB_RMS_LOGITS];
+    R->arrays.prop1_lhs = p[EB_PROP1_LHS]; R->arrays.prop1_rhs = p[EB_PROP1_RHS];
+    MetricsShape shape = eval_metrics_shape(R, R->world.domains, P);  // metrics_layer's scratch, for
+    if (metrics_scratch_init(&R->scratch, &shape) != 0) {             // every layer eval_measure measures
+        char sz[32];
+        return io_fail(err, errlen, "memory: out of memory allocating the measurements' scratch (%s)",
+                       io_bytes_text(sz, sizeof sz, (double)metrics_scratch_bytes(&shape)));
+    }
     // the evaluation set, fixed by data.seed
+    const int M = world_eval_count(&R->world), T = R->T;
     if (R->router) {
         world_eval_hidden(&R->world, R->ev_hidden, R->ev_target, R->ev_cluster);
         for (size_t i = 0; i < R->ev_n; i++) { R->ev_tok_domain[i] = R->ev_cluster[i]; R->ev_tok_id[i] = -1; }

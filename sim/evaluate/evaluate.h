@@ -52,7 +52,7 @@ typedef struct {
     float *ev_u, *ev_z;                      // L x ev_n x D, L x ev_n x E
     float *ev_resid;                         // L x ev_n norms of the residual stream at the router
     int32_t *ev_topk;                        // L x ev_n x K
-    float *chunk_hidden;                     // N x D padded chunk (router kind)
+    float *chunk_hidden;                     // min(ev_seqs, B) x T x D padded chunk (router kind)
     LayerMetrics *lm;                        // L
     double *domain_freq;                     // L x Dom x E
     MetricsArrays arrays;                    // token pairs of the last layer evaluated (final)
@@ -67,6 +67,15 @@ typedef struct {
 // evaluator_teardown in either case.
 int evaluator_setup(Evaluator *R, const Config *c, const char *dir, char *err, size_t errlen);
 void evaluator_teardown(Evaluator *R);
+// What evaluator_setup allocates beside the world and the model, for c and a model of L blocks,
+// from the same buffer list, without allocating it (sim/train/memory.c's estimate). Returns 0, or
+// -1 if even this small sizing could not run.
+typedef struct {
+    double buffers;    // bytes: the evaluation set and its per-layer caches (L x n x D router inputs, ...)
+    double scratch;    // bytes: the measurements' scratch (metrics_scratch_bytes)
+    size_t ev_n;       // measured tokens (points) n
+} EvalBytes;
+int evaluator_bytes(const Config *c, int L, EvalBytes *out);
 
 // The forward pass over the evaluation set. sw = NULL: fills the per-layer arrays and R->ev_ce.
 // sw = the switches of an expert-removal pass: only returns its loss (R's arrays and R->ev_ce

@@ -22,6 +22,8 @@ typedef struct {
 
 // Returns 0, or -1 if memory runs out.
 int batch_source_init(BatchSource *s, const Config *c, const World *w);
+// The bytes batch_source_init allocates for c, without allocating them (sim/train/memory.c).
+double batch_source_bytes(const Config *c);
 // Draws the batch of `step` into the source's buffers and points b at them.
 void batch_source_next(BatchSource *s, int step, Batch *b);
 void batch_source_free(BatchSource *s);

@@ -28,6 +28,7 @@
 #include "../io.h"
 #include "../measure/metrics.h"
 #include "../models/checkpoint.h"
+#include "memory.h"
 #include "train.h"
 
 void sweep_out_dir(const Experiment *ex, const SweepOptions *o, char *buf, size_t cap) {
@@ -288,8 +289,8 @@ static long runs_outside_grid(const Experiment *ex, const char *dir, char *out, 
 
 // Every point of this call against what the folder holds, before any work: the to-do list, and
 // with list the --dry-run listing. Returns 0, or 2 after saying why it refuses (1: out of memory).
-static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, int si, int sn, long *todo, long *ntodo,
-                long *nmine, int list) {
+static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, int si, int sn, int threads, int jobs,
+                MemPlan *mem, long *todo, long *ntodo, long *nmine, int list) {
     char id[CFG_RUN_ID_MAX + 1], run_dir[IO_CHILD_PATH_MAX], err[IO_MSG_MAX], why[IO_MSG_MAX];
     ExperimentRecord now, was;
     if (experiment_record(ex, &now) != 0) { fprintf(stderr, "moesim: run: out of memory\n"); return 1; }
@@ -311,6 +312,7 @@ static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, in
     int other = rec == 1 && strcmp(was.hash, now.hash) != 0;
     long changed = 0;
     *ntodo = *nmine = 0;
+    memory_plan_begin(mem, jobs, o->max_memory);
     for (long i = 0; i < ex->npoints; i++) {
         if (!experiment_in_shard(i, si, sn)) continue;
         (*nmine)++;
@@ -322,14 +324,27 @@ static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, in
         Config c;
         experiment_point(ex, i, &c);
         int st = run_state(run_dir, &c, why, sizeof why);
+        char est[32] = "-";
+        if (st != RUN_STATE_DONE || o->force) {
+            char found[IO_DEEP_PATH_MAX];
+            int start = !o->force && ckpt_resolve(run_dir, 1, found, sizeof found, err, sizeof err) == 0 ? MEM_RESUMES
+                      : c.train_init_from[0] ? MEM_WARM_START : MEM_FRESH;
+            MemEstimate me;
+            if (memory_estimate(&c, threads, start, &me, err, sizeof err) != 0) {
+                fprintf(stderr, "moesim: %s: %s\n", id, err);
+                return 2;
+            }
+            memory_plan_add(mem, id, &me);
+            io_bytes_text(est, sizeof est, me.total);
+            todo[(*ntodo)++] = i;
+        }
         if (list)
-            printf("%-40s %s  %s\n", id, run_dir,
+            printf("%-40s %s  %10s  %s\n", id, run_dir, est,
                    o->force ? "to run" : st == RUN_STATE_DONE ? "done" : st == RUN_STATE_CHANGED ? "differs" : "to run");
         if (st == RUN_STATE_CHANGED && !o->force) {
             if (changed < 3) fprintf(stderr, "moesim: run: %s ran with another config: %s\n", run_dir, why);
             changed++;
         }
-        if (st != RUN_STATE_DONE || o->force) todo[(*ntodo)++] = i;
     }
     if (changed) {
         if (other) explain_other_experiment(ex, dir, &was, &now);
@@ -425,13 +440,22 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
     long *todo = malloc(sizeof(long) * (size_t)(ex->npoints > 0 ? ex->npoints : 1));
     long ntodo = 0, nmine = 0;
     if (!todo) return 1;
+    int jobs = o->jobs > 1 ? o->jobs : 1;
+    if (jobs > SWEEP_MAX_JOBS) jobs = SWEEP_MAX_JOBS;
+    int threads = 0;
+#ifdef _OPENMP
+    if (jobs > 1) { threads = omp_get_max_threads() / jobs; if (threads < 1) threads = 1; }
+#endif
     // an existing folder is locked before it is read; a new one is made, and locked, only after
-    // every check that needs no folder
+    // every check that needs no folder. Every run to do is estimated from its config (memory.h)
+    // before anything is allocated, the saved models' checks included.
+    MemPlan mem;
     int existed = file_exists(dir), rc = 0;
     if (!o->dry_run && existed && take_lock(dir, si, sn) != 0) rc = 2;
-    if (rc == 0) rc = plan(ex, o, dir, si, sn, todo, &ntodo, &nmine, o->dry_run);
+    if (rc == 0) rc = plan(ex, o, dir, si, sn, threads, jobs, &mem, todo, &ntodo, &nmine, o->dry_run);
+    if (o->dry_run && rc == 0) printf("%ld points (%ld in this shard), %ld to run, results in %s\n", ex->npoints, nmine, ntodo, dir);
+    if (rc == 0) rc = memory_plan_check(&mem, o->dry_run, stdout);  // 2: over the limit, said why
     if (o->dry_run) {
-        if (rc == 0) printf("%ld points (%ld in this shard), %ld to run, results in %s\n", ex->npoints, nmine, ntodo, dir);
         free(todo);
         return rc;
     }
@@ -443,7 +467,7 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         } else if (take_lock(dir, si, sn) != 0) {
             rc = 2;
         } else {
-            rc = plan(ex, o, dir, si, sn, todo, &ntodo, &nmine, 0);  // another process may have made it meanwhile
+            rc = plan(ex, o, dir, si, sn, threads, jobs, &mem, todo, &ntodo, &nmine, 0);  // another process may have made it meanwhile
         }
     }
     if (rc != 0) {
@@ -457,12 +481,6 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
     }
     if (!o->quiet && ntodo < nmine)
         fprintf(stderr, "moesim: %ld of %ld runs already done in %s (use --force to redo them)\n", nmine - ntodo, nmine, dir);
-    int jobs = o->jobs > 1 ? o->jobs : 1;
-    if (jobs > SWEEP_MAX_JOBS) jobs = SWEEP_MAX_JOBS;
-    int threads = 0;
-#ifdef _OPENMP
-    if (jobs > 1) { threads = omp_get_max_threads() / jobs; if (threads < 1) threads = 1; }
-#endif
     train_stop_signal = 0;
     install_stop_handlers();
     long ok = 0;

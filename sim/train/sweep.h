@@ -14,11 +14,13 @@ typedef struct {
                            // folder of another experiment
     int dry_run;           // list the points and their folders, run nothing
     int quiet;             // no progress output
+    double max_memory;     // --max-memory in bytes (0: none): runs whose estimate exceeds it are refused
 } SweepOptions;
 
 // Runs every selected point, then rebuilds summary.csv from what is on disk (main.c builds the
 // report). Returns the process exit status: 0, 1 if any run failed (diverged runs are results,
-// not failures), 2 when it refused before any work (bad input, a folder of another experiment, a
+// not failures), 2 when it refused before any work (bad input, runs over --max-memory or the
+// available memory (memory.h), a folder of another experiment, a
 // finished run or a checkpoint of another config, a folder locked by another process), 128 + the
 // signal when stopped. The folder's lock (lock.h) is taken here and held until the process exits,
 // so the report main.c builds afterwards is written under it too.

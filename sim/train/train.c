@@ -33,7 +33,12 @@ static int run_setup(TrainRun *R, const Config *c, const char *dir, RunResult *r
     optim_config_from_config(&oc, c);
     if (optim_init(&R->optim, &oc, &R->ev.model.table, err, sizeof err) != 0) return setfail(res, "optim", err);
     R->optim_ok = 1;
-    if (batch_source_init(&R->batches, c, &R->ev.world) != 0) return setfail(res, "memory", "cannot allocate the run's buffers");
+    if (batch_source_init(&R->batches, c, &R->ev.world) != 0) {
+        char sz[32];
+        snprintf(err, sizeof err, "out of memory allocating the training batches (%s)",
+                 io_bytes_text(sz, sizeof sz, batch_source_bytes(c)));
+        return setfail(res, "memory", err);
+    }
     R->batches_ok = 1;
     return 0;
 }

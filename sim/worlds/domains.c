@@ -48,6 +48,15 @@ static inline int draw_slot(const World *w, Rng *rng) {
     return u < w->alias_p[j] ? j : w->alias_j[j];
 }
 
+size_t world_domains_slots(const WorldSpec *s) {
+    const int K = s->domains, S = s->shared_vocab;
+    if (K < 1 || S < 0 || S > s->V || s->branching < 1) return 0;
+    const int P = (s->V - S) / K;
+    if (P < 1) return 0;
+    const size_t A = (size_t)S + (size_t)P, states = s->order == 1 ? A : A * A;
+    return (size_t)K * states * (size_t)s->branching;
+}
+
 // Its checks are guards like world.c's check_common (config/checks.c has the user's).
 int world_domains_build(World *w, char *err, size_t errlen) {
     const WorldSpec *s = &w->spec;
@@ -77,7 +86,7 @@ int world_domains_build(World *w, char *err, size_t errlen) {
                           b, reach, S, P, s->shared_prob);
     const int A = S + P;
     const size_t states = s->order == 1 ? (size_t)A : (size_t)A * A;
-    const size_t slots = (size_t)K * states * b;
+    const size_t slots = world_domains_slots(s);  // K x states x b
     if (slots > WORLD_MAX_SLOTS)
         return world_fail(err, errlen, "the chains need %zu successor slots (data.domains = %d x %zu states "
                           "(data.order = %d) x data.branching = %d), over the limit of %zu: lower "

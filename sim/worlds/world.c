@@ -102,6 +102,14 @@ int world_train_batch(const World *w, Rng *rng, int B, int micro,
     return 0;
 }
 
+double world_bytes(const WorldSpec *s) {
+    if (s->kind == WORLD_DOMAINS)   // succ, then slot_w, alias_p and alias_j (domains.c)
+        return (double)world_domains_slots(s) * sizeof(int32_t) + (double)s->branching * (2 * sizeof(double) + sizeof(int32_t));
+    if (s->kind == WORLD_GEOMETRY)  // mu and the centres (geometry.c)
+        return (double)(1 + (size_t)s->domains) * (size_t)s->D * sizeof(float);
+    return 0;                       // cyclic: nothing
+}
+
 int world_eval_count(const World *w) { return w->domains * w->spec.eval_sequences; }
 
 void world_duplicate(int32_t *x /* L */, int L, int n) {

@@ -80,6 +80,9 @@ typedef struct {
 // that makes the world impossible (the World is then empty; world_free on it is safe).
 int world_build(World *w, const WorldSpec *spec, char *err, size_t errlen);
 void world_free(World *w);
+// The bytes world_build allocates for spec (the chains, or the geometry's directions), without
+// allocating them (sim/train/memory.c's estimate).
+double world_bytes(const WorldSpec *spec);
 
 // ---- token worlds (domains, cyclic) ---------------------------------------------------------
 // One training batch of B sequences from rng. data.mix = mixed: every sequence draws its domain
@@ -144,6 +147,8 @@ int world_eval_hidden(const World *w, float *h /* M x D */, int32_t *target /* M
 
 // ---- internal: one file per world, dispatched by world.c ------------------------------------
 // Each build checks its own knobs, then allocates; on error it returns -1 and world_build frees.
+// The chains' successor slots: domains x states x branching (0 for a spec the build refuses).
+size_t world_domains_slots(const WorldSpec *s);
 int world_domains_build(World *w, char *err, size_t errlen);
 void world_domains_sample(const World *w, Rng *rng, int d, int32_t *x /* T+1 */);
 int world_cyclic_build(World *w, char *err, size_t errlen);
