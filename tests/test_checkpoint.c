@@ -22,6 +22,7 @@
 static char tmpdir[256];
 
 #include "set_key.h"
+#include "file_edits.h"
 
 static void small_config(Config *c, const char *optimizer) {
     tiny_decoder(c, "16");
@@ -77,14 +78,6 @@ static int same_state(const Saved *a, const Saved *b) {
 }
 
 static int contains(const char *s, const char *part) { return strstr(s, part) != NULL; }
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (!f) return;
-    fputs(text, f);
-    fclose(f);
-}
 
 // ---- round trip -------------------------------------------------------------------------------
 
@@ -364,37 +357,6 @@ static void test_errors(void) {
 
 
 // ---- the file list (format 2): every file against state.json, before anything is loaded -------------
-
-// Replaces the first `from` in the file at path by `to` (the same length keeps the size). 1 when found.
-static int edit_file(const char *path, const char *from, const char *to) {
-    char *text = read_text_file(path);
-    char *at = text ? strstr(text, from) : NULL;
-    if (at) {
-        size_t n = strlen(text), fl = strlen(from), tl = strlen(to);
-        char *out = malloc(n - fl + tl + 1);
-        memcpy(out, text, (size_t)(at - text));
-        memcpy(out + (at - text), to, tl);
-        memcpy(out + (at - text) + tl, at + fl, n - (size_t)(at - text) - fl + 1);
-        write_text(path, out);
-        free(out);
-    }
-    free(text);
-    return at != NULL;
-}
-
-// state.json as the earlier format wrote it: format 1, no "files" list.
-static void downgrade(const char *dir) {
-    char p[800];
-    char *text = read_text_file(path_join(p, sizeof p, dir, "state.json"));
-    char *files = text ? strstr(text, ",\n  \"files\": [") : NULL;
-    CHECK(files != NULL);
-    if (files) {
-        strcpy(files, "\n}\n");
-        write_text(p, text);
-        CHECK(edit_file(p, "moesim-checkpoint-2", "moesim-checkpoint-1"));
-    }
-    free(text);
-}
 
 static void flip_last_byte(const char *path) {
     FILE *f = fopen(path, "r+b");

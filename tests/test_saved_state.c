@@ -16,6 +16,7 @@
 static char tmpdir[256];
 
 #include "set_key.h"
+#include "file_edits.h"
 
 static int contains(const char *s, const char *part) { return strstr(s, part) != NULL; }
 
@@ -39,44 +40,6 @@ static const char *tiny_run(const Config *c, const char *tag, char *dir, size_t 
     RunResult r;
     CHECK_MSG(train_run(c, dir, &o, &r) == 0 && r.status == RUN_OK, "%s: %s", tag, r.reason);
     return dir;
-}
-
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (!f) return;
-    fputs(text, f);
-    fclose(f);
-}
-
-static int edit_file(const char *path, const char *from, const char *to) {
-    char *text = read_text_file(path);
-    char *at = text ? strstr(text, from) : NULL;
-    if (at) {
-        size_t n = strlen(text), fl = strlen(from), tl = strlen(to);
-        char *out = malloc(n - fl + tl + 1);
-        memcpy(out, text, (size_t)(at - text));
-        memcpy(out + (at - text), to, tl);
-        memcpy(out + (at - text) + tl, at + fl, n - (size_t)(at - text) - fl + 1);
-        write_text(path, out);
-        free(out);
-    }
-    free(text);
-    return at != NULL;
-}
-
-// state.json as the earlier format wrote it: format 1, no "files" list.
-static void downgrade(const char *dir) {
-    char p[800];
-    char *text = read_text_file(path_join(p, sizeof p, dir, "state.json"));
-    char *files = text ? strstr(text, ",\n  \"files\": [") : NULL;
-    CHECK(files != NULL);
-    if (files) {
-        strcpy(files, "\n}\n");
-        write_text(p, text);
-        CHECK(edit_file(p, "moesim-checkpoint-2", "moesim-checkpoint-1"));
-    }
-    free(text);
 }
 
 static void cut(const char *path, long bytes) {
