@@ -49,27 +49,37 @@ room_of() {  # path relative to the repository -> room
         *) echo "?" ;;
     esac
 }
-for f in $(find nn optim sim -name '*.[ch]' | sort); do
-    from=$(room_of "$f")
-    if [ "$from" = "?" ]; then fail=$((fail + 1)); echo "check_layout: FAILED: $f is in no room" >&2; continue; fi
-    dir=$(dirname "$f")
-    grep -n '^#include "' "$f" | while IFS= read -r line; do
-        n=${line%%:*}
-        inc=$(printf '%s' "$line" | sed 's/^[0-9]*:#include "\([^"]*\)".*/\1/')
-        # normalize dir/inc without realpath's need for the file to exist
-        target=$(printf '%s/%s\n' "$dir" "$inc" | awk -F/ '{n=0; for(i=1;i<=NF;i++){ if($i==".."){n--} else if($i!="."){a[++n]=$i} } s=a[1]; for(i=2;i<=n;i++) s=s"/"a[i]; print s}')
-        to=$(room_of "$target")
-        case " $(allowed "$from") " in
-            *" $to "*) echo ok ;;
-            *) echo "check_layout: FAILED: $f:$n includes $inc ($from -> $to is not allowed)" >&2; echo bad ;;
-        esac
-    done
-done > /tmp/check_layout.$$ 2>&1
-pass=$((pass + $(grep -c '^ok$' /tmp/check_layout.$$)))
-bad=$(grep -c '^bad$' /tmp/check_layout.$$)
-fail=$((fail + bad))
-grep -v '^ok$\|^bad$' /tmp/check_layout.$$ >&2
-rm -f /tmp/check_layout.$$
+# Every file's room, once (room_of and allowed above are the one definition of the rooms); then
+# one awk pass over every include line of every file (a process per line took seconds).
+files=$(find nn optim sim -name '*.[ch]' | sort)
+file_rooms=$(for f in $files; do echo "$f $(room_of "$f")"; done)
+allowed_table=$(for r in nn optim config worlds measure report models use evaluate train tools cli io main; do
+    echo "$r $(allowed "$r")"; done)
+for f in $(printf '%s\n' "$file_rooms" | awk '$2 == "?" { print $1 }'); do
+    fail=$((fail + 1)); echo "check_layout: FAILED: $f is in no room" >&2
+done
+counts=$(grep -n '^#include "' $files | awk -v rooms="$file_rooms" -v allowed="$allowed_table" '
+    BEGIN {
+        n = split(rooms, L, "\n"); for (i = 1; i <= n; i++) { split(L[i], a, " "); room[a[1]] = a[2] }
+        n = split(allowed, L, "\n")
+        for (i = 1; i <= n; i++) { k = split(L[i], a, " "); for (j = 2; j <= k; j++) ok[a[1] " " a[j]] = 1 }
+    }
+    {
+        i1 = index($0, ":"); f = substr($0, 1, i1 - 1); rest = substr($0, i1 + 1)
+        i2 = index(rest, ":"); ln = substr(rest, 1, i2 - 1); line = substr(rest, i2 + 1)
+        match(line, /"[^"]*"/); inc = substr(line, RSTART + 1, RLENGTH - 2)
+        dir = f; sub(/\/[^\/]*$/, "", dir)
+        np = split(dir "/" inc, parts, "/"); m = 0   # dir/inc without "." and ".."
+        for (k = 1; k <= np; k++) { if (parts[k] == "..") m--; else if (parts[k] != ".") st[++m] = parts[k] }
+        t = st[1]; for (k = 2; k <= m; k++) t = t "/" st[k]
+        from = room[f]; to = (t in room) ? room[t] : "?"
+        if (from == "?") next
+        if ((from " " to) in ok) pass++
+        else { bad++; printf "check_layout: FAILED: %s:%s includes %s (%s -> %s is not allowed)\n", f, ln, inc, from, to > "/dev/stderr" }
+    }
+    END { print pass + 0, bad + 0 }')
+pass=$((pass + ${counts% *}))
+fail=$((fail + ${counts#* }))
 for f in $(find nn optim sim -name "*.c" | sort) tests/bench.c; do
     n=$(wc -l <"$f")
     if [ "$n" -gt 800 ]; then
@@ -89,13 +99,12 @@ for f in $(find sim/measure -name "*.[ch]" | sort); do
 done
 # The include graph of each folder: a circle is a pair of files that cannot be read (or changed)
 # one without the other.
-for f in $(find nn optim sim -name '*.[ch]' | sort); do
-    d=$(dirname "$f"); m=$(basename "$f"); m=${m%.[ch]}; m=${m%_internal}
-    grep '^#include "[^/"]*"' "$f" | sed 's/^#include "\([^"]*\)".*/\1/' | while IFS= read -r inc; do
-        t=${inc%.[ch]}; t=${t%_internal}
-        [ "$t" != "$m" ] && echo "$d/$m $d/$t"
-    done
-done | sort -u | awk -v allowed="$allowed_cycles" '
+grep -H '^#include "[^/"]*"' $files | awk '{
+    i = index($0, ":"); f = substr($0, 1, i - 1); line = substr($0, i + 1)
+    d = f; sub(/\/[^\/]*$/, "", d); m = f; sub(/^.*\//, "", m); sub(/\.[ch]$/, "", m); sub(/_internal$/, "", m)
+    match(line, /"[^"]*"/); t = substr(line, RSTART + 1, RLENGTH - 2); sub(/\.[ch]$/, "", t); sub(/_internal$/, "", t)
+    if (t != m) print d "/" m " " d "/" t
+}' | sort -u | awk -v allowed="$allowed_cycles" '
     { adj[$1] = adj[$1] " " $2; node[$1] = 1; node[$2] = 1 }
     function dfs(v,    n, i, w, k, cyc, list, nl, j, a, b, t) {
         state[v] = 1; stack[++depth] = v
