@@ -40,6 +40,27 @@ $MOESIM run $FX --set train.steps=5 --set eval.every=0 --out "$T/a" --quiet >"$T
 check '[ $rc -eq 2 ] && grep -q "scope=micro-seed=1 ran with another config: train.steps = 4 there, 5 now" "$T/c2.out"' "a finished run of another config not refused naming its folder (exit $rc): $(head -3 "$T/c2.out")"
 mv "$T/rec.json" "$T/a/experiment.json"
 
+# 1b. a run made by a moesim with fewer keys (simulated: a key at its default left out of its
+# config.toml, and a manifest without config_hash, as before hashes were recorded) is done: the
+# config is the same, only its text changed. The same edit made to a run's config.toml after the
+# run to match another config (the recorded hash no longer matches the file) does not make the
+# run that config's: refused; and so is a changed value.
+cp -r "$T/a" "$T/old"
+for r in "$T"/old/*/; do
+    [ -e "$r/manifest.json" ] || continue
+    sed -i '/^warmup = 0$/d' "$r/config.toml"
+    sed -i '/^  "config_hash": /d' "$r/manifest.json"
+done
+$MOESIM run $FX $Q --out "$T/old" >"$T/old.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ] && grep -q "4 of 4 runs already done" "$T/old.out"' "runs of an older moesim (a default key missing from config.toml) not taken as done (exit $rc): $(head -3 "$T/old.out")"
+cp -r "$T/a" "$T/edit"
+for r in "$T"/edit/*/; do [ -e "$r/config.toml" ] && sed -i 's/^steps = 4$/steps = 5/' "$r/config.toml"; done
+$MOESIM run $FX --set train.steps=5 --set eval.every=0 --out "$T/edit" --quiet >"$T/edit.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "ran with another config: its config.toml was edited after the run" "$T/edit.out"' "a config.toml edited after the run to match a new config not refused (exit $rc): $(head -3 "$T/edit.out")"
+sed -i 's/^d_ff = 16$/d_ff = 17/' "$T/old/scope=micro-seed=1/config.toml"
+$MOESIM run $FX $Q --out "$T/old" --quiet >"$T/old2.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "model.d_ff = 17 there, 16 now" "$T/old2.out"' "an older run with another value not refused naming the key (exit $rc): $(head -3 "$T/old2.out")"
+
 # 2. another file with the same experiment name is refused, naming it and the key
 mkdir -p "$T/other"
 sed 's/^d_ff = 16/d_ff = 24/' $FX >"$T/other/tiny.toml"

@@ -57,9 +57,21 @@ int run_state(const char *run_dir, const Config *c, char *why, size_t cap) {
     Config saved;
     if (ok) {
         if (strcmp(was, now) == 0) return RUN_STATE_DONE;
-        // the run's config.toml is the config it ran with: the keys that differ
-        if (ckpt_read_config(run_dir, &saved, err, sizeof err) != 0) snprintf(why, cap, "its config: %s", err);
-        else if (config_diff(&saved, c, 3, why, cap) == 0) snprintf(why, cap, "its config hash %s is not %s", was, now);
+        // the run's config.toml is the config it ran with: the keys that differ. None differ when
+        // the run was made by a moesim with fewer keys (a key added since is at its default, which
+        // keeps the old behaviour, so the text and its hash changed but the config did not); that
+        // counts only while config.toml is the file the run wrote (its bytes still hash to `was`).
+        if (ckpt_read_config(run_dir, &saved, err, sizeof err) != 0) {
+            snprintf(why, cap, "its config: %s", err);
+            return RUN_STATE_CHANGED;
+        }
+        if (config_diff(&saved, c, 3, why, cap) > 0) return RUN_STATE_CHANGED;
+        uint64_t h;
+        char file_hash[17] = "";
+        if (io_hash_file(path_join(p, sizeof p, run_dir, "config.toml"), &h) == 0) io_hash_hex(h, file_hash);
+        if (strcmp(file_hash, was) == 0) return RUN_STATE_DONE;
+        snprintf(why, cap, "its config.toml was edited after the run (its hash %s is not the recorded %s)",
+                 file_hash[0] ? file_hash : "unreadable", was);
         return RUN_STATE_CHANGED;
     }
     // unfinished: a checkpoint of another config must not be resumed either (an unreadable one is
@@ -353,7 +365,7 @@ static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, in
                 changed, changed == 1 ? "" : "s", dir, changed == 1 ? "has" : "have", changed == 1 ? "it" : "them");
         return 2;
     }
-    if (other && !o->quiet && !list)
+    if (other && strcmp(was.grid, now.grid) != 0 && !o->quiet && !list)
         fprintf(stderr, "moesim: run: %s: the experiment now sweeps %s (was %s); its finished runs are kept\n", dir,
                 now.grid[0] ? now.grid : "nothing", was.grid[0] ? was.grid : "nothing");
     return 0;
