@@ -144,6 +144,13 @@ int optim_sizes(const OptimConfig *cfg, ParamTable *table, OptimSizes *sz, char 
     return 0;
 }
 
+size_t optim_state_offset(int kind, const ParamInfo *p) {
+    switch (optim_state_kinds[kind].layout) {
+    case OPTIM_LAYOUT_PARAM:
+    default: return p->offset;
+    }
+}
+
 float *optim_state_data(const Optimizer *o, int kind) {
     for (int s = 0; s < o->n_state; s++)
         if (o->state[s].kind == kind) return o->state[s].data;

@@ -83,9 +83,9 @@ typedef struct {
 } Optimizer;
 
 // What optim_init allocates for cfg over table, found by its own checks and group assignment
-// (written into info[i].group) without allocating: m and v (n floats each; only the AdamW group's
-// elements are updated), the Muon momentum (n floats, only the Muon group's updated) and one
-// Muon scratch slot of scratch_len floats per thread (optim_scratch_slots). sim/train/memory.c
+// (written into info[i].group) without allocating: the state buffers (each with its length and
+// the floats a step touches: m and v are n floats each, of which only the AdamW group's are
+// updated) and one Muon scratch slot of scratch_len floats per thread (optim_scratch_slots). sim/train/memory.c
 // estimates a run's memory from it. Returns 0, or -1 with a message in err (optim_init's).
 typedef struct {
     size_t n;             // elements of the flat array
@@ -102,6 +102,9 @@ int optim_sizes(const OptimConfig *cfg, ParamTable *table, OptimSizes *sizes, ch
 int optim_scratch_slots(void);
 // The buffer of this kind the optimizer holds, or NULL.
 float *optim_state_data(const Optimizer *o, int kind);
+// Where entry p's slice of a buffer of this kind starts in it, in floats (OPTIM_LAYOUT_PARAM: the
+// parameter's own offset; the slice is as long as the parameter).
+size_t optim_state_offset(int kind, const ParamInfo *p);
 
 // Assigns every table entry to exactly one group (written into info[i].group), allocates state.
 // Returns 0, or -1 with a message in err (e.g. Muon with no matrix parameter; out of memory: the

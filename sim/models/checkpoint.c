@@ -30,7 +30,15 @@ const char *const ckpt_partial_names[CKPT_NPARTIAL] = {"metrics.csv", "layers.cs
 
 static float *opt_array(const Optimizer *o, int which) { return optim_state_data(o, which); }
 
-// The shape of one entry's slice of a state buffer in its .npy file, by the buffer's layout.
+// The floats of the buffer of this kind the optimizer holds (0: none).
+static size_t opt_len(const Optimizer *o, int which) {
+    for (int s = 0; s < o->n_state; s++)
+        if (o->state[s].kind == which) return o->state[s].len;
+    return 0;
+}
+
+// The shape of one entry's slice of a state buffer in its .npy file, by the buffer's layout (the
+// slice starts at optim_state_offset and has as many floats as the shape says).
 static int state_npy_shape(int which, const ParamInfo *p, size_t *shape) {
     switch (optim_state_kinds[which].layout) {
     case OPTIM_LAYOUT_PARAM:
@@ -223,10 +231,10 @@ static int write_contents(const char *dir, const Config *c, const Model *m, cons
         for (int o = 0; w->optim && o < OPT_COUNT; o++) {
             const float *arr = opt_array(w->optim, o);
             if (!arr) continue;
-            size_t sshape[3];
+            size_t sshape[3], soff = optim_state_offset(o, pi);
             int snd = state_npy_shape(o, pi, sshape);
             snprintf(name, sizeof name, "optim/%s/%s.npy", opt_name(o), pi->name);
-            if (npy_write(path_join(p, sizeof p, dir, name), "<f4", arr + pi->offset, snd, sshape) != 0)
+            if (npy_write(path_join(p, sizeof p, dir, name), "<f4", arr + soff, snd, sshape) != 0)
                 return fail_errno(err, errlen, "cannot write", p);
         }
     }
@@ -689,13 +697,13 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
     if (rc != 0) return -1;
     // every array is read into staging first: nothing of the model changes unless all of it reads
     size_t total = m->table.total, bias_n = (size_t)m->spec.L * m->spec.E;
-    int nopt = 0, want_opt[OPT_COUNT] = {0};
+    int want_opt[OPT_COUNT] = {0};
+    size_t opt_floats = 0;  // every buffer the optimizer holds, whole
     for (int o = 0; r->optim && o < OPT_COUNT; o++) {
         want_opt[o] = opt_array(r->optim, o) != NULL;
-        nopt += want_opt[o];
+        opt_floats += opt_len(r->optim, o);
     }
-    // (every state buffer's layout is OPTIM_LAYOUT_PARAM: total floats each)
-    float *stage = malloc(sizeof(float) * (total * (1 + (size_t)nopt) + bias_n + 1));
+    float *stage = malloc(sizeof(float) * (total + opt_floats + bias_n + 1));
     if (!stage) { snprintf(err, errlen, "%s: out of memory reading the checkpoint", dir); return -1; }
     float *sp = stage, *sbias = stage + total, *sopt = sbias + bias_n;
     size_t shape[3];
@@ -719,11 +727,11 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
                              optim_names[r->optim->cfg.name]);
                 rc = -1;
             } else {
-                size_t sshape[3];
+                size_t sshape[3], soff = optim_state_offset(o, pi);
                 int snd = state_npy_shape(o, pi, sshape);
-                rc = read_exact(p, snd, sshape, so + pi->offset, err, errlen);
+                rc = read_exact(p, snd, sshape, so + soff, err, errlen);
             }
-            so += total;
+            so += opt_len(r->optim, o);
         }
     }
     size_t sb[1] = {(size_t)m->spec.E};
@@ -742,7 +750,10 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
         memcpy(m->bias, sbias, sizeof(float) * bias_n);
         float *so = sopt;
         for (int o = 0; o < OPT_COUNT; o++)
-            if (want_opt[o]) { memcpy(opt_array(r->optim, o), so, sizeof(float) * total); so += total; }
+            if (want_opt[o]) {
+                memcpy(opt_array(r->optim, o), so, sizeof(float) * opt_len(r->optim, o));
+                so += opt_len(r->optim, o);
+            }
         if (r->optim) r->optim->t = opt_t;
         if (r->batch_rng) memcpy(r->batch_rng->s, rng, sizeof rng[0] * 4);
         if (r->step) *r->step = step;
