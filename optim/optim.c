@@ -1,6 +1,7 @@
 // optim.c — the optimizer as the trainer sees it: optim_init assigns every table entry to exactly
-// one group by kind and allocates all state once; optim_step walks the table and hands each entry
-// to AdamW (adamw.c) or Muon (muon.c); optim_free releases it all.
+// one group by kind and allocates all state once (a table of named buffers); optim_step walks the
+// table and hands each entry to AdamW (adamw.c), Muon (muon.c), SGD (sgd.c) or Lion (lion.c);
+// optim_free releases it all.
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +21,27 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) {
     return -1;
 }
 
+const char *const optim_names[OPTIM_NAMES] = {"adamw", "muon", "sgd", "lion"};
+
+// In id order, which is the order a checkpoint lists them (m, v, mom as before issue 25).
+const OptimStateKind optim_state_kinds[OPTIM_STATE_KINDS] = {
+    [OPTIM_STATE_M] = {"m", OPTIM_LAYOUT_PARAM, OPT_GROUP_ADAMW, "the AdamW first moments"},
+    [OPTIM_STATE_V] = {"v", OPTIM_LAYOUT_PARAM, OPT_GROUP_ADAMW, "the AdamW second moments"},
+    [OPTIM_STATE_MOM] = {"mom", OPTIM_LAYOUT_PARAM, OPT_GROUP_MUON, "the Muon momentum"},
+    [OPTIM_STATE_SGD_MOM] = {"sgd_mom", OPTIM_LAYOUT_PARAM, OPT_GROUP_SGD, "the SGD momentum"},
+    [OPTIM_STATE_LION_M] = {"lion_m", OPTIM_LAYOUT_PARAM, OPT_GROUP_LION, "the Lion momentum"},
+};
+
 // The whole rule: Muon takes the hidden matrices (attention, experts, and the router when
-// muon_router), the inner AdamW takes embeddings, gains and the head. AdamW alone takes all.
+// muon_router), the inner AdamW takes embeddings, gains and the head (Jordan et al.'s and
+// Moonlight's practice). AdamW alone takes all. SGD and Lion take every parameter, embeddings,
+// gains and head included, as their papers train them (Chen et al. 2023 run Lion on whole
+// models; SGD with momentum is the classic all-parameter baseline): no inner AdamW.
 int optim_group_of(const OptimConfig *cfg, ParamKind kind) {
     if (kind < 0 || kind >= PARAM_KIND_COUNT) return OPT_GROUP_NONE;
     if (cfg->name == OPTIM_ADAMW) return OPT_GROUP_ADAMW;
+    if (cfg->name == OPTIM_SGD) return OPT_GROUP_SGD;
+    if (cfg->name == OPTIM_LION) return OPT_GROUP_LION;
     if (cfg->name != OPTIM_MUON) return OPT_GROUP_NONE;
     switch (kind) {
     case PARAM_ATTN:
@@ -38,12 +55,22 @@ int optim_group_of(const OptimConfig *cfg, ParamKind kind) {
     }
 }
 
+double optim_lr_scale(const OptimConfig *cfg, ParamKind kind) {
+    switch (kind) {
+    case PARAM_ROUTER: return cfg->lr_scale_router;
+    case PARAM_EMBED:
+    case PARAM_POS:
+    case PARAM_HEAD: return cfg->lr_scale_embed;
+    default: return 1.0;
+    }
+}
+
 // Settings the update formulas cannot survive; the config validator should have caught them
 // already, but the optimizer must not depend on that.
 static int check_config(const OptimConfig *c, char *err, size_t errlen) {
-    if (c->name != OPTIM_ADAMW && c->name != OPTIM_MUON)
-        return fail(err, errlen, "optimizer: unknown optimizer %d (adamw = %d, muon = %d)",
-                    c->name, OPTIM_ADAMW, OPTIM_MUON);
+    if (c->name < 0 || c->name >= OPTIM_NAMES)
+        return fail(err, errlen, "optimizer: unknown optimizer %d (adamw = %d, muon = %d, sgd = %d, lion = %d)",
+                    c->name, OPTIM_ADAMW, OPTIM_MUON, OPTIM_SGD, OPTIM_LION);
     if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
         return fail(err, errlen, "optimizer: AdamW betas must be in [0, 1), got beta1 = %g, beta2 = %g",
                     c->beta1, c->beta2);
@@ -51,6 +78,14 @@ static int check_config(const OptimConfig *c, char *err, size_t errlen) {
         return fail(err, errlen, "optimizer: AdamW eps must be > 0, got %g", c->eps);
     if (!(c->weight_decay >= 0))
         return fail(err, errlen, "optimizer: weight_decay must be >= 0, got %g", c->weight_decay);
+    if (!(c->lr_scale_router >= 0) || !(c->lr_scale_embed >= 0))
+        return fail(err, errlen, "optimizer: learning-rate scales must be >= 0, got router %g, embed %g",
+                    c->lr_scale_router, c->lr_scale_embed);
+    if (c->name == OPTIM_SGD && !(c->sgd_momentum >= 0 && c->sgd_momentum < 1))
+        return fail(err, errlen, "optimizer: SGD momentum must be in [0, 1), got %g", c->sgd_momentum);
+    if (c->name == OPTIM_LION && (!(c->lion_beta1 >= 0 && c->lion_beta1 < 1) || !(c->lion_beta2 >= 0 && c->lion_beta2 < 1)))
+        return fail(err, errlen, "optimizer: Lion betas must be in [0, 1), got beta1 = %g, beta2 = %g",
+                    c->lion_beta1, c->lion_beta2);
     if (c->name == OPTIM_MUON) {
         if (!(c->momentum >= 0 && c->momentum < 1))
             return fail(err, errlen, "optimizer: Muon momentum must be in [0, 1), got %g", c->momentum);
@@ -82,18 +117,16 @@ int optim_sizes(const OptimConfig *cfg, ParamTable *table, OptimSizes *sz, char 
                         "(entries must tile the flat array in order)", p->name, p->offset, expect);
         expect += param_numel(p);
         p->group = optim_group_of(cfg, p->kind);
-        if (p->group != OPT_GROUP_ADAMW && p->group != OPT_GROUP_MUON)
+        if (p->group < 0 || p->group >= OPT_GROUP_COUNT)
             return fail(err, errlen, "optimizer: parameter %s (kind %d = %s) belongs to no optimizer group",
                         p->name, (int)p->kind, param_kind_name(p->kind));
         if (p->group == OPT_GROUP_MUON) {
             sz->muon_entries++;
             sz->muon_jobs += p->count;
-            sz->muon += param_numel(p);
             size_t s = muon_scratch(p->rows, p->cols);
             if (s > sz->scratch_len) sz->scratch_len = s;
-        } else {
-            sz->adamw += param_numel(p);
         }
+        sz->group[p->group] += param_numel(p);
     }
     if (expect != table->total)
         return fail(err, errlen, "optimizer: the entries cover %zu elements but the table says %zu",
@@ -102,7 +135,26 @@ int optim_sizes(const OptimConfig *cfg, ParamTable *table, OptimSizes *sz, char 
         return fail(err, errlen, "optimizer: Muon has no matrix parameter to update (no attn, expert%s entry); "
                     "use optim.name = \"adamw\"", cfg->muon_router ? " or router" : "");
     sz->n = table->total;
+    // a group's buffers when some entry joins it
+    for (int k = 0; k < OPTIM_STATE_KINDS; k++) {
+        const OptimStateKind *sk = &optim_state_kinds[k];
+        if (!sz->group[sk->group]) continue;
+        sz->state[sz->n_state++] = (OptimState){.kind = k, .len = sz->n, .touched = sz->group[sk->group]};
+    }
     return 0;
+}
+
+size_t optim_state_offset(int kind, const ParamInfo *p) {
+    switch (optim_state_kinds[kind].layout) {
+    case OPTIM_LAYOUT_PARAM:
+    default: return p->offset;
+    }
+}
+
+float *optim_state_data(const Optimizer *o, int kind) {
+    for (int s = 0; s < o->n_state; s++)
+        if (o->state[s].kind == kind) return o->state[s].data;
+    return NULL;
 }
 
 int optim_scratch_slots(void) {
@@ -134,11 +186,14 @@ int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *er
     o->n = table->total;
     // One allocation each, same offsets as the parameters; zero is the right start for all.
     int bad = 0;
-    o->m = alloc_named(o->n, sizeof *o->m, "the AdamW first moments", err, errlen, &bad);
-    o->v = alloc_named(o->n, sizeof *o->v, "the AdamW second moments", err, errlen, &bad);
+    for (int s = 0; s < sz.n_state; s++) {
+        o->state[s] = sz.state[s];
+        o->state[s].data = alloc_named(sz.state[s].len, sizeof(float), optim_state_kinds[sz.state[s].kind].what,
+                                       err, errlen, &bad);
+    }
+    o->n_state = sz.n_state;
     if (sz.muon_entries) {
         int slots = optim_scratch_slots();
-        o->mom = alloc_named(o->n, sizeof *o->mom, "the Muon momentum", err, errlen, &bad);
         o->scratch = alloc_named(sz.scratch_len * (size_t)slots, sizeof *o->scratch, "the Muon scratch", err, errlen, &bad);
         o->scratch_len = sz.scratch_len;
         o->scratch_slots = slots;
@@ -166,12 +221,19 @@ void optim_step_scaled(Optimizer *o, float *params, const float *grads, double l
     const float gs = (float)grad_scale;  // the float clip_grad multiplies by
     o->t++;
     const ParamTable *tb = o->table;
+    float *m = optim_state_data(o, OPTIM_STATE_M), *v = optim_state_data(o, OPTIM_STATE_V);
+    float *mom = optim_state_data(o, OPTIM_STATE_MOM);
+    float *sgd_mom = optim_state_data(o, OPTIM_STATE_SGD_MOM), *lion_m = optim_state_data(o, OPTIM_STATE_LION_M);
     for (int i = 0; i < tb->n; i++) {
         const ParamInfo *p = &tb->info[i];
-        const size_t off = p->offset;
+        const size_t off = p->offset, n = param_numel(p);
+        const double lr_p = lr * optim_lr_scale(&o->cfg, p->kind);  // lr*1.0 is lr: no change
         if (p->group == OPT_GROUP_ADAMW)
-            adamw_update_scaled(params + off, grads + off, o->m + off, o->v + off, param_numel(p),
-                                &o->cfg, lr, o->t, p->decay, gs);
+            adamw_update_scaled(params + off, grads + off, m + off, v + off, n, &o->cfg, lr_p, o->t, p->decay, gs);
+        else if (p->group == OPT_GROUP_SGD)
+            sgd_update(params + off, grads + off, sgd_mom + off, n, &o->cfg, lr_p, p->decay, gs);
+        else if (p->group == OPT_GROUP_LION)
+            lion_update(params + off, grads + off, lion_m + off, n, &o->cfg, lr_p, p->decay, gs);
     }
     // Muon: whole matrices in parallel, each on one thread with its own scratch slot (the gemm
     // inside runs single-threaded when nested). Matrices are independent, so the bits do not
@@ -191,16 +253,14 @@ void optim_step_scaled(Optimizer *o, float *params, const float *grads, double l
 #endif
         const ParamInfo *p = &tb->info[o->muon_jobs[2 * j]];
         const size_t off = p->offset + (size_t)o->muon_jobs[2 * j + 1] * p->rows * p->cols;
-        muon_update_matrix(params + off, grads + off, o->mom + off, p->rows, p->cols, p->decay,
-                           &o->cfg, lr, o->scratch + (size_t)slot * o->scratch_len, gs);
+        muon_update_matrix(params + off, grads + off, mom + off, p->rows, p->cols, p->decay,
+                           &o->cfg, lr * optim_lr_scale(&o->cfg, p->kind), o->scratch + (size_t)slot * o->scratch_len, gs);
     }
     (void)threads;
 }
 
 void optim_free(Optimizer *o) {
-    free(o->m);
-    free(o->v);
-    free(o->mom);
+    for (int s = 0; s < o->n_state; s++) free(o->state[s].data);
     free(o->scratch);
     free(o->muon_jobs);
     memset(o, 0, sizeof *o);

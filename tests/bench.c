@@ -376,8 +376,9 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
     }
     out->alloc[ALLOC_PARAMS] = (double)m->table.total * sizeof(real);
     out->alloc[ALLOC_GRADS] = (double)m->table.total * sizeof(real);
-    out->alloc[ALLOC_OPTIM] = (double)sizeof(float) * ((opt.m ? opt.n : 0) + (opt.v ? opt.n : 0) +
-                                                       (opt.mom ? opt.n : 0) + opt.scratch_len);
+    double state_floats = (double)opt.scratch_len;
+    for (int k = 0; k < opt.n_state; k++) state_floats += (double)opt.state[k].len;
+    out->alloc[ALLOC_OPTIM] = (double)sizeof(float) * state_floats;
     out->alloc[ALLOC_ACTS] = (double)m->slab_len * sizeof(real) + (double)m->islab_len * sizeof(int32_t) +
                              (double)m->dslab_len * sizeof(double);
     int router = c->model_kind == MODEL_ROUTER;

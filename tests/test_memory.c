@@ -96,15 +96,24 @@ static void test_sizes_match_allocation(void) {
                   z.bias == (size_t)m.spec.L * m.spec.E && t->n == m.table.n,
                   "spec %d: sizes %zu %zu %zu %zu, build %zu %zu %zu %zu", i, z.params, z.slab, z.islab, z.dslab,
                   m.table.total, m.slab_len, m.islab_len, m.dslab_len);
-        for (int o = 0; o < 2; o++) {
-            OptimConfig oc = {.name = o ? OPTIM_MUON : OPTIM_ADAMW, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8,
-                              .momentum = 0.95, .ns_steps = 5, .muon_router = 1};
+        for (int o = 0; o < OPTIM_NAMES; o++) {
+            OptimConfig oc = {.name = o, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .momentum = 0.95, .ns_steps = 5,
+                              .muon_router = 1, .sgd_momentum = 0.9, .lion_beta1 = 0.9, .lion_beta2 = 0.99,
+                              .lr_scale_router = 1, .lr_scale_embed = 1};
             OptimSizes os;
             Optimizer opt;
             CHECK(optim_sizes(&oc, t, &os, err, sizeof err) == 0);
             CHECK_MSG(optim_init(&opt, &oc, &m.table, err, sizeof err) == 0, "%s", err);
+            size_t groups = 0;
+            for (int g = 0; g < OPT_GROUP_COUNT; g++) groups += os.group[g];
             CHECK(os.n == opt.n && os.scratch_len == opt.scratch_len && os.muon_jobs == opt.n_muon_jobs &&
-                  os.adamw + os.muon == os.n && (os.muon_entries > 0) == (opt.mom != NULL));
+                  groups == os.n && (os.muon_entries > 0) == (optim_state_data(&opt, OPTIM_STATE_MOM) != NULL));
+            // the same buffers, each allocated
+            CHECK_MSG(os.n_state == opt.n_state && os.n_state >= 1, "%s: %d buffers sized, %d allocated",
+                      optim_names[o], os.n_state, opt.n_state);
+            for (int k = 0; k < os.n_state && k < opt.n_state; k++)
+                CHECK(os.state[k].kind == opt.state[k].kind && os.state[k].len == opt.state[k].len &&
+                      opt.state[k].data != NULL);
             optim_free(&opt);
         }
         free(t);
@@ -250,7 +259,7 @@ static void check_peak(const char *name, const char *file, const char *const *se
 
 static void test_estimate_vs_measured_peak(void) {
     if (UNDER_ASAN) {
-        SKIP("estimate vs measured peak (std, demo, warm start, router): under AddressSanitizer the resident memory is mostly its shadow");
+        SKIP("estimate vs measured peak (std, demo, warm start, Lion, router): under AddressSanitizer the resident memory is mostly its shadow");
         return;
     }
     char std_path[300];
@@ -265,6 +274,9 @@ static void test_estimate_vs_measured_peak(void) {
     snprintf(from, sizeof from, "train.init_from=\"%s/std/run\"", tmpdir);
     const char *warm_sets[] = {from, "train.batch=1", "eval.sequences=2"};  // small evaluation: fast
     check_peak("warm", std_path, warm_sets, 3);
+    // Lion's one buffer where AdamW has two (a short run: the optimizer state is what differs)
+    const char *lion_sets[] = {"optim.name=\"lion\"", "train.steps=2", "eval.sequences=2"};
+    check_peak("std-lion", std_path, lion_sets, 3);
     // and the router-only model (bench's "router"), whose small sizes show any untouched buffer
     char router_path[300];
     snprintf(router_path, sizeof router_path, "%s/router.toml", tmpdir);

@@ -1,8 +1,10 @@
 // test_optim.c — the optimizer layer: AdamW against hand-computed numbers, Newton–Schulz and one
 // Muon step against the golden values of an independent implementation (copied here from the
 // shared reference; the project never reads that file), the singular-value band, per-expert
-// orthogonalization, group assignment, the update scales, the schedule, and gradient clipping.
-// covers: optim/optim.c optim/adamw.c optim/muon.c optim/newton_schulz.c optim/schedule.c
+// orthogonalization, group assignment, the update scales, the schedule, and gradient clipping;
+// SGD with momentum and Lion against hand-computed numbers, per-group learning rates.
+// covers: optim/optim.c optim/adamw.c optim/muon.c optim/newton_schulz.c optim/schedule.c optim/sgd.c
+// covers: optim/lion.c
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,10 +85,15 @@ static int singular_values(const float *m, int R, int C, double *sv) {
     return n;
 }
 
+// The optimizer's buffers by kind (NULL when it has none of that kind).
+#define M_(o) optim_state_data(&(o), OPTIM_STATE_M)
+#define V_(o) optim_state_data(&(o), OPTIM_STATE_V)
+#define MOM_(o) optim_state_data(&(o), OPTIM_STATE_MOM)
+
 static OptimConfig muon_cfg(void) {
     OptimConfig c = {.name = OPTIM_MUON, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8,
                      .weight_decay = 0.1, .momentum = 0.95, .nesterov = 1, .ns_steps = 5,
-                     .muon_scale = MUON_SCALE_MOONLIGHT, .muon_router = 1};
+                     .muon_scale = MUON_SCALE_MOONLIGHT, .muon_router = 1, .lr_scale_router = 1, .lr_scale_embed = 1};
     return c;
 }
 
@@ -297,7 +304,7 @@ static void test_adamw(void) {
     CHECK(ia == 0 && ig == 1 && tb.total == 7);
     CHECK(tb.info[0].decay == 1 && tb.info[1].decay == 0);
     OptimConfig cfg = {.name = OPTIM_ADAMW, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8,
-                       .weight_decay = 0.1};
+                       .weight_decay = 0.1, .lr_scale_router = 1, .lr_scale_embed = 1};
     Optimizer o;
     char err[256] = "";
     CHECK(optim_init(&o, &cfg, &tb, err, sizeof err) == 0);
@@ -321,8 +328,8 @@ static void test_adamw(void) {
     CHECK_NEAR(w[2], 1.98, 1e-7, 0);
     CHECK(w[6] == -0.75f);
     CHECK_NEAR(w[5], 0.45, 1e-7, 0);
-    CHECK_NEAR(o.m[0], 0.02, 4e-9, 0);   // (1 − β1)·g, in float: 2 ulps at 0.02
-    CHECK_NEAR(o.v[0], 0.002, 1e-10, 0); // (1 − β2)·g²
+    CHECK_NEAR(M_(o)[0], 0.02, 4e-9, 0);   // (1 − β1)·g, in float: 2 ulps at 0.02
+    CHECK_NEAR(V_(o)[0], 0.002, 1e-10, 0); // (1 − β2)·g²
 
     // Step 2 of w[0] by hand with g = −0.1: m = 0.9·0.02 − 0.01 = 0.008,
     // v = 0.95·0.002 + 0.05·0.01 = 0.0024, m̂ = 0.008/0.19, v̂ = 0.0024/0.0975,
@@ -341,11 +348,11 @@ static void test_adamw(void) {
             we[i] = we[i] * keep - lr * mh / (sqrt(vh) + eps);
         }
     for (int i = 0; i < 7; i++) CHECK_NEAR(w[i], we[i], 2e-7, 1e-6);
-    for (int i = 0; i < 7; i++) CHECK_NEAR(o.m[i], m[i], 1e-8, 1e-6);
-    for (int i = 0; i < 7; i++) CHECK_NEAR(o.v[i], v[i], 1e-9, 1e-6);
-    CHECK(o.mom == NULL && o.scratch == NULL);  // AdamW alone needs no Muon state
+    for (int i = 0; i < 7; i++) CHECK_NEAR(M_(o)[i], m[i], 1e-8, 1e-6);
+    for (int i = 0; i < 7; i++) CHECK_NEAR(V_(o)[i], v[i], 1e-9, 1e-6);
+    CHECK(MOM_(o) == NULL && o.scratch == NULL && o.n_state == 2);  // AdamW alone needs no Muon state
     optim_free(&o);
-    CHECK(o.m == NULL && o.v == NULL);
+    CHECK(o.n_state == 0 && o.state[0].data == NULL);
 }
 
 // ---- Muon ------------------------------------------------------------------------------------
@@ -376,7 +383,7 @@ static void test_muon_golden(void) {
     g[24] = 0.5f; g[25] = -2.0f;
     optim_step(&o, w, g, 0.01);
     for (int i = 0; i < 24; i++) CHECK_NEAR(w[i], golden[i], 1e-5, 0);
-    for (int i = 0; i < 24; i++) CHECK(o.mom[i] == g[i]);  // buf = 0.95·0 + g
+    for (int i = 0; i < 24; i++) CHECK(MOM_(o)[i] == g[i]);  // buf = 0.95·0 + g
     // Non-vacuity: the step moved W by more than the tolerance.
     CHECK(max_abs_diff(w, w0, 24) > 1e-3);
     // The gain took an AdamW step (≈ lr·sign(g), no decay): 1 − 0.01, 1 + 0.01.
@@ -535,8 +542,8 @@ static void test_groups(void) {
                       tb.info[i].name, tb.info[i].group, want);
         }
         // Muon's scratch is sized from its largest matrix (the 24 x 8 wqkv), none for AdamW.
-        if (pass < 2) CHECK(o.scratch_len == muon_scratch(24, 8) && o.mom != NULL);
-        else CHECK(o.scratch_len == 0 && o.mom == NULL);
+        if (pass < 2) CHECK(o.scratch_len == muon_scratch(24, 8) && MOM_(o) != NULL);
+        else CHECK(o.scratch_len == 0 && MOM_(o) == NULL);
         optim_free(&o);
     }
 
@@ -550,7 +557,7 @@ static void test_groups(void) {
     err[0] = 0;
     CHECK(optim_init(&o, &cfg, &flat, err, sizeof err) == -1);
     CHECK_MSG(strstr(err, "Muon has no matrix") != NULL, "message: %s", err);
-    CHECK(o.m == NULL);  // a failed init leaves nothing to free
+    CHECK(o.n_state == 0);  // a failed init leaves nothing to free
     optim_free(&o);      // and freeing it anyway is safe
     // The same table is fine under AdamW.
     cfg.name = OPTIM_ADAMW;
@@ -583,6 +590,262 @@ static void test_groups(void) {
     cfg.ns_steps = 0;
     CHECK(optim_init(&o, &cfg, &tb, err, sizeof err) == -1);
     CHECK_MSG(strstr(err, "ns_steps") != NULL, "message: %s", err);
+}
+
+// ---- SGD with momentum -----------------------------------------------------------------------
+
+static OptimConfig sgd_cfg(int nesterov) {
+    OptimConfig c = {.name = OPTIM_SGD, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1,
+                     .sgd_momentum = 0.9, .sgd_nesterov = nesterov, .lr_scale_router = 1, .lr_scale_embed = 1};
+    return c;
+}
+
+// A 2 x 2 attention matrix (decay 1) and a 3-element gain (decay 0), both taken by SGD.
+static void small_table(ParamTable *tb) {
+    memset(tb, 0, sizeof *tb);
+    param_add(tb, "w", PARAM_ATTN, 1, 2, 2);
+    param_add(tb, "g", PARAM_GAIN, 1, 1, 3);
+}
+
+static void test_sgd(void) {
+    static ParamTable tb;
+    const double lr = 0.1, mu = 0.9, wd = 0.1;
+    const float g1[7] = {0.2f, 0.03f, 0.0f, -1.5f, 0.2f, 0.7f, 0.0f};
+    const float g2[7] = {-0.1f, 0.05f, 0.3f, -1.0f, -0.1f, 0.1f, 2.0f};
+    for (int nesterov = 0; nesterov <= 1; nesterov++) {
+        small_table(&tb);
+        OptimConfig cfg = sgd_cfg(nesterov);
+        Optimizer o;
+        char err[256] = "";
+        CHECK_MSG(optim_init(&o, &cfg, &tb, err, sizeof err) == 0, "%s", err);
+        CHECK(tb.info[0].group == OPT_GROUP_SGD && tb.info[1].group == OPT_GROUP_SGD);
+        // SGD's one buffer, no inner AdamW, no Muon
+        CHECK(o.n_state == 1 && o.state[0].kind == OPTIM_STATE_SGD_MOM && M_(o) == NULL && o.scratch == NULL);
+        float *buf = optim_state_data(&o, OPTIM_STATE_SGD_MOM);
+        float w[7] = {0.5f, -1.0f, 2.0f, 0.25f, 1.0f, 0.5f, -0.75f};
+        double we[7], b[7] = {0};
+        for (int i = 0; i < 7; i++) we[i] = w[i];
+        optim_step(&o, w, g1, lr);
+        // Step 1 by hand, w[0] = 0.5, g = 0.2: buf = 0.2; plain: w = 0.5·(1 − 0.1·0.1) − 0.1·0.2 = 0.475;
+        // Nesterov: u = 0.2 + 0.9·0.2 = 0.38, w = 0.495 − 0.038 = 0.457. The gain w[4] = 1 (no
+        // decay): 1 − 0.02 = 0.98, or 1 − 0.038 = 0.962. g = 0 on the matrix: w[2] only decays, 1.98.
+        CHECK_NEAR(buf[0], 0.2, 1e-8, 0);
+        CHECK_NEAR(w[0], nesterov ? 0.457 : 0.475, 1e-7, 0);
+        CHECK_NEAR(w[4], nesterov ? 0.962 : 0.98, 1e-7, 0);
+        CHECK_NEAR(w[2], 1.98, 1e-7, 0);
+        CHECK(w[6] == -0.75f);  // a gain with g = 0 and no momentum yet stays
+        optim_step(&o, w, g2, lr);
+        // Step 2 of w[0], g = −0.1: buf = 0.9·0.2 − 0.1 = 0.08; plain: w = 0.475·0.99 − 0.008 = 0.46225;
+        // Nesterov: u = −0.1 + 0.9·0.08 = −0.028, w = 0.457·0.99 + 0.0028 = 0.45523.
+        CHECK_NEAR(buf[0], 0.08, 1e-8, 0);
+        CHECK_NEAR(w[0], nesterov ? 0.45523 : 0.46225, 2e-7, 0);
+        // Every element from the formulas, in double, both steps.
+        const float *gs[2] = {g1, g2};
+        for (int t = 0; t < 2; t++)
+            for (int i = 0; i < 7; i++) {
+                double g = gs[t][i], keep = i < 4 ? 1 - lr * wd : 1.0;
+                b[i] = mu * b[i] + g;
+                double u = nesterov ? g + mu * b[i] : b[i];
+                we[i] = we[i] * keep - lr * u;
+            }
+        for (int i = 0; i < 7; i++) CHECK_NEAR(w[i], we[i], 3e-7, 1e-6);
+        for (int i = 0; i < 7; i++) CHECK_NEAR(buf[i], b[i], 3e-7, 1e-6);
+        // the gradient clipping factor is applied as g is read: step 3 with g2 at scale 0.5
+        float wc[7];
+        memcpy(wc, w, sizeof wc);
+        optim_step_scaled(&o, w, g2, lr, 0.5);
+        for (int i = 0; i < 7; i++) {
+            double g = 0.5 * g2[i], keep = i < 4 ? 1 - lr * wd : 1.0;
+            b[i] = mu * b[i] + g;
+            we[i] = wc[i] * keep - lr * (nesterov ? g + mu * b[i] : b[i]);
+        }
+        for (int i = 0; i < 7; i++) CHECK_NEAR(w[i], we[i], 3e-7, 1e-6);
+        optim_free(&o);
+    }
+}
+
+// ---- Lion ------------------------------------------------------------------------------------
+
+static OptimConfig lion_cfg(void) {
+    OptimConfig c = {.name = OPTIM_LION, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1,
+                     .lion_beta1 = 0.9, .lion_beta2 = 0.99, .lr_scale_router = 1, .lr_scale_embed = 1};
+    return c;
+}
+
+static double sign_of(double x) { return (x > 0) - (x < 0); }
+
+static void test_lion(void) {
+    static ParamTable tb;
+    small_table(&tb);
+    OptimConfig cfg = lion_cfg();
+    Optimizer o;
+    char err[256] = "";
+    CHECK_MSG(optim_init(&o, &cfg, &tb, err, sizeof err) == 0, "%s", err);
+    CHECK(tb.info[0].group == OPT_GROUP_LION && tb.info[1].group == OPT_GROUP_LION);
+    CHECK(o.n_state == 1 && o.state[0].kind == OPTIM_STATE_LION_M && M_(o) == NULL && o.scratch == NULL);
+    float *m = optim_state_data(&o, OPTIM_STATE_LION_M);
+    const double lr = 0.1, b1 = 0.9, b2 = 0.99, wd = 0.1;
+    float w[7] = {0.5f, -1.0f, 2.0f, 0.25f, 1.0f, 0.5f, -0.75f};
+    // w[1]: g2 = −0.017 sits where the order matters: c from the old m (0.0018 − 0.0017 > 0) steps
+    // down, c from an m already updated (0.001782 − 0.001853 < 0) would step up; c without the
+    // (1 − b1) factor, or with b2 in place of b1, flips w[0]'s second step. w[2] and w[6]: g = 0
+    // and m = 0, so c = 0 and sign(0) = 0: the matrix entry only decays, the gain stays.
+    const float g1[7] = {0.2f, 0.2f, 0.0f, -1.5f, 0.2f, 0.7f, 0.0f};
+    const float g2[7] = {-0.1f, -0.017f, 0.0f, -1.0f, -0.1f, 0.1f, 0.0f};
+    double we[7], me[7] = {0};
+    for (int i = 0; i < 7; i++) we[i] = w[i];
+    optim_step(&o, w, g1, lr);
+    // Step 1 by hand, w[0] = 0.5, g = 0.2: c = 0.1·0.2 > 0, w = 0.5·0.99 − 0.1 = 0.395; m = 0.01·0.2 = 0.002.
+    // The gain w[4] = 1: 1 − 0.1 = 0.9 (no decay). w[2] = 2·0.99 = 1.98; w[6] stays −0.75.
+    CHECK_NEAR(w[0], 0.395, 1e-7, 0);
+    CHECK_NEAR(m[0], 0.002, 1e-9, 0);
+    CHECK_NEAR(w[4], 0.9, 1e-7, 0);
+    CHECK_NEAR(w[2], 1.98, 1e-7, 0);
+    CHECK(w[6] == -0.75f && m[6] == 0.0f);
+    optim_step(&o, w, g2, lr);
+    // Step 2 of w[0], g = −0.1: c = 0.9·0.002 − 0.01 = −0.0082 < 0, w = 0.395·0.99 + 0.1 = 0.49105;
+    // m = 0.99·0.002 − 0.001 = 0.00098. w[1] = −1: c = 0.0018 − 0.0017 > 0 twice, so
+    // w = (−0.99 − 0.1)·0.99 − 0.1 = −1.1791.
+    CHECK_NEAR(w[0], 0.49105, 2e-7, 0);
+    CHECK_NEAR(m[0], 0.00098, 1e-9, 0);
+    CHECK_NEAR(w[1], -1.1791, 2e-7, 0);
+    CHECK_NEAR(w[2], 1.9602, 2e-7, 0);
+    CHECK(w[6] == -0.75f);  // sign(0) = 0: no step at all
+    // Every element from the formulas, in double, both steps.
+    const float *gs[2] = {g1, g2};
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < 7; i++) {
+            double g = gs[t][i], keep = i < 4 ? 1 - lr * wd : 1.0;
+            double c = b1 * me[i] + (1 - b1) * g;
+            we[i] = we[i] * keep - lr * sign_of(c);
+            me[i] = b2 * me[i] + (1 - b2) * g;
+        }
+    for (int i = 0; i < 7; i++) CHECK_NEAR(w[i], we[i], 3e-7, 1e-6);
+    for (int i = 0; i < 7; i++) CHECK_NEAR(m[i], me[i], 1e-9, 1e-5);
+    optim_free(&o);
+}
+
+// ---- SGD and Lion: bitwise the same at 1 and 2 threads -----------------------------------------
+
+// An entry long enough (70 000 elements) for the element-wise loops to split across threads.
+static void test_elementwise_threads(void) {
+#ifdef _OPENMP
+    static ParamTable tb;
+    memset(&tb, 0, sizeof tb);
+    param_add(&tb, "w", PARAM_ATTN, 1, 280, 250);
+    const size_t n = tb.total;
+    float *g = malloc(n * sizeof *g), *w[2];
+    fill_mat(g, 280, 250, 0.031, 0.4);
+    const OptimConfig cfgs[3] = {sgd_cfg(0), sgd_cfg(1), lion_cfg()};
+    int saved = omp_get_max_threads();
+    for (int k = 0; k < 3; k++) {
+        for (int th = 0; th < 2; th++) {
+            Optimizer o;
+            char err[256] = "";
+            CHECK_MSG(optim_init(&o, &cfgs[k], &tb, err, sizeof err) == 0, "%s", err);
+            w[th] = malloc(n * sizeof *w[th]);
+            fill_mat(w[th], 280, 250, 0.017, 0.9);
+            omp_set_num_threads(th + 1);
+            for (int s = 0; s < 3; s++) optim_step(&o, w[th], g, 0.01 * (s + 1));
+            optim_free(&o);
+        }
+        omp_set_num_threads(saved);
+        CHECK_MSG(memcmp(w[0], w[1], n * sizeof *w[0]) == 0, "%s: 1 and 2 threads differ",
+                  optim_names[cfgs[k].name]);
+        free(w[0]); free(w[1]);
+    }
+    free(g);
+#else
+    SKIP("SGD and Lion at 1 and 2 threads (built without OpenMP)");
+#endif
+}
+
+// ---- per-group learning rates ----------------------------------------------------------------
+
+// With lr_scale_router = 0.5 and lr_scale_embed = 0.25, every optimizer steps the router as it
+// would at lr·0.5 and the embeddings and head as at lr·0.25, bit for bit, and the rest at lr.
+static void test_lr_scales(void) {
+    static ParamTable tb;
+    const OptimConfig base[4] = {{.name = OPTIM_ADAMW, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1},
+                                 muon_cfg(), sgd_cfg(1), lion_cfg()};
+    for (int k = 0; k < 4; k++) {
+        build_all_kinds(&tb);
+        const size_t n = tb.total;
+        float *g = malloc(n * sizeof *g), *w0 = malloc(n * sizeof *w0), *ws = malloc(n * sizeof *ws);
+        float *ref[3];
+        fill_mat(g, 1, (int)n, 0.013, 0.2);
+        fill_mat(w0, 1, (int)n, 0.007, 1.1);
+        const double lr = 0.02, mult[3] = {1.0, 0.5, 0.25};
+        char err[256] = "";
+        // the scaled run
+        OptimConfig cfg = base[k];
+        cfg.lr_scale_router = 0.5;
+        cfg.lr_scale_embed = 0.25;
+        Optimizer o;
+        CHECK_MSG(optim_init(&o, &cfg, &tb, err, sizeof err) == 0, "%s", err);
+        memcpy(ws, w0, n * sizeof *ws);
+        for (int s = 0; s < 2; s++) optim_step(&o, ws, g, lr);
+        optim_free(&o);
+        // three unscaled runs at lr, lr·0.5, lr·0.25
+        cfg = base[k];
+        cfg.lr_scale_router = cfg.lr_scale_embed = 1;
+        for (int r = 0; r < 3; r++) {
+            CHECK_MSG(optim_init(&o, &cfg, &tb, err, sizeof err) == 0, "%s", err);
+            ref[r] = malloc(n * sizeof *ref[r]);
+            memcpy(ref[r], w0, n * sizeof *ws);
+            for (int s = 0; s < 2; s++) optim_step(&o, ref[r], g, lr * mult[r]);
+            optim_free(&o);
+        }
+        for (int i = 0; i < tb.n; i++) {
+            const ParamInfo *p = &tb.info[i];
+            int r = p->kind == PARAM_ROUTER ? 1 : p->kind == PARAM_EMBED || p->kind == PARAM_POS || p->kind == PARAM_HEAD ? 2 : 0;
+            CHECK(optim_lr_scale(&cfg, p->kind) == 1.0);
+            CHECK_MSG(memcmp(ws + p->offset, ref[r] + p->offset, param_numel(p) * sizeof *ws) == 0,
+                      "%s, %s: not the step at lr x %g", optim_names[base[k].name], p->name, mult[r]);
+            // and the scale made a difference (the test would pass with the scale ignored otherwise)
+            if (r) CHECK_MSG(memcmp(ws + p->offset, ref[0] + p->offset, param_numel(p) * sizeof *ws) != 0,
+                             "%s, %s: the scale changed nothing", optim_names[base[k].name], p->name);
+        }
+        free(g); free(w0); free(ws);
+        for (int r = 0; r < 3; r++) free(ref[r]);
+    }
+}
+
+// SGD and Lion take every kind of parameter (their papers apply them to the whole model): no
+// inner AdamW. Settings their formulas cannot survive are refused by init.
+static void test_groups_sgd_lion(void) {
+    static ParamTable tb;
+    const OptimConfig cfgs[2] = {sgd_cfg(0), lion_cfg()};
+    const int want[2] = {OPT_GROUP_SGD, OPT_GROUP_LION};
+    for (int k = 0; k < 2; k++) {
+        for (int kind = 0; kind < PARAM_KIND_COUNT; kind++)
+            CHECK_MSG(optim_group_of(&cfgs[k], (ParamKind)kind) == want[k], "%s: kind %s in group %d",
+                      optim_names[cfgs[k].name], param_kind_name((ParamKind)kind), optim_group_of(&cfgs[k], (ParamKind)kind));
+        CHECK(optim_group_of(&cfgs[k], PARAM_KIND_COUNT) == OPT_GROUP_NONE);
+        build_all_kinds(&tb);
+        Optimizer o;
+        char err[256] = "";
+        CHECK_MSG(optim_init(&o, &cfgs[k], &tb, err, sizeof err) == 0, "%s", err);
+        CHECK(o.n_state == 1 && o.state[0].len == tb.total && o.state[0].touched == tb.total);
+        optim_free(&o);
+    }
+    static const struct { const char *field; double value; const char *msg; } bad[] = {
+        {"sgd_momentum", 1.0, "SGD momentum"}, {"sgd_momentum", -0.1, "SGD momentum"},
+        {"lion_beta1", 1.0, "Lion betas"}, {"lion_beta2", -0.5, "Lion betas"},
+        {"lr_scale_router", -1, "learning-rate scales"}, {"lr_scale_embed", NAN, "learning-rate scales"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        OptimConfig c = bad[i].field[0] == 's' ? sgd_cfg(0) : lion_cfg();
+        if (!strcmp(bad[i].field, "sgd_momentum")) c.sgd_momentum = bad[i].value;
+        if (!strcmp(bad[i].field, "lion_beta1")) c.lion_beta1 = bad[i].value;
+        if (!strcmp(bad[i].field, "lion_beta2")) c.lion_beta2 = bad[i].value;
+        if (!strcmp(bad[i].field, "lr_scale_router")) c.lr_scale_router = bad[i].value;
+        if (!strcmp(bad[i].field, "lr_scale_embed")) c.lr_scale_embed = bad[i].value;
+        build_all_kinds(&tb);
+        Optimizer o;
+        char err[256] = "";
+        CHECK_MSG(optim_init(&o, &c, &tb, err, sizeof err) == -1 && strstr(err, bad[i].msg), "%s = %g: '%s'",
+                  bad[i].field, bad[i].value, err);
+    }
 }
 
 // ---- schedule, norm, clipping ----------------------------------------------------------------
@@ -728,6 +991,11 @@ int main(void) {
     test_muon_per_expert();
     test_muon_scale();
     test_groups();
+    test_sgd();
+    test_lion();
+    test_elementwise_threads();
+    test_lr_scales();
+    test_groups_sgd_lion();
     test_schedule();
     test_grad_norm();
     test_clip();

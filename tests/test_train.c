@@ -46,7 +46,9 @@ static double last_value(const char *path, const char *column) {
 static char tmpdir[256];
 
 // The cyclic world is deterministic given the previous token: a model must drive the loss to ~0.
-static void test_learns(int optimizer) {
+// lr: each optimizer's own (SGD's steps are g-sized and want a larger one, Lion's sign steps a
+// smaller one, as its paper says).
+static void test_learns(int optimizer, const char *lr) {
     Config c;
     CHECK(config_defaults(&c) == 0);
     set(&c, "data.world", "\"cyclic\"");
@@ -59,12 +61,14 @@ static void test_learns(int optimizer) {
     set(&c, "model.d_ff", "32");
     set(&c, "train.batch", "16");
     set(&c, "train.steps", "150");
-    set(&c, "train.lr", "1e-2");
+    set(&c, "train.lr", lr);
     set(&c, "train.log_every", "50");
     set(&c, "eval.every", "0");
     set(&c, "eval.sequences", "4");
     set(&c, "eval.pairs", "100");
-    if (optimizer == OPTIM_MUON) set(&c, "optim.name", "\"muon\"");
+    char name[32];
+    snprintf(name, sizeof name, "\"%s\"", optim_names[optimizer]);
+    set(&c, "optim.name", name);
     char dir[512], p[600];
     snprintf(dir, sizeof dir, "%s/learn%d", tmpdir, optimizer);
     CHECK(mkdir_p(dir) == 0);
@@ -81,7 +85,7 @@ static void test_learns(int optimizer) {
     double last_ce = last_value(path_join(p, sizeof p, dir, "metrics.csv"), "ce");
     // ln(32) = 3.47 at chance; a learnt cycle is below 0.05 nats
     CHECK_MSG(last_ce < 0.05, "%s: final cross-entropy %.4f, expected < 0.05 (at step 0: %.4f)",
-              optimizer == OPTIM_MUON ? "muon" : "adamw", last_ce, first);
+              optim_names[optimizer], last_ce, first);
     CHECK_MSG(first > 2.5, "evaluation cross-entropy at step 0 is %.4f: expected near ln 32 = 3.47", first);
     // done for this config; a changed key makes it a run of another config, named with both values
     char why[IO_MSG_MAX];
@@ -102,7 +106,9 @@ static void trainer_build(Trainer *t, const Config *c) {
     WorldSpec ws;
     ModelSpec ms;
     OptimConfig oc = {.name = c->optim_name, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1,
-                      .momentum = 0.95, .nesterov = 1, .ns_steps = 5, .muon_scale = 0, .muon_router = 1};
+                      .momentum = 0.95, .nesterov = 1, .ns_steps = 5, .muon_scale = 0, .muon_router = 1,
+                      .sgd_momentum = 0.9, .lion_beta1 = 0.9, .lion_beta2 = 0.99, .lr_scale_router = 1,
+                      .lr_scale_embed = 1};
     world_spec_from_config(&ws, c);
     model_spec_from_config(&ms, c);
     CHECK_MSG(world_build(&t->w, &ws, err, sizeof err) == 0, "%s", err);
@@ -544,10 +550,14 @@ static void test_copy_learns(void) {
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/moesim_test_train.XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
-    test_learns(OPTIM_ADAMW);
-    test_learns(OPTIM_MUON);
+    test_learns(OPTIM_ADAMW, "1e-2");
+    test_learns(OPTIM_MUON, "1e-2");
+    test_learns(OPTIM_SGD, "1e-1");
+    test_learns(OPTIM_LION, "3e-3");
     test_thread_determinism(OPTIM_ADAMW, BAL_SWITCH);
     test_thread_determinism(OPTIM_MUON, BAL_AUXFREE);
+    test_thread_determinism(OPTIM_SGD, BAL_SWITCH);
+    test_thread_determinism(OPTIM_LION, BAL_SWITCH);
     test_auxfree_balances();
     test_clip_in_step();
     test_batch_source();

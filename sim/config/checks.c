@@ -86,6 +86,10 @@ int run_checks(const Config *c, FailFn fail, void *u) {
         xfail(&x, CFGK_optim_name, CFGK_optim_muon_router, CFGK_model_kind,
               "optim.name = \"muon\" has no matrix to update: with model.kind = \"router\" the router is the "
               "only matrix, and optim.muon_router = false");
+    if (c->optim_sgd_nesterov && c->optim_sgd_momentum == 0)
+        xfail(&x, CFGK_optim_sgd_nesterov, CFGK_optim_sgd_momentum, -1,
+              "optim.sgd_nesterov = true needs optim.sgd_momentum > 0 (with momentum 0 there is nothing to look "
+              "ahead along: it is plain SGD)");
     if ((long long)c->eval_sequences * c->data_domains > 100000000LL)
         xfail(&x, CFGK_eval_sequences, CFGK_data_domains, -1,
               "eval.sequences = %d times data.domains = %d is more than 1e8 evaluation sequences",

@@ -58,7 +58,7 @@
     X("train.init_from", train_init_from, STR, "\"\"", 0, 0, NULL, "warm start: a run folder (its model/, else checkpoint/) or a model or checkpoint folder to start from (\"\": none)") \
     X("train.init_optimizer", train_init_optimizer, BOOL, "true", 0, 0, NULL, "warm start: take the optimizer state (moments, momentum, step count) too") \
     \
-    X("optim.name", optim_name, CHOICE, "\"adamw\"", 0, 0, "adamw|muon", "optimizer: AdamW, or Muon for hidden matrices with an inner AdamW for the rest") \
+    X("optim.name", optim_name, CHOICE, "\"adamw\"", 0, 0, "adamw|muon|sgd|lion", "optimizer: AdamW; Muon for hidden matrices with an inner AdamW for the rest; SGD with momentum or Lion for every parameter (their papers' practice; no inner AdamW)") \
     X("optim.beta1", optim_beta1, REAL, "0.9", 0, 0.999999, NULL, "AdamW beta1") \
     X("optim.beta2", optim_beta2, REAL, "0.95", 0, 0.999999, NULL, "AdamW beta2") \
     X("optim.eps", optim_eps, REAL, "1e-8", 0, 1, NULL, "AdamW epsilon") \
@@ -68,6 +68,12 @@
     X("optim.ns_steps", optim_ns_steps, INT, "5", 1, 20, NULL, "Muon Newton–Schulz iterations") \
     X("optim.muon_scale", optim_muon_scale, CHOICE, "\"moonlight\"", 0, 0, "moonlight|kj", "Muon update scale: moonlight 0.2*sqrt(max(rows,cols)) (AdamW lr and decay carry over), or kj max(1,rows/cols)^0.5") \
     X("optim.muon_router", optim_muon_router, BOOL, "true", 0, 0, NULL, "Muon also takes the router matrices (else they go to the inner AdamW)") \
+    X("optim.sgd_momentum", optim_sgd_momentum, REAL, "0.9", 0, 0.999999, NULL, "SGD momentum mu: buf = mu*buf + g (0.9: the common default, e.g. Sutskever et al. 2013, torchvision's recipes)") \
+    X("optim.sgd_nesterov", optim_sgd_nesterov, BOOL, "false", 0, 0, NULL, "SGD Nesterov: step along g + mu*buf instead of buf (false: torch.optim.SGD's default; needs optim.sgd_momentum > 0)") \
+    X("optim.lion_beta1", optim_lion_beta1, REAL, "0.9", 0, 0.999999, NULL, "Lion beta1: update = sign(beta1*m + (1-beta1)*g) (0.9: Chen et al. 2023's default)") \
+    X("optim.lion_beta2", optim_lion_beta2, REAL, "0.99", 0, 0.999999, NULL, "Lion beta2: m = beta2*m + (1-beta2)*g (0.99: Chen et al. 2023's default; Lion wants an lr 3-10x smaller and a weight decay 3-10x larger than AdamW's)") \
+    X("optim.lr_scale_router", optim_lr_scale_router, REAL, "1.0", 0, 1000, NULL, "the router's learning rate is train.lr times this, whichever optimizer takes it (decay too; 0 freezes the router)") \
+    X("optim.lr_scale_embed", optim_lr_scale_embed, REAL, "1.0", 0, 1000, NULL, "the token and position embeddings' and the head's learning rate is train.lr times this, whichever optimizer takes them (decay too)") \
     \
     X("balance.method", balance_method, CHOICE, "\"switch\"", 0, 0, "none|switch|l2|auxfree", "load balancing: none, the Switch auxiliary loss, the L2 loss of Prop. 2, or aux-loss-free bias balancing") \
     X("balance.scope", balance_scope, CHOICE, "\"micro\"", 0, 0, "sequence|micro|global|shuffle", "group over which the balancing statistics are computed") \

@@ -20,12 +20,30 @@
 
 const char *const ckpt_partial_names[CKPT_NPARTIAL] = {"metrics.csv", "layers.csv", "eval.csv", "experts.csv"};
 
-// The optimizer arrays a folder may hold, by subfolder of optim/.
-enum { OPT_M, OPT_V, OPT_MOM, OPT_COUNT };
-static const char *const opt_names[OPT_COUNT] = {"m", "v", "mom"};
+// The optimizer arrays a folder may hold: every kind of optimizer state (optim/optim.h), each in
+// the subfolder of optim/ its name gives, one file per parameter.
+#define OPT_COUNT OPTIM_STATE_KINDS
+#define opt_name(k) (optim_state_kinds[k].name)
+// The folders under optim/ every checkpoint has made since before issue 25, even empty (an AdamW
+// folder has always had an empty optim/mom/): kept, so those folders look as they did.
+#define OPT_LEGACY_FOLDERS 3
 
-static float *opt_array(const Optimizer *o, int which) {
-    return which == OPT_M ? o->m : which == OPT_V ? o->v : o->mom;
+static float *opt_array(const Optimizer *o, int which) { return optim_state_data(o, which); }
+
+// The floats of the buffer of this kind the optimizer holds (0: none).
+static size_t opt_len(const Optimizer *o, int which) {
+    for (int s = 0; s < o->n_state; s++)
+        if (o->state[s].kind == which) return o->state[s].len;
+    return 0;
+}
+
+// The shape of one entry's slice of a state buffer in its .npy file, by the buffer's layout (the
+// slice starts at optim_state_offset and has as many floats as the shape says).
+static int state_npy_shape(int which, const ParamInfo *p, size_t *shape) {
+    switch (optim_state_kinds[which].layout) {
+    case OPTIM_LAYOUT_PARAM:
+    default: return param_npy_shape(p, shape);
+    }
 }
 
 int param_npy_shape(const ParamInfo *p, size_t *shape) {
@@ -81,10 +99,10 @@ static FileSpec *file_specs(const Model *m, const int opt[OPT_COUNT], int partia
         for (int i = 0; i < m->table.n; i++, k++) {
             const ParamInfo *pi = &m->table.info[i];
             if (o < 0) snprintf(f[k].name, CKPT_NAME_MAX, "params/%s.npy", pi->name);
-            else snprintf(f[k].name, CKPT_NAME_MAX, "optim/%s/%s.npy", opt_names[o], pi->name);
+            else snprintf(f[k].name, CKPT_NAME_MAX, "optim/%s/%s.npy", opt_name(o), pi->name);
             f[k].npy = 1;
             f[k].opt = o;
-            f[k].nd = param_npy_shape(pi, f[k].shape);
+            f[k].nd = o < 0 ? param_npy_shape(pi, f[k].shape) : state_npy_shape(o, pi, f[k].shape);
         }
     }
     for (int l = 0; l < m->spec.L; l++, k++) {
@@ -156,7 +174,7 @@ static int write_state_json(const char *dir, const Config *c, const Model *m, co
     json_key(&jw, "format"); json_str(&jw, CKPT_FORMAT);
     json_key(&jw, "kind"); json_str(&jw, w->partial[0] ? "checkpoint" : "model");
     json_key(&jw, "step"); json_int(&jw, w->step);
-    json_key(&jw, "optimizer"); json_str(&jw, c->optim_name == OPTIM_MUON ? "muon" : "adamw");
+    json_key(&jw, "optimizer"); json_str(&jw, optim_names[c->optim_name]);
     json_key(&jw, "optimizer_t"); json_int(&jw, w->optim ? w->optim->t : 0L);
     // the batch stream: xoshiro state as four 64-bit words in hex (exact; JSON numbers are doubles)
     char rng[4 * 17 + 1] = "";
@@ -192,11 +210,16 @@ static int write_state_json(const char *dir, const Config *c, const Model *m, co
 static int write_contents(const char *dir, const Config *c, const Model *m, const CkptWrite *w, char *err,
                           size_t errlen) {
     char p[IO_DEEP_PATH_MAX], name[300];
-    const char *subs[] = {"params", "state", "optim", "optim/m", "optim/v", "optim/mom", "partial"};
+    const char *subs[] = {"params", "state", "optim", "partial"};
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-        if (i >= 2 && i <= 5 && !w->optim) continue;
-        if (i == 6 && !w->partial[0]) continue;
+        if (i == 2 && !w->optim) continue;
+        if (i == 3 && !w->partial[0]) continue;
         if (mkdir_p(path_join(p, sizeof p, dir, subs[i])) != 0) return fail_errno(err, errlen, "cannot create", p);
+    }
+    for (int o = 0; w->optim && o < OPT_COUNT; o++) {
+        if (o >= OPT_LEGACY_FOLDERS && !opt_array(w->optim, o)) continue;
+        snprintf(name, sizeof name, "optim/%s", opt_name(o));
+        if (mkdir_p(path_join(p, sizeof p, dir, name)) != 0) return fail_errno(err, errlen, "cannot create", p);
     }
     size_t shape[3];
     for (int i = 0; i < m->table.n; i++) {
@@ -208,8 +231,10 @@ static int write_contents(const char *dir, const Config *c, const Model *m, cons
         for (int o = 0; w->optim && o < OPT_COUNT; o++) {
             const float *arr = opt_array(w->optim, o);
             if (!arr) continue;
-            snprintf(name, sizeof name, "optim/%s/%s.npy", opt_names[o], pi->name);
-            if (npy_write(path_join(p, sizeof p, dir, name), "<f4", arr + pi->offset, nd, shape) != 0)
+            size_t sshape[3], soff = optim_state_offset(o, pi);
+            int snd = state_npy_shape(o, pi, sshape);
+            snprintf(name, sizeof name, "optim/%s/%s.npy", opt_name(o), pi->name);
+            if (npy_write(path_join(p, sizeof p, dir, name), "<f4", arr + soff, snd, sshape) != 0)
                 return fail_errno(err, errlen, "cannot write", p);
         }
     }
@@ -542,7 +567,8 @@ static int check_files(const char *dir, const char *json, const Model *m, int ch
     int n = parse_list(dir, json, "files", &L, err, errlen);
     if (n == -2) return io_fail(err, errlen, "%s/state.json: no \"files\" list (format %s has one)", dir, CKPT_FORMAT);
     if (n < 0) return -1;
-    int all[OPT_COUNT] = {1, 1, 1}, nspec = 0, rc = 0;
+    int all[OPT_COUNT], nspec = 0, rc = 0;
+    for (int o = 0; o < OPT_COUNT; o++) all[o] = 1;
     FileSpec *fs = file_specs(m, all, checkpoint, &nspec);
     if (!fs) { free(L); return io_fail(err, errlen, "%s: out of memory checking the files", dir); }
     char p[IO_DEEP_PATH_MAX], a[64], b[64];
@@ -594,15 +620,18 @@ static int check_files(const char *dir, const char *json, const Model *m, int ch
         }
     }
     // and nothing else in the folders of tensors and rows
-    static const char *const subs[] = {"params", "state", "optim", "optim/m", "optim/v", "optim/mom", "partial"};
-    for (size_t s = 0; s < sizeof subs / sizeof subs[0] && rc == 0; s++) {
-        char sub[IO_DEEP_PATH_MAX], name[CKPT_NAME_MAX];
+    // (the folders of tensors: params, state, optim, one per kind of optimizer state, partial)
+    enum { NSUBS = 4 + OPT_COUNT };
+    char subs[NSUBS][CKPT_NAME_MAX] = {"params", "state", "optim", "partial"};
+    for (int o = 0; o < OPT_COUNT; o++) snprintf(subs[4 + o], CKPT_NAME_MAX, "optim/%s", opt_name(o));
+    for (size_t s = 0; s < NSUBS && rc == 0; s++) {
+        char sub[IO_DEEP_PATH_MAX], name[CKPT_NAME_MAX + 260];
         DIR *d = opendir(path_join(sub, sizeof sub, dir, subs[s]));
         struct dirent *de;
         while (d && rc == 0 && (de = readdir(d))) {
             if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-            int opt_folder = 0;  // optim/ holds the folders m, v, mom
-            for (int o = 0; s == 2 && o < OPT_COUNT; o++) opt_folder |= strcmp(de->d_name, opt_names[o]) == 0;
+            int opt_folder = 0;  // optim/ holds one folder per kind of state
+            for (int o = 0; s == 2 && o < OPT_COUNT; o++) opt_folder |= strcmp(de->d_name, opt_name(o)) == 0;
             if (opt_folder) continue;
             int listed = 0;
             if ((size_t)snprintf(name, sizeof name, "%s/%s", subs[s], de->d_name) < sizeof name)
@@ -653,7 +682,8 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
     char kind[32] = "";
     json_field(json, "kind", kind, sizeof kind);
     int checkpoint = strcmp(kind, "checkpoint") == 0;
-    int opt_have[OPT_COUNT] = {1, 1, 1};
+    int opt_have[OPT_COUNT];
+    for (int o = 0; o < OPT_COUNT; o++) opt_have[o] = 1;
     // the folder as a whole, before any array is read
     int rc = version < 0 ? -1 : 0;
     if (rc == 0 && (r->partial_rules || r->partial[0] || r->partial[1] || r->partial[2] || r->partial[3]) && !checkpoint)
@@ -667,12 +697,13 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
     if (rc != 0) return -1;
     // every array is read into staging first: nothing of the model changes unless all of it reads
     size_t total = m->table.total, bias_n = (size_t)m->spec.L * m->spec.E;
-    int nopt = 0, want_opt[OPT_COUNT] = {0};
+    int want_opt[OPT_COUNT] = {0};
+    size_t opt_floats = 0;  // every buffer the optimizer holds, whole
     for (int o = 0; r->optim && o < OPT_COUNT; o++) {
         want_opt[o] = opt_array(r->optim, o) != NULL;
-        nopt += want_opt[o];
+        opt_floats += opt_len(r->optim, o);
     }
-    float *stage = malloc(sizeof(float) * (total * (1 + (size_t)nopt) + bias_n + 1));
+    float *stage = malloc(sizeof(float) * (total + opt_floats + bias_n + 1));
     if (!stage) { snprintf(err, errlen, "%s: out of memory reading the checkpoint", dir); return -1; }
     float *sp = stage, *sbias = stage + total, *sopt = sbias + bias_n;
     size_t shape[3];
@@ -684,21 +715,23 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
         float *so = sopt;
         for (int o = 0; o < OPT_COUNT && rc == 0; o++) {
             if (!want_opt[o]) continue;
-            snprintf(name, sizeof name, "optim/%s/%s.npy", opt_names[o], pi->name);
+            snprintf(name, sizeof name, "optim/%s/%s.npy", opt_name(o), pi->name);
             path_join(p, sizeof p, dir, name);
             if (!opt_have[o] || !file_exists(p)) {
                 if (r->purpose == CKPT_FOR_WARM_START)
                     snprintf(err, errlen, "%s: missing (the saved optimizer is not this run's %s; set "
                              "train.init_optimizer = false to start the optimizer afresh)", p,
-                             r->optim->cfg.name == OPTIM_MUON ? "muon" : "adamw");
+                             optim_names[r->optim->cfg.name]);
                 else
                     snprintf(err, errlen, "%s: missing (the saved optimizer is not this run's %s)", p,
-                             r->optim->cfg.name == OPTIM_MUON ? "muon" : "adamw");
+                             optim_names[r->optim->cfg.name]);
                 rc = -1;
             } else {
-                rc = read_exact(p, nd, shape, so + pi->offset, err, errlen);
+                size_t sshape[3], soff = optim_state_offset(o, pi);
+                int snd = state_npy_shape(o, pi, sshape);
+                rc = read_exact(p, snd, sshape, so + soff, err, errlen);
             }
-            so += total;
+            so += opt_len(r->optim, o);
         }
     }
     size_t sb[1] = {(size_t)m->spec.E};
@@ -717,7 +750,10 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
         memcpy(m->bias, sbias, sizeof(float) * bias_n);
         float *so = sopt;
         for (int o = 0; o < OPT_COUNT; o++)
-            if (want_opt[o]) { memcpy(opt_array(r->optim, o), so, sizeof(float) * total); so += total; }
+            if (want_opt[o]) {
+                memcpy(opt_array(r->optim, o), so, sizeof(float) * opt_len(r->optim, o));
+                so += opt_len(r->optim, o);
+            }
         if (r->optim) r->optim->t = opt_t;
         if (r->batch_rng) memcpy(r->batch_rng->s, rng, sizeof rng[0] * 4);
         if (r->step) *r->step = step;

@@ -33,4 +33,7 @@ void optim_config_from_config(OptimConfig *o, const Config *c) {
     o->name = c->optim_name; o->beta1 = c->optim_beta1; o->beta2 = c->optim_beta2; o->eps = c->optim_eps;
     o->weight_decay = c->optim_weight_decay; o->momentum = c->optim_momentum; o->nesterov = c->optim_nesterov;
     o->ns_steps = c->optim_ns_steps; o->muon_scale = c->optim_muon_scale; o->muon_router = c->optim_muon_router;
+    o->sgd_momentum = c->optim_sgd_momentum; o->sgd_nesterov = c->optim_sgd_nesterov;
+    o->lion_beta1 = c->optim_lion_beta1; o->lion_beta2 = c->optim_lion_beta2;
+    o->lr_scale_router = c->optim_lr_scale_router; o->lr_scale_embed = c->optim_lr_scale_embed;
 }

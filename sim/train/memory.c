@@ -54,12 +54,16 @@ int memory_estimate(const Config *c, int threads, int start, MemEstimate *out, c
     const double f = sizeof(float), r = sizeof(real);
     out->part[MEM_PARAMS] = r * (double)(mz.params + mz.bias);
     out->part[MEM_GRADS] = r * (double)mz.params;
-    // AdamW touches its two moments everywhere; Muon touches the moments of its AdamW group and the
-    // momentum of its own, unless the state is written out (train.save_model, checkpoints), which
-    // reads all three arrays whole. Muon's scratch: one slot per thread that runs a matrix.
-    int opt_arrays = oz.muon_entries ? 3 : 2;
+    // Each state buffer is touched on its group's elements (AdamW's moments everywhere; Muon's
+    // moments on its AdamW group, its momentum on its own), unless the state is written out
+    // (train.save_model, checkpoints), which reads every buffer whole. Muon's scratch: one slot
+    // per thread that runs a matrix.
     int saved = c->train_save_model || c->train_checkpoint_every > 0;
-    double state = oz.muon_entries && !saved ? 2.0 * oz.adamw + oz.muon : (double)opt_arrays * oz.n;
+    double state = 0, state_len = 0;  // floats
+    for (int s = 0; s < oz.n_state; s++) {
+        state += (double)(saved ? oz.state[s].len : oz.state[s].touched);
+        state_len += (double)oz.state[s].len;
+    }
     int slots = oz.muon_jobs < threads ? oz.muon_jobs : threads;
     out->part[MEM_OPTIM] = f * (state + (oz.muon_entries ? (double)oz.scratch_len * slots : 0));
     out->part[MEM_ACTS] = (double)mz.slab * r + (double)mz.islab * sizeof(int32_t) +
@@ -88,11 +92,11 @@ int memory_estimate(const Config *c, int threads, int start, MemEstimate *out, c
     // anything (models/checkpoint.c), and frees it before the first step: then the parameters,
     // the optimizer arrays it fills, the data and the program are resident, the activations and
     // the evaluation caches not yet. The peak is the larger of that moment and the training.
-    int staged = start == MEM_RESUMES ? opt_arrays
-               : start == MEM_WARM_START && c->train_init_optimizer ? opt_arrays : 0;
+    double staged = start == MEM_RESUMES ? state_len
+                  : start == MEM_WARM_START && c->train_init_optimizer ? state_len : 0;  // floats
     if (start != MEM_FRESH) {
-        out->part[MEM_CKPT] = f * ((double)mz.params * (1 + staged) + (double)mz.bias);  // float files
-        double at_read = out->part[MEM_PARAMS] + f * (double)oz.n * staged + out->part[MEM_DATA] +
+        out->part[MEM_CKPT] = f * ((double)mz.params + staged + (double)mz.bias);  // float files
+        double at_read = out->part[MEM_PARAMS] + f * staged + out->part[MEM_DATA] +
                          out->part[MEM_PROCESS] + out->part[MEM_CKPT];
         if (at_read > out->total) out->total = at_read;
     }

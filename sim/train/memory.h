@@ -6,7 +6,8 @@
 // the two cannot drift apart:
 //   parameters   model_sizes (nn/model.h): the flat parameter array and the aux-free biases
 //   gradients    as many floats as the parameters
-//   optimizer    optim_sizes (optim/optim.h): AdamW's two moments; Muon's momentum and one scratch
+//   optimizer    optim_sizes (optim/optim.h): its table of state buffers (AdamW's two moments,
+//                Muon's momentum, SGD's and Lion's momentum); Muon's one scratch
 //                slot per thread that runs a matrix (with Muon, the moments of the Muon group are
 //                allocated but never touched, unless the state is saved: writing it reads them)
 //   activations  model_sizes: the training step's activation and scratch slab, sized for train.batch
