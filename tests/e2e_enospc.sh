@@ -123,5 +123,11 @@ total=$(bytes "$T/r")
 full $((total / 2)) $MOESIM run $FX $S --out "$T/rf" --quiet; rc=$?
 check '[ $rc -eq 1 ] && grep -q "No space left on device" "$T/e" && notmp' "run at $((total / 2)) bytes: exit $rc, $(head -c 300 "$T/e"), $(find "$T" -name '*.tmp*' | head -3)"
 
+# its lock file is its first write: a full disk there is a failure (exit 1), not a refusal (2)
+for d in "$T/rl" "$T/r"; do
+    full 0 $MOESIM run $FX $S --out "$d" --quiet; rc=$?
+    check '[ $rc -eq 1 ] && grep -q "moesim.lock: No space left on device" "$T/e"' "run at 0 bytes into $d: exit $rc, expected 1 naming moesim.lock ($(head -c 300 "$T/e"))"
+done
+
 echo "e2e_enospc: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

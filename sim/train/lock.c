@@ -100,12 +100,12 @@ int folder_lock(FolderLock *l, const char *dir, int index, int count, char *note
     note[0] = '\0';
     if (count <= 1) index = count = 1;
     lock_name(name, sizeof name, index, count);
-    if (!path_join(l->path, sizeof l->path, dir, name)) return io_fail(err, errlen, "%s: %s", l->path, strerror(ENAMETOOLONG));
+    if (!path_join(l->path, sizeof l->path, dir, name)) return io_fail(err, errlen, "%s: %s", l->path, strerror(ENAMETOOLONG)), -2;
     int fd = -1, records = 1;
     Owner old;
     for (int attempt = 0; attempt < 8; attempt++) {
         fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0) return io_fail(err, errlen, "cannot create %s: %s", l->path, strerror(errno));
+        if (fd < 0) return io_fail(err, errlen, "cannot create %s: %s", l->path, strerror(errno)), -2;
         read_owner(fd, &old);
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = BYTE_OWNER, .l_len = 1};
         if (fcntl(fd, F_SETLK, &fl) != 0) {
@@ -143,7 +143,7 @@ int folder_lock(FolderLock *l, const char *dir, int index, int count, char *note
     if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
         int e = errno;
         folder_unlock(l);
-        return io_fail(err, errlen, "cannot write %s: %s", l->path, strerror(e));
+        return io_fail(err, errlen, "cannot write %s: %s", l->path, strerror(e)), -2;
     }
     // the other lock files whose points overlap ours
     DIR *d = opendir(dir);

@@ -126,13 +126,15 @@ static void release_at_exit(void) {
     if (getpid() == held_by) folder_unlock(&held);
 }
 
+// Returns 0, 2 (another process holds it) or 1 (the lock file cannot be written: a full disk).
 static int take_lock(const char *dir, int si, int sn) {
     static int registered;
     char note[IO_MSG_MAX], err[IO_MSG_MAX];
     folder_unlock(&held);  // a lock of an earlier call in this process
-    if (folder_lock(&held, dir, si, sn, note, sizeof note, err, sizeof err) != 0) {
+    int rc = folder_lock(&held, dir, si, sn, note, sizeof note, err, sizeof err);
+    if (rc != 0) {
         fprintf(stderr, "moesim: run: %s\n", err);
-        return -1;
+        return rc == -2 ? 1 : 2;
     }
     held_by = getpid();
     if (!registered) registered = atexit(release_at_exit) == 0;
@@ -451,7 +453,7 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
     // before anything is allocated, the saved models' checks included.
     MemPlan mem;
     int existed = file_exists(dir), rc = 0;
-    if (!o->dry_run && existed && take_lock(dir, si, sn) != 0) rc = 2;
+    if (!o->dry_run && existed) rc = take_lock(dir, si, sn);
     if (rc == 0) rc = plan(ex, o, dir, si, sn, threads, jobs, &mem, todo, &ntodo, &nmine, o->dry_run);
     if (o->dry_run && rc == 0) printf("%ld points (%ld in this shard), %ld to run, results in %s\n", ex->npoints, nmine, ntodo, dir);
     if (rc == 0) rc = memory_plan_check(&mem, o->dry_run, stdout);  // 2: over the limit, said why
@@ -464,9 +466,7 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         if (mkdir_p(dir) != 0) {
             fprintf(stderr, "moesim: cannot create %s: %s\n", dir, strerror(errno));
             rc = 1;
-        } else if (take_lock(dir, si, sn) != 0) {
-            rc = 2;
-        } else {
+        } else if ((rc = take_lock(dir, si, sn)) == 0) {
             rc = plan(ex, o, dir, si, sn, threads, jobs, &mem, todo, &ntodo, &nmine, 0);  // another process may have made it meanwhile
         }
     }
