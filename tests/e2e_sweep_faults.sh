@@ -3,7 +3,8 @@
 # file of the same name, a pinned swept key or a checkpoint of another config is refused (exit 2,
 # naming the keys) and --force redoes; a grown sweep keeps its finished runs; a second run on a locked folder is refused naming the
 # holder's PID and a dead owner's lock is taken over; a -j child killed by a signal is named with
-# the signal and keeps a failed row in summary.csv; SIGHUP stops like SIGTERM and the rerun
+# the signal and keeps a failed row in summary.csv, one stopped by SIGTERM alone makes the call
+# exit 1; SIGHUP stops like SIGTERM and the rerun
 # resumes; -j children stop when their parent is killed with -9; no heatmap is printed when every
 # run failed. Prints "e2e_sweep_faults: N passed, M failed".
 # covers: sim/train/sweep.c sim/train/identity.c sim/train/lock.c sim/train/results.c
@@ -113,6 +114,15 @@ check '[ $rc -eq 1 ] && grep -q "^moesim: run: steps=100000: killed by signal 9 
 check 'grep -q "^steps=100000,.*,failed: killed by signal 9 (Killed)," "$T/j/summary.csv" && grep -q "^steps=30,.*,ok," "$T/j/summary.csv"' "no failed row for the killed run in summary.csv"
 # the terminal view: the finished variant's heatmap, the failed one named instead of measured
 check 'grep -q "^no run finished ok, not shown: steps=100000 (1 failed)$" "$T/j.stdout" && grep -q "highest first: steps=30 [0-9.]*$" "$T/j.stdout"' "the terminal view measured the failed run, or not the ok one: $(cat "$T/j.stdout")"
+
+# 9b. a -j child stopped by SIGTERM sent to it alone (not to the sweep): "interrupted", named, and
+# the call is not ok (exit 1), as its run is not done
+$MOESIM run "$T/two.toml" --set eval.every=0 -j 2 --out "$T/jt" --quiet >/dev/null 2>"$T/jt.out" &
+P=$!; PIDS="$PIDS $P"
+wait_for 'grep -qs "\"status\": \"ok\"" "$T/jt/steps=30/manifest.json" && [ $(children $P | wc -w) -eq 1 ]'
+c=$(children $P); PIDS="$PIDS $c"
+[ -n "$c" ] && kill -TERM $c; wait $P; rc=$?
+check '[ $rc -eq 1 ] && grep -q "^moesim: run: steps=100000: interrupted by a signal to its process" "$T/jt.out" && grep -q "^steps=100000,.*,interrupted," "$T/jt/summary.csv"' "a child stopped by SIGTERM alone: exit $rc (expected 1), or not named: $(head -3 "$T/jt.out")"
 
 # 10. no heatmap or ranking when every run failed: both children of a 2-point sweep killed
 $MOESIM run $FX --set train.steps=100000 --set eval.every=0 --shard 1/2 -j 2 --out "$T/n" >"$T/n.out" 2>"$T/n.err" &

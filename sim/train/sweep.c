@@ -541,6 +541,13 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
                 fprintf(stderr, "moesim: run: %s: %s\n", id, reason);
                 write_killed_manifest(ex, point, dir, reason);
             }
+            if (rc == 3 && !train_stop_signal && point >= 0) {
+                // a signal to this child alone (not to the sweep): the run is not done, so neither
+                // is the call; said even with --quiet
+                experiment_run_id(ex, point, id, sizeof id);
+                fprintf(stderr, "moesim: run: %s: interrupted by a signal to its process; it resumes from its "
+                        "checkpoint when the same command is run again\n", id);
+            }
             ok += rc == 0; failed += rc == 1; diverged += rc == 2; interrupted += rc == 3;
         }
     }
@@ -559,5 +566,5 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         fprintf(stderr, "moesim: cannot write %s/summary.csv: %s\n", dir, strerror(errno));
         files_failed = 1;
     }
-    return failed || files_failed ? 1 : 0;
+    return failed || interrupted || files_failed ? 1 : 0;
 }
