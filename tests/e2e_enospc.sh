@@ -128,6 +128,10 @@ for d in "$T/rl" "$T/r"; do
     full 0 $MOESIM run $FX $S --out "$d" --quiet; rc=$?
     check '[ $rc -eq 1 ] && grep -q "moesim.lock: No space left on device" "$T/e"' "run at 0 bytes into $d: exit $rc, expected 1 naming moesim.lock ($(head -c 300 "$T/e"))"
 done
+# ... and no report is built, nor results shown, for a call that ran nothing
+full 0 $MOESIM run $FX $S --out "$T/rl2"; rc=$?
+check '[ $rc -eq 1 ] && ! grep -q "report\|results in" "$T/e" && [ ! -s "$T/o" ]' "run at 0 bytes: a report or results after a failure before any run: $(grep -v "^ " "$T/e" | head -c 300)"
+
 
 echo "e2e_enospc: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

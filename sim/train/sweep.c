@@ -441,7 +441,7 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
     // the work list: this shard's points that are not done (or all of them with --force)
     long *todo = malloc(sizeof(long) * (size_t)(ex->npoints > 0 ? ex->npoints : 1));
     long ntodo = 0, nmine = 0;
-    if (!todo) return 1;
+    if (!todo) return SWEEP_NOTHING_RUN;
     int jobs = o->jobs > 1 ? o->jobs : 1;
     if (jobs > SWEEP_MAX_JOBS) jobs = SWEEP_MAX_JOBS;
     int threads = 0;
@@ -472,12 +472,12 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
     }
     if (rc != 0) {
         free(todo);
-        return rc;
+        return rc == 1 ? SWEEP_NOTHING_RUN : rc;  // 1: a failure before any run (a full disk...)
     }
     if (write_experiment_files(ex, dir) != 0) {
         fprintf(stderr, "moesim: cannot write into %s: %s\n", dir, strerror(errno));
         free(todo);
-        return 1;
+        return SWEEP_NOTHING_RUN;
     }
     if (!o->quiet && ntodo < nmine)
         fprintf(stderr, "moesim: %ld of %ld runs already done in %s (use --force to redo them)\n", nmine - ntodo, nmine, dir);
