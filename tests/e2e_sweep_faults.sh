@@ -1,7 +1,7 @@
 #!/bin/sh
-# e2e_sweep_faults.sh — a results folder is never silently wrong: a changed experiment, another
-# file of the same name, a pinned swept key or a checkpoint of another config is refused (exit 2,
-# naming the keys) and --force redoes; a grown sweep keeps its finished runs; a second run on a locked folder is refused naming the
+# e2e_sweep_faults.sh — a results folder is never silently wrong: a changed experiment (also when
+# the runs are another shard's), another file of the same name, a pinned swept key or a checkpoint
+# of another config is refused (exit 2, naming the keys) and --force redoes; a grown sweep keeps its finished runs; a second run on a locked folder is refused naming the
 # holder's PID and a dead owner's lock is taken over; a -j child killed by a signal is named with
 # the signal and keeps a failed row in summary.csv, one stopped by SIGTERM alone makes the call
 # exit 1; SIGHUP stops like SIGTERM and the rerun
@@ -50,6 +50,12 @@ check '[ $rc -eq 2 ] && grep -q "other/tiny.toml" "$T/o.out" && grep -q "model.d
 # 3. pinning a swept key is another grid: refused, summary.csv unchanged
 $MOESIM run $FX $Q --set train.seed=1 --out "$T/a" --quiet >"$T/p.out" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q "train.seed = \[1, 2\]" "$T/p.out" && cmp -s "$T/a/summary.csv" "$T/sum.csv"' "--set train.seed=1 not refused, or summary.csv rewritten (exit $rc): $(head -3 "$T/p.out")"
+
+# 3c. the shards of one grid with another config: shard 2's points are new, but shard 1's finished
+# runs have another train.steps: refused (the folder would hold runs of two configs under one record)
+$MOESIM run $FX $Q --shard 1/2 --out "$T/sh" --quiet >/dev/null 2>&1
+$MOESIM run $FX --set train.steps=5 --set eval.every=0 --shard 2/2 --out "$T/sh" --quiet >"$T/sh.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "sh/scope=micro-seed=1 ran with another config: train.steps = 4 there, 5 now" "$T/sh.out" && [ ! -e "$T/sh/scope=micro-seed=2" ]' "a shard with another config beside the other shard's runs (exit $rc): $(head -3 "$T/sh.out")"
 
 # 3b. a grown sweep (another seed) keeps every run the folder holds: accepted, the finished runs
 # are not redone, and the summary has the old rows and the new ones

@@ -316,8 +316,7 @@ static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, in
     *ntodo = *nmine = 0;
     memory_plan_begin(mem, jobs, o->max_memory);
     for (long i = 0; i < ex->npoints; i++) {
-        if (!experiment_in_shard(i, si, sn)) continue;
-        (*nmine)++;
+        int mine = experiment_in_shard(i, si, sn);
         experiment_run_id(ex, i, id, sizeof id);
         if (!path_join(run_dir, sizeof run_dir, dir, id)) {  // the later joins of dir and an id fit
             fprintf(stderr, "moesim: %s: %s\n", run_dir, strerror(ENAMETOOLONG));
@@ -326,6 +325,16 @@ static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, in
         Config c;
         experiment_point(ex, i, &c);
         int st = run_state(run_dir, &c, why, sizeof why);
+        if (!mine) {
+            // another shard's run: not this call's to do, but one of another config would leave
+            // the folder (its record, summary and report) mixed, so it is refused all the same
+            if (st == RUN_STATE_CHANGED && !o->force) {
+                if (changed < 3) fprintf(stderr, "moesim: run: %s ran with another config: %s\n", run_dir, why);
+                changed++;
+            }
+            continue;
+        }
+        (*nmine)++;
         char est[32] = "-";
         if (st != RUN_STATE_DONE || o->force) {
             char found[IO_DEEP_PATH_MAX];
