@@ -57,6 +57,13 @@ $MOESIM run $FX $Q --shard 1/2 --out "$T/sh" --quiet >/dev/null 2>&1
 $MOESIM run $FX --set train.steps=5 --set eval.every=0 --shard 2/2 --out "$T/sh" --quiet >"$T/sh.out" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q "sh/scope=micro-seed=1 ran with another config: train.steps = 4 there, 5 now" "$T/sh.out" && [ ! -e "$T/sh/scope=micro-seed=2" ]' "a shard with another config beside the other shard's runs (exit $rc): $(head -3 "$T/sh.out")"
 
+# 3d. --out naming a file, or a path through one: bad input (exit 2), not a failure
+echo keep >"$T/afile"
+for o in "$T/afile" "$T/afile/sub"; do
+    $MOESIM run $FX $Q --out "$o" --quiet >"$T/af.out" 2>&1; rc=$?
+    check '[ $rc -eq 2 ] && grep -q "afile" "$T/af.out" && [ "$(cat "$T/afile")" = keep ]' "run --out $o: exit $rc, expected 2: $(head -2 "$T/af.out")"
+done
+
 # 3b. a grown sweep (another seed) keeps every run the folder holds: accepted, the finished runs
 # are not redone, and the summary has the old rows and the new ones
 cp -r "$T/a" "$T/g"

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -461,6 +462,13 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
     // every check that needs no folder. Every run to do is estimated from its config (memory.h)
     // before anything is allocated, the saved models' checks included.
     MemPlan mem;
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {  // bad input, before any work (a full disk is 1)
+        fprintf(stderr, "moesim: run: %s: a file of that name exists (the results are a folder): remove it or give "
+                "another --out\n", dir);
+        free(todo);
+        return 2;
+    }
     int existed = file_exists(dir), rc = 0;
     if (!o->dry_run && existed) rc = take_lock(dir, si, sn);
     if (rc == 0) rc = plan(ex, o, dir, si, sn, threads, jobs, &mem, todo, &ntodo, &nmine, o->dry_run);
@@ -474,7 +482,7 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
     if (rc == 0 && !existed) {
         if (mkdir_p(dir) != 0) {
             fprintf(stderr, "moesim: cannot create %s: %s\n", dir, strerror(errno));
-            rc = 1;
+            rc = errno == ENOTDIR || errno == EEXIST ? 2 : 1;  // a file in the way is the --out's fault
         } else if ((rc = take_lock(dir, si, sn)) == 0) {
             rc = plan(ex, o, dir, si, sn, threads, jobs, &mem, todo, &ntodo, &nmine, 0);  // another process may have made it meanwhile
         }
