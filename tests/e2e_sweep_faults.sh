@@ -51,6 +51,13 @@ check '[ $rc -eq 2 ] && grep -q "other/tiny.toml" "$T/o.out" && grep -q "model.d
 $MOESIM run $FX $Q --set train.seed=1 --out "$T/a" --quiet >"$T/p.out" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q "train.seed = \[1, 2\]" "$T/p.out" && cmp -s "$T/a/summary.csv" "$T/sum.csv"' "--set train.seed=1 not refused, or summary.csv rewritten (exit $rc): $(head -3 "$T/p.out")"
 
+# 3e. --force takes the folder over for a pinned grid; the same call again (a repeat, or a resume)
+# continues it: the runs left outside the grid by --force are no reason to refuse
+cp -r "$T/a" "$T/f"
+$MOESIM run $FX $Q --set train.seed=1 --force --out "$T/f" --quiet >/dev/null 2>&1; rc=$?
+$MOESIM run $FX $Q --set train.seed=1 --out "$T/f" --quiet >"$T/f.out" 2>&1; rc2=$?
+check '[ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ $(wc -l <"$T/f/summary.csv") -eq 3 ]' "the same call after --force refused (exit $rc, then $rc2): $(head -3 "$T/f.out")"
+
 # 3c. the shards of one grid with another config: shard 2's points are new, but shard 1's finished
 # runs have another train.steps: refused (the folder would hold runs of two configs under one record)
 $MOESIM run $FX $Q --shard 1/2 --out "$T/sh" --quiet >/dev/null 2>&1

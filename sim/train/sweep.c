@@ -303,7 +303,10 @@ static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, in
         return 2;
     }
     char outside[256];
-    long nout = runs_outside_grid(ex, dir, outside, sizeof outside);
+    // the folder's own experiment again (a repeat, a resume after a --force that took it over):
+    // runs outside its grid are ones its summary already left out
+    int same = rec == 1 && strcmp(was.hash, now.hash) == 0;
+    long nout = same ? 0 : runs_outside_grid(ex, dir, outside, sizeof outside);
     if (nout > 0 && !o->force) {
         if (rec == 1) explain_other_experiment(ex, dir, &was, &now);
         fprintf(stderr, "moesim: run: %ld run%s in %s %s not in this experiment's grid (%s%s), so the summary "
