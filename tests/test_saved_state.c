@@ -3,7 +3,7 @@
 // damaged one is refused naming the file — an emptied eval.csv, a truncated metrics.csv, an edited
 // state.json step, optimizer_t or batch_rng, a truncated optimizer moment; also in a folder of the earlier format, where only
 // the CSV rules can see them — with the advice to start over (never a warm-start key); a damaged
-// train.init_from model is refused as train.init_from.
+// train.init_from model is refused as train.init_from, and so is one in the run's own folder.
 // covers: sim/train/saved_state.c sim/train/train.c sim/models/checkpoint.c
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +142,15 @@ static void test_init_from(void) {
     set(&warm, "train.init_from", value);
     path_join(other, sizeof other, tmpdir, "warm");
     CHECK_MSG(run_check_saved(&warm, other, 1, err, sizeof err) == 0, "%s", err);
+    // the run's own folder as its warm start (its model/, or the folder): the run replaces it
+    // (--force removed the model before the warm start read it: the trained model was lost)
+    CHECK(run_check_saved(&warm, dir, 0, err, sizeof err) != 0);
+    CHECK_MSG(contains(err, "train.init_from: ") && contains(err, "own folder") && contains(err, dir), "%s", err);
+    snprintf(value, sizeof value, "\"%s/model\"", dir);
+    set(&warm, "train.init_from", value);
+    CHECK(run_check_saved(&warm, dir, 0, err, sizeof err) != 0 && contains(err, "own folder"));
+    snprintf(value, sizeof value, "\"%s\"", dir);
+    set(&warm, "train.init_from", value);
     path_join(p, sizeof p, dir, "model/params/wte.npy");
     FILE *f = fopen(p, "r+b");
     CHECK(f != NULL);
