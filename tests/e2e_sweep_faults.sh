@@ -58,6 +58,14 @@ $MOESIM run $FX $Q --set train.seed=1 --force --out "$T/f" --quiet >/dev/null 2>
 $MOESIM run $FX $Q --set train.seed=1 --out "$T/f" --quiet >"$T/f.out" 2>&1; rc2=$?
 check '[ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ $(wc -l <"$T/f/summary.csv") -eq 3 ]' "the same call after --force refused (exit $rc, then $rc2): $(head -3 "$T/f.out")"
 
+# 3f. a run killed while it removed checkpoint.prev after the swap (a partial .prev beside a
+# complete checkpoint/): the rerun resumes and takes the partial .prev away
+$MOESIM run $FX $ONE --set train.steps=6 --set train.checkpoint_every=2 --set eval.every=0 --out "$T/pv" --quiet >/dev/null 2>&1
+rm -f "$T/pv/run/manifest.json"
+mkdir -p "$T/pv/run/checkpoint.prev/state" && echo junk >"$T/pv/run/checkpoint.prev/state/blocks.0.bias.npy"
+$MOESIM run $FX $ONE --set train.steps=6 --set train.checkpoint_every=2 --set eval.every=0 --out "$T/pv" --quiet >"$T/pv.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ] && [ ! -e "$T/pv/run/checkpoint.prev" ] && [ -s "$T/pv/run/checkpoint/state.json" ]' "a partial checkpoint.prev beside a complete checkpoint was left (exit $rc): $(head -2 "$T/pv.out")"
+
 # 3c. the shards of one grid with another config: shard 2's points are new, but shard 1's finished
 # runs have another train.steps: refused (the folder would hold runs of two configs under one record)
 $MOESIM run $FX $Q --shard 1/2 --out "$T/sh" --quiet >/dev/null 2>&1

@@ -76,7 +76,8 @@ int run_state(const char *run_dir, const Config *c, char *why, size_t cap) {
 }
 
 // Removes what an interrupted run left behind: temporary files and folders (a checkpoint being
-// written when the run was killed) and the old manifest. The checkpoint itself stays, so the run
+// written when the run was killed), a .prev cut short beside a complete folder, and the old
+// manifest. The checkpoint itself stays, so the run
 // resumes from it; with force, it goes too, with the saved model: the run starts over.
 static void clean_run_dir(const char *run_dir, int force) {
     char p[IO_DEEP_PATH_MAX];
@@ -90,6 +91,17 @@ static void clean_run_dir(const char *run_dir, int force) {
     if (force) {
         const char *saved[] = {"checkpoint", "checkpoint.prev", "model", "model.prev"};
         for (int i = 0; i < 4; i++) remove_tree(path_join(p, sizeof p, run_dir, saved[i]));
+    }
+    // a .prev whose removal was cut short (a kill after the swap) beside a complete folder: junk
+    // that no later write would take away (the complete one is what a reader takes)
+    const char *whole[] = {"checkpoint", "model"};
+    for (int i = 0; i < 2; i++) {
+        char dir[IO_DEEP_PATH_MAX], prev[IO_DEEP_PATH_MAX + 8];
+        if (!path_join(dir, sizeof dir, run_dir, whole[i]) || !path_join(p, sizeof p, dir, "state.json") ||
+            !file_exists(p))
+            continue;
+        snprintf(prev, sizeof prev, "%s.prev", dir);
+        remove_tree(prev);
     }
 }
 
