@@ -66,6 +66,15 @@ mkdir -p "$T/pv/run/checkpoint.prev/state" && echo junk >"$T/pv/run/checkpoint.p
 $MOESIM run $FX $ONE --set train.steps=6 --set train.checkpoint_every=2 --set eval.every=0 --out "$T/pv" --quiet >"$T/pv.out" 2>&1; rc=$?
 check '[ $rc -eq 0 ] && [ ! -e "$T/pv/run/checkpoint.prev" ] && [ -s "$T/pv/run/checkpoint/state.json" ]' "a partial checkpoint.prev beside a complete checkpoint was left (exit $rc): $(head -2 "$T/pv.out")"
 
+# 3g. the temporary files of a call killed while it wrote the summary or the report (a pid that is
+# gone) are removed by the next call; a live process's are left (another shard may be writing)
+cp -r "$T/a" "$T/tm"
+for f in summary.csv.tmp.999999999 report.html.tmp.999999999 plots/loss.svg.tmp.999999999 summary.csv.tmp.1; do
+    echo junk >"$T/tm/$f"
+done
+$MOESIM run $FX $Q --out "$T/tm" --quiet >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 0 ] && [ "$(find "$T/tm" -name "*.tmp.9*" | wc -l)" -eq 0 ] && [ -e "$T/tm/summary.csv.tmp.1" ]' "a killed call's summary/report .tmp files were left, or a live pid's removed (exit $rc): $(find "$T/tm" -name "*.tmp*")"
+
 # 3c. the shards of one grid with another config: shard 2's points are new, but shard 1's finished
 # runs have another train.steps: refused (the folder would hold runs of two configs under one record)
 $MOESIM run $FX $Q --shard 1/2 --out "$T/sh" --quiet >/dev/null 2>&1

@@ -105,6 +105,24 @@ static void clean_run_dir(const char *run_dir, int force) {
     }
 }
 
+// Removes the temporary files (NAME.tmp.<pid>) a killed process left in dir: those of a pid that
+// is gone. Another shard's process may be writing its own summary or report beside us: a live
+// pid's are left alone.
+static void remove_dead_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    char p[IO_DEEP_PATH_MAX];
+    while ((de = readdir(d))) {
+        const char *t = strstr(de->d_name, ".tmp."), *digits = t ? t + 5 : NULL;
+        if (!digits || !*digits || strspn(digits, "0123456789") != strlen(digits) || strlen(digits) > 18) continue;
+        long pid = atol(digits);
+        if (pid > 0 && (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM)) continue;
+        if (path_join(p, sizeof p, dir, de->d_name)) remove_tree(p);
+    }
+    closedir(d);
+}
+
 // ---- signals ----------------------------------------------------------------------------------
 
 // The children of a parallel sweep (pid 0: free slot), to pass a signal on, and their points.
@@ -506,6 +524,11 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         free(todo);
         return rc == 1 ? SWEEP_NOTHING_RUN : rc;  // 1: a failure before any run (a full disk...)
     }
+    // the summary's, the report's and the plots' temporary files of a killed call (the report's
+    // writers use the same NAME.tmp.<pid>)
+    char plots[IO_CHILD_PATH_MAX];
+    remove_dead_tmp(dir);
+    if (path_join(plots, sizeof plots, dir, "plots")) remove_dead_tmp(plots);
     if (write_experiment_files(ex, dir) != 0) {
         fprintf(stderr, "moesim: cannot write into %s: %s\n", dir, strerror(errno));
         free(todo);
