@@ -278,6 +278,7 @@ static int cmd_run(int argc, char **argv) {
     if (load_experiment(&ex, file, sets, nsets) != 0) return 2;
     if (!o.quiet && !o.dry_run) print_settings(&ex);
     rc = sweep_run(&ex, &o);
+    if (rc == SWEEP_NOTHING_RUN) return 1;  // said why; no report over what did not run
     if (o.dry_run || rc == 2) return rc;
     if (rc > 128) {
         // interrupted: every unfinished run has a checkpoint; the same command resumes them

@@ -4,11 +4,13 @@
 // file's length before anything is allocated, so a hostile header is an error naming the file,
 // never a wrapped allocation, an out-of-memory or a read past a buffer.
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "io.h"
 
 // ---- the header ----------------------------------------------------------------------------------
@@ -318,17 +320,24 @@ int npy_read_stream(FILE *f, uint64_t file_size, const char *name, int want, con
 int npy_read_array(const char *path, int want, const char *as_bf16, void **data, int *ndim,
                    size_t shape[NPY_MAX_DIMS], char *err, size_t errlen) {
     if (!path) return io_fail(err, errlen, "cannot open a .npy file: %s", strerror(ENAMETOOLONG));
-    FILE *f = fopen(path, "rb");
-    if (!f) return io_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    // O_NONBLOCK: opening a FIFO would wait for a writer forever; a regular file ignores it
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
+    if (fd < 0) return io_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
+    if (fstat(fd, &st) != 0) {
         int e = errno;
-        fclose(f);
+        close(fd);
         return io_fail(err, errlen, "%s: cannot stat: %s", path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {  // its length must be known before reading
-        fclose(f);
+        close(fd);
         return io_fail(err, errlen, "%s: not a regular file", path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return io_fail(err, errlen, "%s: cannot open: %s", path, strerror(e));
     }
     int rc = npy_read_stream(f, (uint64_t)st.st_size, path, want, as_bf16, data, ndim, shape, err, errlen);
     fclose(f);

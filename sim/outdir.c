@@ -67,6 +67,18 @@ static int folder_empty(const char *dir) {
     return empty;
 }
 
+// The first file or folder that only `moesim run` writes (a run's training log, model or
+// checkpoint; an experiment's record) found in dir, or NULL. A run folder holds eval.csv and
+// manifest.json too, the own files by which eval and export take an older output of theirs: such
+// a folder is never replaced (`moesim eval RUN --out RUN` would delete the run's model).
+static const char *results_file(const char *dir) {
+    static const char *names[] = {"metrics.csv", "model", "checkpoint", "experiment.json", "summary.csv"};
+    char p[IO_PATH_MAX + 32];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (file_exists(path_join(p, sizeof p, dir, names[i]))) return names[i];
+    return NULL;
+}
+
 int outdir_begin(OutDir *o, const char *dir, const char *own_file, char *err, size_t errlen) {
     o->dir[0] = o->tmp[0] = '\0';
     if (!dir || !*dir) return io_fail(err, errlen, "--out: expected a folder's name, got ''");
@@ -91,6 +103,11 @@ int outdir_begin(OutDir *o, const char *dir, const char *own_file, char *err, si
             !(own_file && file_exists(path_join(own, sizeof own, o->dir, own_file))))
             return io_fail(err, errlen, "--out %s: the folder exists and is not a moesim output (no %s): it would be "
                            "replaced whole, so remove it yourself or give another --out", o->dir, OUTDIR_MARKER);
+        const char *run_file = results_file(o->dir);
+        if (run_file)
+            return io_fail(err, errlen, "--out %s: the folder holds %s, so it is a results folder of `moesim run`, "
+                           "not an output of this command: it would be replaced whole, so give another --out",
+                           o->dir, run_file);
     }
     remove_tree(o->tmp);  // our own pid's leftover, if the pid was reused
     return 0;

@@ -107,6 +107,12 @@ check '[ $rc -eq 2 ] && grep -q "huge.npy: shape (1099511627776, 16) needs 70368
 craft "$T/trail.npy" "(8, 16)" 520
 an trail --hidden "$T/trail.npy"; rc=$?
 check '[ $rc -eq 2 ] && grep -q "trail.npy: 8 bytes after the data" "$T/trail.log"' "trailing bytes: expected exit 2 (exit $rc: $(head -c 300 "$T/trail.log"))"
+# a NaN in the hidden states: the file's fault (exit 2 naming it and the element), not the work's
+craft "$T/nan.npy" "(8, 16)" 512
+printf '\000\000\300\177' | dd of="$T/nan.npy" bs=1 seek=$(( $(wc -c <"$T/nan.npy") - 4 )) conv=notrunc 2>/dev/null
+an nan --hidden "$T/nan.npy"; rc=$?
+check '[ $rc -eq 2 ] && grep -q "nan.npy: hidden state 7, column 15 is NaN" "$T/nan.log" && [ ! -e "$T/nan" ]' \
+    "a NaN in the hidden states: expected exit 2 naming the file and the element (exit $rc: $(head -c 300 "$T/nan.log"))"
 # empty arrays: 2^40 rows of 0 columns hold no byte; refused before any allocation
 craft "$T/empty_h.npy" "(1099511627776, 0)" 0
 craft "$T/empty_p.npy" "(4, 0)" 0

@@ -123,5 +123,15 @@ total=$(bytes "$T/r")
 full $((total / 2)) $MOESIM run $FX $S --out "$T/rf" --quiet; rc=$?
 check '[ $rc -eq 1 ] && grep -q "No space left on device" "$T/e" && notmp' "run at $((total / 2)) bytes: exit $rc, $(head -c 300 "$T/e"), $(find "$T" -name '*.tmp*' | head -3)"
 
+# its lock file is its first write: a full disk there is a failure (exit 1), not a refusal (2)
+for d in "$T/rl" "$T/r"; do
+    full 0 $MOESIM run $FX $S --out "$d" --quiet; rc=$?
+    check '[ $rc -eq 1 ] && grep -q "moesim.lock: No space left on device" "$T/e"' "run at 0 bytes into $d: exit $rc, expected 1 naming moesim.lock ($(head -c 300 "$T/e"))"
+done
+# ... and no report is built, nor results shown, for a call that ran nothing
+full 0 $MOESIM run $FX $S --out "$T/rl2"; rc=$?
+check '[ $rc -eq 1 ] && ! grep -q "report\|results in" "$T/e" && [ ! -s "$T/o" ]' "run at 0 bytes: a report or results after a failure before any run: $(grep -v "^ " "$T/e" | head -c 300)"
+
+
 echo "e2e_enospc: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

@@ -1,9 +1,10 @@
 #!/bin/sh
-# e2e_sweep_faults.sh — a results folder is never silently wrong: a changed experiment, another
-# file of the same name, a pinned swept key or a checkpoint of another config is refused (exit 2,
-# naming the keys) and --force redoes; a grown sweep keeps its finished runs; a second run on a locked folder is refused naming the
+# e2e_sweep_faults.sh — a results folder is never silently wrong: a changed experiment (also when
+# the runs are another shard's), another file of the same name, a pinned swept key or a checkpoint
+# of another config is refused (exit 2, naming the keys) and --force redoes; a grown sweep keeps its finished runs; a second run on a locked folder is refused naming the
 # holder's PID and a dead owner's lock is taken over; a -j child killed by a signal is named with
-# the signal and keeps a failed row in summary.csv; SIGHUP stops like SIGTERM and the rerun
+# the signal and keeps a failed row in summary.csv, one stopped by SIGTERM alone makes the call
+# exit 1; SIGHUP stops like SIGTERM and the rerun
 # resumes; -j children stop when their parent is killed with -9; no heatmap is printed when every
 # run failed. Prints "e2e_sweep_faults: N passed, M failed".
 # covers: sim/train/sweep.c sim/train/identity.c sim/train/lock.c sim/train/results.c
@@ -71,6 +72,43 @@ check '[ $rc -eq 2 ] && grep -q "other/tiny.toml" "$T/o.out" && grep -q "model.d
 $MOESIM run $FX $Q --set train.seed=1 --out "$T/a" --quiet >"$T/p.out" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q "train.seed = \[1, 2\]" "$T/p.out" && cmp -s "$T/a/summary.csv" "$T/sum.csv"' "--set train.seed=1 not refused, or summary.csv rewritten (exit $rc): $(head -3 "$T/p.out")"
 
+# 3e. --force takes the folder over for a pinned grid; the same call again (a repeat, or a resume)
+# continues it: the runs left outside the grid by --force are no reason to refuse
+cp -r "$T/a" "$T/f"
+$MOESIM run $FX $Q --set train.seed=1 --force --out "$T/f" --quiet >/dev/null 2>&1; rc=$?
+$MOESIM run $FX $Q --set train.seed=1 --out "$T/f" --quiet >"$T/f.out" 2>&1; rc2=$?
+check '[ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ $(wc -l <"$T/f/summary.csv") -eq 3 ]' "the same call after --force refused (exit $rc, then $rc2): $(head -3 "$T/f.out")"
+
+# 3f. a run killed while it removed checkpoint.prev after the swap (a partial .prev beside a
+# complete checkpoint/): the rerun resumes and takes the partial .prev away
+$MOESIM run $FX $ONE --set train.steps=6 --set train.checkpoint_every=2 --set eval.every=0 --out "$T/pv" --quiet >/dev/null 2>&1
+rm -f "$T/pv/run/manifest.json"
+mkdir -p "$T/pv/run/checkpoint.prev/state" && echo junk >"$T/pv/run/checkpoint.prev/state/blocks.0.bias.npy"
+$MOESIM run $FX $ONE --set train.steps=6 --set train.checkpoint_every=2 --set eval.every=0 --out "$T/pv" --quiet >"$T/pv.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ] && [ ! -e "$T/pv/run/checkpoint.prev" ] && [ -s "$T/pv/run/checkpoint/state.json" ]' "a partial checkpoint.prev beside a complete checkpoint was left (exit $rc): $(head -2 "$T/pv.out")"
+
+# 3g. the temporary files of a call killed while it wrote the summary or the report (a pid that is
+# gone) are removed by the next call; a live process's are left (another shard may be writing)
+cp -r "$T/a" "$T/tm"
+for f in summary.csv.tmp.999999999 report.html.tmp.999999999 plots/loss.svg.tmp.999999999 summary.csv.tmp.1; do
+    echo junk >"$T/tm/$f"
+done
+$MOESIM run $FX $Q --out "$T/tm" --quiet >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 0 ] && [ "$(find "$T/tm" -name "*.tmp.9*" | wc -l)" -eq 0 ] && [ -e "$T/tm/summary.csv.tmp.1" ]' "a killed call's summary/report .tmp files were left, or a live pid's removed (exit $rc): $(find "$T/tm" -name "*.tmp*")"
+
+# 3c. the shards of one grid with another config: shard 2's points are new, but shard 1's finished
+# runs have another train.steps: refused (the folder would hold runs of two configs under one record)
+$MOESIM run $FX $Q --shard 1/2 --out "$T/sh" --quiet >/dev/null 2>&1
+$MOESIM run $FX --set train.steps=5 --set eval.every=0 --shard 2/2 --out "$T/sh" --quiet >"$T/sh.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "sh/scope=micro-seed=1 ran with another config: train.steps = 4 there, 5 now" "$T/sh.out" && [ ! -e "$T/sh/scope=micro-seed=2" ]' "a shard with another config beside the other shard's runs (exit $rc): $(head -3 "$T/sh.out")"
+
+# 3d. --out naming a file, or a path through one: bad input (exit 2), not a failure
+echo keep >"$T/afile"
+for o in "$T/afile" "$T/afile/sub"; do
+    $MOESIM run $FX $Q --out "$o" --quiet >"$T/af.out" 2>&1; rc=$?
+    check '[ $rc -eq 2 ] && grep -q "afile" "$T/af.out" && [ "$(cat "$T/afile")" = keep ]' "run --out $o: exit $rc, expected 2: $(head -2 "$T/af.out")"
+done
+
 # 3b. a grown sweep (another seed) keeps every run the folder holds: accepted, the finished runs
 # are not redone, and the summary has the old rows and the new ones
 cp -r "$T/a" "$T/g"
@@ -134,6 +172,15 @@ check '[ $rc -eq 1 ] && grep -q "^moesim: run: steps=100000: killed by signal 9 
 check 'grep -q "^steps=100000,.*,failed: killed by signal 9 (Killed)," "$T/j/summary.csv" && grep -q "^steps=30,.*,ok," "$T/j/summary.csv"' "no failed row for the killed run in summary.csv"
 # the terminal view: the finished variant's heatmap, the failed one named instead of measured
 check 'grep -q "^no run finished ok, not shown: steps=100000 (1 failed)$" "$T/j.stdout" && grep -q "highest first: steps=30 [0-9.]*$" "$T/j.stdout"' "the terminal view measured the failed run, or not the ok one: $(cat "$T/j.stdout")"
+
+# 9b. a -j child stopped by SIGTERM sent to it alone (not to the sweep): "interrupted", named, and
+# the call is not ok (exit 1), as its run is not done
+$MOESIM run "$T/two.toml" --set eval.every=0 -j 2 --out "$T/jt" --quiet >/dev/null 2>"$T/jt.out" &
+P=$!; PIDS="$PIDS $P"
+wait_for 'grep -qs "\"status\": \"ok\"" "$T/jt/steps=30/manifest.json" && [ $(children $P | wc -w) -eq 1 ]'
+c=$(children $P); PIDS="$PIDS $c"
+[ -n "$c" ] && kill -TERM $c; wait $P; rc=$?
+check '[ $rc -eq 1 ] && grep -q "^moesim: run: steps=100000: interrupted by a signal to its process" "$T/jt.out" && grep -q "^steps=100000,.*,interrupted," "$T/jt/summary.csv"' "a child stopped by SIGTERM alone: exit $rc (expected 1), or not named: $(head -3 "$T/jt.out")"
 
 # 10. no heatmap or ranking when every run failed: both children of a 2-point sweep killed
 $MOESIM run $FX --set train.steps=100000 --set eval.every=0 --shard 1/2 -j 2 --out "$T/n" >"$T/n.out" 2>"$T/n.err" &

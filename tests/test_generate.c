@@ -475,6 +475,9 @@ static void test_bad_input_and_files(void) {
     CHECK(strstr(err, f) != NULL);
     CHECK(npy_write(f, "<i4", good, 1, sh1) == 0);
     expect_error(gen_prompts(&p, &a, &c, err, sizeof err), err, "2-D");
+    size_t sh0[2] = {0, 3};  // the right dimensions, no prompt: not "got 2 dimensions"
+    CHECK(npy_write(f, "<i4", good, 2, sh0) == 0);
+    expect_error(gen_prompts(&p, &a, &c, err, sizeof err), err, "0 prompts of 3 tokens");
     float fl[6] = {0};
     CHECK(npy_write(f, "<f4", fl, 2, sh2) == 0);
     expect_error(gen_prompts(&p, &a, &c, err, sizeof err), err, "prompts.npy");

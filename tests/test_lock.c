@@ -2,12 +2,14 @@
 // shard conflicts, the shards of one grid do not, overlapping shards of two grids and a whole run
 // do; the refusal names the holder's PID; a dead owner's lock file is taken over with a message
 // and removed at unlock; the -j children of a parent killed with -9 keep the folder locked until
-// they stop. And the experiment grid text of sim/train/identity.c.
+// they stop; a lock file that is a symbolic link, a folder or a FIFO is refused, never written
+// through. And the experiment grid text of sim/train/identity.c.
 // covers: sim/train/lock.c sim/train/identity.c
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -105,6 +107,22 @@ int main(void) {
     CHECK_MSG(strstr(note, "taking over") && strstr(note, want), "note: '%s'", note);
     folder_unlock(&l);
     CHECK(!file_exists(path));
+
+    // a lock file planted as a symbolic link is refused, never written through (its target keeps
+    // its bytes); so is a folder or a FIFO of that name
+    char target[IO_CHILD_PATH_MAX];
+    f = fopen(path_join(target, sizeof target, dir, "target.txt"), "w");
+    if (f) { fputs("keep\n", f); fclose(f); }
+    CHECK(symlink(target, path) == 0);
+    CHECK(folder_lock(&l, dir, 0, 0, note, sizeof note, err, sizeof err) == -1 && strstr(err, "symbolic link"));
+    char *kept = read_text_file(target);
+    CHECK_MSG(kept && strcmp(kept, "keep\n") == 0, "the link's target was written: '%s'", kept ? kept : "(gone)");
+    free(kept);
+    CHECK(remove(path) == 0 && mkdir(path, 0755) == 0);
+    CHECK(folder_lock(&l, dir, 0, 0, note, sizeof note, err, sizeof err) == -1 && strstr(err, "folder"));
+    CHECK(rmdir(path) == 0 && mkfifo(path, 0644) == 0);
+    CHECK(folder_lock(&l, dir, 0, 0, note, sizeof note, err, sizeof err) == -1 && strstr(err, "not a regular file"));
+    remove(path);
 
     // a parent killed with -9 whose -j child still runs: the folder stays locked, naming the child
     int ready[2];

@@ -4,7 +4,7 @@
 // shapes whose element or byte count wraps size_t, a 4 KB file claiming 2^40 rows, negative and
 // over-long dimensions, a broken dict, unknown, missing and repeated keys, a bad descr or
 // fortran_order, a header length past the end of the file, truncated data, trailing bytes,
-// versions other than 1.0/2.0/3.0. And the valid forms numpy writes (versions 1.0 to 3.0, keys in
+// versions other than 1.0/2.0/3.0, a folder or a FIFO (refused, not waited on). And the valid forms numpy writes (versions 1.0 to 3.0, keys in
 // any order, double quotes, Fortran order, every dtype) still read to the right values through
 // every entry point (npy_read_array and its thin wrappers). Uses only the reader's public entry
 // points that existed before it was rewritten, so the hostile cases can be run against the old
@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "harness.h"
 #include "../sim/io.h"
@@ -141,6 +142,12 @@ static void test_hostile(void) {
     fclose(f);
     refused("v2 preamble cut", at("v2short.npy"), 0, "ends inside its 12-byte preamble");
     refused("a folder", dir, 0, "not a regular file");
+    // a FIFO: refused at once (opening it for reading waited for a writer forever); the alarm
+    // turns a hang into a failure
+    CHECK(mkfifo(at("fifo.npy"), 0644) == 0);
+    alarm(10);
+    refused("a FIFO", at("fifo.npy"), 0, "not a regular file");
+    alarm(0);
     refused("a missing file", at("none.npy"), 0, "cannot open");
 }
 

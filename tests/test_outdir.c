@@ -3,7 +3,8 @@
 // command leaves the earlier folder as it was; a folder that is not a moesim output, a file, and
 // '.', '..' or '/' are refused; a dead writer's DIR.tmp.<pid> is removed and a live one's left; a
 // DIR.prev.<pid> whose swap was cut short is put back; an older moesim's output (the command's own
-// file, no complete.json) may be replaced; the reader's check names what is wrong. The swap both
+// file, no complete.json) may be replaced, but never a run's folder (it holds eval.csv and
+// manifest.json too); the reader's check names what is wrong. The swap both
 // by the atomic exchange and by the two renames (MOESIM_OUTDIR_FALLBACK=1).
 // covers: sim/outdir.c
 #include <stdlib.h>
@@ -96,6 +97,21 @@ static void test_refused(const char *T) {
     CHECK_MSG(outdir_begin(&o, dir, "generate.json", err, sizeof err) == 0, "%s", err);
     CHECK(outdir_begin(&o, dir, "eval.csv", err, sizeof err) != 0);
     CHECK(outdir_check(dir, "generate", err, sizeof err) != 0 && strstr(err, "complete.json") && strstr(err, dir));
+    // a run folder holds eval.csv and manifest.json (eval's and export's own files) beside its
+    // training log and model: `moesim eval RUN --out RUN` must not replace it
+    char run[700], model[800];
+    snprintf(run, sizeof run, "%s/run", T);
+    snprintf(model, sizeof model, "%s/model", run);
+    CHECK(mkdir_p(model) == 0);
+    put(run, "eval.csv", "step,layer\n");
+    put(run, "manifest.json", "{}\n");
+    put(model, "state.json", "{}\n");
+    CHECK(outdir_begin(&o, run, "eval.csv", err, sizeof err) != 0 && strstr(err, "model") && strstr(err, run));
+    CHECK(outdir_begin(&o, run, "manifest.json", err, sizeof err) != 0 && strstr(err, "moesim run"));
+    remove_tree(model);
+    put(run, "metrics.csv", "step\n");
+    CHECK(outdir_begin(&o, run, "eval.csv", err, sizeof err) != 0 && strstr(err, "metrics.csv"));
+    CHECK(has(run, "eval.csv") && has(run, "metrics.csv"));
     snprintf(file, sizeof file, "%s/notes.txt", dir);
     CHECK(outdir_begin(&o, file, NULL, err, sizeof err) != 0 && strstr(err, "a file of that name exists"));
     const char *names[] = {"/", ".", "..", "x/.", "x/.."};

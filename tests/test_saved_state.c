@@ -1,9 +1,9 @@
 // test_saved_state.c — a run's saved state checked before any work (sim/train/saved_state.c): the
 // checkpoint a real tiny run leaves passes (so the partial CSVs' rules match their writers), and a
 // damaged one is refused naming the file — an emptied eval.csv, a truncated metrics.csv, an edited
-// state.json step, a truncated optimizer moment; also in a folder of the earlier format, where only
+// state.json step, optimizer_t or batch_rng, a truncated optimizer moment; also in a folder of the earlier format, where only
 // the CSV rules can see them — with the advice to start over (never a warm-start key); a damaged
-// train.init_from model is refused as train.init_from.
+// train.init_from model is refused as train.init_from, and so is one in the run's own folder.
 // covers: sim/train/saved_state.c sim/train/train.c sim/models/checkpoint.c
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +105,23 @@ static void test_resume(int old_format) {
         expect_damaged(&c, dir, p, up ? "before the rows of step 5" : "a row of step 4 after the checkpoint's step 3",
                        "edited step");
     }
+    // state.json's optimizer_t and batch_rng: no row can contradict them, so its state_fnv1a64
+    // does (format 2); otherwise the resume would go on to other results while saying ok
+    for (int k = 0; k < 2 && !old_format; k++) {
+        snprintf(tag, sizeof tag, "state%d_%s", k, fmt);
+        tiny_run(&c, tag, dir, sizeof dir);
+        path_join(ck, sizeof ck, dir, "checkpoint");
+        path_join(p, sizeof p, ck, "state.json");
+        char *st = read_text_file(p), *at = st ? strstr(st, k ? "\"batch_rng\": \"" : "\"optimizer_t\": ") : NULL;
+        CHECK(at != NULL);
+        if (at) {
+            at += strlen(k ? "\"batch_rng\": \"" : "\"optimizer_t\": ");
+            *at = *at == '1' ? '2' : '1';  // a digit of the value, the length kept
+            write_text(p, st);
+        }
+        free(st);
+        expect_damaged(&c, dir, p, "state_fnv1a64", k ? "edited batch_rng" : "edited optimizer_t");
+    }
     // a truncated optimizer moment
     snprintf(tag, sizeof tag, "moment_%s", fmt);
     tiny_run(&c, tag, dir, sizeof dir);
@@ -125,6 +142,15 @@ static void test_init_from(void) {
     set(&warm, "train.init_from", value);
     path_join(other, sizeof other, tmpdir, "warm");
     CHECK_MSG(run_check_saved(&warm, other, 1, err, sizeof err) == 0, "%s", err);
+    // the run's own folder as its warm start (its model/, or the folder): the run replaces it
+    // (--force removed the model before the warm start read it: the trained model was lost)
+    CHECK(run_check_saved(&warm, dir, 0, err, sizeof err) != 0);
+    CHECK_MSG(contains(err, "train.init_from: ") && contains(err, "own folder") && contains(err, dir), "%s", err);
+    snprintf(value, sizeof value, "\"%s/model\"", dir);
+    set(&warm, "train.init_from", value);
+    CHECK(run_check_saved(&warm, dir, 0, err, sizeof err) != 0 && contains(err, "own folder"));
+    snprintf(value, sizeof value, "\"%s\"", dir);
+    set(&warm, "train.init_from", value);
     path_join(p, sizeof p, dir, "model/params/wte.npy");
     FILE *f = fopen(p, "r+b");
     CHECK(f != NULL);

@@ -162,6 +162,18 @@ static int write_file_list(JsonWriter *jw, const char *dir, const Model *m, cons
     return rc;
 }
 
+// The checksum of state.json's own values, which no file of the list covers and which decide how
+// a run goes on: kind, step, optimizer, optimizer_t, batch_rng, layers and experts, as their text
+// is written (json_field's form), each followed by a NUL. An edited "step" that no partial row
+// contradicts (a step between two logged ones), "optimizer_t" or "batch_rng" would otherwise
+// resume to other results while the run says ok.
+static void state_hash(const char *const v[7], char out[17]) {
+    uint64_t h = IO_HASH_INIT;
+    for (int i = 0; i < 7; i++) h = io_hash_bytes(h, v[i], strlen(v[i]) + 1);
+    io_hash_hex(h, out);
+}
+static const char *const state_keys[7] = {"kind", "step", "optimizer", "optimizer_t", "batch_rng", "layers", "experts"};
+
 static int write_state_json(const char *dir, const Config *c, const Model *m, const CkptWrite *w, char *err,
                             size_t errlen) {
     char p[IO_DEEP_PATH_MAX];
@@ -183,6 +195,15 @@ static int write_state_json(const char *dir, const Config *c, const Model *m, co
     json_key(&jw, "batch_rng"); json_str(&jw, rng);
     json_key(&jw, "layers"); json_int(&jw, m->spec.L);
     json_key(&jw, "experts"); json_int(&jw, m->spec.E);
+    char step[24], opt_t[24], layers[24], experts[24], sum[17];
+    snprintf(step, sizeof step, "%d", w->step);
+    snprintf(opt_t, sizeof opt_t, "%ld", w->optim ? w->optim->t : 0L);
+    snprintf(layers, sizeof layers, "%d", m->spec.L);
+    snprintf(experts, sizeof experts, "%d", m->spec.E);
+    const char *vals[7] = {w->partial[0] ? "checkpoint" : "model", step, c->optim_name == OPTIM_MUON ? "muon" : "adamw",
+                           opt_t, rng, layers, experts};
+    state_hash(vals, sum);
+    json_key(&jw, "state_fnv1a64"); json_str(&jw, sum);
     json_key(&jw, "parameters");
     json_array(&jw);
     size_t shape[3];
@@ -383,6 +404,20 @@ static int read_exact(const char *path, int nd, const size_t *shape, float *dst,
     memcpy(dst, data, count * sizeof(float));
     free(data);
     return 0;
+}
+
+// state.json's own values against its "state_fnv1a64" (format 2; a folder written before the
+// checksum was added, on 2026-12-06, has none and is read as before). Returns 0, or -1 with err.
+static int check_state_values(const char *dir, const char *json, char *err, size_t errlen) {
+    char got[7][128], sum[17], want[32];
+    const char *vals[7];
+    if (!json_field(json, "state_fnv1a64", want, sizeof want)) return 0;
+    for (int i = 0; i < 7; i++) vals[i] = json_field(json, state_keys[i], got[i], sizeof got[i]) ? got[i] : "";
+    state_hash(vals, sum);
+    if (strcmp(want, sum) == 0) return 0;
+    return io_fail(err, errlen, "%s/state.json: its values (kind, step, optimizer, optimizer_t, batch_rng, layers, "
+                   "experts) do not match its \"state_fnv1a64\" %s (they give %s: the file was changed after it was "
+                   "saved)", dir, want, sum);
 }
 
 // Returns the format's version (1 or 2), or -1 with err.
@@ -693,6 +728,7 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
     if (rc == 0 && version == 2) rc = check_files(dir, json, m, checkpoint, opt_have, err, errlen);
     if (rc == 0 && version == 1) warn_unverified(dir);
     if (rc == 0 && r->partial_rules) rc = check_partials(dir, r->partial_rules, step, err, errlen);
+    if (rc == 0 && version == 2) rc = check_state_values(dir, json, err, errlen);  // after the rows: they say more
     free(json);
     if (rc != 0) return -1;
     // every array is read into staging first: nothing of the model changes unless all of it reads

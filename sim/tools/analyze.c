@@ -53,6 +53,17 @@ static int write_truncation(const char *out, int layer, const float *H, const fl
     return 0;
 }
 
+// The first element of the rows x cols array x (read from path) that is NaN or Inf: -1 with err
+// naming the file, the row and the column; 0 when all are finite.
+static int first_nonfinite(const char *path, const float *x, size_t rows, int cols, const char *what, char *err,
+                           size_t errlen) {
+    for (size_t i = 0; i < rows * (size_t)cols; i++)
+        if (!isfinite(x[i]))
+            return io_fail(err, errlen, "%s: %s %zu, column %zu is %s (the values must be finite)", path, what,
+                           i / (size_t)cols, i % (size_t)cols, isnan(x[i]) ? "NaN" : "Inf");
+    return 0;
+}
+
 // analyze_files with the scalars returned (lm may be NULL); layer is the input's index (0 for
 // --hidden, i for a folder's layer<i>), truncation.csv's layer column.
 static int analyze_one(const AnalyzeArgs *a, int layer, LayerMetrics *lm_out, char *err, size_t errlen) {
@@ -78,6 +89,10 @@ static int analyze_one(const AnalyzeArgs *a, int layer, LayerMetrics *lm_out, ch
         goto done;
     }
     int D = (int)sh[ndh - 1], E = (int)sp[0], K = a->top_k;
+    // a NaN or Inf in a file is the file's fault (exit 2, named), not a failure of the work
+    if (first_nonfinite(a->hidden, H, N, D, "hidden state", err, errlen) != 0 ||
+        first_nonfinite(a->router, P, (size_t)E, D, "router row", err, errlen) != 0)
+        goto done;
     if (ndh == 3 && a->seq_len > 0 && (size_t)a->seq_len != sh[1]) {
         snprintf(err, errlen, "%s: B x T x D with T = %zu, but --seq-len %d", a->hidden, sh[1], a->seq_len);
         goto done;
@@ -127,7 +142,15 @@ static int analyze_one(const AnalyzeArgs *a, int layer, LayerMetrics *lm_out, ch
     for (int e = 0; e < E; e++)
         for (int i = 0; i < D; i++) Pt[(size_t)i * E + e] = P[(size_t)e * D + i];
     if (linalg_xw(Zd, H, N, D, Pt, E) != 0) { snprintf(err, errlen, "out of memory"); goto done; }
-    for (size_t i = 0; i < N * (size_t)E; i++) Z[i] = (float)Zd[i];
+    for (size_t i = 0; i < N * (size_t)E; i++) {
+        Z[i] = (float)Zd[i];
+        if (!isfinite(Z[i])) {  // finite inputs whose logit overflows float32: still the inputs' fault
+            snprintf(err, errlen, "%s and %s: the logit of hidden state %zu for expert %zu is %g, beyond float32 "
+                     "(the values are too large)", a->hidden, a->router, i / (size_t)E, i % (size_t)E, Zd[i]);
+            rc = ANALYZE_BAD_INPUT;
+            goto done;
+        }
+    }
     free(Zd); Zd = NULL;
     // the K largest logits (softmax and sigmoid are monotone), unless the model's choices are given
     // (nn's router top-K: ties to the lower index, as the model routes)

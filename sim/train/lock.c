@@ -82,8 +82,8 @@ static int held_msg(char *err, size_t errlen, const char *path, const Owner *o, 
 
 // Whether another lock file's owner is still there: 0 free, else -1 with err.
 static int check_other(const char *path, char *err, size_t errlen) {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return 0;  // gone meanwhile
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);  // a FIFO must not hang us
+    if (fd < 0) return 0;  // gone meanwhile (or not a lock file: no one holds it)
     Owner o;
     read_owner(fd, &o);
     long owner = byte_holder(fd, BYTE_OWNER), child = owner > 0 ? 0 : byte_holder(fd, BYTE_CHILDREN);
@@ -100,12 +100,23 @@ int folder_lock(FolderLock *l, const char *dir, int index, int count, char *note
     note[0] = '\0';
     if (count <= 1) index = count = 1;
     lock_name(name, sizeof name, index, count);
-    if (!path_join(l->path, sizeof l->path, dir, name)) return io_fail(err, errlen, "%s: %s", l->path, strerror(ENAMETOOLONG));
+    if (!path_join(l->path, sizeof l->path, dir, name)) return io_fail(err, errlen, "%s: %s", l->path, strerror(ENAMETOOLONG)), -2;
     int fd = -1, records = 1;
     Owner old;
     for (int attempt = 0; attempt < 8; attempt++) {
-        fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0) return io_fail(err, errlen, "cannot create %s: %s", l->path, strerror(errno));
+        // never through a symbolic link (a lock file planted as one would truncate its target)
+        // nor into anything but a regular file: both are refused, as a folder not ours to write
+        fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+        struct stat ls;
+        if (fd < 0 && (errno == ELOOP || errno == EISDIR))
+            return io_fail(err, errlen, "%s: a %s, not a lock file: remove it, or use another --out", l->path,
+                           errno == ELOOP ? "symbolic link" : "folder");
+        if (fd < 0) return io_fail(err, errlen, "cannot create %s: %s", l->path, strerror(errno)), -2;
+        if (fstat(fd, &ls) != 0 || !S_ISREG(ls.st_mode)) {
+            close(fd);
+            return io_fail(err, errlen, "%s: not a regular file, so not a lock file: remove it, or use another --out",
+                           l->path);
+        }
         read_owner(fd, &old);
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = BYTE_OWNER, .l_len = 1};
         if (fcntl(fd, F_SETLK, &fl) != 0) {
@@ -143,7 +154,7 @@ int folder_lock(FolderLock *l, const char *dir, int index, int count, char *note
     if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
         int e = errno;
         folder_unlock(l);
-        return io_fail(err, errlen, "cannot write %s: %s", l->path, strerror(e));
+        return io_fail(err, errlen, "cannot write %s: %s", l->path, strerror(e)), -2;
     }
     // the other lock files whose points overlap ours
     DIR *d = opendir(dir);

@@ -24,8 +24,9 @@ typedef struct {
 } FolderLock;
 
 // Takes the lock of dir (which must exist) for shard index of count (count <= 1: the whole grid).
-// Returns 0 (note holds a message when a dead owner's lock was taken over, else ""), or -1 with
-// err naming the holder's PID, host and start time, or the system's reason.
+// Returns 0 (note holds a message when a dead owner's lock was taken over, else ""), -1 with err
+// naming the holder's PID, host and start time, or -2 with err naming the lock file and the
+// system's reason (it cannot be created or written: a failure, not a refusal).
 int folder_lock(FolderLock *l, const char *dir, int index, int count, char *note, size_t notelen, char *err,
                 size_t errlen);
 // In a -j child: the shared lock of the runs still writing into the folder.

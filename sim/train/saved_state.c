@@ -4,6 +4,7 @@
 // the checkpoint's partial CSVs against the rules of their writers (results.c, evaluate/writers.c).
 // The sweep calls run_check_saved for every point before it creates any folder; train_run reads
 // the same way when it starts, so a run started some other way is checked too.
+#define _XOPEN_SOURCE 700  // realpath
 #include <stdlib.h>
 #include <string.h>
 #include "train_internal.h"
@@ -134,6 +135,19 @@ int run_check_saved(const Config *c, const char *run_dir, int resume, char *err,
     if (train_init_from_check(c, &saved, found, sizeof found, msg, sizeof msg) != 0 ||
         scratch_build(c, opt, &m, &o, msg, sizeof msg) != 0)
         return io_fail(err, errlen, "train.init_from: %s", msg);
+    // the run's own folder: the run replaces its model/ and checkpoint/ (--force removes them
+    // before it starts), so it would warm-start from nothing, or from itself
+    char *own = realpath(run_dir, NULL), *from = realpath(found, NULL);
+    size_t n = own ? strlen(own) : 0;
+    int inside = own && from && strncmp(from, own, n) == 0 && (from[n] == '/' || from[n] == '\0');
+    free(own);
+    free(from);
+    if (inside) {
+        if (opt) optim_free(&o);
+        model_free(&m);
+        return io_fail(err, errlen, "train.init_from: %s is in this run's own folder %s, which the run replaces: "
+                       "copy the model elsewhere first, or start from another run", found, run_dir);
+    }
     rc = train_init_from_read(found, &m, opt ? &o : NULL, msg, sizeof msg);
     if (opt) optim_free(&o);
     model_free(&m);

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -87,7 +88,8 @@ int run_state(const char *run_dir, const Config *c, char *why, size_t cap) {
 }
 
 // Removes what an interrupted run left behind: temporary files and folders (a checkpoint being
-// written when the run was killed) and the old manifest. The checkpoint itself stays, so the run
+// written when the run was killed), a .prev cut short beside a complete folder, and the old
+// manifest. The checkpoint itself stays, so the run
 // resumes from it; with force, it goes too, with the saved model: the run starts over.
 static void clean_run_dir(const char *run_dir, int force) {
     char p[IO_DEEP_PATH_MAX];
@@ -102,6 +104,35 @@ static void clean_run_dir(const char *run_dir, int force) {
         const char *saved[] = {"checkpoint", "checkpoint.prev", "model", "model.prev"};
         for (int i = 0; i < 4; i++) remove_tree(path_join(p, sizeof p, run_dir, saved[i]));
     }
+    // a .prev whose removal was cut short (a kill after the swap) beside a complete folder: junk
+    // that no later write would take away (the complete one is what a reader takes)
+    const char *whole[] = {"checkpoint", "model"};
+    for (int i = 0; i < 2; i++) {
+        char dir[IO_DEEP_PATH_MAX], prev[IO_DEEP_PATH_MAX + 8];
+        if (!path_join(dir, sizeof dir, run_dir, whole[i]) || !path_join(p, sizeof p, dir, "state.json") ||
+            !file_exists(p))
+            continue;
+        snprintf(prev, sizeof prev, "%s.prev", dir);
+        remove_tree(prev);
+    }
+}
+
+// Removes the temporary files (NAME.tmp.<pid>) a killed process left in dir: those of a pid that
+// is gone. Another shard's process may be writing its own summary or report beside us: a live
+// pid's are left alone.
+static void remove_dead_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    char p[IO_DEEP_PATH_MAX];
+    while ((de = readdir(d))) {
+        const char *t = strstr(de->d_name, ".tmp."), *digits = t ? t + 5 : NULL;
+        if (!digits || !*digits || strspn(digits, "0123456789") != strlen(digits) || strlen(digits) > 18) continue;
+        long pid = atol(digits);
+        if (pid > 0 && (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM)) continue;
+        if (path_join(p, sizeof p, dir, de->d_name)) remove_tree(p);
+    }
+    closedir(d);
 }
 
 // ---- signals ----------------------------------------------------------------------------------
@@ -138,13 +169,15 @@ static void release_at_exit(void) {
     if (getpid() == held_by) folder_unlock(&held);
 }
 
+// Returns 0, 2 (another process holds it) or 1 (the lock file cannot be written: a full disk).
 static int take_lock(const char *dir, int si, int sn) {
     static int registered;
     char note[IO_MSG_MAX], err[IO_MSG_MAX];
     folder_unlock(&held);  // a lock of an earlier call in this process
-    if (folder_lock(&held, dir, si, sn, note, sizeof note, err, sizeof err) != 0) {
+    int rc = folder_lock(&held, dir, si, sn, note, sizeof note, err, sizeof err);
+    if (rc != 0) {
         fprintf(stderr, "moesim: run: %s\n", err);
-        return -1;
+        return rc == -2 ? 1 : 2;
     }
     held_by = getpid();
     if (!registered) registered = atexit(release_at_exit) == 0;
@@ -312,7 +345,10 @@ static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, in
         return 2;
     }
     char outside[256];
-    long nout = runs_outside_grid(ex, dir, outside, sizeof outside);
+    // the folder's own experiment again (a repeat, a resume after a --force that took it over):
+    // runs outside its grid are ones its summary already left out
+    int same = rec == 1 && strcmp(was.hash, now.hash) == 0;
+    long nout = same ? 0 : runs_outside_grid(ex, dir, outside, sizeof outside);
     if (nout > 0 && !o->force) {
         if (rec == 1) explain_other_experiment(ex, dir, &was, &now);
         fprintf(stderr, "moesim: run: %ld run%s in %s %s not in this experiment's grid (%s%s), so the summary "
@@ -326,8 +362,7 @@ static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, in
     *ntodo = *nmine = 0;
     memory_plan_begin(mem, jobs, o->max_memory);
     for (long i = 0; i < ex->npoints; i++) {
-        if (!experiment_in_shard(i, si, sn)) continue;
-        (*nmine)++;
+        int mine = experiment_in_shard(i, si, sn);
         experiment_run_id(ex, i, id, sizeof id);
         if (!path_join(run_dir, sizeof run_dir, dir, id)) {  // the later joins of dir and an id fit
             fprintf(stderr, "moesim: %s: %s\n", run_dir, strerror(ENAMETOOLONG));
@@ -336,6 +371,16 @@ static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, in
         Config c;
         experiment_point(ex, i, &c);
         int st = run_state(run_dir, &c, why, sizeof why);
+        if (!mine) {
+            // another shard's run: not this call's to do, but one of another config would leave
+            // the folder (its record, summary and report) mixed, so it is refused all the same
+            if (st == RUN_STATE_CHANGED && !o->force) {
+                if (changed < 3) fprintf(stderr, "moesim: run: %s ran with another config: %s\n", run_dir, why);
+                changed++;
+            }
+            continue;
+        }
+        (*nmine)++;
         char est[32] = "-";
         if (st != RUN_STATE_DONE || o->force) {
             char found[IO_DEEP_PATH_MAX];
@@ -451,7 +496,7 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
     // the work list: this shard's points that are not done (or all of them with --force)
     long *todo = malloc(sizeof(long) * (size_t)(ex->npoints > 0 ? ex->npoints : 1));
     long ntodo = 0, nmine = 0;
-    if (!todo) return 1;
+    if (!todo) return SWEEP_NOTHING_RUN;
     int jobs = o->jobs > 1 ? o->jobs : 1;
     if (jobs > SWEEP_MAX_JOBS) jobs = SWEEP_MAX_JOBS;
     int threads = 0;
@@ -462,8 +507,15 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
     // every check that needs no folder. Every run to do is estimated from its config (memory.h)
     // before anything is allocated, the saved models' checks included.
     MemPlan mem;
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {  // bad input, before any work (a full disk is 1)
+        fprintf(stderr, "moesim: run: %s: a file of that name exists (the results are a folder): remove it or give "
+                "another --out\n", dir);
+        free(todo);
+        return 2;
+    }
     int existed = file_exists(dir), rc = 0;
-    if (!o->dry_run && existed && take_lock(dir, si, sn) != 0) rc = 2;
+    if (!o->dry_run && existed) rc = take_lock(dir, si, sn);
     if (rc == 0) rc = plan(ex, o, dir, si, sn, threads, jobs, &mem, todo, &ntodo, &nmine, o->dry_run);
     if (o->dry_run && rc == 0) printf("%ld points (%ld in this shard), %ld to run, results in %s\n", ex->npoints, nmine, ntodo, dir);
     if (rc == 0) rc = memory_plan_check(&mem, o->dry_run, stdout);  // 2: over the limit, said why
@@ -475,21 +527,24 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
     if (rc == 0 && !existed) {
         if (mkdir_p(dir) != 0) {
             fprintf(stderr, "moesim: cannot create %s: %s\n", dir, strerror(errno));
-            rc = 1;
-        } else if (take_lock(dir, si, sn) != 0) {
-            rc = 2;
-        } else {
+            rc = errno == ENOTDIR || errno == EEXIST ? 2 : 1;  // a file in the way is the --out's fault
+        } else if ((rc = take_lock(dir, si, sn)) == 0) {
             rc = plan(ex, o, dir, si, sn, threads, jobs, &mem, todo, &ntodo, &nmine, 0);  // another process may have made it meanwhile
         }
     }
     if (rc != 0) {
         free(todo);
-        return rc;
+        return rc == 1 ? SWEEP_NOTHING_RUN : rc;  // 1: a failure before any run (a full disk...)
     }
+    // the summary's, the report's and the plots' temporary files of a killed call (the report's
+    // writers use the same NAME.tmp.<pid>)
+    char plots[IO_CHILD_PATH_MAX];
+    remove_dead_tmp(dir);
+    if (path_join(plots, sizeof plots, dir, "plots")) remove_dead_tmp(plots);
     if (write_experiment_files(ex, dir) != 0) {
         fprintf(stderr, "moesim: cannot write into %s: %s\n", dir, strerror(errno));
         free(todo);
-        return 1;
+        return SWEEP_NOTHING_RUN;
     }
     if (!o->quiet && ntodo < nmine)
         fprintf(stderr, "moesim: %ld of %ld runs already done in %s (use --force to redo them)\n", nmine - ntodo, nmine, dir);
@@ -553,6 +608,13 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
                 fprintf(stderr, "moesim: run: %s: %s\n", id, reason);
                 write_killed_manifest(ex, point, dir, reason);
             }
+            if (rc == 3 && !train_stop_signal && point >= 0) {
+                // a signal to this child alone (not to the sweep): the run is not done, so neither
+                // is the call; said even with --quiet
+                experiment_run_id(ex, point, id, sizeof id);
+                fprintf(stderr, "moesim: run: %s: interrupted by a signal to its process; it resumes from its "
+                        "checkpoint when the same command is run again\n", id);
+            }
             ok += rc == 0; failed += rc == 1; diverged += rc == 2; interrupted += rc == 3;
         }
     }
@@ -571,5 +633,5 @@ int sweep_run(const Experiment *ex, const SweepOptions *o) {
         fprintf(stderr, "moesim: cannot write %s/summary.csv: %s\n", dir, strerror(errno));
         files_failed = 1;
     }
-    return failed || files_failed ? 1 : 0;
+    return failed || interrupted || files_failed ? 1 : 0;
 }

@@ -22,8 +22,11 @@ typedef struct {
 // not failures), 2 when it refused before any work (bad input, runs over --max-memory or the
 // available memory (memory.h), a folder of another experiment, a
 // finished run or a checkpoint of another config, a folder locked by another process), 128 + the
-// signal when stopped. The folder's lock (lock.h) is taken here and held until the process exits,
-// so the report main.c builds afterwards is written under it too.
+// signal when stopped, or SWEEP_NOTHING_RUN when it failed before any run (a folder or a file it
+// cannot write, out of memory: exit 1, with no report to build and no results to show). The
+// folder's lock (lock.h) is taken here and held until the process exits, so the report main.c
+// builds afterwards is written under it too.
+#define SWEEP_NOTHING_RUN (-1)
 int sweep_run(const Experiment *ex, const SweepOptions *o);
 
 // Rebuilds DIR/summary.csv from the run folders listed by the experiment (points without a

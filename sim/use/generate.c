@@ -62,6 +62,9 @@ static int prompts_from_file(GenPrompts *p, const GenArgs *a, const Config *c, c
     if (npy_read_int32(f, &data, &nd, sh, e, sizeof e) != 0) return io_fail(err, errlen, "--prompt-file: %s", e);
     if (nd != 2 || sh[0] < 1 || sh[1] < 1) {
         free(data);
+        if (nd == 2)  // an empty array: the dimensions are right, a count is 0
+            return io_fail(err, errlen, "--prompt-file %s: %zu prompts of %zu tokens; expected at least one of each",
+                           f, sh[0], sh[1]);
         return io_fail(err, errlen, "--prompt-file %s: expected a 2-D int32 array N x n (prompts x tokens), "
                     "got %d dimension%s", f, nd, nd == 1 ? "" : "s");
     }
