@@ -6,7 +6,7 @@
 // optimizer, a foreign state.json, a truncated tensor — each naming the file, the model untouched;
 // the file list of state.json (a flipped byte, an edited config.toml, an unknown tensor, a size,
 // the parameter list), non-finite arrays, a folder of the earlier format, and the partial CSVs' rules.
-// covers: sim/models/checkpoint.c sim/models/partial_csv.c sim/io.c
+// covers: sim/models/checkpoint.c sim/models/file_list.c sim/models/partial_csv.c sim/io.c
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

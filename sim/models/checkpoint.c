@@ -1,4 +1,5 @@
-// checkpoint.c — writing and reading model and checkpoint folders (format in checkpoint.h).
+// checkpoint.c — writing and reading model and checkpoint folders (format in checkpoint.h); the
+// lists in state.json and their checks against a folder are file_list.c's.
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -9,21 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "checkpoint.h"
+#include "checkpoint_internal.h"
 #include "../io.h"
 #include "spec.h"
 
-#define CKPT_FORMAT "moesim-checkpoint-2"
-// the format before the file list (2026-12-06, issue #21): read with a warning, unverified
-#define CKPT_FORMAT_1 "moesim-checkpoint-1"
-// a file's name inside the folder ("params/<tensor>.npy", "optim/m/<tensor>.npy", ...)
-#define CKPT_NAME_MAX 300
 
 const char *const ckpt_partial_names[CKPT_NPARTIAL] = {"metrics.csv", "layers.csv", "eval.csv", "experts.csv"};
 
-// The optimizer arrays a folder may hold: every kind of optimizer state (optim/optim.h), each in
-// the subfolder of optim/ its name gives, one file per parameter.
-#define OPT_COUNT OPTIM_STATE_KINDS
-#define opt_name(k) (optim_state_kinds[k].name)
 // The folders under optim/ every checkpoint has made since before issue 25, even empty (an AdamW
 // folder has always had an empty optim/mom/): kept, so those folders look as they did.
 #define OPT_LEGACY_FOLDERS 3
@@ -39,7 +32,7 @@ static size_t opt_len(const Optimizer *o, int which) {
 
 // The shape of one entry's slice of a state buffer in its .npy file, by the buffer's layout (the
 // slice starts at optim_state_offset and has as many floats as the shape says).
-static int state_npy_shape(int which, const ParamInfo *p, size_t *shape) {
+int ckpt_state_npy_shape(int which, const ParamInfo *p, size_t *shape) {
     switch (optim_state_kinds[which].layout) {
     case OPTIM_LAYOUT_PARAM:
     default: return param_npy_shape(p, shape);
@@ -56,10 +49,6 @@ int param_npy_shape(const ParamInfo *p, size_t *shape) {
     return 2;
 }
 
-// io_fail with the reason errno gives.
-static int fail_errno(char *err, size_t errlen, const char *what, const char *path) {
-    return io_fail(err, errlen, "%s %s: %s", what, path, strerror(errno));
-}
 
 // Fault injection for the tests (docs/EXPERIMENTS.md): MOESIM_CKPT_KILL=n kills the process with
 // SIGKILL in the middle of its n-th checkpoint (parameters written, state.json not);
@@ -70,59 +59,6 @@ static void maybe_die(const char *var) {
     if (v && atoi(v) == ckpt_writes) raise(SIGKILL);
 }
 
-// ---- the files a folder holds --------------------------------------------------------------------
-
-// One file a folder of this model holds: its name in the folder, and for an array its shape.
-typedef struct {
-    char name[CKPT_NAME_MAX];
-    int npy;          // a float32 .npy array (else a text file)
-    int opt;          // the optimizer array it belongs to (OPT_M ...), -1: none
-    int listed;       // (check_files) state.json lists it
-    int nd;
-    size_t shape[3];
-} FileSpec;
-
-// The files of a folder of model m, in the order state.json lists them: config.toml, the
-// parameters, the optimizer arrays opt[] says it has, the biases, and the partial CSVs. *n gets
-// the count; NULL when out of memory.
-static FileSpec *file_specs(const Model *m, const int opt[OPT_COUNT], int partials, int *n) {
-    int nopt = 0;
-    for (int o = 0; o < OPT_COUNT; o++) nopt += opt[o] != 0;
-    size_t cap = 1 + (size_t)m->table.n * (1 + (size_t)nopt) + (size_t)m->spec.L + CKPT_NPARTIAL;
-    FileSpec *f = calloc(cap, sizeof *f);
-    if (!f) return NULL;
-    for (size_t i = 0; i < cap; i++) f[i].opt = -1;
-    int k = 0;
-    snprintf(f[k++].name, CKPT_NAME_MAX, "config.toml");
-    for (int o = -1; o < OPT_COUNT; o++) {
-        if (o >= 0 && !opt[o]) continue;
-        for (int i = 0; i < m->table.n; i++, k++) {
-            const ParamInfo *pi = &m->table.info[i];
-            if (o < 0) snprintf(f[k].name, CKPT_NAME_MAX, "params/%s.npy", pi->name);
-            else snprintf(f[k].name, CKPT_NAME_MAX, "optim/%s/%s.npy", opt_name(o), pi->name);
-            f[k].npy = 1;
-            f[k].opt = o;
-            f[k].nd = o < 0 ? param_npy_shape(pi, f[k].shape) : state_npy_shape(o, pi, f[k].shape);
-        }
-    }
-    for (int l = 0; l < m->spec.L; l++, k++) {
-        snprintf(f[k].name, CKPT_NAME_MAX, "state/blocks.%d.bias.npy", l);
-        f[k].npy = 1;
-        f[k].nd = 1;
-        f[k].shape[0] = (size_t)m->spec.E;
-    }
-    for (int i = 0; partials && i < CKPT_NPARTIAL; i++)
-        snprintf(f[k++].name, CKPT_NAME_MAX, "partial/%s", ckpt_partial_names[i]);
-    *n = k;
-    return f;
-}
-
-static void shape_text(char *out, size_t cap, int nd, const size_t *shape) {
-    out[0] = 0;
-    for (int k = 0; k < nd; k++) snprintf(out + strlen(out), cap - strlen(out), "%s%zu", k ? "x" : "", shape[k]);
-    if (nd == 0) snprintf(out, cap, "(none)");
-}
-
 // ---- writing ----------------------------------------------------------------------------------
 
 // state.json's "files": each file of the folder (already written) with its size and checksum.
@@ -130,7 +66,7 @@ static int write_file_list(JsonWriter *jw, const char *dir, const Model *m, cons
                            size_t errlen) {
     int opt[OPT_COUNT] = {0}, n = 0;
     for (int o = 0; w->optim && o < OPT_COUNT; o++) opt[o] = opt_array(w->optim, o) != NULL;
-    FileSpec *fs = file_specs(m, opt, w->partial[0] != NULL, &n);
+    FileSpec *fs = ckpt_file_specs(m, opt, w->partial[0] != NULL, &n);
     if (!fs) return io_fail(err, errlen, "%s: out of memory listing the files", dir);
     char p[IO_DEEP_PATH_MAX], hex[17];
     int rc = 0;
@@ -140,7 +76,7 @@ static int write_file_list(JsonWriter *jw, const char *dir, const Model *m, cons
         struct stat st;
         uint64_t h;
         if (!path_join(p, sizeof p, dir, fs[i].name) || stat(p, &st) != 0 || io_hash_file(p, &h) != 0) {
-            rc = fail_errno(err, errlen, "cannot read back", p);
+            rc = ckpt_fail_errno(err, errlen, "cannot read back", p);
             break;
         }
         io_hash_hex(h, hex);
@@ -179,7 +115,7 @@ static int write_state_json(const char *dir, const Config *c, const Model *m, co
     char p[IO_DEEP_PATH_MAX];
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, dir, "state.json"));
-    if (!f) return fail_errno(err, errlen, "cannot write", p);
+    if (!f) return ckpt_fail_errno(err, errlen, "cannot write", p);
     JsonWriter jw;
     json_begin(&jw, f);
     json_object(&jw);
@@ -200,7 +136,7 @@ static int write_state_json(const char *dir, const Config *c, const Model *m, co
     snprintf(opt_t, sizeof opt_t, "%ld", w->optim ? w->optim->t : 0L);
     snprintf(layers, sizeof layers, "%d", m->spec.L);
     snprintf(experts, sizeof experts, "%d", m->spec.E);
-    const char *vals[7] = {w->partial[0] ? "checkpoint" : "model", step, c->optim_name == OPTIM_MUON ? "muon" : "adamw",
+    const char *vals[7] = {w->partial[0] ? "checkpoint" : "model", step, optim_names[c->optim_name],
                            opt_t, rng, layers, experts};
     state_hash(vals, sum);
     json_key(&jw, "state_fnv1a64"); json_str(&jw, sum);
@@ -224,7 +160,7 @@ static int write_state_json(const char *dir, const Config *c, const Model *m, co
         return -1;
     }
     json_end(&jw);
-    if (afile_commit(&a) != 0) return fail_errno(err, errlen, "cannot write", p);
+    if (afile_commit(&a) != 0) return ckpt_fail_errno(err, errlen, "cannot write", p);
     return 0;
 }
 
@@ -235,12 +171,12 @@ static int write_contents(const char *dir, const Config *c, const Model *m, cons
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         if (i == 2 && !w->optim) continue;
         if (i == 3 && !w->partial[0]) continue;
-        if (mkdir_p(path_join(p, sizeof p, dir, subs[i])) != 0) return fail_errno(err, errlen, "cannot create", p);
+        if (mkdir_p(path_join(p, sizeof p, dir, subs[i])) != 0) return ckpt_fail_errno(err, errlen, "cannot create", p);
     }
     for (int o = 0; w->optim && o < OPT_COUNT; o++) {
         if (o >= OPT_LEGACY_FOLDERS && !opt_array(w->optim, o)) continue;
         snprintf(name, sizeof name, "optim/%s", opt_name(o));
-        if (mkdir_p(path_join(p, sizeof p, dir, name)) != 0) return fail_errno(err, errlen, "cannot create", p);
+        if (mkdir_p(path_join(p, sizeof p, dir, name)) != 0) return ckpt_fail_errno(err, errlen, "cannot create", p);
     }
     size_t shape[3];
     for (int i = 0; i < m->table.n; i++) {
@@ -248,41 +184,41 @@ static int write_contents(const char *dir, const Config *c, const Model *m, cons
         int nd = param_npy_shape(pi, shape);
         snprintf(name, sizeof name, "params/%s.npy", pi->name);
         if (npy_write(path_join(p, sizeof p, dir, name), "<f4", m->params + pi->offset, nd, shape) != 0)
-            return fail_errno(err, errlen, "cannot write", p);
+            return ckpt_fail_errno(err, errlen, "cannot write", p);
         for (int o = 0; w->optim && o < OPT_COUNT; o++) {
             const float *arr = opt_array(w->optim, o);
             if (!arr) continue;
             size_t sshape[3], soff = optim_state_offset(o, pi);
-            int snd = state_npy_shape(o, pi, sshape);
+            int snd = ckpt_state_npy_shape(o, pi, sshape);
             snprintf(name, sizeof name, "optim/%s/%s.npy", opt_name(o), pi->name);
             if (npy_write(path_join(p, sizeof p, dir, name), "<f4", arr + soff, snd, sshape) != 0)
-                return fail_errno(err, errlen, "cannot write", p);
+                return ckpt_fail_errno(err, errlen, "cannot write", p);
         }
     }
     size_t sb[1] = {(size_t)m->spec.E};
     for (int l = 0; l < m->spec.L; l++) {
         snprintf(name, sizeof name, "state/blocks.%d.bias.npy", l);
         if (npy_write(path_join(p, sizeof p, dir, name), "<f4", m->bias + (size_t)l * m->spec.E, 1, sb) != 0)
-            return fail_errno(err, errlen, "cannot write", p);
+            return ckpt_fail_errno(err, errlen, "cannot write", p);
     }
     for (int i = 0; i < CKPT_NPARTIAL && w->partial[0]; i++) {
         snprintf(name, sizeof name, "partial/%s", ckpt_partial_names[i]);
         AtomicFile a;
         FILE *f = afile_open(&a, path_join(p, sizeof p, dir, name));
-        if (!f) return fail_errno(err, errlen, "cannot write", p);
+        if (!f) return ckpt_fail_errno(err, errlen, "cannot write", p);
         if (copy_file_into(f, w->partial[i]) != 0) {
             int e = errno;
             afile_abort(&a);
             errno = e;
-            return fail_errno(err, errlen, "cannot copy the rows written so far into", p);
+            return ckpt_fail_errno(err, errlen, "cannot copy the rows written so far into", p);
         }
-        if (afile_commit(&a) != 0) return fail_errno(err, errlen, "cannot write", p);
+        if (afile_commit(&a) != 0) return ckpt_fail_errno(err, errlen, "cannot write", p);
     }
     AtomicFile a;
     FILE *f = afile_open(&a, path_join(p, sizeof p, dir, "config.toml"));
-    if (!f) return fail_errno(err, errlen, "cannot write", p);
+    if (!f) return ckpt_fail_errno(err, errlen, "cannot write", p);
     config_write_toml(f, c);
-    if (afile_commit(&a) != 0) return fail_errno(err, errlen, "cannot write", p);
+    if (afile_commit(&a) != 0) return ckpt_fail_errno(err, errlen, "cannot write", p);
     if (w->partial[0]) maybe_die("MOESIM_CKPT_KILL");
     // state.json last: a folder without it is not a checkpoint
     return write_state_json(dir, c, m, w, err, errlen);
@@ -294,7 +230,7 @@ int ckpt_write(const char *dir, const Config *c, const Model *m, const CkptWrite
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid()) >= sizeof tmp ||
         (size_t)snprintf(prev, sizeof prev, "%s.prev", dir) >= sizeof prev) {
         errno = ENAMETOOLONG;
-        return fail_errno(err, errlen, "cannot write", dir);
+        return ckpt_fail_errno(err, errlen, "cannot write", dir);
     }
     remove_tree(tmp);
     if (write_contents(tmp, c, m, w, err, errlen) != 0) {
@@ -304,10 +240,10 @@ int ckpt_write(const char *dir, const Config *c, const Model *m, const CkptWrite
     // swap: the old folder steps aside (as .prev) before the new one takes its name
     if (file_exists(dir)) {
         remove_tree(prev);
-        if (rename(dir, prev) != 0) { fail_errno(err, errlen, "cannot move aside", dir); remove_tree(tmp); return -1; }
+        if (rename(dir, prev) != 0) { ckpt_fail_errno(err, errlen, "cannot move aside", dir); remove_tree(tmp); return -1; }
     }
     if (w->partial[0]) maybe_die("MOESIM_CKPT_KILL_SWAP");
-    if (rename(tmp, dir) != 0) { fail_errno(err, errlen, "cannot rename into place", tmp); remove_tree(tmp); return -1; }
+    if (rename(tmp, dir) != 0) { ckpt_fail_errno(err, errlen, "cannot rename into place", tmp); remove_tree(tmp); return -1; }
     remove_tree(prev);
     return 0;
 }
@@ -388,8 +324,8 @@ static int read_exact(const char *path, int nd, const size_t *shape, float *dst,
     for (int k = 0; k < nd && same; k++) { same = sh[k] == shape[k]; count *= shape[k]; }
     if (!same) {
         char want[64], got[64];
-        shape_text(want, sizeof want, nd, shape);
-        shape_text(got, sizeof got, ndim < 3 ? ndim : 3, sh);
+        ckpt_shape_text(want, sizeof want, nd, shape);
+        ckpt_shape_text(got, sizeof got, ndim < 3 ? ndim : 3, sh);
         snprintf(err, errlen, "%s: shape %s, expected %s", path, got, want);
         free(data);
         return -1;
@@ -455,233 +391,6 @@ static int parse_state(const char *dir, const char *json, int *step, long *opt_t
     return version;
 }
 
-// ---- state.json's lists ----------------------------------------------------------------------------
-
-// One entry of state.json's "parameters" or "files" list (flat objects, one a line).
-typedef struct {
-    char name[CKPT_NAME_MAX];
-    char dtype[16];     // "" when not given
-    int nd;             // -1 when no shape is given
-    size_t shape[3];
-    long long bytes;    // -1 when not given
-    char hash[17];      // "" when not given
-    int used;
-} Listed;
-
-// The value of `"key": ` inside the flat object [obj, end): a string unquoted, an array with its
-// brackets, else the text up to the next ',' or '}'. NULL when missing.
-static const char *flat_value(const char *obj, const char *end, const char *key, char *out, size_t cap) {
-    char pat[40];
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    size_t pl = strlen(pat);
-    for (const char *q = obj; q + pl <= end; q++) {
-        if (memcmp(q, pat, pl) != 0) continue;
-        const char *v = q + pl, *e;
-        if (*v == '"') { v++; for (e = v; e < end && *e != '"'; e++) if (*e == '\\') return NULL; }
-        else if (*v == '[') { for (e = v; e < end && *e != ']'; e++) {} if (e < end) e++; }
-        else for (e = v; e < end && *e != ',' && *e != '}'; e++) {}
-        if (e > end || (size_t)(e - v) >= cap) return NULL;
-        memcpy(out, v, (size_t)(e - v));
-        out[e - v] = 0;
-        return out;
-    }
-    return NULL;
-}
-
-// "[a, b, c]" into shape; the number of dimensions, or -1.
-static int parse_shape(const char *v, size_t *shape) {
-    if (*v != '[') return -1;
-    const char *q = v + 1;
-    int nd = 0;
-    while (*q == ' ') q++;
-    if (*q == ']') return 0;
-    for (;;) {
-        char *e;
-        if (nd == 3 || *q < '0' || *q > '9') return -1;
-        shape[nd++] = (size_t)strtoull(q, &e, 10);
-        q = e;
-        if (*q == ']') return nd;
-        if (*q != ',') return -1;
-        q++;
-        while (*q == ' ') q++;
-    }
-}
-
-// The entries of the list `key` (a top-level key of state.json). Returns the count (*out malloc'ed,
-// possibly 0 entries), or -1 with err: -2 when the key is missing.
-static int parse_list(const char *dir, const char *json, const char *key, Listed **out, char *err, size_t errlen) {
-    char pat[40];
-    snprintf(pat, sizeof pat, "\n  \"%s\": [", key);
-    const char *q = strstr(json, pat);
-    *out = NULL;
-    if (!q) return -2;
-    q += strlen(pat);
-    // the objects up to the list's own end (a line "  ]"; a ']' inside an object is a shape's)
-    int cap = 0;
-    for (const char *c = q; *c && !(c[0] == '\n' && c[1] == ' ' && c[2] == ' ' && c[3] == ']'); c++) cap += *c == '{';
-    Listed *L = calloc((size_t)cap + 1, sizeof *L);
-    if (!L) return io_fail(err, errlen, "%s/state.json: out of memory", dir);
-    int n = 0;
-    char v[CKPT_NAME_MAX];
-    for (;;) {
-        while (*q == ' ' || *q == '\n' || *q == ',') q++;
-        if (*q == ']') break;
-        const char *e = *q == '{' ? strchr(q, '}') : NULL;
-        if (!e || n == cap) {
-            free(L);
-            return io_fail(err, errlen, "%s/state.json: bad \"%s\" list near entry %d", dir, key, n + 1);
-        }
-        Listed *x = &L[n];
-        x->nd = -1;
-        x->bytes = -1;
-        if (!flat_value(q, e, "name", x->name, sizeof x->name) || !x->name[0]) {
-            free(L);
-            return io_fail(err, errlen, "%s/state.json: \"%s\" entry %d has no \"name\"", dir, key, n + 1);
-        }
-        flat_value(q, e, "dtype", x->dtype, sizeof x->dtype);
-        if (flat_value(q, e, "shape", v, sizeof v) && (x->nd = parse_shape(v, x->shape)) < 0) {
-            free(L);
-            return io_fail(err, errlen, "%s/state.json: %s: bad \"shape\" %s", dir, x->name, v);
-        }
-        char *end;
-        if (flat_value(q, e, "bytes", v, sizeof v) && ((x->bytes = strtoll(v, &end, 10)) < 0 || *end)) {
-            free(L);
-            return io_fail(err, errlen, "%s/state.json: %s: bad \"bytes\" %s", dir, x->name, v);
-        }
-        flat_value(q, e, "fnv1a64", x->hash, sizeof x->hash);
-        for (int k = 0; k < n; k++)
-            if (strcmp(L[k].name, x->name) == 0) {
-                free(L);
-                return io_fail(err, errlen, "%s/state.json: \"%s\" lists %s twice", dir, key, x->name);
-            }
-        n++;
-        q = e + 1;
-    }
-    *out = L;
-    return n;
-}
-
-// state.json's parameter list against the model's table: the same names and shapes, in order.
-static int check_parameters(const char *dir, const char *json, const Model *m, char *err, size_t errlen) {
-    Listed *L;
-    int n = parse_list(dir, json, "parameters", &L, err, errlen);
-    if (n == -2) return io_fail(err, errlen, "%s/state.json: no \"parameters\" list", dir);
-    if (n < 0) return -1;
-    int rc = 0;
-    size_t shape[3];
-    char a[64], b[64];
-    for (int i = 0; i < m->table.n && rc == 0; i++) {
-        const ParamInfo *pi = &m->table.info[i];
-        int nd = param_npy_shape(pi, shape);
-        if (i >= n) {
-            rc = io_fail(err, errlen, "%s/state.json: the parameter list ends after %d entries; the model built from "
-                         "config.toml has %d (next: %s)", dir, n, m->table.n, pi->name);
-        } else if (strcmp(L[i].name, pi->name) != 0) {
-            rc = io_fail(err, errlen, "%s/state.json: parameter %d is %s; the model built from config.toml has %s",
-                         dir, i + 1, L[i].name, pi->name);
-        } else if (L[i].nd != nd || memcmp(L[i].shape, shape, sizeof(size_t) * (size_t)nd) != 0) {
-            shape_text(a, sizeof a, L[i].nd, L[i].shape);
-            shape_text(b, sizeof b, nd, shape);
-            rc = io_fail(err, errlen, "%s/state.json: parameter %s has shape %s; the model built from config.toml "
-                         "has %s", dir, pi->name, a, b);
-        }
-    }
-    if (rc == 0 && n > m->table.n)
-        rc = io_fail(err, errlen, "%s/state.json: parameter %s is not one of the model built from config.toml "
-                     "(an unknown tensor)", dir, L[m->table.n].name);
-    free(L);
-    return rc;
-}
-
-// The files of the folder against state.json's "files" list: every file the model needs is listed
-// with the model's dtype and shape, nothing unknown is listed or present, and every listed file
-// has its size and checksum. opt_have[] gets which optimizer arrays the folder holds.
-static int check_files(const char *dir, const char *json, const Model *m, int checkpoint, int opt_have[OPT_COUNT],
-                       char *err, size_t errlen) {
-    Listed *L;
-    int n = parse_list(dir, json, "files", &L, err, errlen);
-    if (n == -2) return io_fail(err, errlen, "%s/state.json: no \"files\" list (format %s has one)", dir, CKPT_FORMAT);
-    if (n < 0) return -1;
-    int all[OPT_COUNT], nspec = 0, rc = 0;
-    for (int o = 0; o < OPT_COUNT; o++) all[o] = 1;
-    FileSpec *fs = file_specs(m, all, checkpoint, &nspec);
-    if (!fs) { free(L); return io_fail(err, errlen, "%s: out of memory checking the files", dir); }
-    char p[IO_DEEP_PATH_MAX], a[64], b[64];
-    // what is listed: known, with the model's dtype and shape
-    for (int i = 0; i < n && rc == 0; i++) {
-        int k = 0;
-        while (k < nspec && strcmp(fs[k].name, L[i].name) != 0) k++;
-        path_join(p, sizeof p, dir, L[i].name);
-        if (k == nspec) {
-            rc = io_fail(err, errlen, "%s: listed in state.json, but not a file of the model built from config.toml "
-                         "(an unknown tensor or file)", p);
-        } else if (fs[k].npy && (strcmp(L[i].dtype, "<f4") != 0 || L[i].nd != fs[k].nd ||
-                                 memcmp(L[i].shape, fs[k].shape, sizeof(size_t) * (size_t)fs[k].nd) != 0)) {
-            shape_text(a, sizeof a, L[i].nd, L[i].shape);
-            shape_text(b, sizeof b, fs[k].nd, fs[k].shape);
-            rc = io_fail(err, errlen, "%s: state.json lists dtype %s shape %s; the model built from config.toml has "
-                         "dtype <f4 shape %s", p, L[i].dtype[0] ? L[i].dtype : "(none)", a, b);
-        } else if (L[i].bytes < 0 || strlen(L[i].hash) != 16) {
-            rc = io_fail(err, errlen, "%s: state.json lists it without \"bytes\" or \"fnv1a64\"", p);
-        } else {
-            fs[k].listed = 1;
-        }
-    }
-    // what must be listed: everything but the optimizer arrays, and those of an optimizer all or none
-    for (int o = 0; o < OPT_COUNT; o++) opt_have[o] = 0;
-    for (int k = 0; k < nspec; k++)
-        if (fs[k].opt >= 0 && fs[k].listed) opt_have[fs[k].opt] = 1;
-    for (int k = 0; k < nspec && rc == 0; k++) {
-        if (fs[k].listed || (fs[k].opt >= 0 && !opt_have[fs[k].opt])) continue;
-        rc = io_fail(err, errlen, "%s/%s: not in state.json's file list (the model built from config.toml has it)", dir,
-                     fs[k].name);
-    }
-    // what is present: the listed files, each of its size and checksum
-    for (int i = 0; i < n && rc == 0; i++) {
-        struct stat st;
-        uint64_t h;
-        char hex[17];
-        path_join(p, sizeof p, dir, L[i].name);
-        if (stat(p, &st) != 0) {
-            rc = io_fail(err, errlen, "%s: %s (state.json lists it)", p, errno == ENOENT ? "missing" : strerror(errno));
-        } else if ((long long)st.st_size != L[i].bytes) {
-            rc = io_fail(err, errlen, "%s: %lld bytes, state.json lists %lld (the file was truncated or changed)", p,
-                         (long long)st.st_size, L[i].bytes);
-        } else if (io_hash_file(p, &h) != 0) {
-            rc = fail_errno(err, errlen, "cannot read", p);
-        } else if (io_hash_hex(h, hex), strcmp(hex, L[i].hash) != 0) {
-            rc = io_fail(err, errlen, "%s: checksum %s, state.json lists %s (the file was changed after it was saved)",
-                         p, hex, L[i].hash);
-        }
-    }
-    // and nothing else in the folders of tensors and rows
-    // (the folders of tensors: params, state, optim, one per kind of optimizer state, partial)
-    enum { NSUBS = 4 + OPT_COUNT };
-    char subs[NSUBS][CKPT_NAME_MAX] = {"params", "state", "optim", "partial"};
-    for (int o = 0; o < OPT_COUNT; o++) snprintf(subs[4 + o], CKPT_NAME_MAX, "optim/%s", opt_name(o));
-    for (size_t s = 0; s < NSUBS && rc == 0; s++) {
-        char sub[IO_DEEP_PATH_MAX], name[CKPT_NAME_MAX + 260];
-        DIR *d = opendir(path_join(sub, sizeof sub, dir, subs[s]));
-        struct dirent *de;
-        while (d && rc == 0 && (de = readdir(d))) {
-            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-            int opt_folder = 0;  // optim/ holds one folder per kind of state
-            for (int o = 0; s == 2 && o < OPT_COUNT; o++) opt_folder |= strcmp(de->d_name, opt_name(o)) == 0;
-            if (opt_folder) continue;
-            int listed = 0;
-            if ((size_t)snprintf(name, sizeof name, "%s/%s", subs[s], de->d_name) < sizeof name)
-                for (int i = 0; i < n && !listed; i++) listed = strcmp(L[i].name, name) == 0;
-            if (!listed)
-                rc = io_fail(err, errlen, "%s/%s: not in state.json's file list (an unknown tensor or file)", sub,
-                             de->d_name);
-        }
-        if (d) closedir(d);
-    }
-    free(fs);
-    free(L);
-    return rc;
-}
-
 // ---- partial CSVs -------------------------------------------------------------------------------------
 
 static int check_partials(const char *dir, const CkptCsvRule *rules, int step, char *err, size_t errlen) {
@@ -689,7 +398,7 @@ static int check_partials(const char *dir, const CkptCsvRule *rules, int step, c
     for (int i = 0; i < CKPT_NPARTIAL; i++) {
         snprintf(name, sizeof name, "partial/%s", ckpt_partial_names[i]);
         char *text = read_text_file(path_join(p, sizeof p, dir, name));
-        if (!text) return fail_errno(err, errlen, "cannot read", p);
+        if (!text) return ckpt_fail_errno(err, errlen, "cannot read", p);
         int rc = ckpt_check_csv(p, text, &rules[i], step, err, errlen);
         free(text);
         if (rc != 0) return -1;
@@ -709,7 +418,7 @@ static void warn_unverified(const char *dir) {
 int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t errlen) {
     char p[IO_DEEP_PATH_MAX], name[300];
     char *json = read_text_file(path_join(p, sizeof p, dir, "state.json"));
-    if (!json) return fail_errno(err, errlen, "cannot read", p);
+    if (!json) return ckpt_fail_errno(err, errlen, "cannot read", p);
     int step;
     long opt_t;
     uint64_t rng[4];
@@ -724,8 +433,8 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
     if (rc == 0 && (r->partial_rules || r->partial[0] || r->partial[1] || r->partial[2] || r->partial[3]) && !checkpoint)
         rc = io_fail(err, errlen, "%s: a %s folder, not a checkpoint (it has no result rows to resume)", dir, kind);
     if (rc == 0 && (version == 2 || strstr(json, "\n  \"parameters\": [")))
-        rc = check_parameters(dir, json, m, err, errlen);
-    if (rc == 0 && version == 2) rc = check_files(dir, json, m, checkpoint, opt_have, err, errlen);
+        rc = ckpt_check_parameters(dir, json, m, err, errlen);
+    if (rc == 0 && version == 2) rc = ckpt_check_files(dir, json, m, checkpoint, opt_have, err, errlen);
     if (rc == 0 && version == 1) warn_unverified(dir);
     if (rc == 0 && r->partial_rules) rc = check_partials(dir, r->partial_rules, step, err, errlen);
     if (rc == 0 && version == 2) rc = check_state_values(dir, json, err, errlen);  // after the rows: they say more
@@ -764,7 +473,7 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
                 rc = -1;
             } else {
                 size_t sshape[3], soff = optim_state_offset(o, pi);
-                int snd = state_npy_shape(o, pi, sshape);
+                int snd = ckpt_state_npy_shape(o, pi, sshape);
                 rc = read_exact(p, snd, sshape, so + soff, err, errlen);
             }
             so += opt_len(r->optim, o);
@@ -779,7 +488,7 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
         if (!r->partial[i]) continue;
         snprintf(name, sizeof name, "partial/%s", ckpt_partial_names[i]);
         path_join(p, sizeof p, dir, name);
-        if (copy_file_into(r->partial[i], p) != 0) rc = fail_errno(err, errlen, "cannot read", p);
+        if (copy_file_into(r->partial[i], p) != 0) rc = ckpt_fail_errno(err, errlen, "cannot read", p);
     }
     if (rc == 0) {
         memcpy(m->params, sp, sizeof(float) * total);
