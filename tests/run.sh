@@ -5,7 +5,8 @@
 # Each test binary prints "<name>: N passed, M failed, K skipped" as its last line; scripts
 # tests/e2e_*.sh (end-to-end checks of the program) and tests/check_*.sh (static checks of the
 # source, e.g. check_layout.sh; run once, with the first build) do the same. Builds use two jobs
-# (TEST_JOBS). Every skip prints a line
+# (TEST_JOBS), and the tests of a build run in two lanes side by side (TEST_LANES). Every skip
+# prints a line
 # containing "skipped: <why>", which is shown here.
 set -u
 MAKE=${MAKE:-make}
@@ -33,21 +34,42 @@ for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
     rm -f build-$name.log
     # check_*.sh read the source, not a build: once, with the first build
     static=; [ "$name" = rel ] && static=$(ls tests/check_*.sh)
+    tests=
     for t in $dir/tests/test_* $dir/tests/dtest_* tests/e2e_*.sh $static; do
         [ -e "$t" ] || continue
         case $t in *.d|*.o) continue ;; esac
-        t0=$(date +%s)
-        case $t in
-            *.sh) out=$(MOESIM=$dir/moesim BUILD_DIR=$dir sh "$t" 2>&1); rc=$? ;;
-            *) out=$(ASAN_OPTIONS=detect_leaks=1 "$t" 2>&1); rc=$? ;;
-        esac
-        secs=$(($(date +%s) - t0))
+        tests="$tests $t"
+    done
+    # The tests run in TEST_LANES lanes side by side (2: the two cores; most tests use one), each
+    # lane taking the next test not yet taken (mkdir is the atomic claim); the results are then
+    # read in the list's order, so the report is the same whatever finished first.
+    R=$(mktemp -d /tmp/moesim_run.XXXXXX)
+    lane() {
+        i=0
+        for t in $tests; do
+            i=$((i + 1))
+            mkdir "$R/claim.$i" 2>/dev/null || continue
+            t0=$(date +%s)
+            case $t in
+                *.sh) MOESIM=$dir/moesim BUILD_DIR=$dir sh "$t" >"$R/$i.out" 2>&1; echo $? >"$R/$i.rc" ;;
+                *) ASAN_OPTIONS=detect_leaks=1 "$t" >"$R/$i.out" 2>&1; echo $? >"$R/$i.rc" ;;
+            esac
+            echo $(($(date +%s) - t0)) >"$R/$i.secs"
+        done
+    }
+    l=0
+    while [ $l -lt "${TEST_LANES:-2}" ]; do lane & l=$((l + 1)); done
+    wait
+    i=0
+    for t in $tests; do
+        i=$((i + 1))
+        out=$(cat "$R/$i.out" 2>/dev/null); rc=$(cat "$R/$i.rc" 2>/dev/null || echo 1); secs=$(cat "$R/$i.secs" 2>/dev/null || echo 0)
         line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
         p=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\1/p')
         f=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) passed, ([0-9]+) failed.*/\2/p')
         k=$(printf '%s' "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
         p=${p:-0}; f=${f:-0}; k=${k:-0}
-        if [ $rc -ne 0 ] || [ -z "$line" ]; then
+        if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
             printf '%s\n' "$out" | tail -n 30
             [ "$f" -eq 0 ] && f=1
             status=1
@@ -56,6 +78,7 @@ for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
         printf '%s\n' "$out" | grep 'skipped: ' | sed "s/^/    [$name] /"
         total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + k))
     done
+    rm -rf "$R"
 done
 echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ $status -eq 0 ] && [ $total_fail -eq 0 ]
