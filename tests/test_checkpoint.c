@@ -278,13 +278,20 @@ static void expect_fail(Saved *b, const char *dir, int with_optim, const char *p
     free(keep);
 }
 
+// The two models the error tests need: a (saved, its state filled in) and b (read into), both of
+// the small AdamW config c. Returns 0, or -1 (a build failed; nothing is left allocated).
+static int build_pair(Config *c, Saved *a, Saved *b) {
+    small_config(c, "\"adamw\"");
+    if (build(a, c) != 0) return -1;
+    if (build(b, c) != 0) { saved_free(a); return -1; }
+    fill_state(a, 0);
+    return 0;
+}
+
 static void test_errors(void) {
     Config c;
-    small_config(&c, "\"adamw\"");
     Saved a, b;
-    if (build(&a, &c) != 0) return;
-    if (build(&b, &c) != 0) { saved_free(&a); return; }
-    fill_state(&a, 0);
+    if (build_pair(&c, &a, &b) != 0) return;
     char dir[512], p[800], err[1500] = "";
 
     // a missing parameter file
@@ -392,11 +399,8 @@ static void flip_last_byte(const char *path) {
 
 static void test_file_list(void) {
     Config c;
-    small_config(&c, "\"adamw\"");
     Saved a, b;
-    if (build(&a, &c) != 0) return;
-    if (build(&b, &c) != 0) { saved_free(&a); return; }
-    fill_state(&a, 0);
+    if (build_pair(&c, &a, &b) != 0) return;
     char dir[512], p[800], err[1500] = "";
 
     // the list: every file with its size and checksum, arrays with dtype and shape
