@@ -229,16 +229,19 @@ void adafactor_update_matrix(float *w, const float *g, float *row, float *col, f
 //          L = β·L + (1-β)·G Gᵀ;  R = β·R + (1-β)·Gᵀ G;
 //          when s % precondition_every == 0: QL, QR = the eigenbases of the new L, R (eigenvectors
 //          sorted by eigenvalue, descending, so V's index keeps following the rank).
-// Eigenbases by the project's Jacobi solver (eigen/jacobi_psd.h) in double. scratch, dscratch,
+// Eigenbases by the project's Jacobi solver (eigen/jacobi_psd.h) in double, warm-started from the
+// previous bases after the first (soap_eigenbasis). scratch, dscratch,
 // iscratch: soap_scratch(rows, cols, ...) of each; nothing is allocated.
 void soap_scratch(int rows, int cols, size_t *floats, size_t *doubles, size_t *ints);
 void soap_update_matrix(float *w, const float *g, float *m, float *v, float *L, float *R, float *QL, float *QR,
                         int rows, int cols, int decay, const OptimConfig *cfg, double lr, long t, float *scratch,
                         double *dscratch, int *iscratch, float gscale);
 // The eigenbasis Q (n x n float, column j the unit eigenvector of eigenvalue j, descending) of a
-// symmetric PSD S (n x n float), through jacobi_psd in double; dscratch: 2n² + jacobi_psd_work(n)
-// + n doubles, iscratch n ints.
-void soap_eigenbasis(float *Q, const float *S, int n, double *dscratch, int *iscratch);
+// symmetric PSD S (n x n float), through jacobi_psd in double. warm: Q holds the previous basis
+// (orthonormal), and the solver runs on Qᵀ S Q (nearly diagonal: a few sweeps), the result
+// rotated back; the same eigenbasis up to rounding (and, for repeated eigenvalues, the choice
+// within their space). dscratch: 4n² + n + jacobi_psd_work(n) doubles, iscratch n ints.
+void soap_eigenbasis(float *Q, const float *S, int n, int warm, double *dscratch, int *iscratch);
 
 // SGD with momentum on n elements, g read as g·gscale (sgd.c):
 // buf = mu*buf + g;  u = nesterov ? g + mu*buf : buf;  w *= 1 - lr*wd (when decay);  w -= lr*u.

@@ -16,19 +16,48 @@
 void soap_scratch(int rows, int cols, size_t *floats, size_t *doubles, size_t *ints) {
     const size_t r = (size_t)rows, c = (size_t)cols, n = r > c ? r : c;
     *floats = 3 * r * c + n * n;
-    *doubles = 2 * n * n + jacobi_psd_work((int)n) + n;
+    *doubles = 4 * n * n + n + jacobi_psd_work((int)n);
     *ints = n;
 }
 
-void soap_eigenbasis(float *Q, const float *S, int n, double *dscratch, int *iscratch) {
+// C = Aᵀ B (trans_a) or A B for n x n double matrices, sums over k ascending.
+static void dmul(double *C, const double *A, const double *B, int n, int trans_a) {
+    for (int i = 0; i < n; i++) {
+        double *ci = C + (size_t)i * n;
+        for (int j = 0; j < n; j++) ci[j] = 0.0;
+        for (int k = 0; k < n; k++) {
+            const double a = trans_a ? A[(size_t)k * n + i] : A[(size_t)i * n + k];
+            const double *bk = B + (size_t)k * n;
+            for (int j = 0; j < n; j++) ci[j] += a * bk[j];
+        }
+    }
+}
+
+void soap_eigenbasis(float *Q, const float *S, int n, int warm, double *dscratch, int *iscratch) {
     const size_t nn = (size_t)n * (size_t)n;
-    double *A = dscratch, *V = A + nn, *w = V + nn, *work = w + n;
+    double *A = dscratch, *V = A + nn, *Qd = V + nn, *T = Qd + nn, *w = T + nn, *work = w + n;
     // symmetric to the last bit whatever rounding the float products left
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++)
             A[(size_t)i * n + j] = 0.5 * ((double)S[(size_t)i * n + j] + (double)S[(size_t)j * n + i]);
+    if (warm) {
+        // In the previous basis S is nearly diagonal (the statistics moved little since), so
+        // Jacobi needs a few sweeps instead of a dozen: S = Q (Qᵀ S Q) Qᵀ, and the eigenvectors of
+        // S are Q times those of Qᵀ S Q.
+        for (size_t k = 0; k < nn; k++) Qd[k] = (double)Q[k];
+        dmul(T, A, Qd, n, 0);   // S Q
+        dmul(A, Qd, T, n, 1);   // Qᵀ S Q
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < i; j++)
+                A[(size_t)i * n + j] = A[(size_t)j * n + i] = 0.5 * (A[(size_t)i * n + j] + A[(size_t)j * n + i]);
+    }
     jacobi_psd(w, V, A, n, work, iscratch);  // not converged after 100 sweeps: its best estimate
-    for (size_t k = 0; k < nn; k++) Q[k] = (float)V[k];
+    if (warm) {
+        dmul(T, Qd, V, n, 0);  // Q V
+        for (size_t k = 0; k < nn; k++) Q[k] = (float)T[k];
+    } else {
+        for (size_t k = 0; k < nn; k++) Q[k] = (float)V[k];
+    }
 }
 
 void soap_update_matrix(float *w, const float *g, float *m, float *v, float *L, float *R, float *QL, float *QR,
@@ -72,9 +101,9 @@ void soap_update_matrix(float *w, const float *g, float *m, float *v, float *L, 
     gemm(S, (size_t)c, G, 1, (size_t)c, G, (size_t)c, c, c, r, 0);
     for (size_t k = 0; k < (size_t)c * c; k++) R[k] = be * R[k] + one * S[k];
     // the bases: set up at the first step, then recomputed after every precondition_every-th
-    // Adam step (they serve from the next step on)
+    // Adam step (they serve from the next step on), from the previous basis (warm)
     if (t == 1 || (t - 1) % cfg->precondition_every == 0) {
-        soap_eigenbasis(QL, L, r, dscratch, iscratch);
-        soap_eigenbasis(QR, R, c, dscratch, iscratch);
+        soap_eigenbasis(QL, L, r, t > 1, dscratch, iscratch);
+        soap_eigenbasis(QR, R, c, t > 1, dscratch, iscratch);
     }
 }
