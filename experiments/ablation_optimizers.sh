@@ -12,7 +12,7 @@ set -eu
 DIR=$1
 MOESIM=${2:-./moesim}
 [ $# -ge 2 ] && shift 2 || shift 1
-for pair in adamw:3e-3 muon:3e-3 sgd:3e-2 lion:3e-3 adafactor:3e-3 soap:LR_SOAP; do
+for pair in adamw:3e-3 muon:3e-3 sgd:3e-2 lion:3e-3 adafactor:3e-3 soap:3e-3; do
     name=${pair%%:*}
     lr=${pair#*:}
     "$MOESIM" run experiments/ablation_optimizers.toml --out "$DIR/$name" --quiet \
