@@ -603,6 +603,22 @@ static void random_config(Config *c, Rng *r) {
             field[o] = '\0';
             break;
         }
+        case CFG_STRS: {
+            cfg_STRS *a = (cfg_STRS *)field;
+            memset(a, 0, sizeof *a);
+            a->n = (int)(rng_next(r) % 4);
+            for (int i = 0; i < a->n; i++) {
+                size_t o = 0;
+                int n = (int)(rng_next(r) % 20);
+                for (int j = 0; j < n; j++) {
+                    const char *p = pieces[rng_next(r) % (sizeof pieces / sizeof pieces[0])];
+                    if (o + strlen(p) >= CFG_STR_MAX) break;
+                    memcpy(a->s[i] + o, p, strlen(p));
+                    o += strlen(p);
+                }
+            }
+            break;
+        }
         case CFG_REALS: {
             cfg_REALS *a = (cfg_REALS *)field;
             a->n = (int)(rng_next(r) % (CFG_REALS_MAX + 1));

@@ -112,7 +112,7 @@ static size_t key_table_len(const char *key) {
 }
 
 void json_config(JsonWriter *w, const Config *c) {
-    char v[CFG_STR_MAX * 6 + 16], table[128];
+    char v[CFG_VALUE_MAX], table[128];
     json_object(w);
     for (int t = 0; t < CFG_NKEYS; t++) {
         // a table starts at its first key (its keys need not be adjacent in the schema)
