@@ -58,6 +58,10 @@ typedef struct {
     MetricsArrays arrays;                    // token pairs of the last layer evaluated (final)
     MetricsScratch scratch;                  // metrics_layer's scratch, sized once at setup
     double ev_ce;
+    // text world: the byte unigram and bigram cross-entropies of the evaluation set's predictions
+    // (world_text_baselines): [d] per domain, [domains] over all
+    int has_baselines;
+    double base_uni[CFG_STRS_MAX + 1], base_bi[CFG_STRS_MAX + 1];
     // files
     AtomicFile f_eval, f_experts;
 } Evaluator;
@@ -101,6 +105,12 @@ void experts_csv_header(FILE *f);
 int write_final_evaluation(Evaluator *R, char *err, size_t errlen);
 // <dir>/config.toml: the resolved config. Returns 0, or -1 with errno set.
 int write_config(const Evaluator *R);
+
+// The text world's record as members of the open object (manifest.json): "corpus", each domain's
+// name, paths, files, documents (train, eval), bytes and content hash (fnv1a64), and "baselines",
+// the unigram and bigram cross-entropies per byte beside the model's eval_ce, overall and per
+// domain. Writes nothing for other worlds.
+void json_text_world(JsonWriter *w, const Evaluator *R);
 
 // The config as one JSON object {"model": {"top_k": 2, ...}, ...}, one member per schema key in
 // schema order, one object per table (manifest.json's "config", export's manifest.json).

@@ -72,13 +72,14 @@ const char *text_fortune_package(const char *path) {
     static const struct { const char *dir, *pkg; } langs[] = {
         {"de", "fortunes-de"}, {"es", "fortunes-es"}, {"it", "fortunes-it"}, {"pl", "fortunes-pl"},
         {"ru", "fortunes-ru"}, {"cs", "fortunes-cs"}, {"cz", "fortunes-cs"}, {"sk", "fortunes-cs"},
+        {"fr", "fortunes-fr"},
     };
     for (size_t i = 0; i < sizeof langs / sizeof langs[0]; i++) {
         size_t m = strlen(langs[i].dir);
         if (!strncmp(sub, langs[i].dir, m) && (sub[m] == '/' || sub[m] == '\0')) return langs[i].pkg;
     }
     if (!strcmp(sub, "fortunes")) return "fortunes-min";
-    return "fortunes";
+    return strchr(sub, '/') ? NULL : "fortunes";  // the English files lie in the folder itself
 }
 
 // ---- files ------------------------------------------------------------------------------------
@@ -429,4 +430,33 @@ void text_corpus_free(TextCorpus *tc) {
         free(tc->d[d].eval);
     }
     memset(tc, 0, sizeof *tc);
+}
+
+void text_corpus_record(const TextCorpus *tc, char *out, size_t cap) {
+    size_t o = 0;
+    if (cap) out[0] = '\0';
+    for (int d = 0; d < tc->n && o < cap; d++)
+        o += (size_t)snprintf(out + o, cap - o, "%s%s:%016llx", d ? " " : "", tc->d[d].name,
+                              (unsigned long long)tc->d[d].hash);
+}
+
+int text_corpus_compare(const char *saved, const TextCorpus *tc, char *err, size_t errlen) {
+    const char *p = saved;
+    while (*p) {
+        while (*p == ' ') p++;
+        const char *colon = strchr(p, ':');
+        if (!colon) break;
+        size_t n = (size_t)(colon - p);
+        const char *h = colon + 1;
+        size_t hl = strcspn(h, " ");
+        for (int d = 0; d < tc->n; d++) {
+            char now[17];
+            snprintf(now, sizeof now, "%016llx", (unsigned long long)tc->d[d].hash);
+            if (strlen(tc->d[d].name) == n && !strncmp(tc->d[d].name, p, n) && (hl != 16 || strncmp(h, now, 16)))
+                return fail(err, errlen, "the corpus of domain \"%s\" changed since it was saved (content hash %.*s "
+                            "then, %s now)", tc->d[d].name, (int)hl, h, now);
+        }
+        p = h + hl;
+    }
+    return 0;
 }

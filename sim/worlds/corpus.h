@@ -74,6 +74,14 @@ void text_corpus_free(TextCorpus *tc);
 int text_corpus_size(const cfg_STRS *corpus, const cfg_STRS *exclude, double *total, double *largest, char *err,
                      size_t errlen);
 
+// The record a saved model keeps: "name:hash name:hash ..." (the hashes in 16 hex digits), into out.
+void text_corpus_record(const TextCorpus *tc, char *out, size_t cap);
+// Checks a saved record against the corpus read now: every domain name in both must have the same
+// hash (a name in only one of them is another domain, not a changed one). Returns 0, or -1 with
+// err naming the first domain whose content changed.
+int text_corpus_compare(const char *saved, const TextCorpus *tc, char *err, size_t errlen);
+#define TEXT_RECORD_MAX (CFG_STRS_MAX * (TEXT_NAME_MAX + 18) + 1)
+
 // The Debian package that provides path when it lies under /usr/share/games/fortunes ("fortunes",
 // "fortunes-de", ...), else NULL.
 const char *text_fortune_package(const char *path);
