@@ -261,22 +261,43 @@ int text_corpus_size(const cfg_STRS *corpus, const cfg_STRS *exclude, double *to
 
 // ---- documents ------------------------------------------------------------------------------------
 
+int text_utf8_len(const uint8_t *p, size_t n) {
+    if (n == 0) return 0;
+    const uint8_t c = p[0];
+    if (c < 0x80) return 1;
+    int len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    int ok = len > 0 && (size_t)len <= n;
+    for (int k = 1; ok && k < len; k++) ok = (p[k] & 0xC0) == 0x80;
+    if (ok && len == 3) ok = !(c == 0xE0 && p[1] < 0xA0) && !(c == 0xED && p[1] >= 0xA0);  // overlong, surrogates
+    if (ok && len == 4) ok = !(c == 0xF0 && p[1] < 0x90) && !(c == 0xF4 && p[1] >= 0x90);  // overlong, > U+10FFFF
+    return ok ? len : 0;
+}
+
 size_t text_invalid_utf8(const uint8_t *p, size_t n, int *nul) {
     size_t bad = 0, i = 0;
     *nul = 0;
     while (i < n) {
-        uint8_t c = p[i];
-        if (c == 0) *nul = 1;
-        if (c < 0x80) { i++; continue; }
-        int len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-        int ok = len > 0 && i + (size_t)len <= n;
-        for (int k = 1; ok && k < len; k++) ok = (p[i + k] & 0xC0) == 0x80;
-        if (ok && len == 3) ok = !(c == 0xE0 && p[i + 1] < 0xA0) && !(c == 0xED && p[i + 1] >= 0xA0);
-        if (ok && len == 4) ok = !(c == 0xF0 && p[i + 1] < 0x90) && !(c == 0xF4 && p[i + 1] >= 0x90);
-        if (ok) i += (size_t)len;
+        if (p[i] == 0) *nul = 1;
+        int len = text_utf8_len(p + i, n - i);
+        if (len) i += (size_t)len;
         else { bad++; i++; }
     }
     return bad;
+}
+
+void text_write_escaped(FILE *f, const int32_t *tok, int n) {
+    uint8_t b[4];
+    for (int i = 0; i < n;) {
+        int m = 0;
+        while (m < 4 && i + m < n) { b[m] = (uint8_t)tok[i + m]; m++; }
+        int len = text_utf8_len(b, (size_t)m);
+        if (len == 1 && b[0] == '\\') fputs("\\\\", f);
+        else if (len == 1 && b[0] < 0x20 && b[0] != '\n' && b[0] != '\t') fprintf(f, "\\x%02X", b[0]);
+        else if (len == 1 && b[0] == 0x7F) fputs("\\x7F", f);
+        else if (len) fwrite(b, 1, (size_t)len, f);
+        else fprintf(f, "\\x%02X", b[0]);
+        i += len ? len : 1;
+    }
 }
 
 static int blank(const uint8_t *p, size_t n) {

@@ -29,6 +29,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "../config/schema.h"
 
 #define TEXT_EVAL_MODULUS 10      // one document in TEXT_EVAL_MODULUS goes to evaluation
@@ -92,6 +93,12 @@ void text_split_documents(const uint8_t *buf, size_t n, const char *separator,
                           void (*each)(const uint8_t *doc, size_t len, void *u), void *u);
 // 1 if a document of these bytes goes to evaluation.
 int text_is_eval(const uint8_t *doc, size_t len);
+// The length (1-4) of the valid UTF-8 sequence at p (n bytes left), 0 if none starts there.
+int text_utf8_len(const uint8_t *p, size_t n);
+// Writes bytes (tokens 0..255) as UTF-8 text: valid sequences as they are, newlines and tabs too;
+// every other byte (invalid UTF-8, control characters) as \xNN, and the backslash as \\, so the
+// text reads back to the exact bytes.
+void text_write_escaped(FILE *f, const int32_t *tok, int n);
 // Bytes of buf that are not part of a valid UTF-8 sequence; *nul = 1 if buf holds a NUL byte.
 size_t text_invalid_utf8(const uint8_t *buf, size_t n, int *nul);
 
