@@ -131,7 +131,7 @@ static const struct { const char *key, *name; int value; } enum_map[] = {
     {"balance.p_source", "full", PSRC_FULL}, {"balance.p_source", "topk", PSRC_TOPK},
     {"balance.bias_update", "sign", BIAS_SIGN}, {"balance.bias_update", "linear", BIAS_LINEAR},
     {"data.world", "domains", WORLD_DOMAINS}, {"data.world", "geometry", WORLD_GEOMETRY},
-    {"data.world", "cyclic", WORLD_CYCLIC},
+    {"data.world", "cyclic", WORLD_CYCLIC}, {"data.world", "text", WORLD_TEXT},
     {"data.mix", "mixed", MIX_MIXED}, {"data.mix", "homogeneous", MIX_HOMOGENEOUS},
     {"data.task", "none", TASK_NONE}, {"data.task", "cluster", TASK_CLUSTER},
     {"eval.transform", "none", TRANSFORM_NONE}, {"eval.transform", "reverse", TRANSFORM_REVERSE},
