@@ -3,7 +3,8 @@
 // entries and repeated names, separators, the split (no document on both sides, every document on
 // exactly one), packing (every sequence a window of its own domain's stream), the content hash
 // (against io_hash_bytes, and changed by one byte), the baselines' tables, the same batches for 1
-// and 2 threads and after a restore of the batch stream, each bad input's error, the \xNN escapes
+// and 2 threads and after a restore of the batch stream, each bad input's error, links skipped in
+// folders and patterns but followed when named, the \xNN escapes
 // of samples.txt, and the config checks of the world.
 // covers: sim/worlds/corpus.c sim/worlds/text.c sim/worlds/world.c sim/config/checks.c
 #ifndef _POSIX_C_SOURCE
@@ -335,6 +336,68 @@ static void test_errors(void) {
     world_free(&w);
 }
 
+// Links found in folders and by patterns are skipped (fortune folders hold "x.u8 -> x"); a path
+// named directly is followed.
+static void test_links(void) {
+    char dir[] = "/tmp/moesim_text_XXXXXX";
+    if (!mkdtemp(dir)) { SKIP("mkdtemp failed"); return; }
+    char p[400], q[400], sub[400], ln[400];
+    snprintf(p, sizeof p, "%s/x", dir);
+    snprintf(q, sizeof q, "%s/x.u8", dir);
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    snprintf(ln, sizeof ln, "%s/sublink", dir);
+    FILE *f = fopen(p, "w");
+    if (f) { fputs("one\n%\ntwo\n", f); fclose(f); }
+    int ok = f && symlink("x", q) == 0 && mkdir(sub, 0700) == 0 && symlink("sub", ln) == 0;
+    if (ok) {
+        char fx[420];
+        snprintf(fx, sizeof fx, "%s/y", sub);
+        FILE *g = fopen(fx, "w");
+        if (g) { fputs("three\n", g); fclose(g); }
+        cfg_STRS c, none = {0};
+        char e1[300], e2[300], e3[300], err[512];
+        snprintf(e1, sizeof e1, "a=%.200s", dir);        // the folder: x and sub/y, not x.u8 nor sublink
+        snprintf(e2, sizeof e2, "b=%.200s/*", dir);      // the pattern: the same
+        snprintf(e3, sizeof e3, "c=%.200s/x.u8", dir);   // named directly: followed (x again, in c)
+        const char *one[] = {e1};
+        strs(&c, 1, one);
+        double total = 0, largest = 0;
+        CHECK(text_corpus_size(&c, &none, &total, &largest, err, sizeof err) == 0 && total == 16 && largest == 10);
+        TextCorpus *tc = calloc(1, sizeof *tc);
+        CHECK_MSG(tc && text_corpus_read(tc, &c, &none, "%", err, sizeof err) == 0 && tc->d[0].files == 2 &&
+                  tc->d[0].documents == 3, "%s", err);
+        if (tc) text_corpus_free(tc);
+        const char *pat[] = {e2};
+        strs(&c, 1, pat);
+        CHECK_MSG(tc && text_corpus_read(tc, &c, &none, "%", err, sizeof err) == 0 && tc->d[0].files == 2, "%s", err);
+        if (tc) text_corpus_free(tc);
+        const char *two[] = {e1, e3};  // x in a, and through its link in c: one file in two domains
+        strs(&c, 2, two);
+        CHECK(tc && text_corpus_read(tc, &c, &none, "%", err, sizeof err) != 0 && strstr(err, "in two domains"));
+        // a link inside a folder to another domain's file is not read: d = sub (y), e = a folder
+        // holding a link to sub/y and a file of its own
+        char in[400], yl[420], own[420], ed[300], ee[300];
+        snprintf(in, sizeof in, "%s/in", dir);
+        snprintf(yl, sizeof yl, "%s/ylink", in);
+        snprintf(own, sizeof own, "%s/own", in);
+        if (mkdir(in, 0700) == 0 && symlink("../sub/y", yl) == 0 && (g = fopen(own, "w"))) {
+            fputs("four\n", g);
+            fclose(g);
+            snprintf(ed, sizeof ed, "d=%.200s", sub);
+            snprintf(ee, sizeof ee, "e=%.200s", in);
+            const char *de[] = {ed, ee};
+            strs(&c, 2, de);
+            CHECK_MSG(tc && text_corpus_read(tc, &c, &none, "%", err, sizeof err) == 0 && tc->n == 2 &&
+                      tc->d[1].files == 1 && tc->d[1].bytes == 5, "%s", err);
+            if (tc) text_corpus_free(tc);
+        } else SKIP("cannot make the folder of links in %s", in);
+        remove(yl); remove(own); rmdir(in);
+        free(tc);
+        remove(fx);
+    } else SKIP("cannot make links in %s", dir);
+    remove(ln); rmdir(sub); remove(q); remove(p); rmdir(dir);
+}
+
 // ---- samples.txt's escapes, and the config checks -----------------------------------------------
 
 static void test_escape(void) {
@@ -391,6 +454,7 @@ int main(void) {
     test_corpus();
     test_batches();
     test_errors();
+    test_links();
     test_escape();
     test_checks();
     return test_summary("test_text");
