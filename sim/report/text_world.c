@@ -127,7 +127,7 @@ void write_text_world(FILE *f, const Report *R) {
                 field_in(q, qe, "bigram_ce", db, sizeof db);
             }
         }
-        char dtext[80];
+        char dtext[128];
         snprintf(dtext, sizeof dtext, "%s (%s / %s)", docs, tr, ev);
         fputs("<tr>", f);
         cell(f, name); cell(f, paths); cell(f, files); cell(f, dtext); cell(f, bytes); cell(f, hash);
