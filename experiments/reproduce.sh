@@ -3,10 +3,16 @@
 # (`make reproduce`), or run a fast subset and fail if a robust claim stops holding
 # (`make reproduce-check`, run by .ci/run after the tests).
 #
-#   sh experiments/reproduce.sh            every claim, from scratch, into results/<name>/, then
-#                                          results/README.md (the run count and the measured run
-#                                          time are in results/timing.txt and at the top of
-#                                          results/README.md)
+#   sh experiments/reproduce.sh            every claim, from scratch: the exploration (seeds 1-3)
+#                                          into results/<name>/ and the confirmation
+#                                          (experiments/confirm/: fresh seeds and world, judged by
+#                                          the rules frozen in experiments/claims/freeze.toml) into
+#                                          results/confirm/<name>/, then results/README.md (the run
+#                                          count and the measured run time are in
+#                                          results/timing.txt and at the top of results/README.md).
+#                                          Refuses to start (exit 2) when a rule differs from its
+#                                          freeze entry.
+#   sh experiments/reproduce.sh --explore  only the exploration; --confirm only the confirmation
 #   sh experiments/reproduce.sh --resume   the same, keeping finished runs (after an interruption)
 #   sh experiments/reproduce.sh --readme   only rebuild results/README.md from results/*/summary.csv
 #   sh experiments/reproduce.sh --check    claims 1, 2, 3 and 5 (and 11, 13, 14 of section 5) at reduced size into
@@ -26,7 +32,8 @@ JOBS=${JOBS:-2}
 # Every experiment of the suite, in the README's order (the base_*.toml files are only included).
 EXPERIMENTS="claim01_prop1 claim02_shared_direction claim03_micro_batch claim03_mixed claim03_alpha
 claim04_small_batch claim05_auxfree claim05_alpha claim06_optimizers claim06_muon_router
-claim07_embed_shared claim08_ood claim09_context claim10_duplicate claim10_copy"
+claim07_embed_shared claim08_ood claim09_context claim10_duplicate claim10_copy
+claim18_dense_depth claim21_training_length claim22_auxfree_batch"
 
 now() { date +%s; }
 
@@ -141,36 +148,64 @@ readme() {
     echo "wrote results/README.md"
 }
 
+# run_suite ROOT EXPDIR RESUME SEEDS GEN_SEED: every experiment of the suite from EXPDIR into
+# ROOT/<name>/ (RESUME = 1 keeps finished runs), claim 10's sampling, then section 5; appends the
+# per-experiment times to $per.
+run_suite() {
+    root=$1 expdir=$2 resume=$3 seeds=$4 gen_seed=$5
+    mkdir -p "$root"
+    for e in $EXPERIMENTS; do
+        [ "$resume" = 1 ] || rm -rf "${root:?}/$e"
+        t=$(now)
+        "$MOESIM" run "$expdir/$e.toml" -j "$JOBS" --quiet --out "$root/$e"
+        # claim 10's sampled continuations of duplicated prompts (Fig. 29), from its saved models
+        # (both settings: claim10_copy's models were trained to copy)
+        case "$e" in claim10_duplicate|claim10_copy)
+            SEEDS=$seeds GEN_SEED=$gen_seed sh experiments/claim10_generate.sh "$root/$e" "$MOESIM" ;; esac
+        echo "$root/$e: $(($(now) - t)) s"
+        per="$per${per:+, }$e $(($(now) - t)) s"
+    done
+    # claims 11-17 (the paper's section 5): trained models, generation, comparison, pruning, warm starts
+    t=$(now)
+    s5=""
+    [ "$resume" = 1 ] && s5="--resume"
+    [ "$expdir" = experiments/confirm ] && s5="$s5 --confirm"
+    # shellcheck disable=SC2086
+    MOESIM="$MOESIM" JOBS="$JOBS" OUT=results sh experiments/section5.sh $s5
+    echo "$root/section5: $(($(now) - t)) s"
+    per="$per${per:+, }section5 (claims 11-17) $(($(now) - t)) s"
+}
+
+# The frozen rules (experiments/claims/freeze.toml): a rule or a confirmation setting that differs
+# from its latest freeze entry stops everything before any run.
+verify_freeze() {
+    (cd experiments && python3 -m claims verify) || {
+        echo "reproduce: the rules differ from experiments/claims/freeze.toml (above): add a freeze entry" \
+             "(cd experiments && python3 -m claims freeze ...), docs/CLAIMS.md" >&2
+        exit 2
+    }
+}
+
 case "${1:-}" in
 --check) check ;;
 --readme) readme ;;
-""|--resume)
+""|--resume|--explore|--confirm)
+    verify_freeze
     t0=$(now)
     # the code that makes the results, taken before the runs (the commit that adds results/ comes
     # later, and other work may move HEAD meanwhile); MOESIM_REV names it when MOESIM is a binary
     # built elsewhere (e.g. from `git archive` of a commit, so a rebuild here cannot swap it mid-run)
     rev=${MOESIM_REV:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
     dirty=0
-    [ -n "${MOESIM_REV:-}" ] || dirty=$(git status --porcelain -- nn optim sim Makefile 2>/dev/null | wc -l)
-    [ "$dirty" -gt 0 ] && rev="$rev + uncommitted changes to nn/ optim/ sim/ Makefile"
-    mkdir -p results
+    [ -n "${MOESIM_REV:-}" ] || dirty=$(git status --porcelain -- nn optim sim Makefile experiments 2>/dev/null | wc -l)
+    [ "$dirty" -gt 0 ] && rev="$rev + uncommitted changes to nn/ optim/ sim/ Makefile experiments/"
+    resume=0
+    [ "${1:-}" = "--resume" ] && resume=1
     per=""
-    for e in $EXPERIMENTS; do
-        [ "${1:-}" = "--resume" ] || rm -rf "results/$e"
-        t=$(now)
-        "$MOESIM" run "experiments/$e.toml" -j "$JOBS" --quiet
-        # claim 10's sampled continuations of duplicated prompts (Fig. 29), from its saved models
-        # (both settings: claim10_copy's models were trained to copy)
-        case "$e" in claim10_duplicate|claim10_copy) sh experiments/claim10_generate.sh "results/$e" "$MOESIM" ;; esac
-        echo "$e: $(($(now) - t)) s"
-        per="$per${per:+, }$e $(($(now) - t)) s"
-    done
-    # claims 11-17 (the paper's section 5): trained models, generation, comparison, pruning, warm starts
-    t=$(now)
-    if [ "${1:-}" = "--resume" ]; then MOESIM="$MOESIM" JOBS="$JOBS" sh experiments/section5.sh --resume
-    else MOESIM="$MOESIM" JOBS="$JOBS" sh experiments/section5.sh; fi
-    echo "section5: $(($(now) - t)) s"
-    per="$per${per:+, }section5 (claims 11-17) $(($(now) - t)) s"
+    # exploration: the suite's own seeds (1-3) into results/; confirmation: experiments/confirm/
+    # (fresh seeds and world) into results/confirm/
+    [ "${1:-}" = "--confirm" ] || run_suite results experiments $resume "1 2 3" 1
+    [ "${1:-}" = "--explore" ] || run_suite results/confirm experiments/confirm $resume "2101 2102 2103 2104 2105" 2101
     total=$(($(now) - t0))
     # CPU time of everything this script ran: the second line of `times` (children's user and
     # system time, "1m2.5s"). `times` must run in this shell, not in a $(...) subshell.
@@ -178,17 +213,17 @@ case "${1:-}" in
     cpu=$(awk 'NR == 2 { for (k = 1; k <= 2; k++) { u = $k; sub(/s$/, "", u); split(u, a, "m"); t += a[1] * 60 + a[2] } }
                END { printf "%d", t }' results/.times)
     rm -f results/.times
-    runs=$(for e in $EXPERIMENTS; do cat "results/$e/summary.csv"; done | grep -c ',ok,' || true)
-    runs5=$(find results/claim11_cross_model results/claim15_switch_scope -name manifest.json -exec grep -l '"status": "ok"' {} + 2>/dev/null | wc -l)
-    runs=$((runs + runs5))
+    runs=$(find results -name manifest.json -exec grep -l '"status": "ok"' {} + 2>/dev/null | wc -l)
+    what="exploration and confirmation"
+    case "${1:-}" in --explore) what="exploration only" ;; --confirm) what="confirmation only" ;; esac
     {
-        printf 'moesim at commit %s; ' "$rev"
-        [ "${1:-}" = "--resume" ] && printf '(resumed: the times cover only this invocation) '
+        printf 'moesim at commit %s; %s; ' "$rev" "$what"
+        [ "$resume" = 1 ] && printf '(resumed: the times cover only this invocation) '
         printf '%s runs, %d min %02d s wall with -j %s on a machine with %s cores (%d min %02d s of CPU); ' \
             "$runs" $((total / 60)) $((total % 60)) "$JOBS" "$(nproc 2>/dev/null || echo '?')" $((cpu / 60)) $((cpu % 60))
         printf 'per experiment: %s.\n' "$per"
     } > results/timing.txt
     echo "all experiments: $total s"
     readme ;;
-*) echo "usage: sh experiments/reproduce.sh [--check | --resume | --readme]" >&2; exit 2 ;;
+*) echo "usage: sh experiments/reproduce.sh [--explore | --confirm | --resume | --check | --readme]" >&2; exit 2 ;;
 esac
