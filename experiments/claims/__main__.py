@@ -19,7 +19,7 @@ def cmd_page(a):
 
 
 def cmd_verify(a):
-    probs = [p for n in rules.CLAIMS for p in freeze.problems(n)]
+    probs = [p for n in rules.CLAIMS for p in freeze.problems(n, a.freeze)]
     for p in probs:
         print(f"moesim: claims verify: {p}", file=sys.stderr)
     if probs:
@@ -76,7 +76,8 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("page", help="write results/README.md's text to stdout")
     p.add_argument("results_dir", nargs="?", default="../results")
-    sub.add_parser("verify", help="check every claim's rule and confirmation setting against freeze.toml")
+    p = sub.add_parser("verify", help="check every claim's rule and confirmation setting against freeze.toml")
+    p.add_argument("--freeze", default=freeze.FREEZE, help="the freeze file (default experiments/claims/freeze.toml)")
     p = sub.add_parser("freeze", help="append a freeze entry with the current hashes")
     p.add_argument("claim", type=int)
     p.add_argument("--change", required=True)
