@@ -160,6 +160,10 @@ readme() {
     PYTHONPATH=experiments python3 -m claims page results > results/README.md.tmp
     mv results/README.md.tmp results/README.md
     echo "wrote results/README.md"
+    # the page prints "not frozen" in the confirmation cell of a rule that differs from its freeze
+    # entry (docs/CLAIMS.md); say so here too
+    PYTHONPATH=experiments python3 -m claims verify >/dev/null 2>&1 ||
+        echo "reproduce.sh: some rules are not frozen or changed since (PYTHONPATH=experiments python3 -m claims verify); their confirmation cells say 'not frozen'" >&2
 }
 
 case "${1:-}" in

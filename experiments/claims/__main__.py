@@ -9,6 +9,10 @@ from .table import Missing, Results, fmt
 
 
 def cmd_page(a):
+    if not os.path.isdir(a.results_dir):
+        print(f"moesim: claims page: {a.results_dir} is not a folder (expected the results of `make reproduce`)",
+              file=sys.stderr)
+        return 2
     try:
         text = page.render(a.results_dir)
     except Missing as e:

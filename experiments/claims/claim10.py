@@ -172,7 +172,7 @@ def describe(res, dd):
                f"hidden cosine falls ({cp['cos'][0]:.2f} → {cp['cos'][-1]:.2f}) and the logit norm does not grow "
                f"({cp['lnorm'][0]:.2f} → {cp['lnorm'][-1]:.2f}); the cross-domain FreqSim rises by "
                f"{cp['X'][-1] - cp['X'][0]:+.3f} and its ratio to the intra-domain one by "
-               f"{cp['R'][-1] - cp['R'][0]:+.3f} (the rule asks ≥ 0.05 of both). A model that copies continues "
+               f"{cp['R'][-1] - cp['R'][0]:+.3f} (the rule asks ≥ {dd['literals']['usage_rise']} of both). A model that copies continues "
                "the repeated prompt with a further copy, so its samples agree: "
                + ("Fig. 29's collapse of random decoding appears, " if cp["sampling"] != "does not collapse" else
                   "even so random decoding does not collapse, ")
