@@ -22,8 +22,9 @@
 #
 # Environment: MOESIM (default ./moesim), JOBS (parallel runs, default 2), MOESIM_REV (the commit
 # MOESIM was built from, for results/timing.txt; default: HEAD when the runs start).
-# The check of claims 1-5 is POSIX sh + awk reading summary.csv / eval.csv; section 5's check and the README
-# generator (experiments/section5.py, make_readme.py) use python3's standard library only.
+# The check of claims 1-5 is POSIX sh + awk reading summary.csv / eval.csv and the [check] thresholds of
+# experiments/claims/rules/claimNN.toml; section 5's check and the README generator (the package
+# experiments/claims/, `python3 -m claims`) use python3 (>= 3.11) and its standard library only.
 set -eu
 cd "$(dirname "$0")/.."
 MOESIM=${MOESIM:-./moesim}
@@ -57,6 +58,21 @@ mean() { awk '{ if ($1 !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/) bad = 1; s += $1; n++
 minv() { awk 'NR == 1 || $1 < m { m = $1 } END { printf "%.4f\n", m }'; }
 maxv() { awk 'NR == 1 || $1 > m { m = $1 } END { printf "%.4f\n", m }'; }
 
+# threshold CLAIM NAME: the number `NAME = number` of the [check] table of experiments/claims/rules/
+# claimNN.toml (the frozen rule files, docs/CLAIMS.md), so the check and the page read one value
+threshold() {
+    f=experiments/claims/rules/claim$(printf '%02d' "$1").toml
+    v=$(awk -v name="$2" '
+        /^\[/ { t = $0; gsub(/[][ \t]/, "", t); next }
+        t == "check" { line = $0; sub(/#.*/, "", line); n = split(line, a, "=")
+                       if (n == 2) { k = a[1]; gsub(/[ \t]/, "", k); x = a[2]; gsub(/[ \t]/, "", x)
+                                     if (k == name) { print x; exit } } }' "$f")
+    case $v in
+    ''|*[!0-9.eE+-]*) echo "reproduce.sh: $f: [check] has no number $2" >&2; exit 2 ;;
+    esac
+    echo "$v"
+}
+
 FAILED=0
 # expect DESCRIPTION AWK_CONDITION: print PASS/FAIL with the description (which holds the numbers)
 expect() {
@@ -86,14 +102,16 @@ check() {
     s=$out/claim01_prop1/summary.csv
     held=$( (col "$s" l0.prop1_holds_fraction "" ""; col "$s" l1.prop1_holds_fraction "" "") | minv)
     tight=$( (col "$s" l0.prop1_tightness "" ""; col "$s" l1.prop1_tightness "" "") | maxv)
+    h1=$(threshold 1 holds_fraction) t1=$(threshold 1 tightness_max)
     echo "claim 1 (Prop. 1):"
-    expect "bound holds for a fraction $held of pairs (min over runs and layers): expected 1" "$held == 1"
-    expect "tightness (mean lhs/rhs) at most $tight: expected in (0, 1]" "$tight > 0 && $tight <= 1"
+    expect "bound holds for a fraction $held of pairs (min over runs and layers): expected $h1" "$held == $h1"
+    expect "tightness (mean lhs/rhs) at most $tight: expected in (0, $t1]" "$tight > 0 && $tight <= $t1"
 
     # Claim 2: at ||mu|| = 8 without a task, l2 and switch cut rho(mean direction) severalfold
     # from step 0 (the full suite's numbers are in results/README.md); none and auxfree leave it
     # exactly (P gets no gradient without a loss on it).
     run claim02_shared_direction "1 2" --set data.task=none --set data.shared_norm=8
+    cut=$(threshold 2 cut) nocut=$(threshold 2 no_cut)
     echo "claim 2 (Prop. 2, rho = centred response to the mean direction, step 0 -> final, mean of 2 seeds):"
     for m in l2 switch none auxfree; do
         r0=$(for d in "$out"/claim02_shared_direction/seed*/method=$m/; do
@@ -101,8 +119,8 @@ check() {
                           $1 == 0 && $2 == 0 { print $c }' "$d/eval.csv"; done | mean)
         r1=$(col "$out/claim02_shared_direction/summary.csv" suppression_rho_mean balance.method "$m" | mean)
         case $m in
-        l2|switch) expect "$m: rho $r0 -> $r1: expected a cut by 2.5x or more" "$r1 * 2.5 <= $r0" ;;
-        *)         expect "$m: rho $r0 -> $r1: expected no cut (final >= 0.9 x initial)" "$r1 >= 0.9 * $r0" ;;
+        l2|switch) expect "$m: rho $r0 -> $r1: expected a cut by ${cut}x or more" "$r1 * $cut <= $r0" ;;
+        *)         expect "$m: rho $r0 -> $r1: expected no cut (final >= $nocut x initial)" "$r1 >= $nocut * $r0" ;;
         esac
     done
 
@@ -115,12 +133,14 @@ check() {
     fs=$(col "$s" freqsim_cross_domain balance.scope shuffle | mean)
     nm=$(col "$s" nmi_domain_expert balance.scope micro | mean)
     ng=$(col "$s" nmi_domain_expert balance.scope global | mean)
+    g3=$(threshold 3 micro_minus_global) s3=$(threshold 3 micro_minus_shuffle) n3=$(threshold 3 nmi_factor)
     echo "claim 3 (micro-batch balancing, last layer, mean of 2 seeds):"
-    expect "micro FreqSim $fm vs global $fg: expected micro - global > 0.2" "$fm - $fg > 0.2"
-    expect "micro FreqSim $fm vs shuffle $fs: expected micro - shuffle > 0.2" "$fm - $fs > 0.2"
-    expect "NMI micro $nm vs global $ng: expected global > 2.5 x micro" "$ng > 2.5 * $nm"
+    expect "micro FreqSim $fm vs global $fg: expected micro - global > $g3" "$fm - $fg > $g3"
+    expect "micro FreqSim $fm vs shuffle $fs: expected micro - shuffle > $s3" "$fm - $fs > $s3"
+    expect "NMI micro $nm vs global $ng: expected global > $n3 x micro" "$ng > $n3 * $nm"
 
-    # Claim 5: aux-free balances far better than the Switch loss at alpha = 0.01, at equal CE.
+    # Claim 5: aux-free balances far better than the Switch loss at alpha = 0.01, at equal CE (the
+    # check's robust version; the page judges claim 5 at the suite's alpha = 0.1, rules/claim05.toml).
     # MaxVio without balancing is noisy across seeds (results/README.md), hence the same 0.6 factor
     # for both comparisons.
     run claim05_auxfree "1 2"
@@ -130,10 +150,11 @@ check() {
     vn=$(col "$s" maxvio balance.method none | mean)
     ca=$(col "$s" eval_ce balance.method auxfree | mean)
     cs=$(col "$s" eval_ce balance.method switch | mean)
+    f5=$(threshold 5 maxvio_factor) c5=$(threshold 5 ce_within)
     echo "claim 5 (aux-free balancing, last layer, mean of 2 seeds):"
-    expect "MaxVio auxfree $va vs switch $vs: expected auxfree < 0.6 x switch" "$va < 0.6 * $vs"
-    expect "MaxVio auxfree $va vs none $vn: expected auxfree < 0.6 x none" "$va < 0.6 * $vn"
-    expect "eval CE auxfree $ca vs switch $cs: expected |difference| < 0.05" "$ca - $cs < 0.05 && $cs - $ca < 0.05"
+    expect "MaxVio auxfree $va vs switch $vs: expected auxfree < $f5 x switch" "$va < $f5 * $vs"
+    expect "MaxVio auxfree $va vs none $vn: expected auxfree < $f5 x none" "$va < $f5 * $vn"
+    expect "eval CE auxfree $ca vs switch $cs: expected |difference| < $c5" "$ca - $cs < $c5 && $cs - $ca < $c5"
 
     # Claims 11 and 13 (section 5) at reduced size: 3 models generate, one analyzer compares and prunes
     echo "section 5 (claims 11, 13, 14):"
@@ -143,9 +164,13 @@ check() {
 }
 
 readme() {
-    python3 experiments/make_readme.py results > results/README.md.tmp
+    PYTHONPATH=experiments python3 -m claims page results > results/README.md.tmp
     mv results/README.md.tmp results/README.md
     echo "wrote results/README.md"
+    # the page prints "not frozen" in the confirmation cell of a rule that differs from its freeze
+    # entry (docs/CLAIMS.md); say so here too
+    PYTHONPATH=experiments python3 -m claims verify >/dev/null 2>&1 ||
+        echo "reproduce.sh: some rules are not frozen or changed since (PYTHONPATH=experiments python3 -m claims verify); their confirmation cells say 'not frozen'" >&2
 }
 
 # run_suite ROOT EXPDIR RESUME SEEDS GEN_SEED: every experiment of the suite from EXPDIR into

@@ -26,8 +26,10 @@
 #                and 2111 instead of 7 and 11; the rules that judge it are frozen in
 #                experiments/claims/freeze.toml
 #     --check    a reduced version into build/reproduce-check/section5 (fewer models, prompts and
-#                steps; CI runs it through reproduce.sh --check), then experiments/section5.py
-#                --check judges it and exits 1 if a robust result no longer holds
+#                steps; CI runs it through reproduce.sh --check), then `python3 -m claims check`
+#                (experiments/claims/) judges it and exits 1 if a robust result no longer holds
+# The verdicts of claims 11-17 are judged when results/README.md is written (reproduce.sh --readme:
+# `python3 -m claims page`; rules in experiments/claims/rules/claim1[1-7].toml).
 # Environment: MOESIM (default ./moesim), JOBS (parallel runs, default 2), OUT (default results).
 set -eu
 cd "$(dirname "$0")/.."
@@ -110,7 +112,7 @@ if [ -d "$c11/models" ]; then
     # shellcheck disable=SC2086
     "$MOESIM" compare $gens --out "$c11/compare_long" 2>/dev/null
     rm -f "$c11/compare_long/compare_pairs.csv"
-    # section5.py reads only tokens.npy and generate.json of these (the domain drift); the routes,
+    # claims/claim12.py reads only tokens.npy and generate.json of these (the domain drift); the routes,
     # gates and confidences of 500-token rollouts (2 MB, regenerable) are not kept in results/
     for g in $gens; do rm -f "$g/routes.npy" "$g/gates.npy" "$g/confidence.npy"; done
 fi
@@ -143,7 +145,6 @@ if [ $CHECK = 0 ]; then
     done
 fi
 
-# ---- the verdicts --------------------------------------------------------------------------------
-# (the confirmation is judged by the page's generator, against the frozen rules)
-if [ $CHECK = 1 ]; then python3 experiments/section5.py --check "$OUT"
-elif [ $CONFIRM = 0 ]; then python3 experiments/section5.py "$OUT"; fi
+# ---- the check's verdicts (the full run's, exploration and confirmation, are judged by
+# reproduce.sh --readme against the frozen rules) -------------------------------------------------
+if [ $CHECK = 1 ]; then PYTHONPATH=experiments python3 -m claims check "$OUT"; fi
