@@ -3,17 +3,20 @@
 # (`make reproduce`), or run a fast subset and fail if a robust claim stops holding
 # (`make reproduce-check`, run by .ci/run after the tests).
 #
-#   sh experiments/reproduce.sh            every claim, from scratch: the exploration (seeds 1-3)
-#                                          into results/<name>/ and the confirmation
-#                                          (experiments/confirm/: fresh seeds and world, judged by
-#                                          the rules frozen in experiments/claims/freeze.toml) into
+#   sh experiments/reproduce.sh            the confirmation run: every claim's experiment from
+#                                          experiments/confirm/ (fresh training seeds and a fresh
+#                                          world, judged by the rules frozen in
+#                                          experiments/claims/freeze.toml) into
 #                                          results/confirm/<name>/, then results/README.md (the run
 #                                          count and the measured run time are in
 #                                          results/timing.txt and at the top of results/README.md).
 #                                          Refuses to start (exit 2) when a rule differs from its
 #                                          freeze entry.
-#   sh experiments/reproduce.sh --explore  only the exploration; --confirm only the confirmation
-#   sh experiments/reproduce.sh --resume   the same, keeping finished runs (after an interruption)
+#   sh experiments/reproduce.sh --explore  the exploration instead: experiments/*.toml (seeds 1-3)
+#                                          into results/<name>/ (the runs the rules were tuned on)
+#   sh experiments/reproduce.sh --all      both, exploration first
+#   sh experiments/reproduce.sh --resume   the confirmation, keeping finished runs (after an
+#                                          interruption)
 #   sh experiments/reproduce.sh --readme   only rebuild results/README.md from results/*/summary.csv
 #   sh experiments/reproduce.sh --check    claims 1, 2, 3 and 5 (and 11, 13, 14 of section 5) at reduced size into
 #                                          build/reproduce-check/ (22 runs, well under a minute
@@ -214,7 +217,7 @@ verify_freeze() {
 case "${1:-}" in
 --check) check ;;
 --readme) readme ;;
-""|--resume|--explore|--confirm)
+""|--resume|--explore|--all)
     verify_freeze
     t0=$(now)
     # the code that makes the results, taken before the runs (the commit that adds results/ comes
@@ -229,26 +232,34 @@ case "${1:-}" in
     per=""
     # exploration: the suite's own seeds (1-3) into results/; confirmation: experiments/confirm/
     # (fresh seeds and world) into results/confirm/
-    [ "${1:-}" = "--confirm" ] || run_suite results experiments $resume "1 2 3" 1
+    case "${1:-}" in --explore|--all) run_suite results experiments 0 "1 2 3" 1 ;; esac
     [ "${1:-}" = "--explore" ] || run_suite results/confirm experiments/confirm $resume "2101 2102 2103 2104 2105" 2101
     total=$(($(now) - t0))
     # CPU time of everything this script ran: the second line of `times` (children's user and
     # system time, "1m2.5s"). `times` must run in this shell, not in a $(...) subshell.
+    mkdir -p results/confirm
     times > results/.times
     cpu=$(awk 'NR == 2 { for (k = 1; k <= 2; k++) { u = $k; sub(/s$/, "", u); split(u, a, "m"); t += a[1] * 60 + a[2] } }
                END { printf "%d", t }' results/.times)
     rm -f results/.times
-    runs=$(find results -name manifest.json -exec grep -l '"status": "ok"' {} + 2>/dev/null | wc -l)
-    what="exploration and confirmation"
-    case "${1:-}" in --explore) what="exploration only" ;; --confirm) what="confirmation only" ;; esac
+    # the timing of a confirmation run goes beside its results (results/confirm/timing.txt), that of
+    # an exploration (or both) in results/timing.txt; the page shows both
+    troot=results
+    [ "${1:-}" = "--explore" ] || [ "${1:-}" = "--all" ] || troot=results/confirm
+    case $troot in results) prune="-path results/confirm -prune -o" ;; *) prune="" ;; esac
+    [ "${1:-}" = "--all" ] && prune=""
+    # shellcheck disable=SC2086
+    runs=$(find $troot $prune -name manifest.json -print 2>/dev/null | xargs grep -l '"status": "ok"' 2>/dev/null | wc -l)
+    what="the confirmation run"
+    case "${1:-}" in --explore) what="the exploration run" ;; --all) what="exploration and confirmation" ;; esac
     {
         printf 'moesim at commit %s; %s; ' "$rev" "$what"
         [ "$resume" = 1 ] && printf '(resumed: the times cover only this invocation) '
         printf '%s runs, %d min %02d s wall with -j %s on a machine with %s cores (%d min %02d s of CPU); ' \
             "$runs" $((total / 60)) $((total % 60)) "$JOBS" "$(nproc 2>/dev/null || echo '?')" $((cpu / 60)) $((cpu % 60))
         printf 'per experiment: %s.\n' "$per"
-    } > results/timing.txt
+    } > "$troot/timing.txt"
     echo "all experiments: $total s"
     readme ;;
-*) echo "usage: sh experiments/reproduce.sh [--explore | --confirm | --resume | --check | --readme]" >&2; exit 2 ;;
+*) echo "usage: sh experiments/reproduce.sh [--explore | --all | --resume | --check | --readme]" >&2; exit 2 ;;
 esac

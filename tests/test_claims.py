@@ -15,7 +15,9 @@ Prints "test_claims: N passed, M failed, K skipped" as its last line.
 # covers: experiments/claims/claim08.py experiments/claims/claim09.py experiments/claims/claim10.py
 # covers: experiments/claims/claim11.py experiments/claims/claim12.py experiments/claims/claim13.py
 # covers: experiments/claims/claim14.py experiments/claims/claim15.py experiments/claims/claim16.py
-# covers: experiments/claims/claim17.py experiments/reproduce.sh
+# covers: experiments/claims/claim17.py experiments/reproduce.sh experiments/claims/claim18.py
+# covers: experiments/claims/claim19.py experiments/claims/claim20.py experiments/claims/claim21.py
+# covers: experiments/claims/claim22.py experiments/claims/claim23.py
 import ast
 import math
 import os
@@ -30,7 +32,8 @@ sys.dont_write_bytecode = True
 
 from claims import freeze, page, rules, table  # noqa: E402
 from claims import (claim01, claim02, claim03, claim04, claim05, claim06, claim07, claim08, claim09,  # noqa: E402
-                    claim10, claim11, claim12, claim13, claim14, claim15, claim16, claim17)
+                    claim10, claim11, claim12, claim13, claim14, claim15, claim16, claim17, claim18, claim19,
+                    claim20, claim21, claim22, claim23)
 
 FIX = os.path.join(REPO, "tests", "fixtures", "claims")
 E = 1e-6   # "just above / just below" a threshold
@@ -416,7 +419,10 @@ def t_rules(tmp):
     for n in rules.CLAIMS:
         d = rules.load(n)
         check(bool(rules.render(d)) and "history" in d, f"claim {n}: rule file loads, renders, has a history")
-        check(d["confirm"].get("seeds") == [], f"claim {n}: [confirm] seeds is the placeholder []")
+        cs = d["confirm"].get("seeds", [])
+        check(not set(cs) & set(d["setting"]["seeds"]), f"claim {n}: [confirm] seeds are not the exploration's")
+        check(all(os.path.exists(os.path.join(REPO, f)) for f in d["confirm"].get("files", [])),
+              f"claim {n}: every [confirm] file exists")
 
 
 def t_freeze(tmp):
@@ -444,6 +450,7 @@ def t_freeze(tmp):
           f"verify refuses a changed rule, exit 2, naming claim and hash: {r.returncode} {r.stderr}")
     # the page's confirmation cell: not frozen / not yet confirmed
     d = rules.load(16)
+    d["confirm"] = dict(d["confirm"], seeds=[])
     check(page.confirmation(16, claim16, d, FIX, fz)[0] == "not yet confirmed", "frozen, no seeds: not yet confirmed")
     check(page.confirmation(3, claim03, rules.load(3), FIX, fz)[0] == "not frozen", "a changed rule: not frozen")
     # frozen and unchanged, with confirmation seeds: judged on FIX/confirm/ with those seeds only
@@ -518,11 +525,95 @@ def t_no_cycle():
     check(cyc is None, f"no import cycle in experiments/claims: {cyc}")
 
 
+# ---- claims 18-23 (issue 22's new rows, issue 25's ablation) ------------------------------------------
+
+def t_claim18():
+    r = R(18)
+    up, sh = r["rise_reproduced"], r["seed_share"]
+    expect(claim18, 18, dict(rise=up + E, share=sh), "reproduced", "rise just above, share at the bound")
+    expect(claim18, 18, dict(rise=up - E, share=1.0), "partly", "rise just below the threshold")
+    expect(claim18, 18, dict(rise=up + E, share=sh - E), "partly", "rise in too few seeds")
+    expect(claim18, 18, dict(rise=E, share=1.0), "partly", "a small positive rise")
+    expect(claim18, 18, dict(rise=0.0, share=0.0), "not reproduced", "no rise")
+    expect(claim18, 18, dict(rise=-E, share=0.0), "not reproduced", "a fall")
+
+
+def t_claim19():
+    r = R(19)
+    dr = r["drop_reproduced"]
+    n = 0.4
+    q = lambda drop, every=1: dict(none=n, reverse=n * (1 - drop), shuffle=0.3, drop=drop, every_seed=every)
+    expect(claim19, 19, q(dr + E), "reproduced", "drop just above, every seed")
+    expect(claim19, 19, q(dr - E), "partly", "drop just below the threshold")
+    expect(claim19, 19, q(dr + E, 0), "partly", "drop large but not in every seed")
+    expect(claim19, 19, q(0.0), "not reproduced", "no drop")
+    expect(claim19, 19, q(-dr), "not reproduced", "reversed inputs align more")
+
+
+def t_claim20():
+    r = R(20)
+    fa, fe = r["alignment_factor"], r["energy_factor"]
+    q = lambda a, e: dict(base=0.125, alignment=0, energy=0, aligned=a, concentrated=e)
+    expect(claim20, 20, q([fa + E] * 6, [fe + E] * 6), "reproduced", "both in every run")
+    expect(claim20, 20, q([fa] * 6, [fe] * 6), "reproduced", "both exactly at the factor (≥)")
+    expect(claim20, 20, q([fa + E] * 5 + [fa - E], [fe + E] * 6), "partly", "alignment fails in one run of six")
+    expect(claim20, 20, q([fa + E] * 6, [fe - E] * 6), "partly", "concentration just below")
+    expect(claim20, 20, q([fa - E] * 6, [fe - E] * 6), "not reproduced", "neither")
+    got = claim20.verdict(q([fa + E] * 6, [fe - E] * 6), r)
+    check(got[1] == "alignment holds", f"claim 20: partly names what holds, got {got[1]!r}")
+
+
+def t_claim21():
+    r = R(21)
+    e, l_, f, sh = int(r["early_step"]), int(r["late_step"]), r["fall_reproduced"], r["seed_share"]
+    c = lambda *falls: dict(curves=[{0: 0.9, e: 0.5, l_: 0.5 - x} for x in falls])
+    expect(claim21, 21, c(f + E, f + E, f + E), "reproduced", "fall just above in every seed")
+    expect(claim21, 21, c(f - E, f - E, f - E), "partly", "fall just below the threshold")
+    expect(claim21, 21, c(3 * f, 3 * f, -E), "partly", "the mean falls but one seed of three rises (share < 0.8)")
+    expect(claim21, 21, c(0.0, 0.0, 0.0), "not reproduced", "no fall")
+    expect(claim21, 21, c(-f, -f, -f), "not reproduced", "a rise")
+    # the steps come from the rule: a fall between other steps does not count
+    expect(claim21, 21, dict(curves=[{0: 0.9, e: 0.5, l_: 0.5, l_ + 100: 0.0}] * 3), "not reproduced",
+           "a fall after the late step")
+    moved = dict(r, late_step=l_ + 100)
+    check(claim21.verdict(dict(curves=[{0: 0.9, e: 0.5, l_: 0.5, l_ + 100: 0.0}] * 3), moved)[0] == "reproduced",
+          "claim 21: the rule's late_step decides which evaluation is compared")
+
+
+def t_claim22():
+    r = R(22)
+    s, l_, k = int(r["small_batch"]), int(r["large_batch"]), r["maxvio_factor"]
+    q = lambda al, sl, a_s=0.5, s_s=1.0: {f"auxfree {s}": a_s, f"auxfree {l_}": al, f"switch {s}": s_s,
+                                          f"switch {l_}": sl, "auxfree 32": 9.0, "switch 32": 9.0}
+    expect(claim22, 22, q(0.5 * k - E, 1.0), "reproduced", "A just holds, ratio falls")
+    expect(claim22, 22, q(0.5 * k + E, 1.0), "not reproduced", "A just fails")
+    expect(claim22, 22, q(0.5 * k, 1.0), "reproduced", "A exactly at the factor (≤)")
+    # the batches come from the rule: the same numbers under batch 32 as the large one fail A
+    other = dict(r, large_batch=32)
+    check(claim22.verdict(q(0.5 * k - E, 1.0), other)[0] == "not reproduced",
+          "claim 22: the rule's large_batch decides which MaxVio is compared")
+    expect(claim22, 22, q(0.5 * k - E, 0.5 * k - E), "partly", "A holds, ratio unchanged (B needs <)")
+    expect(claim22, 22, q(0.5 * k - E, 0.5 * k - 2 * E), "partly", "A holds, ratio rises")
+
+
+def t_claim23():
+    r = R(23)
+    k = r["concentrate_factor"]
+    base = dict(adamw=1.0, muon=k - E, sgd=1.0, lion=1.0, adafactor=1.0, soap=1.0)
+    expect(claim23, 23, base, "reproduced", "Muon just concentrates, no other does")
+    expect(claim23, 23, dict(base, muon=k + E), "not reproduced", "Muon just fails to concentrate")
+    expect(claim23, 23, dict(base, lion=k - E), "partly", "Lion concentrates too")
+    expect(claim23, 23, dict(base, soap=k + E), "reproduced", "SOAP just misses")
+    expect(claim23, 23, dict(base, muon=k * 2.0, adafactor=0.1), "not reproduced",
+           "another optimizer concentrates but Muon does not")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="test_claims.")
     try:
         for t in (t_claim01, t_claim02, t_claim03, t_claim04, t_claim05, t_claim06, t_claim07, t_claim08, t_claim09,
-                  t_claim10, t_claim11, t_claim12, t_claim13, t_claim14, t_claim15, t_claim16, t_claim17, t_table,
+                  t_claim10, t_claim11, t_claim12, t_claim13, t_claim14, t_claim15, t_claim16, t_claim17, t_claim18,
+                  t_claim19, t_claim20, t_claim21, t_claim22, t_claim23, t_table,
                   t_fragility, t_check_awk, t_no_cycle):
             t()
         t_rules(tmp)

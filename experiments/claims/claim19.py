@@ -38,7 +38,7 @@ def describe(res, d):
     q = measure(res.root, res.seeds)
     conf = {t: pmc(g[t], "router_confidence") for t in g}
     measured = (f"router_data_alignment (last layer; r/D = 0.125 for a random router): original {pmc(g['none'], A, 3)}, "
-                f"reversed {pmc(g['reverse'], A, 3)} ({q['drop'] * 100:+.1f}% lower), shuffled {pmc(g['shuffle'], A, 3)}; "
+                f"reversed {pmc(g['reverse'], A, 3)} ({q['drop'] * 100:.1f}% lower), shuffled {pmc(g['shuffle'], A, 3)}; "
                 f"lower in every seed: {'yes' if q['every_seed'] else 'no'}; router confidence {conf['none']} / "
                 f"{conf['reverse']} / {conf['shuffle']}")
     para = (f"On the originals, {fmt(q['none'] * 100, 1)}% of the router's energy (‖P V_r‖²_F / ‖P‖²_F) lies in the "

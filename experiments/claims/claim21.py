@@ -63,9 +63,10 @@ def describe(res, d):
     para = (f"At initialization a token's experts barely depend on its context ({fmt(ml[0])} at the last layer: the "
             "random router sees mostly the token's embedding). Most of the context dependence appears within the "
             f"first {steps[1] if len(steps) > 1 else e} steps ({fmt(ml[1] if len(ml) > 1 else ml[0])}); from step {e} to "
-            f"{l_} it changes by {fmt(-fall, 3)}. So in this toy, a model looks context independent only when "
-            "it is barely trained; §4.2's reading of OpenMoE concerns a real model whose training length we cannot "
-            "vary here.")
+            f"{l_} it changes by {fmt(-fall, 3)}. "
+            + ("So in this toy a model looks context independent only while it is barely trained. "
+               if len(ml) > 1 and ml[0] - ml[1] > 2 * abs(fall) else "")
+            + "§4.2's reading of OpenMoE concerns a real model whose training length we cannot vary here.")
     return entry("21. Context-independent routing is a sign of short training", "the paper §4.2",
                  ["claim21_training_length"],
                  "OpenMoE's \"context-independent specialization\" (Xue et al. 2024) arises from insufficient training; "

@@ -5,6 +5,7 @@ fragility (every seed left out in turn), the rule's history and the pilots that 
 Standard library only.
 """
 import os
+import sys
 
 from . import freeze, rules
 from .table import Missing, Results
@@ -61,6 +62,22 @@ def confirmation(n, mod, d, root, freeze_path):
     return cell(outcome, details), fragility(mod, d, croot, seeds, outcome)
 
 
+def confirmation_measured(mod, d, root):
+    """The confirmation run's 'we measured' text (describe() on results/confirm/ with the [confirm]
+    seeds; its figures go to results/confirm/figures/), or None when there is no confirmation."""
+    seeds = d["confirm"].get("seeds", [])
+    croot = os.path.join(root, "confirm")
+    if not seeds or not all(os.path.exists(os.path.join(croot, e)) for e in mod.EXPERIMENTS):
+        return None
+    dc = dict(d, outcome=d["confirm_outcome"], details="", verdict=d["confirm_outcome"])
+    os.makedirs(os.path.join(croot, "figures"), exist_ok=True)
+    try:
+        c = mod.describe(Results(croot, seeds), dc)
+    except Missing:
+        return None
+    return c["measured"] if c else None
+
+
 def history_lines(n, d, freeze_path):
     out = [f"- {h['date']} ({h['commit']}): {h['change']} Known then: {h['known']}." for h in d.get("history", [])]
     for e in freeze.entries(freeze_path):
@@ -101,6 +118,11 @@ def build(root, freeze_path=freeze.FREEZE):
         if n >= 11 and not s5:
             continue
         mod = R.module(n)
+        missing = [e for e in mod.EXPERIMENTS if not os.path.exists(os.path.join(root, e))]
+        if missing:  # a claim whose experiments have not run into this root yet has no row
+            print(f"claims: claim {n}: left out: {', '.join(os.path.join(root, e) for e in missing)} "
+                  "not there (run its experiments)", file=sys.stderr)
+            continue
         d = rules.load(n)
         d["text"] = rules.render(d)
         seeds = d["setting"]["seeds"]
@@ -113,6 +135,10 @@ def build(root, freeze_path=freeze.FREEZE):
         c["exploration"] = d["verdict"]
         c["fragility"] = fragility(mod, d, root, seeds, outcome)
         c["confirm"], c["confirm_fragility"] = confirmation(n, mod, d, root, freeze_path)
+        c["confirm_measured"] = None
+        if c["confirm"] not in ("not frozen", "not yet confirmed"):
+            d["confirm_outcome"] = c["confirm"]
+            c["confirm_measured"] = confirmation_measured(mod, d, root)
         c["history"] = history_lines(n, d, freeze_path)
         c["pilots"] = pilot_lines(d)
         c["seeds"] = seeds
@@ -122,17 +148,19 @@ def build(root, freeze_path=freeze.FREEZE):
 
 def render(root, freeze_path=freeze.FREEZE):
     claims = build(root, freeze_path)
-    timing = ""
-    tpath = os.path.join(root, "timing.txt")
-    if os.path.exists(tpath):
-        timing = open(tpath).read().strip()
+    timing = {}
+    for what, tpath in (("exploration", os.path.join(root, "timing.txt")),
+                        ("confirmation", os.path.join(root, "confirm", "timing.txt"))):
+        if os.path.exists(tpath):
+            timing[what] = open(tpath).read().strip()
     out = []
     w = out.append
     w("# Results: the claims, checked on a laptop\n")
     w("Written by `make reproduce` (experiments/reproduce.sh runs every `experiments/claim*.toml`, then "
       "`python3 -m claims page` (experiments/claims/) writes this page from the files the runs wrote). Every number on the page "
-      "comes from those files: a mean ± standard deviation over 3 training seeds (`train.seed`; the world, "
-      "`data.seed`, is the same), measured on the final evaluation set, at the last MoE layer unless a layer is "
+      "comes from those files: a mean ± standard deviation over the training seeds (`train.seed`: 1, 2, 3 in the "
+      "exploration, each claim's `[confirm]` seeds in the confirmation; the world, `data.seed`, is one per run: "
+      "1 in the exploration, a fresh one in the confirmation), measured on the final evaluation set, at the last MoE layer unless a layer is "
       "named. The measurements are those of docs/METRICS.md (Appendix A of the paper, per sequence where the paper "
       "defines them per sequence, averaged over all evaluation sequences rather than the paper's 16). Each claim "
       "states what its source shows, from the source's own text and figure captions, and its verdict rule, "
@@ -140,17 +168,19 @@ def render(root, freeze_path=freeze.FREEZE):
       "Sources: arXiv 2604.09780 (\"the paper\", Wang, Hayou & Nalisnick 2026), Qiu et al. 2025 (arXiv "
       "2501.11873; its abstract), Wang et al. 2024 (arXiv 2408.15664).\n")
     w(PROTOCOL + "\n")
-    if timing:
-        w(f"This reproduction: {timing}\n")
+    for what, t in timing.items():
+        w(f"The {what} run: {t}\n")
     w("## The claims\n")
-    w("| claim | source | experiment | what the source shows | we measured (exploration) | verdict (confirmation) "
-      "| exploration verdict | plots |")
+    w("| claim | source | experiment | what the source shows | we measured (confirmation where it ran, else "
+      "exploration) | verdict (confirmation) | exploration verdict | plots |")
     w("|---|---|---|---|---|---|---|---|")
     for c in claims:
         files = "<br>".join(f"[{f}.toml](../experiments/{f}.toml)" for f in c["files"])
         plots = "<br>".join(f"[{name}]({link})" for link, name in c["plots"])
         expl = f"{c['exploration']}; {c['fragility']}"
-        w(f"| {c['claim']} | {c['source']} | {files} | {c['short']} | {c['measured']} | **{c['confirm']}** | "
+        meas = (f"confirmation: {c['confirm_measured']}" if c["confirm_measured"]
+                else f"exploration: {c['measured']}")
+        w(f"| {c['claim']} | {c['source']} | {files} | {c['short']} | {meas} | **{c['confirm']}** | "
           f"exploration: {expl} | {plots} |")
     w("")
     w("## Each claim\n")
@@ -160,6 +190,8 @@ def render(root, freeze_path=freeze.FREEZE):
         w(f"**Verdict rule.** {c['rule']}\n")
         w(f"**Verdicts.** Confirmation: **{c['confirm']}** ({c['confirm_fragility']}). Exploration (seeds "
           f"{', '.join(map(str, c['seeds']))}): **{c['exploration']}**; {c['fragility']}.\n")
+        if c["confirm_measured"]:
+            w(f"**What the confirmation measured: {c['confirm']}.** {c['confirm_measured']}.\n")
         w(f"**What we measured (exploration): {c['exploration']}.** {c['paragraph']}\n")
         if c.get("table"):
             w("\n".join(c["table"]) + "\n")
