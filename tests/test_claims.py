@@ -17,7 +17,10 @@ Prints "test_claims: N passed, M failed, K skipped" as its last line.
 # covers: experiments/claims/claim14.py experiments/claims/claim15.py experiments/claims/claim16.py
 # covers: experiments/claims/claim17.py experiments/reproduce.sh experiments/claims/claim18.py
 # covers: experiments/claims/claim19.py experiments/claims/claim20.py experiments/claims/claim21.py
-# covers: experiments/claims/claim22.py experiments/claims/claim23.py
+# covers: experiments/claims/claim22.py experiments/claims/claim23.py experiments/claims/claim103.py
+# covers: experiments/claims/claim104.py experiments/claims/claim105.py experiments/claims/claim106.py
+# covers: experiments/claims/claim108.py experiments/claims/claim109.py experiments/claims/claim110.py
+# covers: experiments/claims/claim116.py experiments/claims/claim117.py experiments/claims/textrow.py
 import ast
 import math
 import os
@@ -33,7 +36,8 @@ sys.dont_write_bytecode = True
 from claims import freeze, page, rules, table  # noqa: E402
 from claims import (claim01, claim02, claim03, claim04, claim05, claim06, claim07, claim08, claim09,  # noqa: E402
                     claim10, claim11, claim12, claim13, claim14, claim15, claim16, claim17, claim18, claim19,
-                    claim20, claim21, claim22, claim23)
+                    claim20, claim21, claim22, claim23, claim103, claim104, claim105, claim106, claim108,
+                    claim109, claim110, claim116, claim117)
 
 FIX = os.path.join(REPO, "tests", "fixtures", "claims")
 E = 1e-6   # "just above / just below" a threshold
@@ -608,12 +612,50 @@ def t_claim23():
            "another optimizer concentrates but Muon does not")
 
 
+# ---- the real-text settings (issue 23): new verdicts of claims 103, 109, 110; the others reuse
+# their domain claim's verdict function, checked to be the same function ----------------------------
+
+def t_text_claims():
+    r = R(103)
+    g, gp, k = r["gap_reproduced"], r["gap_partly"], r["nmi_factor"]
+    q = lambda lg, tg, ln=1.0: {"lang_f_micro": 0.5 + lg, "lang_f_global": 0.5, "lang_nmi_global": ln,
+                                "lang_nmi_micro": 0.1, "topic_f_micro": 0.5 + tg, "topic_f_global": 0.5,
+                                "topic_nmi_global": 1.0, "topic_nmi_micro": 0.1}
+    expect(claim103, 103, q(g + E, g + E), "reproduced", "both gaps just above, NMI holds")
+    expect(claim103, 103, q(g + E, g - E), "partly", "topics' gap just below the reproduced threshold")
+    expect(claim103, 103, q(g + E, g + E, ln=k * 0.1 - E), "partly", "languages' NMI just below the factor")
+    expect(claim103, 103, q(gp + E, gp - E), "partly", "one gap just above the partly threshold")
+    expect(claim103, 103, q(gp - E, gp - E), "not reproduced", "both gaps just below the partly threshold")
+    check(claim103.verdict(q(gp - E, gp + E), r)[1] == "topics", "claim 103: partly names the corpus")
+    r = R(109)
+    a = lambda first, last: dict(attention=[first, (first + last) / 2, last], control=[1.0, 1.0, 1.0])
+    hi = r["high_first_layer"]
+    expect(claim109, 109, a(hi + 0.2, hi + 0.2 - r["fall"] - E), "reproduced", "fall just over, high first layer")
+    expect(claim109, 109, a(hi + 0.2, hi + 0.2 - r["fall"] + E), "not reproduced", "fall just under")
+    expect(claim109, 109, a(hi - E, hi - E - r["fall"] - E), "partly", "fall from a first layer just below high")
+    bad = dict(a(0.9, 0.1), control=[1.0, r["control_min"], 1.0])
+    expect(claim109, 109, bad, "not reproduced", "control at control_min (must be >)")
+    bump = dict(attention=[0.9, 0.5, 0.5 + r["rise_tolerance"] + E, 0.3], control=[1.0] * 4)
+    expect(claim109, 109, bump, "not reproduced", "a rise just over the tolerance between layers")
+    r = R(110)
+    u, en, ln = r["usage_rise"], r["energy_rise"], r["logit_norm_rise_percent"] / 100
+    q = lambda du, de, dl: dict(X=[0.5, 0.5, 0.5 + du], R=[0.6, 0.6, 0.6 + du], energy=[0.2, 0.2, 0.2 + de],
+                                logit_norm=[2.0, 2.0, 2.0 * (1 + dl)], out_norm=[], out_prob=[])
+    expect(claim110, 110, q(u + E, en + E, ln + E), "reproduced", "both halves just hold")
+    expect(claim110, 110, q(u - E, en + E, ln + E), "partly", "usage just fails")
+    expect(claim110, 110, q(u + E, en + E, ln - E), "partly", "logit norm just fails")
+    expect(claim110, 110, q(u - E, en - E, ln + E), "not reproduced", "neither half")
+    for text, dom in ((claim104, claim04), (claim105, claim05), (claim106, claim06), (claim108, claim08),
+                      (claim116, claim16), (claim117, claim17)):
+        check(text.verdict is dom.verdict, f"{text.__name__} judges with {dom.__name__}'s verdict function")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="test_claims.")
     try:
         for t in (t_claim01, t_claim02, t_claim03, t_claim04, t_claim05, t_claim06, t_claim07, t_claim08, t_claim09,
                   t_claim10, t_claim11, t_claim12, t_claim13, t_claim14, t_claim15, t_claim16, t_claim17, t_claim18,
-                  t_claim19, t_claim20, t_claim21, t_claim22, t_claim23, t_table,
+                  t_claim19, t_claim20, t_claim21, t_claim22, t_claim23, t_text_claims, t_table,
                   t_fragility, t_check_awk, t_no_cycle):
             t()
         t_rules(tmp)

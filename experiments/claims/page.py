@@ -115,25 +115,34 @@ def build(root, freeze_path=freeze.FREEZE):
     s5 = os.path.exists(os.path.join(root, "claim11_cross_model", "compare_models_p0.8", "compare.csv"))
     items = []
     for n in rules.CLAIMS:
-        if n >= 11 and not s5:
+        if 11 <= n <= 17 and not s5:
             continue
         mod = R.module(n)
-        missing = [e for e in mod.EXPERIMENTS if not os.path.exists(os.path.join(root, e))]
-        if missing:  # a claim whose experiments have not run into this root yet has no row
-            print(f"claims: claim {n}: left out: {', '.join(os.path.join(root, e) for e in missing)} "
-                  "not there (run its experiments)", file=sys.stderr)
-            continue
         d = rules.load(n)
         d["text"] = rules.render(d)
         seeds = d["setting"]["seeds"]
-        outcome, details = judge(mod, d, root, seeds)
-        d.update(outcome=outcome, details=details, verdict=cell(outcome, details))
+        croot = os.path.join(root, "confirm")
+        there = lambda r: all(os.path.exists(os.path.join(r, e)) for e in mod.EXPERIMENTS)
+        if not (there(root) if seeds else there(croot)):
+            # a claim whose experiments have not run into this root yet has no row (a setting with no
+            # exploration, seeds = [], has its row once its confirmation ran)
+            print(f"claims: claim {n}: left out: its experiments ({', '.join(mod.EXPERIMENTS)}) are not in "
+                  f"{root if seeds else croot}", file=sys.stderr)
+            continue
         os.makedirs(os.path.join(root, "figures"), exist_ok=True)
-        c = mod.describe(Results(root, seeds), d)
+        if seeds:
+            outcome, details = judge(mod, d, root, seeds)
+            d.update(outcome=outcome, details=details, verdict=cell(outcome, details))
+            c = mod.describe(Results(root, seeds), d)
+        else:  # no exploration: the row shows the confirmation only
+            outcome, details = "none", ""
+            d.update(outcome=outcome, details=details, verdict="no exploration run (pilots only)")
+            d["confirm_outcome"] = confirmation(n, mod, d, root, freeze_path)[0]
+            c = mod.describe(Results(croot, d["confirm"]["seeds"]), dict(d, verdict=d["confirm_outcome"]))
         if c is None:
             continue
         c["exploration"] = d["verdict"]
-        c["fragility"] = fragility(mod, d, root, seeds, outcome)
+        c["fragility"] = fragility(mod, d, root, seeds, outcome) if seeds else "no exploration"
         c["confirm"], c["confirm_fragility"] = confirmation(n, mod, d, root, freeze_path)
         c["confirm_measured"] = None
         if c["confirm"] not in ("not frozen", "not yet confirmed"):
@@ -188,11 +197,15 @@ def render(root, freeze_path=freeze.FREEZE):
         w(f"### {c['claim']}\n")
         w(f"**What the source shows** ({c['source']}). {c['shows']}\n")
         w(f"**Verdict rule.** {c['rule']}\n")
-        w(f"**Verdicts.** Confirmation: **{c['confirm']}** ({c['confirm_fragility']}). Exploration (seeds "
-          f"{', '.join(map(str, c['seeds']))}): **{c['exploration']}**; {c['fragility']}.\n")
-        if c["confirm_measured"]:
-            w(f"**What the confirmation measured: {c['confirm']}.** {c['confirm_measured']}.\n")
-        w(f"**What we measured (exploration): {c['exploration']}.** {c['paragraph']}\n")
+        expl = (f"Exploration (seeds {', '.join(map(str, c['seeds']))}): **{c['exploration']}**; {c['fragility']}."
+                if c["seeds"] else "No exploration run: only the pilots below.")
+        w(f"**Verdicts.** Confirmation: **{c['confirm']}** ({c['confirm_fragility']}). {expl}\n")
+        if not c["seeds"]:  # a setting without exploration: its paragraph is the confirmation's
+            w(f"**What the confirmation measured: {c['confirm']}.** {c['paragraph']}\n")
+        else:
+            if c["confirm_measured"]:
+                w(f"**What the confirmation measured: {c['confirm']}.** {c['confirm_measured']}.\n")
+            w(f"**What we measured (exploration): {c['exploration']}.** {c['paragraph']}\n")
         if c.get("table"):
             w("\n".join(c["table"]) + "\n")
         w("**Rule history.**\n\n" + "\n".join(c["history"]) + "\n")

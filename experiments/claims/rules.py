@@ -18,7 +18,10 @@ import tomllib
 HERE = os.path.dirname(os.path.abspath(__file__))
 RULES = os.path.join(HERE, "rules")
 REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
-CLAIMS = list(range(1, 24))  # 18-22: issue 22's new rows; 23: the optimizer ablation (issue 25)
+# 18-22: issue 22's new rows; 23: the optimizer ablation (issue 25); 100 + N: claim N on real text
+# (issue 23), listed right after claim N
+TEXT = [103, 104, 105, 106, 108, 109, 110, 116, 117]
+CLAIMS = [c for n in range(1, 24) for c in [n] + [t for t in TEXT if t - 100 == n]]
 
 
 def rule_path(n, rules_dir=RULES):
