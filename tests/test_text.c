@@ -2,7 +2,7 @@
 // (three made-up "languages" of 80 short documents each, two files a language, and a binary file):
 // entries and repeated names, separators, the split (no document on both sides, every document on
 // exactly one), packing (every sequence a window of its own domain's stream), the content hash
-// (against io_hash_bytes, and changed by one byte), the baselines' tables, the same batches for 1
+// (against io_hash_bytes), the memory estimate's corpus bytes, the baselines' tables, the same batches for 1
 // and 2 threads and after a restore of the batch stream, each bad input's error, links skipped in
 // folders and patterns but followed when named, the \xNN escapes
 // of samples.txt, and the config checks of the world.
@@ -180,6 +180,11 @@ static void test_corpus(void) {
         CHECK_MSG(h == td->hash, "%s: hash %016llx, io_hash_bytes gives %016llx", td->name,
                   (unsigned long long)td->hash, (unsigned long long)h);
     }
+    // the memory estimate counts the corpus: at least its files' bytes, without reading them
+    double files = 0;
+    for (int d = 0; d < tc->n; d++) files += (double)tc->d[d].bytes;
+    CHECK_MSG(world_bytes(&s) >= files && world_bytes(&s) < 3 * files + 2e6, "world_bytes %.0f for %.0f bytes of files",
+              world_bytes(&s), files);
     // packing: every training sequence is a window of its own domain's stream; homogeneous
     // micro-batches of 2 share a domain
     Rng r;
