@@ -223,9 +223,7 @@ static int list_files(TextCorpus *tc, FileList lists[CFG_STRS_MAX], const cfg_ST
             tc->n++;
         }
         tc->d[d].entries[tc->d[d].nentries++] = i;
-        int before = lists[d].n;
         if (expand_entry(&lists[d], corpus->s[i], path, exclude, err, errlen) != 0) return -1;
-        (void)before;
     }
     for (int d = 0; d < tc->n; d++) {
         if (lists[d].n == 0)
