@@ -81,7 +81,6 @@ void text_corpus_record(const TextCorpus *tc, char *out, size_t cap);
 // hash (a name in only one of them is another domain, not a changed one). Returns 0, or -1 with
 // err naming the first domain whose content changed.
 int text_corpus_compare(const char *saved, const TextCorpus *tc, char *err, size_t errlen);
-#define TEXT_RECORD_MAX (CFG_STRS_MAX * (TEXT_NAME_MAX + 18) + 1)
 
 // The Debian package that provides path when it lies under /usr/share/games/fortunes ("fortunes",
 // "fortunes-de", ...), else NULL.
