@@ -14,9 +14,10 @@ EXPERIMENTS = ["claim06_optimizers", "claim06_muon_router"]
 SEED_SPLIT = True
 
 
-def measure(root, seeds=None):
-    """Per layer, mean over seeds, under AdamW and under Muon: token-norm CV, hidden cosine, energy of v1."""
-    rows = Results(root, seeds, figures=False).load("claim06_optimizers")
+def measure(root, seeds=None, exp="claim06_optimizers"):
+    """Per layer, mean over seeds, under AdamW and under Muon: token-norm CV, hidden cosine, energy of v1
+    (of claim06_optimizers, or of exp: claim 6's text setting)."""
+    rows = Results(root, seeds, figures=False).load(exp)
     q = {}
     for o in ("adamw", "muon"):
         rs = sel(rows, name=o)

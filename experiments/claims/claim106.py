@@ -1,8 +1,8 @@
 """claim106.py — claim 6 on real text (issue 23): Muon vs AdamW geometry on 7 languages (4 layers);
 rules/claim106.toml (claim 6's verdict function).
 """
-from .claim06 import verdict
-from .table import Results, fmt_list, per_layer, pmc, sel
+from .claim06 import measure as measure06, verdict
+from .table import fmt_list, pmc, sel
 from .textrow import baseline_text, row
 
 EXPERIMENTS = ["text_claim06_optimizers"]
@@ -10,13 +10,7 @@ SEED_SPLIT = True
 
 
 def measure(root, seeds=None):
-    rows = Results(root, seeds, figures=False).load("text_claim06_optimizers")
-    q = {}
-    for o in ("adamw", "muon"):
-        rs = sel(rows, name=o)
-        for key, col in (("cv", "resid_norm_cv"), ("cos", "cosine_hidden"), ("energy", "energy_first")):
-            q[f"{key}_{o}"] = per_layer(rs, col)[0]
-    return q
+    return measure06(root, seeds, exp="text_claim06_optimizers")
 
 
 RULE_CODE = [verdict]
