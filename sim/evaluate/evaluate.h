@@ -58,6 +58,12 @@ typedef struct {
     MetricsArrays arrays;                    // token pairs of the last layer evaluated (final)
     MetricsScratch scratch;                  // metrics_layer's scratch, sized once at setup
     double ev_ce;
+    double ev_out_norm, ev_out_maxp;         // output logits at the ev_ce positions: mean ‖z_t‖, mean
+                                             // max_v softmax(z_t)_v (NaN for the router kind)
+    // text world: the byte unigram and bigram cross-entropies of the evaluation set's predictions
+    // (world_text_baselines): [d] per domain, [domains] over all
+    int has_baselines;
+    double base_uni[CFG_STRS_MAX + 1], base_bi[CFG_STRS_MAX + 1];
     // files
     AtomicFile f_eval, f_experts;
 } Evaluator;
@@ -81,6 +87,12 @@ int evaluator_bytes(const Config *c, int L, EvalBytes *out);
 // sw = the switches of an expert-removal pass: only returns its loss (R's arrays and R->ev_ce
 // keep the plain evaluation). Returns the loss.
 double eval_forward(Evaluator *R, const ForwardSwitches *sw);
+// Fig. 29's "logit magnitude" on the output side (issue 22): over the positions whose next-token
+// loss is measured (t = from .. from+count-1 of each of the nb sequences of T rows), adds the
+// vocabulary logits' L2 norm ‖z_t‖ to *norm_sum and the next-token confidence max_v softmax(z_t)_v
+// to *maxp_sum.
+void output_logit_sums(const real *logits /* nb*T x V */, int T, int V, int nb, int from, int count,
+                       double *norm_sum, double *maxp_sum);
 // The measurement inputs of layer l, from the caches of the last eval_forward.
 LayerData layer_data(const Evaluator *R, int l);
 // eval_forward, then one row per layer into eval.csv and the domain × expert frequencies into
@@ -101,6 +113,12 @@ void experts_csv_header(FILE *f);
 int write_final_evaluation(Evaluator *R, char *err, size_t errlen);
 // <dir>/config.toml: the resolved config. Returns 0, or -1 with errno set.
 int write_config(const Evaluator *R);
+
+// The text world's record as members of the open object (manifest.json): "corpus", each domain's
+// name, paths, files, documents (train, eval), bytes and content hash (fnv1a64), and "baselines",
+// the unigram and bigram cross-entropies per byte beside the model's eval_ce, overall and per
+// domain. Writes nothing for other worlds.
+void json_text_world(JsonWriter *w, const Evaluator *R);
 
 // The config as one JSON object {"model": {"top_k": 2, ...}, ...}, one member per schema key in
 // schema order, one object per table (manifest.json's "config", export's manifest.json).

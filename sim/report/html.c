@@ -272,6 +272,7 @@ static int write_html(Report *R) {
     fputs("</p>\n<nav><a href=\"#variants\">Variants</a><a href=\"#runs\">Runs</a><a href=\"#plots\">Plots</a>"
           "<a href=\"#settings\">Settings</a><a href=\"#glossary\">Measurements</a></nav>\n", f);
     write_tables(f, R);
+    write_text_world(f, R);  // the text world's corpus and baselines
     fputs("<h2 id=\"plots\">Plots</h2>\n", f);
     for (int i = 0; i < R->nnotes && i < MAX_NOTES; i++) {
         fputs("<p class=\"meta\">", f);
