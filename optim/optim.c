@@ -259,6 +259,12 @@ static void *alloc_named(size_t n, size_t size, const char *what, char *err, siz
     return p;
 }
 
+// Writes a zero into every 4 KiB of p (bytes long; calloc's zero pages are mapped on first write).
+static void touch_pages(void *p, size_t bytes) {
+    volatile unsigned char *b = p;
+    for (size_t i = 0; b && i < bytes; i += 4096) b[i] = 0;
+}
+
 int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *err, size_t errlen) {
     memset(o, 0, sizeof *o);
     OptimSizes sz;
@@ -301,6 +307,11 @@ int optim_init(Optimizer *o, const OptimConfig *cfg, ParamTable *table, char *er
         optim_free(o);
         return -1;
     }
+    // Touch every page of the scratch now: parts of it (SOAP's warm-start buffers) are first
+    // used at a basis refresh, and a first touch there would fault pages in during a step.
+    touch_pages(o->scratch, o->scratch_len * (size_t)o->scratch_slots * sizeof *o->scratch);
+    touch_pages(o->dscratch, o->dscratch_len * (size_t)o->scratch_slots * sizeof *o->dscratch);
+    touch_pages(o->iscratch, o->iscratch_len * (size_t)o->scratch_slots * sizeof *o->iscratch);
     return 0;
 }
 
