@@ -6,15 +6,18 @@
 # per-optimizer setting, which a grid sweep cannot express, hence one call per optimizer, each
 # into DIR/<optimizer>/ with its own summary.csv.
 #   sh experiments/ablation_optimizers.sh DIR [MOESIM] [--set KEY=VALUE ...]
+# Environment: EXP, the experiment file (default experiments/ablation_optimizers.toml; the
+# confirmation run, issue 22, uses experiments/confirm/ablation_optimizers.toml: fresh seeds).
 # Extra --set arguments go to every call (e.g. --set 'train.seed=[4, 5, 6]' is not allowed: a
 # seed list is changed in ablation_optimizers.toml itself; --set train.steps=20 for a smoke run).
 set -eu
+EXP=${EXP:-experiments/ablation_optimizers.toml}
 DIR=$1
 MOESIM=${2:-./moesim}
 [ $# -ge 2 ] && shift 2 || shift 1
 for pair in adamw:3e-3 muon:3e-3 sgd:3e-2 lion:3e-3 adafactor:3e-3 soap:3e-3; do
     name=${pair%%:*}
     lr=${pair#*:}
-    "$MOESIM" run experiments/ablation_optimizers.toml --out "$DIR/$name" --quiet \
+    "$MOESIM" run "$EXP" --out "$DIR/$name" --quiet \
         --set "optim.name=\"$name\"" --set "train.lr=$lr" "$@"
 done
