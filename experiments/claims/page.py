@@ -193,10 +193,12 @@ def render(root, freeze_path=freeze.FREEZE):
     for c in claims:
         files = "<br>".join(f"[{f}.toml](../experiments/{f}.toml)" for f in c["files"])
         plots = "<br>".join(f"[{name}]({link})" for link, name in c["plots"])
-        expl = f"{c['exploration']}; {c['fragility']}"
+        expl = f"{c['exploration']}; {c['fragility']}" if c["seeds"] else "none (pilots only)"
         meas = (f"confirmation: {c['confirm_measured']}" if c["confirm_measured"]
                 else f"exploration: {c['measured']}")
-        w(f"| {c['claim']} | {c['source']} | {files} | {c['short']} | {meas} | **{c['confirm']}** | "
+        frag = c["confirm_fragility"] or ""
+        conf = f"**{c['confirm']}**" + (f"<br>{frag}" if frag.startswith("fragile") else "")
+        w(f"| {c['claim']} | {c['source']} | {files} | {c['short']} | {meas} | {conf} | "
           f"exploration: {expl} | {plots} |")
     w("")
     w("## Each claim\n")
