@@ -114,6 +114,7 @@ int model_decode_prefill(Model *m, Decoder *d, const int32_t *tokens, size_t str
     const ModelSpec *sp = &m->spec;
     int T = d->T, D = sp->D, V = sp->V, R = d->R;
     if (nr < 1 || nr > R || w < 1 || w > T) return -1;
+    if (sp->recompute) return -1;  // its layers share one block's keys and values (qkv)
     for (int i = 0; i < nr; i++) {
         int32_t *bt = d->window + (size_t)i * (T + 1);  // T+1: the window, then padding
         memcpy(bt, tokens + (size_t)i * stride, sizeof(int32_t) * w);

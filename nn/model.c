@@ -87,20 +87,27 @@ static void carve(Model *m, Carver *c) {
         BlockActs *a = &m->blocks[l];
         if (dec) {
             a->h_in = take_r(c, N * D);
-            if (sp->attention) {
-                a->att_a = take_r(c, N * D);
-                a->att_rstd = take_r(c, N);
-                a->qkv = take_r(c, N * 3 * D);
-                a->att_p = take_r(c, B * H * T * T);
-                a->att_o = take_r(c, N * D);
-                a->h_mid = take_r(c, N * D);
+            a->h_mid = sp->attention ? take_r(c, N * D) : a->h_in;
+            // What only the backward reads: every block's own, or with recompute one block's
+            // worth that every block shares (model_backward recomputes it block by block).
+            const BlockActs *b0 = &m->blocks[0];
+            if (sp->recompute && l > 0) {
+                a->att_a = b0->att_a; a->att_rstd = b0->att_rstd; a->qkv = b0->qkv; a->att_p = b0->att_p;
+                a->att_o = b0->att_o; a->moe_rstd = b0->moe_rstd; a->hpre = b0->hpre; a->y = b0->y;
+                a->sh_hpre = b0->sh_hpre;
             } else {
-                a->h_mid = a->h_in;
+                if (sp->attention) {
+                    a->att_a = take_r(c, N * D);
+                    a->att_rstd = take_r(c, N);
+                    a->qkv = take_r(c, N * 3 * D);
+                    a->att_p = take_r(c, B * H * T * T);
+                    a->att_o = take_r(c, N * D);
+                }
+                a->moe_rstd = take_r(c, N);
+                a->hpre = take_r(c, NK * F);
+                a->y = take_r(c, NK * D);
+                a->sh_hpre = take_r(c, S * N * F);
             }
-            a->moe_rstd = take_r(c, N);
-            a->hpre = take_r(c, NK * F);
-            a->y = take_r(c, NK * D);
-            a->sh_hpre = take_r(c, S * N * F);
         }
         a->u = take_r(c, N * D);
         a->z = take_r(c, N * E);
@@ -477,9 +484,15 @@ void model_backward(Model *m, const Batch *b) {
     zero_parallel(m->dh, ND);
     rmsnorm_backward(m->dh, GRAD(m, m->i_final_norm), m->tmp, m->h_final, PARAM(m, m->i_final_norm), m->f_rstd, N, D);
 
+    // recompute: block l's forward again from its kept input into the shared buffers (the last
+    // block's are still there). The selection stays the forward's (kept per block), so any
+    // evaluation switches of the forward need not be known here; out goes to scratch (da).
+    const ForwardSwitches keep_selection = {.freeze_selection = 1};
+    BlockRun rerun = block_run(m, b, &keep_selection);
     for (int l = sp->L - 1; l >= 0; l--) {
         BlockActs *a = &m->blocks[l];
         const BlockParams *bp = &m->bp[l];
+        if (sp->recompute && l + 1 < sp->L) block_forward(m, l, a, m->da, &rerun);
         // m->dh holds dL/d(block output); the residual passes it to h_mid unchanged.
         moe_combine_backward(m->dy_rows, m->dgate, m->dh, a->y, a->gate, a->token_row, N, D, K);
         moe_gather_rows(m->x_rows, a->u, a->row_token, a->expert_start[E], D);  // again: cheaper than caching per block

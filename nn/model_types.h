@@ -28,6 +28,9 @@ typedef struct {
     double alpha, z_alpha, seq_alpha;
     double bias_rate;
     int bias_update, bias_center;
+    int recompute;                 // decoder: 1 keeps each block's input, output of attention (h_mid),
+                                   // router input and routing; the rest (attention, experts) lives in one
+                                   // block's buffers and model_backward recomputes it (same bits)
 } ModelSpec;
 
 typedef struct {

@@ -57,6 +57,7 @@
     X("train.log_every", train_log_every, INT, "10", 1, 10000000, NULL, "steps between rows of metrics.csv and progress lines") \
     X("train.save_model", train_save_model, BOOL, "true", 0, 0, NULL, "save the finished run's model (parameters, aux-free biases, optimizer state) in <run>/model/") \
     X("train.checkpoint_every", train_checkpoint_every, INT, "0", 0, 10000000, NULL, "write <run>/checkpoint/ every n steps (0: none); an unfinished run resumes from it") \
+    X("train.recompute", train_recompute, BOOL, "false", 0, 0, NULL, "activation recomputation: keep each block's input (and the routing the measurements read) and recompute the rest of the block in the backward; the same results bit for bit, less memory, more time") \
     X("train.init_from", train_init_from, STR, "\"\"", 0, 0, NULL, "warm start: a run folder (its model/, else checkpoint/) or a model or checkpoint folder to start from (\"\": none)") \
     X("train.init_optimizer", train_init_optimizer, BOOL, "true", 0, 0, NULL, "warm start: take the optimizer state (moments, momentum, step count) too") \
     \

@@ -107,6 +107,7 @@ int evaluator_setup(Evaluator *R, const Config *c, const char *dir, char *err, s
     if (world_build(&R->world, &ws, msg, sizeof msg) != 0) return io_fail(err, errlen, "world: %s", msg);
     R->world_ok = 1;
     model_spec_from_config(&R->ms, c);
+    R->ms.recompute = c->train_recompute;  // the trainer's model (generate's keeps every cache)
     if (model_build(&R->model, &R->ms, msg, sizeof msg) != 0) return io_fail(err, errlen, "%s", msg);  // "model: ..."
     R->model_ok = 1;
 

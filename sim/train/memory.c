@@ -33,6 +33,7 @@ int memory_estimate(const Config *c, int threads, int start, MemEstimate *out, c
     }
     ModelSpec ms;
     model_spec_from_config(&ms, c);
+    ms.recompute = c->train_recompute;  // as evaluator_setup builds the trainer's model
     ModelSizes mz;
     ParamTable *table = malloc(sizeof *table);  // ~80 KB: not for the stack
     if (!table) return io_fail(err, errlen, "memory estimate: out of memory");

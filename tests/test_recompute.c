@@ -1,0 +1,128 @@
+// test_recompute.c — activation recomputation (ModelSpec.recompute, train.recompute): the same
+// model with and without it gives the same loss and gradients bit for bit, after a forward that
+// leaves every layer's routing caches (u, z, topk, h_mid: what evaluation reads) as without it;
+// with evaluation switches in the forward (the recomputed block keeps the forward's selection);
+// with and without attention, shared experts and aux-free biases. Its activation slab is smaller
+// by L-1 blocks' worth of attention and expert caches, and a decode prefill refuses it.
+// covers: nn/model.c nn/block.c
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "../nn/model.h"
+
+typedef struct {
+    double loss;
+    real *grads, *caches;  // gradients; every layer's u | z | h_mid after the forward
+    int32_t *topk;         // every layer's topk
+    size_t ng, nc, nk;
+} Outcome;
+
+static ModelSpec spec_of(int attention, int shared, int auxfree, int recompute) {
+    ModelSpec sp = {0};
+    sp.kind = MODEL_DECODER; sp.V = 31; sp.D = 16; sp.L = 3; sp.H = 2; sp.attention = attention; sp.T = 8;
+    sp.E = 6; sp.K = 2; sp.F = 12; sp.S = shared; sp.max_batch = 4;
+    sp.bal_method = auxfree ? BAL_AUXFREE : BAL_SWITCH; sp.bal_scope = SCOPE_GLOBAL; sp.alpha = 0.01;
+    sp.z_alpha = 0.001; sp.seq_alpha = 0.01; sp.bias_rate = 0.01;
+    sp.recompute = recompute;
+    return sp;
+}
+
+// One forward and backward; sw: the forward's switches (NULL: plain).
+static int run(const ModelSpec *sp, const ForwardSwitches *sw, Outcome *o) {
+    Model m;
+    char err[160];
+    memset(o, 0, sizeof *o);
+    if (model_build(&m, sp, err, sizeof err) != 0) { CHECK_MSG(0, "model_build: %s", err); return -1; }
+    model_init_params(&m, 7, 0.2, 0);
+    for (int i = 0; i < sp->L * sp->E; i++) m.bias[i] = (real)(0.01 * (i % 5) - 0.02);
+    int32_t tok[4 * 9];
+    Rng r;
+    rng_seed(&r, 11, 0);
+    for (int i = 0; i < 4 * 9; i++) tok[i] = (int32_t)rng_below(&r, (uint64_t)sp->V);
+    Batch b = {.B = 4, .micro = 2, .tokens = tok};
+    Losses l;
+    model_zero_grads(&m);
+    int ok = model_forward(&m, &b, sw, &l) == 0;
+    CHECK(ok);
+    const size_t N = 4 * 8, D = sp->D, E = sp->E, K = sp->K;
+    o->nc = sp->L * N * (2 * D + E);
+    o->nk = sp->L * N * K;
+    o->caches = malloc(sizeof(real) * o->nc);
+    o->topk = malloc(sizeof(int32_t) * o->nk);
+    real *c = o->caches;
+    for (int layer = 0; layer < sp->L; layer++) {  // read after the whole forward, as evaluation does
+        const BlockActs *a = &m.blocks[layer];
+        memcpy(c, a->u, sizeof(real) * N * D); c += N * D;
+        memcpy(c, a->z, sizeof(real) * N * E); c += N * E;
+        memcpy(c, a->h_mid, sizeof(real) * N * D); c += N * D;
+        memcpy(o->topk + layer * N * K, a->topk, sizeof(int32_t) * N * K);
+    }
+    if (ok) model_backward(&m, &b);
+    o->loss = l.loss;
+    o->ng = m.table.total;
+    o->grads = malloc(sizeof(real) * o->ng);
+    memcpy(o->grads, m.grads, sizeof(real) * o->ng);
+    model_free(&m);
+    return ok ? 0 : -1;
+}
+
+static void outcome_free(Outcome *o) { free(o->grads); free(o->caches); free(o->topk); }
+
+static void same_bits(int attention, int shared, int auxfree, const ForwardSwitches *sw, const char *what) {
+    ModelSpec a = spec_of(attention, shared, auxfree, 0), b = spec_of(attention, shared, auxfree, 1);
+    Outcome x, y;
+    if (run(&a, sw, &x) == 0 && run(&b, sw, &y) == 0) {
+        CHECK_MSG(memcmp(&x.loss, &y.loss, sizeof x.loss) == 0, "%s: loss %.17g vs %.17g", what, x.loss, y.loss);
+        size_t diff = 0;
+        for (size_t i = 0; i < x.ng; i++) diff += memcmp(&x.grads[i], &y.grads[i], sizeof(real)) != 0;
+        CHECK_MSG(x.ng == y.ng && diff == 0, "%s: %zu of %zu gradients differ with recompute", what, diff, x.ng);
+        CHECK_MSG(memcmp(x.caches, y.caches, sizeof(real) * x.nc) == 0, "%s: a layer's u, z or h_mid differs", what);
+        CHECK_MSG(memcmp(x.topk, y.topk, sizeof(int32_t) * x.nk) == 0, "%s: a layer's top-K differs", what);
+        double gsum = 0;
+        for (size_t i = 0; i < x.ng; i++) gsum += x.grads[i] != 0;
+        CHECK_MSG(gsum > x.ng / 4, "%s: only %.0f gradients nonzero (the test would prove nothing)", what, gsum);
+        outcome_free(&y);
+    }
+    outcome_free(&x);
+}
+
+static void test_same_bits(void) {
+    same_bits(1, 0, 0, NULL, "attention, switch");
+    same_bits(1, 1, 1, NULL, "attention, shared expert, aux-free");
+    same_bits(0, 1, 0, NULL, "no attention, shared expert");
+    // an evaluation switch that changes the selection: the backward's recomputation keeps it
+    uint8_t allowed[3 * 6];
+    for (int i = 0; i < 3 * 6; i++) allowed[i] = i % 6 != 1;
+    ForwardSwitches sw = {.mask_top = 1, .allowed = allowed};
+    same_bits(1, 0, 0, &sw, "mask_top 1 with expert 1 disallowed");
+}
+
+static void test_smaller_and_refused(void) {
+    ModelSpec a = spec_of(1, 1, 0, 0), b = spec_of(1, 1, 0, 1);
+    ModelSizes za, zb;
+    char err[160];
+    CHECK(model_sizes(&a, &za, NULL, err, sizeof err) == 0);
+    CHECK(model_sizes(&b, &zb, NULL, err, sizeof err) == 0);
+    // per block: att_a, qkv, att_o (N x D, 3D, D), att_rstd, moe_rstd (N), att_p (B H T T),
+    // hpre (NK x F), y (NK x D), sh_hpre (S N F); L-1 blocks share block 0's
+    const size_t N = 32, D = 16, NK = 64, F = 12, B = 4, H = 2, T = 8;
+    const size_t block = N * D * 5 + 2 * N + B * H * T * T + NK * F + NK * D + N * F;
+    CHECK_MSG(za.slab - zb.slab == 2 * block, "slab %zu without, %zu with recompute: saved %zu, expected %zu",
+              za.slab, zb.slab, za.slab - zb.slab, 2 * block);
+    CHECK(za.islab == zb.islab && za.params == zb.params);
+    Model m;
+    Decoder d;
+    CHECK(model_build(&m, &b, err, sizeof err) == 0);
+    model_init_params(&m, 1, 0.1, 0);
+    CHECK(decoder_build(&d, &m) == 0);
+    int32_t tok[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    CHECK_MSG(model_decode_prefill(&m, &d, tok, 8, 1, 4, NULL) == -1, "a prefill must refuse a recompute model");
+    decoder_free(&d);
+    model_free(&m);
+}
+
+int main(void) {
+    test_same_bits();
+    test_smaller_and_refused();
+    return test_summary("test_recompute");
+}
