@@ -23,6 +23,12 @@
 //   optimizers (issue 25) std with each optimizer (adamw, muon, sgd, lion, adafactor, soap) at the
 //            most threads: tokens/s, median and mean step time, the optimizer phase, peak memory
 //            and the optimizer state allocated
+//   shapes   (issue 26) at the most threads: std with train.recompute (peak memory, target
+//            <= 100 MiB; its tokens/s against std's); "text std" (V=256 D=256 L=6 H=8 T=256 E=32
+//            K=4 F=256, batch 16 = 4,096 tokens a step, AdamW, switch balancing; 2 warm-up and at
+//            most 10 timed steps) with and without recompute (peak memory against 1.5 x its fp32
+//            AdamW floor); the fine-grained E=128 K=8 F=64 at std's width, against std; text std at
+//            T = 1024 (batch 4), against T = 256 (target >= 0.6)
 //   spectrum (issue 16) closed-form accuracy of the leading singular values and vectors at
 //            D = 4096 and 7168 (target 1e-6), every eigenpair of a D x D Gram matrix (D = 2048,
 //            4096), and Fig. 24's truncation table for one layer (D = 4096)
@@ -56,7 +62,7 @@
 // Usage: bench [--quick] [--only NAME[,NAME...]] [--steps N] [--csv PATH]
 //   --quick   1 warm-up and 3 timed steps, fewer kernel samples: a smoke run, not a measurement
 //   --only    run only these groups: std, experts, topk, kernels, router, analyze, spectrum, busy,
-//             optimizers
+//             optimizers, shapes
 //   --steps   timed steps per training configuration (default 30; the router runs 10x as many)
 //   --csv     where to write the CSV (default results/bench/bench.csv)
 // MOESIM_SIMD=sse|avx2 caps the vector width (nn/simd.h); the path used is printed at the top.
@@ -93,10 +99,10 @@
 // ---- settings ---------------------------------------------------------------------------------
 
 enum { G_STD = 1, G_EXPERTS = 2, G_TOPK = 4, G_KERNELS = 8, G_ROUTER = 16, G_ANALYZE = 32, G_SPECTRUM = 64, G_BUSY = 128,
-       G_OPTIM = 256, G_ALL = 511 };
+       G_OPTIM = 256, G_SHAPES = 512, G_ALL = 1023 };
 static const struct { const char *name; int bit; } groups[] = {
     {"std", G_STD}, {"experts", G_EXPERTS}, {"topk", G_TOPK}, {"kernels", G_KERNELS}, {"router", G_ROUTER}, {"analyze", G_ANALYZE},
-    {"spectrum", G_SPECTRUM}, {"busy", G_BUSY}, {"optimizers", G_OPTIM}};
+    {"spectrum", G_SPECTRUM}, {"busy", G_BUSY}, {"optimizers", G_OPTIM}, {"shapes", G_SHAPES}};
 
 typedef struct {
     int quick;
@@ -116,6 +122,10 @@ typedef struct {
 #define TARGET_SPEEDUP 1.7
 #define TARGET_GFLOPS_PER_CORE 70.0
 #define TARGET_STD_MIB 64.0
+// Issue 26's.
+#define TARGET_RECOMPUTE_STD_MIB 100.0
+#define TARGET_RECOMPUTE_TEXT_FLOOR 1.5
+#define TARGET_LONG_RATIO 0.6
 // Issue 21's: 2 threads beside two busy processes take at most this many times their quiet time.
 #define TARGET_BUSY_SLOWDOWN 3.0
 #define BUSY_LOOPS 2
@@ -305,7 +315,18 @@ typedef struct {
     int threads;
     int busy;      // busy-loop processes running beside the measurement (group busy)
     const char *optim;  // optim.name (group optimizers); NULL: muon says
+    int recompute;      // train.recompute (group shapes)
+    int shape;          // SHAPE_*: std's width, or text std's (group shapes)
+    int T;              // text std only: model.seq_len (0: 256); the batch keeps 4,096 tokens a step
+    int F;              // model.d_ff (0: 256, both shapes')
 } TrainCase;
+
+// text std (issue 26): the text world's model size, V=256 D=256 L=6 H=8 T=256 E=32 K=4 F=256,
+// batch 16 (4,096 tokens a step). Its tokens come from the domains world: a step's time does not
+// depend on which tokens it sees.
+enum { SHAPE_STD, SHAPE_TEXT };
+#define TEXT_TOKENS 4096
+#define TEXT_STEPS 10  // timed steps at most (and 2 warm-up)
 
 // What a training configuration allocates, by owner (reported for std, to show where memory goes).
 enum { ALLOC_PARAMS, ALLOC_GRADS, ALLOC_OPTIM, ALLOC_ACTS, ALLOC_COUNT };
@@ -315,7 +336,8 @@ static const char *alloc_names[ALLOC_COUNT] = {"params", "grads", "optim_state",
 
 // The configuration of a case as config keys, through the same setter a file uses.
 static int case_config(const TrainCase *tc, Config *c, char *err, size_t errlen) {
-    char e[16], k[16];
+    char e[16], k[16], f[16];
+    snprintf(f, sizeof f, "%d", tc->F ? tc->F : 256);
     snprintf(e, sizeof e, "%d", tc->E);
     snprintf(k, sizeof k, "%d", tc->K);
     const char *common[][2] = {
@@ -323,8 +345,15 @@ static int case_config(const TrainCase *tc, Config *c, char *err, size_t errlen)
         {"train.clip", "1.0"}, {"optim.name", tc->optim ? tc->optim : tc->muon ? "\"muon\"" : "\"adamw\""}};
     const char *decoder[][2] = {
         {"model.vocab", "256"}, {"model.d_model", "128"}, {"model.layers", "4"}, {"model.heads", "4"},
-        {"model.experts", e}, {"model.top_k", k}, {"model.d_ff", "256"}, {"model.seq_len", "64"},
+        {"model.experts", e}, {"model.top_k", k}, {"model.d_ff", f}, {"model.seq_len", "64"},
         {"model.attention", "true"}, {"train.batch", "32"}, {"data.world", "\"domains\""}};
+    char tT[16], tB[16];
+    const int T = tc->T ? tc->T : 256;
+    snprintf(tT, sizeof tT, "%d", T);
+    snprintf(tB, sizeof tB, "%d", TEXT_TOKENS / T);
+    const char *text[][2] = {
+        {"model.d_model", "256"}, {"model.layers", "6"}, {"model.heads", "8"},
+        {"model.seq_len", tT}, {"train.batch", tB}};
     const char *router[][2] = {
         {"model.kind", "\"router\""}, {"model.d_model", "64"}, {"model.experts", "8"}, {"model.top_k", "2"},
         {"model.seq_len", "64"}, {"train.batch", "64"}, {"data.world", "\"geometry\""}};
@@ -337,6 +366,10 @@ static int case_config(const TrainCase *tc, Config *c, char *err, size_t errlen)
     } else {
         for (size_t i = 0; i < sizeof decoder / sizeof decoder[0]; i++)
             if (config_set(c, decoder[i][0], decoder[i][1], err, errlen) != 0) return -1;
+        if (tc->shape == SHAPE_TEXT)
+            for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
+                if (config_set(c, text[i][0], text[i][1], err, errlen) != 0) return -1;
+        if (config_set(c, "train.recompute", tc->recompute ? "true" : "false", err, errlen) != 0) return -1;
     }
     CfgErrors *ce = calloc(1, sizeof *ce);
     if (!ce) { snprintf(err, errlen, "config: out of memory"); return -1; }
@@ -372,6 +405,7 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
     if (world_build(&world, &ws, err, sizeof err) != 0) { free(c); return child_fail(out, "world", err); }
     ModelSpec ms;
     model_spec_from_config(&ms, c);
+    ms.recompute = c->train_recompute;  // as the trainer's model (evaluator_setup)
     if (model_build(m, &ms, err, sizeof err) != 0) { world_free(&world); free(c); return child_fail(out, "model", err); }
     model_init_params(m, (uint64_t)c->train_seed, c->model_init_std, c->model_embed_shared);
     OptimConfig oc;
@@ -402,6 +436,10 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
     int mult = router ? o->router_mult : 1;
     int warmup = o->warmup * mult, timed = o->steps * mult;
     if (timed > MAX_SAMPLES) timed = MAX_SAMPLES;
+    if (tc->shape == SHAPE_TEXT) {  // ~0.7 s a step: fewer, so the whole bench stays in minutes
+        if (timed > TEXT_STEPS) timed = TEXT_STEPS;
+        if (warmup > 2) warmup = 2;
+    }
     int steps = warmup + timed;
 
     // ---- the trainer's own step (sim/train/step.c), timed by phase; no files, no evaluations ----
@@ -737,7 +775,7 @@ static const TrainResult *measure_train(const TrainCase *tc, const Opts *o) {
     TrainResult *r = &memo[nmemo < 31 ? nmemo++ : 31];
     memset(r, 0, sizeof *r);
     r->tc = *tc;
-    r->tokens = tc->router ? 64 * 64 : 32 * 64;
+    r->tokens = tc->router ? 64 * 64 : tc->shape == SHAPE_TEXT ? TEXT_TOKENS : 32 * 64;
     ChildOut *out = &child_buf;
     double t0 = now_s();
     pid_t loops[BUSY_LOOPS];
@@ -754,9 +792,9 @@ static const TrainResult *measure_train(const TrainCase *tc, const Opts *o) {
     memcpy(r->alloc, out->alloc, sizeof r->alloc);
     r->step = stats_of(out->s[0].v, out->s[0].n);
     for (int p = 0; p < PHASE_COUNT; p++) r->phase[p] = stats_of(out->s[1 + p].v, out->s[1 + p].n);
-    fprintf(stderr, "bench: %-6s %s E=%d K=%d %d thread%s: %.1f ms/step = fwd %.1f + bwd %.1f + norm %.1f + "
+    fprintf(stderr, "bench: %-6s%s %s E=%d K=%d %d thread%s: %.1f ms/step = fwd %.1f + bwd %.1f + norm %.1f + "
             "opt %.1f (%d steps, %.1f s, loss %.3f)\n",
-            tc->router ? "router" : "std", tc->optim ? tc->optim : tc->muon ? "muon " : "adamw", tc->router ? 8 : tc->E,
+            tc->router ? "router" : tc->shape == SHAPE_TEXT ? "text" : "std", tc->recompute ? " recompute" : "", tc->optim ? tc->optim : tc->muon ? "muon " : "adamw", tc->router ? 8 : tc->E,
             tc->router ? 2 : tc->K, tc->threads, tc->threads == 1 ? "" : "s", r->step.med * 1e3,
             r->phase[PHASE_FORWARD].med * 1e3, r->phase[PHASE_BACKWARD].med * 1e3, r->phase[PHASE_NORM].med * 1e3,
             r->phase[PHASE_OPTIM].med * 1e3, r->step.n, now_s() - t0, r->loss);
@@ -805,7 +843,7 @@ static void ratio_row(const char *name, int threads, const char *metric, const T
 typedef struct { int muon, threads; char dir[256]; } RunCase;
 
 static int run_case_config(const RunCase *rc, Config *c, char *err, size_t errlen) {
-    TrainCase tc = {0, rc->muon, STD_E, STD_K, rc->threads, 0, NULL};
+    TrainCase tc = {0, rc->muon, STD_E, STD_K, rc->threads, 0, NULL, 0, 0, 0, 0};
     if (case_config(&tc, c, err, errlen) != 0) return -1;
     return config_set(c, "train.steps", "2", err, errlen);
 }
@@ -865,7 +903,7 @@ static void group_optimizers(const Opts *o) {
     static const char *names[] = {"adamw", "muon", "sgd", "lion", "adafactor", "soap"};
     static const char *quoted[] = {"\"adamw\"", "\"muon\"", "\"sgd\"", "\"lion\"", "\"adafactor\"", "\"soap\""};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        TrainCase tc = {0, i == 1, STD_E, STD_K, o->tmax, 0, i < 2 ? NULL : quoted[i]};
+        TrainCase tc = {0, i == 1, STD_E, STD_K, o->tmax, 0, i < 2 ? NULL : quoted[i], 0, 0, 0, 0};
         const TrainResult *r = measure_train(&tc, o);
         char nm[48];
         snprintf(nm, sizeof nm, "optim %s", names[i]);
@@ -883,7 +921,7 @@ static void group_std(const Opts *o) {
     const TrainResult *res[2][3] = {{0}};
     for (int mu = 0; mu < 2; mu++)
         for (int th = 1; th <= o->tmax; th++) {
-            TrainCase tc = {0, mu, STD_E, STD_K, th, 0, NULL};
+            TrainCase tc = {0, mu, STD_E, STD_K, th, 0, NULL, 0, 0, 0, 0};
             res[mu][th] = measure_train(&tc, o);
             Row *tps = train_rows(names[mu], res[mu][th], 1);
             if (tps && th == o->tmax) set_target(tps, 1, mu ? TARGET_MUON_TPS : TARGET_ADAMW_TPS);
@@ -931,11 +969,54 @@ static void group_std(const Opts *o) {
         }
 }
 
+// Issue 26: activation recomputation and the bigger shapes, at the most threads. std with
+// train.recompute (its peak memory against <= 100 MiB, its time against std's); text std with and
+// without it (peak memory against 1.5x its fp32 AdamW floor: parameters, gradients, two moments);
+// the fine-grained experts E=128 K=8 F=64 at std's width (K*F = 512 as std's 2 x 256: the same
+// expert FLOPs per token) against std; and text std at T = 1024 (batch 4, the same 4,096 tokens)
+// against T = 256.
+static void group_shapes(const Opts *o) {
+    const int th = o->tmax;
+    TrainCase std = {0, 0, STD_E, STD_K, th, 0, NULL, 0, SHAPE_STD, 0, 0};
+    TrainCase std_rc = std, text = std, text_rc, fine = std, text_long;
+    std_rc.recompute = 1;
+    text.shape = SHAPE_TEXT; text.E = 32; text.K = 4;
+    text_rc = text; text_rc.recompute = 1;
+    text_long = text; text_long.T = 1024;
+    fine.E = 128; fine.K = 8; fine.F = 64;
+    const TrainResult *r_std = measure_train(&std, o), *r_std_rc = measure_train(&std_rc, o);
+    if (!find_row("std adamw", th, "tokens_per_s")) train_rows("std adamw", r_std, 1);  // group std not run
+    train_rows("std adamw recompute", r_std_rc, 1);
+    Row *mem = find_row("std adamw recompute", th, "peak_rss");
+    if (mem) set_target(mem, 0, TARGET_RECOMPUTE_STD_MIB);
+    ratio_row("std recompute/plain", th, "tps_ratio", r_std_rc, r_std, 0);
+    const TrainResult *r_text = measure_train(&text, o), *r_text_rc = measure_train(&text_rc, o);
+    train_rows("text std adamw", r_text, 1);
+    train_rows("text std adamw recompute", r_text_rc, 1);
+    ratio_row("text std recompute/plain", th, "tps_ratio", r_text_rc, r_text, 0);
+    if (r_text_rc->ok) {  // the fp32 AdamW floor: parameters, gradients and two moments
+        const double floor_mib = 4 * r_text_rc->alloc[ALLOC_PARAMS] / 1048576.0;
+        add_row("text std adamw floor", th, "fp32_adamw_floor", floor_mib, floor_mib, floor_mib, "MiB");
+        mem = find_row("text std adamw recompute", th, "peak_rss");
+        if (mem) {
+            const double x = mem->value / floor_mib;
+            Row *r = add_row("text std recompute/floor", th, "mem_ratio", x, x, x, "x");
+            set_target(r, 0, TARGET_RECOMPUTE_TEXT_FLOOR);
+        }
+    }
+    const TrainResult *r_fine = measure_train(&fine, o);
+    train_rows("fine E=128 K=8 F=64", r_fine, 1);
+    ratio_row("fine/std", th, "tps_ratio", r_fine, r_std, 0);
+    const TrainResult *r_long = measure_train(&text_long, o);
+    train_rows("text std T=1024", r_long, 1);
+    ratio_row("text std T=1024/T=256", th, "tps_ratio", r_long, r_text, TARGET_LONG_RATIO);
+}
+
 static void group_experts(const Opts *o) {
     static const int Es[] = {8, 16, 64};
     const TrainResult *res[3];
     for (int i = 0; i < 3; i++) {
-        TrainCase tc = {0, 0, Es[i], STD_K, o->tmax, 0, NULL};
+        TrainCase tc = {0, 0, Es[i], STD_K, o->tmax, 0, NULL, 0, 0, 0, 0};
         res[i] = measure_train(&tc, o);
         char nm[48];
         snprintf(nm, sizeof nm, "experts E=%d", Es[i]);
@@ -947,7 +1028,7 @@ static void group_experts(const Opts *o) {
 static void group_topk(const Opts *o) {
     static const int Ks[] = {1, 2, 4};
     for (int i = 0; i < 3; i++) {
-        TrainCase tc = {0, 0, STD_E, Ks[i], o->tmax, 0, NULL};
+        TrainCase tc = {0, 0, STD_E, Ks[i], o->tmax, 0, NULL, 0, 0, 0, 0};
         const TrainResult *r = measure_train(&tc, o);
         char nm[48];
         snprintf(nm, sizeof nm, "topk K=%d", Ks[i]);
@@ -1206,7 +1287,7 @@ static void group_spectrum(const Opts *o) {
 // std AdamW at the largest thread count, quiet (the std group's measurement, memoized) and beside
 // BUSY_LOOPS spinning processes: the slowdown is quiet tokens/s over busy tokens/s.
 static void group_busy(const Opts *o) {
-    TrainCase quiet = {0, 0, STD_E, STD_K, o->tmax, 0, NULL};
+    TrainCase quiet = {0, 0, STD_E, STD_K, o->tmax, 0, NULL, 0, 0, 0, 0};
     TrainCase busy = quiet;
     busy.busy = BUSY_LOOPS;
     const TrainResult *rq = measure_train(&quiet, o);
@@ -1227,7 +1308,7 @@ static void group_busy(const Opts *o) {
 
 static void group_router(const Opts *o) {
     for (int th = 1; th <= o->tmax; th++) {
-        TrainCase tc = {1, 0, 8, 2, th, 0, NULL};
+        TrainCase tc = {1, 0, 8, 2, th, 0, NULL, 0, 0, 0, 0};
         const TrainResult *r = measure_train(&tc, o);
         if (!r->ok) { error_row("router N=4096 D=64 E=8", th, "steps_per_s", r->err); continue; }
         add_row("router N=4096 D=64 E=8", th, "steps_per_s", 1.0 / r->step.med, 1.0 / r->step.p75, 1.0 / r->step.p25, "step/s");
@@ -1291,7 +1372,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: bench [--quick] [--only NAME[,NAME...]] [--steps N] [--csv PATH]\n"
             "  --quick   1 warm-up and 3 timed steps, fewer kernel samples (a smoke run)\n"
-            "  --only    run only these groups: std, experts, topk, kernels, router, analyze, spectrum, busy\n"
+            "  --only    run only these groups: std, experts, topk, kernels, router, analyze, spectrum, busy,\n"
+            "            optimizers, shapes\n"
             "            (repeatable)\n"
             "  --steps   timed steps per training configuration (default 30)\n"
             "  --csv     output file (default results/bench/bench.csv)\n");
@@ -1398,6 +1480,7 @@ int main(int argc, char **argv) {
     if (o.only & G_SPECTRUM) group_spectrum(&o);
     if (o.only & G_BUSY) group_busy(&o);
     if (o.only & G_OPTIM) group_optimizers(&o);
+    if (o.only & G_SHAPES) group_shapes(&o);
 
     getloadavg(load, 3);
     add_row("env load average", 0, "end_1min", load[0], load[0], load[0], "");
