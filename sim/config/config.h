@@ -71,6 +71,11 @@ int config_defaults(Config *c);
 int config_set(Config *c, const char *key, const char *value, char *err, size_t errlen);
 // 1 if every key has the same value (strings compared as strings, arrays element-wise).
 int config_equal(const Config *a, const Config *b);
+// 1 for a key that changes how a run computes but not one bit of its results (train.recompute):
+// a finished run stays done and a checkpoint resumes when only such keys differ.
+int config_key_same_results(int key);
+// config_equal but for such keys: the results of a and b are the same.
+int config_same_results(const Config *a, const Config *b);
 
 // Error lines collected by the loaders. n counts every error; the first CFG_ERRORS_MAX are kept.
 #define CFG_ERRORS_MAX 64

@@ -380,34 +380,43 @@ int config_defaults(Config *c) {
     return bad;
 }
 
-int config_equal(const Config *a, const Config *b) {
-    for (int k = 0; k < CFG_NKEYS; k++) {
-        switch (cfg_keys[k].type) {
-        case CFG_INT: case CFG_BOOL: case CFG_CHOICE:
-            if (*CFIELD(a, k, int) != *CFIELD(b, k, int)) return 0;
-            break;
-        case CFG_REAL:
-            if (*CFIELD(a, k, cfg_REAL) != *CFIELD(b, k, cfg_REAL)) return 0;
-            break;
-        case CFG_STR:
-            if (strcmp(*CFIELD(a, k, cfg_STR), *CFIELD(b, k, cfg_STR))) return 0;
-            break;
-        case CFG_REALS: {
-            const cfg_REALS *x = CFIELD(a, k, cfg_REALS), *y = CFIELD(b, k, cfg_REALS);
-            if (x->n != y->n) return 0;
-            for (int i = 0; i < x->n; i++)
-                if (x->v[i] != y->v[i]) return 0;
-            break;
-        }
-        case CFG_STRS: {
-            const cfg_STRS *x = CFIELD(a, k, cfg_STRS), *y = CFIELD(b, k, cfg_STRS);
-            if (x->n != y->n) return 0;
-            for (int i = 0; i < x->n; i++)
-                if (strcmp(x->s[i], y->s[i])) return 0;
-            break;
-        }
-        }
+// 1 if key k has the same value in a and b (strings as strings, arrays element-wise).
+static int key_equal(const Config *a, const Config *b, int k) {
+    switch (cfg_keys[k].type) {
+    case CFG_INT: case CFG_BOOL: case CFG_CHOICE: return *CFIELD(a, k, int) == *CFIELD(b, k, int);
+    case CFG_REAL: return *CFIELD(a, k, cfg_REAL) == *CFIELD(b, k, cfg_REAL);
+    case CFG_STR: return strcmp(*CFIELD(a, k, cfg_STR), *CFIELD(b, k, cfg_STR)) == 0;
+    case CFG_REALS: {
+        const cfg_REALS *x = CFIELD(a, k, cfg_REALS), *y = CFIELD(b, k, cfg_REALS);
+        if (x->n != y->n) return 0;
+        for (int i = 0; i < x->n; i++)
+            if (x->v[i] != y->v[i]) return 0;
+        return 1;
     }
+    case CFG_STRS: {
+        const cfg_STRS *x = CFIELD(a, k, cfg_STRS), *y = CFIELD(b, k, cfg_STRS);
+        if (x->n != y->n) return 0;
+        for (int i = 0; i < x->n; i++)
+            if (strcmp(x->s[i], y->s[i])) return 0;
+        return 1;
+    }
+    }
+    return 1;
+}
+
+int config_equal(const Config *a, const Config *b) {
+    for (int k = 0; k < CFG_NKEYS; k++)
+        if (!key_equal(a, b, k)) return 0;
+    return 1;
+}
+
+int config_key_same_results(int key) {
+    return strcmp(cfg_keys[key].key, "train.recompute") == 0;
+}
+
+int config_same_results(const Config *a, const Config *b) {
+    for (int k = 0; k < CFG_NKEYS; k++)
+        if (!config_key_same_results(k) && !key_equal(a, b, k)) return 0;
     return 1;
 }
 

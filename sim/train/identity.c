@@ -42,6 +42,7 @@ int config_diff(const Config *a, const Config *b, int max, char *out, size_t cap
     int n = 0;
     out[0] = '\0';
     for (int k = 0; k < CFG_NKEYS; k++) {
+        if (config_key_same_results(k)) continue;  // train.recompute: the same results either way
         config_format_value(a, k, 1, va, sizeof va);
         config_format_value(b, k, 1, vb, sizeof vb);
         if (strcmp(va, vb) == 0) continue;

@@ -88,7 +88,7 @@ int train_resume_check(const char *run_dir, const Config *c, Config *saved, char
                        size_t errlen) {
     if (ckpt_resolve(run_dir, 1, found, cap, err, errlen) != 0) return 0;  // nothing to resume
     if (ckpt_read_config(found, saved, err, errlen) != 0) return damaged(err, errlen, found);
-    if (!config_equal(saved, c))
+    if (!config_same_results(saved, c))
         return io_fail(err, errlen, "%s/config.toml: the experiment changed since this checkpoint was written "
                        "(run with --force to start over)", found);
     if (check_corpus(found, c, err, errlen) != 0) {

@@ -79,7 +79,7 @@ int run_state(const char *run_dir, const Config *c, char *why, size_t cap) {
     // unfinished: a checkpoint of another config must not be resumed either (an unreadable one is
     // train_resume_check's to report)
     if (ckpt_resolve(run_dir, 1, found, sizeof found, err, sizeof err) == 0 &&
-        ckpt_read_config(found, &saved, err, sizeof err) == 0 && !config_equal(&saved, c)) {
+        ckpt_read_config(found, &saved, err, sizeof err) == 0 && !config_same_results(&saved, c)) {
         char d[IO_MSG_MAX];
         config_diff(&saved, c, 3, d, sizeof d);
         snprintf(why, cap, "its checkpoint %s: %s", found, d);
