@@ -81,6 +81,7 @@ train.clip|0.5|plain|-|col|metrics.csv|loss
 train.log_every|4|plain|-|equals|metrics.csv|step|4 8 12
 train.save_model|false|plain|-|gone|model/params/wte.npy|
 train.checkpoint_every|6|plain|-|appears|checkpoint|
+train.recompute|true|plain|-|has|config.toml|recompute = true
 train.init_from|"@B@"|plain|-|col|metrics.csv|loss
 train.init_optimizer|false|warm|-|col|metrics.csv|loss
 optim.name|"muon"|plain|-|col|metrics.csv|loss
