@@ -28,7 +28,8 @@
 //            K=4 F=256, batch 16 = 4,096 tokens a step, AdamW, switch balancing; 2 warm-up and at
 //            most 10 timed steps) with and without recompute (peak memory against 1.5 x its fp32
 //            AdamW floor); the fine-grained E=128 K=8 F=64 at std's width, against std; text std at
-//            T = 1024 (batch 4), against T = 256 (target >= 0.6)
+//            T = 1024 (batch 4; 1 warm-up, 5 timed steps), against T = 256 (target >= 0.6); and
+//            a whole run of std with recompute: its peak RSS against --dry-run's estimate
 //   spectrum (issue 16) closed-form accuracy of the leading singular values and vectors at
 //            D = 4096 and 7168 (target 1e-6), every eigenpair of a D x D Gram matrix (D = 2048,
 //            4096), and Fig. 24's truncation table for one layer (D = 4096)
@@ -326,7 +327,7 @@ typedef struct {
 // depend on which tokens it sees.
 enum { SHAPE_STD, SHAPE_TEXT };
 #define TEXT_TOKENS 4096
-#define TEXT_STEPS 10  // timed steps at most (and 2 warm-up)
+#define TEXT_STEPS 10  // timed steps at most (and 2 warm-up); T = 1024: half (and 1)
 
 // What a training configuration allocates, by owner (reported for std, to show where memory goes).
 enum { ALLOC_PARAMS, ALLOC_GRADS, ALLOC_OPTIM, ALLOC_ACTS, ALLOC_COUNT };
@@ -436,9 +437,10 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
     int mult = router ? o->router_mult : 1;
     int warmup = o->warmup * mult, timed = o->steps * mult;
     if (timed > MAX_SAMPLES) timed = MAX_SAMPLES;
-    if (tc->shape == SHAPE_TEXT) {  // ~0.7 s a step: fewer, so the whole bench stays in minutes
-        if (timed > TEXT_STEPS) timed = TEXT_STEPS;
-        if (warmup > 2) warmup = 2;
+    if (tc->shape == SHAPE_TEXT) {  // ~0.7 s a step (T = 1024: ~2 s): fewer, so the bench stays in minutes
+        const int most = tc->T > 256 ? TEXT_STEPS / 2 : TEXT_STEPS;
+        if (timed > most) timed = most;
+        if (warmup > (tc->T > 256 ? 1 : 2)) warmup = tc->T > 256 ? 1 : 2;
     }
     int steps = warmup + timed;
 
@@ -840,10 +842,10 @@ static void ratio_row(const char *name, int threads, const char *metric, const T
 // its peak RSS is compared with sim/train/memory.c's estimate of the same config (issue 21:
 // within 25 %).
 
-typedef struct { int muon, threads; char dir[256]; } RunCase;
+typedef struct { int muon, threads, recompute; char dir[256]; } RunCase;
 
 static int run_case_config(const RunCase *rc, Config *c, char *err, size_t errlen) {
-    TrainCase tc = {0, rc->muon, STD_E, STD_K, rc->threads, 0, NULL, 0, 0, 0, 0};
+    TrainCase tc = {0, rc->muon, STD_E, STD_K, rc->threads, 0, NULL, rc->recompute, 0, 0, 0};
     if (case_config(&tc, c, err, errlen) != 0) return -1;
     return config_set(c, "train.steps", "2", err, errlen);
 }
@@ -864,8 +866,8 @@ static int whole_run_child(const void *arg, const Opts *o, ChildOut *out) {
     return ok ? 0 : child_fail(out, "run", res.reason);
 }
 
-static void memory_rows(const char *name, int muon, int threads, const Opts *o) {
-    RunCase rc = {muon, threads, ""};
+static void memory_rows(const char *name, int muon, int threads, int recompute, const Opts *o) {
+    RunCase rc = {muon, threads, recompute, ""};
     snprintf(rc.dir, sizeof rc.dir, "/tmp/moesim_bench_mem.XXXXXX");
     char err[CFG_ERROR_LEN];
     Config *c = calloc(1, sizeof *c);
@@ -953,7 +955,7 @@ static void group_std(const Opts *o) {
         }
     }
     // a whole run's peak memory against its estimate (moesim run --dry-run's)
-    for (int mu = 0; mu < 2; mu++) memory_rows(mu ? "std muon memory" : "std adamw memory", mu, o->tmax, o);
+    for (int mu = 0; mu < 2; mu++) memory_rows(mu ? "std muon memory" : "std adamw memory", mu, o->tmax, 0, o);
     // where a step's time goes (median ms per phase)
     for (int mu = 0; mu < 2; mu++)
         for (int th = 1; th <= o->tmax; th++) {
@@ -990,6 +992,7 @@ static void group_shapes(const Opts *o) {
     Row *mem = find_row("std adamw recompute", th, "peak_rss");
     if (mem) set_target(mem, 0, TARGET_RECOMPUTE_STD_MIB);
     ratio_row("std recompute/plain", th, "tps_ratio", r_std_rc, r_std, 0);
+    memory_rows("std adamw recompute memory", 0, th, 1, o);  // --dry-run's estimate counts it
     const TrainResult *r_text = measure_train(&text, o), *r_text_rc = measure_train(&text_rc, o);
     train_rows("text std adamw", r_text, 1);
     train_rows("text std adamw recompute", r_text_rc, 1);
