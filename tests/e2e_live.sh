@@ -21,8 +21,8 @@ case $MOESIM in /*) ;; *) MOESIM=$(pwd)/$MOESIM ;; esac
 grep -v '"train.seed"' tests/fixtures/e2e/tiny.toml >"$T/two.toml"
 # long enough to be watched; one layer, two domains: an evaluation adds 8 rows (136 bytes) to
 # experts.csv, so without the flush at each evaluation nothing of it would reach the disk before
-# the end (a 4 KB buffer)
-LONG="--set train.steps=300 --set eval.every=20 --set train.checkpoint_every=50 --set model.layers=1 --set data.domains=2"
+# the end (a 4 KB buffer; no checkpoints, which flush too)
+LONG="--set train.steps=300 --set eval.every=20 --set model.layers=1 --set data.domains=2"
 
 # every result file the same, timing fields aside
 same_results() {
@@ -63,10 +63,14 @@ if command -v script >/dev/null 2>&1 && script -qec true /dev/null >/dev/null 2>
     # 3. Ctrl-C (SIGINT to the viewer): terminal restored, exit 130, resumable to the same result
     COLUMNS=80 LINES=24 script -qec "$MOESIM run $T/two.toml $LONG --out $T/int --live" "$T/int.tty" >/dev/null 2>&1 &
     spid=$!
-    i=0; while [ ! -s "$T/int/scope=micro/checkpoint/state.json" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+    # as soon as the first run has evaluated after step 0, its process is stopped (SIGSTOP) so that
+    # the Ctrl-C surely lands in the middle of the run; the viewer gets SIGINT, then the run goes on
+    i=0; while [ -z "$(cat "$T"/int/scope=micro/eval.csv.tmp.* 2>/dev/null | sed -n 2p)" ] && [ $i -lt 400 ]; do sleep 0.01; i=$((i + 1)); done
     worker=$(sed -n 's/^pid //p' "$T/int/moesim.lock" 2>/dev/null)
+    [ -n "$worker" ] && kill -STOP "$worker"
     viewer=$( [ -n "$worker" ] && ps -o ppid= -p "$worker" 2>/dev/null | tr -d ' ')
-    if [ -n "$viewer" ]; then kill -INT "$viewer"; fi
+    if [ -n "$viewer" ]; then kill -INT "$viewer"; sleep 0.2; fi
+    [ -n "$worker" ] && kill -CONT "$worker"
     wait $spid; rc=$?
     check '[ -n "$viewer" ] && [ $rc -eq 130 ]' "Ctrl-C during --live: expected exit 130, got $rc (viewer '$viewer')"
     check 'tail -c 2000 "$T/int.tty" | grep -q "$(printf "\033")\[?25h$(printf "\033")\[?1049l"' "Ctrl-C: the cursor is not shown again / the alternate screen is not left"
