@@ -131,4 +131,10 @@ int plot_prop1(Report *R);
 // Measurements against depth, from the summary's l<i>. columns.
 int plot_layers(Report *R);
 
+// ---- html_timeline.c, html_tokens.c: report.html's sections drawn by inline scripts ----
+// "Over training": the step slider over every evaluation. Returns 0, or -1 (report_fail).
+int html_timeline(FILE *f, Report *R);
+// "Tokens by expert": the runs' routes.json. Returns 0.
+int html_tokens(FILE *f, Report *R);
+
 #endif
