@@ -11,8 +11,9 @@
 #include "report_internal.h"
 
 // The measurements of the per-layer table (eval.csv columns), beside eval_ce.
-static const char *const TL_MEAS[] = {"eval_ce", "freqsim_cross_domain", "nmi_domain_expert", "router_confidence",
-                                      "energy_first", "cosine_hidden", "suppression_rho", "maxvio"};
+static const char *const TL_MEAS[] = {"eval_ce", "freqsim_cross_domain", "nmi_domain_expert", "maxvio",
+                                      "router_confidence", "energy_first", "cosine_hidden", "resid_norm_mean",
+                                      "resid_norm_cv"};
 
 static void jnum(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.4g", v);
