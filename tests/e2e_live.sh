@@ -87,9 +87,11 @@ $MOESIM run "$T/two.toml" $LONG --out "$T/w" --quiet >/dev/null 2>&1 &
 rpid=$!
 i=0; while [ ! -e "$T/w/moesim.lock" ] && [ $i -lt 200 ]; do sleep 0.02; i=$((i + 1)); done
 $MOESIM watch "$T/w" >"$T/watch.out" 2>"$T/watch.err"; rc=$?
-running=0; kill -0 $rpid 2>/dev/null && running=1
+# the run's last files (the summary and the report, written under the lock) are there when watch
+# ends: it did not end before the run (the process itself may still be exiting)
+done_files=0; [ -s "$T/w/summary.csv" ] && [ -s "$T/w/report.html" ] && done_files=1
 wait $rpid
-check '[ $rc -eq 0 ] && [ $running -eq 0 ]' "watch: exit $rc, the run still running when it ended: $running"
+check '[ $rc -eq 0 ] && [ $done_files -eq 1 ]' "watch: exit $rc; the run's summary and report there when it ended: $done_files"
 frames=$(grep -c "^moesim watch" "$T/watch.out")
 check '[ "$frames" -ge 3 ]' "watch: $frames views of two runs of 16 evaluations"
 # a view of an evaluation taken while its run was still running (steps 10..290)
