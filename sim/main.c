@@ -87,8 +87,8 @@ static const char usage_run[] =
 static const char usage_watch[] =
     "usage: moesim watch DIR\n"
     "\n"
-    "Draws the runs of a results folder that a `moesim run` (or several shards) is writing, as\n"
-    "`moesim run --live` does, reading their CSV files as they grow; ends when no `moesim run`\n"
+    "Draws the runs of a results folder that a `moesim run` (or several shards) is writing, the\n"
+    "live view of `moesim run`, reading their CSV files as they grow; ends when no `moesim run`\n"
     "holds the folder's lock (at once, after one view, when none does). On a terminal the view is\n"
     "redrawn in place; otherwise each new view is printed as plain lines. Exit 2 when DIR is not a\n"
     "results folder.\n";

@@ -1,8 +1,8 @@
 // html_timeline.c — report.html's "Over training" section: a step slider and a play button over
 // every evaluation, redrawing each variant's domain x expert heatmap (last layer, first used seed:
 // experts.csv has every evaluation's rows) and its per-layer measurements (eval.csv) at that step.
-// The data is inlined as JSON and drawn by an inline script (no network; the page opens from a
-// file). The fragment #step=N starts the page at the evaluation nearest step N; with "classroom"
+// The data is inlined as JSON (no '<' or '&': the page stays well-formed XML) and drawn by an
+// inline script in a CDATA section (no network; the page opens from a file). The fragment #step=N starts the page at the evaluation nearest step N; with "classroom"
 // in the fragment (#classroom&step=N) the page shows only its title, this section and the tokens
 // (the browser test takes its screenshots that way).
 #include <math.h>
@@ -25,7 +25,7 @@ static void jstr(FILE *f, const char *s) {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '<') fputs("\\u003c", f);  // never "</script>" inside the script element
+        else if (c == '<' || c == '&') fprintf(f, "\\u%04x", c);  // no "</script>", and well-formed XML
         else if (c < 0x20) fprintf(f, "\\u%04x", c);
         else fputc(c, f);
     }
@@ -193,6 +193,6 @@ int html_timeline(FILE *f, Report *R) {
         }
         fputs("]}", f);
     }
-    fprintf(f, "],\"vmax\":%.4g}</script>\n<script>\n%s</script>\n</section>\n", vmax > 0 ? vmax : 1.0, TL_SCRIPT);
+    fprintf(f, "],\"vmax\":%.4g}</script>\n<script>//<![CDATA[\n%s//]]></script>\n</section>\n", vmax > 0 ? vmax : 1.0, TL_SCRIPT);
     return 0;
 }

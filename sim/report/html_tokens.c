@@ -3,7 +3,7 @@
 // expert at the chosen layer; hovering a token shows its top-K experts and gates; one colour
 // swatch per expert; a layer selector. Text-world tokens are bytes, shown as characters (printable
 // ASCII) or escapes (\n, \t, \xNN); other worlds' tokens as their ids. routes.json is inlined as
-// it is (our own JSON, with "</" written "<\/"), drawn by an inline script. The fragment
+// it is (our own JSON, '<' and '&' written as \u escapes), drawn by an inline script. The fragment
 // #layer=L starts at layer L (#classroom: html_timeline.c).
 #include <stdlib.h>
 #include <string.h>
@@ -65,13 +65,16 @@ int html_tokens(FILE *f, Report *R) {
         fputs("<script type=\"application/json\" class=\"routes\" data-label=\"", f);
         svg_escape(f, V->label);
         fputs("\">", f);
+        // '<' and '&' occur only inside its strings, where \u003c and \u0026 say the same: no
+        // "</script>", and the page stays well-formed XML
         for (const char *s = json; *s; s++) {
-            if (s[0] == '<' && s[1] == '/') fputs("<\\", f);
+            if (*s == '<') fputs("\\u003c", f);
+            else if (*s == '&') fputs("\\u0026", f);
             else fputc(*s, f);
         }
         fputs("</script>\n", f);
         free(json);
     }
-    if (n) fprintf(f, "<script>\n%s</script>\n</section>\n", TOK_SCRIPT);
+    if (n) fprintf(f, "<script>//<![CDATA[\n%s//]]></script>\n</section>\n", TOK_SCRIPT);
     return 0;
 }
