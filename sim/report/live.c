@@ -26,8 +26,13 @@ int live_cols(const char *s, size_t n) {
 // ---- reading ------------------------------------------------------------------------------------
 
 // The newest of dir/name and dir/name.tmp.<pid> (a run's file while it grows) into path; 0, or -1
-// when there is none.
+// when there is none. sig (may be NULL) gets its size and modification time mixed in.
+static int newest_file_sig(const char *dir, const char *name, char *path, size_t cap, unsigned long long *sig);
 static int newest_file(const char *dir, const char *name, char *path, size_t cap) {
+    return newest_file_sig(dir, name, path, cap, NULL);
+}
+
+static int newest_file_sig(const char *dir, const char *name, char *path, size_t cap, unsigned long long *sig) {
     DIR *d = opendir(dir);
     if (!d) return -1;
     size_t nl = strlen(name);
@@ -40,7 +45,12 @@ static int newest_file(const char *dir, const char *name, char *path, size_t cap
         struct stat st;
         if (!path_join(p, sizeof p, dir, de->d_name) || stat(p, &st) != 0 || !S_ISREG(st.st_mode)) continue;
         double t = (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec;
-        if (t > best) { best = t; snprintf(path, cap, "%s", p); }
+        if (t > best) {
+            best = t;
+            snprintf(path, cap, "%s", p);
+            if (sig) *sig = *sig * 1000003ULL ^ (unsigned long long)st.st_size ^ (unsigned long long)st.st_mtim.tv_nsec ^
+                            (unsigned long long)st.st_mtim.tv_sec << 20 ^ (unsigned long long)st.st_ino << 40;
+        }
     }
     closedir(d);
     return best >= 0 ? 0 : -1;
@@ -185,9 +195,18 @@ int live_scan(LiveView *v, const char *dir, char *err, size_t errlen) {
         if (i < keep) {
             LiveRun *r = &v->runs[i];
             char p[IO_CHILD_PATH_MAX];
-            if (strcmp(r->name, names[i]) != 0) { free(r->heat); r->heat = NULL; }
+            if (strcmp(r->name, names[i]) != 0) { free(r->heat); r->heat = NULL; r->sig = 0; }
             snprintf(r->name, sizeof r->name, "%s", names[i]);
             path_join(p, sizeof p, dir, names[i]);
+            // a run whose files have not changed since the last scan is not read again (a view
+            // redrawn every fraction of a second must not compete with the runs for the disk)
+            unsigned long long sig = 1;
+            char f[IO_DEEP_PATH_MAX];
+            static const char *const files[] = {"metrics.csv", "eval.csv", "experts.csv", "manifest.json"};
+            for (int k = 0; k < 4; k++)
+                if (newest_file_sig(p, files[k], f, sizeof f, &sig) != 0) sig = sig * 31 + (unsigned long long)k;
+            if (sig == r->sig && r->sig != 0) { free(names[i]); continue; }
+            r->sig = sig;
             read_metrics(r, p);
             read_eval(r, p);
             read_experts(r, p);

@@ -28,6 +28,7 @@ typedef struct {
     double *heat;               // D x E frequencies (malloc'ed, owned)
     int nhist;                  // evaluations in hist
     double hist[LIVE_MAX_EVALS];  // freqsim_cross_domain of the last layer per evaluation, oldest first
+    unsigned long long sig;     // its files' sizes and times when last read (0: never)
 } LiveRun;
 
 typedef struct {
