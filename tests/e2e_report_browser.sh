@@ -9,7 +9,8 @@
 # Chromium's network log holds no request of the page (a control page with one external image
 # must show one, so the check can fail). Without Chromium those checks are counted skips; so are
 # they in the builds other than build/rel (the page is the same).
-# SHOTS_DIR=DIR keeps the two screenshots there (report_step_first.png, report_step_last.png);
+# SHOTS_DIR=DIR keeps the two screenshots there (report_step_first.png, report_step_last.png)
+# and takes one of the whole classroom view, tokens included (report_tokens.png);
 # REPORT_DIR=DIR shows that results folder instead of the test's own run (docs/CLASSROOM.md's
 # screenshots are made so); LIVE_TEXT=FILE also renders a frame of the live view (text) as
 # live_view.png.
@@ -123,6 +124,9 @@ EOF
     check '[ "$n3" -ge 1 ]' "the control page's external image is not in the network log: the no-request check cannot see requests"
     if [ -n "${SHOTS_DIR:-}" ]; then
         mkdir -p "$SHOTS_DIR" && cp "$T/first.png" "$SHOTS_DIR/report_step_first.png" && cp "$T/last.png" "$SHOTS_DIR/report_step_last.png"
+        # the whole classroom view, tokens included (a tall window)
+        timeout 60 "$CHROMIUM" $FL --user-data-dir="$T/u5" --window-size=1000,1500 --screenshot="$SHOTS_DIR/report_tokens.png" \
+            "$url#classroom" >/dev/null 2>&1
         if [ -n "${LIVE_TEXT:-}" ]; then
             { printf '<html><body style="margin:0;background:#111"><pre style="margin:0;padding:10px;color:#ddd;'
               printf 'font:15px/1.25 DejaVu Sans Mono,monospace">'
