@@ -4,7 +4,9 @@
 #   make run        build and run the default experiment (experiments/demo.toml)
 #   make test       build and run every unit test three times: normal, OMP=0, ASan+UBSan
 #   make bench      build and run the benchmark (results/bench/bench.csv)
-#   make reproduce  run every claim's experiment and rebuild results/
+#   make reproduce  the confirmation run: every claim's experiment on fresh seeds (experiments/confirm/,
+#                   judged by the rules frozen in experiments/claims/freeze.toml) into results/confirm/,
+#                   then results/README.md; `make reproduce-explore` re-runs the exploration (seeds 1-3)
 #   make fuzz       fuzz the experiment-file parser and the .npy reader for a bounded time (clang + libFuzzer)
 #   make mutate     put each bug of tests/mutants.txt into a copy of the tree; every one must fail a test
 #   make clean      remove build/ and ./moesim
@@ -60,7 +62,7 @@ TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 DTESTS   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/dtest_*.c))
 BENCH    := $(BUILD)/tests/bench
 
-.PHONY: all run test testbins bench reproduce reproduce-check fuzz mutate clean
+.PHONY: all run test testbins bench reproduce reproduce-explore reproduce-check fuzz mutate clean
 all: moesim
 
 # The program at the repository root is always the normal build.
@@ -122,6 +124,9 @@ bench: $(BENCH)
 
 reproduce: moesim
 	sh experiments/reproduce.sh
+
+reproduce-explore: moesim
+	sh experiments/reproduce.sh --explore
 
 reproduce-check: moesim
 	sh experiments/reproduce.sh --check

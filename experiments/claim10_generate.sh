@@ -8,11 +8,15 @@
 # DIR/generate/seed=<s>-k=<k>/ (the .npy files and the saved models are deleted: regenerable).
 # 15 calls of ~0.3 s each.
 #   sh experiments/claim10_generate.sh DIR [MOESIM]
+# Environment: SEEDS (the training seeds of DIR's runs, default "1 2 3"), GEN_SEED (the sampling
+# seed, default 1); the confirmation run (reproduce.sh --confirm) sets both to fresh seeds.
 set -eu
 DIR=$1
 MOESIM=${2:-./moesim}
+SEEDS=${SEEDS:-1 2 3}
+GEN_SEED=${GEN_SEED:-1}
 mkdir -p "$DIR/generate"
-for s in 1 2 3; do
+for s in $SEEDS; do
     run="$DIR/duplicate=1-seed=$s"
     for k in 1 2 4 8 11; do
         out="$DIR/generate/seed=$s-k=$k"
@@ -20,7 +24,7 @@ for s in 1 2 3; do
         # one thread: a few rows per step are too little work to share (2 threads on a busy
         # machine: 3 s a call instead of 0.3 s); the bits do not depend on it
         OMP_NUM_THREADS=1 "$MOESIM" generate "$run" --out "$out" --prompts-per-domain 4 --samples 8 --prompt-len 8 \
-            --tokens 8 --duplicate "$k" --seed 1 2>"$out.log" || { cat "$out.log" >&2; exit 1; }
+            --tokens 8 --duplicate "$k" --seed "$GEN_SEED" 2>"$out.log" || { cat "$out.log" >&2; exit 1; }
         rm -f "$out"/*.npy "$out.log"
     done
 done

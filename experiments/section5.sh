@@ -19,11 +19,17 @@
 #       100 steps) continued by claim15_switch (global, 100 steps, train.init_from), against
 #       claim15_baselines (200 steps of each)
 #
-#   sh experiments/section5.sh [--resume] [--check]
+#   sh experiments/section5.sh [--resume] [--check] [--confirm]
 #     --resume   keep finished runs and outputs (after an interruption)
+#     --confirm  the confirmation run (issue 22): experiments/confirm/*.toml (fresh training seeds
+#                2101-2105, fresh world data.seed 2100) into results/confirm/, sampling seeds 2107
+#                and 2111 instead of 7 and 11; the rules that judge it are frozen in
+#                experiments/claims/freeze.toml
 #     --check    a reduced version into build/reproduce-check/section5 (fewer models, prompts and
-#                steps; CI runs it through reproduce.sh --check), then experiments/section5.py
-#                --check judges it and exits 1 if a robust result no longer holds
+#                steps; CI runs it through reproduce.sh --check), then `python3 -m claims check`
+#                (experiments/claims/) judges it and exits 1 if a robust result no longer holds
+# The verdicts of claims 11-17 are judged when results/README.md is written (reproduce.sh --readme:
+# `python3 -m claims page`; rules in experiments/claims/rules/claim1[1-7].toml).
 # Environment: MOESIM (default ./moesim), JOBS (parallel runs, default 2), OUT (default results).
 set -eu
 cd "$(dirname "$0")/.."
@@ -32,11 +38,17 @@ JOBS=${JOBS:-2}
 OUT=${OUT:-results}
 FORCE=--force
 CHECK=0
+CONFIRM=0
+EXP=experiments          # where the experiment files are (experiments/confirm for --confirm)
+SEEDS="1 2 3"            # claim 15's per-seed switch runs
+GEN_SEED=7 LONG_SEED=11  # sampling seeds of the rollouts and of the long rollouts
 for a in "$@"; do
     case $a in
         --resume) FORCE= ;;
         --check) CHECK=1; OUT=build/reproduce-check/section5 ;;
-        *) echo "usage: sh experiments/section5.sh [--resume] [--check]" >&2; exit 2 ;;
+        --confirm) CONFIRM=1; OUT=${OUT%/}/confirm; EXP=experiments/confirm; SEEDS="2101 2102 2103 2104 2105"
+                   GEN_SEED=2107 LONG_SEED=2111 ;;
+        *) echo "usage: sh experiments/section5.sh [--resume] [--check] [--confirm]" >&2; exit 2 ;;
     esac
 done
 # the check: 3 models (one optimizer), fewer steps, one prompt per domain
@@ -50,13 +62,13 @@ fi
 run() {  # run NAME OUTDIR [--set ...]
     name=$1 dir=$2; shift 2
     # shellcheck disable=SC2086
-    "$MOESIM" run "experiments/$name.toml" -j "$JOBS" --quiet $FORCE --out "$dir" "$@"
+    "$MOESIM" run "$EXP/$name.toml" -j "$JOBS" --quiet $FORCE --out "$dir" "$@"
 }
 gen() {  # gen RUN_DIR OUT_DIR: the same prompts for every model (8 prompt tokens, 24 new ones)
     [ -n "$FORCE" ] || [ ! -s "$2/complete.json" ] || return 0  # whole (docs/EXPERIMENTS.md)
     mkdir -p "$(dirname "$2")"
     "$MOESIM" generate "$1" --out "$2" --prompts-per-domain $PER_DOMAIN --samples $SAMPLES --prompt-len 8 \
-        --tokens 24 --temperature 1 --seed 7 >"$2.log" 2>&1 && rm -f "$2.log" || { cat "$2.log" >&2; exit 1; }
+        --tokens 24 --temperature 1 --seed $GEN_SEED >"$2.log" 2>&1 && rm -f "$2.log" || { cat "$2.log" >&2; exit 1; }
 }
 
 # ---- claims 11, 12, 14: models, analyzer, rollouts, comparison ----------------------------------
@@ -93,14 +105,14 @@ if [ -d "$c11/models" ]; then
         if [ -n "$FORCE" ] || [ ! -s "$g/complete.json" ] || [ ! -s "$g/routes.npy" ]; then
             mkdir -p "$c11/gen_long"
             "$MOESIM" generate "$r" --out "$g" --prompts-per-domain $PER_DOMAIN --samples 1 --prompt-len 8 \
-                --tokens 500 --temperature 1 --seed 11 >"$g.log" 2>&1 && rm -f "$g.log" || { cat "$g.log" >&2; exit 1; }
+                --tokens 500 --temperature 1 --seed $LONG_SEED >"$g.log" 2>&1 && rm -f "$g.log" || { cat "$g.log" >&2; exit 1; }
         fi
         gens="$gens $g"
     done
     # shellcheck disable=SC2086
     "$MOESIM" compare $gens --out "$c11/compare_long" 2>/dev/null
     rm -f "$c11/compare_long/compare_pairs.csv"
-    # section5.py reads only tokens.npy and generate.json of these (the domain drift); the routes,
+    # claims/claim12.py reads only tokens.npy and generate.json of these (the domain drift); the routes,
     # gates and confidences of 500-token rollouts (2 MB, regenerable) are not kept in results/
     for g in $gens; do rm -f "$g/routes.npy" "$g/gates.npy" "$g/confidence.npy"; done
 fi
@@ -120,7 +132,7 @@ c15=$OUT/claim15_switch_scope
 if [ $CHECK = 0 ]; then
     run claim15_baselines "$c15/baselines"
     run claim15_stage1 "$c15/stage1"
-    for s in 1 2 3; do
+    for s in $SEEDS; do
         run claim15_switch "$c15/switch/seed$s" --set "train.seed=$s" \
             --set "train.init_from=\"$c15/stage1/seed=$s\""
     done
@@ -133,6 +145,6 @@ if [ $CHECK = 0 ]; then
     done
 fi
 
-# ---- the verdicts --------------------------------------------------------------------------------
-if [ $CHECK = 1 ]; then python3 experiments/section5.py --check "$OUT"
-else python3 experiments/section5.py "$OUT"; fi
+# ---- the check's verdicts (the full run's, exploration and confirmation, are judged by
+# reproduce.sh --readme against the frozen rules) -------------------------------------------------
+if [ $CHECK = 1 ]; then PYTHONPATH=experiments python3 -m claims check "$OUT"; fi

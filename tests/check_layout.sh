@@ -131,7 +131,7 @@ fi
 rm -f /tmp/check_layout_cycles.$$
 # Tests findable by file: the covers: lines of the test programs (check_*.sh are static checks of
 # the source, and bench.c measures speed: neither is a test of a file).
-tests=$(ls tests/test_*.c tests/dtest_*.c tests/e2e_*.sh tests/verify_* tests/fuzz/*.c 2>/dev/null)
+tests=$(ls tests/test_*.c tests/test_*.py tests/dtest_*.c tests/e2e_*.sh tests/verify_* tests/fuzz/*.c 2>/dev/null)
 for t in $tests; do
     if grep -q '^\(//\|#\) covers: ' "$t"; then pass=$((pass + 1))
     else fail=$((fail + 1)); echo "check_layout: FAILED: $t has no \"covers:\" line naming the sources it tests" >&2; fi

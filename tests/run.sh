@@ -4,7 +4,8 @@
 # any check fails (a skip is not a failure, but it is counted and its reason printed).
 # Each test binary prints "<name>: N passed, M failed, K skipped" as its last line; scripts
 # tests/e2e_*.sh (end-to-end checks of the program) and tests/check_*.sh (static checks of the
-# source, e.g. check_layout.sh; run once, with the first build) do the same. Builds use two jobs
+# source, e.g. check_layout.sh; run once, with the first build) do the same, and so do tests/test_*.py
+# (python, run once with the first build; counted as a skip without python3 >= 3.11). Builds use two jobs
 # (TEST_JOBS), and the tests of a build run in two lanes side by side (TEST_LANES). Every skip
 # prints a line
 # containing "skipped: <why>", which is shown here.
@@ -33,7 +34,7 @@ for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
     fi
     rm -f build-$name.log
     # check_*.sh read the source, not a build: once, with the first build
-    static=; [ "$name" = rel ] && static=$(ls tests/check_*.sh)
+    static=; [ "$name" = rel ] && static=$(ls tests/check_*.sh tests/test_*.py)
     tests=
     for t in $dir/tests/test_* $dir/tests/dtest_* tests/e2e_*.sh $static; do
         [ -e "$t" ] || continue
@@ -52,6 +53,13 @@ for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
             t0=$(date +%s)
             case $t in
                 *.sh) MOESIM=$dir/moesim BUILD_DIR=$dir sh "$t" >"$R/$i.out" 2>&1; echo $? >"$R/$i.rc" ;;
+                *.py) if python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+                          PYTHONDONTWRITEBYTECODE=1 python3 "$t" >"$R/$i.out" 2>&1; echo $? >"$R/$i.rc"
+                      else
+                          n=$(basename "$t" .py)
+                          printf '%s: skipped: python3 >= 3.11 (tomllib) not found\n%s: 0 passed, 0 failed, 1 skipped\n' \
+                              "$n" "$n" >"$R/$i.out"; echo 0 >"$R/$i.rc"
+                      fi ;;
                 *) ASAN_OPTIONS=detect_leaks=1 "$t" >"$R/$i.out" 2>&1; echo $? >"$R/$i.rc" ;;
             esac
             echo $(($(date +%s) - t0)) >"$R/$i.secs"

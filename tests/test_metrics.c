@@ -847,6 +847,33 @@ static void test_seq_by_domain(void) {
     CHECK(isnan(m.freqsim_seq_same_domain) && isnan(m.pooled_cosine_seq_cross_domain));
 }
 
+// Figs. 16-19, 23 (issue 22): D = 16, so r = D/8 = 2. H's rows (3e0, 2e1, e2, -3e0) give HᵀH =
+// diag(18, 4, 1, 0, ...): V_2 = (e0, e1), data_energy_top_r = (18 + 4) / 23. P's rows
+// (1, 2, 3, 0, ...) and (0, 1, 0, 4, ...): ‖P V_2‖_F² = 1 + 4 + 0 + 1 = 6 of ‖P‖_F² = 14 + 17 = 31.
+// A router inside the subspace (rows e0 and e1 only) has alignment 1.
+static void test_router_alignment_hand(void) {
+    enum { N = 4, D = 16, E = 2 };
+    float H[N * D] = {0}, P[E * D] = {0}, Z[N * E] = {0};
+    H[0] = 3; H[D + 1] = 2; H[2 * D + 2] = 1; H[3 * D] = -3;
+    P[0] = 1; P[1] = 2; P[2] = 3; P[D + 1] = 1; P[D + 3] = 4;
+    const int32_t tk[N] = {0, 1, 0, 1};
+    LayerData in = {.N = N, .D = D, .E = E, .K = 1, .T = 2, .H = H, .P = P, .Z = Z, .topk = tk};
+    MetricsOptions opt;
+    metrics_default_options(&opt);
+    opt.pairs = 4;
+    LayerMetrics m;
+    Rng r;
+    rng_seed(&r, 5, 0);
+    CHECK(layer_once(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK_NEAR(m.data_energy_top_r, 22.0 / 23.0, 1e-9, 0);
+    CHECK_NEAR(m.router_data_alignment, 6.0 / 31.0, 1e-9, 0);
+    float Pin[E * D] = {0};
+    Pin[0] = 2; Pin[D + 1] = -1;
+    in.P = Pin;
+    CHECK(layer_once(&m, NULL, &in, &opt, &r, NULL, 0) == 0);
+    CHECK_NEAR(m.router_data_alignment, 1.0, 1e-9, 0);
+}
+
 static void test_pooled_cosine(void) {
     // Eqs. 15-17: tokens are normalized BEFORE pooling. Sequence A = (1,0), (0,3), sequence
     // B = (1,1), (1,1). Unit tokens of A: (1,0), (0,1) -> pooled (1/2, 1/2), along (1,1): the
@@ -1039,6 +1066,7 @@ static void test_truncation_hand(void) {
 }
 
 int main(void) {
+    test_router_alignment_hand();
     test_truncation_hand();
     test_seq_by_domain();
     test_token_context_hand();

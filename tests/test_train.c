@@ -2,7 +2,7 @@
 // balancing balances, and eval.duplicate_content measures the last copy (rows and loss by hand).
 // Runs go through the same code as `moesim run` (train_run) where files matter, and through the
 // library loop where bitwise state matters.
-// covers: sim/train/train.c sim/train/step.c sim/train/batches.c sim/train/results.c
+// covers: sim/evaluate/evaluate.c sim/train/train.c sim/train/step.c sim/train/batches.c sim/train/results.c
 // covers: sim/train/sweep.c sim/train/identity.c sim/evaluate/evaluate.c sim/evaluate/writers.c sim/models/spec.c
 // covers: sim/worlds/cyclic.c
 #include <math.h>
@@ -18,6 +18,7 @@
 #include "../sim/train/sweep.h"
 #include "../sim/models/spec.h"
 #include "../sim/train/train.h"
+#include "../sim/evaluate/evaluate.h"
 #include "../sim/worlds/world.h"
 #include "../nn/layers.h"
 #include "trained.h"
@@ -547,6 +548,18 @@ static void test_copy_learns(void) {
     printf("test_train: copy NLL first/last copy: trained to copy %.3f/%.3f, control %.3f/%.3f\n", f1, l1, f0, l0);
 }
 
+// Output logits (issue 22's claim 10 measures): two sequences of T = 3 rows over V = 3, positions
+// 1..2 of each measured. By hand: Σ‖z‖ over rows 1, 2, 4, 5 = 3 + √14 + √5.25 + √33 = 14.7775079;
+// Σ max softmax = 1/(1+2e⁻³) + 1/(1+e⁻¹+e⁻²) + 1/(e⁻³+1+e⁻⁰·⁵) + 1/(1+1+e⁻⁵) = 2.67675402.
+// Rows 0 and 3 (outside the window) would change both sums.
+static void test_output_logit_sums(void) {
+    const real logits[6 * 3] = {0.5f, -1, 2, 3, 0, 0, 1, 2, 3, 0, 0, 0, -2, 1, 0.5f, 4, 4, -1};
+    double norm = 0.25, maxp = 0.5;  // the function adds to what is there
+    output_logit_sums(logits, 3, 3, 2, 1, 2, &norm, &maxp);
+    CHECK_NEAR(norm, 0.25 + 14.777507880789889, 1e-6, 0);
+    CHECK_NEAR(maxp, 0.5 + 2.6767540196229387, 1e-6, 0);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/moesim_test_train.XXXXXX");
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
@@ -564,6 +577,7 @@ int main(void) {
     test_duplicate_content();
     test_copy_batches();
     test_copy_learns();
+    test_output_logit_sums();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

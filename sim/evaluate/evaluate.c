@@ -185,6 +185,19 @@ static double window_nll_sum(const Model *m, const int32_t *tokens /* nb x (T+1)
     return sum;
 }
 
+void output_logit_sums(const real *logits /* nb*T x V */, int T, int V, int nb, int from, int count,
+                       double *norm_sum, double *maxp_sum) {
+    for (int s = 0; s < nb; s++)
+        for (int t = from; t < from + count; t++) {
+            const real *z = logits + ((size_t)s * T + t) * V;
+            double ss = 0, zmax = z[0], denom = 0;
+            for (int v = 0; v < V; v++) { ss += (double)z[v] * z[v]; if (z[v] > zmax) zmax = z[v]; }
+            for (int v = 0; v < V; v++) denom += exp((double)z[v] - zmax);
+            *norm_sum += sqrt(ss);
+            *maxp_sum += 1.0 / denom;  // softmax at the argmax: e^0 / Σ_v e^(z_v - zmax)
+        }
+}
+
 // One forward pass over the evaluation set in chunks of at most train.batch sequences, copying
 // each layer's router input, logits and choices at the measured positions (R->ev_from, R->ev_len
 // of each sequence) out of the model's caches. R->ev_ce: the loss over all T positions, or with
@@ -193,8 +206,8 @@ double eval_forward(Evaluator *R, const ForwardSwitches *sw) {
     Model *m = &R->model;
     int T = R->T, D = R->D, E = R->E, K = R->K;
     const int from = R->ev_from, len = R->ev_len, window = !R->router && R->c->eval_duplicate_content > 0;
-    double ce_sum = 0;
-    size_t done = 0;
+    double ce_sum = 0, out_norm = 0, out_maxp = 0;
+    size_t done = 0, out_count = 0;
     for (int s0 = 0; s0 < R->ev_seqs; s0 += R->B) {
         int nb = R->ev_seqs - s0 < R->B ? R->ev_seqs - s0 : R->B;
         Batch b = {.B = nb, .micro = nb, .shuffle_seed = 1};
@@ -213,6 +226,11 @@ double eval_forward(Evaluator *R, const ForwardSwitches *sw) {
         model_forward(m, &b, sw, &l);
         if (window) ce_sum += window_nll_sum(m, b.tokens, nb, from, len);
         else ce_sum += l.ce * rows;
+        if (!R->router && !sw) {
+            const int out_from = window ? from : 0, out_len = window ? len - 1 : T;
+            output_logit_sums(m->logits, T, m->spec.V, nb, out_from, out_len, &out_norm, &out_maxp);
+            out_count += (size_t)nb * out_len;
+        }
         // the measured rows: every row of the chunk, or len rows from `from` of each sequence
         const int parts = window ? nb : 1;
         const size_t take = window ? (size_t)len : rows;
@@ -236,7 +254,11 @@ double eval_forward(Evaluator *R, const ForwardSwitches *sw) {
         }
     }
     const double ce = window ? ce_sum / ((double)R->ev_seqs * (len - 1)) : ce_sum / (double)R->ev_n;
-    if (!sw) R->ev_ce = ce;
+    if (!sw) {
+        R->ev_ce = ce;
+        R->ev_out_norm = out_count ? out_norm / (double)out_count : NAN;
+        R->ev_out_maxp = out_count ? out_maxp / (double)out_count : NAN;
+    }
     return ce;
 }
 
@@ -277,7 +299,7 @@ void eval_measure(Evaluator *R, int step, int final) {
         int n = metrics_list(names, NULL, values, &R->lm[l]);
         fprintf(f, "%d,%d,%.9g", step, l, R->ev_ce);
         for (int i = 0; i < n; i++) fprintf(f, ",%.9g", values[i]);
-        fputc('\n', f);
+        fprintf(f, ",%.9g,%.9g\n", R->ev_out_norm, R->ev_out_maxp);
         for (int dom = 0; dom < R->world.domains; dom++)
             for (int e = 0; e < R->E; e++) fprintf(fx, "%d,%d,%d,%d,%.6g\n", step, l, dom, e, dfreq[(size_t)dom * R->E + e]);
     }

@@ -58,6 +58,8 @@ typedef struct {
     MetricsArrays arrays;                    // token pairs of the last layer evaluated (final)
     MetricsScratch scratch;                  // metrics_layer's scratch, sized once at setup
     double ev_ce;
+    double ev_out_norm, ev_out_maxp;         // output logits at the ev_ce positions: mean ‖z_t‖, mean
+                                             // max_v softmax(z_t)_v (NaN for the router kind)
     // files
     AtomicFile f_eval, f_experts;
 } Evaluator;
@@ -81,6 +83,12 @@ int evaluator_bytes(const Config *c, int L, EvalBytes *out);
 // sw = the switches of an expert-removal pass: only returns its loss (R's arrays and R->ev_ce
 // keep the plain evaluation). Returns the loss.
 double eval_forward(Evaluator *R, const ForwardSwitches *sw);
+// Fig. 29's "logit magnitude" on the output side (issue 22): over the positions whose next-token
+// loss is measured (t = from .. from+count-1 of each of the nb sequences of T rows), adds the
+// vocabulary logits' L2 norm ‖z_t‖ to *norm_sum and the next-token confidence max_v softmax(z_t)_v
+// to *maxp_sum.
+void output_logit_sums(const real *logits /* nb*T x V */, int T, int V, int nb, int from, int count,
+                       double *norm_sum, double *maxp_sum);
 // The measurement inputs of layer l, from the caches of the last eval_forward.
 LayerData layer_data(const Evaluator *R, int l);
 // eval_forward, then one row per layer into eval.csv and the domain × expert frequencies into

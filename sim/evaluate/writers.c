@@ -29,7 +29,7 @@ void eval_csv_header(FILE *f) {
     int n = metrics_list(names, NULL, NULL, &dummy);
     fprintf(f, "step,layer,eval_ce");
     for (int i = 0; i < n; i++) fprintf(f, ",%s", names[i]);
-    fputc('\n', f);
+    fputs(",output_logit_norm,output_max_prob\n", f);  // model-level, like eval_ce (issue 22)
 }
 
 void experts_csv_header(FILE *f) { fprintf(f, "step,layer,domain,expert,frequency\n"); }

@@ -115,6 +115,9 @@ MetricsShape metrics_shape(const LayerData *in, const MetricsOptions *opt) {
 
 static size_t count_of(int x) { return x > 0 ? (size_t)x : 0; }   // a negative size counts as 0
 
+// The data subspace of the router-alignment stage: r = D/8 directions (at least 1).
+static int alignment_directions(const MetricsShape *s) { return s->D >= 16 ? s->D / 8 : 1; }
+
 // The directions Prop. 1 needs (>= 1): r = prop1_rank, at most D.
 static int prop1_directions(const MetricsShape *s) {
     int r = s->prop1_rank < s->D ? s->prop1_rank : s->D;
@@ -134,6 +137,7 @@ typedef struct {
     double *B;               // E x D   Pi_E P
     double *Wt;              // D x W   [v1, m, Bᵀ]
     double *v1, *mdir;       // D       first right singular vector, unit mean direction
+    double *Va, *lama;       // ra x D, ra  the ra = D/8 leading directions (router alignment)
     // token pairs (M = pairs)
     int32_t *pairs;          // M x 2
     double *rh, *rz;         // M       Eq. 5 on rows of H, on rows of Z
@@ -177,6 +181,9 @@ static size_t carve_slices(Slices *sl, void *base, const MetricsShape *s) {
     sl->Wt = carve(&c, D * (E + 2), sizeof(double));
     sl->v1 = carve(&c, D, sizeof(double));
     sl->mdir = carve(&c, D, sizeof(double));
+    const size_t ra = s->D > 0 ? (size_t)alignment_directions(s) : 0;
+    sl->Va = carve(&c, ra * D, sizeof(double));
+    sl->lama = carve(&c, ra, sizeof(double));
     sl->pairs = carve(&c, M * 2, sizeof(int32_t));
     sl->rh = carve(&c, M, sizeof(double));
     sl->rz = carve(&c, M, sizeof(double));
@@ -274,6 +281,32 @@ static int stage_wholeset_geometry(LayerMetrics *out, const Slices *sl, const La
         out->suppression_rho_mean = metrics_suppression(B, mdir, E, D);
     }
     return out->suppression_rho < 0.0 || out->suppression_rho_mean < 0.0 ? -2 : 0;
+}
+
+// Figs. 16-19 (left- and right-most columns) and Fig. 23: how the router sits in the data's
+// principal subspace. With V_r the r = D/8 leading right singular vectors of the uncentred H (all N
+// states, Proposition 1's H) and σ_k their singular values:
+//   router_data_alignment = ‖P V_r‖_F² / ‖P‖_F²   the share of the router's energy in that subspace
+//   data_energy_top_r     = Σ_{k<r} σ_k² / ‖H‖_F²  how much of the data's energy it holds
+// Both are r/D for an isotropic random P (resp. isotropic data): the baseline the figures compare.
+static int stage_router_alignment(LayerMetrics *out, const Slices *sl, const LayerData *in, int ra) {
+    const int D = in->D, E = in->E;
+    double fro2;
+    if (linalg_svd_top(sl->lama, sl->Va, &fro2, in->H, in->N, D, ra) == -2) return -2;
+    double top = 0.0, in_sub = 0.0, p2 = 0.0;
+    for (int k = 0; k < ra; k++) top += sl->lama[k];
+    for (int e = 0; e < E; e++) {
+        const float *row = in->P + (size_t)e * D;
+        for (int a = 0; a < D; a++) p2 += (double)row[a] * row[a];
+        for (int k = 0; k < ra; k++) {
+            double t = 0.0;
+            for (int a = 0; a < D; a++) t += (double)row[a] * sl->Va[(size_t)k * D + a];
+            in_sub += t * t;
+        }
+    }
+    out->data_energy_top_r = fro2 > 0.0 ? top / fro2 : NAN;
+    out->router_data_alignment = p2 > 0.0 ? in_sub / p2 : NAN;
+    return 0;
 }
 
 // Within-sequence similarity (Eqs. 10, 11), softmax statistics (Eq. 12), logit size, balance:
@@ -448,6 +481,7 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
 
     int rc = stage_sequence_energy(out, in);
     if (!rc) rc = stage_wholeset_geometry(out, &sl, in, rk);
+    if (!rc) rc = stage_router_alignment(out, &sl, in, alignment_directions(&shape));
     if (!rc) {
         stage_within_sequences(out, in);
         rc = stage_token_pairs(out, &sl, in, opt, rk, A, rng);

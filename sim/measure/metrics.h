@@ -80,7 +80,9 @@
     X(freqsim_seq_same_domain, "Fig. 5: freqsim_seq over the sequence pairs of one domain (a sequence's domain: its first token's)") \
     X(freqsim_seq_cross_domain, "Fig. 5: freqsim_seq over the sequence pairs of two different domains") \
     X(pooled_cosine_seq_same_domain, "Fig. 5: pooled_cosine_seq over the sequence pairs of one domain") \
-    X(pooled_cosine_seq_cross_domain, "Fig. 5: pooled_cosine_seq over the sequence pairs of two different domains")
+    X(pooled_cosine_seq_cross_domain, "Fig. 5: pooled_cosine_seq over the sequence pairs of two different domains") \
+    X(router_data_alignment, "Figs. 16-19 (left), Fig. 23: |P V_r|_F^2 / |P|_F^2, V_r the r = D/8 leading right singular vectors of all N states (r/D for a random P)") \
+    X(data_energy_top_r, "Figs. 16-19 (right): sum of the r = D/8 largest s_k^2 over |H|_F^2, all N states (r/D for isotropic data)")
 
 typedef struct {
 #define METRICS_FIELD_(name, help) double name;

@@ -137,6 +137,8 @@ int write_manifest(const TrainRun *R, const RunResult *res, const char *start, d
     json_key(&w, "final_loss"); json_double(&w, res->loss);
     json_key(&w, "final_ce"); json_double(&w, res->ce);
     json_key(&w, "eval_ce"); json_double(&w, R->ev.ev_ce);
+    json_key(&w, "output_logit_norm"); json_double(&w, R->ev.ev_out_norm);
+    json_key(&w, "output_max_prob"); json_double(&w, R->ev.ev_out_maxp);
     json_key(&w, "tokens_per_s"); json_fixed(&w, res->tokens_per_s, 1);
     json_key(&w, "parameters"); json_uint(&w, R->ev.model.table.total);
     json_key(&w, "final_eval");

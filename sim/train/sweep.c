@@ -221,7 +221,7 @@ int sweep_write_summary(const Experiment *ex, const char *dir) {
     if (!f) return -1;
     fprintf(f, "run");
     for (int a = 0; a < ex->naxes; a++) fprintf(f, ",%s", cfg_keys[ex->axes[a].key].key);
-    fprintf(f, ",status,steps_done,loss,ce,eval_ce,tokens_per_s,wall_s");
+    fprintf(f, ",status,steps_done,loss,ce,eval_ce,tokens_per_s,wall_s,output_logit_norm,output_max_prob");
     for (int i = 0; i < METRICS_NSCALARS; i++) fprintf(f, ",%s", names[i]);
     for (int l = 0; l < L; l++)
         for (int i = 0; i < METRICS_NSCALARS; i++) fprintf(f, ",l%d.%s", l, names[i]);
@@ -241,7 +241,8 @@ int sweep_write_summary(const Experiment *ex, const char *dir) {
             config_format_value(&c, ex->axes[a].key, 0, buf, sizeof buf);
             fprintf(f, ",%s", buf);
         }
-        const char *fields[] = {"status", "steps_done", "final_loss", "final_ce", "eval_ce", "tokens_per_s", "wall_s"};
+        const char *fields[] = {"status", "steps_done", "final_loss", "final_ce", "eval_ce", "tokens_per_s", "wall_s",
+                                "output_logit_norm", "output_max_prob"};
         for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
             if (!json_field(json, fields[k], buf, sizeof buf) || strcmp(buf, "null") == 0) snprintf(buf, sizeof buf, "nan");
             for (char *q = buf; *q; q++) if (*q == ',' || *q == '\n') *q = ';';  // keep the CSV cell whole
