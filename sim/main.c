@@ -82,7 +82,8 @@ static const char usage_run[] =
     "  --live           on a terminal, draw the runs while they train: each run's domain x expert\n"
     "                   heatmap (last layer), step, loss and a sparkline of freqsim_cross_domain,\n"
     "                   redrawn at every evaluation (eval.every); the runs' messages follow the view.\n"
-    "                   The result files are the same as without it. Not a terminal: today's lines\n";
+    "                   The result files are the same as without it. Output not a terminal, or\n"
+    "                   --quiet or --dry-run: no view, the usual lines\n";
 
 static const char usage_watch[] =
     "usage: moesim watch DIR\n"
