@@ -99,8 +99,9 @@ frames=$(grep -c "^moesim watch" "$T/watch.out")
 check '[ "$frames" -ge 2 ]' "watch: $frames views of two runs of 16 evaluations"
 # a view of an evaluation taken while its run was still running (steps 10..140)
 check 'grep -Eq "^step ([1-9]0|1[0-4]0) " "$T/watch.out"' "watch saw no evaluation while the runs were running"
-check 'grep -q "^scope=global  ok" "$T/watch.out" && grep -q "scope=micro  ok" "$T/watch.out" && grep -q "^step 150 " "$T/watch.out"' "watch: the last view does not show both runs done at step 150"
+check 'grep -q "scope=global  ok" "$T/watch.out" && grep -q "^scope=micro  ok" "$T/watch.out" && grep -q "^step 150 " "$T/watch.out"' "watch: the last view does not show both runs done at step 150"
 check 'same_results "$T/ref_long" "$T/w"' "a watched run's files differ from an unwatched one"
+check 'grep -q "^scope=micro .*scope=global  ok" "$T/watch.out"' "watch: the runs are not in the experiment's order (micro, then global)"
 
 # 5. bad folders: exit 2 with a message, before anything
 $MOESIM watch "$T/w/scope=micro" >/dev/null 2>"$T/bad.err"; rc=$?

@@ -12,6 +12,7 @@
 #include "live.h"
 #include "csv.h"
 #include "../io.h"
+#include "../config/config.h"
 
 static const char SHADES[] = " .:-=+*#%@";
 static const char *const SPARK[8] = {"\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83", "\xe2\x96\x84",
@@ -168,11 +169,81 @@ static int is_run_dir(const char *dir) {
            newest_file(dir, "metrics.csv", p, sizeof p) == 0 || file_exists(path_join(p, sizeof p, dir, "manifest.json"));
 }
 
-static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+// Runs in the experiment's point order (its [sweep] grid, as `moesim run` runs them and the tables
+// list them): dir/experiment.toml (the resolved base) with the grid experiment.json records
+// ("key = [a, b]; key2 = [...]"); folders it does not name after them, by name.
+typedef struct {
+    long point;
+    char *name;
+} Named;
+
+static int by_point(const void *a, const void *b) {
+    const Named *x = a, *y = b;
+    if (x->point != y->point) return x->point < y->point ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+// 1 if the TOML line `line` of section `sec` sets one of the grid's keys ("sec.name = ...").
+static int swept_line(const char *sec, const char *line, const char *grid) {
+    size_t sl = strlen(sec);
+    for (const char *g = grid; *g;) {
+        const char *eq = strstr(g, " = ");
+        if (!eq) break;
+        size_t kl = (size_t)(eq - g);
+        if (kl > sl + 1 && !strncmp(g, sec, sl) && g[sl] == '.') {
+            size_t nl = kl - sl - 1;
+            if (!strncmp(line, g + sl + 1, nl) && (line[nl] == ' ' || line[nl] == '=')) return 1;
+        }
+        const char *next = strstr(eq, "; ");
+        if (!next) break;
+        g = next + 2;
+    }
+    return 0;
+}
+
+static void point_order(const char *dir, Named *runs, int n) {
+    char p[IO_CHILD_PATH_MAX], id[LIVE_NAME_MAX * 2], grid[8192], sec[64] = "";
+    for (int i = 0; i < n; i++) runs[i].point = 1L << 40;
+    char *base = path_join(p, sizeof p, dir, "experiment.toml") ? read_text_file(p) : NULL;
+    char *json = path_join(p, sizeof p, dir, "experiment.json") ? read_text_file(p) : NULL;
+    size_t len = base ? strlen(base) : 0;
+    char *text = base && json && json_field(json, "sweep", grid, sizeof grid) && grid[0] ? malloc(len + 2 * sizeof grid + 16) : NULL;
+    Experiment *ex = text ? malloc(sizeof *ex) : NULL;
+    CfgErrors *e = ex ? calloc(1, sizeof *e) : NULL;
+    if (e) {
+        // the base without the swept keys' lines (a key is set or swept), then the grid as a
+        // [sweep] table: one axis a line, its dotted key quoted
+        size_t o = 0;
+        for (char *line = base, *end; *line; line = end) {
+            end = strchr(line, '\n');
+            end = end ? end + 1 : line + strlen(line);
+            if (line[0] == '[') sscanf(line, "[%63[^]]", sec);
+            else if (sec[0] && swept_line(sec, line, grid)) continue;
+            memcpy(text + o, line, (size_t)(end - line));
+            o += (size_t)(end - line);
+        }
+        o += (size_t)snprintf(text + o, 16, "\n[sweep]\n\"");
+        for (const char *g = grid; *g; g++) {
+            if (*g == ' ' && g[1] == '=' && g[2] == ' ') { text[o++] = '"'; text[o++] = ' '; continue; }
+            if (*g == ';' && g[1] == ' ') { text[o++] = '\n'; text[o++] = '"'; g++; continue; }
+            text[o++] = *g;
+        }
+        text[o++] = '\n';
+        if (experiment_load_buffer(ex, "experiment.toml", text, o, NULL, 0, e) == 0)
+            for (long k = 0; k < ex->npoints; k++) {
+                experiment_run_id(ex, k, id, sizeof id);
+                for (int i = 0; i < n; i++)
+                    if (strcmp(runs[i].name, id) == 0) runs[i].point = k;
+            }
+    }
+    free(base); free(json); free(text); free(ex); free(e);
+    qsort(runs, (size_t)n, sizeof *runs, by_point);
+}
 
 int live_scan(LiveView *v, const char *dir, char *err, size_t errlen) {
     DIR *d = opendir(dir);
     if (!d) return io_fail(err, errlen, "%s: %s", dir, strerror(errno));
+    static Named found[1024];
     char *names[1024];
     int n = 0;
     struct dirent *de;
@@ -186,7 +257,9 @@ int live_scan(LiveView *v, const char *dir, char *err, size_t errlen) {
         if (names[n]) n++;
     }
     closedir(d);
-    qsort(names, (size_t)n, sizeof *names, by_name);
+    for (int i = 0; i < n; i++) found[i].name = names[i];
+    point_order(dir, found, n);
+    for (int i = 0; i < n; i++) names[i] = found[i].name;
     v->more = n > LIVE_MAX_RUNS ? n - LIVE_MAX_RUNS : 0;
     int keep = n - v->more;
     for (int i = keep; i < v->nruns; i++) { free(v->runs[i].heat); v->runs[i].heat = NULL; }

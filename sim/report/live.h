@@ -38,7 +38,7 @@ typedef struct {
 } LiveView;
 
 // Reads what the runs of dir have written so far. Returns 0, or -1 with err (dir cannot be read).
-// Runs are in folder-name order. Call live_free after.
+// Runs are in the experiment's point order (dir/experiment.toml), others after them by name. Call live_free after.
 int live_scan(LiveView *v, const char *dir, char *err, size_t errlen);
 void live_free(LiveView *v);
 
