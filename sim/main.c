@@ -86,13 +86,16 @@ static const char usage_run[] =
     "                   --quiet or --dry-run: no view, the usual lines\n";
 
 static const char usage_watch[] =
-    "usage: moesim watch DIR\n"
+    "usage: moesim watch DIR [--every S]\n"
     "\n"
     "Draws the runs of a results folder that a `moesim run` (or several shards) is writing, the\n"
     "live view of `moesim run`, reading their CSV files as they grow; ends when no `moesim run`\n"
     "holds the folder's lock (at once, after one view, when none does). On a terminal the view is\n"
     "redrawn in place; otherwise each new view is printed as plain lines. Exit 2 when DIR is not a\n"
-    "results folder.\n";
+    "results folder.\n"
+    "\n"
+    "options:\n"
+    "  --every S        seconds between reads of the folder (default 0.2)\n";
 
 static const char usage_export[] =
     "usage: moesim export FILE --out DIR [--set KEY=VALUE]...\n"
@@ -304,11 +307,15 @@ static int run_work(void *ctx) {
 
 static int cmd_watch(int argc, char **argv) {
     const char *dir = NULL;
-    const Option opts[] = {OPT_ONE("DIR", &dir)};
+    double every = 0.2;
+    const Option opts[] = {
+        OPT_ONE("DIR", &dir),
+        {.name = "--every", .kind = OPT_DOUBLE, .meta = "S", .dst = &every, .lo = 0, .hi = 3600, .flags = OPT_LO_OPEN},
+    };
     int rc = opt_parse("watch", usage_watch, opts, NOPTS(opts), argc, argv);
     if (rc != OPT_CONTINUE) return rc;
     char err[IO_MSG_MAX] = "";
-    rc = watch_folder(dir, 0.2, err, sizeof err);
+    rc = watch_folder(dir, every, err, sizeof err);
     if (rc == 1 || rc == 2) fprintf(stderr, "moesim: watch: %s\n", err);
     return rc;
 }

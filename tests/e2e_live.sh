@@ -19,12 +19,12 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 case $MOESIM in /*) ;; *) MOESIM=$(pwd)/$MOESIM ;; esac
 # two runs (micro, global) of the tiny world
 grep -v '"train.seed"' tests/fixtures/e2e/tiny.toml >"$T/two.toml"
-# long enough to be watched and interrupted in any build (OpenMP's overhead per step is small
-# beside a step of 64 sequences of 32 tokens; watch reads every 0.2 s); one layer, two domains: an
-# evaluation adds 8 rows (136 bytes) to experts.csv, so without the flush at each evaluation
-# nothing of it would reach the disk before the end (a 4 KB buffer; no checkpoints, which flush too)
+# long enough to be watched (every 0.02 s) and interrupted in any build (OpenMP's overhead per
+# step is small beside a step of 32 sequences of 16 tokens); one layer, two domains: an evaluation
+# adds 8 rows (136 bytes) to experts.csv, so without the flush at each evaluation nothing of it
+# would reach the disk before the end (a 4 KB buffer; no checkpoints, which flush too)
 LONG="--set train.steps=150 --set eval.every=10 --set model.layers=1 --set data.domains=2"
-LONG="$LONG --set train.batch=64 --set model.seq_len=32 --set model.d_model=32"
+LONG="$LONG --set train.batch=32 --set model.seq_len=16 --set model.d_model=32"
 export OMP_NUM_THREADS=1  # the same results at any thread count; one thread: steadier timing
 
 # every result file the same, timing fields aside
@@ -89,7 +89,7 @@ fi
 $MOESIM run "$T/two.toml" $LONG --out "$T/w" --quiet >/dev/null 2>&1 &
 rpid=$!
 i=0; while [ ! -e "$T/w/moesim.lock" ] && [ $i -lt 200 ]; do sleep 0.02; i=$((i + 1)); done
-$MOESIM watch "$T/w" >"$T/watch.out" 2>"$T/watch.err"; rc=$?
+$MOESIM watch "$T/w" --every 0.02 >"$T/watch.out" 2>"$T/watch.err"; rc=$?
 # the run's last files (the summary and the report, written under the lock) are there when watch
 # ends: it did not end before the run (the process itself may still be exiting)
 done_files=0; [ -s "$T/w/summary.csv" ] && [ -s "$T/w/report.html" ] && done_files=1
@@ -110,6 +110,8 @@ $MOESIM watch "$T/nothing" >/dev/null 2>"$T/bad.err"; rc=$?
 check '[ $rc -eq 2 ] && grep -q "moesim: watch: .*nothing" "$T/bad.err"' "watch on a missing folder: exit $rc"
 $MOESIM watch >/dev/null 2>"$T/bad.err"; rc=$?
 check '[ $rc -eq 2 ]' "watch without DIR: exit $rc"
+$MOESIM watch "$T/w" --every 0 >/dev/null 2>"$T/bad.err"; rc=$?
+check '[ $rc -eq 2 ] && grep -q -- "--every" "$T/bad.err"' "watch --every 0: exit $rc"
 
 echo "e2e_live: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]
