@@ -156,6 +156,8 @@ static const char usage_generate[] =
     "  DIR/confidence.npy   float32 (N*M) x L x (n+T), the router's largest softmax probability\n"
     "  DIR/diversity.csv    per prompt, how alike its M continuations are (distinct, entropy, share)\n"
     "  DIR/generate.json    settings, prompt_len, diversity means, per row its prompt, sample, domain, seed\n"
+    "  DIR/samples.txt      text world only: every row as UTF-8 text, prompt and continuation marked\n"
+    "                       (bytes that are not text as \\xNN)\n"
     "  DIR/complete.json    written last: the folder is whole (an earlier DIR is replaced whole)\n"
     "\n"
     "options:\n"
@@ -539,9 +541,10 @@ static int cmd_generate(int argc, char **argv) {
             rc = 1;
         } else {
             fprintf(stderr, "moesim: generated %d rows (%d prompts x %d samples) of %d + %d tokens in %.2f s "
-                    "(%.0f new tokens/s); wrote %s/{tokens,routes,gates,confidence}.npy, diversity.csv and "
+                    "(%.0f new tokens/s); wrote %s/{tokens,routes,gates,confidence}.npy, diversity.csv%s and "
                     "generate.json\n", o.rows, p.N, a.samples, p.n, a.tokens, o.seconds,
-                    o.seconds > 0 ? (double)o.rows * a.tokens / o.seconds : 0.0, od.dir);
+                    o.seconds > 0 ? (double)o.rows * a.tokens / o.seconds : 0.0, od.dir,
+                    c.data_world == WORLD_TEXT ? ", samples.txt" : "");
             Diversity *dv = malloc(sizeof *dv * (size_t)p.N);
             double dd, de, ds;
             if (dv && gen_diversity(dv, &o, &p, a.samples) == 0) {

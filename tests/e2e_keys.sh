@@ -35,7 +35,7 @@ EOF
 #   value  the key's non-default value, in TOML syntax (@B@ is the plain base run's folder)
 #   base   the run the variant is compared with: plain (keys_base.toml), or keys_base.toml with
 #          the key's precondition (see base_sets): cosine, auxfree, muon, sgd, lion, geometry, warm,
-#          repeat, dup, prune
+#          repeat, dup, prune, text (the text world on tests/fixtures/text)
 #   with   further --set KEY=VALUE of the variant alone, space-separated ("-": none), for a key
 #          that cannot change on its own (model.kind = "router" requires data.world = "geometry")
 #   kind   what must change, in file (under the run folder; x/... under the export's folder):
@@ -119,6 +119,9 @@ data.zipf|2|plain|-|differs|x/tokens.npy|
 data.order|2|plain|-|differs|x/tokens.npy|
 data.repeat_prob|0.5|plain|-|differs|x/tokens.npy|
 data.repeat_len|4|repeat|-|differs|x/tokens.npy|
+data.corpus|["ka=tests/fixtures/text/zo","zo=tests/fixtures/text/ka","cy=tests/fixtures/text/cy"]|text|-|differs|x/tokens.npy|
+data.exclude|["b.txt"]|text|-|differs|x/tokens.npy|
+data.separator|"~"|text|-|differs|x/tokens.npy|
 data.shared_norm|4|geometry|-|differs|x/hidden.npy|
 data.cluster_norm|5|geometry|-|differs|x/hidden.npy|
 data.noise|0.5|geometry|-|differs|x/hidden.npy|
@@ -151,6 +154,7 @@ base_sets() {
         geometry) echo 'model.kind="router" data.world="geometry"' ;;
         warm) echo "train.init_from=\"$T/b-plain/run\"" ;;
         repeat) echo 'data.repeat_prob=0.5' ;;
+        text) echo 'model.vocab=256 data.world="text" data.domains=3 data.corpus=["ka=tests/fixtures/text/ka","zo=tests/fixtures/text/zo","cy=tests/fixtures/text/cy"]' ;;
         dup) echo 'eval.duplicate=2' ;;
         prune) echo 'eval.prune_keep=3' ;;
         *) return 1 ;;

@@ -5,7 +5,8 @@
 # file; the page declares a Content-Security-Policy that allows no network and names no http(s)
 # resource. With headless Chromium (/usr/bin/chromium, or $CHROMIUM): screenshots of the page at
 # the first and the last evaluation (#classroom&step=N) differ, the page's script put the slider
-# where the fragment asked (data-step), the token view rendered every token as a span, and
+# where the fragment asked (data-step), the token view rendered every token as a span (a text
+# world's bytes as characters), and
 # Chromium's network log holds no request of the page (a control page with one external image
 # must show one, so the check can fail). Without Chromium those checks are counted skips; so are
 # they in the builds other than build/rel (the page is the same).
@@ -59,6 +60,13 @@ else
     skip=$((skip + 1)); echo "e2e_report_browser: skipped: the routes.json shape check needs python3"
 fi
 
+# 1b. the text world: routes.json says its tokens are bytes (the page shows them as characters)
+FX=$(pwd)/tests/fixtures/text
+printf '[data]\nworld = "text"\ndomains = 3\nmix = "homogeneous"\nseparator = "%%"\ncorpus = ["ka=%s/ka", "zo=%s/zo", "cy=%s/cy"]\n[model]\nseq_len = 16\nd_model = 16\nd_ff = 16\nexperts = 4\n[train]\nsteps = 4\nbatch = 4\n[eval]\nevery = 0\nsequences = 4\npairs = 50\nshow_tokens = 2\n' \
+    "$FX" "$FX" "$FX" >"$T/text.toml"
+$MOESIM run "$T/text.toml" --out "$T/text" --quiet >/dev/null 2>&1; rc=$?
+check '[ $rc -eq 0 ] && grep -q "\"bytes\": true" "$T/text/run/routes.json" && grep -q "\"world\": \"text\"" "$T/text/run/routes.json"' "text world: routes.json does not mark its tokens as bytes (exit $rc)"
+
 # 2. the page: self-contained, no network by its own declaration
 D=${REPORT_DIR:-$T/tok}
 P="$D/report.html"
@@ -72,7 +80,7 @@ case ${BUILD_DIR:-build/rel} in */rel|rel) other_build= ;; *) other_build=1 ;; e
 if [ -n "$other_build" ] && [ -z "${REPORT_DIR:-}" ]; then
     # the page's bytes do not depend on the build; three browsers per build would cost make test
     # a minute
-    skip=$((skip + 6)); echo "e2e_report_browser: skipped: 6 browser checks: the page is the same in every build; they run with build/rel"
+    skip=$((skip + 7)); echo "e2e_report_browser: skipped: 7 browser checks: the page is the same in every build; they run with build/rel"
 elif [ -x "$CHROMIUM" ]; then
     FL="--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update --disable-sync
         --no-first-run --disable-default-apps --disable-extensions --hide-scrollbars --window-size=1000,760"
@@ -88,7 +96,11 @@ elif [ -x "$CHROMIUM" ]; then
     p2=$!
     timeout 60 "$CHROMIUM" $FL --user-data-dir="$T/u3" --log-net-log="$T/net3.json" --dump-dom "file://$T/control.html" >/dev/null 2>"$T/c3.err" &
     p3=$!
-    wait $p1; wait $p2; wait $p3
+    timeout 60 "$CHROMIUM" $FL --user-data-dir="$T/u6" --dump-dom "file://$T/text/report.html#classroom" >"$T/text_dom.html" 2>/dev/null &
+    p4=$!
+    wait $p1; wait $p2; wait $p3; wait $p4
+    # bytes as characters: letters of the fixture languages, one a span
+    check 'tr "\n" " " <"$T/text_dom.html" | grep -Eq "class=\"tok\"[^>]*data-expert=\"[0-9]+\"[^>]*>[a-z]</span>"' "text world: the token view does not show bytes as characters"
     check '[ -s "$T/first.png" ] && [ -s "$T/last.png" ] && ! cmp -s "$T/first.png" "$T/last.png"' "the screenshots at step 0 and step $last are the same (the slider does not move the heatmap)"
     check 'grep -q "id=\"tl\" data-step=\"0\"" "$T/dom.html"' "the page's script did not put the slider at step 0"
     ntok=$(grep -o "class=\"tok\"[^>]*data-expert=" "$T/dom.html" | wc -l)
@@ -137,7 +149,7 @@ EOF
         fi
     fi
 else
-    skip=$((skip + 6)); echo "e2e_report_browser: skipped: no Chromium at $CHROMIUM (apt-get install chromium): 6 browser checks"
+    skip=$((skip + 7)); echo "e2e_report_browser: skipped: no Chromium at $CHROMIUM (apt-get install chromium): 7 browser checks"
 fi
 
 echo "e2e_report_browser: $pass passed, $fail failed, $skip skipped"

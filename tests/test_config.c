@@ -131,7 +131,7 @@ static const struct { const char *key, *name; int value; } enum_map[] = {
     {"balance.p_source", "full", PSRC_FULL}, {"balance.p_source", "topk", PSRC_TOPK},
     {"balance.bias_update", "sign", BIAS_SIGN}, {"balance.bias_update", "linear", BIAS_LINEAR},
     {"data.world", "domains", WORLD_DOMAINS}, {"data.world", "geometry", WORLD_GEOMETRY},
-    {"data.world", "cyclic", WORLD_CYCLIC},
+    {"data.world", "cyclic", WORLD_CYCLIC}, {"data.world", "text", WORLD_TEXT},
     {"data.mix", "mixed", MIX_MIXED}, {"data.mix", "homogeneous", MIX_HOMOGENEOUS},
     {"data.task", "none", TASK_NONE}, {"data.task", "cluster", TASK_CLUSTER},
     {"eval.transform", "none", TRANSFORM_NONE}, {"eval.transform", "reverse", TRANSFORM_REVERSE},
@@ -601,6 +601,22 @@ static void random_config(Config *c, Rng *r) {
                 o += strlen(p);
             }
             field[o] = '\0';
+            break;
+        }
+        case CFG_STRS: {
+            cfg_STRS *a = (cfg_STRS *)field;
+            memset(a, 0, sizeof *a);
+            a->n = (int)(rng_next(r) % 4);
+            for (int i = 0; i < a->n; i++) {
+                size_t o = 0;
+                int n = (int)(rng_next(r) % 20);
+                for (int j = 0; j < n; j++) {
+                    const char *p = pieces[rng_next(r) % (sizeof pieces / sizeof pieces[0])];
+                    if (o + strlen(p) >= CFG_STR_MAX) break;
+                    memcpy(a->s[i] + o, p, strlen(p));
+                    o += strlen(p);
+                }
+            }
             break;
         }
         case CFG_REALS: {

@@ -120,6 +120,41 @@ int run_checks(const Config *c, FailFn fail, void *u) {
                       (double)K * (double)states * b, K, states, c->data_order, b, (size_t)WORLD_MAX_SLOTS);
         }
     }
+    // The text world (docs/WORLDS.md): bytes, and one domain per distinct name of data.corpus. The
+    // files themselves are read before any work too, but not here (sim/train/sweep.c).
+    if (c->data_world == WORLD_TEXT) {
+        if (c->model_vocab != 256)
+            xfail(&x, CFGK_model_vocab, CFGK_data_world, -1,
+                  "model.vocab = %d: data.world = \"text\" reads bytes, so model.vocab must be 256",
+                  c->model_vocab);
+        if (c->model_kind != MODEL_DECODER)
+            xfail(&x, CFGK_model_kind, CFGK_data_world, -1, "data.world = \"text\" requires model.kind = \"decoder\"");
+        const cfg_STRS *cs = &c->data_corpus;
+        int names = 0, bad = 0;
+        for (int i = 0; i < cs->n && !bad; i++) {
+            const char *eq = strchr(cs->s[i], '=');
+            if (!eq || eq == cs->s[i] || !eq[1]) {
+                xfail(&x, CFGK_data_corpus, -1, -1,
+                      "data.corpus: element %d \"%.80s\": expected \"name=path\" (a name, '=', a file, folder or "
+                      "glob pattern)", i + 1, cs->s[i]);
+                bad = 1;
+                break;
+            }
+            int seen = 0;
+            for (int j = 0; j < i && !seen; j++) {
+                const char *e2 = strchr(cs->s[j], '=');
+                seen = e2 && e2 - cs->s[j] == eq - cs->s[i] && !strncmp(cs->s[j], cs->s[i], (size_t)(eq - cs->s[i]));
+            }
+            names += !seen;
+        }
+        if (cs->n == 0)
+            xfail(&x, CFGK_data_corpus, CFGK_data_world, -1,
+                  "data.world = \"text\" needs data.corpus: a list of \"name=path\" domains");
+        else if (!bad && names != c->data_domains)
+            xfail(&x, CFGK_data_domains, CFGK_data_corpus, -1,
+                  "data.domains = %d must equal the %d domain name%s of data.corpus (a name given again adds paths "
+                  "to its domain)", c->data_domains, names, names == 1 ? "" : "s");
+    }
     if (c->data_world == WORLD_CYCLIC && c->data_domains > c->model_vocab)
         xfail(&x, CFGK_data_domains, CFGK_model_vocab, -1,
               "data.domains = %d must be at most model.vocab = %d (the cyclic world gives each domain "

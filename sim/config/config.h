@@ -30,7 +30,11 @@ enum {
     CFG_NKEYS
 };
 
-typedef enum { CFG_INT, CFG_REAL, CFG_BOOL, CFG_CHOICE, CFG_STR, CFG_REALS } CfgType;
+typedef enum { CFG_INT, CFG_REAL, CFG_BOOL, CFG_CHOICE, CFG_STR, CFG_REALS, CFG_STRS } CfgType;
+
+// The longest value config_format_value writes (a STRS key's strings, each quoted with every byte
+// escaped as \uXXXX at worst), NUL included.
+#define CFG_VALUE_MAX (CFG_STRS_MAX * (CFG_STR_MAX * 6 + 4) + 16)
 
 typedef struct {
     const char *key;      // "model.top_k"

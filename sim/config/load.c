@@ -153,7 +153,7 @@ static void sweep_entry(File *f, const char *name, const TomlKey *key, const Tom
     char kn[96], err[CFG_ERROR_LEN], got[80];
     snprintf(kn, sizeof kn, "%s (in [sweep])", cfg_keys[k].key);
     const CfgType t = cfg_keys[k].type;
-    if (t == CFG_STR || t == CFG_REALS) {
+    if (t == CFG_STR || t == CFG_REALS || t == CFG_STRS) {
         lerr(x, f->src, line, "%s: cannot be swept (only integer, real, boolean and choice keys can)", kn);
         return;
     }

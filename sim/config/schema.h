@@ -4,7 +4,8 @@
 // are all generated from this list; no key is defined anywhere else.
 //
 // X(key, field, type, default, lo, hi, choices, help)
-//   type:    INT | REAL | BOOL | CHOICE | STR | REALS (array of up to CFG_REALS_MAX numbers)
+//   type:    INT | REAL | BOOL | CHOICE | STR | REALS (array of up to CFG_REALS_MAX numbers) | STRS
+//            (array of up to CFG_STRS_MAX strings, each shorter than CFG_STR_MAX)
 //   default: a string written in TOML syntax, parsed by the same code as a file's value, so a
 //            default can never be something a user could not write
 //   lo, hi:  inclusive numeric range for INT / REAL / REALS elements (ignored for the others)
@@ -21,6 +22,7 @@
 
 #define CFG_STR_MAX 256
 #define CFG_REALS_MAX 16
+#define CFG_STRS_MAX 32
 
 #define MOESIM_SCHEMA(X) \
     X("experiment.name", experiment_name, STR, "\"\"", 0, 0, NULL, "name of the experiment (default: the file name without .toml); names results/<name>/") \
@@ -85,7 +87,7 @@
     X("balance.bias_update", balance_bias_update, CHOICE, "\"sign\"", 0, 0, "sign|linear", "aux-free: b += u*sign(mean-load), or b += u*(mean-load)/mean") \
     X("balance.bias_center", balance_bias_center, BOOL, "false", 0, 0, NULL, "aux-free: subtract the mean bias after each update") \
     \
-    X("data.world", data_world, CHOICE, "\"domains\"", 0, 0, "domains|geometry|cyclic", "data source: latent-domain Markov chains, router-only hidden-state geometry, or cyclic sequences (a sanity task)") \
+    X("data.world", data_world, CHOICE, "\"domains\"", 0, 0, "domains|geometry|cyclic|text", "data source: latent-domain Markov chains, router-only hidden-state geometry, cyclic sequences (a sanity task), or real text read from files (data.corpus)") \
     X("data.seed", data_seed, INT, "1", 0, 2147483647, NULL, "the world's own seed: the same world across a sweep over train.seed") \
     X("data.domains", data_domains, INT, "8", 1, 1024, NULL, "latent domains (geometry: clusters)") \
     X("data.mix", data_mix, CHOICE, "\"mixed\"", 0, 0, "mixed|homogeneous", "mixed: each sequence draws its domain; homogeneous: all sequences of a micro-batch share one domain") \
@@ -96,6 +98,9 @@
     X("data.order", data_order, INT, "1", 1, 2, NULL, "domains: Markov order of the chains (1 or 2)") \
     X("data.repeat_prob", data_repeat_prob, REAL, "0", 0, 1, NULL, "token worlds: probability that a training sequence is replaced by its first data.repeat_len tokens repeated (models that learn to copy; the evaluation set is unchanged); 0: off") \
     X("data.repeat_len", data_repeat_len, INT, "8", 2, 4096, NULL, "token worlds: tokens repeated in a copy sequence of data.repeat_prob (at most model.seq_len)") \
+    X("data.corpus", data_corpus, STRS, "[]", 0, 0, NULL, "text: the domains, each \"name=path\" (a file, a folder read recursively, or a glob pattern); a name given again adds paths; one domain per distinct name, in order of first appearance") \
+    X("data.exclude", data_exclude, STRS, "[]", 0, 0, NULL, "text: file-name glob patterns left out of data.corpus's folders and patterns (e.g. \"*.dat\")") \
+    X("data.separator", data_separator, STR, "\"%\"", 0, 0, NULL, "text: a line holding only this ends a document (fortune files: \"%\"); \"\": one file, one document") \
     X("data.shared_norm", data_shared_norm, REAL, "8", 0, 1e6, NULL, "geometry: norm of the shared direction mu") \
     X("data.cluster_norm", data_cluster_norm, REAL, "3", 0, 1e6, NULL, "geometry: norm of each cluster centre c_k") \
     X("data.noise", data_noise, REAL, "1", 0, 1e6, NULL, "geometry: standard deviation of the Gaussian noise xi") \
@@ -117,7 +122,7 @@
 
 // Choice enums: their order MUST follow the choices strings above (a unit test checks it). Enums
 // of concepts owned by a lower layer live there (nn/model.h, optim/optim.h) and are reused here.
-enum { WORLD_DOMAINS, WORLD_GEOMETRY, WORLD_CYCLIC };
+enum { WORLD_DOMAINS, WORLD_GEOMETRY, WORLD_CYCLIC, WORLD_TEXT };
 enum { MIX_MIXED, MIX_HOMOGENEOUS };
 enum { TASK_NONE, TASK_CLUSTER };
 enum { TRANSFORM_NONE, TRANSFORM_REVERSE, TRANSFORM_SHUFFLE };
@@ -128,6 +133,7 @@ typedef int cfg_BOOL;
 typedef int cfg_CHOICE;
 typedef char cfg_STR[CFG_STR_MAX];
 typedef struct { int n; double v[CFG_REALS_MAX]; } cfg_REALS;
+typedef struct { int n; char s[CFG_STRS_MAX][CFG_STR_MAX]; } cfg_STRS;
 
 typedef struct {
 #define CFG_FIELD(key, field, type, def, lo, hi, choices, help) cfg_##type field;

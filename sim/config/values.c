@@ -175,6 +175,22 @@ int config_format_value(const Config *c, int k, int toml, char *buf, size_t cap)
         if (toml) o += (size_t)snprintf(buf + (o < cap ? o : cap), o < cap ? cap - o : 0, "]");
         return (int)o;
     }
+    case CFG_STRS: {
+        // toml: ["a", "b"]; plain: the strings separated by spaces (for labels and CSV cells)
+        const cfg_STRS *a = CFIELD(c, k, cfg_STRS);
+        size_t o = 0;
+#define AT (o < cap ? buf + o : buf + (cap ? cap - 1 : 0)), (o < cap ? cap - o : (cap ? 1 : 0))
+        o += (size_t)snprintf(AT, "%s", toml ? "[" : "");
+        for (int i = 0; i < a->n; i++) {
+            o += (size_t)snprintf(AT, "%s", i ? (toml ? ", " : " ") : "");
+            if (toml) o += toml_quote(o < cap ? buf + o : NULL, o < cap ? cap - o : 0, a->s[i]);
+            else o += (size_t)snprintf(AT, "%s", a->s[i]);
+        }
+        if (toml) o += (size_t)snprintf(AT, "]");
+#undef AT
+        if (cap > 0 && o >= cap) buf[cap - 1] = '\0';
+        return (int)o;
+    }
     }
     return 0;
 }
@@ -192,6 +208,9 @@ static const char *expected_words(int k, char *buf, size_t cap) {
     case CFG_STR: snprintf(buf, cap, "a string of at most %d bytes", CFG_STR_MAX - 1); break;
     case CFG_REALS:
         snprintf(buf, cap, "an array of at most %d numbers in [%s, %s]", CFG_REALS_MAX, lo, hi);
+        break;
+    case CFG_STRS:
+        snprintf(buf, cap, "an array of at most %d strings of at most %d bytes each", CFG_STRS_MAX, CFG_STR_MAX - 1);
         break;
     case CFG_CHOICE: {
         size_t o = (size_t)snprintf(buf, cap, "one of ");
@@ -278,6 +297,25 @@ int set_value(Config *c, int k, const TomlValue *v, const char *kname, char *err
         *FIELD(c, k, cfg_REALS) = a;
         return 0;
     }
+    if (K->type == CFG_STRS) {
+        if (v->type != TOML_ARRAY || v->n > CFG_STRS_MAX) {
+            snprintf(err, cap, "%s: expected %s, found %s", kname, expected_words(k, exp, sizeof exp),
+                     v->type == TOML_ARRAY ? "more elements" : shown(v->text, got, sizeof got));
+            return -1;
+        }
+        cfg_STRS *a = FIELD(c, k, cfg_STRS);
+        for (int i = 0; i < v->n; i++) {
+            const TomlScalar *s = &v->items[i];
+            if (s->type != TOML_STRING || s->len >= CFG_STR_MAX) {
+                snprintf(err, cap, "%s: expected %s, found %s (element %d)", kname,
+                         expected_words(k, exp, sizeof exp), shown(s->text, got, sizeof got), i + 1);
+                return -1;
+            }
+        }
+        memset(a, 0, sizeof *a);
+        for (int i = 0; i < v->n; i++) memcpy(a->s[a->n++], v->items[i].s, v->items[i].len + 1);
+        return 0;
+    }
     if (v->type == TOML_ARRAY) {
         snprintf(err, cap, "%s: expected %s, found %s (to run several values, list them in [sweep])", kname,
                  expected_words(k, exp, sizeof exp), shown(v->text, got, sizeof got));
@@ -361,6 +399,13 @@ int config_equal(const Config *a, const Config *b) {
                 if (x->v[i] != y->v[i]) return 0;
             break;
         }
+        case CFG_STRS: {
+            const cfg_STRS *x = CFIELD(a, k, cfg_STRS), *y = CFIELD(b, k, cfg_STRS);
+            if (x->n != y->n) return 0;
+            for (int i = 0; i < x->n; i++)
+                if (strcmp(x->s[i], y->s[i])) return 0;
+            break;
+        }
         }
     }
     return 1;
@@ -369,7 +414,7 @@ int config_equal(const Config *a, const Config *b) {
 // ---- dumps and help ---------------------------------------------------------------------------
 
 void config_write_toml(FILE *f, const Config *c) {
-    char v[CFG_STR_MAX * 6 + 16];
+    char v[CFG_VALUE_MAX];
     for (int t = 0; t < CFG_NKEYS; t++) {
         if (!first_of_table(t)) continue;
         fprintf(f, "%s[%.*s]\n", t ? "\n" : "", (int)table_len(cfg_keys[t].key), cfg_keys[t].key);
@@ -382,7 +427,7 @@ void config_write_toml(FILE *f, const Config *c) {
 }
 
 static const char *type_name(CfgType t) {
-    static const char *const names[] = {"integer", "real", "boolean", "choice", "string", "reals"};
+    static const char *const names[] = {"integer", "real", "boolean", "choice", "string", "reals", "strings"};
     return names[t];
 }
 
@@ -395,6 +440,7 @@ static void allowed(int k, char *buf, size_t cap, const char *quote) {
     buf[0] = '\0';
     if (K->type == CFG_INT || K->type == CFG_REAL) snprintf(buf, cap, "%s to %s", lo, hi);
     else if (K->type == CFG_REALS) snprintf(buf, cap, "up to %d numbers, each %s to %s", CFG_REALS_MAX, lo, hi);
+    else if (K->type == CFG_STRS) snprintf(buf, cap, "up to %d strings", CFG_STRS_MAX);
     else if (K->type == CFG_BOOL) snprintf(buf, cap, "%strue%s, %sfalse%s", quote, quote, quote, quote);
     else if (K->type == CFG_CHOICE) {
         size_t o = 0;

@@ -154,6 +154,10 @@ int evaluator_setup(Evaluator *R, const Config *c, const char *dir, char *err, s
                 R->ev_tok_domain[(size_t)s * len + t] = R->ev_seq_domain[s];
                 R->ev_tok_id[(size_t)s * len + t] = R->ev_tokens[(size_t)s * (T + 1) + from + t];
             }
+        // the baselines score the predictions eval_ce scores: all T, or the m - 1 inside the copy
+        const int npred = c->eval_duplicate_content > 0 ? len - 1 : T;
+        R->has_baselines = world_text_baselines(&R->world, R->ev_tokens, R->ev_seq_domain, M, from, npred,
+                                                R->base_uni, R->base_bi) == 0;
     }
     return 0;
 }

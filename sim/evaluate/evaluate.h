@@ -60,6 +60,10 @@ typedef struct {
     double ev_ce;
     double ev_out_norm, ev_out_maxp;         // output logits at the ev_ce positions: mean ‖z_t‖, mean
                                              // max_v softmax(z_t)_v (NaN for the router kind)
+    // text world: the byte unigram and bigram cross-entropies of the evaluation set's predictions
+    // (world_text_baselines): [d] per domain, [domains] over all
+    int has_baselines;
+    double base_uni[CFG_STRS_MAX + 1], base_bi[CFG_STRS_MAX + 1];
     // files
     AtomicFile f_eval, f_experts;
 } Evaluator;
@@ -109,6 +113,12 @@ void experts_csv_header(FILE *f);
 int write_final_evaluation(Evaluator *R, char *err, size_t errlen);
 // <dir>/config.toml: the resolved config. Returns 0, or -1 with errno set.
 int write_config(const Evaluator *R);
+
+// The text world's record as members of the open object (manifest.json): "corpus", each domain's
+// name, paths, files, documents (train, eval), bytes and content hash (fnv1a64), and "baselines",
+// the unigram and bigram cross-entropies per byte beside the model's eval_ce, overall and per
+// domain. Writes nothing for other worlds.
+void json_text_world(JsonWriter *w, const Evaluator *R);
 
 // The config as one JSON object {"model": {"top_k": 2, ...}, ...}, one member per schema key in
 // schema order, one object per table (manifest.json's "config", export's manifest.json).

@@ -112,7 +112,7 @@ static size_t key_table_len(const char *key) {
 }
 
 void json_config(JsonWriter *w, const Config *c) {
-    char v[CFG_STR_MAX * 6 + 16], table[128];
+    char v[CFG_VALUE_MAX], table[128];
     json_object(w);
     for (int t = 0; t < CFG_NKEYS; t++) {
         // a table starts at its first key (its keys need not be adjacent in the schema)
@@ -139,6 +139,54 @@ void json_config(JsonWriter *w, const Config *c) {
         }
         json_end(w);
     }
+    json_end(w);
+}
+
+void json_text_world(JsonWriter *w, const Evaluator *R) {
+    const TextCorpus *tc = R->world.text;
+    if (!tc) return;
+    const cfg_STRS *cs = &R->world.spec.corpus;
+    char hex[17];
+    json_key(w, "corpus");
+    json_array(w);
+    for (int d = 0; d < tc->n; d++) {
+        const TextDomain *td = &tc->d[d];
+        json_object(w);
+        json_key(w, "name"); json_str(w, td->name);
+        json_key(w, "paths");
+        json_array_flat(w);
+        for (int i = 0; i < td->nentries; i++) {
+            const char *e = cs->s[td->entries[i]], *eq = strchr(e, '=');
+            json_str(w, eq ? eq + 1 : e);
+        }
+        json_end(w);
+        json_key(w, "files"); json_int(w, td->files);
+        json_key(w, "documents"); json_int(w, td->documents);
+        json_key(w, "train_documents"); json_int(w, td->train_documents);
+        json_key(w, "eval_documents"); json_int(w, td->eval_documents);
+        json_key(w, "bytes"); json_uint(w, (unsigned long long)td->bytes);
+        json_key(w, "train_bytes"); json_uint(w, (unsigned long long)td->train_len);
+        json_key(w, "eval_bytes"); json_uint(w, (unsigned long long)td->eval_len);
+        io_hash_hex(td->hash, hex);
+        json_key(w, "fnv1a64"); json_str(w, hex);
+        json_end(w);
+    }
+    json_end(w);
+    if (!R->has_baselines) return;
+    json_key(w, "baselines");
+    json_object(w);
+    json_key(w, "unigram_ce"); json_double(w, R->base_uni[tc->n]);
+    json_key(w, "bigram_ce"); json_double(w, R->base_bi[tc->n]);
+    json_key(w, "domains");
+    json_array(w);
+    for (int d = 0; d < tc->n; d++) {
+        json_object_flat(w);
+        json_key(w, "name"); json_str(w, tc->d[d].name);
+        json_key(w, "unigram_ce"); json_double(w, R->base_uni[d]);
+        json_key(w, "bigram_ce"); json_double(w, R->base_bi[d]);
+        json_end(w);
+    }
+    json_end(w);
     json_end(w);
 }
 

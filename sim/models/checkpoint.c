@@ -103,9 +103,12 @@ static int write_file_list(JsonWriter *jw, const char *dir, const Model *m, cons
 // is written (json_field's form), each followed by a NUL. An edited "step" that no partial row
 // contradicts (a step between two logged ones), "optimizer_t" or "batch_rng" would otherwise
 // resume to other results while the run says ok.
-static void state_hash(const char *const v[7], char out[17]) {
+// A text world's "corpus" record follows them when the folder has one (an empty one adds nothing,
+// so the checksum of every other folder is what it was before the record existed).
+static void state_hash(const char *const v[7], const char *corpus, char out[17]) {
     uint64_t h = IO_HASH_INIT;
     for (int i = 0; i < 7; i++) h = io_hash_bytes(h, v[i], strlen(v[i]) + 1);
+    if (corpus && corpus[0]) h = io_hash_bytes(h, corpus, strlen(corpus) + 1);
     io_hash_hex(h, out);
 }
 static const char *const state_keys[7] = {"kind", "step", "optimizer", "optimizer_t", "batch_rng", "layers", "experts"};
@@ -131,6 +134,7 @@ static int write_state_json(const char *dir, const Config *c, const Model *m, co
     json_key(&jw, "batch_rng"); json_str(&jw, rng);
     json_key(&jw, "layers"); json_int(&jw, m->spec.L);
     json_key(&jw, "experts"); json_int(&jw, m->spec.E);
+    if (w->corpus && w->corpus[0]) { json_key(&jw, "corpus"); json_str(&jw, w->corpus); }
     char step[24], opt_t[24], layers[24], experts[24], sum[17];
     snprintf(step, sizeof step, "%d", w->step);
     snprintf(opt_t, sizeof opt_t, "%ld", w->optim ? w->optim->t : 0L);
@@ -138,7 +142,7 @@ static int write_state_json(const char *dir, const Config *c, const Model *m, co
     snprintf(experts, sizeof experts, "%d", m->spec.E);
     const char *vals[7] = {w->partial[0] ? "checkpoint" : "model", step, optim_names[c->optim_name],
                            opt_t, rng, layers, experts};
-    state_hash(vals, sum);
+    state_hash(vals, w->corpus, sum);
     json_key(&jw, "state_fnv1a64"); json_str(&jw, sum);
     json_key(&jw, "parameters");
     json_array(&jw);
@@ -349,10 +353,12 @@ static int check_state_values(const char *dir, const char *json, char *err, size
     const char *vals[7];
     if (!json_field(json, "state_fnv1a64", want, sizeof want)) return 0;
     for (int i = 0; i < 7; i++) vals[i] = json_field(json, state_keys[i], got[i], sizeof got[i]) ? got[i] : "";
-    state_hash(vals, sum);
+    char corpus[CKPT_CORPUS_MAX] = "";
+    json_field(json, "corpus", corpus, sizeof corpus);
+    state_hash(vals, corpus, sum);
     if (strcmp(want, sum) == 0) return 0;
     return io_fail(err, errlen, "%s/state.json: its values (kind, step, optimizer, optimizer_t, batch_rng, layers, "
-                   "experts) do not match its \"state_fnv1a64\" %s (they give %s: the file was changed after it was "
+                   "experts, corpus) do not match its \"state_fnv1a64\" %s (they give %s: the file was changed after it was "
                    "saved)", dir, want, sum);
 }
 
@@ -389,6 +395,16 @@ static int parse_state(const char *dir, const char *json, int *step, long *opt_t
         }
     }
     return version;
+}
+
+int ckpt_read_corpus(const char *dir, char *out, size_t cap, char *err, size_t errlen) {
+    char p[IO_DEEP_PATH_MAX];
+    char *json = read_text_file(path_join(p, sizeof p, dir, "state.json"));
+    if (!json) return ckpt_fail_errno(err, errlen, "cannot read", p);
+    if (cap) out[0] = '\0';
+    json_field(json, "corpus", out, cap);
+    free(json);
+    return 0;
 }
 
 // ---- partial CSVs -------------------------------------------------------------------------------------

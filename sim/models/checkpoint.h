@@ -6,7 +6,8 @@
 //                                   "step", "optimizer_t", the batch stream's RNG state, the
 //                                   parameter list with shapes, and "files": every other file of
 //                                   the folder with its size in bytes and 64-bit FNV-1a checksum
-//                                   ("fnv1a64", io_hash_hex), .npy files with dtype and shape
+//                                   ("fnv1a64", io_hash_hex), .npy files with dtype and shape;
+//                                   a text world's model also "corpus", its domains' content hashes
 //   DIR/config.toml                 the run's resolved config (what rebuilds the model)
 //   DIR/params/<name>.npy           every parameter, float32, named as `moesim export` names them
 //   DIR/state/blocks.<l>.bias.npy   the aux-free selection bias of layer l (float32, E)
@@ -48,6 +49,9 @@ typedef struct {
     const Optimizer *optim;                 // moments / momentum and t
     const Rng *batch_rng;                   // the RNG state of the training batches (BatchSource.rng)
     const char *partial[CKPT_NPARTIAL];     // paths of the result files written so far, or NULL
+    const char *corpus;                     // the text world's corpus record ("name:hash ...",
+                                            // text_corpus_record), kept as state.json's "corpus";
+                                            // NULL or "": none (every other world)
 } CkptWrite;
 
 // Writes DIR (kind "checkpoint" when w->partial[0] is set, else "model") atomically. Returns 0,
@@ -61,6 +65,11 @@ int ckpt_resolve(const char *path, int prefer_checkpoint, char *out, size_t cap,
 
 // Reads DIR/config.toml into c (the saved run's resolved config). Returns 0, or -1 with err.
 int ckpt_read_config(const char *dir, Config *c, char *err, size_t errlen);
+
+// DIR/state.json's "corpus" record (the text world's domains and content hashes) into out; ""
+// when the folder has none. Returns 0, or -1 with err when state.json cannot be read.
+#define CKPT_CORPUS_MAX (CFG_STRS_MAX * 82 + 1)  // a record: up to 32 domains of "name:16 hex digits "
+int ckpt_read_corpus(const char *dir, char *out, size_t cap, char *err, size_t errlen);
 
 // Checks that the model of the saved config `saved` has the shapes of `want`: every key that sizes
 // a tensor (model.kind, vocab, d_model, layers, heads, attention, experts, top_k, d_ff, seq_len,

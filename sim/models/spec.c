@@ -26,6 +26,8 @@ void world_spec_from_config(WorldSpec *w, const Config *c) {
     w->noise = c->data_noise; w->task = c->data_task; w->E = c->model_experts;
     w->eval_sequences = c->eval_sequences; w->eval_duplicate = c->eval_duplicate;
     w->eval_content = c->eval_duplicate_content; w->eval_transform = c->eval_transform;
+    w->corpus = c->data_corpus; w->exclude = c->data_exclude;
+    memcpy(w->separator, c->data_separator, sizeof w->separator);
 }
 
 void optim_config_from_config(OptimConfig *o, const Config *c) {

@@ -279,6 +279,7 @@ static int write_html(Report *R) {
     fputs("</p>\n<nav><a href=\"#variants\">Variants</a><a href=\"#runs\">Runs</a><a href=\"#timeline\">Over training</a>"
           "<a href=\"#plots\">Plots</a><a href=\"#settings\">Settings</a><a href=\"#glossary\">Measurements</a></nav>\n", f);
     write_tables(f, R);
+    write_text_world(f, R);  // the text world's corpus and baselines
     if (html_timeline(f, R) != 0 || html_tokens(f, R) != 0) {
         afile_abort(&a);
         return -1;

@@ -18,6 +18,12 @@ int plot_heatmaps(Report *R) {
     double vmax = 0, step = 0;
     int layer = 0;
     char runs[1200] = "";
+    // the text world's rows are its domains by name (a heatmap of another world: d0, d1, ...)
+    char (*names)[64] = ralloc(R, sizeof(char[CFG_STRS_MAX][64]));
+    const char **row_names = ralloc(R, sizeof(char *) * CFG_STRS_MAX);
+    if (!names || !row_names) return report_fail(R, "out of memory");
+    int nnames = R->ex ? text_world_names(&R->ex->base, names, CFG_STRS_MAX) : 0;
+    for (int i = 0; i < nnames; i++) row_names[i] = names[i];
     for (int v = 0; v < R->nvars; v++) {
         int r = heatmap_run(R, &R->vars[v]);
         if (r < 0) continue;
@@ -32,7 +38,7 @@ int plot_heatmaps(Report *R) {
         if (!title) return report_fail(R, "out of memory");
         panels[np++] = (SvgPanel){.kind = SVG_PANEL_HEATMAP, .title = title, .xlabel = "expert", .ylabel = "domain",
                                   .rows = D, .cols = E, .values = M, .row_prefix = "d", .col_prefix = "",
-                                  .vmin = 0};
+                                  .row_names = nnames == D ? row_names : NULL, .vmin = 0};
         size_t o = strlen(runs);
         snprintf(runs + o, sizeof runs - o, "%s%s", o ? ", " : "", R->runs[r].id);
     }

@@ -131,6 +131,13 @@ int plot_prop1(Report *R);
 // Measurements against depth, from the summary's l<i>. columns.
 int plot_layers(Report *R);
 
+// text_world.c. The text world's domain names in order (data.corpus's distinct names, cut to 63
+// bytes) into names; returns their count (0 for other worlds).
+int text_world_names(const Config *c, char names[][64], int max);
+// The text world's section of report.html: the corpus table with the baselines (nothing for other
+// worlds).
+void write_text_world(FILE *f, const Report *R);
+
 // ---- html_timeline.c, html_tokens.c: report.html's sections drawn by inline scripts ----
 // "Over training": the step slider over every evaluation. Returns 0, or -1 (report_fail).
 int html_timeline(FILE *f, Report *R);

@@ -323,6 +323,7 @@ static void axes_heatmap(Axes *ax, const SvgPanel *p, double pw, double ph) {
     if (ax->col_every < 1) ax->col_every = 1;
     snprintf(buf, sizeof buf, "%s%d", p->row_prefix ? p->row_prefix : "", p->rows - 1);
     ax->ylab_w = svg_text_width(buf, TICK_FONT);
+    for (int r = 0; p->row_names && r < p->rows; r++) ax->ylab_w = fmax(ax->ylab_w, svg_text_width(p->row_names[r], TICK_FONT));
     ax->left = ax->ylab_w + 8 + (p->ylabel ? 20 : 0);
     ax->bottom = 8 + TICK_FONT + (p->xlabel ? 22 : 6);
 }
@@ -524,11 +525,15 @@ static void draw_heatmap(FILE *f, const SvgPanel *p, const Axes *ax, double px, 
             if (isfinite(val)) svg_viridis(span > 0 ? (val - p->vmin) / span : 0, col);
             else snprintf(col, sizeof col, "#dddddd");
             svg_num(v, sizeof v, val, 3);
-            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>%s%d, %s%d: %s</title></rect>\n",
-                    px + (double)e * c, py + (double)r * c, c, c, col, p->row_prefix ? p->row_prefix : "", r,
-                    p->col_prefix ? p->col_prefix : "", e, v);
+            if (p->row_names) snprintf(buf, sizeof buf, "%.100s", p->row_names[r]);
+            else snprintf(buf, sizeof buf, "%s%d", p->row_prefix ? p->row_prefix : "", r);
+            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%d\" fill=\"%s\"><title>",
+                    px + (double)e * c, py + (double)r * c, c, c, col);
+            svg_escape(f, buf);
+            fprintf(f, ", %s%d: %s</title></rect>\n", p->col_prefix ? p->col_prefix : "", e, v);
         }
-        snprintf(buf, sizeof buf, "%s%d", p->row_prefix ? p->row_prefix : "", r);
+        if (p->row_names) snprintf(buf, sizeof buf, "%.100s", p->row_names[r]);
+        else snprintf(buf, sizeof buf, "%s%d", p->row_prefix ? p->row_prefix : "", r);
         text(f, px - 5, py + r * c + c / 2.0 + 4, TICK_FONT, "end", "fill=\"#333\"", buf);
     }
     for (int e = 0; e < p->cols; e += ax->col_every) {

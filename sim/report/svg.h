@@ -79,6 +79,7 @@ typedef struct {
     int rows, cols;
     const double *values;
     const char *row_prefix, *col_prefix;  // tick labels "d0", "e3", ... (tooltips too)
+    const char *const *row_names;         // optional: rows' tick labels instead (the text world's domains)
     double vmin, vmax;
 } SvgPanel;
 

@@ -36,7 +36,7 @@ static void append(char *out, size_t cap, const char *s) {
 }
 
 int config_diff(const Config *a, const Config *b, int max, char *out, size_t cap) {
-    enum { V = CFG_STR_MAX * 6 + 16 };  // the longest value config_format_value writes
+    enum { V = CFG_VALUE_MAX };  // the longest value config_format_value writes
     char va[V], vb[V];
     char item[600];
     int n = 0;

@@ -141,6 +141,7 @@ int write_manifest(const TrainRun *R, const RunResult *res, const char *start, d
     json_key(&w, "output_max_prob"); json_double(&w, R->ev.ev_out_maxp);
     json_key(&w, "tokens_per_s"); json_fixed(&w, res->tokens_per_s, 1);
     json_key(&w, "parameters"); json_uint(&w, R->ev.model.table.total);
+    json_text_world(&w, &R->ev);  // the text world's corpus and baselines (nothing for the others)
     json_key(&w, "final_eval");
     json_array(&w);
     for (int l = 0; l < R->ev.L; l++) {

@@ -65,6 +65,25 @@ static int damaged(char *err, size_t errlen, const char *found) {
                    "--force", found, why, found);
 }
 
+// The text world: a saved model records its corpus's content hashes (state.json's "corpus"), and a
+// run of c that resumes or warm-starts from it must read the same text under each name it shares
+// (sim/worlds/corpus.h). Reads c's corpus anew. Returns 0, or -1 with err naming the domain.
+static int check_corpus(const char *found, const Config *c, char *err, size_t errlen) {
+    if (c->data_world != WORLD_TEXT) return 0;
+    char saved[CKPT_CORPUS_MAX], msg[IO_MSG_MAX];
+    if (ckpt_read_corpus(found, saved, sizeof saved, err, errlen) != 0) return -1;
+    if (!saved[0]) return 0;  // trained on another world: nothing to compare
+    TextCorpus *tc = calloc(1, sizeof *tc);
+    if (!tc) return io_fail(err, errlen, "out of memory");
+    int rc = text_corpus_read(tc, &c->data_corpus, &c->data_exclude, c->data_separator, msg, sizeof msg);
+    if (rc != 0) rc = io_fail(err, errlen, "data.corpus: %s", msg);
+    else if (text_corpus_compare(saved, tc, msg, sizeof msg) != 0)
+        rc = io_fail(err, errlen, "%s: %s; data.corpus must name the text the model was trained on", found, msg);
+    text_corpus_free(tc);
+    free(tc);
+    return rc;
+}
+
 int train_resume_check(const char *run_dir, const Config *c, Config *saved, char *found, size_t cap, char *err,
                        size_t errlen) {
     if (ckpt_resolve(run_dir, 1, found, cap, err, errlen) != 0) return 0;  // nothing to resume
@@ -72,6 +91,11 @@ int train_resume_check(const char *run_dir, const Config *c, Config *saved, char
     if (!config_equal(saved, c))
         return io_fail(err, errlen, "%s/config.toml: the experiment changed since this checkpoint was written "
                        "(run with --force to start over)", found);
+    if (check_corpus(found, c, err, errlen) != 0) {
+        char why[IO_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err);
+        return io_fail(err, errlen, "%s (run with --force to start over)", why);
+    }
     return 1;
 }
 
@@ -91,7 +115,8 @@ int train_resume_read(const char *found, const Config *c, Model *m, Optimizer *o
 
 int train_init_from_check(const Config *c, Config *saved, char *found, size_t cap, char *err, size_t errlen) {
     if (ckpt_resolve(c->train_init_from, 0, found, cap, err, errlen) != 0 ||
-        ckpt_read_config(found, saved, err, errlen) != 0 || ckpt_check_shapes(saved, c, found, err, errlen) != 0)
+        ckpt_read_config(found, saved, err, errlen) != 0 || ckpt_check_shapes(saved, c, found, err, errlen) != 0 ||
+        check_corpus(found, c, err, errlen) != 0)
         return -1;
     return 0;
 }

@@ -29,6 +29,7 @@
 #include "../io.h"
 #include "../measure/metrics.h"
 #include "../models/checkpoint.h"
+#include "../models/spec.h"
 #include "memory.h"
 #include "train.h"
 
@@ -333,6 +334,35 @@ static long runs_outside_grid(const Experiment *ex, const char *dir, char *out, 
     return n;
 }
 
+// The text world's corpus of point i, read whole (world_build) before any work: a missing path, an
+// empty or too short domain or a binary file stops the command (exit 2) at the data.corpus line
+// of the experiment. *last holds the last corpus read, which a sweep's next point usually shares.
+static int check_corpus(const Experiment *ex, long i, const Config *c, Config *last, int *have_last) {
+    if (c->data_world != WORLD_TEXT) return 0;
+    WorldSpec ws;
+    world_spec_from_config(&ws, c);
+    if (*have_last) {  // the same corpus as the last point's, read in the same sequence length
+        WorldSpec was;
+        world_spec_from_config(&was, last);
+        if (!memcmp(&ws.corpus, &was.corpus, sizeof ws.corpus) && !memcmp(&ws.exclude, &was.exclude, sizeof ws.exclude) &&
+            !strcmp(ws.separator, was.separator) && ws.T == was.T && ws.V == was.V && ws.domains == was.domains)
+            return 0;
+    }
+    World w;
+    char msg[IO_MSG_MAX];
+    int rc = world_build(&w, &ws, msg, sizeof msg);
+    world_free(&w);
+    if (rc != 0) {
+        CfgOrigin o = experiment_origin(ex, i, CFGK_data_corpus);
+        if (o.src >= 0) fprintf(stderr, "moesim: run: %s:%d: %s\n", ex->files[o.src], o.line, msg);
+        else fprintf(stderr, "moesim: run: %s%s\n", o.src == CFG_SRC_SET ? "--set: " : "", msg);
+        return 2;
+    }
+    *last = *c;
+    *have_last = 1;
+    return 0;
+}
+
 // Every point of this call against what the folder holds, before any work: the to-do list, and
 // with list the --dry-run listing. Returns 0, or 2 after saying why it refuses (1: out of memory).
 static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, int si, int sn, int threads, int jobs,
@@ -361,12 +391,16 @@ static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, in
     int other = rec == 1 && strcmp(was.hash, now.hash) != 0;
     long changed = 0;
     *ntodo = *nmine = 0;
+    Config *last = malloc(sizeof *last);  // check_corpus's last corpus (a Config is ~20 KB)
+    int have_last = 0;
+    if (!last) { fprintf(stderr, "moesim: run: out of memory\n"); return 1; }
     memory_plan_begin(mem, jobs, o->max_memory);
     for (long i = 0; i < ex->npoints; i++) {
         int mine = experiment_in_shard(i, si, sn);
         experiment_run_id(ex, i, id, sizeof id);
         if (!path_join(run_dir, sizeof run_dir, dir, id)) {  // the later joins of dir and an id fit
             fprintf(stderr, "moesim: %s: %s\n", run_dir, strerror(ENAMETOOLONG));
+            free(last);
             return 2;
         }
         Config c;
@@ -388,8 +422,10 @@ static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, in
             int start = !o->force && ckpt_resolve(run_dir, 1, found, sizeof found, err, sizeof err) == 0 ? MEM_RESUMES
                       : c.train_init_from[0] ? MEM_WARM_START : MEM_FRESH;
             MemEstimate me;
+            if (check_corpus(ex, i, &c, last, &have_last) != 0) { free(last); return 2; }
             if (memory_estimate(&c, threads, start, &me, err, sizeof err) != 0) {
                 fprintf(stderr, "moesim: %s: %s\n", id, err);
+                free(last);
                 return 2;
             }
             memory_plan_add(mem, id, &me);
@@ -404,6 +440,7 @@ static int plan(const Experiment *ex, const SweepOptions *o, const char *dir, in
             changed++;
         }
     }
+    free(last);
     if (changed) {
         if (other) explain_other_experiment(ex, dir, &was, &now);
         fprintf(stderr, "moesim: run: %ld run%s in %s %s another config than this experiment's; nothing was run. "

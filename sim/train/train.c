@@ -28,6 +28,7 @@ static int run_setup(TrainRun *R, const Config *c, const char *dir, RunResult *r
         snprintf(res->reason, sizeof res->reason, "%s", err);
         return -1;
     }
+    if (R->ev.world.text) text_corpus_record(R->ev.world.text, R->corpus, sizeof R->corpus);
     model_init_params(&R->ev.model, (uint64_t)c->train_seed, c->model_init_std, c->model_embed_shared);
     OptimConfig oc;
     optim_config_from_config(&oc, c);
@@ -93,7 +94,7 @@ static int run_start(TrainRun *R, RunResult *res) {
 // Writes <dir>/checkpoint/ with the rows written so far. Returns 0, or -1 with res failed.
 static int write_checkpoint(TrainRun *R, int step, RunResult *res) {
     char path[IO_DEEP_PATH_MAX], err[IO_MSG_MAX];
-    CkptWrite w = {.step = step, .optim = &R->optim, .batch_rng = &R->batches.rng};
+    CkptWrite w = {.step = step, .optim = &R->optim, .batch_rng = &R->batches.rng, .corpus = R->corpus};
     for (int i = 0; i < CKPT_NPARTIAL; i++) {
         AtomicFile *a = growing_file(R, i);
         if (fflush(a->f) != 0) {
@@ -205,7 +206,7 @@ int train_run(const Config *c, const char *dir, const RunOptions *opt, RunResult
     if (res->status == RUN_OK && !what && write_final_evaluation(&R->ev, err, sizeof err) != 0) what = err;
     if (!what && write_config(&R->ev) != 0) { snprintf(err, sizeof err, "cannot write %s/config.toml: %s", dir, strerror(errno)); what = err; }
     if (res->status == RUN_OK && c->train_save_model && !what) {
-        CkptWrite w = {.step = res->steps_done, .optim = &R->optim, .batch_rng = &R->batches.rng};
+        CkptWrite w = {.step = res->steps_done, .optim = &R->optim, .batch_rng = &R->batches.rng, .corpus = R->corpus};
         if (!path_join(path, sizeof path, R->ev.dir, "model")) {
             snprintf(err, sizeof err, "%s: %s", path, strerror(ENAMETOOLONG));
             what = err;

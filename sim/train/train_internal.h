@@ -16,6 +16,7 @@ typedef struct {
     int batches_ok;
     AtomicFile f_metrics, f_layers;
     int resumed_from;               // step of the checkpoint this run resumed from, -1: none
+    char corpus[CKPT_CORPUS_MAX];   // the text world's corpus record its saved models keep ("": none)
 } TrainRun;
 
 // results.c

@@ -21,7 +21,7 @@ int world_fail(char *err, size_t errlen, const char *fmt, ...) {
 // schema's ranges, which reject each of these with file:line before any work. A WorldSpec built by
 // hand (tests/test_world.c, a tool) does not, so world_build still refuses a spec it cannot build.
 static int check_common(const WorldSpec *s, char *err, size_t errlen) {
-    if (s->kind != WORLD_DOMAINS && s->kind != WORLD_GEOMETRY && s->kind != WORLD_CYCLIC)
+    if (s->kind != WORLD_DOMAINS && s->kind != WORLD_GEOMETRY && s->kind != WORLD_CYCLIC && s->kind != WORLD_TEXT)
         return world_fail(err, errlen, "data.world: unknown world kind %d", s->kind);
     if (s->T < 1) return world_fail(err, errlen, "model.seq_len = %d: must be >= 1", s->T);
     if (s->domains < 1) return world_fail(err, errlen, "data.domains = %d: must be >= 1", s->domains);
@@ -65,6 +65,7 @@ int world_build(World *w, const WorldSpec *spec, char *err, size_t errlen) {
     w->L = spec->T + 1;
     int rc = spec->kind == WORLD_DOMAINS  ? world_domains_build(w, err, errlen)
            : spec->kind == WORLD_GEOMETRY ? world_geometry_build(w, err, errlen)
+           : spec->kind == WORLD_TEXT     ? world_text_build(w, err, errlen)
                                           : world_cyclic_build(w, err, errlen);
     if (rc) world_free(w);  // leaves the World empty, so a second world_free is harmless
     return rc;
@@ -77,11 +78,13 @@ void world_free(World *w) {
     free(w->alias_j);
     free(w->mu);
     free(w->centres);
+    world_text_free(w);
     memset(w, 0, sizeof *w);
 }
 
 void world_sample_sequence(const World *w, Rng *rng, int d, int32_t *x /* T+1 */) {
     if (w->spec.kind == WORLD_DOMAINS) world_domains_sample(w, rng, d, x);
+    else if (w->spec.kind == WORLD_TEXT) world_text_sample(w, rng, d, x);
     else world_cyclic_sample(w, rng, d, x);
 }
 
@@ -107,6 +110,7 @@ double world_bytes(const WorldSpec *s) {
         return (double)world_domains_slots(s) * sizeof(int32_t) + (double)s->branching * (2 * sizeof(double) + sizeof(int32_t));
     if (s->kind == WORLD_GEOMETRY)  // mu and the centres (geometry.c)
         return (double)(1 + (size_t)s->domains) * (size_t)s->D * sizeof(float);
+    if (s->kind == WORLD_TEXT) return world_bytes_text(s);  // the corpus and the baselines' tables
     return 0;                       // cyclic: nothing
 }
 
@@ -155,7 +159,9 @@ int world_eval_set(const World *w, int32_t *tokens /* M x (T+1) */, int32_t *dom
             size_t row = (size_t)d * n + i;
             int32_t *x = tokens + row * L;
             domain[row] = d;
-            world_sample_sequence(w, &r, d, x);
+            // the text world's evaluation comes from its evaluation documents
+            if (w->spec.kind == WORLD_TEXT) world_text_eval_sample(w, &r, d, x);
+            else world_sample_sequence(w, &r, d, x);
             if (w->spec.eval_content > 0) world_repeat(x, L, w->spec.eval_content);
             else world_duplicate(x, L, w->spec.eval_duplicate);
             if (w->spec.eval_transform == TRANSFORM_REVERSE) world_reverse(x, L);

@@ -1,5 +1,5 @@
-// world.h — the synthetic data worlds: latent-domain Markov chains (domains), router-only hidden
-// states (geometry) and a deterministic sanity task (cyclic). docs/WORLDS.md describes each world,
+// world.h — the data worlds: latent-domain Markov chains (domains), router-only hidden
+// states (geometry), a deterministic sanity task (cyclic) and real text read from files (text). docs/WORLDS.md describes each world,
 // its knobs and the evaluation set.
 //
 // The interface does not know the config parser: the caller fills a WorldSpec (each field names
@@ -17,14 +17,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "../../nn/nn.h"
-#include "../config/schema.h"  // WORLD_DOMAINS|GEOMETRY|CYCLIC, MIX_*, TASK_*, TRANSFORM_* (config order)
+#include "../config/schema.h"  // WORLD_DOMAINS|GEOMETRY|CYCLIC|TEXT, MIX_*, TASK_*, TRANSFORM_* (config order)
+#include "corpus.h"
 
 #define WORLD_STREAM_TABLES  0x574F524C44000001ull  // "WORLD": chains, centres, mu
 #define WORLD_STREAM_EVAL    0x4556414C00000000ull  // "EVAL" + d: domain d's evaluation sequences
 #define WORLD_STREAM_SHUFFLE 0x5348554600000000ull  // "SHUF" + d: domain d's shuffle transform
 
 typedef struct {
-    int kind;             // data.world: WORLD_DOMAINS | WORLD_GEOMETRY | WORLD_CYCLIC
+    int kind;             // data.world: WORLD_DOMAINS | WORLD_GEOMETRY | WORLD_CYCLIC | WORLD_TEXT
     int V;                // model.vocab (token worlds)
     int T;                // model.seq_len; a sequence holds T+1 tokens (inputs and targets)
     int domains;          // data.domains (geometry: clusters K)
@@ -36,6 +37,10 @@ typedef struct {
     int branching;        // data.branching: successor slots per chain state
     double zipf;          // data.zipf: slot j has weight ∝ 1/(j+1)^zipf
     int order;            // data.order: 1 or 2
+    // text world (corpus.h)
+    cfg_STRS corpus;      // data.corpus: "name=path" entries
+    cfg_STRS exclude;     // data.exclude: file-name patterns left out
+    char separator[CFG_STR_MAX];  // data.separator: the line that ends a document ("": one file, one document)
     // training sequences (token worlds)
     double repeat_prob;   // data.repeat_prob: P(a training sequence becomes a copy sequence); 0: off
     int repeat_len;       // data.repeat_len: m, the copy sequence's first m tokens repeated (2 <= m <= T)
@@ -71,6 +76,10 @@ typedef struct {
     int32_t *alias_j;     // branching   ... else take alias_j[j]
     // cyclic world: domain d cycles through its block [d*period, (d+1)*period)
     int period;
+    // text world: the corpus, and the baselines' tables fit on its training streams (text.c)
+    TextCorpus *text;
+    double *uni_logp;     // 256        log p(b), add-one smoothed
+    double *bi_logp;      // 256 x 256  log p(b | a), add-one smoothed
     // geometry world
     float *mu;            // D       shared direction, norm shared_norm
     float *centres;       // K x D   cluster centres c_k, norm cluster_norm each
@@ -137,6 +146,14 @@ double world_transition(const World *w, int d, int from, int to);
 // a sequence is drawn from the context (x0, x0).
 double world_transition2(const World *w, int d, int a, int b, int to);
 
+// ---- text world ---------------------------------------------------------------------------------
+// The byte unigram and bigram cross-entropies (nats per byte; add-one smoothed tables fit on the
+// training streams, text.c) of the evaluation set's predictions: for each sequence s of tokens
+// (M x (T+1), domain[s]), the targets x[t+1] for t = from .. from+npred-1. uni[d], bi[d] for each
+// domain d, and uni[domains], bi[domains] over all. Returns 0, or -1 unless a text world.
+int world_text_baselines(const World *w, const int32_t *tokens /* M x (T+1) */, const int32_t *domain /* M */,
+                         int M, int from, int npred, double *uni /* domains + 1 */, double *bi /* domains + 1 */);
+
 // ---- geometry world -------------------------------------------------------------------------
 // N hidden states h = mu + c_k + xi, the cluster k uniform per point, xi ~ N(0, noise² I).
 // target = k mod E (task cluster) or -1 (task none). Returns 0, or -1 for a token world.
@@ -154,6 +171,11 @@ void world_domains_sample(const World *w, Rng *rng, int d, int32_t *x /* T+1 */)
 int world_cyclic_build(World *w, char *err, size_t errlen);
 void world_cyclic_sample(const World *w, Rng *rng, int d, int32_t *x /* T+1 */);
 int world_geometry_build(World *w, char *err, size_t errlen);
+int world_text_build(World *w, char *err, size_t errlen);
+void world_text_free(World *w);
+void world_text_sample(const World *w, Rng *rng, int d, int32_t *x /* T+1 */);       // training stream
+void world_text_eval_sample(const World *w, Rng *rng, int d, int32_t *x /* T+1 */);  // evaluation stream
+double world_bytes_text(const WorldSpec *s);
 // printf-style error message into err (if any); returns -1 so callers can `return world_fail(...)`.
 int world_fail(char *err, size_t errlen, const char *fmt, ...);
 
