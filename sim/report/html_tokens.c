@@ -16,7 +16,7 @@ static const char *TOK_SCRIPT =
     "return {label:s.dataset.label,d:JSON.parse(s.textContent)};});\n"
     "var sel=document.getElementById('tok-layer'),out=document.getElementById('tok-view'),leg=document.getElementById('tok-legend');\n"
     "var E=0,L=0;runs.forEach(function(r){E=Math.max(E,r.d.experts);L=Math.max(L,r.d.layers);});\n"
-    "function colour(e){return 'hsl('+Math.round((e*137.508)%360)+',70%,'+(e%2?'72%':'82%')+')';}\n"
+    "function colour(e){return 'hsl('+Math.round(e*360/Math.max(E,1))+',70%,'+(e%2?'70%':'84%')+')';}\n"
     "function text(t,bytes){if(!bytes)return String(t);if(t===10)return '\\\\n';if(t===9)return '\\\\t';"
     "if(t===32)return '\\u2423';if(t>32&&t<127)return String.fromCharCode(t);return '\\\\x'+(t<16?'0':'')+t.toString(16);}\n"
     "for(var l=0;l<L;l++){var o=document.createElement('option');o.value=l;o.textContent='layer '+l;sel.appendChild(o);}\n"
