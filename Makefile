@@ -53,9 +53,10 @@ endif
 BUILD_FLAGS := $(CFLAGS)
 
 NN_SRC   := $(wildcard nn/*.c)
+EIG_SRC  := $(wildcard eigen/*.c)
 OPT_SRC  := $(wildcard optim/*.c)
 SIM_SRC  := $(filter-out sim/main.c,$(wildcard sim/*.c sim/*/*.c))
-LIB_SRC  := $(NN_SRC) $(OPT_SRC) $(SIM_SRC)
+LIB_SRC  := $(NN_SRC) $(EIG_SRC) $(OPT_SRC) $(SIM_SRC)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 DNN_OBJ  := $(NN_SRC:%.c=$(BUILD)/dbl/%.o)
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))

@@ -202,6 +202,15 @@ run_suite() {
         echo "$root/$e: $(($(now) - t)) s"
         per="$per${per:+, }$e $(($(now) - t)) s"
     done
+    # claim 23 (issue 25): the optimizer ablation, each optimizer at its own learning rate (a grid
+    # sweep cannot pair them); confirmation only (its rule names no exploration seeds)
+    if [ "$expdir" = experiments/confirm ]; then
+        t=$(now)
+        [ "$resume" = 1 ] || rm -rf "${root:?}/ablation_optimizers"
+        EXP=$expdir/ablation_optimizers.toml sh experiments/ablation_optimizers.sh "$root/ablation_optimizers" "$MOESIM" -j "$JOBS"
+        echo "$root/ablation_optimizers: $(($(now) - t)) s"
+        per="$per${per:+, }ablation_optimizers $(($(now) - t)) s"
+    fi
     # claims 11-17 (the paper's section 5): trained models, generation, comparison, pruning, warm starts
     t=$(now)
     s5=""

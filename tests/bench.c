@@ -20,6 +20,9 @@
 //            cores): tokens/s and the slowdown against the quiet std figure (target <= 3x). The
 //            program waits passively (sim/cli/wait_policy.c) unless OMP_WAIT_POLICY says otherwise;
 //            `OMP_WAIT_POLICY=active make bench` shows what spinning costs.
+//   optimizers (issue 25) std with each optimizer (adamw, muon, sgd, lion, adafactor, soap) at the
+//            most threads: tokens/s, median and mean step time, the optimizer phase, peak memory
+//            and the optimizer state allocated
 //   spectrum (issue 16) closed-form accuracy of the leading singular values and vectors at
 //            D = 4096 and 7168 (target 1e-6), every eigenpair of a D x D Gram matrix (D = 2048,
 //            4096), and Fig. 24's truncation table for one layer (D = 4096)
@@ -52,7 +55,8 @@
 //
 // Usage: bench [--quick] [--only NAME[,NAME...]] [--steps N] [--csv PATH]
 //   --quick   1 warm-up and 3 timed steps, fewer kernel samples: a smoke run, not a measurement
-//   --only    run only these groups: std, experts, topk, kernels, router, analyze, spectrum, busy
+//   --only    run only these groups: std, experts, topk, kernels, router, analyze, spectrum, busy,
+//             optimizers
 //   --steps   timed steps per training configuration (default 30; the router runs 10x as many)
 //   --csv     where to write the CSV (default results/bench/bench.csv)
 // MOESIM_SIMD=sse|avx2 caps the vector width (nn/simd.h); the path used is printed at the top.
@@ -88,10 +92,11 @@
 
 // ---- settings ---------------------------------------------------------------------------------
 
-enum { G_STD = 1, G_EXPERTS = 2, G_TOPK = 4, G_KERNELS = 8, G_ROUTER = 16, G_ANALYZE = 32, G_SPECTRUM = 64, G_BUSY = 128, G_ALL = 255 };
+enum { G_STD = 1, G_EXPERTS = 2, G_TOPK = 4, G_KERNELS = 8, G_ROUTER = 16, G_ANALYZE = 32, G_SPECTRUM = 64, G_BUSY = 128,
+       G_OPTIM = 256, G_ALL = 511 };
 static const struct { const char *name; int bit; } groups[] = {
     {"std", G_STD}, {"experts", G_EXPERTS}, {"topk", G_TOPK}, {"kernels", G_KERNELS}, {"router", G_ROUTER}, {"analyze", G_ANALYZE},
-    {"spectrum", G_SPECTRUM}, {"busy", G_BUSY}};
+    {"spectrum", G_SPECTRUM}, {"busy", G_BUSY}, {"optimizers", G_OPTIM}};
 
 typedef struct {
     int quick;
@@ -299,6 +304,7 @@ typedef struct {
     int E, K;      // decoder only
     int threads;
     int busy;      // busy-loop processes running beside the measurement (group busy)
+    const char *optim;  // optim.name (group optimizers); NULL: muon says
 } TrainCase;
 
 // What a training configuration allocates, by owner (reported for std, to show where memory goes).
@@ -314,7 +320,7 @@ static int case_config(const TrainCase *tc, Config *c, char *err, size_t errlen)
     snprintf(k, sizeof k, "%d", tc->K);
     const char *common[][2] = {
         {"balance.method", "\"switch\""}, {"balance.alpha", "0.01"}, {"balance.scope", "\"global\""},
-        {"train.clip", "1.0"}, {"optim.name", tc->muon ? "\"muon\"" : "\"adamw\""}};
+        {"train.clip", "1.0"}, {"optim.name", tc->optim ? tc->optim : tc->muon ? "\"muon\"" : "\"adamw\""}};
     const char *decoder[][2] = {
         {"model.vocab", "256"}, {"model.d_model", "128"}, {"model.layers", "4"}, {"model.heads", "4"},
         {"model.experts", e}, {"model.top_k", k}, {"model.d_ff", "256"}, {"model.seq_len", "64"},
@@ -376,9 +382,13 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
     }
     out->alloc[ALLOC_PARAMS] = (double)m->table.total * sizeof(real);
     out->alloc[ALLOC_GRADS] = (double)m->table.total * sizeof(real);
-    double state_floats = (double)opt.scratch_len;
+    // the state buffers and every thread's scratch slot (Muon, Adafactor, SOAP)
+    double state_floats = 0;
     for (int k = 0; k < opt.n_state; k++) state_floats += (double)opt.state[k].len;
-    out->alloc[ALLOC_OPTIM] = (double)sizeof(float) * state_floats;
+    out->alloc[ALLOC_OPTIM] = (double)sizeof(float) * state_floats +
+                              (double)opt.scratch_slots * ((double)opt.scratch_len * sizeof(float) +
+                                                           (double)opt.dscratch_len * sizeof(double) +
+                                                           (double)opt.iscratch_len * sizeof(int));
     out->alloc[ALLOC_ACTS] = (double)m->slab_len * sizeof(real) + (double)m->islab_len * sizeof(int32_t) +
                              (double)m->dslab_len * sizeof(double);
     int router = c->model_kind == MODEL_ROUTER;
@@ -746,7 +756,7 @@ static const TrainResult *measure_train(const TrainCase *tc, const Opts *o) {
     for (int p = 0; p < PHASE_COUNT; p++) r->phase[p] = stats_of(out->s[1 + p].v, out->s[1 + p].n);
     fprintf(stderr, "bench: %-6s %s E=%d K=%d %d thread%s: %.1f ms/step = fwd %.1f + bwd %.1f + norm %.1f + "
             "opt %.1f (%d steps, %.1f s, loss %.3f)\n",
-            tc->router ? "router" : "std", tc->muon ? "muon " : "adamw", tc->router ? 8 : tc->E,
+            tc->router ? "router" : "std", tc->optim ? tc->optim : tc->muon ? "muon " : "adamw", tc->router ? 8 : tc->E,
             tc->router ? 2 : tc->K, tc->threads, tc->threads == 1 ? "" : "s", r->step.med * 1e3,
             r->phase[PHASE_FORWARD].med * 1e3, r->phase[PHASE_BACKWARD].med * 1e3, r->phase[PHASE_NORM].med * 1e3,
             r->phase[PHASE_OPTIM].med * 1e3, r->step.n, now_s() - t0, r->loss);
@@ -795,7 +805,7 @@ static void ratio_row(const char *name, int threads, const char *metric, const T
 typedef struct { int muon, threads; char dir[256]; } RunCase;
 
 static int run_case_config(const RunCase *rc, Config *c, char *err, size_t errlen) {
-    TrainCase tc = {0, rc->muon, STD_E, STD_K, rc->threads, 0};
+    TrainCase tc = {0, rc->muon, STD_E, STD_K, rc->threads, 0, NULL};
     if (case_config(&tc, c, err, errlen) != 0) return -1;
     return config_set(c, "train.steps", "2", err, errlen);
 }
@@ -847,12 +857,33 @@ static void memory_rows(const char *name, int muon, int threads, const Opts *o) 
 
 // ---- groups -----------------------------------------------------------------------------------
 
+// Every optimizer on std at the most threads (issue 25): tokens/s, the median and the mean step
+// (SOAP's basis refresh every optim.precondition_every = 10 steps shows in the mean, not the
+// median), the optimizer phase, the peak RSS and the optimizer state allocated (Adafactor's
+// factored statistics against AdamW's two moments). AdamW and Muon are std's own measurements.
+static void group_optimizers(const Opts *o) {
+    static const char *names[] = {"adamw", "muon", "sgd", "lion", "adafactor", "soap"};
+    static const char *quoted[] = {"\"adamw\"", "\"muon\"", "\"sgd\"", "\"lion\"", "\"adafactor\"", "\"soap\""};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        TrainCase tc = {0, i == 1, STD_E, STD_K, o->tmax, 0, i < 2 ? NULL : quoted[i]};
+        const TrainResult *r = measure_train(&tc, o);
+        char nm[48];
+        snprintf(nm, sizeof nm, "optim %s", names[i]);
+        if (!train_rows(nm, r, 1)) continue;
+        add_row(nm, o->tmax, "step_mean", r->step.mean * 1e3, r->step.min * 1e3, r->step.max * 1e3, "ms");
+        add_row(nm, o->tmax, "optim_phase", r->phase[PHASE_OPTIM].med * 1e3, r->phase[PHASE_OPTIM].p25 * 1e3,
+                r->phase[PHASE_OPTIM].p75 * 1e3, "ms");
+        const double mib = r->alloc[ALLOC_OPTIM] / (1024.0 * 1024.0);
+        add_row(nm, o->tmax, "optim_state", mib, mib, mib, "MiB");
+    }
+}
+
 static void group_std(const Opts *o) {
     const char *names[2] = {"std adamw", "std muon"};
     const TrainResult *res[2][3] = {{0}};
     for (int mu = 0; mu < 2; mu++)
         for (int th = 1; th <= o->tmax; th++) {
-            TrainCase tc = {0, mu, STD_E, STD_K, th, 0};
+            TrainCase tc = {0, mu, STD_E, STD_K, th, 0, NULL};
             res[mu][th] = measure_train(&tc, o);
             Row *tps = train_rows(names[mu], res[mu][th], 1);
             if (tps && th == o->tmax) set_target(tps, 1, mu ? TARGET_MUON_TPS : TARGET_ADAMW_TPS);
@@ -904,7 +935,7 @@ static void group_experts(const Opts *o) {
     static const int Es[] = {8, 16, 64};
     const TrainResult *res[3];
     for (int i = 0; i < 3; i++) {
-        TrainCase tc = {0, 0, Es[i], STD_K, o->tmax, 0};
+        TrainCase tc = {0, 0, Es[i], STD_K, o->tmax, 0, NULL};
         res[i] = measure_train(&tc, o);
         char nm[48];
         snprintf(nm, sizeof nm, "experts E=%d", Es[i]);
@@ -916,7 +947,7 @@ static void group_experts(const Opts *o) {
 static void group_topk(const Opts *o) {
     static const int Ks[] = {1, 2, 4};
     for (int i = 0; i < 3; i++) {
-        TrainCase tc = {0, 0, STD_E, Ks[i], o->tmax, 0};
+        TrainCase tc = {0, 0, STD_E, Ks[i], o->tmax, 0, NULL};
         const TrainResult *r = measure_train(&tc, o);
         char nm[48];
         snprintf(nm, sizeof nm, "topk K=%d", Ks[i]);
@@ -1175,7 +1206,7 @@ static void group_spectrum(const Opts *o) {
 // std AdamW at the largest thread count, quiet (the std group's measurement, memoized) and beside
 // BUSY_LOOPS spinning processes: the slowdown is quiet tokens/s over busy tokens/s.
 static void group_busy(const Opts *o) {
-    TrainCase quiet = {0, 0, STD_E, STD_K, o->tmax, 0};
+    TrainCase quiet = {0, 0, STD_E, STD_K, o->tmax, 0, NULL};
     TrainCase busy = quiet;
     busy.busy = BUSY_LOOPS;
     const TrainResult *rq = measure_train(&quiet, o);
@@ -1196,7 +1227,7 @@ static void group_busy(const Opts *o) {
 
 static void group_router(const Opts *o) {
     for (int th = 1; th <= o->tmax; th++) {
-        TrainCase tc = {1, 0, 8, 2, th, 0};
+        TrainCase tc = {1, 0, 8, 2, th, 0, NULL};
         const TrainResult *r = measure_train(&tc, o);
         if (!r->ok) { error_row("router N=4096 D=64 E=8", th, "steps_per_s", r->err); continue; }
         add_row("router N=4096 D=64 E=8", th, "steps_per_s", 1.0 / r->step.med, 1.0 / r->step.p75, 1.0 / r->step.p25, "step/s");
@@ -1366,6 +1397,7 @@ int main(int argc, char **argv) {
     if (o.only & G_ANALYZE) group_analyze(&o);
     if (o.only & G_SPECTRUM) group_spectrum(&o);
     if (o.only & G_BUSY) group_busy(&o);
+    if (o.only & G_OPTIM) group_optimizers(&o);
 
     getloadavg(load, 3);
     add_row("env load average", 0, "end_1min", load[0], load[0], load[0], "");

@@ -200,21 +200,30 @@ check 'grep -q "File too large" "$T/full.out"' "disk full: the system's reason i
 check 'grep -q "1 run in this call: 0 ok, 0 diverged, 1 failed" "$T/full.out"' "disk full: the counts are not true"
 check '! grep -q "^report: " "$T/full.out" || [ -s "$T/full/report.html" ]' "disk full: a report was announced that was not written"
 
-# 9. SGD and Lion: their state buffer is saved and listed (and no AdamW moments: they take every
-#    parameter), a run killed in its 2nd checkpoint resumes to the uninterrupted run's results,
-#    and a warm start from an AdamW model asks for the buffer it lacks
-for o in sgd lion; do
-    if [ $o = sgd ]; then buf=sgd_mom; else buf=lion_m; fi
-    SO="--set train.seed=1 --set balance.scope=\"micro\" --set train.steps=60 --set train.checkpoint_every=20 --set eval.every=20 --set optim.name=\"$o\" --set optim.weight_decay=0.1"
+# 9. SGD, Lion, Adafactor and SOAP: their state buffers are saved and listed (SGD, Lion and
+#    Adafactor: no AdamW moments, they take every parameter; SOAP: its bases for the hidden
+#    matrices, AdamW moments for the rest), a run killed in its 2nd checkpoint resumes to the
+#    uninterrupted run's results, and a warm start from an AdamW model asks for the buffer it lacks.
+#    Adafactor runs with momentum (af_m) and SOAP refreshes its bases every 3 steps, so the resumed
+#    step 20 is not a refresh step (its bases come from the checkpoint, not from a recomputation).
+for o in sgd lion adafactor soap; do
+    file=wte; alone=1; extra=""; wbuf=""
+    case $o in
+        sgd) buf=sgd_mom ;; lion) buf=lion_m ;;
+        adafactor) buf=af_row; extra="--set optim.adafactor_beta1=0.9" ;;
+        soap) buf=soap_ql; file=blocks.0.router; alone=0; extra="--set optim.precondition_every=3"; wbuf=soap_m ;;
+    esac
+    wbuf=${wbuf:-$buf}  # the first buffer an AdamW folder lacks (SOAP's inner AdamW finds m and v)
+    SO="--set train.seed=1 --set balance.scope=\"micro\" --set train.steps=60 --set train.checkpoint_every=20 --set eval.every=20 --set optim.name=\"$o\" --set optim.weight_decay=0.1 $extra"
     $MOESIM run $FX $SO --out "$T/$o-ref" --quiet >/dev/null 2>&1; rc=$?
     check '[ $rc -eq 0 ]' "$o: reference run exit $rc"
-    check 'grep -q "\"optimizer\": \"$o\"" "$T/$o-ref/run/model/state.json" && grep -q "\"optim/$buf/wte.npy\"" "$T/$o-ref/run/model/state.json" && [ -s "$T/$o-ref/run/model/optim/$buf/head.npy" ] && ! grep -q "\"optim/m/" "$T/$o-ref/run/model/state.json"' "$o: the model's state.json does not list optim/$buf/ alone"
+    check 'grep -q "\"optimizer\": \"$o\"" "$T/$o-ref/run/model/state.json" && grep -q "\"optim/$buf/$file.npy\"" "$T/$o-ref/run/model/state.json" && [ -s "$T/$o-ref/run/model/optim/$buf/$file.npy" ] && { [ $alone = 0 ] || ! grep -q "\"optim/m/" "$T/$o-ref/run/model/state.json"; }' "$o: the model's state.json does not list optim/$buf/ (alone)"
     MOESIM_CKPT_KILL=2 $MOESIM run $FX $SO --out "$T/$o-k" --quiet >/dev/null 2>&1; rc=$?
-    check '[ $rc -eq 137 ] && [ "$(steps_of "$T/$o-k/run/checkpoint")" = 20 ] && grep -q "\"optim/$buf/wte.npy\"" "$T/$o-k/run/checkpoint/state.json"' "$o: killed in the 2nd checkpoint: expected the step-20 checkpoint with optim/$buf/ (exit $rc)"
+    check '[ $rc -eq 137 ] && [ "$(steps_of "$T/$o-k/run/checkpoint")" = 20 ] && grep -q "\"optim/$buf/$file.npy\"" "$T/$o-k/run/checkpoint/state.json"' "$o: killed in the 2nd checkpoint: expected the step-20 checkpoint with optim/$buf/ (exit $rc)"
     $MOESIM run $FX $SO --out "$T/$o-k" --quiet >/dev/null 2>&1; rc=$?
-    check '[ $rc -eq 0 ] && grep -q "\"resumed_from\": 20" "$T/$o-k/run/manifest.json" && same_results "$T/$o-ref" "$T/$o-k" && cmp -s "$T/$o-ref/run/model/optim/$buf/wte.npy" "$T/$o-k/run/model/optim/$buf/wte.npy"' "$o: resume from step 20: results differ from the uninterrupted run (exit $rc)"
+    check '[ $rc -eq 0 ] && grep -q "\"resumed_from\": 20" "$T/$o-k/run/manifest.json" && same_results "$T/$o-ref" "$T/$o-k" && cmp -s "$T/$o-ref/run/model/optim/$buf/$file.npy" "$T/$o-k/run/model/optim/$buf/$file.npy"' "$o: resume from step 20: results differ from the uninterrupted run (exit $rc)"
     $MOESIM run $FX $SO --set train.init_from="\"$T/ref/run\"" --out "$T/$o-warm" --quiet >"$T/$o-warm.out" 2>&1; rc=$?
-    check '[ $rc -eq 2 ] && grep -q "optim/$buf/" "$T/$o-warm.out" && grep -q "not this run.s $o" "$T/$o-warm.out"' "$o: warm start from an AdamW model: expected exit 2 naming optim/$buf/ (exit $rc)"
+    check '[ $rc -eq 2 ] && grep -q "optim/$wbuf/" "$T/$o-warm.out" && grep -q "not this run.s $o" "$T/$o-warm.out"' "$o: warm start from an AdamW model: expected exit 2 naming optim/$wbuf/ (exit $rc)"
 done
 
 echo "e2e_checkpoint: $pass passed, $fail failed, 0 skipped"

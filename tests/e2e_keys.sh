@@ -34,8 +34,8 @@ EOF
 # One row per key: key|value|base|with|kind|file|arg
 #   value  the key's non-default value, in TOML syntax (@B@ is the plain base run's folder)
 #   base   the run the variant is compared with: plain (keys_base.toml), or keys_base.toml with
-#          the key's precondition (see base_sets): cosine, auxfree, muon, sgd, lion, geometry, warm,
-#          repeat, dup, prune, text (the text world on tests/fixtures/text)
+#          the key's precondition (see base_sets): cosine, auxfree, muon, sgd, lion, adafactor, soap,
+#          geometry, warm, repeat, dup, prune, text (the text world on tests/fixtures/text)
 #   with   further --set KEY=VALUE of the variant alone, space-separated ("-": none), for a key
 #          that cannot change on its own (model.kind = "router" requires data.world = "geometry")
 #   kind   what must change, in file (under the run folder; x/... under the export's folder):
@@ -97,6 +97,13 @@ optim.sgd_momentum|0.5|sgd|-|col|metrics.csv|loss
 optim.sgd_nesterov|true|sgd|-|col|metrics.csv|loss
 optim.lion_beta1|0.5|lion|-|col|metrics.csv|loss
 optim.lion_beta2|0.9|lion|-|col|metrics.csv|loss
+optim.adafactor_decay_rate|0.5|adafactor|-|col|metrics.csv|loss
+optim.adafactor_clip|0.05|adafactor|-|col|metrics.csv|loss
+optim.adafactor_beta1|0.5|adafactor|-|col|metrics.csv|loss
+optim.adafactor_eps|1e-3|adafactor|-|col|metrics.csv|loss
+optim.soap_beta1|0.5|soap|-|col|metrics.csv|loss
+optim.soap_beta2|0.5|soap|-|col|metrics.csv|loss
+optim.precondition_every|3|soap|-|col|metrics.csv|loss
 optim.lr_scale_router|0.25|plain|-|differs|model/params/blocks.0.router.npy|
 optim.lr_scale_embed|0.25|plain|-|differs|model/params/wte.npy|
 balance.method|"l2"|plain|-|col|metrics.csv|aux
@@ -151,6 +158,8 @@ base_sets() {
         muon) echo 'optim.name="muon"' ;;
         sgd) echo 'optim.name="sgd"' ;;
         lion) echo 'optim.name="lion"' ;;
+        adafactor) echo 'optim.name="adafactor"' ;;
+        soap) echo 'optim.name="soap"' ;;
         geometry) echo 'model.kind="router" data.world="geometry"' ;;
         warm) echo "train.init_from=\"$T/b-plain/run\"" ;;
         repeat) echo 'data.repeat_prob=0.5' ;;

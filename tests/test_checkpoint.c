@@ -27,6 +27,7 @@ static char tmpdir[256];
 static void small_config(Config *c, const char *optimizer) {
     tiny_decoder(c, "16");
     set(c, "optim.name", optimizer);
+    set(c, "optim.adafactor_beta1", "0.9");  // Adafactor with its momentum buffer too (others ignore it)
 }
 
 typedef struct { Model m; Optimizer o; } Saved;
@@ -115,19 +116,30 @@ static void test_round_trip(const char *optimizer, const char *tag) {
     CHECK(step == 123);
     CHECK(memcmp(rng.s, rng_back.s, sizeof rng.s) == 0);
     CHECK(rng_next(&rng) == rng_next(&rng_back));
-    // each case really carries its optimizer's buffers, and the folder holds their files
-    static const struct { const char *tag; int kinds[3]; } want[] = {
-        {"adamw", {OPTIM_STATE_M, OPTIM_STATE_V, -1}}, {"muon", {OPTIM_STATE_M, OPTIM_STATE_V, OPTIM_STATE_MOM}},
-        {"sgd", {OPTIM_STATE_SGD_MOM, -1, -1}}, {"lion", {OPTIM_STATE_LION_M, -1, -1}}};
+    // each case really carries its optimizer's buffers, and the folder holds their files: one per
+    // entry that has a slice (Adafactor's row statistics for the router, a matrix, and none for
+    // the gain final_norm, whose full second moment is in af_v; SOAP's bases for the router only)
+    static const struct { const char *tag; int kinds[8]; } want[] = {
+        {"adamw", {OPTIM_STATE_M, OPTIM_STATE_V, -1}}, {"muon", {OPTIM_STATE_M, OPTIM_STATE_V, OPTIM_STATE_MOM, -1}},
+        {"sgd", {OPTIM_STATE_SGD_MOM, -1}}, {"lion", {OPTIM_STATE_LION_M, -1}},
+        {"adafactor", {OPTIM_STATE_AF_ROW, OPTIM_STATE_AF_COL, OPTIM_STATE_AF_V, OPTIM_STATE_AF_M, -1}},
+        {"soap", {OPTIM_STATE_M, OPTIM_STATE_V, OPTIM_STATE_SOAP_M, OPTIM_STATE_SOAP_V, OPTIM_STATE_SOAP_L,
+                  OPTIM_STATE_SOAP_R, OPTIM_STATE_SOAP_QL, OPTIM_STATE_SOAP_QR}}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (strcmp(tag, want[i].tag)) continue;
         int nk = 0;
-        for (int k = 0; k < 3 && want[i].kinds[k] >= 0; k++, nk++) {
-            CHECK_MSG(optim_state_data(&a.o, want[i].kinds[k]) != NULL, "%s: no %s", tag,
-                      optim_state_kinds[want[i].kinds[k]].name);
-            char f[700], rel[100];
-            snprintf(rel, sizeof rel, "optim/%s/blocks.0.router.npy", optim_state_kinds[want[i].kinds[k]].name);
+        for (int k = 0; k < 8 && want[i].kinds[k] >= 0; k++, nk++) {
+            const int kind = want[i].kinds[k];
+            CHECK_MSG(optim_state_data(&a.o, kind) != NULL, "%s: no %s", tag, optim_state_kinds[kind].name);
+            char f[700], rel[100], gain[100];
+            const int vec = kind == OPTIM_STATE_AF_V;
+            snprintf(rel, sizeof rel, "optim/%s/%s.npy", optim_state_kinds[kind].name, vec ? "final_norm" : "blocks.0.router");
+            snprintf(gain, sizeof gain, "optim/%s/%s.npy", optim_state_kinds[kind].name, vec ? "blocks.0.router" : "final_norm");
             CHECK_MSG(file_exists(path_join(f, sizeof f, dir, rel)), "%s: no %s", tag, rel);
+            const int layout = optim_state_kinds[kind].layout;
+            // a packed layout has no file for an entry without a slice
+            CHECK_MSG(file_exists(path_join(f, sizeof f, dir, gain)) == (layout == OPTIM_LAYOUT_PARAM), "%s: %s %s",
+                      tag, gain, layout == OPTIM_LAYOUT_PARAM ? "missing" : "written for an entry without a slice");
         }
         CHECK_MSG(a.o.n_state == nk, "%s: %d buffers, want %d", tag, a.o.n_state, nk);
     }
@@ -535,6 +547,8 @@ int main(void) {
     test_round_trip("\"muon\"", "muon");
     test_round_trip("\"sgd\"", "sgd");
     test_round_trip("\"lion\"", "lion");
+    test_round_trip("\"adafactor\"", "adafactor");
+    test_round_trip("\"soap\"", "soap");
     test_kinds_and_resolve();
     test_errors();
     test_file_list();

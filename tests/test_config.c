@@ -123,6 +123,7 @@ static const struct { const char *key, *name; int value; } enum_map[] = {
     {"train.schedule", "constant", SCHEDULE_CONSTANT}, {"train.schedule", "cosine", SCHEDULE_COSINE},
     {"optim.name", "adamw", OPTIM_ADAMW}, {"optim.name", "muon", OPTIM_MUON},
     {"optim.name", "sgd", OPTIM_SGD}, {"optim.name", "lion", OPTIM_LION},
+    {"optim.name", "adafactor", OPTIM_ADAFACTOR}, {"optim.name", "soap", OPTIM_SOAP},
     {"optim.muon_scale", "moonlight", MUON_SCALE_MOONLIGHT}, {"optim.muon_scale", "kj", MUON_SCALE_KJ},
     {"balance.method", "none", BAL_NONE}, {"balance.method", "switch", BAL_SWITCH},
     {"balance.method", "l2", BAL_L2}, {"balance.method", "auxfree", BAL_AUXFREE},

@@ -99,14 +99,17 @@ static void test_sizes_match_allocation(void) {
         for (int o = 0; o < OPTIM_NAMES; o++) {
             OptimConfig oc = {.name = o, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .momentum = 0.95, .ns_steps = 5,
                               .muon_router = 1, .sgd_momentum = 0.9, .lion_beta1 = 0.9, .lion_beta2 = 0.99,
-                              .lr_scale_router = 1, .lr_scale_embed = 1};
+                              .adafactor_decay_rate = 0.8, .adafactor_clip = 1, .adafactor_beta1 = 0.9,
+                              .adafactor_eps = 1e-30, .soap_beta1 = 0.95, .soap_beta2 = 0.95,
+                              .precondition_every = 10, .lr_scale_router = 1, .lr_scale_embed = 1};
             OptimSizes os;
             Optimizer opt;
             CHECK(optim_sizes(&oc, t, &os, err, sizeof err) == 0);
             CHECK_MSG(optim_init(&opt, &oc, &m.table, err, sizeof err) == 0, "%s", err);
             size_t groups = 0;
             for (int g = 0; g < OPT_GROUP_COUNT; g++) groups += os.group[g];
-            CHECK(os.n == opt.n && os.scratch_len == opt.scratch_len && os.muon_jobs == opt.n_muon_jobs &&
+            CHECK(os.n == opt.n && os.scratch_len == opt.scratch_len && os.dscratch_len == opt.dscratch_len &&
+                  os.iscratch_len == opt.iscratch_len && os.jobs == opt.n_jobs &&
                   groups == os.n && (os.muon_entries > 0) == (optim_state_data(&opt, OPTIM_STATE_MOM) != NULL));
             // the same buffers, each allocated
             CHECK_MSG(os.n_state == opt.n_state && os.n_state >= 1, "%s: %d buffers sized, %d allocated",

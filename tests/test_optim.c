@@ -2,12 +2,24 @@
 // Muon step against the golden values of an independent implementation (copied here from the
 // shared reference; the project never reads that file), the singular-value band, per-expert
 // orthogonalization, group assignment, the update scales, the schedule, and gradient clipping;
-// SGD with momentum and Lion against hand-computed numbers, per-group learning rates.
+// SGD with momentum and Lion against hand-computed numbers, per-group learning rates; Adafactor
+// and SOAP against the papers' formulas in double (SOAP's bases from the test's own Jacobi).
 // covers: optim/optim.c optim/adamw.c optim/muon.c optim/newton_schulz.c optim/schedule.c optim/sgd.c
-// covers: optim/lion.c
+// covers: optim/lion.c optim/adafactor.c optim/soap.c
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
 #include "harness.h"
 #include "../optim/optim.h"
 #include "../nn/simd.h"
@@ -96,6 +108,9 @@ static OptimConfig muon_cfg(void) {
                      .muon_scale = MUON_SCALE_MOONLIGHT, .muon_router = 1, .lr_scale_router = 1, .lr_scale_embed = 1};
     return c;
 }
+
+static OptimConfig adafactor_cfg(double beta1, double clip, double eps1);
+static OptimConfig soap_cfg(int every);
 
 // ---- Jacobi self-check: the test's own tool must be right before it judges anything ------------
 
@@ -766,9 +781,9 @@ static void test_elementwise_threads(void) {
 // would at lr·0.5 and the embeddings and head as at lr·0.25, bit for bit, and the rest at lr.
 static void test_lr_scales(void) {
     static ParamTable tb;
-    const OptimConfig base[4] = {{.name = OPTIM_ADAMW, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1},
-                                 muon_cfg(), sgd_cfg(1), lion_cfg()};
-    for (int k = 0; k < 4; k++) {
+    const OptimConfig base[6] = {{.name = OPTIM_ADAMW, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1},
+                                 muon_cfg(), sgd_cfg(1), lion_cfg(), adafactor_cfg(0.9, 1, 1e-30), soap_cfg(1)};
+    for (int k = 0; k < 6; k++) {
         build_all_kinds(&tb);
         const size_t n = tb.total;
         float *g = malloc(n * sizeof *g), *w0 = malloc(n * sizeof *w0), *ws = malloc(n * sizeof *ws);
@@ -846,6 +861,485 @@ static void test_groups_sgd_lion(void) {
         CHECK_MSG(optim_init(&o, &c, &tb, err, sizeof err) == -1 && strstr(err, bad[i].msg), "%s = %g: '%s'",
                   bad[i].field, bad[i].value, err);
     }
+}
+
+// ---- Adafactor -------------------------------------------------------------------------------
+
+static OptimConfig adafactor_cfg(double beta1, double clip, double eps1) {
+    OptimConfig c = {.name = OPTIM_ADAFACTOR, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1,
+                     .adafactor_decay_rate = 0.8, .adafactor_clip = clip, .adafactor_beta1 = beta1,
+                     .adafactor_eps = eps1, .lr_scale_router = 1, .lr_scale_embed = 1};
+    return c;
+}
+
+// A 1 x 3 and a 3 x 1 matrix, a stack of two 2 x 3 experts (decay 1), and a 3-element gain (decay
+// 0, not factored): 21 elements.
+static void adafactor_table(ParamTable *tb) {
+    memset(tb, 0, sizeof *tb);
+    param_add(tb, "wide", PARAM_ATTN, 1, 1, 3);
+    param_add(tb, "tall", PARAM_ATTN, 1, 3, 1);
+    param_add(tb, "experts", PARAM_EXPERT, 2, 2, 3);
+    param_add(tb, "gain", PARAM_GAIN, 1, 1, 3);
+}
+
+// The paper's update on one r x c matrix, in double, written from Algorithms 4 and 5 (not from
+// adafactor.c): row/col (factored) or v, and m (beta1 > 0) updated in place; returns the clipping
+// divisor max(1, RMS(U)/d).
+static double adafactor_ref(double *w, const float *g, double gs, double *row, double *col, double *v, double *m,
+                            int r, int c, int decay, const OptimConfig *cfg, double lr, long t) {
+    const double b2 = 1.0 - pow((double)t, -cfg->adafactor_decay_rate), e1 = cfg->adafactor_eps;
+    double U[64], vhat[64], ss = 0;
+    if (row) {
+        for (int i = 0; i < r; i++) {
+            double s = 0;
+            for (int j = 0; j < c; j++) s += (gs * g[i * c + j]) * (gs * g[i * c + j]) + e1;
+            row[i] = b2 * row[i] + (1 - b2) * s;
+        }
+        for (int j = 0; j < c; j++) {
+            double s = 0;
+            for (int i = 0; i < r; i++) s += (gs * g[i * c + j]) * (gs * g[i * c + j]) + e1;
+            col[j] = b2 * col[j] + (1 - b2) * s;
+        }
+        double rs = 0;
+        for (int i = 0; i < r; i++) rs += row[i];
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < c; j++) vhat[i * c + j] = row[i] * col[j] / rs;
+    } else {
+        for (int k = 0; k < r * c; k++) vhat[k] = v[k] = b2 * v[k] + (1 - b2) * ((gs * g[k]) * (gs * g[k]) + e1);
+    }
+    for (int k = 0; k < r * c; k++) {
+        U[k] = gs * g[k] / sqrt(vhat[k]);
+        ss += U[k] * U[k];
+    }
+    const double div = fmax(1.0, sqrt(ss / (r * c)) / cfg->adafactor_clip);
+    for (int k = 0; k < r * c; k++) {
+        double u = U[k] / div;
+        if (m) u = m[k] = cfg->adafactor_beta1 * m[k] + (1 - cfg->adafactor_beta1) * u;
+        w[k] = w[k] * (decay ? 1 - lr * cfg->weight_decay : 1.0) - lr * u;
+    }
+    return div;
+}
+
+static void test_adafactor_schedule(void) {
+    // beta2_t = 1 - t^(-c): 0 at t = 1 (the first statistics are the first gradient's), then rising
+    CHECK(adafactor_beta2(0.8, 1) == 0.0);
+    CHECK_NEAR(adafactor_beta2(0.8, 2), 1 - 0.57434917749851755, 1e-15, 0);  // 2^-0.8
+    CHECK_NEAR(adafactor_beta2(0.5, 4), 0.5, 1e-15, 0);
+    CHECK_NEAR(adafactor_beta2(1.0, 10), 0.9, 1e-15, 0);
+    CHECK_NEAR(adafactor_beta2(0.8, 100), 1 - pow(100, -0.8), 1e-15, 0);  // 0.97488...
+}
+
+// By hand, step 1 of the 1 x 3 and 3 x 1 matrices with g = (0.3, -0.4, 1.2): beta2_1 = 0, so
+// the 1 x 3's row statistic is 0.09 + 0.16 + 1.44 = 1.69 and its column statistics (0.09, 0.16,
+// 1.44); the 3 x 1's are the same transposed. V̂ = row·col/Σrow is then g² itself, U = sign(g),
+// RMS(U) = 1: with d = 1 no clipping, w = 0.5·0.99 - 0.1 = 0.395; with d = 0.5 U is halved,
+// w = 0.445. Then every element of three steps (the third with the gradient scaled by 0.5) against
+// the paper's formulas in double, with eps1 = 1e-3 (so a misplaced eps1 shows) and d = 0.5 (the
+// clipping active on some matrices and not others), and again with momentum.
+static void test_adafactor(void) {
+    static ParamTable tb;
+    const double lr = 0.1;
+    for (int pass = 0; pass < 4; pass++) {  // d = 1, then d = 0.5; eps1 = 1e-3; momentum
+        adafactor_table(&tb);
+        const double clip = pass == 0 ? 1.0 : 0.5, beta1 = pass == 3 ? 0.9 : 0.0;
+        const double eps1 = pass < 2 ? 1e-30 : 1e-3;
+        OptimConfig cfg = adafactor_cfg(beta1, clip, eps1);
+        Optimizer o;
+        char err[256] = "";
+        CHECK_MSG(optim_init(&o, &cfg, &tb, err, sizeof err) == 0, "%s", err);
+        for (int i = 0; i < tb.n; i++) CHECK(tb.info[i].group == OPT_GROUP_ADAFACTOR);
+        // buffers: rows 1 + 3 + 2·2 = 8, cols 3 + 1 + 2·3 = 10, the gain's 3; momentum only with beta1
+        float *row = optim_state_data(&o, OPTIM_STATE_AF_ROW), *col = optim_state_data(&o, OPTIM_STATE_AF_COL);
+        float *v = optim_state_data(&o, OPTIM_STATE_AF_V), *m = optim_state_data(&o, OPTIM_STATE_AF_M);
+        CHECK(o.n_state == (beta1 > 0 ? 4 : 3) && row && col && v && (m != NULL) == (beta1 > 0));
+        CHECK(o.state[0].len == 8 && o.state[1].len == 10 && o.state[2].len == 3 && M_(o) == NULL);
+        CHECK(optim_state_offset(OPTIM_STATE_AF_ROW, &tb, 2) == 4 && optim_state_offset(OPTIM_STATE_AF_COL, &tb, 2) == 4);
+        CHECK(optim_state_offset(OPTIM_STATE_AF_V, &tb, 3) == 0 && optim_state_numel(OPTIM_STATE_AF_V, &tb.info[2]) == 0);
+        float w[21], g[3][21];
+        double we[21], rowe[8] = {0}, cole[10] = {0}, ve[3] = {0}, me[21] = {0};
+        for (int k = 0; k < 21; k++) {
+            we[k] = w[k] = (float)(0.5 + 0.3 * sin(0.9 * k));
+            for (int s = 0; s < 3; s++) g[s][k] = (float)(0.2 * cos(1.7 * k + 0.6 * s) + 0.05 * (k % 4) - 0.04);
+        }
+        static const float g1[3] = {0.3f, -0.4f, 1.2f};
+        memcpy(g[0], g1, sizeof g1);
+        memcpy(g[0] + 3, g1, sizeof g1);
+        w[0] = 0.5f;
+        we[0] = 0.5;
+        int clipped = 0, unclipped = 0;
+        for (int s = 0; s < 3; s++) {
+            const double gs = s == 2 ? 0.5 : 1.0;
+            if (s == 2) optim_step_scaled(&o, w, g[s], lr, gs);
+            else optim_step(&o, w, g[s], lr);
+            // the reference, matrix by matrix: rows/cols at 0|1|4 (and 6 for expert 1), cols 0|3|4|7
+            const int off[5] = {0, 3, 6, 12, 18}, ro[4] = {0, 1, 4, 6}, co[4] = {0, 3, 4, 7};
+            const int rr[4] = {1, 3, 2, 2}, cc[4] = {3, 1, 3, 3};
+            for (int j = 0; j < 4; j++) {
+                double d = adafactor_ref(we + off[j], g[s] + off[j], gs, rowe + ro[j], cole + co[j], NULL,
+                                         beta1 > 0 ? me + off[j] : NULL, rr[j], cc[j], 1, &cfg, lr, s + 1);
+                if (d > 1) clipped++; else unclipped++;
+            }
+            adafactor_ref(we + 18, g[s] + 18, gs, NULL, NULL, ve, beta1 > 0 ? me + 18 : NULL, 1, 3, 0, &cfg, lr, s + 1);
+            if (s == 0) {
+                CHECK_NEAR(row[0], 1.69 + 3 * eps1, 1e-6, 0);  // the 1 x 3's one row
+                CHECK_NEAR(col[0], 0.09 + eps1, 1e-7, 0);
+                CHECK_NEAR(col[2], 1.44 + eps1, 1e-6, 0);
+                CHECK_NEAR(row[1], 0.09 + eps1, 1e-7, 0);   // the 3 x 1's rows
+                CHECK_NEAR(row[3], 1.44 + eps1, 1e-6, 0);
+                CHECK_NEAR(col[3], 1.69 + 3 * eps1, 1e-6, 0);  // and its one column
+                if (pass < 2) CHECK_NEAR(w[0], clip == 1.0 ? 0.395 : 0.445, 1e-6, 0);
+                // expert 1's statistics are its own rows' (not the stack's)
+                double s0 = 0;
+                for (int k = 0; k < 3; k++) s0 += (double)g[0][12 + k] * g[0][12 + k] + eps1;
+                CHECK_NEAR(row[6], s0, 1e-7, 1e-6);
+            }
+        }
+        if (pass > 0) CHECK_MSG(clipped > 0 && unclipped > 0, "clipping active on %d matrices, inactive on %d", clipped, unclipped);
+        for (int k = 0; k < 21; k++) CHECK_NEAR(w[k], we[k], 2e-6, 1e-6);
+        for (int k = 0; k < 8; k++) CHECK_NEAR(row[k], rowe[k], 0, 1e-5);
+        for (int k = 0; k < 10; k++) CHECK_NEAR(col[k], cole[k], 0, 1e-5);
+        for (int k = 0; k < 3; k++) CHECK_NEAR(v[k], ve[k], 0, 1e-5);
+        for (int k = 0; m && k < 21; k++) CHECK_NEAR(m[k], me[k], 1e-7, 1e-5);
+        optim_free(&o);
+    }
+}
+
+// The memory Adafactor saves: a factored r x c matrix keeps r + c floats, a gain its n.
+static void test_adafactor_memory(void) {
+    static ParamTable tb;
+    build_all_kinds(&tb);
+    OptimConfig cfg = adafactor_cfg(0, 1, 1e-30);
+    OptimSizes sz;
+    char err[256] = "";
+    CHECK_MSG(optim_sizes(&cfg, &tb, &sz, err, sizeof err) == 0, "%s", err);
+    size_t want = 0, gains = 0;
+    for (int i = 0; i < tb.n; i++) {
+        const ParamInfo *p = &tb.info[i];
+        if (p->kind == PARAM_GAIN) gains += (size_t)p->cols;
+        else want += (size_t)p->count * (size_t)(p->rows + p->cols);
+    }
+    size_t have = 0;
+    for (int s = 0; s < sz.n_state; s++) have += sz.state[s].len;
+    CHECK_MSG(have == want + gains && sz.n_state == 3, "Adafactor state %zu floats, want %zu", have, want + gains);
+    CHECK(have * 4 < tb.total);  // far below AdamW's 2n
+}
+
+// ---- SOAP ------------------------------------------------------------------------------------
+
+static OptimConfig soap_cfg(int every) {
+    // eps 1e-3, not 1e-8: about 1 % of √V here, so a misplaced eps shows
+    OptimConfig c = {.name = OPTIM_SOAP, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-3, .weight_decay = 0.1,
+                     .soap_beta1 = 0.9, .soap_beta2 = 0.8, .precondition_every = every, .lr_scale_router = 1,
+                     .lr_scale_embed = 1};
+    return c;
+}
+
+// Eigen-decomposition of a symmetric n x n matrix in double by cyclic Jacobi (the test's own):
+// ev descending, V column j the unit eigenvector of ev[j]. a is destroyed.
+static void jacobi_eigen(double *a, int n, double *ev, double *V) {
+    double Q[16 * 16];
+    for (int i = 0; i < n * n; i++) Q[i] = (i / n == i % n);
+    for (int sweep = 0; sweep < 100; sweep++) {
+        double off = 0, tot = 0;
+        for (int p = 0; p < n; p++)
+            for (int q = 0; q < n; q++) {
+                if (p == q) tot += a[p * n + q] * a[p * n + q];
+                else off += a[p * n + q] * a[p * n + q];
+            }
+        if (off <= 1e-30 * (tot + off) || off < 1e-300) break;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) {
+                double apq = a[p * n + q];
+                if (fabs(apq) < 1e-300) continue;
+                double theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+                double t = (theta >= 0 ? 1 : -1) / (fabs(theta) + sqrt(theta * theta + 1));
+                double c = 1 / sqrt(t * t + 1), s = t * c;
+                for (int k = 0; k < n; k++) {
+                    double akp = a[k * n + p], akq = a[k * n + q];
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                    double qkp = Q[k * n + p], qkq = Q[k * n + q];
+                    Q[k * n + p] = c * qkp - s * qkq;
+                    Q[k * n + q] = s * qkp + c * qkq;
+                }
+                for (int k = 0; k < n; k++) {
+                    double apk = a[p * n + k], aqk = a[q * n + k];
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+            }
+    }
+    int used[16] = {0};
+    for (int j = 0; j < n; j++) {  // selection by descending eigenvalue
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (!used[i] && (best < 0 || a[i * n + i] > a[best * n + best])) best = i;
+        used[best] = 1;
+        ev[j] = a[best * n + best];
+        for (int k = 0; k < n; k++) V[k * n + j] = Q[k * n + best];
+    }
+}
+
+// SOAP's state for one r x c matrix in double (the reference).
+typedef struct { double L[36], R[36], QL[36], QR[36], M[36], V[36]; } SoapRef;
+
+static void soap_basis_ref(double *Q, const double *S, int n) {
+    double a[36], ev[6];
+    memcpy(a, S, sizeof(double) * n * n);
+    jacobi_eigen(a, n, ev, Q);
+}
+
+// out = QLᵀ X QR (r x c)
+static void soap_rot_ref(double *out, const double *X, const SoapRef *s, int r, int c) {
+    double T[36];
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < c; j++) {
+            double z = 0;
+            for (int k = 0; k < r; k++) z += s->QL[k * r + i] * X[k * c + j];
+            T[i * c + j] = z;
+        }
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < c; j++) {
+            double z = 0;
+            for (int k = 0; k < c; k++) z += T[i * c + k] * s->QR[k * c + j];
+            out[i * c + j] = z;
+        }
+}
+
+// The paper's algorithm (Vyas et al. 2024, Algorithm 3 with the official implementation's first
+// step and bias correction), written from the equations with plain loops.
+static void soap_ref(double *w, const float *g, SoapRef *s, int r, int c, const OptimConfig *cfg, double lr, long t) {
+    double G[36], Gp[36], Mp[36], N[36], T[36];
+    const double b1 = cfg->soap_beta1, b2 = cfg->soap_beta2, be = cfg->soap_beta2;
+    for (int k = 0; k < r * c; k++) G[k] = g[k];
+    if (t > 1) {
+        const long st = t - 1;
+        soap_rot_ref(Gp, G, s, r, c);
+        for (int k = 0; k < r * c; k++) {
+            s->M[k] = b1 * s->M[k] + (1 - b1) * G[k];
+            s->V[k] = b2 * s->V[k] + (1 - b2) * Gp[k] * Gp[k];
+        }
+        soap_rot_ref(Mp, s->M, s, r, c);
+        for (int k = 0; k < r * c; k++) Mp[k] /= sqrt(s->V[k]) + cfg->eps;
+        // N = QL Mp QRᵀ
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < c; j++) {
+                double z = 0;
+                for (int k = 0; k < r; k++) z += s->QL[i * r + k] * Mp[k * c + j];
+                T[i * c + j] = z;
+            }
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < c; j++) {
+                double z = 0;
+                for (int k = 0; k < c; k++) z += T[i * c + k] * s->QR[j * c + k];
+                N[i * c + j] = z;
+            }
+        const double step = lr * sqrt(1 - pow(b2, st)) / (1 - pow(b1, st));
+        for (int k = 0; k < r * c; k++) w[k] = w[k] * (1 - lr * cfg->weight_decay) - step * N[k];
+    }
+    for (int i = 0; i < r; i++)
+        for (int j = 0; j < r; j++) {
+            double z = 0;
+            for (int k = 0; k < c; k++) z += G[i * c + k] * G[j * c + k];
+            s->L[i * r + j] = be * s->L[i * r + j] + (1 - be) * z;
+        }
+    for (int i = 0; i < c; i++)
+        for (int j = 0; j < c; j++) {
+            double z = 0;
+            for (int k = 0; k < r; k++) z += G[k * c + i] * G[k * c + j];
+            s->R[i * c + j] = be * s->R[i * c + j] + (1 - be) * z;
+        }
+    if (t == 1 || (t - 1) % cfg->precondition_every == 0) {
+        soap_basis_ref(s->QL, s->L, r);
+        soap_basis_ref(s->QR, s->R, c);
+    }
+}
+
+// A 2 x 3 attention matrix, a stack of two 3 x 2 experts, a router 2 x 3 (SOAP's), a gain and an
+// embedding (the inner AdamW's): 6 + 12 + 6 + 3 + 8 = 35 elements.
+static void soap_table(ParamTable *tb) {
+    memset(tb, 0, sizeof *tb);
+    param_add(tb, "emb", PARAM_EMBED, 1, 4, 2);
+    param_add(tb, "w", PARAM_ATTN, 1, 2, 3);
+    param_add(tb, "experts", PARAM_EXPERT, 2, 3, 2);
+    param_add(tb, "router", PARAM_ROUTER, 1, 2, 3);
+    param_add(tb, "gain", PARAM_GAIN, 1, 1, 3);
+}
+
+// Seven steps with precondition_every = 2 against the reference in double: the SOAP entries do
+// not move at step 1 (only the bases are set up) while the AdamW ones do; L after step 1 by hand;
+// the bases change after Adam steps 2, 4 and 6 (optimizer steps 3, 5, 7) and at no other step;
+// every weight, moment and statistic as the reference's; the bases up to each column's sign.
+static void test_soap(void) {
+    static ParamTable tb;
+    soap_table(&tb);
+    const OptimConfig cfg = soap_cfg(2);
+    Optimizer o;
+    char err[256] = "";
+    CHECK_MSG(optim_init(&o, &cfg, &tb, err, sizeof err) == 0, "%s", err);
+    static const int want_group[5] = {OPT_GROUP_ADAMW, OPT_GROUP_SOAP, OPT_GROUP_SOAP, OPT_GROUP_SOAP, OPT_GROUP_ADAMW};
+    for (int i = 0; i < 5; i++) CHECK(tb.info[i].group == want_group[i]);
+    CHECK(o.n_state == 8 && M_(o) && V_(o));
+    float *L = optim_state_data(&o, OPTIM_STATE_SOAP_L), *QL = optim_state_data(&o, OPTIM_STATE_SOAP_QL);
+    float *R = optim_state_data(&o, OPTIM_STATE_SOAP_R), *QR = optim_state_data(&o, OPTIM_STATE_SOAP_QR);
+    float *sm = optim_state_data(&o, OPTIM_STATE_SOAP_M), *sv = optim_state_data(&o, OPTIM_STATE_SOAP_V);
+    // L: w 2x2, experts 2·3x3, router 2x2 = 4 + 18 + 4; R: 9 + 2·4 + 9
+    CHECK(o.state[4].len == 26 && o.state[5].len == 26);
+    const size_t n = tb.total;
+    const int mats[4][4] = {{8, 2, 3, 0}, {14, 3, 2, 4}, {20, 3, 2, 13}, {26, 2, 3, 22}};  // offset, r, c, L offset
+    const int roff[4] = {0, 9, 13, 17};  // R offsets
+    float w[35], w1[35], g[35], qprev[26];
+    double we[35];
+    SoapRef ref[4];
+    memset(ref, 0, sizeof ref);
+    for (size_t k = 0; k < n; k++) we[k] = w[k] = (float)(0.4 + 0.5 * sin(1.3 * k));
+    const double lr = 0.01;
+    for (long t = 1; t <= 7; t++) {
+        for (size_t k = 0; k < n; k++) g[k] = (float)(0.3 * sin(0.77 * k * (t + 1) + t) + 0.1 * cos(2.1 * k - t));
+        memcpy(w1, w, sizeof w);
+        memcpy(qprev, QL, sizeof qprev);
+        optim_step(&o, w, g, lr);
+        for (int j = 0; j < 4; j++) soap_ref(we + mats[j][0], g + mats[j][0], &ref[j], mats[j][1], mats[j][2], &cfg, lr, t);
+        if (t == 1) {
+            for (int j = 0; j < 4; j++)
+                CHECK(memcmp(w + mats[j][0], w1 + mats[j][0], sizeof(float) * mats[j][1] * mats[j][2]) == 0);
+            CHECK(w[0] != w1[0] && w[32] != w1[32]);  // the AdamW entries moved
+            // L of w after step 1: (1 - 0.8)·G Gᵀ; L[0][1] = 0.2·Σ_k g[8+k]·g[11+k]
+            double l01 = 0;
+            for (int k = 0; k < 3; k++) l01 += (double)g[8 + k] * g[11 + k];
+            CHECK_NEAR(L[1], 0.2 * l01, 1e-7, 1e-5);
+        }
+        // the bases change after Adam steps 2, 4, 6 and never between
+        const int refresh = t == 1 || (t - 1) % 2 == 0;
+        CHECK_MSG((memcmp(qprev, QL, sizeof qprev) != 0) == refresh, "step %ld: bases %s", t,
+                  refresh ? "not recomputed" : "changed between refreshes");
+    }
+    double ew = 0, es = 0, eq = 0;
+    for (int j = 0; j < 4; j++) {
+        const int off = mats[j][0], r = mats[j][1], c = mats[j][2];
+        for (int k = 0; k < r * c; k++) {
+            ew = fmax(ew, fabs(w[off + k] - we[off + k]));
+            es = fmax(es, fabs(sm[off + k] - ref[j].M[k]) + fabs(sv[off + k] - ref[j].V[k]) / (1e-3 + ref[j].V[k]));
+        }
+        for (int k = 0; k < r * r; k++) es = fmax(es, fabs(L[mats[j][3] + k] - ref[j].L[k]));
+        for (int k = 0; k < c * c; k++) es = fmax(es, fabs(R[roff[j] + k] - ref[j].R[k]));
+        for (int col = 0; col < r; col++) {  // |q · q_ref| = 1 column by column
+            double d = 0;
+            for (int k = 0; k < r; k++) d += QL[mats[j][3] + k * r + col] * ref[j].QL[k * r + col];
+            eq = fmax(eq, fabs(fabs(d) - 1));
+        }
+        for (int col = 0; col < c; col++) {
+            double d = 0;
+            for (int k = 0; k < c; k++) d += QR[roff[j] + k * c + col] * ref[j].QR[k * c + col];
+            eq = fmax(eq, fabs(fabs(d) - 1));
+        }
+    }
+    // Each step moves a weight by about lr = 0.01; a wrong formula moves it by a good part of that
+    CHECK_MSG(ew < 2e-6 && es < 1e-5 && eq < 1e-6, "SOAP vs the reference: w %g, moments and statistics %g, bases %g",
+              ew, es, eq);
+    double moved = 0;
+    for (int k = 8; k < 32; k++) moved = fmax(moved, fabs(w[k] - (0.4 + 0.5 * sin(1.3 * k))));
+    CHECK(moved > 0.02);
+    optim_free(&o);
+}
+
+// SOAP's first warm-started basis refresh (step 3 with precondition_every = 2) faults no page in:
+// its part of the scratch (the previous basis in double, a product) is first used there, so
+// optim_init touches all of the scratch (found by make bench: 102 page faults per timed step).
+static void test_soap_no_faults(void) {
+    static ParamTable tb;
+    memset(&tb, 0, sizeof tb);
+    param_add(&tb, "w", PARAM_ATTN, 1, 256, 64);
+    const OptimConfig cfg = soap_cfg(2);
+    Optimizer o;
+    char err[256] = "";
+    CHECK_MSG(optim_init(&o, &cfg, &tb, err, sizeof err) == 0, "%s", err);
+    const size_t n = tb.total;
+    float *w = malloc(n * sizeof *w), *g = malloc(n * sizeof *g);
+    fill_mat(w, 256, 64, 0.013, 0.3);
+    for (int t = 1; t <= 3; t++) {
+        fill_mat(g, 256, 64, 0.021 * t, 0.1 * t);
+        struct rusage r0, r1;
+        getrusage(RUSAGE_SELF, &r0);
+        optim_step(&o, w, g, 0.01);
+        getrusage(RUSAGE_SELF, &r1);
+        if (t == 3 && !UNDER_ASAN) CHECK_MSG(r1.ru_minflt == r0.ru_minflt, "the refresh step faulted %ld pages in",
+                                             r1.ru_minflt - r0.ru_minflt);
+    }
+    // AddressSanitizer reads its shadow of the scratch for the first time there: its faults
+    if (UNDER_ASAN) SKIP("SOAP's refresh without page faults (under AddressSanitizer the shadow memory faults in)");
+    free(w); free(g);
+    optim_free(&o);
+}
+
+// Adafactor takes every kind; SOAP the hidden matrices and the router (the rest to its inner
+// AdamW). Settings their formulas cannot survive are refused by init.
+static void test_groups_adafactor_soap(void) {
+    static ParamTable tb;
+    const OptimConfig af = adafactor_cfg(0, 1, 1e-30), so = soap_cfg(10);
+    for (int kind = 0; kind < PARAM_KIND_COUNT; kind++) {
+        CHECK(optim_group_of(&af, (ParamKind)kind) == OPT_GROUP_ADAFACTOR);
+        const int mat = kind == PARAM_ATTN || kind == PARAM_EXPERT || kind == PARAM_ROUTER;
+        CHECK_MSG(optim_group_of(&so, (ParamKind)kind) == (mat ? OPT_GROUP_SOAP : OPT_GROUP_ADAMW), "soap: kind %s",
+                  param_kind_name((ParamKind)kind));
+    }
+    static const struct { int soap; const char *field; double value; const char *msg; } bad[] = {
+        {0, "decay_rate", 0, "decay_rate"}, {0, "decay_rate", 1.5, "decay_rate"}, {0, "clip", 0, "clip"},
+        {0, "beta1", 1.0, "Adafactor beta1"}, {0, "beta1", -0.1, "Adafactor beta1"}, {0, "eps", 0, "Adafactor eps"},
+        {1, "beta1", 1.0, "SOAP betas"}, {1, "beta2", -0.5, "SOAP betas"}, {1, "every", 0, "precondition_every"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        OptimConfig c = bad[i].soap ? so : af;
+        const char *f = bad[i].field;
+        double x = bad[i].value;
+        if (!bad[i].soap) {
+            if (!strcmp(f, "decay_rate")) c.adafactor_decay_rate = x;
+            if (!strcmp(f, "clip")) c.adafactor_clip = x;
+            if (!strcmp(f, "beta1")) c.adafactor_beta1 = x;
+            if (!strcmp(f, "eps")) c.adafactor_eps = x;
+        } else {
+            if (!strcmp(f, "beta1")) c.soap_beta1 = x;
+            if (!strcmp(f, "beta2")) c.soap_beta2 = x;
+            if (!strcmp(f, "every")) c.precondition_every = (int)x;
+        }
+        build_all_kinds(&tb);
+        Optimizer o;
+        char err[256] = "";
+        CHECK_MSG(optim_init(&o, &c, &tb, err, sizeof err) == -1 && strstr(err, bad[i].msg), "%s %s = %g: '%s'",
+                  bad[i].soap ? "soap" : "adafactor", f, x, err);
+    }
+}
+
+// Adafactor (with momentum) and SOAP on a table of every kind, 1 and 2 threads: the same bits.
+static void test_matrix_threads(void) {
+#ifdef _OPENMP
+    static ParamTable tb;
+    const OptimConfig cfgs[2] = {adafactor_cfg(0.9, 1, 1e-30), soap_cfg(2)};
+    int saved = omp_get_max_threads();
+    for (int k = 0; k < 2; k++) {
+        float *w[2];
+        build_all_kinds(&tb);
+        const size_t n = tb.total;
+        float *g = malloc(n * sizeof *g);
+        for (int th = 0; th < 2; th++) {
+            Optimizer o;
+            char err[256] = "";
+            CHECK_MSG(optim_init(&o, &cfgs[k], &tb, err, sizeof err) == 0, "%s", err);
+            w[th] = malloc(n * sizeof *w[th]);
+            fill_mat(w[th], 1, (int)n, 0.017, 0.9);
+            omp_set_num_threads(th + 1);
+            for (int s = 0; s < 5; s++) {
+                fill_mat(g, 1, (int)n, 0.031 * (s + 1), 0.4);
+                optim_step(&o, w[th], g, 0.01);
+            }
+            optim_free(&o);
+        }
+        omp_set_num_threads(saved);
+        CHECK_MSG(memcmp(w[0], w[1], n * sizeof *w[0]) == 0, "%s: 1 and 2 threads differ", optim_names[cfgs[k].name]);
+        free(w[0]); free(w[1]); free(g);
+    }
+#else
+    SKIP("Adafactor and SOAP at 1 and 2 threads (built without OpenMP)");
+#endif
 }
 
 // ---- schedule, norm, clipping ----------------------------------------------------------------
@@ -996,6 +1490,13 @@ int main(void) {
     test_elementwise_threads();
     test_lr_scales();
     test_groups_sgd_lion();
+    test_adafactor_schedule();
+    test_adafactor();
+    test_adafactor_memory();
+    test_soap();
+    test_soap_no_faults();
+    test_groups_adafactor_soap();
+    test_matrix_threads();
     test_schedule();
     test_grad_norm();
     test_clip();

@@ -109,7 +109,8 @@ static void trainer_build(Trainer *t, const Config *c) {
     OptimConfig oc = {.name = c->optim_name, .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1,
                       .momentum = 0.95, .nesterov = 1, .ns_steps = 5, .muon_scale = 0, .muon_router = 1,
                       .sgd_momentum = 0.9, .lion_beta1 = 0.9, .lion_beta2 = 0.99, .lr_scale_router = 1,
-                      .lr_scale_embed = 1};
+                      .lr_scale_embed = 1, .adafactor_decay_rate = 0.8, .adafactor_clip = 1, .adafactor_beta1 = 0.9,
+                      .adafactor_eps = 1e-30, .soap_beta1 = 0.95, .soap_beta2 = 0.95, .precondition_every = 2};
     world_spec_from_config(&ws, c);
     model_spec_from_config(&ms, c);
     CHECK_MSG(world_build(&t->w, &ws, err, sizeof err) == 0, "%s", err);
@@ -567,10 +568,14 @@ int main(void) {
     test_learns(OPTIM_MUON, "1e-2");
     test_learns(OPTIM_SGD, "1e-1");
     test_learns(OPTIM_LION, "3e-3");
+    test_learns(OPTIM_ADAFACTOR, "1e-2");
+    test_learns(OPTIM_SOAP, "1e-2");
     test_thread_determinism(OPTIM_ADAMW, BAL_SWITCH);
     test_thread_determinism(OPTIM_MUON, BAL_AUXFREE);
     test_thread_determinism(OPTIM_SGD, BAL_SWITCH);
     test_thread_determinism(OPTIM_LION, BAL_SWITCH);
+    test_thread_determinism(OPTIM_ADAFACTOR, BAL_SWITCH);
+    test_thread_determinism(OPTIM_SOAP, BAL_AUXFREE);
     test_auxfree_balances();
     test_clip_in_step();
     test_batch_source();

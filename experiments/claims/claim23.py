@@ -4,7 +4,7 @@ specific to Muon? An ablation over every optimizer.
 measure(root, seeds) reads the files into numbers, verdict(q, rule) decides, describe(res, d) writes
 the page's text and figures. The rule's thresholds and sentence are in rules/claim23.toml.
 """
-from .table import Results, entry, fmt, fmt_list, m, per_layer, pmc, sel
+from .table import Results, entry, fmt, fmt_list, m, per_layer, pmc
 from .svg import layers_figure
 
 EXPERIMENTS = ["ablation_optimizers"]
@@ -13,10 +13,15 @@ OPTIMIZERS = ["adamw", "muon", "sgd", "lion", "adafactor", "soap"]
 CV = "resid_norm_cv"
 
 
+def groups(res):
+    """{optimizer: its runs}: experiments/ablation_optimizers.sh runs each optimizer at its own
+    learning rate into ablation_optimizers/<optimizer>/ (a sweep over the seeds)."""
+    return {o: res.load(f"ablation_optimizers/{o}") for o in OPTIMIZERS if res.exists("ablation_optimizers", o, "summary.csv")}
+
+
 def measure(root, seeds=None):
     """{optimizer: mean last-layer resid_norm_cv} for the optimizers the experiment ran."""
-    rows = Results(root, seeds, figures=False).load("ablation_optimizers")
-    return {o: m(sel(rows, name=o), CV) for o in OPTIMIZERS if sel(rows, name=o)}
+    return {o: m(rows, CV) for o, rows in groups(Results(root, seeds, figures=False)).items()}
 
 
 def concentrates(q, o, rule):
@@ -36,11 +41,9 @@ RULE_CODE = [concentrates, verdict]
 
 
 def describe(res, d):
-    rows = res.load("ablation_optimizers")
-    opts = [o for o in OPTIMIZERS if sel(rows, name=o)]
-    g = {o: sel(rows, name=o) for o in opts}
+    g = groups(res)
+    opts = list(g)
     q = measure(res.root, res.seeds)
-    lr = {o: g[o][0].get("optim.lr", g[o][0].get("train.lr", "?")) for o in opts}
     fig = layers_figure(res, "claim23_optimizers.svg", "Optimizer ablation: token norms and geometry per layer",
                         [(o, g[o]) for o in opts],
                         [(CV, "token-norm spread (sd/mean)"), ("resid_norm_mean", "mean token norm"),
@@ -55,7 +58,7 @@ def describe(res, d):
     measured = ("token-norm spread, last layer, ÷ AdamW: " + ", ".join(f"{o} {fmt(q[o] / q['adamw'])}" for o in opts)
                 + "; per layer " + "; ".join(f"{o} {fmt_list(per_layer(g[o], CV)[0])}" for o in opts))
     para = ("Each optimizer ran at the learning rate its pilot sweep (ablation_optimizers_lr.toml, named under Pilots) "
-            "chose by eval CE. "
+            "chose by eval CE (experiments/ablation_optimizers.sh). "
             + (f"By the rule's factor, {', '.join(conc)} concentrate token norms relative to AdamW"
                if conc else "No optimizer concentrates token norms by the rule's factor")
             + f" (spread ÷ AdamW's: " + ", ".join(f"{o} {fmt(q[o] / q['adamw'])}" for o in opts if o != "adamw") + "). "

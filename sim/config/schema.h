@@ -60,7 +60,7 @@
     X("train.init_from", train_init_from, STR, "\"\"", 0, 0, NULL, "warm start: a run folder (its model/, else checkpoint/) or a model or checkpoint folder to start from (\"\": none)") \
     X("train.init_optimizer", train_init_optimizer, BOOL, "true", 0, 0, NULL, "warm start: take the optimizer state (moments, momentum, step count) too") \
     \
-    X("optim.name", optim_name, CHOICE, "\"adamw\"", 0, 0, "adamw|muon|sgd|lion", "optimizer: AdamW; Muon for hidden matrices with an inner AdamW for the rest; SGD with momentum or Lion for every parameter (their papers' practice; no inner AdamW)") \
+    X("optim.name", optim_name, CHOICE, "\"adamw\"", 0, 0, "adamw|muon|sgd|lion|adafactor|soap", "optimizer: AdamW; Muon for hidden matrices with an inner AdamW for the rest; SGD with momentum, Lion or Adafactor for every parameter (their papers' practice; no inner AdamW); SOAP for the hidden matrices (router included) with an inner AdamW for embeddings, gains and head") \
     X("optim.beta1", optim_beta1, REAL, "0.9", 0, 0.999999, NULL, "AdamW beta1") \
     X("optim.beta2", optim_beta2, REAL, "0.95", 0, 0.999999, NULL, "AdamW beta2") \
     X("optim.eps", optim_eps, REAL, "1e-8", 0, 1, NULL, "AdamW epsilon") \
@@ -74,6 +74,13 @@
     X("optim.sgd_nesterov", optim_sgd_nesterov, BOOL, "false", 0, 0, NULL, "SGD Nesterov: step along g + mu*buf instead of buf (false: torch.optim.SGD's default; needs optim.sgd_momentum > 0)") \
     X("optim.lion_beta1", optim_lion_beta1, REAL, "0.9", 0, 0.999999, NULL, "Lion beta1: update = sign(beta1*m + (1-beta1)*g) (0.9: Chen et al. 2023's default)") \
     X("optim.lion_beta2", optim_lion_beta2, REAL, "0.99", 0, 0.999999, NULL, "Lion beta2: m = beta2*m + (1-beta2)*g (0.99: Chen et al. 2023's default; Lion wants an lr 3-10x smaller and a weight decay 3-10x larger than AdamW's)") \
+    X("optim.adafactor_decay_rate", optim_adafactor_decay_rate, REAL, "0.8", 1e-6, 1, NULL, "Adafactor's second-moment decay: beta2_t = 1 - t^(-c) at step t (0.8: Shazeer & Stern 2018)") \
+    X("optim.adafactor_clip", optim_adafactor_clip, REAL, "1.0", 1e-6, 1e6, NULL, "Adafactor's update clipping threshold d: the update is divided by max(1, RMS(update)/d) (1.0: Shazeer & Stern 2018)") \
+    X("optim.adafactor_beta1", optim_adafactor_beta1, REAL, "0.0", 0, 0.999999, NULL, "Adafactor momentum on the clipped update (0: none, the paper's default; > 0 adds a momentum buffer of one float per parameter)") \
+    X("optim.adafactor_eps", optim_adafactor_eps, REAL, "1e-30", 1e-45, 1, NULL, "Adafactor's eps1, added to g^2 before the statistics (1e-30: Shazeer & Stern 2018; the learning rate is train.lr: no relative step)") \
+    X("optim.soap_beta1", optim_soap_beta1, REAL, "0.95", 0, 0.999999, NULL, "SOAP's Adam beta1 (0.95: Vyas et al. 2024)") \
+    X("optim.soap_beta2", optim_soap_beta2, REAL, "0.95", 0, 0.999999, NULL, "SOAP's Adam beta2 in the eigenbasis, also the decay of Shampoo's L and R (0.95: Vyas et al. 2024)") \
+    X("optim.precondition_every", optim_precondition_every, INT, "10", 1, 1000000, NULL, "SOAP recomputes its eigenbases every this many steps (10: Vyas et al. 2024)") \
     X("optim.lr_scale_router", optim_lr_scale_router, REAL, "1.0", 0, 1000, NULL, "the router's learning rate is train.lr times this, whichever optimizer takes it (decay too; 0 freezes the router)") \
     X("optim.lr_scale_embed", optim_lr_scale_embed, REAL, "1.0", 0, 1000, NULL, "the token and position embeddings' and the head's learning rate is train.lr times this, whichever optimizer takes them (decay too)") \
     \

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "linalg.h"
+#include "../../eigen/jacobi_psd.h"
 
 // ---- vector helpers ---------------------------------------------------------------------------
 
@@ -135,61 +136,14 @@ int linalg_eig_sym(double *w, double *V, double *A, int n) {
 }
 
 int linalg_eig_psd(double *w, double *V, double *A, int n) {
-    // One-sided (Hestenes) Jacobi: rotate pairs of rows of W = Vt A (W starts as A, Vt as I)
-    // until all rows of W are mutually orthogonal. Then W Wᵀ = Vt A² Vtᵀ is diagonal, so the rows
-    // of Vt are eigenvectors of A² and, A being positive semi-definite, of A; the eigenvalue of
-    // row j is the Rayleigh quotient v_j·(A v_j) = v_j·w_j. Every rotation reads and writes four
-    // contiguous rows, so unlike the two-sided sweep it never walks a column.
-    double *Vt = malloc((size_t)n * n * sizeof(double));
-    double *nrm = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
-    if (!Vt || !nrm) { free(Vt); free(nrm); return -2; }
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) Vt[(size_t)i * n + j] = (i == j) ? 1.0 : 0.0;
-    double fro_sq = 0.0;
-    for (size_t i = 0; i < (size_t)n * n; i++) fro_sq += A[i] * A[i];
-    double *W = A;                                      // n x n, row j = (A v_j)ᵀ
-
-    int sweeps = 0, rotating = 0, converged = (n <= 1 || fro_sq == 0.0);
-    while (!converged && sweeps < 100) {
-        sweeps++;
-        long rotations = 0;
-        for (int i = 0; i < n; i++) nrm[i] = linalg_dot(W + (size_t)i * n, W + (size_t)i * n, n);
-        for (int p = 0; p < n - 1; p++) {
-            double *wp = W + (size_t)p * n, *vp = Vt + (size_t)p * n;   // rows p: n each
-            for (int q = p + 1; q < n; q++) {
-                double *wq = W + (size_t)q * n, *vq = Vt + (size_t)q * n;
-                double a = nrm[p], b = nrm[q], g = linalg_dot(wp, wq, n);
-                // Orthogonal to working precision, or a coupling far below anything that could
-                // move an eigenvector (rows of the null space are rounding noise; without the
-                // absolute floor they would rotate among themselves forever).
-                if (fabs(g) <= 1e-15 * sqrt(a * b) || fabs(g) <= 1e-30 * fro_sq) continue;
-                rotations++;
-                double zeta = (b - a) / (2.0 * g);
-                double t = fabs(zeta) > 1e150 ? 0.5 / fabs(zeta)
-                                              : 1.0 / (fabs(zeta) + sqrt(zeta * zeta + 1.0));
-                if (zeta < 0.0) t = -t;
-                double c = 1.0 / sqrt(t * t + 1.0), s = t * c;
-                for (int k = 0; k < n; k++) {
-                    double x = wp[k], y = wq[k];
-                    wp[k] = c * x - s * y;
-                    wq[k] = s * x + c * y;
-                }
-                for (int k = 0; k < n; k++) {
-                    double x = vp[k], y = vq[k];
-                    vp[k] = c * x - s * y;
-                    vq[k] = s * x + c * y;
-                }
-                nrm[p] = a - t * g;                     // exact for this t; refreshed every sweep
-                nrm[q] = b + t * g;
-            }
-        }
-        if (rotations == 0) converged = 1;
-        else rotating++;
-    }
-    for (int j = 0; j < n; j++) w[j] = linalg_dot(Vt + (size_t)j * n, W + (size_t)j * n, n);
-    int rc = sort_eigen(w, V, Vt, n);
-    free(Vt); free(nrm);
-    return rc ? rc : converged ? rotating : -1;
+    // The solver lives in the ground room eigen/ (issue 25: optim/ calls it too, without
+    // allocating); here its workspace is allocated per call.
+    double *work = malloc(jacobi_psd_work(n > 0 ? n : 1) * sizeof(double));
+    int *order = malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
+    if (!work || !order) { free(work); free(order); return -2; }
+    int rc = jacobi_psd(w, V, A, n, work, order);
+    free(work); free(order);
+    return rc;
 }
 
 // ---- Gram, SVD, spectral norm -------------------------------------------------------------

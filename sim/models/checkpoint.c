@@ -33,10 +33,20 @@ static size_t opt_len(const Optimizer *o, int which) {
 // The shape of one entry's slice of a state buffer in its .npy file, by the buffer's layout (the
 // slice starts at optim_state_offset and has as many floats as the shape says).
 int ckpt_state_npy_shape(int which, const ParamInfo *p, size_t *shape) {
-    switch (optim_state_kinds[which].layout) {
-    case OPTIM_LAYOUT_PARAM:
-    default: return param_npy_shape(p, shape);
+    // a stack (count > 1 or experts) keeps its leading count dimension, as its parameter does
+    const int stack = p->count > 1 || p->kind == PARAM_EXPERT, layout = optim_state_kinds[which].layout;
+    const size_t count = (size_t)p->count, rows = (size_t)p->rows, cols = (size_t)p->cols;
+    size_t *s = shape;
+    if (layout == OPTIM_LAYOUT_PARAM || layout == OPTIM_LAYOUT_VECTOR) return param_npy_shape(p, shape);
+    if (stack) *s++ = count;
+    switch (layout) {
+    case OPTIM_LAYOUT_ROWS: *s++ = rows; break;
+    case OPTIM_LAYOUT_COLS: *s++ = cols; break;
+    case OPTIM_LAYOUT_LEFT: *s++ = rows; *s++ = rows; break;
+    case OPTIM_LAYOUT_RIGHT: *s++ = cols; *s++ = cols; break;
+    default: break;
     }
+    return (int)(s - shape);
 }
 
 int param_npy_shape(const ParamInfo *p, size_t *shape) {
@@ -191,8 +201,8 @@ static int write_contents(const char *dir, const Config *c, const Model *m, cons
             return ckpt_fail_errno(err, errlen, "cannot write", p);
         for (int o = 0; w->optim && o < OPT_COUNT; o++) {
             const float *arr = opt_array(w->optim, o);
-            if (!arr) continue;
-            size_t sshape[3], soff = optim_state_offset(o, pi);
+            if (!arr || !optim_state_numel(o, pi)) continue;  // no slice: no file
+            size_t sshape[3], soff = optim_state_offset(o, &m->table, i);
             int snd = ckpt_state_npy_shape(o, pi, sshape);
             snprintf(name, sizeof name, "optim/%s/%s.npy", opt_name(o), pi->name);
             if (npy_write(path_join(p, sizeof p, dir, name), "<f4", arr + soff, snd, sshape) != 0)
@@ -476,6 +486,10 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
         float *so = sopt;
         for (int o = 0; o < OPT_COUNT && rc == 0; o++) {
             if (!want_opt[o]) continue;
+            if (!optim_state_numel(o, pi)) {  // no slice: no file
+                so += opt_len(r->optim, o);
+                continue;
+            }
             snprintf(name, sizeof name, "optim/%s/%s.npy", opt_name(o), pi->name);
             path_join(p, sizeof p, dir, name);
             if (!opt_have[o] || !file_exists(p)) {
@@ -488,7 +502,7 @@ int ckpt_read(const char *dir, Model *m, const CkptRead *r, char *err, size_t er
                              optim_names[r->optim->cfg.name]);
                 rc = -1;
             } else {
-                size_t sshape[3], soff = optim_state_offset(o, pi);
+                size_t sshape[3], soff = optim_state_offset(o, &m->table, i);
                 int snd = ckpt_state_npy_shape(o, pi, sshape);
                 rc = read_exact(p, snd, sshape, so + soff, err, errlen);
             }

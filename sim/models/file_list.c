@@ -30,6 +30,7 @@ FileSpec *ckpt_file_specs(const Model *m, const int opt[OPT_COUNT], int partials
         if (o >= 0 && !opt[o]) continue;
         for (int i = 0; i < m->table.n; i++, k++) {
             const ParamInfo *pi = &m->table.info[i];
+            if (o >= 0 && !optim_state_numel(o, pi)) { k--; continue; }  // no slice: no file
             if (o < 0) snprintf(f[k].name, CKPT_NAME_MAX, "params/%s.npy", pi->name);
             else snprintf(f[k].name, CKPT_NAME_MAX, "optim/%s/%s.npy", opt_name(o), pi->name);
             f[k].npy = 1;

@@ -37,5 +37,9 @@ void optim_config_from_config(OptimConfig *o, const Config *c) {
     o->ns_steps = c->optim_ns_steps; o->muon_scale = c->optim_muon_scale; o->muon_router = c->optim_muon_router;
     o->sgd_momentum = c->optim_sgd_momentum; o->sgd_nesterov = c->optim_sgd_nesterov;
     o->lion_beta1 = c->optim_lion_beta1; o->lion_beta2 = c->optim_lion_beta2;
+    o->adafactor_decay_rate = c->optim_adafactor_decay_rate; o->adafactor_clip = c->optim_adafactor_clip;
+    o->adafactor_beta1 = c->optim_adafactor_beta1; o->adafactor_eps = c->optim_adafactor_eps;
+    o->soap_beta1 = c->optim_soap_beta1; o->soap_beta2 = c->optim_soap_beta2;
+    o->precondition_every = c->optim_precondition_every;
     o->lr_scale_router = c->optim_lr_scale_router; o->lr_scale_embed = c->optim_lr_scale_embed;
 }

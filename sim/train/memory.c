@@ -56,16 +56,16 @@ int memory_estimate(const Config *c, int threads, int start, MemEstimate *out, c
     out->part[MEM_GRADS] = r * (double)mz.params;
     // Each state buffer is touched on its group's elements (AdamW's moments everywhere; Muon's
     // moments on its AdamW group, its momentum on its own), unless the state is written out
-    // (train.save_model, checkpoints), which reads every buffer whole. Muon's scratch: one slot
-    // per thread that runs a matrix.
+    // (train.save_model, checkpoints), which reads every buffer whole. The scratch of Muon,
+    // Adafactor and SOAP: one slot per thread that runs a matrix.
     int saved = c->train_save_model || c->train_checkpoint_every > 0;
     double state = 0, state_len = 0;  // floats
     for (int s = 0; s < oz.n_state; s++) {
         state += (double)(saved ? oz.state[s].len : oz.state[s].touched);
         state_len += (double)oz.state[s].len;
     }
-    int slots = oz.muon_jobs < threads ? oz.muon_jobs : threads;
-    out->part[MEM_OPTIM] = f * (state + (oz.muon_entries ? (double)oz.scratch_len * slots : 0));
+    int slots = oz.jobs < threads ? oz.jobs : threads;
+    out->part[MEM_OPTIM] = f * state + (oz.jobs ? optim_slot_bytes(&oz) * slots : 0);
     out->part[MEM_ACTS] = (double)mz.slab * r + (double)mz.islab * sizeof(int32_t) +
                           (double)mz.dslab * sizeof(double);
     // The final evaluation adds, one after the other, its largest transient: truncation.csv's
