@@ -62,7 +62,10 @@ def describe(res, d):
             + (f"By the rule's factor, {', '.join(conc)} concentrate token norms relative to AdamW"
                if conc else "No optimizer concentrates token norms by the rule's factor")
             + f" (spread ÷ AdamW's: " + ", ".join(f"{o} {fmt(q[o] / q['adamw'])}" for o in opts if o != "adamw") + "). "
-            "Reading: an update that ignores the gradient's scale per coordinate (Lion's sign) or per direction "
+            + "".join(f"{o}'s mean token norm ({fmt(m(g[o], 'resid_norm_mean'), 1)}) is over ten times AdamW's "
+                      f"({fmt(m(g['adamw'], 'resid_norm_mean'), 1)}): its spread is small relative to a grown norm. "
+                      for o in opts if m(g[o], "resid_norm_mean") > 10 * m(g["adamw"], "resid_norm_mean"))
+            + "Reading: an update that ignores the gradient's scale per coordinate (Lion's sign) or per direction "
             "(Muon's orthogonalization) is the candidate cause; the table says which of them the toy shows. "
             "Exploration: the paper makes claims only about Muon and AdamW.")
     c = entry("23. Optimizer ablation: is the token-norm concentration specific to Muon?",

@@ -165,8 +165,10 @@ def render(root, freeze_path=freeze.FREEZE):
     out = []
     w = out.append
     w("# Results: the claims, checked on a laptop\n")
-    w("Written by `make reproduce` (experiments/reproduce.sh runs every `experiments/claim*.toml`, then "
-      "`python3 -m claims page` (experiments/claims/) writes this page from the files the runs wrote). Every number on the page "
+    w("Written by `make reproduce` (experiments/reproduce.sh checks the freeze, runs every experiment of "
+      "`experiments/confirm/` — the claim files on fresh seeds — into results/confirm/, then `python3 -m claims "
+      "page` (experiments/claims/) writes this page from the files the runs wrote; `make reproduce-explore` "
+      "re-runs the exploration, the claim files themselves, into results/). Every number on the page "
       "comes from those files: a mean ± standard deviation over the training seeds (`train.seed`: 1, 2, 3 in the "
       "exploration, each claim's `[confirm]` seeds in the confirmation; the world, `data.seed`, is one per run: "
       "1 in the exploration, a fresh one in the confirmation), measured on the final evaluation set, at the last MoE layer unless a layer is "
@@ -179,6 +181,11 @@ def render(root, freeze_path=freeze.FREEZE):
     w(PROTOCOL + "\n")
     for what, t in timing.items():
         w(f"The {what} run: {t}\n")
+    if "exploration" in timing:
+        w("The exploration runs of claims 18, 21 and 22, and the re-runs of claim06_optimizers and claim08_ood that "
+          "added the output-logit and router-alignment columns (every earlier column byte-identical), were made "
+          "later, with moesim at 283ebd1's tree; claim 23 and the real-text settings have no exploration run "
+          "(their pilots are named in their sections).\n")
     w("## The claims\n")
     w("| claim | source | experiment | what the source shows | we measured (confirmation where it ran, else "
       "exploration) | verdict (confirmation) | exploration verdict | plots |")
@@ -186,10 +193,12 @@ def render(root, freeze_path=freeze.FREEZE):
     for c in claims:
         files = "<br>".join(f"[{f}.toml](../experiments/{f}.toml)" for f in c["files"])
         plots = "<br>".join(f"[{name}]({link})" for link, name in c["plots"])
-        expl = f"{c['exploration']}; {c['fragility']}"
+        expl = f"{c['exploration']}; {c['fragility']}" if c["seeds"] else "none (pilots only)"
         meas = (f"confirmation: {c['confirm_measured']}" if c["confirm_measured"]
                 else f"exploration: {c['measured']}")
-        w(f"| {c['claim']} | {c['source']} | {files} | {c['short']} | {meas} | **{c['confirm']}** | "
+        frag = c["confirm_fragility"] or ""
+        conf = f"**{c['confirm']}**" + (f"<br>{frag}" if frag.startswith("fragile") else "")
+        w(f"| {c['claim']} | {c['source']} | {files} | {c['short']} | {meas} | {conf} | "
           f"exploration: {expl} | {plots} |")
     w("")
     w("## Each claim\n")
