@@ -110,8 +110,9 @@ testbins: $(TESTS) $(DTESTS) $(BUILD)/moesim $(BUILD)/tests/verify_export $(BUIL
 test:
 	@sh tests/run.sh
 
+# On a terminal the runs are drawn while they train (--live); into a file or a pipe, plain lines.
 run: moesim
-	./moesim run experiments/demo.toml
+	./moesim run experiments/demo.toml $$([ -t 1 ] && echo --live)
 
 # Then numpy on the same decompositions, side by side (issue 16), with the first python3 that has
 # numpy (Debian's python3-numpy is /usr/bin/python3); skipped, saying why, without one.

@@ -5,10 +5,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "tools/analyze.h"
 #include "tools/compare.h"
 #include "config/config.h"
 #include "tools/export.h"
+#include "tools/watch.h"
 #include "models/checkpoint.h"
 #include "use/generate.h"
 #include "report/report.h"
@@ -52,7 +54,7 @@ static int out_commit(const char *cmd, OutDir *od) {
 }
 
 static const char usage_run[] =
-    "usage: moesim run FILE [--out DIR] [--set KEY=VALUE]... [-j N] [--shard I/N] [--dry-run] [--max-memory SIZE] [--force] [--quiet]\n"
+    "usage: moesim run FILE [--out DIR] [--set KEY=VALUE]... [-j N] [--shard I/N] [--dry-run] [--max-memory SIZE] [--force] [--quiet] [--live]\n"
     "\n"
     "Trains every point of the experiment (the grid of its [sweep] table) and writes\n"
     "results/<experiment.name>/<run-id>/ per run, then summary.csv, plots/ and report.html.\n"
@@ -76,7 +78,24 @@ static const char usage_run[] =
     "                   the N largest estimates are added\n"
     "  --force          redo finished runs too (also those of another config), and take over a\n"
     "                   folder of another experiment\n"
-    "  --quiet          no progress output\n";
+    "  --quiet          no progress output\n"
+    "  --live           on a terminal, draw the runs while they train: each run's domain x expert\n"
+    "                   heatmap (last layer), step, loss and a sparkline of freqsim_cross_domain,\n"
+    "                   redrawn at every evaluation (eval.every); the runs' messages follow the view.\n"
+    "                   The result files are the same as without it. Output not a terminal, or\n"
+    "                   --quiet or --dry-run: no view, the usual lines\n";
+
+static const char usage_watch[] =
+    "usage: moesim watch DIR [--every S]\n"
+    "\n"
+    "Draws the runs of a results folder that a `moesim run` (or several shards) is writing, the\n"
+    "live view of `moesim run`, reading their CSV files as they grow; ends when no `moesim run`\n"
+    "holds the folder's lock (at once, after one view, when none does). On a terminal the view is\n"
+    "redrawn in place; otherwise each new view is printed as plain lines. Exit 2 when DIR is not a\n"
+    "results folder.\n"
+    "\n"
+    "options:\n"
+    "  --every S        seconds between reads of the folder (default 0.2)\n";
 
 static const char usage_export[] =
     "usage: moesim export FILE --out DIR [--set KEY=VALUE]...\n"
@@ -257,12 +276,59 @@ static int parse_max_memory(const char *v, void *dst, char *err, size_t errlen) 
 #define OPT_TOP_P(p) {.name = "--top-p", .kind = OPT_DOUBLE, .meta = "P", .dst = (p), .lo = 0, .hi = 1, .flags = OPT_LO_OPEN}
 #define NOPTS(t) ((int)(sizeof t / sizeof t[0]))
 
+// What `moesim run` does before it prints the results: the sweep, then the report. Returns the
+// command's status so far; RUN_WORK_NOTHING_RUN when nothing ran (said why: no report).
+#define RUN_WORK_NOTHING_RUN 100
+typedef struct {
+    const Experiment *ex;
+    const SweepOptions *o;
+    int argc;
+    char **argv;
+    int report_ok;
+} RunWork;
+
+static int run_work(void *ctx) {
+    RunWork *w = ctx;
+    int rc = sweep_run(w->ex, w->o);
+    if (rc == SWEEP_NOTHING_RUN) return RUN_WORK_NOTHING_RUN;
+    if (w->o->dry_run || rc == 2) return rc;
+    if (rc > 128) {
+        // interrupted: every unfinished run has a checkpoint; the same command resumes them
+        fprintf(stderr, "moesim: stopped by signal %d; to resume, run the same command again: moesim run", rc - 128);
+        for (int i = 0; i < w->argc; i++) fprintf(stderr, " %s", w->argv[i]);
+        fputc('\n', stderr);
+        return rc;
+    }
+    // the report reads the result files the sweep wrote; it never reaches into the training loop
+    char dir[IO_PATH_MAX], err[IO_MSG_MAX];
+    sweep_out_dir(w->ex, w->o, dir, sizeof dir);
+    w->report_ok = report_build(dir, err, sizeof err) == 0;
+    if (!w->report_ok) { fprintf(stderr, "moesim: report: %s\n", err); rc = 1; }
+    return rc;
+}
+
+static int cmd_watch(int argc, char **argv) {
+    const char *dir = NULL;
+    double every = 0.2;
+    const Option opts[] = {
+        OPT_ONE("DIR", &dir),
+        {.name = "--every", .kind = OPT_DOUBLE, .meta = "S", .dst = &every, .lo = 0, .hi = 3600, .flags = OPT_LO_OPEN},
+    };
+    int rc = opt_parse("watch", usage_watch, opts, NOPTS(opts), argc, argv);
+    if (rc != OPT_CONTINUE) return rc;
+    char err[IO_MSG_MAX] = "";
+    rc = watch_folder(dir, every, err, sizeof err);
+    if (rc == 1 || rc == 2) fprintf(stderr, "moesim: watch: %s\n", err);
+    return rc;
+}
+
 static int cmd_run(int argc, char **argv) {
     const char *file = NULL;
     const char *sets[MAX_SETS];
     int nsets = 0;
     SweepOptions o = {0};
     o.jobs = 1;
+    int live = 0;
     const Option opts[] = {
         OPT_ONE("FILE", &file),
         OPT_OUT(&o.out_dir, 0),
@@ -272,6 +338,7 @@ static int cmd_run(int argc, char **argv) {
         {.name = "--dry-run", .kind = OPT_FLAG, .dst = &o.dry_run},
         {.name = "--force", .kind = OPT_FLAG, .dst = &o.force},
         {.name = "--quiet", .kind = OPT_FLAG, .dst = &o.quiet},
+        {.name = "--live", .kind = OPT_FLAG, .dst = &live},
         {.name = "--max-memory", .kind = OPT_CUSTOM, .meta = "SIZE", .dst = &o, .parse = parse_max_memory},
     };
     int rc = opt_parse("run", usage_run, opts, NOPTS(opts), argc, argv);
@@ -279,21 +346,26 @@ static int cmd_run(int argc, char **argv) {
     static Experiment ex;
     if (load_experiment(&ex, file, sets, nsets) != 0) return 2;
     if (!o.quiet && !o.dry_run) print_settings(&ex);
-    rc = sweep_run(&ex, &o);
-    if (rc == SWEEP_NOTHING_RUN) return 1;  // said why; no report over what did not run
-    if (o.dry_run || rc == 2) return rc;
-    if (rc > 128) {
-        // interrupted: every unfinished run has a checkpoint; the same command resumes them
-        fprintf(stderr, "moesim: stopped by signal %d; to resume, run the same command again: moesim run", rc - 128);
-        for (int i = 0; i < argc; i++) fprintf(stderr, " %s", argv[i]);
-        fputc('\n', stderr);
-        return rc;
-    }
-    // the report reads the result files the sweep wrote; it never reaches into the training loop
     char dir[IO_PATH_MAX], err[IO_MSG_MAX];
     sweep_out_dir(&ex, &o, dir, sizeof dir);
-    int report_ok = report_build(dir, err, sizeof err) == 0;
-    if (!report_ok) { fprintf(stderr, "moesim: report: %s\n", err); rc = 1; }
+    RunWork w = {&ex, &o, argc, argv, 0};
+    live = live && !o.quiet && !o.dry_run && isatty(STDOUT_FILENO);
+    if (live) {
+        // the sweep in a child process, as without the view but with no progress lines; its
+        // messages are printed when the view ends
+        SweepOptions quiet = o;
+        quiet.quiet = 1;
+        w.o = &quiet;
+        char title[IO_PATH_MAX + 64];
+        snprintf(title, sizeof title, "moesim run %s --live: %s", file, dir);
+        rc = watch_child(dir, title, run_work, &w, err, sizeof err);
+        if (rc < 0) { fprintf(stderr, "moesim: run: %s\n", err); return 1; }
+        if (rc == RUN_WORK_NOTHING_RUN) return 1;
+        w.report_ok = rc <= 1 && file_exists(path_join(err, sizeof err, dir, "report.html"));
+    } else rc = run_work(&w);
+    if (rc == RUN_WORK_NOTHING_RUN) return 1;
+    if (o.dry_run || rc == 2 || rc > 128) return rc;
+    int report_ok = w.report_ok;
     if (!o.quiet) {
         fprintf(stderr, "moesim: results in %s\n", dir);
         const char *metric = ex.base.data_world == WORLD_GEOMETRY ? "suppression_rho" : "freqsim_cross_domain";
@@ -622,6 +694,7 @@ static const Command commands[] = {
     {"export", "FILE", cmd_export, usage_export, "write the model at initialization, one batch and its gradients as .npy"},
     {"analyze", "", cmd_analyze, usage_analyze, "the paper's measurements on your own hidden states and router (.npy)"},
     {"report", "DIR", cmd_report, usage_report, "rebuild summary plots and report.html of a results folder"},
+    {"watch", "DIR", cmd_watch, usage_watch, "draw the runs of a results folder while another moesim run writes it"},
     {"eval", "RUN_DIR", cmd_eval, usage_eval, "evaluate a run's saved model (or checkpoint), optionally on another world"},
     {"compare", "GEN_DIR...", cmd_compare, usage_compare, "expert usage across the rollouts of several models (from generate)"},
     {"generate", "RUN_DIR", cmd_generate, usage_generate, "sample continuations from a trained run's model, with every token's routing"},

@@ -143,6 +143,7 @@ eval.duplicate|2|plain|-|col|eval.csv|eval_ce
 eval.duplicate_content|3|dup|-|col|eval.csv|eval_ce
 eval.transform|"reverse"|plain|-|col|eval.csv|eval_ce
 eval.dump|true|plain|-|appears|dump|
+eval.show_tokens|3|plain|-|appears|routes.json|
 eval.prune_keep|3|plain|-|appears|prune.csv|
 eval.prune_layers|1|prune|-|differs|prune.csv|
 eval.prune_on|"domain:1"|prune|-|differs|prune.csv|

@@ -7,7 +7,7 @@
 # content changed, naming the domain; and a run on the installed fortunes (a counted skip when
 # they are not installed). Prints "e2e_text: N passed, M failed, K skipped".
 # covers: sim/worlds/corpus.c sim/worlds/text.c sim/train/sweep.c sim/train/saved_state.c
-# covers: sim/evaluate/writers.c sim/report/text_world.c sim/use/generate.c
+# covers: sim/evaluate/writers.c sim/report/text_world.c sim/use/generate.c sim/tools/compare.c sim/use/prune.c
 set -u
 MOESIM=${MOESIM:-./moesim}
 pass=0; fail=0; skip=0
@@ -54,6 +54,12 @@ $MOESIM generate "$T/ref/run" --out "$T/gen" --prompts-per-domain 1 --prompt-len
 check '[ $rc -eq 0 ] && [ "$(grep -c "^--- prompt$" "$T/gen/samples.txt")" = 3 ] && [ "$(grep -c "^--- continuation$" "$T/gen/samples.txt")" = 3 ] && grep -q "domain cy" "$T/gen/samples.txt"' "generate: samples.txt (exit $rc)"
 $MOESIM eval "$T/ref/run" --set eval.transform=\"reverse\" --out "$T/ev" >"$T/ev.out" 2>&1; rc=$?
 check '[ $rc -eq 0 ] && [ -s "$T/ev/eval.csv" ]' "eval on a text run with eval.transform reverse (exit $rc)"
+# compare (two generations of the same model, other sampling seeds) and prune (eval keeping 2 experts)
+$MOESIM generate "$T/ref/run" --out "$T/gen2" --prompts-per-domain 1 --prompt-len 8 --tokens 12 --seed 9 >"$T/gen2.out" 2>&1
+$MOESIM compare "$T/gen" "$T/gen2" --out "$T/cmp" >"$T/cmp.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ] && [ -s "$T/cmp/compare.csv" ] && [ "$(wc -l < "$T/cmp/compare.csv")" -ge 2 ]' "compare on a text run's generations (exit $rc: $(tail -1 "$T/cmp.out"))"
+$MOESIM eval "$T/ref/run" --set eval.prune_keep=2 --set eval.prune_layers=1 --out "$T/pr" >"$T/pr.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ] && [ -s "$T/pr/prune.csv" ] && [ "$(wc -l < "$T/pr/prune.csv")" -ge 2 ]' "prune (eval.prune_keep) on a text run (exit $rc: $(tail -1 "$T/pr.out"))"
 
 # 4. bad input: exit 2, the experiment's file and line, and nothing written
 refused() {  # refused NAME NEEDLE [--set ...]: the run of $T/NAME.toml stops before anything is written

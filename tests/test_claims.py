@@ -427,6 +427,16 @@ def t_rules(tmp):
         check(not set(cs) & set(d["setting"]["seeds"]), f"claim {n}: [confirm] seeds are not the exploration's")
         check(all(os.path.exists(os.path.join(REPO, f)) for f in d["confirm"].get("files", [])),
               f"claim {n}: every [confirm] file exists")
+        # the hash covers what the confirmation runs: each overlay and every file its include chain reads
+        for f in [f for f in d["confirm"].get("files", []) if f.startswith("experiments/confirm/")]:
+            path = os.path.join(REPO, f)
+            while True:
+                mm = __import__("re").search(r'^include\s*=\s*"([^"]+)"', open(path).read(), __import__("re").M)
+                if not mm:
+                    break
+                path = os.path.normpath(os.path.join(os.path.dirname(path), mm.group(1)))
+                check(os.path.relpath(path, REPO) in d["confirm"]["files"],
+                      f"claim {n}: [confirm] files hold {os.path.relpath(path, REPO)}, which {f} includes")
 
 
 def t_freeze(tmp):

@@ -123,6 +123,7 @@
     X("eval.duplicate_content", eval_duplicate_content, INT, "0", 0, 4096, NULL, "m > 0: each evaluation sequence is m tokens repeated, measured on its eval.duplicate-th copy (n*m <= model.seq_len; the paper's duplication); 0: eval.duplicate fills T+1 tokens with a shorter segment") \
     X("eval.transform", eval_transform, CHOICE, "\"none\"", 0, 0, "none|reverse|shuffle", "evaluation-set transform (out-of-distribution inputs)") \
     X("eval.dump", eval_dump, BOOL, "false", 0, 0, NULL, "write the final evaluation hidden states, router weights and domain labels as .npy") \
+    X("eval.show_tokens", eval_show_tokens, INT, "0", 0, 64, NULL, "token worlds: write routes.json, n evaluation sequences with every token's top-K experts and gates at every layer, after the final evaluation (the report colours each token by its expert); 0: off") \
     X("eval.prune_keep", eval_prune_keep, INT, "0", 0, 1024, NULL, "pruning (prune.csv): experts kept in each pruned layer, the most used on eval.prune_on (0: no pruning; else top_k..experts-1)") \
     X("eval.prune_layers", eval_prune_layers, INT, "2", 1, 64, NULL, "pruning: how many of the last layers are pruned (at most model.layers)") \
     X("eval.prune_on", eval_prune_on, STR, "\"sequence:0\"", 0, 0, NULL, "pruning: the validation set that ranks experts by usage, \"sequence:<i>\" (evaluation sequence i) or \"domain:<d>\" (all of domain d's)")

@@ -141,4 +141,10 @@ int truncation_csv_layer(FILE *f, int layer, const float *H, const float *P, siz
 // of the run's own eval.csv. Returns 0, or -1 with err naming the file and the reason.
 int eval_saved(const Config *c, const char *model_dir, const char *out, const RunOptions *opt, char *err, size_t errlen);
 
+// routes.json (eval.show_tokens = n > 0, token worlds): n evaluation sequences spread evenly over
+// the set (sequence i * sequences / n), each with its domain, its T input tokens and, per layer and
+// token, the top-K experts and their gates, from one forward pass of the model as it is. Written by
+// write_final_evaluation. Returns 0, or -1 with errno set.
+int write_routes(Evaluator *R);
+
 #endif

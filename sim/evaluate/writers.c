@@ -228,7 +228,8 @@ static int write_dumps(const Evaluator *R) {
 }
 
 // The files of the final evaluation beside eval.csv, shared by a finished run and `moesim eval`:
-// pairs.csv, removal.csv, prune.csv (eval.prune_keep > 0), truncation.csv, dump/ (eval.dump).
+// pairs.csv, removal.csv, prune.csv (eval.prune_keep > 0), truncation.csv, dump/ (eval.dump),
+// routes.json (eval.show_tokens, token worlds).
 // Returns 0, or -1 with err naming the first file that could not be written and why.
 int write_final_evaluation(Evaluator *R, char *err, size_t errlen) {
     const char *name = NULL;
@@ -237,6 +238,7 @@ int write_final_evaluation(Evaluator *R, char *err, size_t errlen) {
     else if (prune_write(R->c, &R->model, &R->world, R->dir, err, errlen) != 0) return -1;
     else if (write_truncation(R) != 0) name = "truncation.csv";
     else if (R->c->eval_dump && write_dumps(R) != 0) name = "dump/";
+    else if (R->c->eval_show_tokens > 0 && !R->router && write_routes(R) != 0) name = "routes.json";
     if (!name) return 0;
     snprintf(err, errlen, "cannot write %s/%s: %s", R->dir, name, strerror(errno));
     return -1;

@@ -66,7 +66,11 @@ static const char *CSS =
     "figcaption{font-size:13.5px;color:#333;margin-top:6px;max-width:980px}\n"
     "code{font-family:\"DejaVu Sans Mono\",Menlo,monospace;font-size:13px}\n"
 
-    "details{margin-top:10px}summary{cursor:pointer;color:#0b5fa5}\n";
+    "details{margin-top:10px}summary{cursor:pointer;color:#0b5fa5}\n"
+    ".tl-maps{display:flex;flex-wrap:wrap;gap:18px}.tl-map{margin:10px 0}.tl-map canvas{display:block;border:1px solid #ccc}\n"
+    ".seq{font-family:\"DejaVu Sans Mono\",Menlo,monospace;font-size:13px;line-height:1.9;margin:4px 0}\n"
+    "body.focus main>*:not(.classroom):not(h1){display:none}\n"
+    ".tok{display:inline-block;padding:0 3px;margin:1px;border-radius:3px;white-space:pre}.tok:hover{outline:2px solid #000}\n";
 
 // The swept values of key k as "a, b, c".
 static void swept_values(const Report *R, int k, char *buf, size_t cap) {
@@ -240,7 +244,10 @@ static int write_html(Report *R) {
         else failed++;
     }
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
-          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>", f);
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
+          // nothing from the network: inline script and style only (the page opens from a file)
+          "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline'; "
+          "style-src 'unsafe-inline'; img-src data:\"/>\n<title>", f);
     esc(f, c->experiment_name);
     fputs(" \xe2\x80\x94 moesim report</title>\n<style>\n", f);
     fputs(CSS, f);
@@ -269,10 +276,14 @@ static int write_html(Report *R) {
         }
         fputs(".", f);
     }
-    fputs("</p>\n<nav><a href=\"#variants\">Variants</a><a href=\"#runs\">Runs</a><a href=\"#plots\">Plots</a>"
-          "<a href=\"#settings\">Settings</a><a href=\"#glossary\">Measurements</a></nav>\n", f);
+    fputs("</p>\n<nav><a href=\"#variants\">Variants</a><a href=\"#runs\">Runs</a><a href=\"#timeline\">Over training</a>"
+          "<a href=\"#plots\">Plots</a><a href=\"#settings\">Settings</a><a href=\"#glossary\">Measurements</a></nav>\n", f);
     write_tables(f, R);
     write_text_world(f, R);  // the text world's corpus and baselines
+    if (html_timeline(f, R) != 0 || html_tokens(f, R) != 0) {
+        afile_abort(&a);
+        return -1;
+    }
     fputs("<h2 id=\"plots\">Plots</h2>\n", f);
     for (int i = 0; i < R->nnotes && i < MAX_NOTES; i++) {
         fputs("<p class=\"meta\">", f);

@@ -138,4 +138,10 @@ int text_world_names(const Config *c, char names[][64], int max);
 // worlds).
 void write_text_world(FILE *f, const Report *R);
 
+// ---- html_timeline.c, html_tokens.c: report.html's sections drawn by inline scripts ----
+// "Over training": the step slider over every evaluation. Returns 0, or -1 (report_fail).
+int html_timeline(FILE *f, Report *R);
+// "Tokens by expert": the runs' routes.json. Returns 0.
+int html_tokens(FILE *f, Report *R);
+
 #endif

@@ -187,3 +187,18 @@ void folder_unlock(FolderLock *l) {
     close(l->fd);
     l->fd = -1;
 }
+
+int folder_lock_busy(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int busy = 0;
+    char err[IO_MSG_MAX];
+    while (d && !busy && (de = readdir(d))) {
+        int i, m;
+        char p[IO_CHILD_PATH_MAX];
+        if (!parse_name(de->d_name, &i, &m) || !path_join(p, sizeof p, dir, de->d_name)) continue;
+        busy = check_other(p, err, sizeof err) != 0;
+    }
+    if (d) closedir(d);
+    return busy;
+}

@@ -33,5 +33,9 @@ int folder_lock(FolderLock *l, const char *dir, int index, int count, char *note
 void folder_lock_child(const FolderLock *l);
 // Removes the lock file and releases it (nothing when not held).
 void folder_unlock(FolderLock *l);
+// 1 if some `moesim run` (a whole grid, a shard, or the -j runs of a killed one) is writing into
+// dir: a lock file of dir whose lock is held (where record locks are not supported: whose owner is
+// alive). 0 otherwise. Takes nothing (`moesim watch`).
+int folder_lock_busy(const char *dir);
 
 #endif

@@ -168,7 +168,12 @@ int train_run(const Config *c, const char *dir, const RunOptions *opt, RunResult
             double elapsed = t - t0, eta = elapsed / (done - step0) * (steps - done);
             progress_line(R, done, steps, &l, tps, eta);
         }
-        if ((eval_every > 0 && done % eval_every == 0) || done == steps) eval_measure(&R->ev, done, done == steps);
+        if ((eval_every > 0 && done % eval_every == 0) || done == steps) {
+            eval_measure(&R->ev, done, done == steps);
+            // whole evaluations on disk for `moesim watch` and run --live, which read the growing
+            // files (the bytes are the same; a failed write shows at the commit)
+            for (int i = 0; i < CKPT_NPARTIAL; i++) fflush(growing_file(R, i)->f);
+        }
         int stop = train_stop_signal != 0 && done < steps;
         if ((stop || (c->train_checkpoint_every > 0 && done % c->train_checkpoint_every == 0 && done < steps)) &&
             write_checkpoint(R, done, res) != 0)
