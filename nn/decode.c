@@ -114,7 +114,6 @@ int model_decode_prefill(Model *m, Decoder *d, const int32_t *tokens, size_t str
     const ModelSpec *sp = &m->spec;
     int T = d->T, D = sp->D, V = sp->V, R = d->R;
     if (nr < 1 || nr > R || w < 1 || w > T) return -1;
-    if (sp->recompute) return -1;  // its layers share one block's keys and values (qkv)
     for (int i = 0; i < nr; i++) {
         int32_t *bt = d->window + (size_t)i * (T + 1);  // T+1: the window, then padding
         memcpy(bt, tokens + (size_t)i * stride, sizeof(int32_t) * w);
@@ -125,8 +124,14 @@ int model_decode_prefill(Model *m, Decoder *d, const int32_t *tokens, size_t str
     Batch b = {.B = nr, .micro = nr, .tokens = d->window, .shuffle_seed = 1};
     Losses loss;
     if (model_forward(m, &b, sw, &loss) != 0) return -1;
+    // With recompute the layers share one block's q|k|v: the last layer's is still there, each
+    // earlier one is recomputed from its kept input, last to first (the selection kept).
+    const ForwardSwitches keep_selection = {.freeze_selection = 1};
+    BlockRun rerun = {.N = nr * T, .sw = &keep_selection, .wt = m->wt, .wt_experts = m->wt_experts, .tmp = m->tmp,
+                      .x_rows = m->x_rows, .hact = m->dhid, .att = {.B = nr, .att_scratch = m->att_scratch}};
     if (sp->attention)
-        for (int l = 0; l < sp->L; l++)
+        for (int l = sp->L - 1; l >= 0; l--) {
+            if (sp->recompute && l + 1 < sp->L) block_forward(m, l, &m->blocks[l], m->da, &rerun);
             for (int i = 0; i < nr; i++)
                 for (int t = 0; t < w; t++) {
                     const real *qkv = m->blocks[l].qkv + ((size_t)i * T + t) * 3 * D;  // q | k | v
@@ -134,6 +139,7 @@ int model_decode_prefill(Model *m, Decoder *d, const int32_t *tokens, size_t str
                     memcpy(d->kc + at, qkv + D, sizeof(real) * D);
                     memcpy(d->vc + at, qkv + 2 * D, sizeof(real) * D);
                 }
+        }
     for (int i = 0; i < nr; i++)
         memcpy(d->logits + (size_t)i * V, m->logits + ((size_t)i * T + w - 1) * V, sizeof(real) * V);
     d->last_prefill = 1;

@@ -16,7 +16,7 @@ T=$(mktemp -d /tmp/moesim_recompute.XXXXXX)
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 FX=tests/fixtures/e2e/tiny.toml
 # one point of the tiny sweep, three layers (the middle one is recomputed), evaluations included
-S="--set train.seed=1 --set balance.scope=\"micro\" --set model.layers=3 --set train.steps=12 --set eval.every=6 --set train.checkpoint_every=6"
+S="--set train.seed=1 --set balance.scope=\"micro\" --set model.layers=3 --set train.steps=12 --set eval.every=6 --set train.checkpoint_every=6 --set eval.prune_keep=2"
 
 for r in false true; do
     $MOESIM run $FX $S --set train.recompute=$r --out "$T/$r" --quiet >"$T/$r.out" 2>&1; rc=$?

@@ -3,8 +3,9 @@
 // leaves every layer's routing caches (u, z, topk, h_mid: what evaluation reads) as without it;
 // with evaluation switches in the forward (the recomputed block keeps the forward's selection);
 // with and without attention, shared experts and aux-free biases. Its activation slab is smaller
-// by L-1 blocks' worth of attention and expert caches, and a decode prefill refuses it.
-// covers: nn/model.c nn/block.c
+// by L-1 blocks' worth of attention and expert caches; a decode prefill on it (which reads every
+// layer's keys and values) gives the same keys, values and logits.
+// covers: nn/model.c nn/block.c nn/decode.c
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
@@ -97,7 +98,7 @@ static void test_same_bits(void) {
     same_bits(1, 0, 0, &sw, "mask_top 1 with expert 1 disallowed");
 }
 
-static void test_smaller_and_refused(void) {
+static void test_smaller(void) {
     ModelSpec a = spec_of(1, 1, 0, 0), b = spec_of(1, 1, 0, 1);
     ModelSizes za, zb;
     char err[160];
@@ -110,19 +111,48 @@ static void test_smaller_and_refused(void) {
     CHECK_MSG(za.slab - zb.slab == 2 * block, "slab %zu without, %zu with recompute: saved %zu, expected %zu",
               za.slab, zb.slab, za.slab - zb.slab, 2 * block);
     CHECK(za.islab == zb.islab && za.params == zb.params);
+}
+
+// A decode prefill (generate, and pruning's rollouts in a run's final evaluation) reads every
+// layer's keys and values: with recompute they are recomputed layer by layer, the same bits.
+static void prefill(const ModelSpec *sp, real **kv, size_t *n) {
     Model m;
     Decoder d;
-    CHECK(model_build(&m, &b, err, sizeof err) == 0);
-    model_init_params(&m, 1, 0.1, 0);
-    CHECK(decoder_build(&d, &m) == 0);
-    int32_t tok[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-    CHECK_MSG(model_decode_prefill(&m, &d, tok, 8, 1, 4, NULL) == -1, "a prefill must refuse a recompute model");
+    char err[160];
+    *kv = NULL;
+    if (model_build(&m, sp, err, sizeof err) != 0) { CHECK_MSG(0, "model_build: %s", err); return; }
+    model_init_params(&m, 5, 0.2, 0);
+    if (decoder_build(&d, &m) != 0) { CHECK(0); model_free(&m); return; }
+    int32_t tok[3 * 8];
+    for (int i = 0; i < 3 * 8; i++) tok[i] = (int32_t)((i * 7 + 3) % sp->V);
+    CHECK(model_decode_prefill(&m, &d, tok, 8, 3, 6, NULL) == 0);
+    size_t nkv = (size_t)sp->L * d.R * d.T * sp->D, nl = (size_t)d.R * sp->V;
+    *n = 2 * nkv + nl;
+    *kv = malloc(sizeof(real) * *n);
+    memcpy(*kv, d.kc, sizeof(real) * nkv);
+    memcpy(*kv + nkv, d.vc, sizeof(real) * nkv);
+    memcpy(*kv + 2 * nkv, d.logits, sizeof(real) * nl);
     decoder_free(&d);
     model_free(&m);
 }
 
+static void test_prefill(void) {
+    ModelSpec a = spec_of(1, 1, 0, 0), b = spec_of(1, 1, 0, 1);
+    real *x, *y;
+    size_t nx = 0, ny = 0;
+    prefill(&a, &x, &nx);
+    prefill(&b, &y, &ny);
+    CHECK_MSG(x && y && nx == ny && memcmp(x, y, sizeof(real) * nx) == 0,
+              "a prefill's keys, values or logits differ with recompute");
+    size_t nz = 0;
+    for (size_t i = 0; x && i < nx; i++) nz += x[i] != 0;
+    CHECK_MSG(nz > nx / 4, "the prefill left mostly zeros (the comparison would prove little)");
+    free(x); free(y);
+}
+
 int main(void) {
     test_same_bits();
-    test_smaller_and_refused();
+    test_smaller();
+    test_prefill();
     return test_summary("test_recompute");
 }
