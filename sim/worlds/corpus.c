@@ -11,16 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "corpus.h"
+#include "fail.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 uint64_t text_fnv1a(uint64_t h, const void *data, size_t n) {
     const uint8_t *p = data;
@@ -32,18 +24,18 @@ uint64_t text_fnv1a(uint64_t h, const void *data, size_t n) {
 
 int text_entry_parse(const char *entry, char name[TEXT_NAME_MAX], const char **path, char *err, size_t errlen) {
     const char *eq = strchr(entry, '=');
-    if (!eq) return fail(err, errlen, "\"%s\": expected \"name=path\"", entry);
+    if (!eq) return world_fail(err, errlen, "\"%s\": expected \"name=path\"", entry);
     size_t n = (size_t)(eq - entry);
     if (n == 0 || n >= TEXT_NAME_MAX)
-        return fail(err, errlen, "\"%s\": the name before '=' must have 1 to %d bytes", entry, TEXT_NAME_MAX - 1);
+        return world_fail(err, errlen, "\"%s\": the name before '=' must have 1 to %d bytes", entry, TEXT_NAME_MAX - 1);
     for (size_t i = 0; i < n; i++) {
         char ch = entry[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
               ch == '-' || ch == '.' || ch == '+'))
-            return fail(err, errlen, "\"%s\": a domain name may hold only letters, digits, '_', '-', '.' and '+'",
+            return world_fail(err, errlen, "\"%s\": a domain name may hold only letters, digits, '_', '-', '.' and '+'",
                         entry);
     }
-    if (!eq[1]) return fail(err, errlen, "\"%s\": no path after '='", entry);
+    if (!eq[1]) return world_fail(err, errlen, "\"%s\": no path after '='", entry);
     memcpy(name, entry, n);
     name[n] = '\0';
     *path = eq + 1;
@@ -109,12 +101,12 @@ static int list_add(FileList *L, const char *path, const struct stat *st, char *
     if (L->n == L->cap) {
         int cap = L->cap ? 2 * L->cap : 64;
         FileRef *f = realloc(L->f, sizeof *f * (size_t)cap);
-        if (!f) return fail(err, errlen, "out of memory listing the corpus files");
+        if (!f) return world_fail(err, errlen, "out of memory listing the corpus files");
         L->f = f;
         L->cap = cap;
     }
     char *p = strdup(path);
-    if (!p) return fail(err, errlen, "out of memory listing the corpus files");
+    if (!p) return world_fail(err, errlen, "out of memory listing the corpus files");
     L->f[L->n++] = (FileRef){p, st->st_dev, st->st_ino, (double)st->st_size};
     return 0;
 }
@@ -133,9 +125,9 @@ static int add_found(FileList *L, const char *path, const cfg_STRS *exclude, int
 
 // A folder's entries in byte order, each through add_found (links skipped).
 static int walk_dir(FileList *L, const char *dir, const cfg_STRS *exclude, int depth, char *err, size_t errlen) {
-    if (depth > 64) return fail(err, errlen, "%s: folders nested more than 64 deep", dir);
+    if (depth > 64) return world_fail(err, errlen, "%s: folders nested more than 64 deep", dir);
     DIR *d = opendir(dir);
-    if (!d) return fail(err, errlen, "%s: cannot read the folder: %s", dir, strerror(errno));
+    if (!d) return world_fail(err, errlen, "%s: cannot read the folder: %s", dir, strerror(errno));
     char **names = NULL;
     int n = 0, cap = 0, rc = 0;
     struct dirent *e;
@@ -144,11 +136,11 @@ static int walk_dir(FileList *L, const char *dir, const cfg_STRS *exclude, int d
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
             char **nn = realloc(names, sizeof *nn * (size_t)cap);
-            if (!nn) { rc = fail(err, errlen, "out of memory listing %s", dir); break; }
+            if (!nn) { rc = world_fail(err, errlen, "out of memory listing %s", dir); break; }
             names = nn;
         }
         size_t len = strlen(dir) + strlen(e->d_name) + 2;
-        if (!(names[n] = malloc(len))) { rc = fail(err, errlen, "out of memory listing %s", dir); break; }
+        if (!(names[n] = malloc(len))) { rc = world_fail(err, errlen, "out of memory listing %s", dir); break; }
         snprintf(names[n++], len, "%s/%s", dir, e->d_name);
     }
     closedir(d);
@@ -163,7 +155,7 @@ static int walk_dir(FileList *L, const char *dir, const cfg_STRS *exclude, int d
 // added unless data.exclude names them.
 static int add_found(FileList *L, const char *path, const cfg_STRS *exclude, int depth, char *err, size_t errlen) {
     struct stat st;
-    if (lstat(path, &st) != 0) return fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (lstat(path, &st) != 0) return world_fail(err, errlen, "%s: %s", path, strerror(errno));
     if (S_ISLNK(st.st_mode)) return 0;
     if (S_ISDIR(st.st_mode)) return walk_dir(L, path, exclude, depth, err, errlen);
     if (!S_ISREG(st.st_mode) || excluded(path, exclude)) return 0;
@@ -173,9 +165,9 @@ static int add_found(FileList *L, const char *path, const cfg_STRS *exclude, int
 static int missing(const char *entry, const char *path, const char *why, char *err, size_t errlen) {
     const char *pkg = text_fortune_package(path);
     if (pkg)
-        return fail(err, errlen, "\"%s\": %s: %s (the Debian package %s provides it: apt-get install %s)", entry,
+        return world_fail(err, errlen, "\"%s\": %s: %s (the Debian package %s provides it: apt-get install %s)", entry,
                     path, why, pkg, pkg);
-    return fail(err, errlen, "\"%s\": %s: %s", entry, path, why);
+    return world_fail(err, errlen, "\"%s\": %s: %s", entry, path, why);
 }
 
 // One "name=path" entry's files, appended to L.
@@ -187,7 +179,7 @@ static int expand_entry(FileList *L, const char *entry, const char *path, const 
         glob_t g;
         int gr = glob(path, 0, NULL, &g);
         if (gr == GLOB_NOMATCH) return missing(entry, path, "the pattern matches nothing", err, errlen);
-        if (gr != 0) return fail(err, errlen, "\"%s\": %s: the pattern cannot be expanded", entry, path);
+        if (gr != 0) return world_fail(err, errlen, "\"%s\": %s: the pattern cannot be expanded", entry, path);
         qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, cmp_str);
         for (size_t i = 0; i < g.gl_pathc && rc == 0; i++) rc = add_found(L, g.gl_pathv[i], exclude, 0, msg, sizeof msg);
         globfree(&g);
@@ -195,13 +187,13 @@ static int expand_entry(FileList *L, const char *entry, const char *path, const 
         struct stat st;
         if (stat(path, &st) != 0) {
             if (errno == ENOENT) return missing(entry, path, "no such file or folder", err, errlen);
-            return fail(err, errlen, "\"%s\": %s: %s", entry, path, strerror(errno));
+            return world_fail(err, errlen, "\"%s\": %s: %s", entry, path, strerror(errno));
         }
         if (S_ISDIR(st.st_mode)) rc = walk_dir(L, path, exclude, 0, msg, sizeof msg);
         else if (S_ISREG(st.st_mode)) rc = list_add(L, path, &st, msg, sizeof msg);
-        else return fail(err, errlen, "\"%s\": %s: neither a file nor a folder", entry, path);
+        else return world_fail(err, errlen, "\"%s\": %s: neither a file nor a folder", entry, path);
     }
-    return rc ? fail(err, errlen, "\"%s\": %s", entry, msg) : 0;
+    return rc ? world_fail(err, errlen, "\"%s\": %s", entry, msg) : 0;
 }
 
 // The files of every domain of the corpus, in reading order (lists[d], the domains in order of
@@ -210,7 +202,7 @@ static int list_files(TextCorpus *tc, FileList lists[CFG_STRS_MAX], const cfg_ST
                       char *err, size_t errlen) {
     memset(lists, 0, sizeof(FileList) * CFG_STRS_MAX);
     tc->n = 0;
-    if (corpus->n == 0) return fail(err, errlen, "no domains: data.corpus is empty (expected \"name=path\" entries)");
+    if (corpus->n == 0) return world_fail(err, errlen, "no domains: data.corpus is empty (expected \"name=path\" entries)");
     for (int i = 0; i < corpus->n; i++) {
         char name[TEXT_NAME_MAX];
         const char *path;
@@ -227,12 +219,12 @@ static int list_files(TextCorpus *tc, FileList lists[CFG_STRS_MAX], const cfg_ST
     }
     for (int d = 0; d < tc->n; d++) {
         if (lists[d].n == 0)
-            return fail(err, errlen, "domain \"%s\" is empty: its paths hold no files (after data.exclude)", tc->d[d].name);
+            return world_fail(err, errlen, "domain \"%s\" is empty: its paths hold no files (after data.exclude)", tc->d[d].name);
         for (int e = 0; e < d; e++)
             for (int i = 0; i < lists[d].n; i++)
                 for (int j = 0; j < lists[e].n; j++)
                     if (lists[d].f[i].dev == lists[e].f[j].dev && lists[d].f[i].ino == lists[e].f[j].ino)
-                        return fail(err, errlen, "%s is in two domains, \"%s\" and \"%s\" (as %s): its documents "
+                        return world_fail(err, errlen, "%s is in two domains, \"%s\" and \"%s\" (as %s): its documents "
                                     "would carry two labels", lists[d].f[i].path, tc->d[e].name, tc->d[d].name,
                                     lists[e].f[j].path);
     }
@@ -243,7 +235,7 @@ int text_corpus_size(const cfg_STRS *corpus, const cfg_STRS *exclude, double *to
                      size_t errlen) {
     TextCorpus *tc = calloc(1, sizeof *tc);
     FileList *lists = calloc(CFG_STRS_MAX, sizeof *lists);
-    int rc = tc && lists ? list_files(tc, lists, corpus, exclude, err, errlen) : fail(err, errlen, "out of memory");
+    int rc = tc && lists ? list_files(tc, lists, corpus, exclude, err, errlen) : world_fail(err, errlen, "out of memory");
     *total = *largest = 0;
     for (int d = 0; lists && d < CFG_STRS_MAX; d++) {
         for (int i = 0; i < lists[d].n; i++) {
@@ -375,7 +367,7 @@ static void take_document(const uint8_t *doc, size_t len, void *u) {
 
 static int read_file(const char *path, uint8_t **out, size_t *n, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return world_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     Buf b = {0};
     uint8_t chunk[1 << 16];
     size_t got;
@@ -385,8 +377,8 @@ static int read_file(const char *path, uint8_t **out, size_t *n, char *err, size
     fclose(f);
     if (oom || bad) {
         free(b.p);
-        return oom ? fail(err, errlen, "%s: out of memory reading it", path)
-                   : fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+        return oom ? world_fail(err, errlen, "%s: out of memory reading it", path)
+                   : world_fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
     }
     *out = b.p;
     *n = b.n;
@@ -407,7 +399,7 @@ static int read_domain(TextDomain *d, const FileList *L, const char *separator, 
         int nul;
         size_t bad = text_invalid_utf8(buf, n, &nul);
         if (nul || (double)bad > TEXT_BINARY_SHARE * (double)n)
-            rc = fail(err, errlen, "domain \"%s\": %s is not text (%s): leave it out with data.exclude", d->name,
+            rc = world_fail(err, errlen, "domain \"%s\": %s is not text (%s): leave it out with data.exclude", d->name,
                       L->f[i].path, nul ? "it holds NUL bytes" : "over 1% of its bytes are not UTF-8");
         if (rc == 0) {
             char size[32];
@@ -417,7 +409,7 @@ static int read_domain(TextDomain *d, const FileList *L, const char *separator, 
             d->bytes += n;
             d->files++;
             text_split_documents(buf, n, separator, take_document, &s);
-            if (s.oom) rc = fail(err, errlen, "domain \"%s\": out of memory holding the corpus", d->name);
+            if (s.oom) rc = world_fail(err, errlen, "domain \"%s\": out of memory holding the corpus", d->name);
         }
         free(buf);
     }
@@ -425,7 +417,7 @@ static int read_domain(TextDomain *d, const FileList *L, const char *separator, 
     d->train = s.train.p; d->train_len = s.train.n;
     d->eval = s.eval.p; d->eval_len = s.eval.n;
     if (rc == 0 && d->documents == 0)
-        rc = fail(err, errlen, "domain \"%s\" is empty: its %d file%s hold no document", d->name, d->files,
+        rc = world_fail(err, errlen, "domain \"%s\" is empty: its %d file%s hold no document", d->name, d->files,
                   d->files == 1 ? "" : "s");
     return rc;
 }
@@ -434,7 +426,7 @@ int text_corpus_read(TextCorpus *tc, const cfg_STRS *corpus, const cfg_STRS *exc
                      char *err, size_t errlen) {
     memset(tc, 0, sizeof *tc);
     FileList *lists = calloc(CFG_STRS_MAX, sizeof *lists);
-    if (!lists) return fail(err, errlen, "out of memory");
+    if (!lists) return world_fail(err, errlen, "out of memory");
     int rc = list_files(tc, lists, corpus, exclude, err, errlen);
     for (int d = 0; d < tc->n && rc == 0; d++) rc = read_domain(&tc->d[d], &lists[d], separator, err, errlen);
     for (int d = 0; d < CFG_STRS_MAX; d++) list_free(&lists[d]);
@@ -472,7 +464,7 @@ int text_corpus_compare(const char *saved, const TextCorpus *tc, char *err, size
             char now[17];
             snprintf(now, sizeof now, "%016llx", (unsigned long long)tc->d[d].hash);
             if (strlen(tc->d[d].name) == n && !strncmp(tc->d[d].name, p, n) && (hl != 16 || strncmp(h, now, 16)))
-                return fail(err, errlen, "the corpus of domain \"%s\" changed since it was saved (content hash %.*s "
+                return world_fail(err, errlen, "the corpus of domain \"%s\" changed since it was saved (content hash %.*s "
                             "then, %s now)", tc->d[d].name, (int)hl, h, now);
         }
         p = h + hl;

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "fail.h"
 #include "../../nn/nn.h"
 #include "../config/schema.h"  // WORLD_DOMAINS|GEOMETRY|CYCLIC|TEXT, MIX_*, TASK_*, TRANSFORM_* (config order)
 #include "corpus.h"
@@ -176,7 +177,5 @@ void world_text_free(World *w);
 void world_text_sample(const World *w, Rng *rng, int d, int32_t *x /* T+1 */);       // training stream
 void world_text_eval_sample(const World *w, Rng *rng, int d, int32_t *x /* T+1 */);  // evaluation stream
 double world_bytes_text(const WorldSpec *s);
-// printf-style error message into err (if any); returns -1 so callers can `return world_fail(...)`.
-int world_fail(char *err, size_t errlen, const char *fmt, ...);
 
 #endif
