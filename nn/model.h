@@ -41,6 +41,7 @@ void model_zero_grads(Model *m);
 int model_forward(Model *m, const Batch *b, const ForwardSwitches *sw, Losses *out);
 // Backward of the last forward: adds d(loss)/d(params) into m->grads (the routed experts' w1 and
 // w2 are written, not added: call model_zero_grads first, as the trainer does every step).
+// With spec.recompute it first runs each block's forward again from its kept input (same bits).
 void model_backward(Model *m, const Batch *b);
 // The global gradient norm √Σ g² right after model_backward: the routed experts' part comes from
 // the sums their backward took in cache, the rest is read from m->grads. Equal to optim's
