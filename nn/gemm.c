@@ -122,13 +122,16 @@ static const Kernel kernels[] = {
 
 const char *gemm_path(void) { return simd_level_name(simd_level()); }
 
-void gemm(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B, size_t ldb,
-          int M, int Nc, int Kd, int accumulate) {
-    // the widest kernel whose full tile (2 vectors) fits the row; the choice depends on the
-    // shape and the CPU only, so it is the same for every thread count
+// The widest kernel whose full tile (2 vectors) fits a row of `width` columns; the choice
+// depends on the shape and the CPU only, so it is the same for every thread count.
+static const Kernel *kernel_for(int width) {
     int lv = (int)simd_level();
-    while (lv > 0 && Nc < 2 * kernels[lv].lanes) lv--;
-    const Kernel *kn = &kernels[lv];
+    while (lv > 0 && width < 2 * kernels[lv].lanes) lv--;
+    return &kernels[lv];
+}
+
+static void gemm_with(const Kernel *kn, real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs,
+                      const real *B, size_t ldb, int M, int Nc, int Kd, int accumulate) {
     BlockFn fn = kn->fn;
     int mr = kn->mr, mblocks = (M + mr - 1) / mr;
     double work = (double)M * Nc * Kd;
@@ -140,6 +143,16 @@ void gemm(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const re
         int m0 = mb * mr, m1 = m0 + mr < M ? m0 + mr : M;
         fn(C, ldc, A, a_rs, a_cs, B, ldb, m0, m1, Nc, Kd, accumulate);
     }
+}
+
+void gemm(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B, size_t ldb,
+          int M, int Nc, int Kd, int accumulate) {
+    gemm_with(kernel_for(Nc), C, ldc, A, a_rs, a_cs, B, ldb, M, Nc, Kd, accumulate);
+}
+
+void gemm_cols(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B, size_t ldb,
+               int M, int Nc, int Kd, int accumulate, int Nc_full) {
+    gemm_with(kernel_for(Nc_full), C, ldc, A, a_rs, a_cs, B, ldb, M, Nc, Kd, accumulate);
 }
 
 // wt[I x O] = W[O x I]ᵀ in 16 x 16 tiles: a tile's reads and writes each stay within 16 cache

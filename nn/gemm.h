@@ -17,6 +17,16 @@
 // (a_cs = 1: plain; a_rs = 1: A is stored transposed), B[k][n] = B[k*ldb + n], C[m][n] = C[m*ldc + n].
 void gemm(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B, size_t ldb,
           int M, int Nc, int Kd, int accumulate);
+// gemm's bits for the first Nc columns of a product Nc_full columns wide, where Nc is Nc_full or
+// a multiple of GEMM_COLS_STEP. gemm picks its kernel by the row's width, and kernels of
+// different widths may round differently (with FMA or without); within a kernel, the columns
+// its vectors cover get the same bits wherever they fall, but the scalar columns at a row's end
+// may not (tests/test_nn.c). So a caller that computes only part of a product's columns
+// (attention's causal rows, blocked) names the whole width, stops at a multiple of the widest
+// vector, and gets the whole product's bits.
+#define GEMM_COLS_STEP 16
+void gemm_cols(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B, size_t ldb,
+               int M, int Nc, int Kd, int accumulate, int Nc_full);
 void gemm_ref(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B, size_t ldb,
               int M, int Nc, int Kd, int accumulate);
 

@@ -19,11 +19,20 @@ void rmsnorm_backward(real *dx, real *dg, const real *dy, const real *x, const r
 
 // ---- attention.c: causal multi-head attention on fused qkv ------------------------------------
 // qkv: N x 3D (q | k | v, head h owns columns h*Dh..), p: B x H x T x T, o: N x D.
-// scratch: attention_scratch(B, T, D, H) reals (per (b, h): a T x T and a Dh x T matrix).
+// p's row t holds the probabilities of keys 0..t and 0 for the keys after t up to the end of t's
+// block of query rows (attention.c); the backward reads no more, and the keys after it are not
+// written. scratch: attention_scratch(B, T, D, H) reals (per (b, h): a block of query rows of a
+// T x T matrix, and a Dh x T matrix).
 size_t attention_scratch(int B, int T, int D, int H);
 void attention_forward(real *o, real *p, const real *qkv, real *scratch, int B, int T, int D, int H);
 void attention_backward(real *dqkv, const real *dout, const real *qkv, const real *p, real *scratch,
                         int B, int T, int D, int H);
+// The plain references (the whole T x T square, then masked; serial): the same bits, for the
+// tests. Their scratch is attention_scratch_ref(B, T, D, H) reals.
+size_t attention_scratch_ref(int B, int T, int D, int H);
+void attention_forward_ref(real *o, real *p, const real *qkv, real *scratch, int B, int T, int D, int H);
+void attention_backward_ref(real *dqkv, const real *dout, const real *qkv, const real *p, real *scratch,
+                            int B, int T, int D, int H);
 
 // ---- gelu.c: tanh approximation ---------------------------------------------------------------
 // gelu(x) = 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³); computed as the identical

@@ -3,7 +3,7 @@
 // golden-values.md, copied here), dispatch invariants, aux-free behaviour, thread determinism;
 // sums of squares and GELU against plain formulas, rng_normal's moments.
 // covers: nn/gemm.c nn/simd.c nn/reduce.c nn/rng.c nn/params.c nn/balance.c nn/moe.c nn/gelu.c
-// covers: nn/loss.c nn/model.c
+// covers: nn/loss.c nn/model.c nn/attention.c
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
@@ -89,6 +89,78 @@ static void test_gemm_shapes(void) {
         CHECK_MSG(e1 < 1e-5 && e2 < 1e-5 && e3 < 1e-5, "wrappers at %d x %d x %d: errors %g %g %g", N, I, O, e1, e2, e3);
         free(in); free(W); free(out); free(wt); free(dout); free(din); free(dW);
     }
+}
+
+// gemm_cols: the first Nc columns of a product Nc_full wide (Nc a multiple of GEMM_COLS_STEP, or
+// all of them), bitwise as gemm computes them in the whole product, at every vector width: where
+// gemm alone would pick a narrower kernel for Nc columns (16 of 33 or 64), where the whole
+// product's row ends in single vectors or scalars (48 of 57), and Nc = Nc_full.
+static void test_gemm_cols(void) {
+    static const int shapes[][4] = {{5, 16, 33, 7}, {7, 16, 64, 13}, {13, 48, 57, 3}, {6, 32, 64, 32},
+                                    {1, 17, 17, 5}, {12, 48, 67, 9}, {3, 16, 16, 1}};  // M, Nc, Nc_full, Kd
+    const SimdLevel saved = simd_level();
+    for (int want = SIMD_SSE2; want <= SIMD_AVX512; want++) {
+        SimdLevel lv = simd_cap((SimdLevel)want);
+        if ((int)lv != want) continue;
+        int bad = 0;
+        for (size_t z = 0; z < sizeof shapes / sizeof shapes[0]; z++)
+            for (int acc = 0; acc < 2; acc++) {
+                int M = shapes[z][0], Nc = shapes[z][1], W = shapes[z][2], Kd = shapes[z][3];
+                real *A = malloc(sizeof(real) * M * Kd), *B = malloc(sizeof(real) * Kd * W);
+                real *C1 = malloc(sizeof(real) * M * W), *C2 = malloc(sizeof(real) * M * W);
+                fill(A, (size_t)M * Kd); fill(B, (size_t)Kd * W); fill(C1, (size_t)M * W);
+                memcpy(C2, C1, sizeof(real) * M * W);
+                gemm(C1, W, A, (size_t)Kd, 1, B, W, M, W, Kd, acc);
+                gemm_cols(C2, W, A, (size_t)Kd, 1, B, W, M, Nc, Kd, acc, W);
+                for (int m = 0; m < M; m++)
+                    if (memcmp(C1 + (size_t)m * W, C2 + (size_t)m * W, sizeof(real) * Nc) != 0) { bad++; break; }
+                free(A); free(B); free(C1); free(C2);
+            }
+        CHECK_MSG(bad == 0, "%s: gemm_cols differs from gemm's columns in %d cases", simd_level_name(lv), bad);
+    }
+    simd_cap(saved);
+}
+
+// The blocked attention (forward and backward) against the whole-square reference, bitwise, at
+// every vector width: T = 1, primes, the block's size and around it, several blocks with a
+// remainder; Dh = 1, 3, 8, 16 (below and above the vector widths).
+static void test_attention_blocked(void) {
+    static const int shapes[][4] = {{2, 1, 8, 2}, {1, 7, 6, 2}, {2, 13, 3, 1}, {1, 63, 16, 2}, {1, 64, 8, 1},
+                                    {2, 65, 16, 1}, {1, 130, 32, 2}, {1, 200, 24, 3}};  // B, T, D, H
+    const SimdLevel saved = simd_level();
+    for (int want = SIMD_SSE2; want <= SIMD_AVX512; want++) {
+        SimdLevel lv = simd_cap((SimdLevel)want);
+        if ((int)lv != want) continue;
+        int bad_o = 0, bad_p = 0, bad_d = 0;
+        for (size_t z = 0; z < sizeof shapes / sizeof shapes[0]; z++) {
+            int B = shapes[z][0], T = shapes[z][1], D = shapes[z][2], H = shapes[z][3];
+            size_t N = (size_t)B * T, np = (size_t)B * H * T * T;
+            real *qkv = malloc(sizeof(real) * N * 3 * D), *dout = malloc(sizeof(real) * N * D);
+            real *o1 = malloc(sizeof(real) * N * D), *o2 = malloc(sizeof(real) * N * D);
+            real *p1 = malloc(sizeof(real) * np), *p2 = malloc(sizeof(real) * np);
+            real *d1 = malloc(sizeof(real) * N * 3 * D), *d2 = malloc(sizeof(real) * N * 3 * D);
+            real *s1 = malloc(sizeof(real) * attention_scratch(B, T, D, H));
+            real *s2 = malloc(sizeof(real) * attention_scratch_ref(B, T, D, H));
+            fill(qkv, N * 3 * D); fill(dout, N * D); fill(d1, N * 3 * D);
+            for (size_t i = 0; i < N * 3 * D; i++) qkv[i] *= 2;  // peaked softmaxes too
+            memcpy(d2, d1, sizeof(real) * N * 3 * D);            // the backward adds into it
+            attention_forward(o1, p1, qkv, s1, B, T, D, H);
+            attention_forward_ref(o2, p2, qkv, s2, B, T, D, H);
+            if (memcmp(o1, o2, sizeof(real) * N * D) != 0) bad_o++;
+            for (size_t r = 0; r < (size_t)B * H * T; r++) {   // row t: keys 0..t
+                size_t t = r % (size_t)T;
+                if (memcmp(p1 + r * T, p2 + r * T, sizeof(real) * (t + 1)) != 0) { bad_p++; break; }
+            }
+            attention_backward(d1, dout, qkv, p1, s1, B, T, D, H);
+            attention_backward_ref(d2, dout, qkv, p2, s2, B, T, D, H);
+            if (memcmp(d1, d2, sizeof(real) * N * 3 * D) != 0) bad_d++;
+            free(qkv); free(dout); free(o1); free(o2); free(p1); free(p2); free(d1); free(d2); free(s1); free(s2);
+        }
+        CHECK_MSG(bad_o == 0 && bad_p == 0 && bad_d == 0,
+                  "%s: blocked attention vs the whole square: outputs differ in %d, probabilities in %d, "
+                  "gradients in %d shapes", simd_level_name(lv), bad_o, bad_p, bad_d);
+    }
+    simd_cap(saved);
 }
 
 // ---- GELU's vector copies against the scalar formulas (layers.h), at every vector width ----
@@ -756,6 +828,8 @@ int main(void) {
     rng_seed(&rng, 2024, 0);
     test_crossentropy_row();
     test_gemm_shapes();
+    test_gemm_cols();
+    test_attention_blocked();
     test_golden_routing();
     test_balance_hand();
     test_auxfree();
