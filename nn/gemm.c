@@ -12,6 +12,9 @@
 #include <string.h>
 #include "gemm.h"
 #include "simd.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 void gemm_ref(real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs, const real *B, size_t ldb,
               int M, int Nc, int Kd, int accumulate) {
@@ -130,8 +133,67 @@ static const Kernel *kernel_for(int width) {
     return &kernels[lv];
 }
 
+// A stored transposed (a_rs = 1: the weight gradients' doutᵀ, attention's Pᵀ and dSᵀ), usually
+// with a long k (the tokens): a block's MR values for one k are contiguous, but consecutive k are
+// a whole row of the stored matrix apart, so the kernel would touch a new cache line for every k
+// once per tile of columns; and B's Kd x Nc rows (the layer's input) are larger than L2, so every
+// block of rows would stream them from memory again. So k goes in chunks of PACK_K, the outer
+// loop: each thread runs its own blocks of rows (the static schedule's) through one chunk before
+// the next, so the chunk's B rows stay in L2; and a block's A values for the chunk are first
+// copied into a contiguous panel (panel[k][r], on the stack: nothing allocated) that stays in L1
+// while the kernel sweeps the columns. The panels hold the same values and each C element still
+// sums k in increasing order (a chunk's partial sum goes through C exactly, as a float), so the
+// bits are the same as the unpacked kernel's.
+#define PACK_K 256
+#define MR_MAX 6
+_Static_assert(MR_SSE <= MR_MAX && MR_WIDE <= MR_MAX, "a packed panel holds a block's rows");
+
+static void block_packed(BlockFn fn, real *C, size_t ldc, const real *A, size_t a_cs, const real *B,
+                         size_t ldb, int m0, int m1, int Nc, int k0, int kc, int accumulate) {
+    // k's row of the panel is MR_MAX long even for fewer rows: the kernel's column stride is then
+    // never 1, and a stride of 1 is where GCC compiles the scalar remainder's sum differently
+    // (an in-order vector reduction without FMA), so those columns would round differently
+    real panel[PACK_K * MR_MAX];
+    const int R = m1 - m0;
+    for (int k = 0; k < kc; k++) {
+        const real *src = A + m0 + (size_t)(k0 + k) * a_cs;
+        for (int r = 0; r < R; r++) panel[k * MR_MAX + r] = src[r];
+    }
+    fn(C + (size_t)m0 * ldc, ldc, panel, 1, MR_MAX, B + (size_t)k0 * ldb, ldb, 0, R, Nc, kc,
+       accumulate || k0 > 0);
+}
+
+static void gemm_packed(const Kernel *kn, real *C, size_t ldc, const real *A, size_t a_cs, const real *B,
+                        size_t ldb, int M, int Nc, int Kd, int accumulate) {
+    int mr = kn->mr, mblocks = (M + mr - 1) / mr;
+    double work = (double)M * Nc * Kd;
+    (void)work;
+#ifdef _OPENMP
+#pragma omp parallel if (work > 65536.0 && mblocks > 1)
+#endif
+    {
+        int lo = 0, hi = mblocks;
+#ifdef _OPENMP
+        int nt = omp_get_num_threads(), id = omp_get_thread_num();
+        lo = (int)((long long)mblocks * id / nt);
+        hi = (int)((long long)mblocks * (id + 1) / nt);
+#endif
+        for (int k0 = 0; k0 < Kd; k0 += PACK_K) {
+            int kc = Kd - k0 < PACK_K ? Kd - k0 : PACK_K;
+            for (int mb = lo; mb < hi; mb++) {
+                int m0 = mb * mr, m1 = m0 + mr < M ? m0 + mr : M;
+                block_packed(kn->fn, C, ldc, A, a_cs, B, ldb, m0, m1, Nc, k0, kc, accumulate);
+            }
+        }
+    }
+}
+
 static void gemm_with(const Kernel *kn, real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs,
                       const real *B, size_t ldb, int M, int Nc, int Kd, int accumulate) {
+    if (a_rs == 1 && a_cs > 1 && Kd > 0) {
+        gemm_packed(kn, C, ldc, A, a_cs, B, ldb, M, Nc, Kd, accumulate);
+        return;
+    }
     BlockFn fn = kn->fn;
     int mr = kn->mr, mblocks = (M + mr - 1) / mr;
     double work = (double)M * Nc * Kd;

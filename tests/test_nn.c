@@ -91,6 +91,49 @@ static void test_gemm_shapes(void) {
     }
 }
 
+// A stored transposed goes through packed panels in chunks of k (gemm.c): bitwise the same as
+// the unpacked kernel on the same values, at every vector width, on k around the chunk (256), a
+// last block of one row and of fewer rows, and at 1 and 2 threads. The unpacked reference reads
+// A from a layout with row stride 2 (At2[k][2m]): not packed, and, like the transposed layouts
+// before packing, a column stride above 1 (A stored plainly, stride 1, may round the scalar
+// columns differently: see block_packed).
+static void test_gemm_packed(void) {
+    static const int shapes[][3] = {{7, 33, 1}, {13, 16, 255}, {6, 67, 256}, {19, 40, 257}, {25, 64, 600}, {7, 40, 300},
+                                    {1, 5, 513}};  // M, Nc, Kd
+    const SimdLevel saved = simd_level();
+    for (int want = SIMD_SSE2; want <= SIMD_AVX512; want++) {
+        SimdLevel lv = simd_cap((SimdLevel)want);
+        if ((int)lv != want) continue;
+        int bad = 0, cases = 0;
+        for (size_t z = 0; z < sizeof shapes / sizeof shapes[0]; z++)
+            for (int acc = 0; acc < 2; acc++)
+                for (int th = 1; th <= 2; th++) {
+                    int M = shapes[z][0], Nc = shapes[z][1], Kd = shapes[z][2];
+                    real *At2 = malloc(sizeof(real) * Kd * M * 2), *At = malloc(sizeof(real) * Kd * M);
+                    real *B = malloc(sizeof(real) * Kd * Nc);
+                    real *C1 = malloc(sizeof(real) * M * Nc), *C2 = malloc(sizeof(real) * M * Nc);
+                    fill(At, (size_t)Kd * M); fill(B, (size_t)Kd * Nc); fill(C1, (size_t)M * Nc);
+                    for (size_t i = 0; i < (size_t)Kd * M; i++) { At2[2 * i] = At[i]; At2[2 * i + 1] = NAN; }
+                    memcpy(C2, C1, sizeof(real) * M * Nc);
+#ifdef _OPENMP
+                    int was = omp_get_max_threads();
+                    omp_set_num_threads(th);
+#endif
+                    gemm(C1, Nc, At2, 2, (size_t)2 * M, B, Nc, M, Nc, Kd, acc);  // unpacked
+                    gemm(C2, Nc, At, 1, (size_t)M, B, Nc, M, Nc, Kd, acc);   // transposed: packed
+#ifdef _OPENMP
+                    omp_set_num_threads(was);
+#endif
+                    if (memcmp(C1, C2, sizeof(real) * M * Nc) != 0) bad++;
+                    cases++;
+                    free(At2); free(At); free(B); free(C1); free(C2);
+                }
+        CHECK_MSG(bad == 0, "%s: gemm with A transposed (packed) differs from the unpacked kernel in %d of %d cases",
+                  simd_level_name(lv), bad, cases);
+    }
+    simd_cap(saved);
+}
+
 // gemm_cols: the first Nc columns of a product Nc_full wide (Nc a multiple of GEMM_COLS_STEP, or
 // all of them), bitwise as gemm computes them in the whole product, at every vector width: where
 // gemm alone would pick a narrower kernel for Nc columns (16 of 33 or 64), where the whole
@@ -829,6 +872,7 @@ int main(void) {
     test_crossentropy_row();
     test_gemm_shapes();
     test_gemm_cols();
+    test_gemm_packed();
     test_attention_blocked();
     test_golden_routing();
     test_balance_hand();
