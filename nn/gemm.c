@@ -133,10 +133,10 @@ static const Kernel *kernel_for(int width) {
     return &kernels[lv];
 }
 
-// A stored transposed (a_rs = 1: the weight gradients' doutᵀ, attention's Pᵀ and dSᵀ), usually
-// with a long k (the tokens): a block's MR values for one k are contiguous, but consecutive k are
-// a whole row of the stored matrix apart, so the kernel would touch a new cache line for every k
-// once per tile of columns; and B's Kd x Nc rows (the layer's input) are larger than L2, so every
+// A stored transposed (a_rs = 1: the weight gradients' doutᵀ), usually with a long k (the
+// tokens): a block's MR values for one k are contiguous, but consecutive k are a whole row of the
+// stored matrix apart, so the kernel would touch a new cache line for every k once per tile of
+// columns; and B's Kd x Nc rows (the layer's input) are larger than L2, so every
 // block of rows would stream them from memory again. So k goes in chunks of PACK_K, the outer
 // loop: each thread runs its own blocks of rows (the static schedule's) through one chunk before
 // the next, so the chunk's B rows stay in L2; and a block's A values for the chunk are first
@@ -145,14 +145,14 @@ static const Kernel *kernel_for(int width) {
 // sums k in increasing order (a chunk's partial sum goes through C exactly, as a float), so the
 // bits are the same as the unpacked kernel's.
 #define PACK_K 256
+#define PACK_MIN_COLS 64
 #define MR_MAX 6
 _Static_assert(MR_SSE <= MR_MAX && MR_WIDE <= MR_MAX, "a packed panel holds a block's rows");
 
 static void block_packed(BlockFn fn, real *C, size_t ldc, const real *A, size_t a_cs, const real *B,
                          size_t ldb, int m0, int m1, int Nc, int k0, int kc, int accumulate) {
-    // k's row of the panel is MR_MAX long even for fewer rows: the kernel's column stride is then
-    // never 1, and a stride of 1 is where GCC compiles the scalar remainder's sum differently
-    // (an in-order vector reduction without FMA), so those columns would round differently
+    // k's row of the panel is MR_MAX long even for fewer rows, so the kernel's column stride is
+    // never 1, as it never is for a stored transposed matrix either
     real panel[PACK_K * MR_MAX];
     const int R = m1 - m0;
     // a whole block's rows as a copy of fixed length, which the compiler inlines (a loop of R
@@ -198,7 +198,12 @@ static void gemm_packed(const Kernel *kn, real *C, size_t ldc, const real *A, si
 
 static void gemm_with(const Kernel *kn, real *C, size_t ldc, const real *A, size_t a_rs, size_t a_cs,
                       const real *B, size_t ldb, int M, int Nc, int Kd, int accumulate) {
-    if (a_rs == 1 && a_cs > 1 && Kd > 0) {
+    // packed where the panel is reused across columns: at least PACK_MIN_COLS (attention's Pᵀ·dO
+    // and dSᵀ·Q have only Dh columns and k <= 64 a block: the copy cost as much as it saved); and
+    // only rows of whole vectors: the scalar columns at a row's end are a loop whose rounding GCC
+    // decides per layout (an in-order vector reduction without FMA, or scalar FMAs), and it came
+    // out different for the panel's layout and chunks than for the stored matrix's (test_nn)
+    if (a_rs == 1 && a_cs > 1 && Kd > 0 && Nc >= PACK_MIN_COLS && Nc % kn->lanes == 0) {
         gemm_packed(kn, C, ldc, A, a_cs, B, ldb, M, Nc, Kd, accumulate);
         return;
     }

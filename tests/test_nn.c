@@ -93,13 +93,13 @@ static void test_gemm_shapes(void) {
 
 // A stored transposed goes through packed panels in chunks of k (gemm.c): bitwise the same as
 // the unpacked kernel on the same values, at every vector width, on k around the chunk (256), a
-// last block of one row and of fewer rows, and at 1 and 2 threads. The unpacked reference reads
-// A from a layout with row stride 2 (At2[k][2m]): not packed, and, like the transposed layouts
-// before packing, a column stride above 1 (A stored plainly, stride 1, may round the scalar
-// columns differently: see block_packed).
+// last block of one row and of fewer rows, rows ending in a single vector, at 1 and 2 threads;
+// and products that are not packed (too narrow, or rows ending in scalars: 67, 75 columns). The
+// unpacked reference reads A from a layout with row stride 2 (At2[k][2m]): not packed, and like
+// a stored transposed matrix, a column stride above 1.
 static void test_gemm_packed(void) {
-    static const int shapes[][3] = {{7, 33, 1}, {13, 16, 255}, {6, 67, 256}, {19, 40, 257}, {25, 64, 600}, {7, 40, 300},
-                                    {1, 5, 513}};  // M, Nc, Kd
+    static const int shapes[][3] = {{7, 67, 1}, {13, 72, 255}, {6, 67, 256}, {19, 75, 257}, {25, 64, 600},
+                                    {7, 72, 300}, {2, 64, 513}, {5, 16, 300}};  // M, Nc, Kd
     const SimdLevel saved = simd_level();
     for (int want = SIMD_SSE2; want <= SIMD_AVX512; want++) {
         SimdLevel lv = simd_cap((SimdLevel)want);
