@@ -115,13 +115,21 @@ run: moesim
 	./moesim run experiments/demo.toml $$([ -t 1 ] && echo --live)
 
 # Then numpy on the same decompositions, side by side (issue 16), with the first python3 that has
-# numpy (Debian's python3-numpy is /usr/bin/python3); skipped, saying why, without one.
+# numpy (Debian's python3-numpy is /usr/bin/python3); skipped, saying why, without one. Then
+# PyTorch on std and text std (issue 26: tests/bench_torch.py, tests/torch_moe.py's model) with the
+# first python3 that has torch, and issue 26's table, ours beside PyTorch; with no torch the table
+# is printed all the same, its PyTorch column saying how to install it.
 bench: $(BENCH)
 	$(BENCH)
 	@py=""; for p in python3 /usr/bin/python3; do \
 	    if $$p -c 'import numpy' 2>/dev/null; then py=$$p; break; fi; done; \
 	if [ -n "$$py" ]; then $$py tests/bench_numpy.py; \
 	else echo "bench: numpy side by side skipped: no python3 with numpy (apt-get install python3-numpy)"; fi
+	@py=""; for p in python3 /usr/bin/python3; do \
+	    if $$p -c 'import torch' 2>/dev/null; then py=$$p; break; fi; done; \
+	for p in python3 /usr/bin/python3; do [ -n "$$py" ] || ! command -v $$p >/dev/null || py=$$p; done; \
+	if [ -n "$$py" ]; then $$py tests/bench_torch.py; \
+	else echo "bench: issue 26's table skipped: no python3"; fi
 
 reproduce: moesim
 	sh experiments/reproduce.sh

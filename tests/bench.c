@@ -6,12 +6,16 @@
 //            tokens/s, step time, the 2-thread speed-up, where the time goes (median ms per phase
 //            of the step) and where the memory goes (bytes allocated per owner); and a whole run
 //            of it (2 steps with its evaluations, as `moesim run`): its peak RSS against the
-//            estimate `moesim run --dry-run` prints (sim/train/memory.h; target within 25 %)
+//            estimate `moesim run --dry-run` prints (sim/train/memory.h; target within 25 %);
+//            (issue 26) the share of our gemm peak over the whole AdamW step at the most threads:
+//            the step's matrix FLOPs (step_matmul_flops: 11.0 GFLOP) / step time / the peak
 //   experts  std with E = 8, 16, 64 (2 threads): tokens/s and the ratio E=64 / E=8
 //   topk     std with K = 1, 2, 4 (2 threads): tokens/s
 //   kernels  gemm GFLOP/s at the model's shapes (forward and both backward products of qkv, the
 //            expert matrices and the head), 1 and 2 threads, their mix as one std step weights
-//            them, and Newton–Schulz (5 steps) on one 256 x 128 expert matrix
+//            them, and Newton–Schulz (5 steps) on one 256 x 128 expert matrix; (issue 26) the peak:
+//            the best rate over four large products (1024^3 and three tall ones), the rate the
+//            step shares are taken of
 //   router   the router-only model (N = 4,096 hidden states, D = 64, E = 8, K = 2): steps/s
 //   analyze  (issue 16) every measurement of one layer at D = 4096, E = 64, 16 x 512 tokens
 //            (target <= 5 s) and D = 7168, E = 256, 16 x 256 (< 30 s): wall and CPU seconds,
@@ -29,12 +33,15 @@
 //            most 10 timed steps) with and without recompute (peak memory against 1.5 x its fp32
 //            AdamW floor); the fine-grained E=128 K=8 F=64 at std's width, against std; text std at
 //            T = 1024 (batch 4; 1 warm-up, 5 timed steps), against T = 256 (target >= 0.6); and
-//            a whole run of std with recompute: its peak RSS against --dry-run's estimate
+//            a whole run of std with recompute: its peak RSS against --dry-run's estimate; text std's
+//            share of our gemm peak (138.1 GFLOP a step; target >= 60 %)
 //   spectrum (issue 16) closed-form accuracy of the leading singular values and vectors at
 //            D = 4096 and 7168 (target 1e-6), every eigenpair of a D x D Gram matrix (D = 2048,
 //            4096), and Fig. 24's truncation table for one layer (D = 4096)
 // Then `make bench` runs tests/bench_numpy.py, which times numpy (with the machine's LAPACK) on
-// the same decompositions and prints them beside these rows (skipped without numpy).
+// the same decompositions and prints them beside these rows (skipped without numpy), and
+// tests/bench_torch.py, which trains tests/torch_moe.py's PyTorch model on std and text std and
+// prints issue 26's table, ours beside PyTorch (the PyTorch column says why when it is missing).
 // and, for every configuration, its peak resident memory, the minor page faults per timed step
 // (0 when a step allocates nothing), the CPU cores it actually got and how often it was preempted
 // (a busy machine shows there; the footer names the configurations hit).
@@ -127,6 +134,8 @@ typedef struct {
 #define TARGET_RECOMPUTE_STD_MIB 100.0
 #define TARGET_RECOMPUTE_TEXT_FLOOR 1.5
 #define TARGET_LONG_RATIO 0.6
+#define TARGET_STD_SHARE 65.0   // % of our gemm peak over the whole step (std_step_flops)
+#define TARGET_TEXT_SHARE 60.0
 // Issue 21's: 2 threads beside two busy processes take at most this many times their quiet time.
 #define TARGET_BUSY_SLOWDOWN 3.0
 #define BUSY_LOOPS 2
@@ -593,6 +602,81 @@ static int ns_child(const void *arg, const Opts *o, ChildOut *out) {
     return 0;
 }
 
+// ---- issue 26: the matrix FLOPs of a step, and our gemm's peak -------------------------------------
+// The matrix-product FLOPs of one training step (forward and backward, 2 per multiply-add),
+// counted from the shape. Per token and block, the forward computes
+//   q|k|v = a·Wqkvᵀ  2·D·3D,  the output projection  2·D·D                      8·D²
+//   router logits u·Pᵀ                                                          2·D·E
+//   attention: S = Q·Kᵀ and O = P·V over the full T x T square of each (sequence, head) (gemm
+//     computes every entry; the mask is applied after): 2·T·T·Dh each per (sequence, head),
+//     i.e. 2·2·T·Dh·H / token                                                   4·T·D
+//   the experts: K rows per token, each through W1 (2·D·F) and W2 (2·F·D)        4·K·D·F
+// and once per token the head, 2·D·V. The backward makes two products of the same size for each
+// forward one (the input and the weight gradient; attention's dP = dO·Vᵀ, dV = Pᵀ·dO, dQ = dS·K,
+// dK = dSᵀ·Q for its two), so a step is 3 forwards:
+//   flops = 3·N·(L·(8·D² + 2·D·E + 4·T·D + 4·K·D·F) + 2·D·V)
+// std (N = 2,048, D = 128, L = 4, E = 16, T = 64, K = 2, F = 256, V = 256):
+//   3·2,048·(4·(131,072 + 4,096 + 32,768 + 262,144) + 65,536) = 10,972,299,264 ≈ 11.0 GFLOP;
+// text std (N = 4,096, D = 256, L = 6, E = 32, T = 256, K = 4, F = 256, V = 256): 138.1 GFLOP.
+// Not counted: the embedding (a lookup), the element-wise work (norms, softmaxes, GELU, the
+// combine), the optimizer, and train.recompute's second forward (the measure is the model's work,
+// not what recomputation adds). PyTorch's profiler counts the same for tests/torch_moe.py's model
+// (tests/bench_torch.py prints both).
+#define STD_STEP_FLOPS 10972299264.0  // the hand count above; main() checks the function against it
+
+static double step_matmul_flops(double N, double V, double D, double L, double T, double E, double K, double F) {
+    return 3 * N * (L * (8 * D * D + 2 * D * E + 4 * T * D + 4 * K * D * F) + 2 * D * V);
+}
+static double std_step_flops(void) { return step_matmul_flops(STD_N, STD_V, STD_D, STD_L, 64, STD_E, STD_K, STD_F); }
+static double text_step_flops(void) { return step_matmul_flops(TEXT_TOKENS, 256, 256, 6, 256, 32, 4, 256); }
+
+// Our gemm's peak: the best rate over a few large products (M x Nc x Kd: rows x columns x inner),
+// each the median of kern_samples samples (a sample repeats the product for >= kern_min_s). The
+// kernel's rate depends on the shape (how its panels fit the caches), so the peak is the best of
+// a square one and the tall ones of a token-major training step. A step's share of it is its
+// matrix FLOPs / step time / this rate.
+static const int peak_shapes[][3] = {{1024, 1024, 1024}, {2048, 512, 512}, {4096, 256, 256}, {2048, 512, 128}};
+#define NPEAK ((int)(sizeof peak_shapes / sizeof peak_shapes[0]))
+
+static int peak_child(const void *arg, const Opts *o, ChildOut *out) {
+    int threads = *(const int *)arg;
+    set_threads(threads);
+    size_t amax = 0, bmax = 0, cmax = 0;
+    for (int i = 0; i < NPEAK; i++) {
+        size_t M = (size_t)peak_shapes[i][0], Nc = (size_t)peak_shapes[i][1], Kd = (size_t)peak_shapes[i][2];
+        amax = M * Kd > amax ? M * Kd : amax; bmax = Kd * Nc > bmax ? Kd * Nc : bmax; cmax = M * Nc > cmax ? M * Nc : cmax;
+    }
+    float *A = malloc(sizeof(float) * amax), *Bm = malloc(sizeof(float) * bmax), *C = malloc(sizeof(float) * cmax);
+    if (!A || !Bm || !C) { free(A); free(Bm); free(C); return child_fail(out, "memory", "peak buffers"); }
+    Rng rng;
+    rng_seed(&rng, 7, 0x9EA4);
+    fill_uniform(A, amax, &rng);
+    fill_uniform(Bm, bmax, &rng);
+    for (int i = 0; i < NPEAK; i++) {
+        int M = peak_shapes[i][0], Nc = peak_shapes[i][1], Kd = peak_shapes[i][2];
+        char nm[48];
+        snprintf(nm, sizeof nm, "%dx%dx%d", M, Nc, Kd);
+        Series *se = add_series(out, nm);
+        int reps = 1;
+        for (;;) {  // calibrate, as kernels_child
+            double t0 = now_s();
+            for (int r = 0; r < reps; r++) gemm(C, (size_t)Nc, A, (size_t)Kd, 1, Bm, (size_t)Nc, M, Nc, Kd, 0);
+            double dt = now_s() - t0;
+            if (dt >= o->kern_min_s || reps >= 4096) break;
+            reps = dt <= 0 ? reps * 16 : (int)(reps * (o->kern_min_s / dt) * 1.2) + 1;
+        }
+        se->flops = 2.0 * M * Nc * Kd * reps;
+        for (int k = 0; k < o->kern_samples && k < MAX_SAMPLES; k++) {
+            double t0 = now_s();
+            for (int r = 0; r < reps; r++) gemm(C, (size_t)Nc, A, (size_t)Kd, 1, Bm, (size_t)Nc, M, Nc, Kd, 0);
+            se->v[se->n++] = now_s() - t0;
+        }
+    }
+    out->loss = C[0];
+    free(A); free(Bm); free(C);
+    return 0;
+}
+
 static int empty_child(const void *arg, const Opts *o, ChildOut *out) {
     (void)arg; (void)o; (void)out;
     return 0;
@@ -895,6 +979,53 @@ static void memory_rows(const char *name, int muon, int threads, int recompute, 
             name, threads, threads == 1 ? "" : "s", est, st.rss_mib, err_pct, bd);
 }
 
+// ---- issue 26: the step's share of our gemm peak --------------------------------------------------
+
+// The peak at `threads` threads, measured once per bench run (its rows are added then: each
+// shape's rate and the best); NaN if it could not run.
+static double gemm_peak(const Opts *o, int threads) {
+    static double peak[3];
+    static int done[3];
+    if (threads < 1 || threads > 2) return NAN;
+    if (done[threads]) return peak[threads];
+    done[threads] = 1;
+    peak[threads] = NAN;
+    ChildStat cs;
+    if (run_child(peak_child, &threads, o, &child_buf, &cs) != 0 || child_buf.nseries != NPEAK) {
+        error_row("kernels gemm peak", threads, "gflops", child_buf.err[0] ? child_buf.err : "no samples");
+        return NAN;
+    }
+    double best = 0, lo = 0, hi = 0;
+    for (int i = 0; i < NPEAK; i++) {
+        const Series *se = &child_buf.s[i];
+        Stats st = stats_of(se->v, se->n);
+        char nm[64];
+        snprintf(nm, sizeof nm, "kernels gemm peak shape %s", se->name);
+        Row *r = add_row(nm, threads, "gflops", se->flops / st.med * 1e-9, se->flops / st.p75 * 1e-9,
+                         se->flops / st.p25 * 1e-9, "GFLOP/s");
+        if (r->value > best) { best = r->value; lo = r->lo; hi = r->hi; }
+    }
+    add_row("kernels gemm peak", threads, "gflops", best, lo, hi, "GFLOP/s");
+    peak[threads] = best > 0 ? best : NAN;
+    return peak[threads];
+}
+
+// A training configuration's matrix FLOPs per step and their share of our gemm peak over the
+// whole step (median step; the spread from the step's quartiles), with issue 26's target.
+static void share_rows(const char *name, const TrainResult *r, double flops, double goal, const Opts *o) {
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s step", name);
+    add_row(nm, 0, "matmul_gflop", flops * 1e-9, flops * 1e-9, flops * 1e-9, "GFLOP");
+    snprintf(nm, sizeof nm, "%s gemm share", name);
+    const int th = r->tc.threads;
+    if (!r->ok) { error_row(nm, th, "gemm_share", r->err); return; }
+    double peak = gemm_peak(o, th) * 1e9;
+    if (!isfinite(peak)) { error_row(nm, th, "gemm_share", "the gemm peak could not be measured"); return; }
+    Row *s = add_row(nm, th, "gemm_share", 100 * flops / r->step.med / peak, 100 * flops / r->step.p75 / peak,
+                     100 * flops / r->step.p25 / peak, "%");
+    set_target(s, 1, goal);
+}
+
 // ---- groups -----------------------------------------------------------------------------------
 
 // Every optimizer on std at the most threads (issue 25): tokens/s, the median and the mean step
@@ -932,6 +1063,7 @@ static void group_std(const Opts *o) {
                 if (mem) set_target(mem, 0, TARGET_STD_MIB);
             }
         }
+    share_rows("std adamw", res[0][o->tmax], std_step_flops(), TARGET_STD_SHARE, o);
     for (int mu = 0; mu < 2; mu++) {
         char nm[48];
         snprintf(nm, sizeof nm, "%s speed-up 2/1", mu ? "std muon" : "std adamw");
@@ -987,7 +1119,10 @@ static void group_shapes(const Opts *o) {
     text_long = text; text_long.T = 1024;
     fine.E = 128; fine.K = 8; fine.F = 64;
     const TrainResult *r_std = measure_train(&std, o), *r_std_rc = measure_train(&std_rc, o);
-    if (!find_row("std adamw", th, "tokens_per_s")) train_rows("std adamw", r_std, 1);  // group std not run
+    if (!find_row("std adamw", th, "tokens_per_s")) {  // group std not run
+        train_rows("std adamw", r_std, 1);
+        share_rows("std adamw", r_std, std_step_flops(), TARGET_STD_SHARE, o);
+    }
     train_rows("std adamw recompute", r_std_rc, 1);
     Row *mem = find_row("std adamw recompute", th, "peak_rss");
     if (mem) set_target(mem, 0, TARGET_RECOMPUTE_STD_MIB);
@@ -995,6 +1130,7 @@ static void group_shapes(const Opts *o) {
     memory_rows("std adamw recompute memory", 0, th, 1, o);  // --dry-run's estimate counts it
     const TrainResult *r_text = measure_train(&text, o), *r_text_rc = measure_train(&text_rc, o);
     train_rows("text std adamw", r_text, 1);
+    share_rows("text std adamw", r_text, text_step_flops(), TARGET_TEXT_SHARE, o);
     train_rows("text std adamw recompute", r_text_rc, 1);
     ratio_row("text std recompute/plain", th, "tps_ratio", r_text_rc, r_text, 0);
     if (r_text_rc->ok) {  // the fp32 AdamW floor: parameters, gradients and two moments
@@ -1355,6 +1491,7 @@ static void group_kernels(const Opts *o) {
             add_row("kernels gemm (process)", th, "peak_rss", cs.rss_mib, cs.rss_mib, cs.rss_mib, "MiB");
             stat_rows("kernels gemm (process)", th, &cs);
         }
+        gemm_peak(o, th);  // the best of four large products: the peak the step shares are taken of
         if (run_child(ns_child, &th, o, out, &cs) != 0 || out->nseries != 1) {
             error_row("kernels newton-schulz 256x128", th, "gflops", out->err[0] ? out->err : "no samples");
         } else {
@@ -1463,8 +1600,15 @@ int main(int argc, char **argv) {
            o.steps, o.router_mult, o.kern_samples, o.kern_min_s * 1e3);
     printf("  std: V=256 D=128 L=4 H=4 E=16 K=2 F=256 T=64 batch 32 (2,048 tok/step), switch alpha 0.01 global, clip 1\n");
     printf("  figures: median over steps/samples; spread p25-p75; peak RSS per configuration (own process)\n");
+    printf("  matrix FLOPs of a training step (forward + backward): std %.3f GFLOP, text std %.3f GFLOP\n",
+           std_step_flops() * 1e-9, text_step_flops() * 1e-9);
     fflush(stdout);
 
+    if (std_step_flops() != STD_STEP_FLOPS) {  // the formula against its comment's hand count
+        fprintf(stderr, "bench: step_matmul_flops gives %.0f for std, the hand count is %.0f\n", std_step_flops(),
+                STD_STEP_FLOPS);
+        return 1;
+    }
     // the machine's load when we start and end: the context for every figure (shared machines)
     add_row("env load average", 0, "start_1min", load[0], load[0], load[0], "");
     // a child that does nothing: the floor every peak_rss below includes

@@ -4,7 +4,8 @@
 # any check fails (a skip is not a failure, but it is counted and its reason printed).
 # Each test binary prints "<name>: N passed, M failed, K skipped" as its last line; scripts
 # tests/e2e_*.sh (end-to-end checks of the program) and tests/check_*.sh (static checks of the
-# source, e.g. check_layout.sh; run once, with the first build) do the same, and so do tests/test_*.py
+# source, e.g. check_layout.sh, or against an outside reference, check_torch.sh's PyTorch model;
+# run once, with the first build) do the same, and so do tests/test_*.py
 # (python, run once with the first build; counted as a skip without python3 >= 3.11). Builds use two jobs
 # (TEST_JOBS), and the tests of a build run in two lanes side by side (TEST_LANES). Every skip
 # prints a line
