@@ -2,7 +2,8 @@
 // model with and without it gives the same loss and gradients bit for bit, after a forward that
 // leaves every layer's routing caches (u, z, topk, h_mid: what evaluation reads) as without it;
 // with evaluation switches in the forward (the recomputed block keeps the forward's selection);
-// with and without attention, shared experts and aux-free biases; the logits after the forward
+// with and without attention, shared experts and aux-free biases, P from the top-K, and at sizes
+// that reorder the shared scratch's parts; the logits after the forward
 // (in scratch memory the blocks share) and every layer's router input and logits through
 // model_layer_view, read in any order. Its activation slab is smaller by at least L-1 blocks'
 // worth of attention, router and expert caches, and a layer more adds only what a block keeps;
@@ -24,6 +25,10 @@ typedef struct {
 // p_topk: the switch loss's P from the renormalized top-K probabilities (a cache the
 // recomputation must refill too), rather than the full softmax
 static int p_topk;
+// odd_shape: sizes where the shared scratch's parts change order (H·T < D: the probabilities
+// smaller than a row block; E·F > K·N: the transposed experts larger than the rows; 4E > K·D:
+// the router's gradients past them; a vocabulary larger than the rest; two shared experts)
+static int odd_shape;
 
 static ModelSpec spec_of(int attention, int shared, int auxfree, int recompute) {
     ModelSpec sp = {0};
@@ -33,6 +38,7 @@ static ModelSpec spec_of(int attention, int shared, int auxfree, int recompute) 
     sp.z_alpha = 0.001; sp.seq_alpha = 0.01; sp.bias_rate = 0.01;
     sp.recompute = recompute;
     sp.p_source = p_topk ? PSRC_TOPK : PSRC_FULL;
+    if (odd_shape) { sp.V = 200; sp.D = 32; sp.T = 4; sp.E = 16; sp.K = 1; sp.F = 24; sp.S = 2 * (shared > 0); }
     return sp;
 }
 
@@ -44,16 +50,16 @@ static int run(const ModelSpec *sp, const ForwardSwitches *sw, Outcome *o) {
     if (model_build(&m, sp, err, sizeof err) != 0) { CHECK_MSG(0, "model_build: %s", err); return -1; }
     model_init_params(&m, 7, 0.2, 0);
     for (int i = 0; i < sp->L * sp->E; i++) m.bias[i] = (real)(0.01 * (i % 5) - 0.02);
-    int32_t tok[4 * 9];
+    int32_t tok[4 * 9];  // T <= 8
     Rng r;
     rng_seed(&r, 11, 0);
-    for (int i = 0; i < 4 * 9; i++) tok[i] = (int32_t)rng_below(&r, (uint64_t)sp->V);
+    for (int i = 0; i < 4 * (sp->T + 1); i++) tok[i] = (int32_t)rng_below(&r, (uint64_t)sp->V);
     Batch b = {.B = 4, .micro = 2, .tokens = tok};
     Losses l;
     model_zero_grads(&m);
     int ok = model_forward(&m, &b, sw, &l) == 0;
     CHECK(ok);
-    const size_t N = 4 * 8, D = sp->D, E = sp->E, K = sp->K;
+    const size_t N = 4 * (size_t)sp->T, D = sp->D, E = sp->E, K = sp->K;
     const size_t NV = N * sp->V;
     o->nc = sp->L * N * (2 * D + E) + NV;
     o->nk = sp->L * N * K;
@@ -109,6 +115,10 @@ static void test_same_bits(void) {
     p_topk = 1;
     same_bits(1, 1, 0, NULL, "attention, shared expert, P from the top-K");
     p_topk = 0;
+    odd_shape = 1;
+    same_bits(1, 1, 0, NULL, "odd shape, attention, two shared experts");
+    same_bits(1, 0, 1, NULL, "odd shape, attention, aux-free");
+    odd_shape = 0;
     // an evaluation switch that changes the selection: the backward's recomputation keeps it
     uint8_t allowed[3 * 6];
     for (int i = 0; i < 3 * 6; i++) allowed[i] = i % 6 != 1;
