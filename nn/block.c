@@ -83,7 +83,7 @@ void block_forward(const Model *m, int l, BlockActs *a, real *out, const BlockRu
     const BlockParams *bp = &m->bp[l];
     int N = r->N, T = sp->T, D = sp->D, E = sp->E, K = sp->K, F = sp->F;
     size_t ND = (size_t)N * D;
-    if (sp->attention) {
+    if (sp->attention && r->part != BLOCK_EXPERTS) {
         const BlockAttention *at = &r->att;
         rmsnorm_forward(a->att_a, a->att_rstd, a->h_in, PARAM(m, bp->att_norm), N, D);
         linear(a->qkv, a->att_a, m, r, bp->wqkv, N, D, 3 * D);                    // [N x 3D] q | k | v
@@ -97,23 +97,27 @@ void block_forward(const Model *m, int l, BlockActs *a, real *out, const BlockRu
         } else {
             attention_forward(a->att_o, a->att_p, a->qkv, at->att_scratch, at->B, T, D, sp->H);
         }
+        if (r->part == BLOCK_ATTENTION) return;
         linear(r->tmp, a->att_o, m, r, bp->wo, N, D, D);                          // [N x D]
         add_parallel(a->h_mid, a->h_in, r->tmp, ND);
     }
     rmsnorm_forward(a->u, a->moe_rstd, a->h_mid, PARAM(m, bp->moe_norm), N, D);
     block_route(m, l, a, r);
     // the routed experts on their rows, then out = h_mid + Σ_k gate·y (+ shared experts)
-    moe_dispatch(a->expert_start, a->row_token, a->token_row, a->topk, N, E, K);
-    add_parallel(out, a->h_mid, NULL, ND);
+    const int whole = r->part == BLOCK_WHOLE;
+    if (whole) moe_dispatch(a->expert_start, a->row_token, a->token_row, a->topk, N, E, K);
     experts_forward(a->y, a->hpre, r->hact, r->x_rows, a->u, PARAM(m, bp->w1), PARAM(m, bp->w2),
                     transposed(m, r, bp->w1), transposed(m, r, bp->w2), a->expert_start, a->row_token,
                     E, D, F, r->wt_experts);
-    moe_combine_forward(out, a->y, a->gate, a->token_row, N, D, K);
+    if (whole) {
+        add_parallel(out, a->h_mid, NULL, ND);
+        moe_combine_forward(out, a->y, a->gate, a->token_row, N, D, K);
+    }
     for (int s = 0; s < sp->S; s++) {
         size_t at = (size_t)s * F * D;  // shared expert s in its stacks (and their transposes)
         const real *w1t = transposed(m, r, bp->shared_w1), *w2t = transposed(m, r, bp->shared_w2);
         ffn_forward(r->tmp, a->sh_hpre + (size_t)s * N * F, r->hact, a->u, PARAM(m, bp->shared_w1) + at,
                     PARAM(m, bp->shared_w2) + at, w1t ? w1t + at : NULL, w2t ? w2t + at : NULL, N, D, F, r->wt);
-        add_parallel(out, out, r->tmp, ND);
+        if (whole) add_parallel(out, out, r->tmp, ND);
     }
 }

@@ -21,9 +21,19 @@ typedef struct {
     real *att_s;         // R x H x T  the newest position's attention probabilities
 } BlockAttention;
 
+// Which part of the block a call runs: the whole block, or for the recomputation in
+// model_backward one half of it, each refilling only the caches its backward reads.
+enum {
+    BLOCK_WHOLE,
+    BLOCK_ATTENTION,  // att_a, att_rstd, qkv, att_p, att_o from h_in; no Wo, h_mid nor output
+    BLOCK_EXPERTS     // u, moe_rstd, z, s, p, gate, hpre, y, sh_hpre from h_mid and the kept
+                      // top-K and dispatch (sw must freeze the selection); no output
+};
+
 // One call's settings and scratch.
 typedef struct {
     int N;                       // rows
+    int part;                    // BLOCK_WHOLE (0), BLOCK_ATTENTION or BLOCK_EXPERTS
     const ForwardSwitches *sw;   // NULL: plain
     const real *wt_all;          // every matrix transposed once (a Decoder's wt), or NULL: each
                                  // product transposes its matrix into wt / wt_experts now
@@ -37,7 +47,8 @@ typedef struct {
 
 // Block l on r->N rows of a->h_in: fills a's caches (h_mid, u, z, s, p, topk, gate, dispatch,
 // hpre, y, sh_hpre, and att_a, att_rstd, qkv, att_o; att_p for the full square) and writes the
-// block's output into out (N x D).
+// block's output into out (N x D), after the experts are done with r->x_rows (out may be there).
+// r->part: only a part (out unused).
 void block_forward(const Model *m, int l, BlockActs *a, real *out, const BlockRun *r);
 // The router part of block l on N rows of a->u: z = u·Pᵀ, s, p, top-K (kept when
 // sw->freeze_selection), gates. Also the router-only model's forward.

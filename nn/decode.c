@@ -124,14 +124,15 @@ int model_decode_prefill(Model *m, Decoder *d, const int32_t *tokens, size_t str
     Batch b = {.B = nr, .micro = nr, .tokens = d->window, .shuffle_seed = 1};
     Losses loss;
     if (model_forward(m, &b, sw, &loss) != 0) return -1;
-    // With recompute the layers share one block's q|k|v: the last layer's is still there, each
-    // earlier one is recomputed from its kept input, last to first (the selection kept).
-    const ForwardSwitches keep_selection = {.freeze_selection = 1};
-    BlockRun rerun = {.N = nr * T, .sw = &keep_selection, .wt = m->wt, .wt_experts = m->wt_experts, .tmp = m->tmp,
-                      .x_rows = m->x_rows, .hact = m->dhid, .att = {.B = nr, .att_scratch = m->att_scratch}};
+    // The logits first: with recompute the attention below runs in the memory they share.
+    for (int i = 0; i < nr; i++)
+        memcpy(d->logits + (size_t)i * V, m->logits + ((size_t)i * T + w - 1) * V, sizeof(real) * V);
+    // With recompute the layers share one block's q|k|v, and the experts and the head overwrote
+    // it: each layer's attention runs again from its kept input (the same bits).
+    BlockRun rerun = {.N = nr * T, .part = BLOCK_ATTENTION, .wt = m->wt, .att = {.B = nr, .att_scratch = m->att_scratch}};
     if (sp->attention)
         for (int l = sp->L - 1; l >= 0; l--) {
-            if (sp->recompute && l + 1 < sp->L) block_forward(m, l, &m->blocks[l], m->da, &rerun);
+            if (sp->recompute) block_forward(m, l, &m->blocks[l], NULL, &rerun);
             for (int i = 0; i < nr; i++)
                 for (int t = 0; t < w; t++) {
                     const real *qkv = m->blocks[l].qkv + ((size_t)i * T + t) * 3 * D;  // q | k | v
@@ -140,8 +141,6 @@ int model_decode_prefill(Model *m, Decoder *d, const int32_t *tokens, size_t str
                     memcpy(d->vc + at, qkv + 2 * D, sizeof(real) * D);
                 }
         }
-    for (int i = 0; i < nr; i++)
-        memcpy(d->logits + (size_t)i * V, m->logits + ((size_t)i * T + w - 1) * V, sizeof(real) * V);
     d->last_prefill = 1;
     return 0;
 }

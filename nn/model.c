@@ -78,23 +78,114 @@ static real *take_r(Carver *c, size_t n) { real *p = c->r ? c->r + c->nr : NULL;
 static int32_t *take_i(Carver *c, size_t n) { int32_t *p = c->i ? c->i + c->ni : NULL; c->ni += n; return p; }
 static double *take_d(Carver *c, size_t n) { double *p = c->d ? c->d + c->nd : NULL; c->nd += n; return p; }
 
+static size_t max2(size_t a, size_t b) { return a > b ? a : b; }
+
+// The decoder's shared scratch: one region whose parts are live at different moments of a step,
+// so they overlap (offsets from its start; its size is the largest end). The moments:
+//   experts   a block's experts, forward or backward: [ A | x_rows | dhid | dx_rows ∪ wt_experts ]
+//             with A = hpre | y | sh_hpre with recompute (one block's worth, every block's),
+//             empty without (each block keeps its own); the output gradient of the rows
+//             overwrites y in place
+//   router    the rest of a block's MoE backward, once the rows are done: du over x_rows (the
+//             shared experts' backward still reads dhid), dz | ds | dp | dpb from dx_rows
+//   head      from the last block's output to the head's backward: [ A | h_final | f_norm |
+//             logits | probs ], h_final over x_rows (the block writes its output once its
+//             experts are done); A stays, so the last block needs no recomputation of its experts
+//   attention a block's attention, forward or backward: without recompute [ att_scratch ∪ da |
+//             dqkv ]; with recompute [ qkv | att_p ∪ da | att_o | att_scratch ∪ att_a | dqkv ]
+//             (att_a is needed before the attention and after its backward: recomputed then)
+//   tmp       after the attention's and the head's parts, and with shared experts after dhid
+// So the logits stay valid after a forward (evaluation reads them) until the next pass.
+static void carve_shared(Model *m, Carver *c) {
+    const ModelSpec *sp = &m->spec;
+    size_t B = sp->max_batch, T = sp->T, N = B * T, D = sp->D, E = sp->E, K = sp->K, F = sp->F, S = sp->S;
+    size_t H = sp->H, V = sp->V, NK = N * K, ND = N * D;
+    int rc = sp->recompute;
+    // experts
+    size_t A = rc ? NK * F + NK * D + S * N * F : 0;
+    size_t x_at = A, dhid_at = x_at + NK * D, dxw_at = dhid_at + max2(NK, N) * F;
+    size_t end = dxw_at + max2(NK * D, E * F * D);
+    // router: du over x_rows (N <= N*K rows), then the N x E gradients
+    end = max2(end, dxw_at + 4 * N * E);
+    // head
+    size_t head_at = x_at + ND;  // after h_final
+    end = max2(end, head_at + ND + 2 * N * V);
+    // attention
+    size_t scr = sp->attention ? attention_scratch((int)B, (int)T, (int)D, (int)H) : 0;
+    size_t qkv_at = 0, p_at = 0, o_at = 0, scr_at = 0, dqkv_at = 0, da_at = 0, a_at = 0;
+    if (sp->attention) {
+        if (rc) {
+            p_at = qkv_at + 3 * ND;
+            o_at = p_at + max2(B * H * T * T, ND);
+            scr_at = o_at + ND;
+            dqkv_at = scr_at + max2(scr, ND);
+            da_at = p_at;
+            a_at = scr_at;
+        } else {
+            dqkv_at = scr_at + max2(scr, ND);
+            da_at = scr_at;
+        }
+    }
+    size_t att_end = sp->attention ? dqkv_at + 3 * ND : 0, head_end = head_at + ND + 2 * N * V;
+    // tmp (the output of Wo, the head's df_norm, the attention's dout; with shared experts their
+    // output, added to the block's output) beside whatever is live with it
+    size_t tmp_at = max2(att_end, head_end);
+    if (S > 0) tmp_at = max2(tmp_at, dxw_at);
+    end = max2(max2(end, att_end), tmp_at + ND);
+    real *U = take_r(c, end);
+#define AT(off) (U ? U + (off) : NULL)
+    m->tmp = AT(tmp_at);
+    m->x_rows = AT(x_at);
+    m->dhid = AT(dhid_at);
+    m->dx_rows = AT(dxw_at);
+    m->wt_experts = AT(dxw_at);
+    m->du = AT(x_at);
+    m->dz = AT(dxw_at);
+    m->ds = AT(dxw_at + N * E);
+    m->dp = AT(dxw_at + 2 * N * E);
+    m->dpb = AT(dxw_at + 3 * N * E);
+    m->h_final = AT(x_at);
+    m->f_norm = AT(head_at);
+    m->logits = AT(head_at + ND);
+    m->probs = AT(head_at + ND + N * V);
+    if (sp->attention) {
+        m->att_scratch = AT(scr_at);
+        m->dqkv = AT(dqkv_at);
+        m->da = AT(da_at);
+    }
+    if (rc)
+        for (int l = 0; l < sp->L; l++) {
+            BlockActs *a = &m->blocks[l];
+            a->hpre = AT(0);
+            a->y = AT(NK * F);
+            a->sh_hpre = AT(NK * F + NK * D);
+            if (sp->attention) {
+                a->qkv = AT(qkv_at);
+                a->att_p = AT(p_at);
+                a->att_o = AT(o_at);
+                a->att_a = AT(a_at);
+            }
+        }
+#undef AT
+}
+
 static void carve(Model *m, Carver *c) {
     const ModelSpec *sp = &m->spec;
     size_t B = sp->max_batch, T = sp->T, N = B * T, D = sp->D, E = sp->E, K = sp->K, F = sp->F, S = sp->S;
     size_t H = sp->H, V = sp->V, NK = N * K;
-    int dec = sp->kind == MODEL_DECODER;
+    int dec = sp->kind == MODEL_DECODER, rc = dec && sp->recompute;
     for (int l = 0; l < sp->L; l++) {
         BlockActs *a = &m->blocks[l];
+        const BlockActs *b0 = &m->blocks[0];
         if (dec) {
             a->h_in = take_r(c, N * D);
             a->h_mid = sp->attention ? take_r(c, N * D) : a->h_in;
             // What only the backward reads: every block's own, or with recompute one block's
-            // worth that every block shares (model_backward recomputes it block by block).
-            const BlockActs *b0 = &m->blocks[0];
-            if (sp->recompute && l > 0) {
-                a->att_a = b0->att_a; a->att_rstd = b0->att_rstd; a->qkv = b0->qkv; a->att_p = b0->att_p;
-                a->att_o = b0->att_o; a->moe_rstd = b0->moe_rstd; a->hpre = b0->hpre; a->y = b0->y;
-                a->sh_hpre = b0->sh_hpre;
+            // worth that every block shares (in the shared scratch; model_backward recomputes it
+            // block by block), but for the norms' 1/rms.
+            if (rc) {
+                a->att_rstd = l ? b0->att_rstd : sp->attention ? take_r(c, N) : NULL;
+                a->moe_rstd = l ? b0->moe_rstd : take_r(c, N);
             } else {
                 if (sp->attention) {
                     a->att_a = take_r(c, N * D);
@@ -109,11 +200,16 @@ static void carve(Model *m, Carver *c) {
                 a->sh_hpre = take_r(c, S * N * F);
             }
         }
-        a->u = take_r(c, N * D);
-        a->z = take_r(c, N * E);
-        a->s = take_r(c, N * E);
-        a->p = take_r(c, N * E);
-        a->pb = sp->p_source == PSRC_TOPK ? take_r(c, N * E) : a->p;
+        // the router's input and scores: with recompute one block's worth (model_layer_view)
+        if (rc && l > 0) {
+            a->u = b0->u; a->z = b0->z; a->s = b0->s; a->p = b0->p; a->pb = b0->pb;
+        } else {
+            a->u = take_r(c, N * D);
+            a->z = take_r(c, N * E);
+            a->s = take_r(c, N * E);
+            a->p = take_r(c, N * E);
+            a->pb = sp->p_source == PSRC_TOPK ? take_r(c, N * E) : a->p;
+        }
         a->gate = take_r(c, N * K);
         a->topk = take_i(c, N * K);
         a->expert_start = take_i(c, E + 1);
@@ -126,39 +222,26 @@ static void carve(Model *m, Carver *c) {
         a->seq_P = take_d(c, B * E);
         a->wsq = dec ? take_d(c, E) : NULL;
     }
-    size_t C = dec ? V : E;   // classes of the model's cross-entropy
     m->targets = take_i(c, N);
     m->perm = take_i(c, N);
-    if (dec) {
-        m->h_final = take_r(c, N * D);
-        m->f_norm = take_r(c, N * D);
-        m->f_rstd = take_r(c, N);
-    }
-    m->logits = dec ? take_r(c, N * C) : NULL;
-    m->probs = take_r(c, N * C);
+    if (dec) m->f_rstd = take_r(c, N);
     size_t wmax = E * D;
     if (dec) {
         size_t cand[] = {3 * D * D, F * D, V * D};
         for (size_t i = 0; i < 3; i++) wmax = cand[i] > wmax ? cand[i] : wmax;
     }
     m->wt = take_r(c, wmax);
-    m->tmp = dec ? take_r(c, N * D) : NULL;    // the router model has no block output to stage
-    m->dh = dec ? take_r(c, N * D) : NULL;     // nor a residual gradient
-    m->du = take_r(c, N * D);
-    m->da = dec ? take_r(c, N * D) : NULL;
-    m->dqkv = dec && sp->attention ? take_r(c, N * 3 * D) : NULL;
-    m->att_scratch = dec && sp->attention ? take_r(c, attention_scratch((int)B, (int)T, (int)D, (int)H)) : NULL;
-    m->dz = take_r(c, N * E);
-    m->ds = take_r(c, N * E);
-    m->dp = take_r(c, N * E);
-    m->dpb = take_r(c, N * E);
     m->dgate = take_r(c, N * K);
     if (dec) {
-        m->wt_experts = take_r(c, E * F * D);
-        m->x_rows = take_r(c, NK * D);
-        m->dy_rows = take_r(c, NK * D);
-        m->dx_rows = take_r(c, NK * D);
-        m->dhid = take_r(c, (NK > N ? NK : N) * F);
+        m->dh = take_r(c, N * D);
+        carve_shared(m, c);
+    } else {  // the router model: no block output to stage, no residual gradient, E classes
+        m->probs = take_r(c, N * E);
+        m->du = take_r(c, N * D);
+        m->dz = take_r(c, N * E);
+        m->ds = take_r(c, N * E);
+        m->dp = take_r(c, N * E);
+        m->dpb = take_r(c, N * E);
     }
 }
 
@@ -458,6 +541,7 @@ int model_forward(Model *m, const Batch *b, const ForwardSwitches *sw, Losses *o
         block_forward(m, l, &m->blocks[l], l + 1 < sp->L ? m->blocks[l + 1].h_in : m->h_final, &r);
         balance_forward(m, l, b);
     }
+    m->view_layer = sp->L - 1;
     rmsnorm_forward(m->f_norm, m->f_rstd, m->h_final, PARAM(m, m->i_final_norm), N, D);
     matmul_forward(m->logits, m->f_norm, PARAM(m, m->i_head), N, D, V, m->wt);          // [N x V]
     double ce = crossentropy_forward(m->probs, m->logits, m->targets, N, V) / N;
@@ -484,19 +568,27 @@ void model_backward(Model *m, const Batch *b) {
     zero_parallel(m->dh, ND);
     rmsnorm_backward(m->dh, GRAD(m, m->i_final_norm), m->tmp, m->h_final, PARAM(m, m->i_final_norm), m->f_rstd, N, D);
 
-    // recompute: block l's forward again from its kept input into the shared buffers (the last
-    // block's are still there). The selection stays the forward's (kept per block), so any
-    // evaluation switches of the forward need not be known here; out goes to scratch (da).
+    // recompute: block l's experts again from its kept h_mid and choices into the shared buffers
+    // (the last block's are still there), then after their backward its attention from its kept
+    // input (every block's: the head's buffers and the experts overwrote the last one's). The
+    // selection stays the forward's, so any evaluation switches of the forward need not be known.
     const ForwardSwitches keep_selection = {.freeze_selection = 1};
     BlockRun rerun = block_run(m, b, &keep_selection);
     for (int l = sp->L - 1; l >= 0; l--) {
         BlockActs *a = &m->blocks[l];
         const BlockParams *bp = &m->bp[l];
-        if (sp->recompute && l + 1 < sp->L) block_forward(m, l, a, m->da, &rerun);
-        // m->dh holds dL/d(block output); the residual passes it to h_mid unchanged.
-        moe_combine_backward(m->dy_rows, m->dgate, m->dh, a->y, a->gate, a->token_row, N, D, K);
+        if (sp->recompute && l != m->view_layer) {
+            rerun.part = BLOCK_EXPERTS;
+            block_forward(m, l, a, NULL, &rerun);
+            if (sp->bal_method == BAL_SWITCH && sp->p_source == PSRC_TOPK)  // as balance_forward
+                topk_probs_forward(a->pb, a->s, a->topk, N, E, K);
+            m->view_layer = l;
+        }
+        // m->dh holds dL/d(block output); the residual passes it to h_mid unchanged. The rows'
+        // output gradient overwrites their outputs y.
+        moe_combine_backward(a->y, m->dgate, m->dh, a->y, a->gate, a->token_row, N, D, K);
         moe_gather_rows(m->x_rows, a->u, a->row_token, a->expert_start[E], D);  // again: cheaper than caching per block
-        experts_backward(m->dx_rows, GRAD(m, bp->w1), GRAD(m, bp->w2), m->dy_rows, m->x_rows, a->hpre,
+        experts_backward(m->dx_rows, GRAD(m, bp->w1), GRAD(m, bp->w2), a->y, m->x_rows, a->hpre,
                          PARAM(m, bp->w1), PARAM(m, bp->w2), a->expert_start, E, D, F, m->dhid, a->wsq);
         zero_parallel(m->du, ND);
         moe_gather_backward(m->du, m->dx_rows, a->token_row, N, D, K);
@@ -510,16 +602,35 @@ void model_backward(Model *m, const Batch *b) {
         // through the router-input norm: dh becomes dL/dh_mid
         rmsnorm_backward(m->dh, GRAD(m, bp->moe_norm), m->du, a->h_mid, PARAM(m, bp->moe_norm), a->moe_rstd, N, D);
         if (sp->attention) {
+            if (sp->recompute) {
+                rerun.part = BLOCK_ATTENTION;
+                block_forward(m, l, a, NULL, &rerun);
+            }
             matmul_backward_weight(GRAD(m, bp->wo), m->dh, a->att_o, N, D, D);     // dWo[D x D]
             matmul_input_grad_set(m->tmp, m->dh, PARAM(m, bp->wo), N, D, D);       // datt_o[N x D]
             zero_parallel(m->dqkv, ND * 3);
             attention_backward(m->dqkv, m->tmp, a->qkv, a->att_p, m->att_scratch, B, T, D, sp->H);
+            if (sp->recompute)  // att_a shares its memory with the attention's scratch: again (same bits)
+                rmsnorm_forward(a->att_a, a->att_rstd, a->h_in, PARAM(m, bp->att_norm), N, D);
             matmul_backward_weight(GRAD(m, bp->wqkv), m->dqkv, a->att_a, N, D, 3 * D);  // dWqkv[3D x D]
             matmul_input_grad_set(m->da, m->dqkv, PARAM(m, bp->wqkv), N, D, 3 * D);    // da[N x D]
             rmsnorm_backward(m->dh, GRAD(m, bp->att_norm), m->da, a->h_in, PARAM(m, bp->att_norm), a->att_rstd, N, D);
         }
     }
     embed_backward(GRAD(m, m->i_wte), m->i_wpe >= 0 ? GRAD(m, m->i_wpe) : NULL, m->dh, b->tokens, B, T, D);
+}
+
+void model_layer_view(Model *m, int l) {
+    const ModelSpec *sp = &m->spec;
+    if (!sp->recompute || sp->kind != MODEL_DECODER || l == m->view_layer) return;
+    BlockActs *a = &m->blocks[l];
+    const ForwardSwitches keep_selection = {.freeze_selection = 1};
+    BlockRun r = {.N = m->B * sp->T, .sw = &keep_selection, .wt = m->wt};
+    rmsnorm_forward(a->u, a->moe_rstd, a->h_mid, PARAM(m, m->bp[l].moe_norm), r.N, sp->D);
+    block_route(m, l, a, &r);
+    if (sp->bal_method == BAL_SWITCH && sp->p_source == PSRC_TOPK)
+        topk_probs_forward(a->pb, a->s, a->topk, r.N, sp->E, sp->K);
+    m->view_layer = l;
 }
 
 void model_update_bias(Model *m) {

@@ -41,8 +41,15 @@ void model_zero_grads(Model *m);
 int model_forward(Model *m, const Batch *b, const ForwardSwitches *sw, Losses *out);
 // Backward of the last forward: adds d(loss)/d(params) into m->grads (the routed experts' w1 and
 // w2 are written, not added: call model_zero_grads first, as the trainer does every step).
-// With spec.recompute it first runs each block's forward again from its kept input (same bits).
+// With spec.recompute it runs each block's experts again from its kept h_mid before their
+// backward, and its attention from its kept input before that backward (same bits).
+// It overwrites the logits and the blocks' expert outputs y.
 void model_backward(Model *m, const Batch *b);
+// Makes m->blocks[l].u, moe_rstd, z, s, p and pb hold layer l's values of the last forward: with
+// spec.recompute every layer shares them, so they are computed again from the kept h_mid and
+// top-K (the same bits); without, nothing to do. Call before reading a layer's router input or
+// logits after a forward (evaluation, route, export); the logits stay valid.
+void model_layer_view(Model *m, int l);
 // The global gradient norm √Σ g² right after model_backward: the routed experts' part comes from
 // the sums their backward took in cache, the rest is read from m->grads. Equal to optim's
 // grad_norm over the flat array up to rounding; the same bits for any thread count.
@@ -92,7 +99,8 @@ int model_decode_step(const Model *m, Decoder *d, const int32_t *tokens, size_t 
                       const ForwardSwitches *sw);
 // Layer l's routing of row i at window position t of the last call (a prefill: t < its w; a step:
 // t is ignored, the position stepped): its K experts in top-K order, their gates (K) and the
-// router logits z (E). Valid until the next call (or model_forward, after a prefill).
+// router logits z (E). Valid until the next call (or model_forward, after a prefill). After a
+// prefill on a model with spec.recompute, z is model_layer_view's layer's (call it first).
 typedef struct { const int32_t *topk; const real *gate, *z; } DecodeRoute;
 DecodeRoute decoder_route(const Decoder *d, const Model *m, int l, int i, int t);
 

@@ -28,9 +28,11 @@ typedef struct {
     double alpha, z_alpha, seq_alpha;
     double bias_rate;
     int bias_update, bias_center;
-    int recompute;                 // decoder: 1 keeps each block's input, output of attention (h_mid),
-                                   // router input and routing; the rest (attention, experts) lives in one
-                                   // block's buffers and model_backward recomputes it (same bits)
+    int recompute;                 // decoder: 1 keeps each block's input, its output of attention (h_mid)
+                                   // and its choices (top-K, gates, dispatch); the rest (attention,
+                                   // router input and scores, experts) lives in one block's buffers and
+                                   // model_backward recomputes it (same bits); model_layer_view gives
+                                   // evaluation a layer's router input and logits back
 } ModelSpec;
 
 typedef struct {
@@ -49,6 +51,9 @@ typedef struct {
 } Losses;
 
 // Per-block activation caches (pointers into the activation slab). Rows are tokens n = b*T + t.
+// Which of them are each block's own and which share memory with scratch is model.c's carve();
+// with spec.recompute, u, moe_rstd, z, s, p, pb and everything of the attention and the experts
+// are one block's worth that every block shares (model_layer_view brings back u and z).
 typedef struct {
     real *h_in;       // N x D   residual stream entering the block
     real *att_a;      // N x D   RMSNorm(h_in; att_norm)
@@ -96,10 +101,13 @@ typedef struct {
     // whole-model caches of the last forward
     int B;                 // sequences in the last forward
     int32_t *targets;      // N       next-token (decoder) or expert (router task) targets, -1: none
-    real *h_final;         // N x D   residual after the last block
+    real *h_final;         // N x D   residual after the last block (decoder: in the shared scratch,
+                           //         valid from the forward to the head's backward)
     real *f_norm;          // N x D   RMSNorm(h_final; final_norm)
     real *f_rstd;          // N
-    real *logits;          // N x V   (router: N x E task probabilities live in probs)
+    real *logits;          // N x V   (router: N x E task probabilities live in probs); the decoder's
+                           //         head buffers share memory with the blocks' scratch: valid after
+                           //         a forward, until the next forward or backward
     real *probs;           // N x V   softmax of logits (router: N x E)
     // scratch (forward and backward)
     real *wt;              // largest matrix: transposed weights for matmul_forward
@@ -110,9 +118,10 @@ typedef struct {
     real *att_scratch;     // attention_scratch(B, T, D, H)
     real *dz, *ds, *dp, *dpb; // N x E
     real *dgate;           // N x K
-    real *x_rows, *dy_rows, *dx_rows; // N*K x D
+    real *x_rows, *dx_rows; // N*K x D (the rows' output gradient overwrites their outputs y, in place)
     real *dhid;            // max(N*K, N) x F: the experts' gelu(hpre) in the forward, their hidden gradient in the backward
     int32_t *perm;         // N (shuffle scope)
+    int view_layer;        // recompute: the layer whose u, moe_rstd, z, s, p, pb the shared buffers hold
 } Model;
 
 // Evaluation switches of one forward, passed with the call (NULL: a plain forward, all zero).

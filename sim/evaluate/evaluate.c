@@ -242,6 +242,7 @@ double eval_forward(Evaluator *R, const ForwardSwitches *sw) {
         for (int s = 0; s < parts; s++) {
             const size_t src = window ? (size_t)s * T + from : 0;  // first row in the model's caches
             for (int layer = 0; layer < R->L && !sw; layer++) {
+                model_layer_view(m, layer);  // with train.recompute the layers share u and z
                 const BlockActs *a = &m->blocks[layer];
                 memcpy(R->ev_u + ((size_t)layer * R->ev_n + done) * D, a->u + src * D, sizeof(float) * take * D);
                 memcpy(R->ev_z + ((size_t)layer * R->ev_n + done) * E, a->z + src * E, sizeof(float) * take * E);

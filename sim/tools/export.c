@@ -72,6 +72,7 @@ int export_model(const Config *c, const char *dir, char *err, size_t errlen) {
         bad = put_npy(dir, "tokens.npy", "<i4", src.tokens, 2, sh, bad, err, errlen);
     }
     for (int layer = 0; layer < m.spec.L && !bad; layer++) {
+        model_layer_view(&m, layer);  // a model with recompute shares u and z between its layers
         const BlockActs *a = &m.blocks[layer];
         size_t su[2] = {(size_t)N, (size_t)D}, sz[2] = {(size_t)N, (size_t)m.spec.E}, sk[2] = {(size_t)N, (size_t)m.spec.K};
         size_t sb[1] = {(size_t)m.spec.E};

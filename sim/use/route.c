@@ -26,8 +26,9 @@ int route_tokens(Model *m, const int32_t *tokens, int rows, int len, int32_t *ro
         Batch bt = {.B = nb, .micro = nb, .tokens = batch, .shuffle_seed = 1};
         Losses l;
         if (model_forward(m, &bt, NULL, &l) != 0) { free(batch); snprintf(err, errlen, "invalid batch"); return -1; }
-        for (int b = 0; b < nb; b++)
-            for (int layer = 0; layer < L; layer++) {
+        for (int layer = 0; layer < L; layer++) {
+            model_layer_view(m, layer);  // a model with recompute shares u between its layers
+            for (int b = 0; b < nb; b++) {
                 // positions 0..len-1 of sequence b: rows b*T + t of the layer's N x K choices
                 memcpy(routes + (((size_t)(r0 + b) * L + layer) * len) * K, m->blocks[layer].topk + (size_t)b * T * K,
                        sizeof(int32_t) * (size_t)len * K);
@@ -36,6 +37,7 @@ int route_tokens(Model *m, const int32_t *tokens, int rows, int len, int32_t *ro
                     memcpy(hidden + (((size_t)(r0 + b) * L + layer) * len) * D, m->blocks[layer].u + (size_t)b * T * D,
                            sizeof(float) * (size_t)len * D);
             }
+        }
     }
     free(batch);
     return 0;
