@@ -9,7 +9,8 @@
 // in the same order as in the full T x T square (attention_forward_ref, below): the scores'
 // product runs the kernel the full width would (gemm_cols), and the products over keys or
 // queries only leave out terms whose probability is exactly 0, so the bits are the same (up to
-// the sign of an exact zero sum). It also halves the products' work.
+// the sign of an exact zero sum). It also nearly halves the products' work
+// (5/8 of the square at T = 256, 17/32 at T = 1024).
 #include <math.h>
 #include <string.h>
 #include "layers.h"
