@@ -28,6 +28,15 @@ size_t attention_scratch(int B, int T, int D, int H) {
     return (size_t)B * H * ((size_t)att_rows(T) * T + (size_t)(D / H) * T);
 }
 
+double attention_work_fraction(int T) {
+    double kept = 0;  // Σ over the blocks: rows × keys up to the block's end
+    for (int t0 = 0; t0 < T; t0 += att_rows(T)) {
+        int t1 = t0 + att_rows(T) < T ? t0 + att_rows(T) : T;
+        kept += (double)(t1 - t0) * t1;
+    }
+    return T > 0 ? kept / ((double)T * T) : 0;
+}
+
 size_t attention_scratch_ref(int B, int T, int D, int H) {
     return (size_t)B * H * ((size_t)T * T + (size_t)(D / H) * T);
 }

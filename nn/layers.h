@@ -24,6 +24,10 @@ void rmsnorm_backward(real *dx, real *dg, const real *dy, const real *x, const r
 // written. scratch: attention_scratch(B, T, D, H) reals (per (b, h): a block of query rows of a
 // T x T matrix, and a Dh x T matrix).
 size_t attention_scratch(int B, int T, int D, int H);
+// The share of the T x T square the blocked products compute (each block of query rows against
+// the keys up to its last row): 1 at T <= 64, 5/8 at T = 256, 17/32 at T = 1024. make bench
+// counts the matrix FLOPs a step executes with it.
+double attention_work_fraction(int T);
 void attention_forward(real *o, real *p, const real *qkv, real *scratch, int B, int T, int D, int H);
 void attention_backward(real *dqkv, const real *dout, const real *qkv, const real *p, real *scratch,
                         int B, int T, int D, int H);

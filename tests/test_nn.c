@@ -164,6 +164,17 @@ static void test_gemm_cols(void) {
     simd_cap(saved);
 }
 
+// The share of the square the blocked attention computes, by hand: T = 100 is a block of 64 rows
+// against 64 keys and one of 36 rows against all 100, (64·64 + 36·100) / 100² = 0.7696; T = 256
+// is four blocks, 64·(64 + 128 + 192 + 256) / 256² = 5/8; T = 1024, 17/32; one block: 1.
+static void test_attention_work_fraction(void) {
+    CHECK_NEAR(attention_work_fraction(100), 0.7696, 1e-12, 0);
+    CHECK_NEAR(attention_work_fraction(256), 0.625, 1e-12, 0);
+    CHECK_NEAR(attention_work_fraction(1024), 17.0 / 32, 1e-12, 0);
+    CHECK_NEAR(attention_work_fraction(64), 1.0, 1e-12, 0);
+    CHECK_NEAR(attention_work_fraction(7), 1.0, 1e-12, 0);
+}
+
 // The blocked attention (forward and backward) against the whole-square reference, bitwise, at
 // every vector width: T = 1, primes, the block's size and around it, several blocks with a
 // remainder; Dh = 1, 3, 8, 16 (below and above the vector widths).
@@ -874,6 +885,7 @@ int main(void) {
     test_gemm_cols();
     test_gemm_packed();
     test_attention_blocked();
+    test_attention_work_fraction();
     test_golden_routing();
     test_balance_hand();
     test_auxfree();
