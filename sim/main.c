@@ -143,7 +143,9 @@ static const char usage_analyze[] =
     "  --pairs N          token pairs sampled for Eq. 5 and Proposition 1 (default 2048)\n"
     "  --top-p P          mass of the top-P expert sets (default 0.8)\n"
     "  --truncation on|off  also write truncation.csv (Fig. 24; a full eigen-decomposition of the\n"
-    "                     D x D Gram matrix, O(D^3): off by default above D = 2048)\n";
+    "                     D x D Gram matrix, O(D^3): off by default above D = 2048)\n"
+    "  --alignment on|off  router_data_alignment and data_energy_top_r (the D/8 leading directions of\n"
+    "                     H: off by default above D = 2048, where they would cost minutes; null then)\n";
 
 static const char usage_generate[] =
     "usage: moesim generate RUN_DIR --out DIR [options]\n"
@@ -404,6 +406,7 @@ static int cmd_analyze(int argc, char **argv) {
     AnalyzeArgs a = {0};
     const char *layers = NULL;
     int trunc = -1;                                   // -1: by D (on up to 2048)
+    int align = -1;                                   // -1: by D (on up to 2048)
     int dtype = -1;                                   // 0: bfloat16
     const Option opts[] = {
         {.name = "--hidden", .kind = OPT_PATH, .meta = "H.npy", .dst = &a.hidden},
@@ -418,12 +421,14 @@ static int cmd_analyze(int argc, char **argv) {
         {.name = "--score", .kind = OPT_CHOICE, .meta = "S", .dst = &a.sigmoid, .choices = "softmax|sigmoid"},
         {.name = "--dtype", .kind = OPT_CHOICE, .meta = "bfloat16", .dst = &dtype, .choices = "bfloat16"},
         {.name = "--truncation", .kind = OPT_CHOICE, .meta = "on|off", .dst = &trunc, .choices = "off|on"},
+        {.name = "--alignment", .kind = OPT_CHOICE, .meta = "on|off", .dst = &align, .choices = "off|on"},
         OPT_TOP_P(&a.top_p),
     };
     int rc = opt_parse("analyze", usage_analyze, opts, NOPTS(opts), argc, argv);
     if (rc != OPT_CONTINUE) return rc;
     if (dtype == 0) a.dtype = "bfloat16";
     a.truncation = trunc;                             // resolved per layer below when -1
+    a.alignment = align;                              // likewise
     char err[IO_MSG_MAX];
     if (layers && (a.hidden || a.router || a.topk_file))
         return opt_fail("analyze", "--layers takes no --hidden, --router or --topk-file (see moesim analyze --help)");

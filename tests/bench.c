@@ -100,6 +100,7 @@
 #include "../sim/measure/linalg.h"
 #include "../sim/measure/metrics.h"
 #include "../sim/measure/truncation.h"
+#include "../sim/tools/analyze.h"
 #include "../sim/models/spec.h"
 #include "../sim/train/memory.h"
 #include "../sim/train/train.h"
@@ -1249,6 +1250,7 @@ static int analyze_child(const void *arg, const Opts *o, ChildOut *out) {
         LayerData d = {.N = N, .D = c->D, .E = c->E, .K = c->K, .T = c->T, .H = H, .P = P, .Z = Z, .topk = topk};
         MetricsOptions mo;
         metrics_default_options(&mo);
+        mo.alignment = c->D <= ANALYZE_COSTLY_MAX_D;    // every measurement analyze makes by default
         LayerMetrics lm;
         Rng rr;
         rng_seed(&rr, 1, 2);

@@ -250,6 +250,39 @@ static void test_folder(void) {
     CHECK_MSG(strstr(err, p) && strstr(err, "no layer<i>.hidden.npy"), "%s", err);
 }
 
+// --alignment: above D = 2048 the router-alignment pair is off by default (the D/8 leading
+// directions would take minutes at real widths), null with the reason naming the flag; on when
+// asked, and then a share in (0, 1]. 12 rows of D = 2056 (so Lanczos works on the 12-row side).
+static void test_alignment_default(void) {
+    enum { NR = 12, DW = 2056, EW = 4 };
+    float *Hw = malloc(sizeof(float) * NR * DW), *Pw = malloc(sizeof(float) * EW * DW);
+    for (int i = 0; i < NR * DW; i++) Hw[i] = (float)sin(0.37 * i + 0.11 * (i % 7));
+    for (int i = 0; i < EW * DW; i++) Pw[i] = (float)cos(0.53 * i);
+    char h[600], r[600], o1[600], o2[600], err[1200], p[800], v[64];
+    path(h, sizeof h, "hw.npy");
+    path(r, sizeof r, "pw.npy");
+    path(o1, sizeof o1, "wide_default");
+    path(o2, sizeof o2, "wide_on");
+    const size_t sh[2] = {NR, DW}, sp[2] = {EW, DW};
+    CHECK(npy_write(h, "<f4", Hw, 2, sh) == 0 && npy_write(r, "<f4", Pw, 2, sp) == 0);
+    AnalyzeArgs a = {.hidden = h, .router = r, .out = o1, .top_k = 2, .seq_len = 4, .pairs = 20,
+                     .truncation = 0, .alignment = -1};
+    CHECK_MSG(analyze_files(&a, err, sizeof err) == 0, "%s", err);
+    snprintf(p, sizeof p, "%s/analysis.json", o1);
+    char *json = read_text_file(p);
+    CHECK(json && json_field(json, "router_data_alignment", v, sizeof v) && strcmp(v, "null") == 0);
+    CHECK(json && strstr(json, "give --alignment on") != NULL);
+    CHECK(json && json_field(json, "data_energy_top_r", v, sizeof v) && strcmp(v, "null") == 0);
+    CHECK(json && json_field(json, "maxvio", v, sizeof v) && strcmp(v, "null") != 0);
+    free(json);
+    a.out = o2;
+    a.alignment = 1;
+    CHECK_MSG(analyze_files(&a, err, sizeof err) == 0, "%s", err);
+    double al = key(o2, "router_data_alignment"), en = key(o2, "data_energy_top_r");
+    CHECK_MSG(al > 0 && al <= 1 + 1e-9 && en > 0 && en <= 1 + 1e-9, "alignment %g, energy %g", al, en);
+    free(Hw); free(Pw);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/test_analyze.%ld", (long)getpid());
     CHECK(mkdir_p(tmpdir) == 0);
@@ -257,6 +290,7 @@ int main(void) {
     test_by_hand();
     test_errors();
     test_folder();
+    test_alignment_default();
     if (!getenv("KEEP")) remove_tree(tmpdir);
     return test_summary("test_analyze");
 }

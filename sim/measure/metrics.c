@@ -18,6 +18,7 @@ void metrics_default_options(MetricsOptions *opt) {
     opt->top_p = 0.8;
     opt->prop1_rank = 1;
     opt->prop1_slack = 1e-5;
+    opt->alignment = 1;
 }
 
 double metrics_cosine(const double *a, const double *b, int n) {
@@ -109,7 +110,8 @@ int metrics_check(const LayerData *in, const MetricsOptions *opt, char *err, siz
 MetricsShape metrics_shape(const LayerData *in, const MetricsOptions *opt) {
     MetricsShape s = {.N = in->N, .D = in->D, .E = in->E, .T = in->T,
                       .n_domains = in->domain ? in->n_domains : 0, .pairs = opt->pairs,
-                      .seq_pairs = opt->seq_pairs, .prop1_rank = opt->prop1_rank};
+                      .seq_pairs = opt->seq_pairs, .prop1_rank = opt->prop1_rank,
+                      .alignment = opt->alignment};
     return s;
 }
 
@@ -181,7 +183,7 @@ static size_t carve_slices(Slices *sl, void *base, const MetricsShape *s) {
     sl->Wt = carve(&c, D * (E + 2), sizeof(double));
     sl->v1 = carve(&c, D, sizeof(double));
     sl->mdir = carve(&c, D, sizeof(double));
-    const size_t ra = s->D > 0 ? (size_t)alignment_directions(s) : 0;
+    const size_t ra = s->D > 0 && s->alignment ? (size_t)alignment_directions(s) : 0;
     sl->Va = carve(&c, ra * D, sizeof(double));
     sl->lama = carve(&c, ra, sizeof(double));
     sl->pairs = carve(&c, M * 2, sizeof(int32_t));
@@ -481,7 +483,7 @@ int metrics_layer(LayerMetrics *out, const MetricsArrays *arrays, const LayerDat
 
     int rc = stage_sequence_energy(out, in);
     if (!rc) rc = stage_wholeset_geometry(out, &sl, in, rk);
-    if (!rc) rc = stage_router_alignment(out, &sl, in, alignment_directions(&shape));
+    if (!rc && shape.alignment) rc = stage_router_alignment(out, &sl, in, alignment_directions(&shape));
     if (!rc) {
         stage_within_sequences(out, in);
         rc = stage_token_pairs(out, &sl, in, opt, rk, A, rng);

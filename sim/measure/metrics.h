@@ -115,6 +115,8 @@ typedef struct {
     double top_p;            // P of Eq. 18 (default 0.8), in (0, 1]
     int prop1_rank;          // r of Proposition 1: Pi_r from the top-r right singular vectors (1)
     double prop1_slack;      // relative slack of the Proposition 1 check (default 1e-5)
+    int alignment;           // 1: router_data_alignment and data_energy_top_r (the D/8 leading
+                             // directions: costly at large D); 0: both NaN (default 1)
 } MetricsOptions;
 
 void metrics_default_options(MetricsOptions *opt);
@@ -151,6 +153,7 @@ typedef struct {
     int n_domains;           // Dom, 0 without domain labels
     int pairs, seq_pairs;    // opt->pairs, opt->seq_pairs
     int prop1_rank;          // opt->prop1_rank
+    int alignment;           // opt->alignment
 } MetricsShape;
 MetricsShape metrics_shape(const LayerData *in, const MetricsOptions *opt);
 

@@ -20,7 +20,7 @@
 
 // Why a key of analysis.json is null, for the "null_because" object: the input analyze lacks,
 // or (for anything else) a quantity that is undefined on these data.
-static const char *null_reason(const char *name, size_t S, int have_domains) {
+static const char *null_reason(const char *name, size_t S, int have_domains, int alignment) {
     static const char *const seq_pair[] = {"freqsim_seq", "pooled_cosine_seq", "freqsim_pooled_corr", "jaccard_seq"};
     for (size_t i = 0; i < sizeof seq_pair / sizeof seq_pair[0]; i++)
         if (strcmp(name, seq_pair[i]) == 0 && S < 2)
@@ -32,6 +32,8 @@ static const char *null_reason(const char *name, size_t S, int have_domains) {
     if (strncmp(name, "token_", 6) == 0) return "needs token ids, which analyze does not take";
     if (strncmp(name, "resid_norm_", 11) == 0)
         return "needs the residual stream before the router's norm, which analyze does not take";
+    if (!alignment && (strcmp(name, "router_data_alignment") == 0 || strcmp(name, "data_energy_top_r") == 0))
+        return "needs the D/8 leading directions of H, computed by default only up to D = 2048: give --alignment on";
     if (strcmp(name, "retained_energy_dir2") == 0) return "v2 is undefined: every sequence has rank < 2";
     if (strcmp(name, "retained_energy_dir3") == 0) return "v3 is undefined: every sequence has rank < 3";
     return "undefined on these data (a zero denominator, e.g. a zero router or constant values)";
@@ -161,6 +163,7 @@ static int analyze_one(const AnalyzeArgs *a, int layer, LayerMetrics *lm_out, ch
     metrics_default_options(&mo);
     if (a->pairs > 0) mo.pairs = a->pairs;
     if (a->top_p > 0) mo.top_p = a->top_p;
+    mo.alignment = a->alignment > 0 || (a->alignment < 0 && D <= ANALYZE_COSTLY_MAX_D);
     Rng rng;
     rng_seed(&rng, 1, 0xA7A1);
     LayerMetrics lm;
@@ -206,13 +209,13 @@ static int analyze_one(const AnalyzeArgs *a, int layer, LayerMetrics *lm_out, ch
     for (int i = 0; i < METRICS_NSCALARS; i++)
         if (!isfinite(values[i])) {
             json_key(&w, names[i]);
-            json_str(&w, null_reason(names[i], S, ndom > 0));
+            json_str(&w, null_reason(names[i], S, ndom > 0, mo.alignment));
         }
     json_end(&w);
     json_metrics(&w, &lm);
     json_end(&w);
     if (afile_commit(&af) != 0) { snprintf(err, errlen, "cannot write %s: %s", p, strerror(errno)); goto done; }
-    if ((a->truncation > 0 || (a->truncation < 0 && D <= 2048)) && write_truncation(a->out, layer, H, P, N, D, E, K, err, errlen) != 0) goto done;
+    if ((a->truncation > 0 || (a->truncation < 0 && D <= ANALYZE_COSTLY_MAX_D)) && write_truncation(a->out, layer, H, P, N, D, E, K, err, errlen) != 0) goto done;
     if (lm_out) *lm_out = lm;
     rc = 0;
 done:

@@ -20,7 +20,13 @@ typedef struct {
     double top_p;          // P of Eqs. 18-19
     int sigmoid;           // 1: scores are sigmoid(z) (router_confidence etc. on normalized sigmoids)
     int truncation;        // 1: also write truncation.csv (Fig. 24)
+    int alignment;         // 1: router_data_alignment and data_energy_top_r; 0: not; -1: up to D = 2048
 } AnalyzeArgs;
+
+// analyze's default for --alignment and --truncation: on up to this width. The D/8 leading
+// directions (by Lanczos) and the full eigen-decomposition grow fast with D: at D = 4096 the
+// alignment pair took 38 s of a layer's 40 (make bench, 2026-12-07).
+#define ANALYZE_COSTLY_MAX_D 2048
 
 // How analyze_files and analyze_folder fail, with a message in err: an input file or option is
 // wrong (named; the command exits 2), or the work failed (a write: the file and the system's
