@@ -53,10 +53,9 @@ endif
 BUILD_FLAGS := $(CFLAGS)
 
 NN_SRC   := $(wildcard nn/*.c)
-EIG_SRC  := $(wildcard eigen/*.c)
 OPT_SRC  := $(wildcard optim/*.c)
 SIM_SRC  := $(filter-out sim/main.c,$(wildcard sim/*.c sim/*/*.c))
-LIB_SRC  := $(NN_SRC) $(EIG_SRC) $(OPT_SRC) $(SIM_SRC)
+LIB_SRC  := $(NN_SRC) $(OPT_SRC) $(SIM_SRC)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 DNN_OBJ  := $(NN_SRC:%.c=$(BUILD)/dbl/%.o)
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
@@ -126,7 +125,7 @@ bench: $(BENCH)
 	if [ -n "$$py" ]; then $$py tests/bench_numpy.py; \
 	else echo "bench: numpy side by side skipped: no python3 with numpy (apt-get install python3-numpy)"; fi
 	@py=""; for p in python3 /usr/bin/python3; do \
-	    if $$p -c 'import torch' 2>/dev/null; then py=$$p; break; fi; done; \
+	    if $$p tests/torch_moe.py --probe >/dev/null 2>&1; then py=$$p; break; fi; done; \
 	for p in python3 /usr/bin/python3; do [ -n "$$py" ] || ! command -v $$p >/dev/null || py=$$p; done; \
 	if [ -n "$$py" ]; then $$py tests/bench_torch.py; \
 	else echo "bench: issue 26's table skipped: no python3"; fi

@@ -229,7 +229,7 @@ void adafactor_update_matrix(float *w, const float *g, float *row, float *col, f
 //          L = β·L + (1-β)·G Gᵀ;  R = β·R + (1-β)·Gᵀ G;
 //          when s % precondition_every == 0: QL, QR = the eigenbases of the new L, R (eigenvectors
 //          sorted by eigenvalue, descending, so V's index keeps following the rank).
-// Eigenbases by the project's Jacobi solver (eigen/jacobi_psd.h) in double, warm-started from the
+// Eigenbases by the project's Jacobi solver (nn/jacobi_psd.h) in double, warm-started from the
 // previous bases after the first (soap_eigenbasis). scratch, dscratch,
 // iscratch: soap_scratch(rows, cols, ...) of each; nothing is allocated.
 void soap_scratch(int rows, int cols, size_t *floats, size_t *doubles, size_t *ints);

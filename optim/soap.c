@@ -3,13 +3,13 @@
 // R = EMA(Gᵀ G), the basis recomputed every precondition_every steps. An expert stack is count
 // separate matrices, each with its own L, R and bases (optim_step runs them in parallel, one per
 // thread, like Muon's). The products run through nn/gemm.c in float; the eigenbases come from the
-// project's Jacobi solver (eigen/jacobi_psd.c) in double. Nothing is allocated: the workspace is
+// project's Jacobi solver (nn/jacobi_psd.c) in double. Nothing is allocated: the workspace is
 // the optimizer's per-thread scratch slot.
 #include <math.h>
 #include <stddef.h>
 #include "optim.h"
 #include "../nn/gemm.h"
-#include "../eigen/jacobi_psd.h"
+#include "../nn/jacobi_psd.h"
 
 // floats: G, T, P (rows x cols each), S (n x n, n = max(rows, cols): QRᵀ, then G Gᵀ and Gᵀ G);
 // doubles: soap_eigenbasis's; ints: n (the solver's sort order).

@@ -258,10 +258,12 @@ def main():
         return 1
     rows = [r for r in rows if not mine(r)]
     th = a.threads
-    try:
-        import torch  # noqa: F401  (only whether it is there; the children use it)
-        note = None
-    except ImportError:
+    try:  # the model's own imports and one backward (a torch only partly there is not there)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import torch
+        import torch_moe
+        note = None if torch_moe.probe() == 0 else NOT_INSTALLED
+    except Exception:  # noqa: BLE001  (any failure of a broken install: ImportError, OSError, ...)
         note = NOT_INSTALLED
     new = []
     if note is None:

@@ -10,7 +10,8 @@
 # more lines "// covers: a.c b.c" ("# covers: ..." in shell and Python); a test program without
 # such a line fails, a named file that does not exist fails, and so does a source file of nn/,
 # optim/ or sim/ that no test names (write a test for it; naming it is not testing it).
-# And measure/ does no file I/O and returns no exit codes.
+# And measure/ does no file I/O and returns no exit codes. And the top level holds only the
+# folders and files the README's layout names.
 # Prints "check_layout: N passed, M failed".
 set -u
 pass=0; fail=0
@@ -18,11 +19,10 @@ pass=0; fail=0
 allowed() {
     case $1 in
         nn) echo "nn" ;;
-        eigen) echo "eigen" ;;
-        optim) echo "optim nn eigen" ;;
+        optim) echo "optim nn" ;;
         config) echo "config nn optim" ;;
         worlds) echo "worlds config nn" ;;
-        measure) echo "measure nn eigen" ;;
+        measure) echo "measure nn" ;;
         report) echo "report config measure io nn optim" ;;
         models) echo "models config worlds io nn optim" ;;
         use) echo "use models measure worlds config io nn optim" ;;
@@ -41,7 +41,7 @@ allowed_cycles='
 '
 room_of() {  # path relative to the repository -> room
     case $1 in
-        nn/*) echo nn ;; eigen/*) echo eigen ;; optim/*) echo optim ;;
+        nn/*) echo nn ;; optim/*) echo optim ;;
         sim/config/*) echo config ;; sim/worlds/*) echo worlds ;; sim/measure/*) echo measure ;;
         sim/report/*) echo report ;; sim/models/*) echo models ;; sim/use/*) echo use ;;
         sim/evaluate/*) echo evaluate ;; sim/train/*) echo train ;; sim/tools/*) echo tools ;;
@@ -52,9 +52,9 @@ room_of() {  # path relative to the repository -> room
 }
 # Every file's room, once (room_of and allowed above are the one definition of the rooms); then
 # one awk pass over every include line of every file (a process per line took seconds).
-files=$(find nn eigen optim sim -name '*.[ch]' | sort)
+files=$(find nn optim sim -name '*.[ch]' | sort)
 file_rooms=$(for f in $files; do echo "$f $(room_of "$f")"; done)
-allowed_table=$(for r in nn eigen optim config worlds measure report models use evaluate train tools cli io main; do
+allowed_table=$(for r in nn optim config worlds measure report models use evaluate train tools cli io main; do
     echo "$r $(allowed "$r")"; done)
 for f in $(printf '%s\n' "$file_rooms" | awk '$2 == "?" { print $1 }'); do
     fail=$((fail + 1)); echo "check_layout: FAILED: $f is in no room" >&2
@@ -81,7 +81,7 @@ counts=$(grep -n '^#include "' $files | awk -v rooms="$file_rooms" -v allowed="$
     END { print pass + 0, bad + 0 }')
 pass=$((pass + ${counts% *}))
 fail=$((fail + ${counts#* }))
-for f in $(find nn eigen optim sim -name "*.c" | sort) tests/bench.c; do
+for f in $(find nn optim sim -name "*.c" | sort) tests/bench.c; do
     n=$(wc -l <"$f")
     if [ "$n" -gt 800 ]; then
         if awk '!/^\/\//{exit} {print}' "$f" | grep -q 'One file'; then pass=$((pass + 1))
@@ -142,9 +142,20 @@ for f in $covered; do
     if [ -f "$f" ]; then pass=$((pass + 1))
     else fail=$((fail + 1)); echo "check_layout: FAILED: $f is named in a covers: line but does not exist ($(grep -l "^\(//\|#\) covers: .*$f" $tests | tr '\n' ' '))" >&2; fi
 done
-for f in $(find nn eigen optim sim -name '*.c' | sort); do
+for f in $(find nn optim sim -name '*.c' | sort); do
     if printf '%s\n' "$covered" | grep -Fqx "$f"; then pass=$((pass + 1))
     else fail=$((fail + 1)); echo "check_layout: FAILED: $f is covered by no test (no tests/* names it in a covers: line)" >&2; fi
 done
+# The repository's top level is fixed (README "Layout"): these and nothing else. A new folder goes
+# under one of them (a new ground room of nn/ and optim/, say, lives in nn/).
+top_allowed='.ci .gitignore Makefile README.md docs experiments nn optim results sim tests'
+if [ -d .git ] || git rev-parse --git-dir >/dev/null 2>&1; then
+    for t in $(git ls-files 2>/dev/null | sed 's|/.*||' | sort -u); do
+        case " $top_allowed " in
+            *" $t "*) pass=$((pass + 1)) ;;
+            *) fail=$((fail + 1)); echo "check_layout: FAILED: $t is at the top level; only $top_allowed may be" >&2 ;;
+        esac
+    done
+fi
 echo "check_layout: $pass passed, $fail failed, 0 skipped"
 [ "$fail" -eq 0 ]

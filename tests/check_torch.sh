@@ -16,12 +16,16 @@ pass=0; fail=0; skip=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "check_torch: FAILED: $*" >&2; }
 check() { if eval "$1"; then ok; else bad "$2"; fi; }
-PY=
+# The probe imports what torch_moe.py imports and runs one backward: a torch that is only partly
+# there (a leftover folder, a missing torch.nn) is no torch, and skips with its error.
+PY=; why=
 for p in python3 /usr/bin/python3; do
-    if "$p" -c 'import torch, numpy' >/dev/null 2>&1; then PY=$p; break; fi
+    command -v "$p" >/dev/null 2>&1 || continue
+    if out=$(PYTHONDONTWRITEBYTECODE=1 "$p" tests/torch_moe.py --probe 2>&1); then PY=$p; break; fi
+    why="$why; $p: $(printf '%s\n' "$out" | tail -1)"
 done
 if [ -z "$PY" ]; then
-    echo "check_torch: skipped: no python3 with torch and numpy (apt-get install python3-torch)"
+    echo "check_torch: skipped: no python3 with a working torch and numpy (apt-get install python3-torch)$why"
     echo "check_torch: 0 passed, 0 failed, 1 skipped"
     exit 0
 fi

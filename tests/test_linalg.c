@@ -22,7 +22,7 @@
 // Under ASan+UBSan (SAN=1, ~10x slower) the closed-form tests use D = 256 instead of 1024.
 // covers: sim/measure/linalg.c sim/measure/linalg_eig.c sim/measure/linalg_tridiag.c
 // covers: sim/measure/linalg_dc.c sim/measure/linalg_kernels.c
-// covers: eigen/jacobi_psd.c
+// covers: nn/jacobi_psd.c
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,6 +4,8 @@ beside ours (issue 26). Not part of the project (which uses libc and libm only):
 runs the check, tests/bench_torch.py the timing.
 
   python3 tests/torch_moe.py DIR [DIR...]    check `moesim export` folders: exit 0 when they agree
+  python3 tests/torch_moe.py --probe         exit 0 when this python's torch imports and runs a
+                                             float64 backward (what the check needs)
 
 The model (docs/MODEL.md; nn/model.c, block.c, attention.c, moe.c, balance.c, norm.c, gelu.c, loss.c):
   h = wte[x] + wpe[t]                                   (wpe only with attention)
@@ -290,10 +292,23 @@ def check_export(d, verbose=True):
     return fails
 
 
+def probe():
+    """A working torch, not only a folder named torch: a float64 product and its backward."""
+    x = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=torch.float64, requires_grad=True)
+    Fn.gelu(x @ x.T, approximate="tanh").sum().backward()
+    if x.grad is None or not bool(torch.isfinite(x.grad).all()):
+        print("torch_moe: torch ran, but gave no finite gradient", file=sys.stderr)
+        return 1
+    print(f"torch_moe: torch {torch.__version__} works ({sys.executable})")
+    return 0
+
+
 def main(argv):
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         print(__doc__.split("\n\n")[1])
         return 2
+    if argv[1] == "--probe":
+        return probe()
     fails = []
     for d in argv[1:]:
         print(f"torch_moe: {d}")

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "linalg.h"
-#include "../../eigen/jacobi_psd.h"
+#include "../../nn/jacobi_psd.h"
 
 // ---- vector helpers ---------------------------------------------------------------------------
 
@@ -136,7 +136,7 @@ int linalg_eig_sym(double *w, double *V, double *A, int n) {
 }
 
 int linalg_eig_psd(double *w, double *V, double *A, int n) {
-    // The solver lives in the ground room eigen/ (issue 25: optim/ calls it too, without
+    // The solver lives in nn/jacobi_psd.c, below optim/ and measure/ (optim/ calls it too, without
     // allocating); here its workspace is allocated per call.
     double *work = malloc(jacobi_psd_work(n > 0 ? n : 1) * sizeof(double));
     int *order = malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
