@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds and runs every unit test in three builds (normal, OpenMP off, ASan+UBSan) and prints the
-# total as "N passed, M failed, K skipped" on the last line. Exits non-zero if a build fails or
-# any check fails (a skip is not a failure, but it is counted and its reason printed).
+# total as "N passed, M failed, K skipped" on the last line, with what failed listed just above
+# it. Exits non-zero if a build fails or any check fails (a skip is not a failure, but it is
+# counted and its reason printed).
 # Each test binary prints "<name>: N passed, M failed, K skipped" as its last line; scripts
 # tests/e2e_*.sh (end-to-end checks of the program) and tests/check_*.sh (static checks of the
 # source, e.g. check_layout.sh, or against an outside reference, check_torch.sh's PyTorch model;
@@ -21,6 +22,7 @@ total_pass=0
 total_fail=0
 total_skip=0
 status=0
+failures=$(mktemp /tmp/moesim_failures.XXXXXX)
 for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
     name=${cfg%%:*}
     flags=${cfg#*:}
@@ -30,6 +32,7 @@ for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
     if ! $MAKE -s -j"${TEST_JOBS:-2}" BUILD=$dir $flags testbins >build-$name.log 2>&1; then
         cat build-$name.log
         echo "build $name failed"
+        echo "  build $name failed (build-$name.log)" >>"$failures"
         total_fail=$((total_fail + 1)); status=1
         continue
     fi
@@ -81,6 +84,9 @@ for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
         if [ "$rc" -ne 0 ] || [ -z "$line" ]; then
             printf '%s\n' "$out" | tail -n 30
             [ "$f" -eq 0 ] && f=1
+            # again under the total at the end, where a log's tail is read first
+            { printf '  [%s] %s (exit %s):\n' "$name" "$(basename $t)" "$rc"
+              printf '%s\n' "$out" | grep -E 'FAIL|rror' | head -n 8 | cut -c1-300 | sed 's/^/      /'; } >>"$failures"
             status=1
         fi
         printf '  [%s] %-28s %-40s %4ss\n' "$name" "$(basename $t)" "${line#*: }" "$secs"
@@ -89,5 +95,7 @@ for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
     done
     rm -rf "$R"
 done
+if [ -s "$failures" ]; then echo "what failed:"; cat "$failures"; fi
+rm -f "$failures"
 echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ $status -eq 0 ] && [ $total_fail -eq 0 ]

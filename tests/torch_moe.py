@@ -294,7 +294,9 @@ def check_export(d, verbose=True):
 
 def probe():
     """A working torch, not only a folder named torch: a float64 product and its backward."""
-    x = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=torch.float64, requires_grad=True)
+    # 64 x 64, so the BLAS's blocked kernels run as in the check (a 2 x 2 product may not reach them)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(64, 64, dtype=torch.float64, generator=g, requires_grad=True)
     Fn.gelu(x @ x.T, approximate="tanh").sum().backward()
     if x.grad is None or not bool(torch.isfinite(x.grad).all()):
         print("torch_moe: torch ran, but gave no finite gradient", file=sys.stderr)
