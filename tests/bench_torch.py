@@ -240,6 +240,8 @@ def table(rows, torch_note, threads):
     print("|" + "|".join("-" * (w[i] + 2) for i in range(6)) + "|")
     for x in out:
         print(line(x))
+    if any(x[5] == "MISS" for x in out):
+        print("What bounds each MISS, with profiles: docs/PERFORMANCE.md, \"Issue 26's targets\".")
 
 
 def main():
