@@ -12,6 +12,7 @@
 #include "tools/export.h"
 #include "tools/watch.h"
 #include "models/checkpoint.h"
+#include "models/corpus_check.h"
 #include "use/generate.h"
 #include "report/report.h"
 #include "report/depth.h"
@@ -517,6 +518,16 @@ static int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "moesim: generate: %s\n", err);
         return 2;
     }
+    // prompts drawn from the corpus must come from the text the model was trained on
+    char dir[IO_DEEP_PATH_MAX];
+    int cc = a.prompt_file ? 0 : ckpt_resolve(a.run_dir, 0, dir, sizeof dir, err, sizeof err) != 0 ? -1
+                                 : saved_corpus_check(dir, &c, err, sizeof err);
+    if (cc != 0) {
+        fprintf(stderr, "moesim: generate: %s: %s%s\n", a.prompt_file ? a.run_dir : dir, err,
+                cc > 0 ? "; its prompts would come from other text: restore the corpus, or give prompts with --prompt-file" : "");
+        model_free(&m);
+        return 2;
+    }
     GenPrompts p;
     if (gen_prompts(&p, &a, &c, err, sizeof err) != 0) {
         fprintf(stderr, "moesim: generate: %s\n", err);
@@ -604,6 +615,13 @@ static int cmd_eval(int argc, char **argv) {
         return 2;
     }
     model_free(&m);
+    // the same text under every domain name the model was trained on (a new name is other text)
+    int cc = saved_corpus_check(dir, &c, err, sizeof err);
+    if (cc != 0) {
+        fprintf(stderr, "moesim: eval: %s: %s%s\n", dir, err,
+                cc > 0 ? "; to evaluate on other text, give its domain a new name in --set data.corpus" : "");
+        return 2;
+    }
     OutDir od;
     if (out_begin("eval", &od, out, "eval.csv") != 0) return 2;
     if (mkdir_p(od.tmp) != 0) {

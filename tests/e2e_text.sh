@@ -3,11 +3,12 @@
 # records its corpus and byte baselines (manifest.json, report.html with named heatmap rows); a run
 # killed in a checkpoint resumes, with one thread instead of two, to the uninterrupted run's
 # results; generate writes samples.txt and eval runs; each bad input stops before anything is
-# written (exit 2, the experiment's file:line); resume and train.init_from refuse a corpus whose
-# content changed, naming the domain; and a run on the installed fortunes (a counted skip when
+# written (exit 2, the experiment's file:line); resume, train.init_from, eval and generate refuse a
+# corpus whose content changed, naming the domain (eval takes it under a new name); and a run on the installed fortunes (a counted skip when
 # they are not installed). Prints "e2e_text: N passed, M failed, K skipped".
 # covers: sim/worlds/corpus.c sim/worlds/text.c sim/train/sweep.c sim/train/saved_state.c
 # covers: sim/evaluate/writers.c sim/report/text_world.c sim/use/generate.c sim/tools/compare.c sim/use/prune.c
+# covers: sim/models/corpus_check.c
 set -u
 MOESIM=${MOESIM:-./moesim}
 pass=0; fail=0; skip=0
@@ -93,6 +94,21 @@ $MOESIM run "$T/cp.toml" --out "$T/cpr" --quiet >"$T/cpr.out" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q "corpus of domain \"zo\" changed" "$T/cpr.out" && [ ! -e "$T/cpr/run/manifest.json" ]' "resume on a changed corpus: expected exit 2 naming zo (exit $rc)"
 $MOESIM run "$T/cp.toml" --set train.init_from="\"$T/ref/run\"" --out "$T/warm" --quiet >"$T/warm.out" 2>&1; rc=$?
 check '[ $rc -eq 2 ] && grep -q "corpus of domain \"zo\" changed" "$T/warm.out" && [ ! -e "$T/warm" ]' "init_from on a changed corpus: expected exit 2 naming zo (exit $rc)"
+# eval and generate on a finished run whose corpus changed afterwards: refused, naming the domain,
+# with no output folder; eval on the changed text under a new domain name is other text, and runs
+cp -r "$FX" "$T/fx3"
+exp done3 "[\"ka=$T/fx3/ka\", \"zo=$T/fx3/zo\", \"cy=$T/fx3/cy\"]"
+$MOESIM run "$T/done3.toml" --set train.checkpoint_every=0 --out "$T/d3" --quiet >"$T/d3.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ]' "a run on a copy of the fixtures (exit $rc: $(tail -1 "$T/d3.out"))"
+$MOESIM eval "$T/d3/run" --out "$T/d3ev0" >"$T/d3ev0.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ] && [ -s "$T/d3ev0/eval.csv" ]' "eval on an unchanged corpus (exit $rc: $(tail -1 "$T/d3ev0.out"))"
+echo "Noch eine Zeile." >>"$T/fx3/zo/a.txt"
+$MOESIM eval "$T/d3/run" --out "$T/d3ev" >"$T/d3ev.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "corpus of domain \"zo\" changed since it was saved" "$T/d3ev.out" && grep -q "give its domain a new name" "$T/d3ev.out" && [ ! -e "$T/d3ev" ]' "eval on a changed corpus: expected exit 2 naming zo and no folder (exit $rc: $(tail -1 "$T/d3ev.out"))"
+$MOESIM generate "$T/d3/run" --out "$T/d3gen" --prompts-per-domain 1 --prompt-len 8 --tokens 4 >"$T/d3gen.out" 2>&1; rc=$?
+check '[ $rc -eq 2 ] && grep -q "corpus of domain \"zo\" changed since it was saved" "$T/d3gen.out" && [ ! -e "$T/d3gen" ]' "generate on a changed corpus: expected exit 2 naming zo and no folder (exit $rc: $(tail -1 "$T/d3gen.out"))"
+$MOESIM eval "$T/d3/run" --set "data.corpus=[\"ka=$T/fx3/ka\", \"zo2=$T/fx3/zo\", \"cy=$T/fx3/cy\"]" --out "$T/d3ev2" >"$T/d3ev2.out" 2>&1; rc=$?
+check '[ $rc -eq 0 ] && [ -s "$T/d3ev2/eval.csv" ]' "eval on the changed text under a new name zo2 (exit $rc: $(tail -1 "$T/d3ev2.out"))"
 
 # 6. the installed fortunes (Debian: fortunes-de, fortunes-ru), two steps
 F=/usr/share/games/fortunes

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "train_internal.h"
 #include "../config/config.h"
+#include "../models/corpus_check.h"
 #include "../models/spec.h"
 
 // The text a header writer writes, without its newline (malloc'ed; NULL when out of memory).
@@ -65,23 +66,15 @@ static int damaged(char *err, size_t errlen, const char *found) {
                    "--force", found, why, found);
 }
 
-// The text world: a saved model records its corpus's content hashes (state.json's "corpus"), and a
-// run of c that resumes or warm-starts from it must read the same text under each name it shares
-// (sim/worlds/corpus.h). Reads c's corpus anew. Returns 0, or -1 with err naming the domain.
+// The text world: a run of c that resumes or warm-starts from a saved model must read the same
+// text under each domain name it shares (sim/models/corpus_check.h). Returns 0, or -1 with err
+// naming the domain.
 static int check_corpus(const char *found, const Config *c, char *err, size_t errlen) {
-    if (c->data_world != WORLD_TEXT) return 0;
-    char saved[CKPT_CORPUS_MAX], msg[IO_MSG_MAX];
-    if (ckpt_read_corpus(found, saved, sizeof saved, err, errlen) != 0) return -1;
-    if (!saved[0]) return 0;  // trained on another world: nothing to compare
-    TextCorpus *tc = calloc(1, sizeof *tc);
-    if (!tc) return io_fail(err, errlen, "out of memory");
-    int rc = text_corpus_read(tc, &c->data_corpus, &c->data_exclude, c->data_separator, msg, sizeof msg);
-    if (rc != 0) rc = io_fail(err, errlen, "data.corpus: %s", msg);
-    else if (text_corpus_compare(saved, tc, msg, sizeof msg) != 0)
-        rc = io_fail(err, errlen, "%s: %s; data.corpus must name the text the model was trained on", found, msg);
-    text_corpus_free(tc);
-    free(tc);
-    return rc;
+    char msg[IO_MSG_MAX];
+    int rc = saved_corpus_check(found, c, msg, sizeof msg);
+    if (rc > 0) return io_fail(err, errlen, "%s: %s; data.corpus must name the text the model was trained on", found, msg);
+    if (rc < 0) return io_fail(err, errlen, "%s", msg);
+    return 0;
 }
 
 int train_resume_check(const char *run_dir, const Config *c, Config *saved, char *found, size_t cap, char *err,
