@@ -186,7 +186,7 @@ static Stats stats_of(const double *x, int n) {
 // whole, then reaps the child with wait4 for its peak RSS.
 
 #define MAX_SAMPLES 512
-#define MAX_SERIES 24
+#define MAX_SERIES 32
 
 typedef struct {
     char name[48];
@@ -488,7 +488,11 @@ static int train_child(const void *arg, const Opts *o, ChildOut *out) {
 //   backward weight  gemm(dW += doutᵀ[M x Kd] · in[Kd x Nc])       M = out,  Nc = in,  Kd = rows
 // Expert products see N*K/E rows on average (256 in std); qkv and the head see all N = 2,048.
 
-typedef struct { const char *name; int M, Nc, Kd, trans_a, acc, weight; } Shape;
+typedef struct { const char *name; int M, Nc, Kd, trans_a, acc, weight, mix; } Shape;
+
+// The two step mixes: the products of one std step, and of one text std step
+enum { MIX_STD, MIX_TEXT, NMIX };
+static const char *mix_names[NMIX] = {"std step mix", "text std step mix"};
 
 #define STD_N 2048
 #define STD_D 128
@@ -498,20 +502,48 @@ typedef struct { const char *name; int M, Nc, Kd, trans_a, acc, weight; } Shape;
 #define STD_E 16
 #define STD_K 2
 #define STD_NE (STD_N * STD_K / STD_E)
+// text std: V = 256, D = 256, L = 6, E = 32, K = 4, F = 256, 4,096 tokens a step
+#define TXT_N 4096
+#define TXT_D 256
+#define TXT_F 256
+#define TXT_V 256
+#define TXT_L 6
+#define TXT_E 32
+#define TXT_K 4
+#define TXT_NE (TXT_N * TXT_K / TXT_E)
 
+// Neither mix has attention's own products (Q·Kᵀ and P·V per sequence and head: their shapes
+// follow the blocking in nn/attention.c; 7.3 % of std's matrix FLOPs over the full square, 14.0 %
+// of text std's) or the router's (0.9 % and 1.0 %). std's has no output projection either (12 %);
+// text std's has it.
 static const Shape shapes[] = {
-    {"qkv fwd N x D -> 3D",  STD_N, 3 * STD_D, STD_D, 0, 0, STD_L},
-    {"qkv bwd-in",           STD_N, STD_D, 3 * STD_D, 0, 1, STD_L},
-    {"qkv bwd-w",            3 * STD_D, STD_D, STD_N, 1, 1, STD_L},
-    {"w1 fwd n x D -> F",    STD_NE, STD_F, STD_D, 0, 0, STD_L * STD_E},
-    {"w1 bwd-in",            STD_NE, STD_D, STD_F, 0, 1, STD_L * STD_E},
-    {"w1 bwd-w",             STD_F, STD_D, STD_NE, 1, 1, STD_L * STD_E},
-    {"w2 fwd n x F -> D",    STD_NE, STD_D, STD_F, 0, 0, STD_L * STD_E},
-    {"w2 bwd-in",            STD_NE, STD_F, STD_D, 0, 1, STD_L * STD_E},
-    {"w2 bwd-w",             STD_D, STD_F, STD_NE, 1, 1, STD_L * STD_E},
-    {"head fwd N x D -> V",  STD_N, STD_V, STD_D, 0, 0, 1},
-    {"head bwd-in",          STD_N, STD_D, STD_V, 0, 1, 1},
-    {"head bwd-w",           STD_V, STD_D, STD_N, 1, 1, 1},
+    {"qkv fwd N x D -> 3D",  STD_N, 3 * STD_D, STD_D, 0, 0, STD_L, MIX_STD},
+    {"qkv bwd-in",           STD_N, STD_D, 3 * STD_D, 0, 1, STD_L, MIX_STD},
+    {"qkv bwd-w",            3 * STD_D, STD_D, STD_N, 1, 1, STD_L, MIX_STD},
+    {"w1 fwd n x D -> F",    STD_NE, STD_F, STD_D, 0, 0, STD_L * STD_E, MIX_STD},
+    {"w1 bwd-in",            STD_NE, STD_D, STD_F, 0, 1, STD_L * STD_E, MIX_STD},
+    {"w1 bwd-w",             STD_F, STD_D, STD_NE, 1, 1, STD_L * STD_E, MIX_STD},
+    {"w2 fwd n x F -> D",    STD_NE, STD_D, STD_F, 0, 0, STD_L * STD_E, MIX_STD},
+    {"w2 bwd-in",            STD_NE, STD_F, STD_D, 0, 1, STD_L * STD_E, MIX_STD},
+    {"w2 bwd-w",             STD_D, STD_F, STD_NE, 1, 1, STD_L * STD_E, MIX_STD},
+    {"head fwd N x D -> V",  STD_N, STD_V, STD_D, 0, 0, 1, MIX_STD},
+    {"head bwd-in",          STD_N, STD_D, STD_V, 0, 1, 1, MIX_STD},
+    {"head bwd-w",           STD_V, STD_D, STD_N, 1, 1, 1, MIX_STD},
+    {"text qkv fwd N x D -> 3D", TXT_N, 3 * TXT_D, TXT_D, 0, 0, TXT_L, MIX_TEXT},
+    {"text qkv bwd-in",      TXT_N, TXT_D, 3 * TXT_D, 0, 1, TXT_L, MIX_TEXT},
+    {"text qkv bwd-w",       3 * TXT_D, TXT_D, TXT_N, 1, 1, TXT_L, MIX_TEXT},
+    {"text proj fwd N x D -> D", TXT_N, TXT_D, TXT_D, 0, 0, TXT_L, MIX_TEXT},
+    {"text proj bwd-in",     TXT_N, TXT_D, TXT_D, 0, 1, TXT_L, MIX_TEXT},
+    {"text proj bwd-w",      TXT_D, TXT_D, TXT_N, 1, 1, TXT_L, MIX_TEXT},
+    {"text w1 fwd n x D -> F", TXT_NE, TXT_F, TXT_D, 0, 0, TXT_L * TXT_E, MIX_TEXT},
+    {"text w1 bwd-in",       TXT_NE, TXT_D, TXT_F, 0, 1, TXT_L * TXT_E, MIX_TEXT},
+    {"text w1 bwd-w",        TXT_F, TXT_D, TXT_NE, 1, 1, TXT_L * TXT_E, MIX_TEXT},
+    {"text w2 fwd n x F -> D", TXT_NE, TXT_D, TXT_F, 0, 0, TXT_L * TXT_E, MIX_TEXT},
+    {"text w2 bwd-in",       TXT_NE, TXT_F, TXT_D, 0, 1, TXT_L * TXT_E, MIX_TEXT},
+    {"text w2 bwd-w",        TXT_D, TXT_F, TXT_NE, 1, 1, TXT_L * TXT_E, MIX_TEXT},
+    {"text head fwd N x D -> V", TXT_N, TXT_V, TXT_D, 0, 0, 1, MIX_TEXT},
+    {"text head bwd-in",     TXT_N, TXT_D, TXT_V, 0, 1, 1, MIX_TEXT},
+    {"text head bwd-w",      TXT_V, TXT_D, TXT_N, 1, 1, 1, MIX_TEXT},
 };
 #define NSHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
@@ -1071,6 +1103,16 @@ static void group_optimizers(const Opts *o) {
     }
 }
 
+// Where a step's time goes: "<name> phase" rows, the median ms of each phase (step.h's PHASE_*).
+static void phase_rows(const char *name, const TrainResult *r) {
+    if (!r || !r->ok) return;
+    char nm[64];
+    snprintf(nm, sizeof nm, "%s phase", name);
+    for (int p = 0; p < PHASE_COUNT; p++)
+        add_row(nm, r->tc.threads, step_phase_names[p], r->phase[p].med * 1e3, r->phase[p].p25 * 1e3,
+                r->phase[p].p75 * 1e3, "ms");
+}
+
 static void group_std(const Opts *o) {
     const char *names[2] = {"std adamw", "std muon"};
     const TrainResult *res[2][3] = {{0}};
@@ -1110,19 +1152,8 @@ static void group_std(const Opts *o) {
     }
     // a whole run's peak memory against its estimate (moesim run --dry-run's)
     for (int mu = 0; mu < 2; mu++) memory_rows(mu ? "std muon memory" : "std adamw memory", mu, o->tmax, 0, o);
-    // where a step's time goes (median ms per phase)
     for (int mu = 0; mu < 2; mu++)
-        for (int th = 1; th <= o->tmax; th++) {
-            const TrainResult *r = res[mu][th];
-            if (!r || !r->ok) continue;
-            char nm[48];
-            snprintf(nm, sizeof nm, "%s phase", names[mu]);
-            for (int p = 0; p < PHASE_COUNT; p++) {
-                char metric[24];
-                snprintf(metric, sizeof metric, "%s", step_phase_names[p]);
-                add_row(nm, th, metric, r->phase[p].med * 1e3, r->phase[p].p25 * 1e3, r->phase[p].p75 * 1e3, "ms");
-            }
-        }
+        for (int th = 1; th <= o->tmax; th++) phase_rows(names[mu], res[mu][th]);
 }
 
 // Issue 26: activation recomputation and the bigger shapes, at the most threads. std with
@@ -1152,6 +1183,7 @@ static void group_shapes(const Opts *o) {
     memory_rows("std adamw recompute memory", 0, th, 1, o);  // --dry-run's estimate counts it
     const TrainResult *r_text = measure_train(&text, o), *r_text_rc = measure_train(&text_rc, o);
     train_rows("text std adamw", r_text, 1);
+    phase_rows("text std adamw", r_text);
     share_rows("text std adamw", r_text, text_step_flops(), text_step_flops_run(), TARGET_TEXT_SHARE, o);
     train_rows("text std adamw recompute", r_text_rc, 1);
     ratio_row("text std recompute/plain", th, "tps_ratio", r_text_rc, r_text, 0);
@@ -1182,6 +1214,12 @@ static void group_experts(const Opts *o) {
         char nm[48];
         snprintf(nm, sizeof nm, "experts E=%d", Es[i]);
         train_rows(nm, res[i], 0);
+        // the phases and the parameters' size: what the optimizer's pass over memory reads
+        phase_rows(nm, res[i]);
+        if (res[i]->ok) {
+            const double mib = res[i]->alloc[ALLOC_PARAMS] / 1048576.0;
+            add_row(nm, o->tmax, "params", mib, mib, mib, "MiB");
+        }
     }
     ratio_row("experts E=64/E=8", o->tmax, "tps_ratio", res[2], res[0], TARGET_EXPERT_RATIO);
 }
@@ -1488,29 +1526,31 @@ static void group_kernels(const Opts *o) {
         if (run_child(kernels_child, &th, o, out, &cs) != 0 || out->nseries != NSHAPES) {
             error_row("kernels gemm", th, "gflops", out->err[0] ? out->err : "no samples");
         } else {
-            // the step mix: every sample's total over the shapes, each weighted by how many such
-            // products one std training step makes (forward and backward, all layers and experts)
+            // each step mix: every sample's total over its shapes, each weighted by how many such
+            // products one training step makes (forward and backward, all layers and experts)
             int n = out->s[0].n;
-            double *mix = calloc((size_t)n, sizeof(double));
-            double mix_flops = 0;
-            for (int i = 0; i < NSHAPES; i++) mix_flops += out->s[i].weight * out->s[i].flops;
+            double *mix = calloc((size_t)n * NMIX, sizeof(double));
+            double mix_flops[NMIX] = {0};
+            for (int i = 0; i < NSHAPES; i++) mix_flops[shapes[i].mix] += out->s[i].weight * out->s[i].flops;
             for (int i = 0; i < NSHAPES; i++) {
                 const Series *se = &out->s[i];
                 Stats st = stats_of(se->v, se->n);
-                char nm[48];
+                char nm[64];
                 snprintf(nm, sizeof nm, "kernels gemm %s", se->name);
                 Row *r = add_row(nm, th, "gflops", se->flops / st.med * 1e-9, se->flops / st.p75 * 1e-9,
                                  se->flops / st.p25 * 1e-9, "GFLOP/s");
                 set_target(r, 1, goal);
-                for (int k = 0; k < n && k < se->n && mix; k++) mix[k] += se->weight * se->v[k];
+                for (int k = 0; k < n && k < se->n && mix; k++) mix[(size_t)shapes[i].mix * n + k] += se->weight * se->v[k];
             }
-            if (mix) {
-                Stats st = stats_of(mix, n);
-                Row *r = add_row("kernels gemm std step mix", th, "gflops", mix_flops / st.med * 1e-9,
-                                 mix_flops / st.p75 * 1e-9, mix_flops / st.p25 * 1e-9, "GFLOP/s");
+            for (int m = 0; m < NMIX && mix; m++) {
+                Stats st = stats_of(mix + (size_t)m * n, n);
+                char nm[64];
+                snprintf(nm, sizeof nm, "kernels gemm %s", mix_names[m]);
+                Row *r = add_row(nm, th, "gflops", mix_flops[m] / st.med * 1e-9, mix_flops[m] / st.p75 * 1e-9,
+                                 mix_flops[m] / st.p25 * 1e-9, "GFLOP/s");
                 set_target(r, 1, goal);
-                free(mix);
             }
+            free(mix);
             add_row("kernels gemm (process)", th, "peak_rss", cs.rss_mib, cs.rss_mib, cs.rss_mib, "MiB");
             stat_rows("kernels gemm (process)", th, &cs);
         }
