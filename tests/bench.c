@@ -514,12 +514,15 @@ static const char *mix_names[NMIX] = {"std step mix", "text std step mix"};
 
 // Neither mix has attention's own products (Q·Kᵀ and P·V per sequence and head: their shapes
 // follow the blocking in nn/attention.c; 7.3 % of std's matrix FLOPs over the full square, 14.0 %
-// of text std's) or the router's (0.9 % and 1.0 %). std's has no output projection either (12 %);
-// text std's has it.
+// of text std's) or the router's (0.9 % and 1.0 %): the "matmul_gflop" row of each mix says what
+// it covers.
 static const Shape shapes[] = {
     {"qkv fwd N x D -> 3D",  STD_N, 3 * STD_D, STD_D, 0, 0, STD_L, MIX_STD},
     {"qkv bwd-in",           STD_N, STD_D, 3 * STD_D, 0, 1, STD_L, MIX_STD},
     {"qkv bwd-w",            3 * STD_D, STD_D, STD_N, 1, 1, STD_L, MIX_STD},
+    {"proj fwd N x D -> D",  STD_N, STD_D, STD_D, 0, 0, STD_L, MIX_STD},
+    {"proj bwd-in",          STD_N, STD_D, STD_D, 0, 1, STD_L, MIX_STD},
+    {"proj bwd-w",           STD_D, STD_D, STD_N, 1, 1, STD_L, MIX_STD},
     {"w1 fwd n x D -> F",    STD_NE, STD_F, STD_D, 0, 0, STD_L * STD_E, MIX_STD},
     {"w1 bwd-in",            STD_NE, STD_D, STD_F, 0, 1, STD_L * STD_E, MIX_STD},
     {"w1 bwd-w",             STD_F, STD_D, STD_NE, 1, 1, STD_L * STD_E, MIX_STD},
@@ -1526,21 +1529,24 @@ static void group_kernels(const Opts *o) {
         if (run_child(kernels_child, &th, o, out, &cs) != 0 || out->nseries != NSHAPES) {
             error_row("kernels gemm", th, "gflops", out->err[0] ? out->err : "no samples");
         } else {
-            // each step mix: every sample's total over its shapes, each weighted by how many such
-            // products one training step makes (forward and backward, all layers and experts)
+            // each step mix: one step's products of its shapes, each shape's time per product
+            // (a sample times `reps` of them) times how many such products one training step makes
+            // (forward and backward, all layers and experts); the rate is the mix's FLOPs over that
             int n = out->s[0].n;
             double *mix = calloc((size_t)n * NMIX, sizeof(double));
             double mix_flops[NMIX] = {0};
-            for (int i = 0; i < NSHAPES; i++) mix_flops[shapes[i].mix] += out->s[i].weight * out->s[i].flops;
             for (int i = 0; i < NSHAPES; i++) {
                 const Series *se = &out->s[i];
+                const double f1 = 2.0 * shapes[i].M * shapes[i].Nc * shapes[i].Kd;  // one product
                 Stats st = stats_of(se->v, se->n);
                 char nm[64];
                 snprintf(nm, sizeof nm, "kernels gemm %s", se->name);
                 Row *r = add_row(nm, th, "gflops", se->flops / st.med * 1e-9, se->flops / st.p75 * 1e-9,
                                  se->flops / st.p25 * 1e-9, "GFLOP/s");
                 set_target(r, 1, goal);
-                for (int k = 0; k < n && k < se->n && mix; k++) mix[(size_t)shapes[i].mix * n + k] += se->weight * se->v[k];
+                mix_flops[shapes[i].mix] += se->weight * f1;
+                for (int k = 0; k < n && k < se->n && mix; k++)
+                    mix[(size_t)shapes[i].mix * n + k] += se->weight * se->v[k] * (f1 / se->flops);
             }
             for (int m = 0; m < NMIX && mix; m++) {
                 Stats st = stats_of(mix + (size_t)m * n, n);
@@ -1549,6 +1555,9 @@ static void group_kernels(const Opts *o) {
                 Row *r = add_row(nm, th, "gflops", mix_flops[m] / st.med * 1e-9, mix_flops[m] / st.p75 * 1e-9,
                                  mix_flops[m] / st.p25 * 1e-9, "GFLOP/s");
                 set_target(r, 1, goal);
+                // what the mix covers of a step's products (the rest: attention's, the router's)
+                if (th == 1) add_row(nm, 0, "matmul_gflop", mix_flops[m] * 1e-9, mix_flops[m] * 1e-9, mix_flops[m] * 1e-9,
+                                     "GFLOP");
             }
             free(mix);
             add_row("kernels gemm (process)", th, "peak_rss", cs.rss_mib, cs.rss_mib, cs.rss_mib, "MiB");

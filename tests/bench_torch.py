@@ -260,20 +260,23 @@ def bounds(rows, th, missed):
         return None if None in ph else ph
 
     def products(cfg, target):
-        """The share's ceiling: the step's products timed alone at their shapes (the kernels group)."""
+        """The share's ceiling: the step's linear layers' products timed alone at their shapes."""
         mix, step, fl = g(f"kernels gemm {cfg} step mix", "gflops"), g(f"{cfg} adamw", "step_time"), \
             g(f"{cfg} adamw step", "matmul_gflop_run", "0")
+        mfl = g(f"kernels gemm {cfg} step mix", "matmul_gflop", "0")
         ph = phases(f"{cfg} adamw")
-        if None in (mix, step, fl, peak) or ph is None:
+        if None in (mix, step, fl, mfl, peak) or ph is None:
             return f"{cfg}, share of the peak: not measured in this run (bench --only std,shapes,kernels)"
-        pt = fl / mix * 1e3
-        return (f"{cfg}, share of the peak ≥ {target} %: the step's products, timed alone at their shapes "
-                f"(\"kernels gemm {cfg} step mix\"), run at {mix:.0f} GFLOP/s, {100 * mix / peak:.0f} % of the "
-                f"{peak:.0f} GFLOP/s peak: the share the step would reach with every other pass gone. At that "
-                f"rate its {fl:.2f} GFLOP take {pt:.1f} ms of the {step:.1f} ms step (forward {ph[0]:.1f}, backward "
-                f"{ph[1]:.1f}, optimizer {ph[2]:.1f} ms); the other {step - pt:.1f} ms is the element-wise passes "
-                f"(GELU, RMSNorm, the softmaxes, attention's transposes), the router, dispatch and combine, the "
-                f"optimizer and the threads' joins.")
+        pt = mfl / mix * 1e3
+        return (f"{cfg}, share of the peak ≥ {target} %: the products of the step's linear layers, timed alone "
+                f"at their shapes (\"kernels gemm {cfg} step mix\": {mfl:.2f} of the step's {fl:.2f} GFLOP), run "
+                f"at {mix:.0f} GFLOP/s, {100 * mix / peak:.0f} % of the {peak:.0f} GFLOP/s peak: with every other "
+                f"pass gone and attention's products (the other {fl - mfl:.2f} GFLOP, with the router's) at that "
+                f"rate too, the share would be {100 * mix / peak:.0f} %. At that rate the linear layers take "
+                f"{pt:.1f} ms of the {step:.1f} ms step (forward {ph[0]:.1f}, backward {ph[1]:.1f}, optimizer "
+                f"{ph[2]:.1f} ms); the other {step - pt:.1f} ms holds attention's products, the element-wise "
+                f"passes (GELU, RMSNorm, the softmaxes, attention's transposes), the router, dispatch and "
+                f"combine, the optimizer and the threads' joins.")
 
     if "std, share of our own gemm peak over the whole step" in missed:
         out.append(products("std", 65))

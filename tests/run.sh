@@ -47,12 +47,20 @@ for cfg in "rel:" "noomp:OMP=0" "san:SAN=1"; do
     done
     # The tests run in TEST_LANES lanes side by side (2: the two cores; most tests use one), each
     # lane taking the next test not yet taken (mkdir is the atomic claim); the results are then
-    # read in the list's order, so the report is the same whatever finished first.
+    # read in the list's order, so the report is the same whatever finished first. The longest
+    # are taken first (the slowest six under ASan, measured; then the other scripts, each many
+    # runs of the program), so that no lane is left running a long one alone at the end.
     R=$(mktemp -d /tmp/moesim_run.XXXXXX)
+    slowest=" e2e_checkpoint.sh test_train e2e_keys.sh e2e_commands.sh e2e_cli.sh e2e_live.sh "
+    jobs_slow=; jobs_scripts=; jobs_rest=; i=0
+    for t in $tests; do
+        i=$((i + 1))
+        case "$slowest" in *" $(basename "$t") "*) jobs_slow="$jobs_slow $i:$t"; continue ;; esac
+        case $t in *.sh) jobs_scripts="$jobs_scripts $i:$t" ;; *) jobs_rest="$jobs_rest $i:$t" ;; esac
+    done
     lane() {
-        i=0
-        for t in $tests; do
-            i=$((i + 1))
+        for j in $jobs_slow $jobs_scripts $jobs_rest; do
+            i=${j%%:*}; t=${j#*:}
             mkdir "$R/claim.$i" 2>/dev/null || continue
             t0=$(date +%s)
             case $t in

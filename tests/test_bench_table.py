@@ -39,7 +39,8 @@ BASE = {
     ("std adamw", 2, "step_time"): 80.0,
     ("std adamw step", 0, "matmul_gflop_run"): 12.0,
     ("std adamw gemm share", 2, "gemm_share"): 46.875,
-    ("kernels gemm std step mix", 2, "gflops"): 240.0,  # 12 GFLOP at 240 = 50 ms; the other 30 ms
+    ("kernels gemm std step mix", 2, "gflops"): 240.0,  # its 10 GFLOP at 240 = 41.7 ms; the other 38.3
+    ("kernels gemm std step mix", 0, "matmul_gflop"): 10.0,
     ("std adamw phase", 2, "forward"): 27.0,
     ("std adamw phase", 2, "backward"): 49.0,
     ("std adamw phase", 2, "optimizer"): 3.5,
@@ -51,7 +52,8 @@ BASE = {
     ("pytorch text std adamw", 2, "tokens_per_s"): 1000.0,
     ("text std adamw step", 0, "matmul_gflop_run"): 120.0,
     ("text std adamw gemm share", 2, "gemm_share"): 37.5,
-    ("kernels gemm text std step mix", 2, "gflops"): 200.0,
+    ("kernels gemm text std step mix", 2, "gflops"): 200.0,  # its 100 GFLOP at 200: 500 ms of 1,000
+    ("kernels gemm text std step mix", 0, "matmul_gflop"): 100.0,
     ("text std adamw phase", 2, "forward"): 350.0,
     ("text std adamw phase", 2, "backward"): 630.0,
     ("text std adamw phase", 2, "optimizer"): 20.0,
@@ -125,14 +127,16 @@ def main():
         "text std, share of our own gemm peak over the whole step", "std, E = 64 / E = 8, tokens/s ratio"}))
     b = " ".join(b.split())
     check("run at 240 GFLOP/s, 75 % of the 320 GFLOP/s peak" in b, "std: the mix's share of the peak (240/320)")
-    check("its 12.00 GFLOP take 50.0 ms of the 80.0 ms step" in b, "std: products' time 12/240 s")
-    check("the other 30.0 ms" in b, "std: the rest of the step, 80 - 50")
+    check("10.00 of the step's 12.00 GFLOP" in b, "std: what the mix covers")
+    check("the other 2.00 GFLOP" in b, "std: what it does not, 12 - 10")
+    check("the linear layers take 41.7 ms of the 80.0 ms step" in b, "std: the mix's time 10/240 s")
+    check("the other 38.3 ms" in b, "std: the rest of the step, 80 - 41.7")
     check("forward 27.0, backward 49.0, optimizer 3.5 ms" in b, "std: the phases")
     check("5 × 1,000 tok/s is 5,000 tok/s, a step of 800 ms (now 1000)" in b, "text: the step ×5 needs")
     check("at 150 GFLOP/s, 47 % of our peak" in b, "text: 120 GFLOP in 0.8 s")
-    check("shrink to 200 ms" in b, "text: 800 - 120/200 s")
+    check("shrink to 200 ms" in b, "text: 800 - 120/200 s (the whole step's products at the mix's rate)")
     check("run at 200 GFLOP/s, 62 % of the 320 GFLOP/s peak" in b, "text share: the text mix (200/320 = 62.5)")
-    check("its 120.00 GFLOP take 600.0 ms of the 1000.0 ms step" in b, "text share: products' time")
+    check("the linear layers take 500.0 ms of the 1000.0 ms step" in b, "text share: the mix's time 100/200 s")
     check("parameters grow 12 → 100 MiB" in b, "E=64: parameters")
     check("moves 0.73 GB a step at E = 64" in b, "E=64: 7 × 100 MiB = 0.734 GB")
     check("in 9.0 ms, 82 GB/s" in b, "E=64: 0.734 GB / 9 ms = 81.6 GB/s")
