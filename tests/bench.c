@@ -503,7 +503,7 @@ static const char *mix_names[NMIX] = {"std step mix", "text std step mix"};
 #define STD_K 2
 #define STD_NE (STD_N * STD_K / STD_E)
 // text std: V = 256, D = 256, L = 6, E = 32, K = 4, F = 256, 4,096 tokens a step
-#define TXT_N 4096
+#define TXT_N TEXT_TOKENS
 #define TXT_D 256
 #define TXT_F 256
 #define TXT_V 256
@@ -672,7 +672,7 @@ static double step_matmul_flops(double N, double V, double D, double L, double T
     return step_matmul_flops_att(N, V, D, L, T, E, K, F, 1);
 }
 static double std_step_flops(void) { return step_matmul_flops(STD_N, STD_V, STD_D, STD_L, 64, STD_E, STD_K, STD_F); }
-static double text_step_flops(void) { return step_matmul_flops(TEXT_TOKENS, 256, 256, 6, 256, 32, 4, 256); }
+static double text_step_flops(void) { return step_matmul_flops(TXT_N, TXT_V, TXT_D, TXT_L, 256, TXT_E, TXT_K, TXT_F); }
 // What our step executes, for the share of our peak (the share would otherwise credit our
 // products with the masked blocks they skip): std 10.972 GFLOP (T = 64 is one block), text std
 // 130.86 GFLOP.
@@ -680,7 +680,7 @@ static double std_step_flops_run(void) {
     return step_matmul_flops_att(STD_N, STD_V, STD_D, STD_L, 64, STD_E, STD_K, STD_F, attention_work_fraction(64));
 }
 static double text_step_flops_run(void) {
-    return step_matmul_flops_att(TEXT_TOKENS, 256, 256, 6, 256, 32, 4, 256, attention_work_fraction(256));
+    return step_matmul_flops_att(TXT_N, TXT_V, TXT_D, TXT_L, 256, TXT_E, TXT_K, TXT_F, attention_work_fraction(256));
 }
 
 // Our gemm's peak: the best rate over a few large products (M x Nc x Kd: rows x columns x inner),
